@@ -1,0 +1,5 @@
+"""``python -m fusion`` runs the CLI."""
+
+from fusion.cli.main import main
+
+main()

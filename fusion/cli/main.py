@@ -1,0 +1,98 @@
+"""The ``fusion`` console script.
+
+Subcommands live in their own modules and are imported lazily, so
+``fusion --help`` stays fast and a heavy dependency of one command (open3d,
+dask) never slows down another. Every deliberate error (``FusionError``,
+``CalibrationError``) is printed as one ``error:`` line with exit status 2;
+a traceback only ever means a bug in fusion.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from typing import Any
+
+import click
+
+from calibration.errors import CalibrationError
+from fusion.errors import FusionError
+
+# name -> (module, attribute, one-line help shown by `fusion --help`)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "demo": ("fusion.cli.demo", "demo", "Generate a small synthetic drive log and convert it (the main job)."),
+    "inspect": ("fusion.cli.inspect", "inspect", "Summarise bags (topics, rates, latency, anomalies) or a store."),
+    "convert": ("fusion.cli.convert", "convert", "Read, synchronize and write bags into a Zarr v3 store."),
+    "validate": ("fusion.cli.validate", "validate", "Check a store for completeness and consistency."),
+    "calib": ("fusion.cli.calib", "calib", "Extract, convert, validate and visually check rig calibration."),
+    "synth": ("fusion.cli.synth", "synth", "Write a synthetic drive log with ground truth."),
+    "annotate": ("fusion.cli.annotate", "annotate", "Import and export 3D cuboid annotations."),
+    "bench": ("fusion.cli.bench", "bench", "Measure throughput and memory of every stage."),
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [name for name, (mod, _, _) in COMMANDS.items() if importlib.util.find_spec(mod) is not None]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        entry = COMMANDS.get(cmd_name)
+        if entry is None:
+            return None
+        module_name, attr, _ = entry
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:
+                return None
+            raise
+        command: click.Command = getattr(module, attr)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="fusion")
+def cli() -> None:
+    """fusion: rosbags in, synchronized and calibrated Zarr v3 datasets out.
+
+    \b
+    Example:
+      fusion demo                      # generate a sample log, convert it, summarise
+      fusion inspect drive.bag         # what is in a bag, and how well it is timed
+      fusion convert drive.bag -o drive.zarr --config configs/synthetic.yaml
+    """
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Entry point: run the CLI, turning deliberate errors into one line."""
+    try:
+        return cli.main(args=argv, standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except (FusionError, CalibrationError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        if os.environ.get("FUSION_DEBUG"):
+            raise
+        sys.exit(2)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,89 @@
+"""The fusion error hierarchy.
+
+Every error fusion raises on purpose derives from :class:`FusionError`. The CLI
+catches it (and :class:`calibration.errors.CalibrationError`, the root of the
+standalone calibration package) and prints ``error: <message>`` on one line,
+exiting with status 2. Messages say *what* went wrong, *where* (file, topic,
+message index, config key) and *what to do*.
+"""
+
+from __future__ import annotations
+
+
+class FusionError(Exception):
+    """Root of every error fusion raises deliberately."""
+
+
+class ConfigError(FusionError):
+    """A configuration file or option is invalid (names the key)."""
+
+
+class BagError(FusionError):
+    """A bag cannot be opened or read (names the file)."""
+
+
+class BagNotFoundError(BagError):
+    """The bag path does not exist."""
+
+
+class EmptyBagError(BagError):
+    """The bag holds no messages (or none on the selected topics)."""
+
+
+class UnsupportedBagError(BagError):
+    """The file is not a ROS bag fusion can read (e.g. a non-ROS MCAP)."""
+
+
+class TruncatedBagError(BagError):
+    """The bag is damaged; everything before the damage was read."""
+
+
+class MessageTypeError(BagError):
+    """A message type has no definition anywhere (names topic and type)."""
+
+
+class DecodeError(FusionError):
+    """One message cannot be decoded (names topic, index and reason).
+
+    Conversion catches this per message: the message is skipped, counted and
+    listed in the report.
+    """
+
+    def __init__(self, reason: str, *, topic: str = "", index: int = -1) -> None:
+        self.reason = reason
+        self.topic = topic
+        self.index = index
+        where = f"{topic}[{index}]: " if topic else ""
+        super().__init__(f"{where}{reason}")
+
+
+class UnsupportedEncodingError(DecodeError):
+    """An image encoding or point field layout fusion does not support."""
+
+
+class SyncError(FusionError):
+    """Synchronization cannot proceed (e.g. no reference stream)."""
+
+
+class ExtrapolationError(SyncError):
+    """A continuous stream was asked for a time outside its range."""
+
+
+class StoreError(FusionError):
+    """A Zarr store cannot be written or read."""
+
+
+class IncompleteStoreError(StoreError):
+    """The store was not finalized (interrupted conversion)."""
+
+
+class FormatVersionError(StoreError):
+    """The store's format version is not supported by this fusion."""
+
+
+class AnnotationError(FusionError):
+    """An annotation file is malformed (names the file and JSON path)."""
+
+
+class BenchmarkError(FusionError):
+    """A benchmark cannot run."""
