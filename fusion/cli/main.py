@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "calib": ("fusion.cli.calib", "calib", "Extract, convert, validate and visually check rig calibration."),
     "synth": ("fusion.cli.synth", "synth", "Write a synthetic drive log with ground truth."),
     "annotate": ("fusion.cli.annotate", "annotate", "Import and export 3D cuboid annotations."),
+    "export": ("fusion.cli.export", "export", "Export frames: point clouds (PCD/PLY)."),
     "bench": ("fusion.cli.bench", "bench", "Measure throughput and memory of every stage."),
 }
 

@@ -1,0 +1,149 @@
+"""Rigid transforms SE(3): a frozen value type and interpolation.
+
+Naming carries the math: ``T_a_b`` maps coordinates in frame ``b`` into frame ``a``
+(``p_a = T_a_b.apply(p_b)``), so ``T_a_b @ T_b_c == T_a_c``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from calibration.errors import TransformError
+from calibration.rotation import (
+    F64,
+    check_rotation_matrix,
+    matrix_to_quat_xyzw,
+    normalize_quat_xyzw,
+    quat_xyzw_to_matrix,
+    slerp_xyzw,
+)
+
+
+def _readonly(a: F64) -> F64:
+    a = np.array(a, dtype=np.float64, copy=True)
+    a.flags.writeable = False
+    return a
+
+
+@dataclass(frozen=True, eq=False)
+class SE3:
+    """A rigid transform ``T_a_b``: ``p_a = rotation @ p_b + translation``.
+
+    Attributes:
+        rotation: (3, 3) float64 proper rotation matrix (checked: orthonormal to 1e-6, det +1).
+        translation: (3,) float64, metres.
+
+    Arrays are stored read-only copies. When built from a quaternion the quaternion is kept
+    (``quat_xyzw`` returns it unchanged), so file round trips are bit-exact.
+    """
+
+    rotation: F64
+    translation: F64
+    _quat_xyzw: F64 | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        R = check_rotation_matrix(self.rotation, "SE3.rotation")
+        t = np.asarray(self.translation, dtype=np.float64)
+        if t.shape != (3,) or not np.all(np.isfinite(t)):
+            raise TransformError(f"SE3.translation must be 3 finite values, got {t.tolist()}")
+        q = matrix_to_quat_xyzw(R) if self._quat_xyzw is None else self._quat_xyzw
+        object.__setattr__(self, "rotation", _readonly(R))
+        object.__setattr__(self, "translation", _readonly(t))
+        object.__setattr__(self, "_quat_xyzw", _readonly(q))
+
+    @staticmethod
+    def identity() -> SE3:
+        """The identity transform."""
+        return SE3(np.eye(3), np.zeros(3))
+
+    @staticmethod
+    def from_quat_xyzw(quat_xyzw: ArrayLike, translation: ArrayLike) -> SE3:
+        """Build from a unit quaternion (4,) in **x, y, z, w** order and a translation (3,) in metres.
+
+        Raises:
+            TransformError: quaternion not unit (``|‖q‖ − 1| > 1e-3``) or bad shapes.
+        """
+        q = normalize_quat_xyzw(quat_xyzw, "SE3.from_quat_xyzw")
+        if q.shape != (4,):
+            raise TransformError(f"SE3.from_quat_xyzw: quaternion must have shape (4,), got {q.shape}")
+        return SE3(quat_xyzw_to_matrix(q), np.asarray(translation, dtype=np.float64), q)
+
+    @staticmethod
+    def from_matrix(M: ArrayLike) -> SE3:
+        """Build from a homogeneous (4, 4) matrix ``[[R, t], [0 0 0 1]]``."""
+        A = np.asarray(M, dtype=np.float64)
+        if A.shape != (4, 4):
+            raise TransformError(f"SE3.from_matrix: need a (4, 4) matrix, got {A.shape}")
+        if not np.allclose(A[3], [0.0, 0.0, 0.0, 1.0], atol=1e-9):
+            raise TransformError(f"SE3.from_matrix: last row must be [0, 0, 0, 1], got {A[3].tolist()}")
+        return SE3(A[:3, :3], A[:3, 3])
+
+    @property
+    def matrix(self) -> F64:
+        """Homogeneous (4, 4) float64 matrix."""
+        M = np.eye(4)
+        M[:3, :3] = self.rotation
+        M[:3, 3] = self.translation
+        return M
+
+    @property
+    def quat_xyzw(self) -> F64:
+        """Rotation as a unit quaternion (4,), **x, y, z, w** order."""
+        assert self._quat_xyzw is not None
+        return self._quat_xyzw
+
+    def __matmul__(self, other: SE3) -> SE3:
+        """Composition: ``T_a_b @ T_b_c -> T_a_c``."""
+        if not isinstance(other, SE3):
+            return NotImplemented
+        return SE3(self.rotation @ other.rotation, self.rotation @ other.translation + self.translation)
+
+    def inverse(self) -> SE3:
+        """``T_a_b.inverse() == T_b_a``."""
+        Rt = self.rotation.T
+        return SE3(Rt, -(Rt @ self.translation))
+
+    def apply(self, points: ArrayLike) -> F64:
+        """Map points (N, 3) (or (3,)) from frame b into frame a; returns float64 of the same shape."""
+        p = np.asarray(points, dtype=np.float64)
+        if p.shape[-1:] != (3,):
+            raise TransformError(f"SE3.apply: points must have shape (..., 3), got {p.shape}")
+        return p @ self.rotation.T + self.translation
+
+    def rotate(self, vectors: ArrayLike) -> F64:
+        """Rotate direction vectors (..., 3) (no translation)."""
+        return np.asarray(vectors, dtype=np.float64) @ self.rotation.T
+
+    def allclose(self, other: SE3, atol: float = 1e-9) -> bool:
+        """True when rotations and translations agree to ``atol`` element-wise."""
+        return bool(
+            np.allclose(self.rotation, other.rotation, atol=atol, rtol=0.0)
+            and np.allclose(self.translation, other.translation, atol=atol, rtol=0.0)
+        )
+
+    def __eq__(self, other: object) -> bool:
+        """Exact equality of rotation and translation (bit-for-bit)."""
+        if not isinstance(other, SE3):
+            return NotImplemented
+        return bool(
+            np.array_equal(self.rotation, other.rotation)
+            and np.array_equal(self.translation, other.translation)
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def interpolate_se3(a: SE3, b: SE3, alpha: float) -> SE3:
+    """Interpolate between two transforms: slerp rotation (short way), linear translation.
+
+    Args:
+        a: transform at ``alpha = 0``.
+        b: transform at ``alpha = 1`` (same frames as ``a``).
+        alpha: fraction; values outside [0, 1] extrapolate.
+    """
+    q = slerp_xyzw(a.quat_xyzw, b.quat_xyzw, alpha)
+    t = (1.0 - alpha) * a.translation + alpha * b.translation
+    return SE3.from_quat_xyzw(q, t)

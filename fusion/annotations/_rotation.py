@@ -1,0 +1,121 @@
+"""Small quaternion / rotation helpers for the annotations package.
+
+Quaternions are **x, y, z, w** (ROS / scipy order) everywhere in this module.
+These are private stand-ins for ``calibration.rotation`` (the sibling package was
+not importable when this package was written); every function is vectorized over
+leading axes and allocation-light.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+F64 = NDArray[np.float64]
+
+
+def quat_xyzw_to_matrix(q: ArrayLike) -> F64:
+    """Rotation matrices (..., 3, 3) from quaternions (..., 4) in x, y, z, w order (normalized first)."""
+    arr = np.asarray(q, dtype=np.float64)
+    arr = arr / np.linalg.norm(arr, axis=-1, keepdims=True)
+    x, y, z, w = np.moveaxis(arr, -1, 0)
+    R = np.empty((*arr.shape[:-1], 3, 3), dtype=np.float64)
+    R[..., 0, 0] = 1 - 2 * (y * y + z * z)
+    R[..., 0, 1] = 2 * (x * y - z * w)
+    R[..., 0, 2] = 2 * (x * z + y * w)
+    R[..., 1, 0] = 2 * (x * y + z * w)
+    R[..., 1, 1] = 1 - 2 * (x * x + z * z)
+    R[..., 1, 2] = 2 * (y * z - x * w)
+    R[..., 2, 0] = 2 * (x * z - y * w)
+    R[..., 2, 1] = 2 * (y * z + x * w)
+    R[..., 2, 2] = 1 - 2 * (x * x + y * y)
+    return R
+
+
+def matrix_to_quat_xyzw(R: ArrayLike) -> F64:
+    """Unit quaternions (..., 4) in x, y, z, w order with w >= 0 from rotation matrices (..., 3, 3)."""
+    from scipy.spatial.transform import Rotation
+
+    M = np.asarray(R, dtype=np.float64)
+    flat = M.reshape(-1, 3, 3)
+    q = Rotation.from_matrix(flat).as_quat()  # scipy: x, y, z, w
+    q = np.where(q[:, 3:4] < 0, -q, q)
+    return np.asarray(q.reshape(*M.shape[:-2], 4), dtype=np.float64)
+
+
+def quat_multiply_xyzw(a: ArrayLike, b: ArrayLike) -> F64:
+    """Hamilton product ``a ⊗ b`` of quaternions in x, y, z, w order (rotation ``a`` after ``b``)."""
+    ax, ay, az, aw = np.moveaxis(np.asarray(a, dtype=np.float64), -1, 0)
+    bx, by, bz, bw = np.moveaxis(np.asarray(b, dtype=np.float64), -1, 0)
+    return np.stack(
+        [
+            aw * bx + ax * bw + ay * bz - az * by,
+            aw * by - ax * bz + ay * bw + az * bx,
+            aw * bz + ax * by - ay * bx + az * bw,
+            aw * bw - ax * bx - ay * by - az * bz,
+        ],
+        axis=-1,
+    )
+
+
+def slerp_xyzw(q0: ArrayLike, q1: ArrayLike, alpha: ArrayLike) -> F64:
+    """Spherical linear interpolation of x, y, z, w quaternions with the hemisphere check.
+
+    ``q1`` is negated where ``q0 · q1 < 0`` so the shorter arc is taken. ``alpha`` may lie
+    outside [0, 1] (extrapolation along the same great circle).
+    """
+    a = np.asarray(q0, dtype=np.float64)
+    b = np.asarray(q1, dtype=np.float64)
+    t = np.asarray(alpha, dtype=np.float64)[..., None]
+    dot = np.sum(a * b, axis=-1, keepdims=True)
+    b = np.where(dot < 0, -b, b)
+    dot = np.abs(dot)
+    theta = np.arccos(np.clip(dot, -1.0, 1.0))
+    sin_theta = np.sin(theta)
+    small = sin_theta < 1e-9
+    safe = np.where(small, 1.0, sin_theta)
+    w0 = np.where(small, 1.0 - t, np.sin((1.0 - t) * theta) / safe)
+    w1 = np.where(small, t, np.sin(t * theta) / safe)
+    out = w0 * a + w1 * b
+    return np.asarray(out / np.linalg.norm(out, axis=-1, keepdims=True), dtype=np.float64)
+
+
+def yaw_from_quat_xyzw(q: ArrayLike) -> F64:
+    """Heading (rad, about +z, REP-103 ``yaw``) of quaternions in x, y, z, w order."""
+    x, y, z, w = np.moveaxis(np.asarray(q, dtype=np.float64), -1, 0)
+    return np.asarray(np.arctan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z)), dtype=np.float64)
+
+
+def quat_xyzw_from_yaw(yaw_rad: ArrayLike) -> F64:
+    """Quaternions (x, y, z, w) of rotations by ``yaw_rad`` about +z."""
+    half = 0.5 * np.asarray(yaw_rad, dtype=np.float64)
+    zero = np.zeros_like(half)
+    return np.stack([zero, zero, np.sin(half), np.cos(half)], axis=-1)
+
+
+def rpy_to_matrix(roll: float, pitch: float, yaw: float) -> F64:
+    """``Rz(yaw) @ Ry(pitch) @ Rx(roll)`` (ROS fixed-axis RPY = intrinsic Z-Y-X), radians."""
+    cr, sr = np.cos(roll), np.sin(roll)
+    cp, sp = np.cos(pitch), np.sin(pitch)
+    cy, sy = np.cos(yaw), np.sin(yaw)
+    Rx = np.array([[1, 0, 0], [0, cr, -sr], [0, sr, cr]], dtype=np.float64)
+    Ry = np.array([[cp, 0, sp], [0, 1, 0], [-sp, 0, cp]], dtype=np.float64)
+    Rz = np.array([[cy, -sy, 0], [sy, cy, 0], [0, 0, 1]], dtype=np.float64)
+    return Rz @ Ry @ Rx
+
+
+def make_transform(R: ArrayLike, t: ArrayLike) -> F64:
+    """A 4×4 homogeneous transform from a rotation (3, 3) and a translation (3,)."""
+    T = np.eye(4, dtype=np.float64)
+    T[:3, :3] = np.asarray(R, dtype=np.float64)
+    T[:3, 3] = np.asarray(t, dtype=np.float64)
+    return T
+
+
+def invert_transform(T: ArrayLike) -> F64:
+    """Inverse of a rigid 4×4 transform (``T_a_b`` → ``T_b_a``)."""
+    M = np.asarray(T, dtype=np.float64)
+    out = np.eye(4, dtype=np.float64)
+    out[:3, :3] = M[:3, :3].T
+    out[:3, 3] = -M[:3, :3].T @ M[:3, 3]
+    return out

@@ -1,0 +1,142 @@
+"""``fusion convert``: bags → synchronized Zarr v3 store(s)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from fusion.cli.output import console, print_convert_result, progress_bar
+from fusion.errors import FusionError
+
+
+@click.command(
+    "convert",
+    epilog="""\b
+Examples:
+  fusion convert drive.bag -o drive.zarr
+  fusion convert drive_0.mcap drive_1.mcap -o drive.zarr --config configs/synthetic.yaml
+  fusion convert logs/*.bag --each -o stores/ --dask local --workers 2
+  fusion convert drive.bag -o s3://bucket/drive.zarr --storage-option endpoint_url=http://127.0.0.1:9000
+""",
+)
+@click.argument("bags", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-o", "--output", "output", required=True, help="Store URL: directory, .zip or s3://...; with --each, a folder.")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), help="Conversion config YAML (see configs/).")
+@click.option("--rig", "rig_path", type=click.Path(path_type=Path), help="Rig YAML; overrides the bag's calibration per sensor.")
+@click.option("--include-topic", "include", multiple=True, help="Only convert these topics (repeatable).")
+@click.option("--exclude-topic", "exclude", multiple=True, help="Never convert these topics (repeatable).")
+@click.option("--reference", help="Frame reference, e.g. lidar:lidar_top, camera:front, rate:10.")
+@click.option("--deskew", type=click.Choice(["off", "frame", "sweep_end"]), help="LiDAR motion compensation.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing store.")
+@click.option("--resume", is_flag=True, help="Finish an interrupted conversion of the same inputs (redone cleanly).")
+@click.option("--each", is_flag=True, help="Convert every bag into its own store under OUTPUT (many logs).")
+@click.option("--dask", "dask_address", default=None, help="With --each: 'local' (LocalCluster) or a scheduler address.")
+@click.option("--workers", default=2, show_default=True, help="Workers of the local Dask cluster.")
+@click.option("--storage-option", "storage_opts", multiple=True, help="fsspec option KEY=VALUE for remote stores.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def convert(
+    bags: tuple[Path, ...],
+    output: str,
+    config_path: Path | None,
+    rig_path: Path | None,
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
+    reference: str | None,
+    deskew: str | None,
+    overwrite: bool,
+    resume: bool,
+    each: bool,
+    dask_address: str | None,
+    workers: int,
+    storage_opts: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Read, synchronize and write BAGS into a chunked, sharded Zarr v3 store.
+
+    All BAGS together form one log (split bags), unless --each is given.
+    """
+    from dataclasses import replace
+
+    from fusion.pipeline.config import load_config, validate_config
+
+    cfg = load_config(config_path)
+    if rig_path is not None:
+        cfg = replace(cfg, rig=str(rig_path.resolve()))
+    if include:
+        cfg = replace(cfg, include_topics=tuple(include))
+    if exclude:
+        cfg = replace(cfg, exclude_topics=tuple(exclude))
+    if reference:
+        cfg = replace(cfg, frames=replace(cfg.frames, reference=reference))
+    if deskew:
+        cfg = replace(cfg, deskew=deskew)
+    validate_config(cfg, "command line")
+    options = _storage_options(storage_opts)
+    if each:
+        _convert_each(bags, output, cfg, overwrite, resume, dask_address, workers, options, as_json)
+        return
+    if dask_address is not None:
+        raise click.UsageError("--dask fans out over several logs: use it together with --each")
+    from fusion.pipeline.convert import convert as run
+
+    with progress_bar("converting", enabled=not as_json and sys.stderr.isatty()) as update:
+        result = run(bags, output, cfg, overwrite=overwrite, resume=resume, storage_options=options, progress=update)
+    if as_json:
+        click.echo(json.dumps(_result_dict(result), indent=2))
+    else:
+        print_convert_result(result)
+
+
+def _storage_options(items: tuple[str, ...]) -> dict[str, Any] | None:
+    if not items:
+        return None
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--storage-option")
+        if key == "endpoint_url":
+            out.setdefault("client_kwargs", {})["endpoint_url"] = value
+        out[key] = value
+    out.pop("endpoint_url", None)
+    return out
+
+
+def _result_dict(result: Any) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    d = asdict(result)
+    d["mb_per_s"] = result.mb_per_s
+    d["realtime_factor"] = result.realtime_factor
+    return d
+
+
+def _convert_each(
+    bags: tuple[Path, ...], output: str, cfg: Any, overwrite: bool, resume: bool,
+    dask_address: str | None, workers: int, options: dict[str, Any] | None, as_json: bool,
+) -> None:
+    from fusion.pipeline.batch import convert_many
+
+    results = convert_many(list(bags), output, cfg, overwrite=overwrite, resume=resume, dask=dask_address,
+                           workers=workers, storage_options=options)
+    failed = 0
+    rows = []
+    for bag, res in results:
+        if isinstance(res, BaseException):
+            failed += 1
+            msg = str(res) if isinstance(res, FusionError) else f"{type(res).__name__}: {res}"
+            rows.append({"bag": str(bag), "error": msg})
+            if not as_json:
+                console(stderr=True).print(f"[red]error[/red] {bag}: {msg}")
+        else:
+            rows.append({"bag": str(bag), **_result_dict(res)})
+            if not as_json:
+                print_convert_result(res)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+    if failed:
+        raise SystemExit(2)

@@ -1,0 +1,70 @@
+"""Shared terminal output for the CLI: rich console, progress bar, summaries."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+
+def console(stderr: bool = False) -> Console:
+    """A rich console (colour only on a TTY)."""
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+@contextmanager
+def progress_bar(label: str, enabled: bool) -> Iterator[Callable[[int, int], None]]:
+    """Yield ``update(done, total)``; draws a bar on stderr only when ``enabled`` (a TTY)."""
+    if not enabled:
+        yield lambda done, total: None
+        return
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
+
+    with Progress(
+        "[progress.description]{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+        TimeRemainingColumn(), console=console(stderr=True), transient=True,
+    ) as prog:
+        task = prog.add_task(label, total=None)
+
+        def update(done: int, total: int) -> None:
+            prog.update(task, completed=done, total=total or None)
+
+        yield update
+
+
+def _ms(value: Any) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def print_convert_result(result: Any) -> None:
+    """The final summary of ``fusion convert``: frames, counts, skips, sync quality, throughput."""
+    con = console()
+    con.print(
+        f"[bold]{result.store}[/bold]: {result.frames} frames over {result.duration_s:.1f} s, "
+        f"{result.skipped} message(s) skipped (listed in the report)"
+    )
+    table = Table(title="sync quality (|Δt| to the frame reference time)", show_edge=False)
+    for col in ("sensor", "stored msgs", "frames present", "missing", "p50 ms", "p99 ms", "max ms"):
+        table.add_column(col, justify="right" if col != "sensor" else "left")
+    per = (result.quality or {}).get("sensors", {})
+    for name in sorted(set(per) | set(result.counts)):
+        q = per.get(name, {})
+        table.add_row(
+            name, str(result.counts.get(name, "-")), str(q.get("present", "-")), str(q.get("missing", "-")),
+            _ms(q.get("p50_ms")), _ms(q.get("p99_ms")), _ms(q.get("max_ms")),
+        )
+    con.print(table)
+    for name, st in (result.lidar or {}).items():
+        con.print(
+            f"{name}: {st['deskewed']} sweeps deskewed, {st['not_deskewed_no_time']} without per-point time, "
+            f"{st['not_deskewed_no_ego']} outside the ego trajectory"
+        )
+    for w in result.warnings:
+        con.print(f"[yellow]warning[/yellow]: {w}")
+    con.print(
+        f"{result.bag_bytes / 1e6:.1f} MB in {result.seconds:.2f} s: {result.mb_per_s:.1f} MB/s, "
+        f"{result.realtime_factor:.1f}x real time"
+    )

@@ -1,0 +1,47 @@
+"""``fusion validate STORE [--json]``: completeness, format version and consistency of a store."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+
+def _parse_options(pairs: tuple[str, ...]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--storage-option")
+        out[key] = value
+    return out
+
+
+@click.command("validate")
+@click.argument("store")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--storage-option", "-S", "storage_options", multiple=True, metavar="KEY=VALUE",
+              help="Remote store option (endpoint_url, key, secret, region); repeatable.")
+def validate(store: str, as_json: bool, storage_options: tuple[str, ...]) -> None:
+    """Check STORE (directory, .zip or s3://bucket/key); exit 1 listing every problem.
+
+    \b
+    Example:
+      fusion validate drive.zarr
+      fusion validate s3://bucket/drive.zarr -S endpoint_url=http://127.0.0.1:9000 --json
+    """
+    from fusion.store.validate import validate_store
+
+    result = validate_store(store, **_parse_options(storage_options))
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2))
+    elif result.ok:
+        click.echo(f"ok: {result.url} ({result.checked.get('frames', 0)} frames, "
+                   f"{result.checked.get('streams', 0)} streams)")
+    else:
+        click.echo(f"{result.url}: {len(result.problems)} problem(s)", err=True)
+        for problem in result.problems:
+            click.echo(f"  - {problem}", err=True)
+    if not result.ok:
+        sys.exit(1)

@@ -1,0 +1,104 @@
+"""Calibration check images: LiDAR points (coloured by range) and boxes drawn on every camera.
+
+For a frame, each LiDAR's points (deskewed to the frame time, sensor frame) are
+moved to the camera's own capture time through the ego trajectory, so a moving
+rig does not smear the overlay:
+
+    p_cam = T_cam_base · T_base_world(t_image) · T_world_base(t_frame) · T_base_lidar · p_lidar
+
+then projected with the camera model. Misalignment between edges in the image
+and depth discontinuities in the points shows calibration or timing errors at a glance.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from calibration import SE3, CalibrationError, Trajectory
+from calibration.overlay import draw_box_edges, draw_points
+from fusion.errors import StoreError
+
+
+def _ego_trajectory(ds: Any) -> Trajectory | None:
+    ego = ds.ego
+    if len(ego.time_ns) < 2:
+        return None
+    return Trajectory(ego.time_ns, ego.translation_m, ego.rotation_xyzw)
+
+
+def _pose(traj: Trajectory | None, t_ns: int) -> SE3 | None:
+    if traj is None:
+        return None
+    try:
+        return traj.at(int(t_ns))
+    except CalibrationError:
+        return None
+
+
+def render_frame(ds: Any, index: int, *, max_range_m: float = 60.0) -> dict[str, np.ndarray]:
+    """Overlay images for one frame, camera name -> BGR uint8 image.
+
+    Raises:
+        StoreError: the frame has no camera, or the rig has no intrinsics for it.
+    """
+    frame = ds[index]
+    rig = ds.calibration
+    traj = _ego_trajectory(ds)
+    T_world_base_frame = _pose(traj, frame.time_ns)
+    out: dict[str, np.ndarray] = {}
+    if not frame.cameras:
+        raise StoreError(f"frame {index} has no camera image (valid: {frame.valid}); pick another --frame")
+    for cam_name, cam in frame.cameras.items():
+        sensor = rig.sensor(cam_name)
+        if sensor.camera is None:
+            raise StoreError(f"camera {cam_name!r} has no intrinsics in the store's rig; convert with --rig")
+        image = np.ascontiguousarray(cam.image)
+        if image.ndim == 2:
+            image = cv2.cvtColor(image.astype(np.uint8), cv2.COLOR_GRAY2BGR)
+        T_world_base_img = _pose(traj, cam.time_ns)
+        if T_world_base_frame is not None and T_world_base_img is not None:
+            motion = T_world_base_img.inverse() @ T_world_base_frame  # T_base(img)_base(frame)
+        else:
+            motion = SE3.identity()
+        T_cam_base = sensor.T_base_sensor.inverse()
+        for lidar_name, lidar in frame.lidar.items():
+            T_base_lidar = rig.sensor(lidar_name).T_base_sensor
+            pts_cam = (T_cam_base @ motion @ T_base_lidar).apply(lidar.xyz.astype(np.float64))
+            uv, valid = sensor.camera.project(pts_cam)
+            rng = np.linalg.norm(pts_cam, axis=1)
+            image = draw_points(image, uv, rng, valid & (rng < max_range_m), 0.0, max_range_m)
+        boxes = frame.boxes
+        if boxes and T_world_base_img is not None:
+            T_cam_world = T_cam_base @ T_world_base_img.inverse()
+            corners = np.stack([T_cam_world.apply(b.corners()) for b in boxes]) if boxes else np.zeros((0, 8, 3))
+            image = draw_box_edges(image, corners, sensor.camera, (0, 255, 0))
+        label = f"{cam_name}  frame {index}  dt={cam.dt_ns / 1e6:+.1f} ms"
+        cv2.putText(image, label, (8, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 2, cv2.LINE_AA)
+        out[cam_name] = image
+    return out
+
+
+def mosaic(images: dict[str, np.ndarray], width: int = 960) -> np.ndarray:
+    """Stack images vertically, each resized to ``width`` pixels wide."""
+    rows = []
+    for img in images.values():
+        scale = width / img.shape[1]
+        rows.append(cv2.resize(img, (width, max(1, round(img.shape[0] * scale))), interpolation=cv2.INTER_AREA))
+    return np.vstack(rows)
+
+
+def write_check_png(ds: Any, index: int, path: str | Path) -> Path:
+    """Render frame ``index`` of a dataset and write the mosaic PNG; returns the path."""
+    n = len(ds)
+    if not -n <= index < n:
+        raise StoreError(f"--frame {index} is out of range: the store has {n} frames")
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    img = mosaic(render_frame(ds, index))
+    if not cv2.imwrite(str(out), img):
+        raise StoreError(f"cannot write {out} (check the folder is writable and the name ends in .png)")
+    return out

@@ -1,0 +1,58 @@
+"""Many logs at once: one conversion task per log on a serial or Dask executor."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fusion.pipeline.config import ConvertConfig
+from fusion.pipeline.executor import make_executor, run_all
+
+
+@dataclass(frozen=True)
+class ConvertTask:
+    """One log to convert (picklable: shipped to Dask workers)."""
+
+    bag: str
+    out: str
+    cfg: ConvertConfig
+    overwrite: bool
+    resume: bool
+    storage_options: dict[str, Any] | None
+
+    def __call__(self) -> Any:
+        from fusion.pipeline.convert import convert
+
+        return convert([self.bag], self.out, self.cfg, overwrite=self.overwrite, resume=self.resume,
+                       storage_options=self.storage_options)
+
+
+def _run(task: ConvertTask) -> Any:
+    return task()
+
+
+def store_name(bag: Path) -> str:
+    """Store name for a bag: its stem (directory name for ROS 2 bag folders) + ``.zarr``."""
+    name = bag.name if bag.is_dir() else bag.stem
+    return f"{name}.zarr"
+
+
+def convert_many(
+    bags: Sequence[Path], out_dir: str, cfg: ConvertConfig, *, overwrite: bool = False, resume: bool = False,
+    dask: str | None = None, workers: int = 2, storage_options: dict[str, Any] | None = None,
+) -> list[tuple[Path, Any]]:
+    """Convert each bag into ``out_dir/<name>.zarr``; returns (bag, result or exception) in input order."""
+    base = out_dir.rstrip("/")
+    if "://" not in base:
+        Path(base).mkdir(parents=True, exist_ok=True)
+    tasks = [
+        ConvertTask(str(b), f"{base}/{store_name(Path(b))}", cfg, overwrite, resume, storage_options) for b in bags
+    ]
+    executor = make_executor(dask, workers)
+    try:
+        results = run_all(executor, _run, tasks)
+    finally:
+        executor.close()
+    return list(zip(bags, results))

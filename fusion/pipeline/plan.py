@@ -1,0 +1,236 @@
+"""Pass 1: read every selected message's clocks and the continuous streams, then plan frames.
+
+Pass 1 touches the payload of only the small continuous streams (odometry/tf,
+IMU, CameraInfo, tf_static) and of LiDAR clouds (for their per-point time extent,
+i.e. the sweep bounds that define frame reference times). Camera and radar
+messages are read for their header stamps only. The synchronizer then plans
+every frame exactly as a batch algorithm would, and pass 2 executes the plan.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from calibration import Rig
+from fusion.errors import ConfigError, SyncError
+from fusion.pipeline.config import ConvertConfig
+from fusion.pipeline.report import REASON_DUPLICATE, REASON_ZERO_STAMP, ReportBuilder
+from fusion.pipeline.sensors import SelectedSensors
+from fusion.pipeline.streams import EgoTable, ImuTable, MessageTable, finite_difference_twist
+from fusion.pipeline.scan import Scan
+from fusion.readers.records import ImuSample, PoseSample
+from fusion.sync import FramePlan, FrameSpec, StreamTimes, estimate_clock_offset, plan_frames
+
+DISCRETE = ("lidar", "radar", "camera")
+
+
+@dataclass
+class ConversionPlan:
+    """Everything pass 2 needs."""
+
+    tables: dict[str, MessageTable]
+    ego: EgoTable
+    imu: ImuTable | None
+    frames: FramePlan
+    reference: str
+    usable_index: dict[str, np.ndarray] = field(default_factory=dict)  # plan row -> topic index
+    clock_fits: dict[str, Any] = field(default_factory=dict)
+
+
+def _reference(cfg: ConvertConfig, selected: SelectedSensors) -> str:
+    ref = cfg.frames.reference
+    if ref is None:
+        lidars = [n for n, s in selected.sensors.items() if s.kind == "lidar"]
+        cams = [n for n, s in selected.sensors.items() if s.kind == "camera"]
+        if lidars:
+            return f"lidar:{sorted(lidars)[0]}"
+        if cams:
+            return f"camera:{sorted(cams)[0]}"
+        raise SyncError(
+            "no LiDAR or camera to define frames; set frames.reference to 'rate:<hz>' in the config"
+        )
+    kind, _, name = ref.partition(":")
+    if kind != "rate" and name not in selected.sensors:
+        raise ConfigError(
+            f"frames.reference names sensor '{name}', which is not among the selected sensors "
+            f"({', '.join(sorted(selected.sensors)) or 'none'})"
+        )
+    return ref
+
+
+def _sort_unique(
+    stamps: np.ndarray, indices: list[int], topic: str, record: list[int], report: ReportBuilder, count_topic: bool
+) -> np.ndarray:
+    """Positions of samples to keep, time-sorted: zero and repeated stamps are reported and dropped."""
+    order = np.argsort(stamps, kind="stable")
+    s = stamps[order]
+    zero = s == 0
+    dup = np.zeros(len(s), dtype=bool)
+    dup[1:] = s[1:] == s[:-1]
+    dup &= ~zero
+    for pos in np.flatnonzero(zero | dup):
+        i = int(order[pos])
+        reason = REASON_ZERO_STAMP if zero[pos] else REASON_DUPLICATE
+        detail = "header.stamp is 0" if zero[pos] else "same stamp as an earlier sample"
+        if count_topic:
+            report.skip(topic, indices[i], record[i], reason, detail)
+    keep = order[~(zero | dup)]
+    if count_topic and topic in report.topics:
+        report.stored(topic, len(keep))
+    return keep
+
+
+def build_ego(poses: list[PoseSample], offset_ns: int, topic: str | None, report: ReportBuilder) -> EgoTable:
+    """Sort, de-duplicate and complete the ego trajectory (twist by finite differences if absent).
+
+    With fewer than two poses the trajectory is empty: frames are flagged, LiDAR is not
+    deskewed and radar Doppler is not compensated (the report says so).
+    """
+    from_odometry = bool(poses) and all(p.meta.topic == topic for p in poses) and topic != "/tf"
+    stamps = np.array([p.meta.stamp_ns for p in poses], dtype=np.int64)
+    keep = _sort_unique(stamps, [p.meta.index for p in poses], topic or "", [p.meta.record_time_ns for p in poses],
+                        report, count_topic=from_odometry)
+    if not from_odometry and topic in report.topics:
+        report.stored(topic, report.topics[topic].in_bag - sum(report.topics[topic].skipped.values()))
+    if len(keep) < 2:
+        report.warn(
+            f"no usable ego trajectory ({len(keep)} pose(s) on {topic or 'no ego topic'}): LiDAR is not deskewed, "
+            "radar Doppler is not compensated and every frame is flagged (set ego.topic in the config)"
+        )
+        z3 = np.zeros((0, 3))
+        return EgoTable(np.zeros(0, np.int64), z3, np.zeros((0, 4)), z3, z3, "odom", "base_link", topic or "")
+    sel = [poses[i] for i in keep]
+    times = stamps[keep] + np.int64(offset_ns)
+    t = np.array([p.translation_m for p in sel], dtype=np.float64)
+    q = np.array([p.rotation_xyzw for p in sel], dtype=np.float64)
+    if all(p.linear_velocity_mps is not None and p.angular_velocity_radps is not None for p in sel):
+        v = np.array([p.linear_velocity_mps for p in sel], dtype=np.float64)
+        w = np.array([p.angular_velocity_radps for p in sel], dtype=np.float64)
+    else:
+        v, w = finite_difference_twist(times, t, q)
+        report.warn(f"ego topic {topic}: no twist in the messages; velocities from finite differences")
+    return EgoTable(times, t, q, v, w, parent=sel[0].parent_frame or "odom", child=sel[0].child_frame or "base_link",
+                    topic=topic or "")
+
+
+def build_imu(samples: list[ImuSample], name: str, topic: str, offset_ns: int, report: ReportBuilder) -> ImuTable | None:
+    """Sort and de-duplicate IMU samples onto the common clock (IMU frame)."""
+    if not samples:
+        return None
+    stamps = np.array([s.meta.stamp_ns for s in samples], dtype=np.int64)
+    idx = _sort_unique(stamps, [s.meta.index for s in samples], topic, [s.meta.record_time_ns for s in samples],
+                       report, count_topic=True)
+    nan4 = np.full(4, np.nan)
+    return ImuTable(
+        name=name,
+        topic=topic,
+        frame_id=samples[0].meta.frame_id,
+        stamp_ns=stamps[idx],
+        record_ns=np.array([samples[i].meta.record_time_ns for i in idx], dtype=np.int64),
+        times_ns=stamps[idx] + np.int64(offset_ns),
+        angular_velocity_radps=np.array([samples[i].angular_velocity_radps for i in idx], dtype=np.float64).reshape(-1, 3),
+        linear_acceleration_mps2=np.array([samples[i].linear_acceleration_mps2 for i in idx],
+                                          dtype=np.float64).reshape(-1, 3),
+        orientation_xyzw=np.array(
+            [samples[i].orientation_xyzw if samples[i].orientation_xyzw is not None else nan4 for i in idx],
+            dtype=np.float64,
+        ).reshape(-1, 4),
+    )
+
+
+def _estimate_clocks(
+    cfg: ConvertConfig, tables: dict[str, MessageTable], reference: str, report: ReportBuilder
+) -> dict[str, Any]:
+    fits: dict[str, Any] = {}
+    if not cfg.clock.estimate:
+        return fits
+    ref_name = reference.partition(":")[2]
+    if ref_name not in tables:
+        raise ConfigError("clock.estimate needs a sensor reference (frames.reference lidar:/camera:)")
+    ref = tables[ref_name]
+    ref_fit = estimate_clock_offset(ref.stamp_ns[ref.usable], ref.record_ns[ref.usable])
+    for name in cfg.clock.estimate:
+        if name not in tables:
+            raise ConfigError(f"clock.estimate names '{name}', not a selected LiDAR/radar/camera")
+        tab = tables[name]
+        fit = estimate_clock_offset(tab.stamp_ns[tab.usable], tab.record_ns[tab.usable])
+        offset = int(round(fit.offset_ns - ref_fit.offset_ns)) + ref.offset_ns
+        fits[name] = {
+            "offset_ns": offset,
+            "drift_ppm": float(fit.drift_ppm),
+            "uncertainty_ns": float(np.hypot(fit.uncertainty_ns, ref_fit.uncertainty_ns)),
+            "relative_to": ref_name,
+            "applied": bool(cfg.clock.apply),
+            "rig_offset_ns": tab.offset_ns,
+        }
+        if cfg.clock.apply:
+            tab.offset_ns = offset
+    report.clock = fits
+    return fits
+
+
+def _tables(scan: Scan, selected: SelectedSensors, rig: Rig, report: ReportBuilder) -> dict[str, MessageTable]:
+    tables: dict[str, MessageTable] = {}
+    for name, sel in selected.sensors.items():
+        c = scan.clocks[sel.topic]
+        st = np.asarray(c.stamp, dtype=np.int64)
+        rt = np.asarray(c.record, dtype=np.int64)
+        tab = MessageTable(name, sel.topic, sel.kind, st, rt, offset_ns=selected.offset_ns(rig, name))
+        if len(st) and (st == 0).mean() > 0.5:
+            tab.stamp_source = "record"
+            report.warn(
+                f"{name} ({sel.topic}): {int((st == 0).sum())}/{len(st)} header stamps are 0; "
+                "aligning this stream by bag record time (off by the transport latency)"
+            )
+        tab.mark_unusable()
+        if sel.kind == "lidar":
+            m = len(st)
+            start = np.full(m, -1, dtype=np.int64)
+            end = np.full(m, -1, dtype=np.int64)
+            points = np.zeros(m, dtype=np.int64)
+            for idx, (lo, hi) in c.sweep.items():
+                start[idx], end[idx] = lo + tab.offset_ns, hi + tab.offset_ns
+                points[idx] = c.points.get(idx, 0)
+            tab.sweep_start_ns, tab.sweep_end_ns, tab.points = start, end, points
+            tab.usable &= start >= 0  # undecodable clouds cannot define or join frames
+        tables[name] = tab
+    return tables
+
+
+def make_plan(scan: Scan, selected: SelectedSensors, rig: Rig, cfg: ConvertConfig, report: ReportBuilder) -> ConversionPlan:
+    """Build clock tables, the ego/IMU streams and the frame plan from the pass-1 scan."""
+    reference = _reference(cfg, selected)
+    tables = _tables(scan, selected, rig, report)
+    ego = build_ego(scan.poses, selected.offset_ns(rig, selected.ego_name), selected.ego_topic or "/tf", report)
+    imu = None
+    if selected.imu is not None:
+        imu = build_imu(scan.imu, selected.imu.name, selected.imu.topic, selected.offset_ns(rig, selected.imu.name),
+                        report)
+    fits = _estimate_clocks(cfg, tables, reference, report)
+    spec = FrameSpec(
+        reference=reference,
+        reference_time=cfg.frames.reference_time,
+        tolerances_ns={k: int(v * 1e6) for k, v in cfg.frames.tolerance_ms.items()},
+        policy=cfg.frames.policy,
+        unique=cfg.frames.unique,
+        max_gap_ns=int(cfg.frames.max_gap_ms * 1e6),
+        age_penalty=cfg.frames.age_penalty,
+    )
+    streams: dict[str, StreamTimes] = {}
+    usable_index: dict[str, np.ndarray] = {}
+    for name, tab in tables.items():
+        rows = np.flatnonzero(tab.usable)
+        usable_index[name] = rows
+        common = tab.common_ns[rows]
+        if tab.kind == "lidar" and tab.sweep_start_ns is not None and tab.sweep_end_ns is not None:
+            streams[name] = StreamTimes(
+                common_ns=common, kind=tab.kind,
+                sweep_start_ns=tab.sweep_start_ns[rows], sweep_end_ns=tab.sweep_end_ns[rows],
+            )
+        else:
+            streams[name] = StreamTimes(common_ns=common, kind=tab.kind)
+    frames = plan_frames(spec, streams, ego.times_ns, imu.times_ns if imu is not None else None)
+    return ConversionPlan(tables, ego, imu, frames, reference, usable_index, fits)

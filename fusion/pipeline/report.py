@@ -1,0 +1,127 @@
+"""The conversion report: what went in, what came out, and everything skipped.
+
+"Nothing is lost silently": every message of a selected topic is either written
+to the store or listed here under ``skipped`` with its topic, index, record time
+and reason. The report is stored in the store (``report`` blob) and summarised
+by ``fusion convert``.
+"""
+
+from __future__ import annotations
+
+import platform
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+# Reasons a message is not in the store (stable strings; documented in docs/FORMAT.md).
+REASON_DECODE = "decode_error"
+REASON_DUPLICATE = "duplicate_stamp"
+REASON_ZERO_STAMP = "zero_stamp"
+REASON_NO_SENSOR = "no_sensor"
+REASON_TRUNCATED = "bag_truncated"
+REASON_EXTRAPOLATION = "outside_ego_trajectory"
+
+
+def software_versions() -> dict[str, str]:
+    """Versions of fusion and the libraries that shape its output."""
+    out = {"python": sys.version.split()[0], "platform": platform.platform()}
+    for pkg in ("fusion", "rosbags", "zarr", "numcodecs", "numpy", "numba", "scipy"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = "unknown"
+    return out
+
+
+@dataclass
+class TopicTally:
+    """Per-topic bookkeeping."""
+
+    msgtype: str
+    sensor: str | None
+    kind: str
+    in_bag: int = 0
+    stored: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "msgtype": self.msgtype,
+            "sensor": self.sensor,
+            "kind": self.kind,
+            "in_bag": self.in_bag,
+            "stored": self.stored,
+            "skipped": dict(sorted(self.skipped.items())),
+        }
+
+
+@dataclass
+class ReportBuilder:
+    """Accumulates the report during a conversion."""
+
+    inputs: list[dict[str, Any]] = field(default_factory=list)
+    config: dict[str, Any] = field(default_factory=dict)
+    topics: dict[str, TopicTally] = field(default_factory=dict)
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    clock: dict[str, Any] = field(default_factory=dict)
+    sync_quality: dict[str, Any] = field(default_factory=dict)
+    sensors: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def topic(self, topic: str, msgtype: str, sensor: str | None, kind: str, count: int) -> TopicTally:
+        tally = self.topics.get(topic)
+        if tally is None:
+            tally = TopicTally(msgtype=msgtype, sensor=sensor, kind=kind, in_bag=count)
+            self.topics[topic] = tally
+        return tally
+
+    def skip(self, topic: str, index: int, record_time_ns: int, reason: str, detail: str = "") -> None:
+        """Record one message that is not in the store, and why."""
+        self.skipped.append(
+            {"topic": topic, "index": int(index), "record_time_ns": int(record_time_ns), "reason": reason, "detail": detail}
+        )
+        if topic in self.topics:
+            self.topics[topic].skipped[reason] += 1
+
+    def stored(self, topic: str, n: int = 1) -> None:
+        self.topics[topic].stored += n
+
+    def warn(self, message: str) -> None:
+        if message not in self.warnings:
+            self.warnings.append(message)
+
+    def unaccounted(self) -> dict[str, int]:
+        """Per topic, messages neither stored nor skipped (must be empty at the end)."""
+        out = {}
+        for name, t in self.topics.items():
+            missing = t.in_bag - t.stored - sum(t.skipped.values())
+            if missing:
+                out[name] = missing
+        return out
+
+    def counts(self) -> dict[str, int]:
+        """Stored message count per sensor stream (what ``fusion validate`` checks)."""
+        out: Counter[str] = Counter()
+        for t in self.topics.values():
+            if t.sensor is not None:
+                out[t.sensor] += t.stored
+        return dict(out)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "software": software_versions(),
+            "inputs": self.inputs,
+            "config": self.config,
+            "sensors": self.sensors,
+            "topics": {k: v.to_dict() for k, v in sorted(self.topics.items())},
+            "counts": self.counts(),
+            "skipped_total": len(self.skipped),
+            "skipped": self.skipped,
+            "warnings": self.warnings,
+            "clock": self.clock,
+            "sync_quality": self.sync_quality,
+            **self.extra,
+        }

@@ -1,0 +1,85 @@
+"""The rig a conversion uses: the bag's /tf_static + CameraInfo, overridden by a rig file.
+
+Precedence (per sensor, see ``calibration.merge_rigs``): a rig file (``--rig`` or
+``rig:`` in the config) overrides what the bag carries. A selected sensor that
+neither source calibrates gets an identity extrinsic and a loud warning in the
+report, so a bag without /tf_static still converts (in the sensor's own frame).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from calibration import SE3, CalibrationError, Rig, Sensor, load_rig, merge_rigs, rig_from_ros, validate_rig
+from fusion.errors import ConfigError
+from fusion.pipeline.config import ConvertConfig
+from fusion.pipeline.report import ReportBuilder
+from fusion.pipeline.scan import Scan
+from fusion.pipeline.sensors import SelectedSensors
+
+
+def bag_rig(scan: Scan, base_frame: str, report: ReportBuilder) -> Rig | None:
+    """The rig the bag carries (``None`` when it has no usable /tf_static or CameraInfo)."""
+    if not scan.static_transforms and not scan.camera_infos:
+        return None
+    try:
+        return rig_from_ros(scan.static_transforms, scan.camera_infos, base_frame=base_frame)
+    except CalibrationError as exc:
+        report.warn(f"the bag's /tf_static + CameraInfo do not form a rig ({exc}); using the rig file only")
+        return None
+
+
+def _by_frame(rig: Rig, frame_id: str) -> Sensor | None:
+    for s in rig.sensors.values():
+        if s.frame_id == frame_id:
+            return s
+    return None
+
+
+def resolve_rig(scan: Scan, selected: SelectedSensors, cfg: ConvertConfig, report: ReportBuilder) -> Rig:
+    """Merge bag and file calibration, then make sure every selected sensor is in the rig.
+
+    Sensors are matched by name first, then by frame id (the bag names sensors after
+    frames; a sensor mapping may name them otherwise).
+
+    Raises:
+        ConfigError: the rig file cannot be read.
+    """
+    base = selected.base_frame
+    rig = bag_rig(scan, base, report)
+    if cfg.rig is not None:
+        path = cfg.resolve(cfg.rig)
+        try:
+            file_rig = load_rig(path) if path is not None else None
+        except CalibrationError as exc:
+            raise ConfigError(f"rig file {path}: {exc}") from None
+        if file_rig is not None:
+            rig = merge_rigs(rig, file_rig) if rig is not None and rig.base_frame == file_rig.base_frame else file_rig
+    rig = rig if rig is not None else Rig({}, base)
+    sensors: dict[str, Sensor] = {}
+    wanted = list(selected.sensors.values()) + ([selected.imu] if selected.imu else [])
+    for sel in wanted:
+        s = rig.sensors.get(sel.name) or _by_frame(rig, sel.frame_id)
+        if s is None:
+            report.warn(
+                f"sensor {sel.name} (frame {sel.frame_id or '?'}) has no calibration in the bag or rig file: "
+                "using an identity extrinsic (pass --rig with its T_base_sensor)"
+            )
+            s = Sensor(sel.name, sel.kind, sel.frame_id or sel.name, SE3.identity(), 0, None, sel.topic)
+        sensors[sel.name] = s.replace(name=sel.name, topic=sel.topic)
+    for name, s in rig.sensors.items():  # keep the rest of the rig (other frames) for reference
+        if name not in sensors and all(x.frame_id != s.frame_id for x in sensors.values()):
+            sensors[name] = s
+    out = Rig(sensors, rig.base_frame)
+    try:
+        validate_rig(out)
+    except CalibrationError as exc:
+        raise ConfigError(f"rig: {exc}") from None
+    report.sensors = {n: {"kind": s.kind, "frame_id": s.frame_id, "topic": s.topic,
+                          "time_offset_ns": s.time_offset_ns} for n, s in out.sensors.items()}
+    return out
+
+
+def rig_summary(rig: Rig) -> dict[str, Any]:
+    """A short dict for printing."""
+    return {n: {"kind": s.kind, "frame": s.frame_id} for n, s in rig.sensors.items()}

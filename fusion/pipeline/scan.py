@@ -1,0 +1,125 @@
+"""Pass 1 scan: one iteration over the selected topics, collecting clocks and small streams.
+
+Camera and radar messages are read for their header stamps only (straight from
+the serialized bytes); LiDAR clouds are decoded for their per-point time extent
+(sweep bounds) and size; odometry/tf, IMU, tf_static and CameraInfo are decoded
+fully (they are small). Nothing heavy is kept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from fusion.errors import DecodeError
+from fusion.pipeline.report import REASON_DECODE, ReportBuilder
+from fusion.pipeline.sensors import SelectedSensors, fields_of
+from fusion.readers.records import (
+    CameraInfoRecord,
+    ImuSample,
+    PointCloud,
+    PoseSample,
+    RadarDetections,
+    TransformBatch,
+)
+from fusion.readers.source import BagSource
+from fusion.readers.stamps import StampExtractor
+
+
+@dataclass
+class TopicClocks:
+    """Per topic, in record order: header stamp, record time, and LiDAR sweep bounds/sizes."""
+
+    stamp: list[int] = field(default_factory=list)
+    record: list[int] = field(default_factory=list)
+    sweep: dict[int, tuple[int, int]] = field(default_factory=dict)  # index -> (first, last) point time
+    points: dict[int, int] = field(default_factory=dict)
+
+
+@dataclass
+class Scan:
+    """What pass 1 collected."""
+
+    clocks: dict[str, TopicClocks]
+    poses: list[PoseSample]
+    imu: list[ImuSample]
+    static_transforms: list[tuple[str, str, np.ndarray, np.ndarray]]
+    camera_infos: dict[str, dict[str, Any]]
+    ego_decode_errors: int = 0
+
+
+def _camera_info_dict(rec: CameraInfoRecord, topic: str) -> dict[str, Any]:
+    return {
+        "width": rec.width, "height": rec.height, "distortion_model": rec.distortion_model,
+        "d": [float(x) for x in rec.d], "k": [float(x) for x in np.ravel(rec.k)], "topic": topic,
+    }
+
+
+def scan(source: BagSource, selected: SelectedSensors, report: ReportBuilder) -> Scan:
+    """Run pass 1 over every selected topic plus /tf_static and CameraInfo topics."""
+    extractor = StampExtractor(source)
+    by_topic = {s.topic: s for s in selected.sensors.values()}
+    clocks = {t: TopicClocks() for t in by_topic}
+    cont = {selected.ego_topic} if selected.ego_topic else set()
+    if selected.imu is not None:
+        cont.add(selected.imu.topic)
+    topics = set(by_topic) | cont | set(selected.calibration_topics)
+    out = Scan(clocks, [], [], [], {})
+    world, base = selected.world_frame, selected.base_frame
+    opts = selected.decode_options
+    for raw in source.messages(sorted(topics)):
+        sensor = by_topic.get(raw.topic)
+        if sensor is not None and sensor.kind != "lidar":
+            c = clocks[raw.topic]
+            stamp = extractor.stamp(raw)
+            c.stamp.append(0 if stamp is None else stamp)
+            c.record.append(raw.record_time_ns)
+            if sensor.kind == "radar" and not sensor.fields:
+                try:
+                    rec = source.decode(raw, options=opts)
+                    if isinstance(rec, RadarDetections):
+                        sensor.fields = dict(fields_of(rec))
+                except DecodeError:
+                    pass
+            continue
+        try:
+            rec = source.decode(raw, options=opts)
+        except DecodeError as exc:
+            if sensor is not None:  # LiDAR: clocks still needed to keep indices aligned
+                c = clocks[raw.topic]
+                c.stamp.append(0)
+                c.record.append(raw.record_time_ns)
+            elif raw.topic in cont:
+                report.skip(raw.topic, raw.index, raw.record_time_ns, REASON_DECODE, exc.reason)
+                out.ego_decode_errors += 1
+            continue
+        if isinstance(rec, PointCloud) and sensor is not None:
+            c = clocks[raw.topic]
+            c.stamp.append(rec.meta.stamp_ns)
+            c.record.append(raw.record_time_ns)
+            if rec.point_time_ns is not None and len(rec.point_time_ns):
+                c.sweep[raw.index] = (int(rec.point_time_ns.min()), int(rec.point_time_ns.max()))
+            else:
+                c.sweep[raw.index] = (rec.meta.stamp_ns, rec.meta.stamp_ns)
+            c.points[raw.index] = len(rec.xyz)
+            if not sensor.fields:
+                sensor.fields = dict(fields_of(rec))
+        elif isinstance(rec, PoseSample) and raw.topic in cont:
+            out.poses.append(rec)
+        elif isinstance(rec, TransformBatch):
+            if rec.static:
+                for tf in rec.transforms:
+                    out.static_transforms.append(
+                        (tf.parent_frame, tf.child_frame, tf.translation_m, tf.rotation_xyzw)
+                    )
+            if raw.topic in cont:
+                for tf in rec.transforms:
+                    if tf.child_frame == base and (world is None or tf.parent_frame == world):
+                        out.poses.append(tf)
+        elif isinstance(rec, ImuSample) and raw.topic in cont:
+            out.imu.append(rec)
+        elif isinstance(rec, CameraInfoRecord):
+            out.camera_infos.setdefault(rec.meta.frame_id, _camera_info_dict(rec, raw.topic))
+    return out

@@ -1,0 +1,153 @@
+"""Which topics a conversion reads, as which sensors.
+
+Sensors come from the reader layer's discovery (message types and frame ids),
+overridden by a sensor-mapping YAML (``sensors:`` in the config), and filtered
+by ``--include-topic`` / ``--exclude-topic``. Every selected topic gets a tally
+in the report so that each of its messages is accounted for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from calibration import Rig
+from fusion.errors import ConfigError
+from fusion.pipeline.config import ConvertConfig
+from fusion.pipeline.report import ReportBuilder
+from fusion.readers.records import SensorKind
+from fusion.readers.source import BagSource, DecodeOptions
+
+_KINDS = {
+    SensorKind.LIDAR: "lidar",
+    SensorKind.RADAR: "radar",
+    SensorKind.CAMERA: "camera",
+    SensorKind.IMU: "imu",
+    SensorKind.ODOMETRY: "odometry",
+    SensorKind.TF: "tf",
+    SensorKind.GNSS: "gnss",
+}
+
+
+@dataclass
+class SelectedSensor:
+    """One sensor stream a conversion writes.
+
+    Attributes:
+        name: Sensor name (rig key).
+        topic: Topic name.
+        kind: ``lidar``, ``radar``, ``camera``, ``imu``.
+        frame_id: Sensor frame.
+        msgtype: ROS message type.
+        compressed: Camera stream of CompressedImage.
+        fields: Extra per-point fields to keep (LiDAR/radar), name -> dtype; filled in pass 1.
+    """
+
+    name: str
+    topic: str
+    kind: str
+    frame_id: str
+    msgtype: str
+    compressed: bool = False
+    fields: dict[str, np.dtype] = field(default_factory=dict)
+
+
+@dataclass
+class SelectedSensors:
+    """The conversion's sensors, ego source, and per-topic decode options."""
+
+    sensors: dict[str, SelectedSensor]
+    imu: SelectedSensor | None
+    ego_topic: str | None
+    ego_name: str
+    world_frame: str | None
+    base_frame: str
+    decode_options: dict[str, DecodeOptions]
+    calibration_topics: list[str]
+
+    def offset_ns(self, rig: Rig, name: str) -> int:
+        """The rig's time offset of a sensor (0 when the rig does not know it)."""
+        return int(rig.sensor(name).time_offset_ns) if name in rig else 0
+
+    @property
+    def topics(self) -> list[str]:
+        out = [s.topic for s in self.sensors.values()]
+        if self.imu is not None:
+            out.append(self.imu.topic)
+        if self.ego_topic:
+            out.append(self.ego_topic)
+        return sorted(set(out))
+
+
+def _wanted(topic: str, cfg: ConvertConfig) -> bool:
+    if cfg.include_topics and topic not in cfg.include_topics:
+        return False
+    return topic not in cfg.exclude_topics
+
+
+def select_sensors(source: BagSource, cfg: ConvertConfig, report: ReportBuilder) -> SelectedSensors:
+    """Resolve sensors from discovery + the sensor-mapping YAML + topic filters."""
+    from fusion.readers.sensors import load_sensor_map, resolve_sensors
+
+    overrides: Any = None
+    if cfg.sensors is not None:
+        path = cfg.resolve(cfg.sensors)
+        overrides = load_sensor_map(path)
+    specs = resolve_sensors(source, overrides)
+    topics = source.topics
+    sensors: dict[str, SelectedSensor] = {}
+    imu: SelectedSensor | None = None
+    options: dict[str, DecodeOptions] = {}
+    ego_candidates: list[tuple[str, str]] = []
+    for name, spec in specs.items():
+        kind = _KINDS.get(SensorKind(spec.kind), "other")
+        topic = spec.topic
+        if topic not in topics or not _wanted(topic, cfg):
+            continue
+        info = topics[topic]
+        options[topic] = spec.decode_options()
+        if kind in ("lidar", "radar", "camera"):
+            sensors[name] = SelectedSensor(
+                name, topic, kind, spec.frame_id or info.frame_id, info.msgtype,
+                compressed=info.msgtype.endswith("CompressedImage"),
+            )
+        elif kind == "imu" and imu is None:
+            imu = SelectedSensor(name, topic, kind, spec.frame_id or info.frame_id, info.msgtype)
+        elif kind in ("odometry", "tf"):
+            ego_candidates.append((name, topic))
+    ego_topic = cfg.ego.topic
+    ego_name = "ego"
+    if ego_topic is not None:
+        if ego_topic not in topics:
+            raise ConfigError(
+                f"ego.topic {ego_topic!r} is not in the bag (topics: {', '.join(sorted(topics))})"
+            )
+        ego_name = next((n for n, t in ego_candidates if t == ego_topic), "ego")
+    else:
+        odo = [(n, t) for n, t in ego_candidates if topics[t].kind == SensorKind.ODOMETRY]
+        tf = [(n, t) for n, t in ego_candidates if topics[t].kind == SensorKind.TF]
+        pick = (odo or tf or [None])[0]
+        if pick is not None:
+            ego_name, ego_topic = pick
+    calib = [t for t, info in topics.items() if info.kind in (SensorKind.TF_STATIC, SensorKind.CAMERA_INFO)]
+    for name, s in list(sensors.items()) + ([(imu.name, imu)] if imu else []):
+        report.topic(s.topic, s.msgtype, name, s.kind, topics[s.topic].count)
+    if ego_topic is not None:
+        report.topic(ego_topic, topics[ego_topic].msgtype, ego_name, "ego", topics[ego_topic].count)
+    if not sensors:
+        raise ConfigError(
+            "no LiDAR, radar or camera topic selected (check --include-topic/--exclude-topic or the "
+            f"sensors mapping); topics in the bag: {', '.join(sorted(topics))}"
+        )
+    return SelectedSensors(
+        sensors=sensors, imu=imu, ego_topic=ego_topic, ego_name=ego_name, world_frame=cfg.ego.world_frame,
+        base_frame=cfg.ego.base_frame, decode_options=options, calibration_topics=sorted(calib),
+    )
+
+
+def fields_of(record: Any) -> Mapping[str, np.dtype]:
+    """Extra per-point field dtypes of a decoded LiDAR/radar record (1-D fields only)."""
+    return {k: v.dtype for k, v in record.fields.items() if getattr(v, "ndim", 0) == 1}

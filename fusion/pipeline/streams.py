@@ -1,0 +1,142 @@
+"""Pass-1 stream tables: every selected message's clocks, and the continuous streams.
+
+These are small (a few int64 per message) so a whole log's tables fit in memory
+even for hours of driving; the heavy payloads (points, images) are only touched
+in pass 2.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+I64 = npt.NDArray[np.int64]
+F64 = npt.NDArray[np.float64]
+
+
+@dataclass
+class MessageTable:
+    """Clocks of one sensor's messages, indexed by topic index (record order).
+
+    Attributes:
+        name: Sensor name.
+        topic: Topic name.
+        kind: ``lidar``, ``radar``, ``camera``.
+        stamp_ns: (M,) header stamps (hardware clock).
+        record_ns: (M,) bag record times.
+        offset_ns: The sensor's time offset: ``common = stamp + offset``.
+        usable: (M,) False for messages excluded from matching (zero or duplicate stamp).
+        reason: Topic index -> why a message is unusable.
+        sweep_start_ns / sweep_end_ns: (M,) common-clock sweep bounds for LiDARs (pass 1
+            decodes the per-point time field of LiDAR messages); -1 when unknown.
+        points: (M,) points per message (LiDAR/radar) for pre-sizing the store.
+        stamp_source: ``header`` or ``record`` (the stream had no usable header stamps).
+    """
+
+    name: str
+    topic: str
+    kind: str
+    stamp_ns: I64
+    record_ns: I64
+    offset_ns: int = 0
+    usable: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, bool))
+    reason: dict[int, tuple[str, str]] = field(default_factory=dict)
+    sweep_start_ns: I64 | None = None
+    sweep_end_ns: I64 | None = None
+    points: I64 | None = None
+    stamp_source: str = "header"
+
+    @property
+    def common_ns(self) -> I64:
+        """(M,) common-clock times (record time where the stream has no usable stamps)."""
+        base = self.record_ns if self.stamp_source == "record" else self.stamp_ns
+        return base + np.int64(self.offset_ns)
+
+    def mark_unusable(self) -> None:
+        """Flag zero and duplicated stamps (the first of equal stamps stays usable)."""
+        m = len(self.stamp_ns)
+        self.usable = np.ones(m, dtype=bool)
+        stamps = self.record_ns if self.stamp_source == "record" else self.stamp_ns
+        zero = stamps == 0
+        for i in np.flatnonzero(zero):
+            self.reason[int(i)] = ("zero_stamp", "header.stamp is 0; the message has no usable hardware time")
+        self.usable &= ~zero
+        order = np.argsort(stamps, kind="stable")
+        sorted_stamps = stamps[order]
+        dup_sorted = np.zeros(m, dtype=bool)
+        dup_sorted[1:] = sorted_stamps[1:] == sorted_stamps[:-1]
+        first_of_run = np.maximum.accumulate(np.where(~dup_sorted, np.arange(m), 0))
+        for pos in np.flatnonzero(dup_sorted & ~zero[order]):
+            i = int(order[pos])
+            j = int(order[first_of_run[pos]])
+            self.reason[i] = ("duplicate_stamp", f"same header stamp as message {j}")
+        dup = np.zeros(m, dtype=bool)
+        dup[order] = dup_sorted
+        self.usable &= ~dup
+
+
+@dataclass
+class EgoTable:
+    """The ego trajectory ``T_world_base`` on the common clock, sorted, unique times.
+
+    Attributes:
+        times_ns: (K,) strictly increasing.
+        translation_m: (K, 3); rotation_xyzw: (K, 4) x, y, z, w.
+        linear_velocity_mps / angular_velocity_radps: (K, 3) in base_link.
+        parent / child: world and base frame names.
+        topic: Source topic.
+    """
+
+    times_ns: I64
+    translation_m: F64
+    rotation_xyzw: F64
+    linear_velocity_mps: F64
+    angular_velocity_radps: F64
+    parent: str
+    child: str
+    topic: str
+
+
+@dataclass
+class ImuTable:
+    """IMU samples on the common clock, sorted, unique times (IMU frame)."""
+
+    name: str
+    topic: str
+    frame_id: str
+    stamp_ns: I64
+    record_ns: I64
+    times_ns: I64
+    angular_velocity_radps: F64
+    linear_acceleration_mps2: F64
+    orientation_xyzw: F64
+
+
+def finite_difference_twist(times_ns: I64, t: F64, q_xyzw: F64) -> tuple[F64, F64]:
+    """Body-frame linear and angular velocity from a pose sequence (central differences).
+
+    Args:
+        times_ns: (K,) strictly increasing.
+        t: (K, 3) translations of ``T_world_base``.
+        q_xyzw: (K, 4) rotations of ``T_world_base``, x, y, z, w.
+
+    Returns:
+        (v_base (K, 3) m/s, omega_base (K, 3) rad/s), both in base_link.
+    """
+    from scipy.spatial.transform import Rotation
+
+    k = len(times_ns)
+    if k < 2:
+        return np.zeros((k, 3)), np.zeros((k, 3))
+    ts = times_ns.astype(np.float64) * 1e-9
+    v_world = np.gradient(t, ts, axis=0)
+    rot = Rotation.from_quat(q_xyzw)
+    rel = (rot[:-1].inv() * rot[1:]).as_rotvec() / np.diff(ts)[:, None]
+    omega = np.empty((k, 3))
+    omega[0] = rel[0]
+    omega[-1] = rel[-1]
+    omega[1:-1] = 0.5 * (rel[:-1] + rel[1:])
+    v_base = rot.inv().apply(v_world)
+    return v_base, omega

@@ -1,0 +1,371 @@
+"""The rosbags-backed :class:`~fusion.readers.source.BagSource`: :func:`open_bags`.
+
+One log = one or several paths: ROS 1 ``.bag`` files (split bags are merged
+by record time), or a ROS 2 bag (a directory with ``metadata.yaml``, a directory
+of split ``.db3``/``.mcap`` files without it, or single ``.db3``/``.mcap`` files).
+Nothing is materialized: :meth:`RosBagSource.messages` streams, topic filtering
+happens on the bag index before any byte is deserialized.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+from rosbags.interfaces import Connection, ConnectionExtRosbag2
+from rosbags.rosbag1 import Reader as Reader1
+from rosbags.rosbag2 import Reader as Reader2
+
+from fusion.errors import (
+    BagError,
+    BagNotFoundError,
+    ConfigError,
+    DecodeError,
+    EmptyBagError,
+    MessageTypeError,
+    UnsupportedBagError,
+)
+from fusion.readers.decode import decode_message
+from fusion.readers.failures import open_error, read_error, reason, sniff
+from fusion.readers.kinds import detect_kind
+from fusion.readers.records import Record
+from fusion.readers.source import I64, DecodeOptions, OptionsArg, RawMessage, TopicInfo
+from fusion.readers.stamps import StampExtractor, peek_frame_id
+from fusion.readers.typesys import TypeRegistry, build_registry
+
+ROS2_SUFFIXES = (".db3", ".mcap")
+
+
+def _expand(paths: Sequence[Path]) -> tuple[bool, list[Path]]:
+    """Decide ROS 1 vs ROS 2 and list the units rosbags opens (files or bag dirs)."""
+    units: list[Path] = []
+    kinds: set[str] = set()
+    for path in paths:
+        if not path.exists():
+            raise BagNotFoundError(f"{path}: no such file or directory")
+        if path.is_dir():
+            if (path / "metadata.yaml").is_file():
+                units.append(path)
+                kinds.add("ros2")
+                continue
+            files = sorted(p for p in path.iterdir() if p.suffix in ROS2_SUFFIXES and p.is_file())
+            bags = sorted(p for p in path.iterdir() if p.suffix == ".bag" and p.is_file())
+            if files:
+                units.extend(files)
+                kinds.add("ros2")
+            elif bags:
+                units.extend(bags)
+                kinds.add("ros1")
+            else:
+                raise BagError(
+                    f"{path}: not a bag directory (no metadata.yaml and no .db3/.mcap/.bag files); "
+                    "pass a bag file or a rosbag2 directory"
+                )
+            continue
+        magic = sniff(path)
+        if magic == "empty":
+            raise EmptyBagError(f"{path}: the file is empty (0 bytes)")
+        if magic == "ros1":
+            kinds.add("ros1")
+        elif magic in ("mcap", "sqlite"):
+            if path.suffix not in ROS2_SUFFIXES:
+                raise UnsupportedBagError(f"{path}: looks like a {magic} bag but is not named .mcap/.db3; rename it")
+            kinds.add("ros2")
+        elif path.name.endswith(".zstd"):
+            raise UnsupportedBagError(
+                f"{path}: a zstd-compressed rosbag2 file; open its bag directory (with metadata.yaml) instead"
+            )
+        else:
+            raise UnsupportedBagError(
+                f"{path}: not a ROS bag (unknown file magic); expected a ROS 1 .bag, a ROS 2 .db3/.mcap or a bag directory"
+            )
+        units.append(path)
+    if len(kinds) > 1:
+        raise BagError(f"{', '.join(map(str, paths))}: ROS 1 and ROS 2 bags cannot form one log; open them separately")
+    return kinds == {"ros1"}, units
+
+
+class RosBagSource:
+    """A log read with rosbags. Use :func:`open_bags`; close it (or use ``with``)."""
+
+    def __init__(self, paths: Sequence[Path | str], *, msg_dirs: Iterable[Path | str] = ()) -> None:
+        if isinstance(paths, str | Path):
+            paths = [paths]
+        if not paths:
+            raise BagError("no bag paths given")
+        self._paths = tuple(Path(p) for p in paths)
+        self.ros1, self._units = _expand(self._paths)
+        self._readers: list[Any] = []
+        self._conns: list[list[Connection]] = []
+        try:
+            self._open_readers()
+            flat = [c for conns in self._conns for c in conns]
+            self.registry: TypeRegistry = build_registry(flat, ros1=self.ros1, msg_dirs=msg_dirs)
+        except BaseException:
+            self.close()
+            raise
+        self._topics: dict[str, TopicInfo] | None = None
+        #: topic -> indices of messages whose stamp could not be read in the last :meth:`stamps` call.
+        self.corrupt_stamps: dict[str, list[int]] = {}
+
+    # -- opening -------------------------------------------------------------------------
+    def _open_readers(self) -> None:
+        total = 0
+        for unit in self._units:
+            try:
+                reader: Any = Reader1(unit) if self.ros1 else Reader2(unit)
+                reader.open()
+            except Exception as exc:  # noqa: BLE001 - mapped to a precise BagError
+                raise open_error(unit, exc) from None
+            self._readers.append(reader)
+            conns = list(reader.connections)
+            if not self.ros1:
+                fmts = {c.ext.serialization_format for c in conns if isinstance(c.ext, ConnectionExtRosbag2)}
+                cdr = [c for c in conns if not isinstance(c.ext, ConnectionExtRosbag2) or c.ext.serialization_format == "cdr"]
+                if conns and not cdr:
+                    raise UnsupportedBagError(
+                        f"{unit}: holds no ROS messages (message encoding {', '.join(sorted(fmts))}); "
+                        "fusion reads cdr-serialized ROS 2 bags"
+                    )
+                conns = cdr
+            self._conns.append(conns)
+            total += sum(c.msgcount for c in conns)
+        if total == 0:
+            raise EmptyBagError(f"{', '.join(map(str, self._paths))}: the bag holds no messages")
+
+    # -- protocol ------------------------------------------------------------------------
+    @property
+    def paths(self) -> tuple[Path, ...]:
+        """The paths this log was opened from."""
+        return self._paths
+
+    @property
+    def topics(self) -> dict[str, TopicInfo]:
+        """Topic -> :class:`TopicInfo` (kind and frame id from the first message, cached)."""
+        if self._topics is None:
+            self._topics = self._build_topics()
+        return self._topics
+
+    def _build_topics(self) -> dict[str, TopicInfo]:
+        by_topic: dict[str, list[Connection]] = {}
+        for conns in self._conns:
+            for c in conns:
+                by_topic.setdefault(c.topic, []).append(c)
+        out: dict[str, TopicInfo] = {}
+        for topic in sorted(by_topic):
+            conns = by_topic[topic]
+            msgtypes = sorted({c.msgtype for c in conns})
+            msgtype = "|".join(msgtypes)
+            count = sum(c.msgcount for c in conns)
+            missing = [self.registry.missing[t] for t in msgtypes if t in self.registry.missing]
+            has_header = all(self.registry.first_field_is_header(t) for t in msgtypes)
+            frame_id, first = "", None
+            if count and not missing:
+                first = self._first(topic)
+                if first is not None and has_header:
+                    frame_id = peek_frame_id(first.data, ros1=first.ros1)
+            kind = detect_kind(msgtypes[0], topic, self._fields_of(first))
+            out[topic] = TopicInfo(
+                name=topic,
+                msgtype=msgtype,
+                count=count,
+                connections=len(conns),
+                kind=kind,
+                frame_id=frame_id,
+                has_header=has_header,
+                type_error="; ".join(missing),
+            )
+        return out
+
+    def _first(self, topic: str) -> RawMessage | None:
+        gen = self.messages([topic])
+        try:
+            return next(gen, None)
+        except BagError:
+            return None
+        finally:
+            gen.close()
+
+    def _fields_of(self, raw: RawMessage | None) -> tuple[str, ...]:
+        """PointField names of a first PointCloud2 message (for kind detection)."""
+        if raw is None or not raw.msgtype.endswith("PointCloud2"):
+            return ()
+        try:
+            msg = self.deserialize(raw)
+        except DecodeError:
+            return ()
+        return tuple(f.name for f in msg.fields)
+
+    def _select(self, topics: Iterable[str] | None) -> list[list[Connection]]:
+        if topics is None:
+            return self._conns
+        wanted = set([topics] if isinstance(topics, str) else topics)
+        have = {c.topic for conns in self._conns for c in conns}
+        if unknown := sorted(wanted - have):
+            raise ConfigError(
+                f"{', '.join(map(str, self._paths))}: topic(s) {', '.join(unknown)} not in the bag "
+                f"(it has {', '.join(sorted(have))})"
+            )
+        return [[c for c in conns if c.topic in wanted] for conns in self._conns]
+
+    def _reader_stream(self, i: int, conns: list[Connection]) -> Iterator[tuple[Connection, int, Any]]:
+        reader, unit = self._readers[i], self._units[i]
+        n, last = 0, None
+        try:
+            for conn, t, data in reader.messages(connections=conns):
+                n += 1
+                last = t
+                yield conn, t, data
+        except Exception as exc:  # noqa: BLE001 - every backend failure becomes TruncatedBagError
+            raise read_error(unit, exc, yielded=n, last_record_time_ns=last) from None
+
+    def messages(self, topics: Iterable[str] | None = None) -> Iterator[RawMessage]:
+        """Stream raw messages in record order.
+
+        Args:
+            topics: Topic names to read (``None`` = all). Unknown names raise ``ConfigError``.
+
+        Yields:
+            :class:`RawMessage` with ``index`` counting per topic in record order.
+
+        Raises:
+            TruncatedBagError: after yielding every intact message, when the bag is damaged.
+        """
+        selected = self._select(topics)
+        streams = [self._reader_stream(i, conns) for i, conns in enumerate(selected) if conns]
+        merged: Iterator[tuple[Connection, int, Any]]
+        merged = streams[0] if len(streams) == 1 else heapq.merge(*streams, key=lambda x: x[1])
+        counters: dict[str, int] = {}
+        ros1 = self.ros1
+        unit_of = {id(c): self._units[i] for i, conns in enumerate(selected) for c in conns}
+        for conn, t, data in merged:
+            idx = counters.get(conn.topic, 0)
+            counters[conn.topic] = idx + 1
+            yield RawMessage(conn.topic, idx, t, conn.msgtype, data, ros1, unit_of.get(id(conn), self._units[0]))
+
+    def deserialize(self, raw: RawMessage) -> Any:
+        """Deserialize ``raw`` into the rosbags message object.
+
+        Raises:
+            MessageTypeError: The type has no definition (names topic and type).
+            DecodeError: The bytes do not deserialize (names topic, index, reason).
+        """
+        if (why := self.registry.missing.get(raw.msgtype)) is not None:
+            raise MessageTypeError(
+                f"{raw.path}: topic {raw.topic} has type {raw.msgtype} which cannot be decoded: {why}; "
+                "pass the package's .msg files with --msg-dir"
+            )
+        store = self.registry.store
+        try:
+            if raw.ros1:
+                return store.deserialize_ros1(raw.data, raw.msgtype)
+            return store.deserialize_cdr(raw.data, raw.msgtype)
+        except Exception as exc:  # noqa: BLE001 - SerdeError, struct.error, ValueError ...
+            raise DecodeError(
+                f"cannot deserialize {raw.msgtype} at record time {raw.record_time_ns} ns in {raw.path}: {reason(exc)}",
+                topic=raw.topic,
+                index=raw.index,
+            ) from None
+
+    def decode(self, raw: RawMessage, *, options: OptionsArg = None) -> Record:
+        """Deserialize and decode ``raw`` into a typed record (see :mod:`fusion.readers.records`).
+
+        Args:
+            raw: A message from :meth:`messages`.
+            options: One :class:`DecodeOptions` or a mapping topic -> options.
+
+        Raises:
+            DecodeError: The message is corrupt or its content unsupported (names topic, index, reason).
+            MessageTypeError: The type has no definition.
+        """
+        opts = options.get(raw.topic) if isinstance(options, Mapping) else options
+        msg = self.deserialize(raw)
+        try:
+            return decode_message(msg, raw, opts or DecodeOptions())
+        except DecodeError as exc:
+            raise type(exc)(
+                f"{exc.reason} (record time {raw.record_time_ns} ns, {raw.path})", topic=raw.topic, index=raw.index
+            ) from None
+        except Exception as exc:  # noqa: BLE001 - malformed content (bad sizes, shapes ...)
+            raise DecodeError(
+                f"cannot decode {raw.msgtype} at record time {raw.record_time_ns} ns in {raw.path}: {reason(exc)}",
+                topic=raw.topic,
+                index=raw.index,
+            ) from None
+
+    def stamps(self, topics: Iterable[str]) -> dict[str, tuple[I64, I64]]:
+        """Header stamps and record times of every message on ``topics``, without full deserialization.
+
+        Types whose first field is a ``std_msgs/Header`` are read straight from the
+        bytes; other types are deserialized (TFMessage: first transform's stamp;
+        headerless types: 0). Messages too short or undeserializable get stamp 0 and
+        are listed in :attr:`corrupt_stamps`.
+
+        Returns:
+            topic -> (stamp_ns (N,) int64, record_time_ns (N,) int64), in record order.
+
+        Raises:
+            MessageTypeError: A selected topic's type has no definition.
+        """
+        wanted = [topics] if isinstance(topics, str) else list(topics)
+        for conns in self._select(wanted):
+            for c in conns:
+                if (why := self.registry.missing.get(c.msgtype)) is not None:
+                    raise MessageTypeError(
+                        f"{', '.join(map(str, self._paths))}: topic {c.topic} has type {c.msgtype} which cannot "
+                        f"be decoded: {why}; pass the package's .msg files with --msg-dir"
+                    )
+        extractor = StampExtractor(self)
+        stamps: dict[str, list[int]] = {t: [] for t in wanted}
+        records: dict[str, list[int]] = {t: [] for t in wanted}
+        corrupt: dict[str, list[int]] = {}
+        for raw in self.messages(wanted):
+            stamp = extractor.stamp(raw)
+            if stamp is None:
+                corrupt.setdefault(raw.topic, []).append(raw.index)
+                stamp = 0
+            stamps[raw.topic].append(stamp)
+            records[raw.topic].append(raw.record_time_ns)
+        self.corrupt_stamps = corrupt
+        return {t: (np.asarray(stamps[t], dtype=np.int64), np.asarray(records[t], dtype=np.int64)) for t in wanted}
+
+    def close(self) -> None:
+        """Close every file (idempotent)."""
+        readers, self._readers = self._readers, []
+        for reader in readers:
+            try:
+                reader.close()
+            except Exception:  # noqa: BLE001, S110 - closing a damaged reader must not mask the real error
+                pass
+
+    def __enter__(self) -> RosBagSource:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"RosBagSource({', '.join(map(str, self._paths))})"
+
+
+def open_bags(paths: Sequence[Path | str] | Path | str, *, msg_dirs: Iterable[Path | str] = ()) -> RosBagSource:
+    """Open one log made of one or several bag paths.
+
+    Args:
+        paths: ROS 1 ``.bag`` files (several = a split bag, merged by record time), or
+            one ROS 2 bag directory, or ROS 2 ``.db3``/``.mcap`` files.
+        msg_dirs: Folders with ``<pkg>/msg/*.msg`` for types the bag does not define.
+
+    Raises:
+        BagNotFoundError, EmptyBagError, UnsupportedBagError, TruncatedBagError, BagError:
+            the message names the file and what to do.
+    """
+    if isinstance(paths, str | Path):
+        paths = [paths]
+    return RosBagSource(list(paths), msg_dirs=msg_dirs)

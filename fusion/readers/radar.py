@@ -1,0 +1,105 @@
+"""Radar: PointCloud2 radars (field mapping), ``radar_msgs/RadarScan`` and ``RadarTracks``.
+
+RadarScan returns are polar (range m, azimuth rad CCW+, elevation rad); they are
+converted to Cartesian in the sensor frame: ``x = r cos(el) cos(az)``,
+``y = r cos(el) sin(az)``, ``z = r sin(el)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from fusion.errors import DecodeError
+from fusion.readers.kinds import DOPPLER_FIELDS
+from fusion.readers.pointcloud import column, structured_points, xyz_of
+from fusion.readers.records import MessageMeta, RadarDetections, RadarTrackList
+from fusion.readers.source import RadarFieldMap
+
+EXTRA_FIELDS = ("rcs", "amplitude", "snr", "intensity", "power", "noise")
+
+
+def doppler_field(names: tuple[str, ...], mapping: RadarFieldMap) -> str | None:
+    """The field carrying radial velocity: the configured one, else the first known name present.
+
+    Raises:
+        DecodeError: The configured field is not in the cloud.
+    """
+    if mapping.doppler is not None:
+        if mapping.doppler not in names:
+            raise DecodeError(f"radar field mapping names doppler field {mapping.doppler!r}, cloud has {', '.join(names)}")
+        return mapping.doppler
+    lower = {n.lower(): n for n in names}
+    return next((lower[d] for d in DOPPLER_FIELDS if d in lower), None)
+
+
+def decode_radar_cloud(msg: Any, meta: MessageMeta, mapping: RadarFieldMap) -> RadarDetections:
+    """A PointCloud2 radar → :class:`RadarDetections` (radial velocity NaN when no Doppler field)."""
+    pts = structured_points(msg)
+    names = tuple(pts.dtype.names or ())
+    dop = doppler_field(names, mapping)
+    if dop is None:
+        v = np.full(pts.shape[0], np.nan, dtype=np.float32)
+    else:
+        v = (pts[dop].astype(np.float32) * np.float32(mapping.doppler_scale)).astype(np.float32)
+    keep = mapping.extras or tuple(n for n in names if n not in ("x", "y", "z", dop))
+    missing = [n for n in mapping.extras if n not in names]
+    if missing:
+        raise DecodeError(f"radar field mapping names extra field(s) {', '.join(missing)} not in the cloud ({', '.join(names)})")
+    return RadarDetections(meta, xyz_of(pts), v, {n: column(pts, n) for n in keep})
+
+
+_RETURN = np.dtype([("range", "f4"), ("azimuth", "f4"), ("elevation", "f4"), ("doppler_velocity", "f4"), ("amplitude", "f4")])
+
+
+def returns_array(msg: Any) -> np.ndarray:
+    """RadarScan returns as a (N,) structured float32 array."""
+    rets = msg.returns
+    out = np.empty(len(rets), dtype=_RETURN)
+    if len(rets):
+        out[:] = [(r.range, r.azimuth, r.elevation, r.doppler_velocity, r.amplitude) for r in rets]
+    return out
+
+
+def polar_to_xyz(range_m: np.ndarray, azimuth_rad: np.ndarray, elevation_rad: np.ndarray) -> np.ndarray:
+    """(N, 3) float32 Cartesian points from polar returns (azimuth CCW+ about z, elevation up)."""
+    r = range_m.astype(np.float64)
+    ce = np.cos(elevation_rad.astype(np.float64))
+    xyz = np.empty((r.shape[0], 3), dtype=np.float32)
+    xyz[:, 0] = r * ce * np.cos(azimuth_rad)
+    xyz[:, 1] = r * ce * np.sin(azimuth_rad)
+    xyz[:, 2] = r * np.sin(elevation_rad.astype(np.float64))
+    return xyz
+
+
+def decode_radar_scan(msg: Any, meta: MessageMeta) -> RadarDetections:
+    """``radar_msgs/RadarScan`` → :class:`RadarDetections` (fields: range_m, azimuth_rad, elevation_rad, amplitude_db)."""
+    ret = returns_array(msg)
+    return RadarDetections(
+        meta,
+        polar_to_xyz(ret["range"], ret["azimuth"], ret["elevation"]),
+        ret["doppler_velocity"].copy(),
+        {
+            "range_m": ret["range"].copy(),
+            "azimuth_rad": ret["azimuth"].copy(),
+            "elevation_rad": ret["elevation"].copy(),
+            "amplitude_db": ret["amplitude"].copy(),
+        },
+    )
+
+
+def decode_radar_tracks(msg: Any, meta: MessageMeta) -> RadarTrackList:
+    """``radar_msgs/RadarTracks`` → :class:`RadarTrackList` (one row per track)."""
+    tracks = msg.tracks
+    n = len(tracks)
+    vec = np.zeros((4, n, 3), dtype=np.float64)
+    cls = np.zeros(n, dtype=np.uint16)
+    uuids: list[str] = []
+    for i, t in enumerate(tracks):  # tracks are objects (tens), not points
+        for j, v in enumerate((t.position, t.velocity, t.acceleration, t.size)):
+            vec[j, i] = (v.x, v.y, v.z)
+        cls[i] = t.classification
+        uuids.append(bytes(np.asarray(t.uuid.uuid, dtype=np.uint8)).hex())
+    f = vec.astype(np.float32)
+    return RadarTrackList(meta, uuids, f[0], f[1], f[2], f[3], cls)

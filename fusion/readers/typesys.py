@@ -1,0 +1,133 @@
+"""Message type registration for one log.
+
+The typestore of a log is assembled from, in increasing precedence:
+
+1. rosbags' bundled store (``ROS1_NOETIC`` for ROS 1, ``LATEST`` for ROS 2),
+2. the ``.msg`` files shipped in ``fusion/readers/msgs`` (``radar_msgs``,
+   ``unique_identifier_msgs``),
+3. ``.msg`` files under the user's ``msg_dirs``,
+4. definitions embedded in the bag (ROS 1 connection headers, MCAP schemas,
+   rosbag2 ``message_definition``).
+
+A type that is defined nowhere is not an error at open time: it is recorded in
+:attr:`TypeRegistry.missing` and :class:`~fusion.errors.MessageTypeError` is
+raised only when a consumer selects that topic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rosbags.interfaces import Connection, MessageDefinitionFormat
+from rosbags.typesys import Stores, get_types_from_idl, get_types_from_msg, get_typestore
+from rosbags.typesys.store import Typestore
+
+from fusion.errors import ConfigError
+
+BUNDLED_MSG_DIR = Path(__file__).with_name("msgs")
+HEADER_TYPE = "std_msgs/msg/Header"
+
+
+def _msg_name(path: Path) -> str:
+    """ROS 2 type name of a ``.msg`` file: ``<pkg>/msg/<Name>``."""
+    parent = path.parent
+    pkg = parent.parent.name if parent.name == "msg" else parent.name
+    return f"{pkg}/msg/{path.stem}"
+
+
+def types_from_msg_dirs(dirs: Iterable[Path | str]) -> dict[str, Any]:
+    """Parse every ``*.msg`` below ``dirs`` (package = folder name, or its parent for ``msg/``).
+
+    Raises:
+        ConfigError: A directory is missing or a file does not parse.
+    """
+    typs: dict[str, Any] = {}
+    for d in dirs:
+        root = Path(d)
+        if not root.is_dir():
+            raise ConfigError(f"msg_dirs: {root} is not a directory; pass folders holding <pkg>/msg/*.msg files")
+        for path in sorted(root.rglob("*.msg")):
+            try:
+                typs.update(get_types_from_msg(path.read_text(), _msg_name(path)))
+            except Exception as exc:  # rosbags raises TypesysError and parser errors
+                raise ConfigError(f"msg_dirs: cannot parse {path}: {exc}") from None
+    return typs
+
+
+def _embedded(conn: Connection) -> dict[str, Any]:
+    """Types defined by one connection's embedded definition (may raise)."""
+    fmt, data = conn.msgdef.format, conn.msgdef.data
+    if fmt == MessageDefinitionFormat.MSG:
+        return dict(get_types_from_msg(data, conn.msgtype))
+    if fmt == MessageDefinitionFormat.IDL:
+        sep = "=" * 80 + "\n"
+        typs: dict[str, Any] = {}
+        if data.startswith(f"{sep}IDL: "):
+            for part in data.split(sep)[1:]:
+                typs.update(get_types_from_idl(part.split("\n", 1)[1]))
+        else:
+            typs.update(get_types_from_idl(data))
+        return typs
+    return {}
+
+
+@dataclass
+class TypeRegistry:
+    """The typestore of one log plus which connection types cannot be decoded.
+
+    Attributes:
+        store: rosbags typestore holding every usable type.
+        missing: msgtype -> reason, for types with no usable definition.
+    """
+
+    store: Typestore
+    missing: dict[str, str]
+
+    def first_field_is_header(self, msgtype: str) -> bool:
+        """True when ``header.stamp`` sits at byte offset 4 of the serialized message.
+
+        That holds for types whose first field is a ``std_msgs/Header`` and for
+        ``std_msgs/Header`` itself, in both ROS 1 (after ``seq``) and CDR (after the
+        4-byte encapsulation header).
+        """
+        if msgtype == HEADER_TYPE:
+            return True
+        entry = self.store.fielddefs.get(msgtype)
+        if not entry or not entry[1]:
+            return False
+        _name, (_nodetype, detail) = entry[1][0]
+        return detail == HEADER_TYPE
+
+
+def build_registry(connections: Sequence[Connection], *, ros1: bool, msg_dirs: Iterable[Path | str] = ()) -> TypeRegistry:
+    """Assemble the typestore for ``connections`` (see module docstring for precedence)."""
+    base = get_typestore(Stores.ROS1_NOETIC if ros1 else Stores.LATEST)
+    typs: dict[str, Any] = dict(base.fielddefs)
+    typs.update(types_from_msg_dirs([BUNDLED_MSG_DIR / "radar_msgs", BUNDLED_MSG_DIR / "unique_identifier_msgs"]))
+    typs.update(types_from_msg_dirs(msg_dirs))
+    errors: dict[str, str] = {}
+    done: set[tuple[str, str]] = set()
+    for conn in connections:
+        key = (conn.msgtype, conn.msgdef.data)
+        if key in done or conn.msgdef.format == MessageDefinitionFormat.NONE:
+            continue
+        done.add(key)
+        try:
+            typs.update(_embedded(conn))
+        except Exception as exc:  # noqa: BLE001 - any parser failure only disables this type
+            errors[conn.msgtype] = f"embedded definition does not parse ({type(exc).__name__}: {exc})"
+    store = get_typestore(Stores.EMPTY)
+    store.register(typs)
+    missing: dict[str, str] = {}
+    for msgtype in {c.msgtype for c in connections}:
+        if msgtype not in store.fielddefs:
+            missing[msgtype] = errors.get(msgtype, "no definition in the bag, in rosbags' store or in --msg-dir")
+            continue
+        try:
+            store.get_msgdef(msgtype)
+        except Exception as exc:  # noqa: BLE001 - e.g. a dependency is undefined
+            missing[msgtype] = f"definition unusable ({type(exc).__name__}: {exc})"
+    return TypeRegistry(store=store, missing=missing)

@@ -1,0 +1,242 @@
+"""The public reader: ``open_dataset`` → :class:`Dataset` of :class:`Frame` s (``fusion.open``).
+
+``Dataset`` is a sequence of synchronized frames in time order. It pickles as
+``(url, storage_options, allow_incomplete, frame range)`` only and reopens the store lazily
+in the receiving process, so it is safe to hand to DataLoader / multiprocessing workers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, overload
+
+import numpy as np
+
+from fusion.store.frame import CameraFrame, ImuSamples, LidarFrame, RadarFrame, SensorInfo
+from fusion.store.state import StoreState, open_state
+
+
+@dataclass(frozen=True)
+class EgoTrajectory:
+    """Full-rate ego motion ``T_world_base``: times (K,) ns, translation (K,3) m, rotation (K,4) xyzw,
+    linear velocity (K,3) m/s and angular velocity (K,3) rad/s in the base frame."""
+
+    time_ns: np.ndarray
+    translation_m: np.ndarray
+    rotation_xyzw: np.ndarray
+    linear_velocity_mps: np.ndarray
+    angular_velocity_radps: np.ndarray
+    attrs: dict[str, Any]
+
+
+class Frame:
+    """One synchronized frame (global index ``index`` in the store)."""
+
+    def __init__(self, state: StoreState, index: int) -> None:
+        self._state = state
+        self.index = index
+        self.time_ns = int(state.times_ns[index])
+
+    def __repr__(self) -> str:
+        return f"Frame(index={self.index}, time_ns={self.time_ns}, valid={self.valid})"
+
+    @property
+    def ego_pose(self) -> np.ndarray:
+        """(4, 4) float64 ``T_world_base`` at :attr:`time_ns`."""
+        return np.array(self._state.ego_T_world_base[self.index])
+
+    @property
+    def flags(self) -> int:
+        """Frame flag bits (bit 0: ego gap)."""
+        return int(self._state.flags[self.index])
+
+    @cached_property
+    def valid(self) -> dict[str, bool]:
+        """Sensor name → whether the frame has a matched message of it."""
+        return {name: bool(v[self.index]) for name, (_, _, v) in self._state.matches.items()}
+
+    def _views(self, kind: str, cls: type[Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        pose = self._state.ego_T_world_base[self.index]
+        for name, (index, dt, valid) in self._state.matches.items():
+            stream = self._state.streams.get(name)
+            if stream is None or stream.kind != kind or not valid[self.index] or index[self.index] < 0:
+                continue
+            out[name] = cls(self._state, stream, int(index[self.index]), self.time_ns, int(dt[self.index]), pose)
+        return out
+
+    @cached_property
+    def cameras(self) -> dict[str, CameraFrame]:
+        """Camera name → matched image (missing cameras are absent)."""
+        return self._views("camera", CameraFrame)
+
+    @cached_property
+    def lidar(self) -> dict[str, LidarFrame]:
+        """LiDAR name → matched scan, compensated to :attr:`time_ns` (missing ones are absent)."""
+        return self._views("lidar", LidarFrame)
+
+    @cached_property
+    def radar(self) -> dict[str, RadarFrame]:
+        """Radar name → matched scan (missing ones are absent)."""
+        return self._views("radar", RadarFrame)
+
+    @cached_property
+    def imu(self) -> ImuSamples | None:
+        """IMU samples since the previous frame (``None`` when the store has no IMU)."""
+        name = self._state.imu_stream
+        if name is None or name not in self._state.streams:
+            return None
+        stream = self._state.streams[name]
+        a, b = (int(x) for x in self._state.imu_range[self.index])
+        cols = {c: np.asarray(stream.array(c)[a:b]) for c in
+                ("stamp_ns", "angular_velocity_radps", "linear_acceleration_mps2", "orientation_xyzw")}
+        return ImuSamples(stream=name, start=a, stop=b, time_ns=stream.time_ns[a:b].copy(), **cols)
+
+    @property
+    def boxes(self) -> list[Any]:
+        """3D boxes of this frame (from ``fusion.annotations.store_io`` when installed, else [])."""
+        try:
+            from fusion.annotations.store_io import read_frame_boxes  # type: ignore[import-not-found]
+        except ImportError:
+            return []
+        return list(read_frame_boxes(self._state.root, self.index))
+
+
+class Dataset:
+    """A (view of a) fusion store: ``len``, indexing, slicing, iteration, :meth:`at`."""
+
+    def __init__(self, url: Any, storage_options: dict[str, Any], allow_incomplete: bool,
+                 frames: range | None = None, state: StoreState | None = None) -> None:
+        self._url = url
+        self._storage_options = dict(storage_options)
+        self._allow_incomplete = allow_incomplete
+        self._state = state
+        self._frames = frames if frames is not None else range(len(self.state.times_ns))
+
+    # ---- pickling: only the address and the frame range travel -----------------------
+    def __getstate__(self) -> dict[str, Any]:
+        return {"url": self._url, "storage_options": self._storage_options,
+                "allow_incomplete": self._allow_incomplete, "frames": self._frames}
+
+    def __setstate__(self, d: dict[str, Any]) -> None:
+        self._url = d["url"]
+        self._storage_options = d["storage_options"]
+        self._allow_incomplete = d["allow_incomplete"]
+        self._frames = d["frames"]
+        self._state = None
+
+    @property
+    def state(self) -> StoreState:
+        """The opened store (opened on first use in this process)."""
+        if self._state is None:
+            self._state = open_state(self._url, self._storage_options, self._allow_incomplete)
+        return self._state
+
+    # ---- sequence protocol -------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self._frames)
+
+    @overload
+    def __getitem__(self, key: int) -> Frame: ...
+    @overload
+    def __getitem__(self, key: slice) -> Dataset: ...
+    def __getitem__(self, key: int | slice) -> Frame | Dataset:
+        if isinstance(key, slice):
+            return Dataset(self._url, self._storage_options, self._allow_incomplete, self._frames[key], self._state)
+        i = int(key)
+        if not -len(self) <= i < len(self):
+            raise IndexError(f"frame index {i} out of range for a dataset of {len(self)} frames")
+        return Frame(self.state, self._frames[i])
+
+    def __iter__(self) -> Iterator[Frame]:
+        state = self.state
+        for i in self._frames:
+            yield Frame(state, i)
+
+    def __repr__(self) -> str:
+        return f"Dataset({self.url!r}, frames={len(self)}, sensors={sorted(self.sensors)})"
+
+    # ---- whole-store info --------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        """Store location."""
+        return str(self._url)
+
+    @property
+    def attrs(self) -> dict[str, Any]:
+        """Root attributes (fusion_format, complete, base_frame, world_frame, …)."""
+        return dict(self.state.attrs)
+
+    @property
+    def times_ns(self) -> np.ndarray:
+        """(len,) int64 frame times of this view."""
+        return self.state.times_ns[np.asarray(self._frames, dtype=np.int64)]
+
+    def at(self, time_ns: int) -> Frame:
+        """The frame of this view nearest to ``time_ns`` (ties: the earlier one)."""
+        times = self.times_ns
+        if times.size == 0:
+            raise IndexError("at(): the dataset has no frames")
+        if self._frames.step < 0:
+            order = np.argsort(times)
+            k = _nearest(times[order], int(time_ns))
+            return self[int(order[k])]
+        return self[_nearest(times, int(time_ns))]
+
+    @property
+    def sensors(self) -> dict[str, SensorInfo]:
+        """Stream name → :class:`SensorInfo`."""
+        return {name: SensorInfo(s.kind, str(s.attrs.get("topic", "")), str(s.attrs.get("frame_id", "")), s.count)
+                for name, s in self.state.streams.items()}
+
+    @property
+    def calibration(self) -> Any:
+        """The rig as ``calibration.Rig`` (``Rig.from_dict`` of the stored dict)."""
+        import calibration
+
+        return calibration.Rig.from_dict(self.state.rig_dict)
+
+    @property
+    def rig_dict(self) -> dict[str, Any]:
+        """The stored rig dict as written."""
+        return dict(self.state.rig_dict)
+
+    @property
+    def report(self) -> dict[str, Any]:
+        """The conversion report."""
+        return dict(self.state.report)
+
+    @property
+    def ego(self) -> EgoTrajectory:
+        """Full-rate ego trajectory of the whole store."""
+        e = self.state.ego
+        attrs = dict(self.state.root["ego"].attrs) if "ego" in self.state.root else {}
+        return EgoTrajectory(attrs=attrs, **{k: v.copy() for k, v in e.items()})
+
+
+def _nearest(sorted_times: np.ndarray, t: int) -> int:
+    k = int(np.searchsorted(sorted_times, t))
+    if k == 0:
+        return 0
+    if k >= sorted_times.size:
+        return int(sorted_times.size - 1)
+    return k - 1 if t - int(sorted_times[k - 1]) <= int(sorted_times[k]) - t else k
+
+
+def open_dataset(path_or_url: Any, *, allow_incomplete: bool = False, **storage_options: Any) -> Dataset:
+    """Open a fusion store for reading.
+
+    Args:
+        path_or_url: Local directory, ``*.zip``, ``s3://bucket/key`` (or a zarr Store).
+        allow_incomplete: Read a store whose conversion did not finish.
+        **storage_options: Remote options: ``endpoint_url``, ``key``, ``secret``, ``region``.
+
+    Raises:
+        StoreError: nothing (readable) at that location.
+        FormatVersionError: unsupported ``fusion_format``.
+        IncompleteStoreError: ``complete`` is not true and ``allow_incomplete`` is False.
+    """
+    state = open_state(path_or_url, storage_options, allow_incomplete)
+    return Dataset(path_or_url, storage_options, allow_incomplete, None, state)

@@ -1,0 +1,87 @@
+"""Small pose helpers for the reader: tf2-style trajectory interpolation and 4×4 algebra.
+
+Kept local (numpy only) so reading a store does not depend on the calibration package
+beyond parsing the rig. Quaternions are x, y, z, w.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from fusion.errors import StoreError
+
+F64 = NDArray[np.float64]
+
+
+def quat_xyzw_to_matrix(q: F64) -> F64:
+    """(…, 3, 3) rotation matrices from (…, 4) unit quaternions x, y, z, w."""
+    q = q / np.linalg.norm(q, axis=-1, keepdims=True)
+    x, y, z, w = np.moveaxis(q, -1, 0)
+    return np.stack(
+        [
+            np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)], -1),
+            np.stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)], -1),
+            np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], -1),
+        ],
+        -2,
+    )
+
+
+def slerp_xyzw(q0: F64, q1: F64, alpha: F64) -> F64:
+    """Spherical interpolation (…, 4) between x,y,z,w quaternions (shortest arc), alpha (…,)."""
+    dot = np.sum(q0 * q1, axis=-1)
+    q1 = np.where((dot < 0)[..., None], -q1, q1)
+    dot = np.abs(dot)
+    a = np.asarray(alpha, dtype=np.float64)[..., None]
+    theta = np.arccos(np.clip(dot, -1.0, 1.0))[..., None]
+    sin_t = np.sin(theta)
+    small = sin_t < 1e-9
+    safe = np.where(small, 1.0, sin_t)
+    w0 = np.where(small, 1 - a, np.sin((1 - a) * theta) / safe)
+    w1 = np.where(small, a, np.sin(a * theta) / safe)
+    out = w0 * q0 + w1 * q1
+    return out / np.linalg.norm(out, axis=-1, keepdims=True)
+
+
+def pose_matrix(translation: F64, quat_xyzw: F64) -> F64:
+    """(…, 4, 4) homogeneous transforms from (…, 3) translations and (…, 4) quaternions."""
+    shape = translation.shape[:-1]
+    M = np.zeros((*shape, 4, 4))
+    M[..., :3, :3] = quat_xyzw_to_matrix(quat_xyzw)
+    M[..., :3, 3] = translation
+    M[..., 3, 3] = 1.0
+    return M
+
+
+def interpolate_pose(times_ns: NDArray[np.int64], translation_m: F64, rotation_xyzw: F64, query_ns: int) -> F64:
+    """``T_world_base`` (4, 4) at ``query_ns``: linear translation, slerp rotation (like tf2).
+
+    Raises:
+        StoreError: if ``query_ns`` is outside ``[times_ns[0], times_ns[-1]]`` (no extrapolation).
+    """
+    if times_ns.size == 0 or query_ns < times_ns[0] or query_ns > times_ns[-1]:
+        span = f"[{times_ns[0]}, {times_ns[-1]}]" if times_ns.size else "(empty)"
+        raise StoreError(f"ego trajectory {span} does not cover time {query_ns} ns; cannot motion-compensate")
+    i = int(np.searchsorted(times_ns, query_ns, side="right")) - 1
+    if times_ns[i] == query_ns or i + 1 >= times_ns.size:
+        return pose_matrix(translation_m[i], rotation_xyzw[i])
+    alpha = (query_ns - int(times_ns[i])) / (int(times_ns[i + 1]) - int(times_ns[i]))
+    t = translation_m[i] + alpha * (translation_m[i + 1] - translation_m[i])
+    q = slerp_xyzw(rotation_xyzw[i], rotation_xyzw[i + 1], np.float64(alpha))
+    return pose_matrix(t, q)
+
+
+def invert(T: F64) -> F64:
+    """Inverse of a rigid (4, 4) transform."""
+    R = T[:3, :3]
+    out = np.eye(4)
+    out[:3, :3] = R.T
+    out[:3, 3] = -R.T @ T[:3, 3]
+    return out
+
+
+def apply(T: F64, points: NDArray[np.floating]) -> F64:
+    """Apply a (4, 4) transform to (N, 3) points; returns float64 (N, 3)."""
+    p = np.asarray(points, dtype=np.float64)
+    return p @ T[:3, :3].T + T[:3, 3]

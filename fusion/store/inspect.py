@@ -1,0 +1,66 @@
+"""`inspect_store`: a JSON-able summary of a store (what ``fusion inspect STORE`` prints)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from fusion.store.state import StoreState, check_root, open_root
+
+
+def inspect_store(url: Any, **storage_options: Any) -> dict[str, Any]:
+    """Summarise a store without reading any point or image data.
+
+    Args:
+        url: Local directory, ``*.zip`` or ``s3://bucket/key``.
+        **storage_options: Remote options.
+
+    Returns:
+        ``{"url", "fusion_format", "complete", "created_by", "input_fingerprint", "base_frame",
+        "world_frame", "frames", "start_ns", "end_ns", "duration_s", "frame_rate_hz",
+        "sensors": {name: {"kind", "topic", "frame_id", "count", "matched_frames",
+        "matched_fraction", "median_abs_dt_ms", "max_abs_dt_ms"}}, "ego_samples", "sync", "report_counts"}``
+        (``sync`` and ``report_counts`` come from the conversion report when present).
+
+    Raises:
+        StoreError / FormatVersionError: when the location holds no readable fusion store
+        (an incomplete store is summarised with ``complete: False``).
+    """
+    location, root = open_root(url, storage_options)
+    check_root(location.url, dict(root.attrs), allow_incomplete=True)
+    st = StoreState(location, root)
+    t = st.times_ns
+    f = int(t.shape[0])
+    duration = float((t[-1] - t[0]) / 1e9) if f > 1 else 0.0
+    sensors: dict[str, Any] = {}
+    for name, s in st.streams.items():
+        entry: dict[str, Any] = {"kind": s.kind, "topic": s.attrs.get("topic", ""),
+                                 "frame_id": s.attrs.get("frame_id", ""), "count": s.count}
+        if name in st.matches:
+            _, dt, valid = st.matches[name]
+            matched = int(valid.sum())
+            adt = np.abs(dt[valid]) / 1e6
+            entry.update({"matched_frames": matched, "matched_fraction": matched / f if f else 0.0,
+                          "median_abs_dt_ms": float(np.median(adt)) if adt.size else None,
+                          "max_abs_dt_ms": float(adt.max()) if adt.size else None})
+        sensors[name] = entry
+    report = st.report
+    return {
+        "url": location.url,
+        "fusion_format": st.attrs.get("fusion_format"),
+        "complete": bool(st.attrs.get("complete", False)),
+        "created_by": st.attrs.get("created_by"),
+        "input_fingerprint": st.attrs.get("input_fingerprint"),
+        "base_frame": st.attrs.get("base_frame"),
+        "world_frame": st.attrs.get("world_frame"),
+        "frames": f,
+        "start_ns": int(t[0]) if f else None,
+        "end_ns": int(t[-1]) if f else None,
+        "duration_s": duration,
+        "frame_rate_hz": (f - 1) / duration if duration > 0 else None,
+        "sensors": sensors,
+        "ego_samples": int(st.ego["time_ns"].shape[0]),
+        "sync": report.get("sync", report.get("sync_quality")),
+        "report_counts": report.get("counts"),
+    }

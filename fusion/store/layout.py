@@ -1,0 +1,113 @@
+"""Names, chunk/shard sizes and codecs of the fusion Zarr v3 layout (see ``docs/FORMAT.md``).
+
+Every size here was chosen by measurement with ``tools/bench_store.py``; the numbers and the
+reasoning are recorded in ``docs/FORMAT.md``. Sizes are in *rows* along axis 0 (a row is one
+point, one message, one IMU sample, one byte of a blob or one frame).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+from zarr.codecs import BloscCodec, ZstdCodec
+
+#: Written to the root attribute ``fusion_format``; readers accept the same major version.
+FORMAT_VERSION = "1.0"
+SUPPORTED_MAJOR = 1
+
+# ---- group / array names -------------------------------------------------------------------
+FRAMES = "frames"
+STREAMS = "streams"
+EGO = "ego"
+RIG = "rig"
+REPORT = "report"
+ANNOTATIONS = "annotations"
+
+TIME_COLUMNS = ("stamp_ns", "record_time_ns", "time_ns")
+KINDS = ("lidar", "radar", "camera", "imu")
+#: Point-column names a LiDAR/radar ``fields`` dict may not use (they are written by fusion).
+RESERVED_POINT_NAMES = frozenset(
+    {
+        "xyz",
+        "xyz_raw",
+        "time_offset_ns",
+        "offsets",
+        "radial_velocity_mps",
+        "radial_velocity_comp_mps",
+        "ref_time_ns",
+        *TIME_COLUMNS,
+    }
+)
+
+#: Frame flag bits (``frames/flags``).
+FLAG_EGO_GAP = 1 << 0
+FLAG_NAMES = {0: "ego_gap"}
+
+Codec = Literal["zstd_shuffle", "zstd_bitshuffle", "lz4_shuffle", "lz4_bitshuffle", "zstd", "none"]
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """How one column is chunked, sharded and compressed.
+
+    Attributes:
+        chunk_rows: Rows per inner chunk (the unit of a random read).
+        shard_rows: Rows per shard (the unit of a write and one object/file); a multiple of
+            ``chunk_rows``.
+        codec: Compressor name, see :func:`compressors`.
+    """
+
+    chunk_rows: int
+    shard_rows: int
+    codec: Codec
+
+    def __post_init__(self) -> None:
+        if self.chunk_rows <= 0 or self.shard_rows % self.chunk_rows:
+            raise ValueError(f"shard_rows {self.shard_rows} must be a multiple of chunk_rows {self.chunk_rows}")
+
+
+# LiDAR: one chunk ≈ one 64×1024 scan, 16 scans per shard (xyz buffer 12 MiB).
+LIDAR_XYZ = ColumnSpec(65_536, 1_048_576, "zstd_shuffle")
+LIDAR_FIELD = ColumnSpec(65_536, 1_048_576, "zstd_bitshuffle")
+# Radar: a few hundred returns per message.
+RADAR_POINT = ColumnSpec(16_384, 262_144, "zstd_shuffle")
+# Per-message columns (times, offsets, format codes).
+MESSAGE = ColumnSpec(1_024, 16_384, "zstd_shuffle")
+# Compressed images: a byte blob; JPEG/PNG do not compress further.
+BLOB = ColumnSpec(1 << 20, 32 << 20, "none")
+# IMU and ego columns (float64 rows).
+IMU = ColumnSpec(8_192, 131_072, "zstd_shuffle")
+# Frame table.
+FRAME = ColumnSpec(4_096, 65_536, "zstd_shuffle")
+# Raw image shards hold about this many bytes (one image per chunk).
+RAW_IMAGE_SHARD_BYTES = 32 << 20
+RAW_IMAGE_CODEC: Codec = "zstd_shuffle"
+
+
+def compressors(codec: Codec) -> Any:
+    """The zarr ``compressors=`` argument for a codec name (``None`` for ``"none"``)."""
+    if codec == "none":
+        return None
+    if codec == "zstd":
+        return (ZstdCodec(level=3),)
+    cname, shuffle = codec.split("_")
+    return (BloscCodec(cname=cname, clevel=3 if cname == "zstd" else 5, shuffle=shuffle),)
+
+
+def raw_image_spec(image_shape: tuple[int, ...], dtype: np.dtype[Any]) -> ColumnSpec:
+    """Spec for raw ``pixels``: one image per chunk, ~``RAW_IMAGE_SHARD_BYTES`` per shard."""
+    image_bytes = int(np.prod(image_shape)) * np.dtype(dtype).itemsize
+    per_shard = max(1, RAW_IMAGE_SHARD_BYTES // max(image_bytes, 1))
+    return ColumnSpec(1, per_shard, RAW_IMAGE_CODEC)
+
+
+def stream_path(name: str) -> str:
+    """Group path of sensor stream ``name``."""
+    return f"{STREAMS}/{name}"
+
+
+def frame_sensor_path(name: str) -> str:
+    """Group path of the per-frame match table of sensor ``name``."""
+    return f"{FRAMES}/sensors/{name}"

@@ -1,0 +1,95 @@
+"""Whole-table writes: the ``ego/`` trajectory and the ``frames/`` table (written once each)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import zarr
+
+from fusion.errors import StoreError
+from fusion.store import layout as lay
+from fusion.store.buffers import create_column
+
+
+def _put(group: zarr.Group, name: str, values: np.ndarray, spec: lay.ColumnSpec, fill: Any = 0) -> None:
+    arr = create_column(group, name, dtype=values.dtype, inner_shape=values.shape[1:], spec=spec,
+                        expected_rows=values.shape[0], fill_value=fill)
+    if values.shape[0]:
+        arr[:] = values  # whole array = whole shards: aligned by construction
+
+
+def _shaped(what: str, value: Any, dtype: Any, shape: tuple[int, ...]) -> np.ndarray:
+    arr = np.asarray(value)
+    if arr.shape != shape:
+        raise StoreError(f"{what}: shape {arr.shape}, expected {shape}")
+    return np.ascontiguousarray(arr.astype(dtype, copy=False))
+
+
+def write_ego_group(root: zarr.Group, time_ns: Any, translation_m: Any, rotation_xyzw: Any,
+                    linear_velocity_mps: Any, angular_velocity_radps: Any, attrs: dict[str, Any]) -> None:
+    """Write ``ego/``: (K,) int64 strictly increasing times, (K,3) m, (K,4) xyzw, (K,3) m/s, (K,3) rad/s.
+
+    Raises:
+        StoreError: on a shape mismatch or non-increasing times.
+    """
+    t = np.asarray(time_ns, dtype=np.int64).reshape(-1)
+    k = t.shape[0]
+    if k > 1 and not np.all(np.diff(t) > 0):
+        bad = int(np.argmin(np.diff(t) > 0)) + 1
+        raise StoreError(f"ego/time_ns must be strictly increasing; row {bad} is {t[bad]} after {t[bad - 1]}")
+    cols = {
+        "time_ns": t,
+        "translation_m": _shaped("ego/translation_m", translation_m, np.float64, (k, 3)),
+        "rotation_xyzw": _shaped("ego/rotation_xyzw", rotation_xyzw, np.float64, (k, 4)),
+        "linear_velocity_mps": _shaped("ego/linear_velocity_mps", linear_velocity_mps, np.float64, (k, 3)),
+        "angular_velocity_radps": _shaped("ego/angular_velocity_radps", angular_velocity_radps, np.float64, (k, 3)),
+    }
+    meta = {"parent": "odom", "child": "base_link", "source": "", **attrs, "count": k}
+    group = root.create_group(lay.EGO, attributes=meta, overwrite=True)
+    for name, values in cols.items():
+        _put(group, name, values, lay.IMU)
+
+
+def write_frames_group(
+    root: zarr.Group,
+    time_ns: Any,
+    ego_T_world_base: Any,
+    flags: Any,
+    imu_range: Any,
+    sensors: dict[str, tuple[Any, Any, Any]],
+    imu_stream: str | None,
+) -> None:
+    """Write ``frames/`` and ``frames/sensors/<name>/{index, dt_ns, valid}``.
+
+    Args:
+        root: Root group.
+        time_ns: (F,) int64 strictly increasing frame times.
+        ego_T_world_base: (F, 4, 4) float64 pose at each frame time.
+        flags: (F,) uint32 bit flags (bit 0 ego gap).
+        imu_range: (F, 2) int64 [start, stop) rows of ``imu_stream`` since the previous frame.
+        sensors: name → (index (F,) int64, −1 = missing; dt_ns (F,) int64; valid (F,) bool).
+        imu_stream: Name of the IMU stream ``imu_range`` refers to (``None``: no IMU).
+
+    Raises:
+        StoreError: on a shape mismatch or non-increasing times.
+    """
+    t = np.asarray(time_ns, dtype=np.int64).reshape(-1)
+    f = t.shape[0]
+    if f > 1 and not np.all(np.diff(t) > 0):
+        bad = int(np.argmin(np.diff(t) > 0)) + 1
+        raise StoreError(f"frames/time_ns must be strictly increasing; frame {bad} is {t[bad]} after {t[bad - 1]}")
+    group = root.require_group(lay.FRAMES)
+    flag_bits = {str(k): v for k, v in lay.FLAG_NAMES.items()}
+    group.attrs.update({"count": f, "imu_stream": imu_stream, "flag_bits": flag_bits})
+    _put(group, "time_ns", t, lay.FRAME)
+    _put(group, "ego_T_world_base", _shaped("frames/ego_T_world_base", ego_T_world_base, np.float64, (f, 4, 4)),
+         lay.FRAME)
+    _put(group, "flags", _shaped("frames/flags", flags, np.uint32, (f,)), lay.FRAME)
+    _put(group, "imu_range", _shaped("frames/imu_range", imu_range, np.int64, (f, 2)), lay.FRAME)
+    sensor_root = group.require_group("sensors")
+    for name, (index, dt_ns, valid) in sensors.items():
+        sg = sensor_root.create_group(name, overwrite=True)
+        _put(sg, "index", _shaped(f"frames/sensors/{name}/index", index, np.int64, (f,)), lay.FRAME, fill=-1)
+        _put(sg, "dt_ns", _shaped(f"frames/sensors/{name}/dt_ns", dt_ns, np.int64, (f,)), lay.FRAME)
+        _put(sg, "valid", _shaped(f"frames/sensors/{name}/valid", valid, np.bool_, (f,)), lay.FRAME, fill=False)

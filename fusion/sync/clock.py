@@ -1,0 +1,137 @@
+"""One-way clock offset and drift estimation (lower support line of (stamp, record) pairs).
+
+Model, per sensor: ``record_ns ≈ stamp_ns·(1 + drift) + offset + delay`` with ``delay ≥ 0``
+(transport/queueing latency, never negative). The estimate is the lower support line of the
+points ``(stamp, record − stamp)``: the lower-convex-hull edge spanning the mean stamp, i.e. the
+line that lies below every point and minimises the summed residual (the LP of Zhang/Liu/Xia,
+as in Kalibr's timestamp corrector and cuckoo_time_translator).
+
+What is observable: ``offset`` *plus the sensor's minimum latency*. A latency common to two
+sensors is not observable one-way, so the offset *between* two sensor clocks
+(:func:`relative_offset_ns`) is recovered up to the difference of their minimum latencies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+from numpy.typing import ArrayLike, NDArray
+
+from fusion.errors import SyncError
+
+#: Blocks used for the uncertainty estimate.
+N_BLOCKS = 10
+
+
+@njit(cache=True)
+def _lower_hull(x, y, hull):  # type: ignore[no-untyped-def]
+    """Monotone-chain lower hull of points sorted by (x, y); writes vertex indices, returns count."""
+    h = 0
+    for i in range(x.shape[0]):
+        while h >= 2:
+            a = hull[h - 2]
+            b = hull[h - 1]
+            cross = (x[b] - x[a]) * (y[i] - y[a]) - (y[b] - y[a]) * (x[i] - x[a])
+            if cross <= 0.0:
+                h -= 1
+            else:
+                break
+        hull[h] = i
+        h += 1
+    return h
+
+
+@dataclass(frozen=True)
+class ClockFit:
+    """Fitted one-way clock model of a sensor against the record (host) clock.
+
+    Attributes:
+        offset_ns: ``record − stamp`` of the support line at ``ref_stamp_ns`` (true offset + the
+            sensor's minimum latency), ns.
+        drift_ppm: clock-rate difference, parts per million (record advances ``1 + drift``).
+        ref_stamp_ns: stamp where ``offset_ns`` applies (the mean stamp), ns.
+        uncertainty_ns: the largest, over 10 equal stamp blocks, of the smallest residual above the
+            line: how far the line is from being touched everywhere (0 = well supported), ns.
+        n_samples: pairs used.
+        n_support: lower-hull vertices.
+    """
+
+    offset_ns: int
+    drift_ppm: float
+    ref_stamp_ns: int
+    uncertainty_ns: int
+    n_samples: int
+    n_support: int
+
+    def offset_at(self, stamp_ns: ArrayLike) -> NDArray[np.int64]:
+        """Offset (record − stamp of the support line) at the given stamps, ns (int64)."""
+        s = np.asarray(stamp_ns, dtype=np.int64)
+        return self.offset_ns + np.round((s - self.ref_stamp_ns) * (self.drift_ppm * 1e-6)).astype(np.int64)
+
+
+def estimate_clock_offset(stamp_ns: ArrayLike, record_ns: ArrayLike) -> ClockFit:
+    """Fit ``record ≈ stamp·(1 + drift) + offset + delay, delay ≥ 0`` (lower support line).
+
+    Args:
+        stamp_ns: (M,) int64 sensor header stamps, ns (any order).
+        record_ns: (M,) int64 record (receive) times, ns, same order.
+
+    Returns:
+        A :class:`ClockFit`.
+
+    Raises:
+        SyncError: fewer than two distinct stamps.
+    """
+    s = np.asarray(stamp_ns, dtype=np.int64).reshape(-1)
+    r = np.asarray(record_ns, dtype=np.int64).reshape(-1)
+    if s.shape != r.shape:
+        raise ValueError(f"stamp_ns {s.shape} and record_ns {r.shape} differ in shape")
+    if np.unique(s).size < 2:
+        raise SyncError(f"clock offset estimation needs >= 2 distinct stamps, got {np.unique(s).size}")
+    s0 = int(s.min())
+    x = (s - s0).astype(np.float64)
+    y = (r - s).astype(np.float64)
+    order = np.lexsort((y, x))
+    xs, ys = x[order], y[order]
+    hull = np.empty(xs.size, dtype=np.int64)
+    h = _lower_hull(xs, ys, hull)
+    hull = hull[:h]
+    xm = float(x.mean())
+    hx = xs[hull]
+    if h == 1:
+        b, c = 0.0, float(ys[hull[0]])
+    else:
+        e = int(np.clip(np.searchsorted(hx, xm, side="right") - 1, 0, h - 2))
+        i, j = hull[e], hull[e + 1]
+        b = (ys[j] - ys[i]) / (xs[j] - xs[i])
+        c = ys[i] - b * xs[i]
+    resid = y - (c + b * x)
+    edges = np.linspace(0.0, float(x.max()), N_BLOCKS + 1)
+    blk = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, N_BLOCKS - 1)
+    mins = np.full(N_BLOCKS, np.inf)
+    np.minimum.at(mins, blk, resid)
+    unc = float(np.max(mins[np.isfinite(mins)]))
+    return ClockFit(
+        offset_ns=round(c + b * xm),
+        drift_ppm=float(b * 1e6),
+        ref_stamp_ns=s0 + round(xm),
+        uncertainty_ns=round(max(unc, 0.0)),
+        n_samples=int(s.size),
+        n_support=int(h),
+    )
+
+
+def relative_offset_ns(fit: ClockFit, reference: ClockFit, at_stamp_ns: int | None = None) -> int:
+    """Offset to add to this sensor's stamps to put them on the reference sensor's clock, ns.
+
+    ``stamp_ref ≈ stamp + relative_offset_ns(fit, reference)``. Exact up to the difference of the
+    two sensors' minimum latencies (unobservable one-way); with drift it is evaluated at
+    ``at_stamp_ns`` (default: ``fit.ref_stamp_ns``).
+    """
+    s = fit.ref_stamp_ns if at_stamp_ns is None else int(at_stamp_ns)
+    on_record = s + int(fit.offset_at(s))
+    ref_stamp = on_record - int(reference.offset_at(on_record))
+    ref_stamp = on_record - int(reference.offset_at(ref_stamp))
+    return ref_stamp - s

@@ -1,0 +1,169 @@
+"""The synthetic world: ground plane z = 0, static boxes and constant-velocity boxes.
+
+Object ids: -1 ground, ``0 .. n_static-1`` static boxes, ``n_static ..`` moving
+boxes. Every box stands on the ground (center z = h/2), has a constant yaw
+(rotation about world +z) and a constant world velocity (zero for static ones):
+``center(t) = center_ref + velocity * (t - ref_time_ns) * 1e-9``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+F64 = NDArray[np.float64]
+GROUND_ID = -1
+NO_HIT = -2
+
+
+@dataclass(frozen=True)
+class World:
+    """Boxes of the world.
+
+    Attributes:
+        ref_time_ns: time at which ``centers`` hold, int64 ns (log start).
+        centers: (M, 3) box centers in odom at ``ref_time_ns``, m.
+        sizes: (M, 3) length (along box x), width (box y), height, m.
+        yaws: (M,) yaw of the box x axis in odom, rad.
+        velocities: (M, 3) constant world velocity, m/s (zeros for static boxes).
+        n_static: number of static boxes (ids ``0 .. n_static-1``).
+    """
+
+    ref_time_ns: int
+    centers: F64
+    sizes: F64
+    yaws: F64
+    velocities: F64
+    n_static: int
+
+    @property
+    def n_boxes(self) -> int:
+        """Number of boxes (static + moving)."""
+        return int(self.centers.shape[0])
+
+    def centers_at(self, times_ns: ArrayLike) -> F64:
+        """(T, M, 3) box centers at ``times_ns`` (T,), m."""
+        dt = (np.atleast_1d(np.asarray(times_ns, dtype=np.int64)) - np.int64(self.ref_time_ns)) * 1e-9
+        return self.centers[None] + dt[:, None, None] * self.velocities[None]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-compatible dict."""
+        return {"ref_time_ns": int(self.ref_time_ns), "centers": self.centers.tolist(),
+                "sizes": self.sizes.tolist(), "yaws": self.yaws.tolist(),
+                "velocities": self.velocities.tolist(), "n_static": int(self.n_static)}
+
+    @staticmethod
+    def from_dict(d: dict[str, Any]) -> World:
+        """Inverse of :meth:`to_dict`."""
+        return World(int(d["ref_time_ns"]), np.asarray(d["centers"], float).reshape(-1, 3),
+                     np.asarray(d["sizes"], float).reshape(-1, 3), np.asarray(d["yaws"], float),
+                     np.asarray(d["velocities"], float).reshape(-1, 3), int(d["n_static"]))
+
+
+def make_world(start_ns: int, duration_s: float, speed_mps: float, n_static: int, n_moving: int,
+               rng: np.random.Generator) -> World:
+    """Place boxes along the path (the path runs along +x, weaving about ±2 m in y).
+
+    Static boxes stand 9–14 m left/right of the path over its whole length;
+    moving boxes follow the ego lane pattern (ahead, adjacent lanes, alongside on
+    the left) at about the ego speed so they stay in view of the LiDAR, the front
+    camera (ahead) or the left camera (alongside) for the whole log.
+    """
+    length = speed_mps * duration_s
+    centers, sizes, yaws, vels = [], [], [], []
+    xs = np.linspace(-5.0, length + 40.0, max(n_static, 1)) + rng.uniform(-3, 3, max(n_static, 1))
+    for i in range(n_static):
+        size = rng.uniform([1.0, 1.0, 1.0], [3.0, 3.0, 3.5])
+        side = 1.0 if i % 2 == 0 else -1.0
+        centers.append([xs[i], side * rng.uniform(9.0, 14.0), size[2] / 2])
+        sizes.append(size)
+        yaws.append(rng.uniform(-np.pi, np.pi))
+        vels.append([0.0, 0.0, 0.0])
+    # (distance ahead m, lateral m, speed factor) patterns; alongside-left is for the left camera
+    patterns = [(20.0, 0.0, 1.0), (1.0, 5.0, 1.0), (12.0, 3.6, 1.03), (30.0, -3.6, 0.97),
+                (45.0, 0.0, 1.0), (6.0, -3.6, 1.0)]
+    for k in range(n_moving):
+        ahead, lateral, factor = patterns[k % len(patterns)]
+        ahead += 12.0 * (k // len(patterns)) + rng.uniform(-1.0, 1.0)
+        lateral += rng.uniform(-0.2, 0.2)
+        size = np.array([rng.uniform(4.0, 5.0), rng.uniform(1.8, 2.0), rng.uniform(1.5, 1.9)])
+        speed = speed_mps * factor
+        yaw = rng.uniform(-0.03, 0.03)
+        centers.append([ahead, lateral, size[2] / 2])
+        sizes.append(size)
+        yaws.append(yaw)
+        vels.append([speed * np.cos(yaw), speed * np.sin(yaw), 0.0])
+    return World(int(start_ns), np.asarray(centers, float).reshape(-1, 3), np.asarray(sizes, float).reshape(-1, 3),
+                 np.asarray(yaws, float), np.asarray(vels, float).reshape(-1, 3), n_static)
+
+
+def intersect_box(origins: F64, dirs: F64, center: F64, half: F64, yaw: float) -> tuple[F64, NDArray[np.int8]]:
+    """Ray / yawed-box intersection (slab method), vectorized over rays.
+
+    Args:
+        origins: (N, 3) ray origins (world), m.
+        dirs: (N, 3) ray directions (world, any length; the result is in units of it).
+        center: (3,) or (N, 3) box center(s) (world), m.
+        half: (3,) half sizes (box frame), m.
+        yaw: box yaw, rad.
+
+    Returns:
+        (t (N,) ray parameter of the entry point, inf when missed or the origin is inside;
+        face (N,) int8: 0..5 = -x, +x, -y, +y, -z, +z face of the box).
+    """
+    c, s = np.cos(yaw), np.sin(yaw)
+    rel = origins - center
+    o = np.stack([c * rel[:, 0] + s * rel[:, 1], -s * rel[:, 0] + c * rel[:, 1], rel[:, 2]], axis=-1)
+    d = np.stack([c * dirs[:, 0] + s * dirs[:, 1], -s * dirs[:, 0] + c * dirs[:, 1], dirs[:, 2]], axis=-1)
+    d = np.where(np.abs(d) < 1e-15, 1e-15, d)
+    inv = 1.0 / d
+    t1 = (-half - o) * inv
+    t2 = (half - o) * inv
+    tnear = np.minimum(t1, t2)
+    tfar = np.maximum(t1, t2)
+    axis = np.argmax(tnear, axis=1)
+    tmin = np.take_along_axis(tnear, axis[:, None], axis=1)[:, 0]
+    tmax = tfar.min(axis=1)
+    hit = (tmax >= tmin) & (tmin > 0)
+    t = np.where(hit, tmin, np.inf)
+    sign_pos = np.take_along_axis(d, axis[:, None], axis=1)[:, 0] < 0  # entering through the + face
+    face = (2 * axis + sign_pos).astype(np.int8)
+    return t, face
+
+
+def raycast(world: World, origins: F64, dirs: F64, times_ns: ArrayLike, max_t: float
+            ) -> tuple[F64, NDArray[np.int64], NDArray[np.int8]]:
+    """First hit of each ray with the ground and the boxes at the ray's time.
+
+    Args:
+        origins: (N, 3) world ray origins, m; dirs: (N, 3) unit world directions.
+        times_ns: scalar or (N,) int64 times at which moving boxes are placed.
+        max_t: maximum range, m.
+
+    Returns:
+        range (N,) m (inf for no hit), object id (N,) (-1 ground, box ids, -2 none),
+        face (N,) int8 (box face 0..5, -1 ground or none).
+    """
+    n = origins.shape[0]
+    best = np.full(n, np.inf)
+    ids = np.full(n, NO_HIT, dtype=np.int64)
+    faces = np.full(n, -1, dtype=np.int8)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tg = np.where(dirs[:, 2] < -1e-12, -origins[:, 2] / dirs[:, 2], np.inf)
+    tg = np.where(tg > 0, tg, np.inf)
+    sel = tg < best
+    best[sel], ids[sel] = tg[sel], GROUND_ID
+    times = np.asarray(times_ns, dtype=np.int64)
+    scalar_time = times.ndim == 0
+    centers = world.centers_at(times.reshape(-1))  # (T, M, 3)
+    for m in range(world.n_boxes):
+        center = centers[0, m] if (scalar_time or m < world.n_static) else centers[:, m]
+        t, face = intersect_box(origins, dirs, center, world.sizes[m] / 2, float(world.yaws[m]))
+        sel = t < best
+        best[sel], ids[sel], faces[sel] = t[sel], m, face[sel]
+    far = best > max_t
+    best[far], ids[far], faces[far] = np.inf, NO_HIT, -1
+    return best, ids, faces
