@@ -77,12 +77,7 @@ class CameraModel:
 
     def __post_init__(self) -> None:
         model = canonical_distortion_model(self.distortion_model)
-        if (
-            int(self.width) != self.width
-            or int(self.height) != self.height
-            or self.width <= 0
-            or self.height <= 0
-        ):
+        if int(self.width) != self.width or int(self.height) != self.height or self.width <= 0 or self.height <= 0:
             raise IntrinsicsError(f"image size must be positive integers, got {self.width}x{self.height}")
         K = np.asarray(self.K, dtype=np.float64)
         if K.shape == (9,):
@@ -106,9 +101,7 @@ class CameraModel:
                 f"({self._coeff_names(model)}), got {D.size}: {D.tolist()}"
             )
         if self.rolling_shutter_line_ns is not None and not (self.rolling_shutter_line_ns >= 0):
-            raise IntrinsicsError(
-                f"rolling_shutter_line_ns must be ≥ 0 ns, got {self.rolling_shutter_line_ns}"
-            )
+            raise IntrinsicsError(f"rolling_shutter_line_ns must be ≥ 0 ns, got {self.rolling_shutter_line_ns}")
         K.flags.writeable = False
         D = D.copy()
         D.flags.writeable = False

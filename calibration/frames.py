@@ -105,9 +105,7 @@ class FrameTree:
             T = self._edge_transform(child, time_ns, extrap) @ T
         return T
 
-    def lookup(
-        self, target: str, source: str, time_ns: int | None = None, allow_extrapolation: bool = False
-    ) -> SE3:
+    def lookup(self, target: str, source: str, time_ns: int | None = None, allow_extrapolation: bool = False) -> SE3:
         """``T_target_source``: maps points in ``source`` into ``target`` at ``time_ns``.
 
         Args:

@@ -25,14 +25,10 @@ _EDGE_SAMPLES = 32
 
 def _check_image(image_bgr: NDArray[np.uint8]) -> None:
     if image_bgr.ndim != 3 or image_bgr.shape[2] != 3 or image_bgr.dtype != np.uint8:
-        raise CalibrationError(
-            f"overlay: image must be (H, W, 3) uint8 BGR, got {image_bgr.shape} {image_bgr.dtype}"
-        )
+        raise CalibrationError(f"overlay: image must be (H, W, 3) uint8 BGR, got {image_bgr.shape} {image_bgr.dtype}")
 
 
-def colorize(
-    values: ArrayLike, vmin: float, vmax: float, colormap: int = cv2.COLORMAP_JET
-) -> NDArray[np.uint8]:
+def colorize(values: ArrayLike, vmin: float, vmax: float, colormap: int = cv2.COLORMAP_JET) -> NDArray[np.uint8]:
     """BGR colours (N, 3) uint8 for values scaled linearly from [vmin, vmax] onto the colormap."""
     v = np.asarray(values, dtype=np.float64).ravel()
     span = vmax - vmin if vmax > vmin else 1.0

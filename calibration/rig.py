@@ -61,9 +61,7 @@ class Sensor:
             )
         object.__setattr__(self, "time_offset_ns", int(self.time_offset_ns))
         if self.camera is not None and self.kind != "camera":
-            raise CalibrationError(
-                f"sensor {self.name!r}: field 'camera' (intrinsics) given but kind is {self.kind!r}"
-            )
+            raise CalibrationError(f"sensor {self.name!r}: field 'camera' (intrinsics) given but kind is {self.kind!r}")
 
     def to_common_time_ns(self, stamp_ns: ArrayLike) -> NDArray[np.int64]:
         """Header stamps (int64 ns) → common clock: ``stamp_ns + time_offset_ns``."""
@@ -184,8 +182,7 @@ class Rig:
             if s.frame_id == fid:
                 return s
         raise SensorNotFoundError(
-            f"no sensor has frame_id {fid!r}; "
-            f"known frames: {sorted(s.frame_id for s in self._sensors.values())}"
+            f"no sensor has frame_id {fid!r}; known frames: {sorted(s.frame_id for s in self._sensors.values())}"
         )
 
     def frame_tree(self) -> FrameTree:

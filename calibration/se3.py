@@ -36,8 +36,10 @@ class SE3:
         rotation: (3, 3) float64 proper rotation matrix (checked: orthonormal to 1e-6, det +1).
         translation: (3,) float64, metres.
 
-    Arrays are stored read-only copies. When built from a quaternion the quaternion is kept
-    (``quat_xyzw`` returns it unchanged), so file round trips are bit-exact.
+    Arrays are stored as read-only copies. The rotation is stored canonically as the matrix
+    of a unit quaternion: built from a quaternion, that quaternion is kept (``quat_xyzw``
+    returns it unchanged); built from a matrix, the matrix is replaced by ``R(q(matrix))``
+    (a change of a few ulp). Hence writing ``quat_xyzw`` and reading it back is bit-exact.
     """
 
     rotation: F64
@@ -49,15 +51,44 @@ class SE3:
         t = np.asarray(self.translation, dtype=np.float64)
         if t.shape != (3,) or not np.all(np.isfinite(t)):
             raise TransformError(f"SE3.translation must be 3 finite values, got {t.tolist()}")
-        q = matrix_to_quat_xyzw(R) if self._quat_xyzw is None else self._quat_xyzw
+        if self._quat_xyzw is None:
+            # Canonical storage: the rotation is always R(q) for the stored quaternion, so a
+            # transform written as quat_xyzw and read back is bit-identical (ulp-level change here).
+            q = matrix_to_quat_xyzw(R)
+            R = quat_xyzw_to_matrix(q)
+        else:
+            q = self._quat_xyzw
         object.__setattr__(self, "rotation", _readonly(R))
         object.__setattr__(self, "translation", _readonly(t))
         object.__setattr__(self, "_quat_xyzw", _readonly(q))
 
     @staticmethod
+    def _trusted(quat_xyzw: F64, translation: F64) -> SE3:
+        """Internal fast path: a quaternion (4,) x,y,z,w known to be unit up to rounding (composition,
+        inverse, interpolation of validated transforms); renormalized, not re-validated."""
+        return SE3._from_unit_quat(quat_xyzw / np.sqrt(quat_xyzw @ quat_xyzw), translation)
+
+    @staticmethod
+    def _from_unit_quat(q: F64, translation: F64) -> SE3:
+        """Internal: R = R(q) for a unit quaternion (4,) x,y,z,w kept as is; no validation."""
+        x, y, z, w = q
+        R = np.array(
+            [
+                [1.0 - 2.0 * (y * y + z * z), 2.0 * (x * y - w * z), 2.0 * (x * z + w * y)],
+                [2.0 * (x * y + w * z), 1.0 - 2.0 * (x * x + z * z), 2.0 * (y * z - w * x)],
+                [2.0 * (x * z - w * y), 2.0 * (y * z + w * x), 1.0 - 2.0 * (x * x + y * y)],
+            ]
+        )
+        obj = object.__new__(SE3)
+        object.__setattr__(obj, "rotation", _readonly(R))
+        object.__setattr__(obj, "translation", _readonly(translation))
+        object.__setattr__(obj, "_quat_xyzw", _readonly(q))
+        return obj
+
+    @staticmethod
     def identity() -> SE3:
         """The identity transform."""
-        return SE3(np.eye(3), np.zeros(3))
+        return SE3._from_unit_quat(np.array([0.0, 0.0, 0.0, 1.0]), np.zeros(3))
 
     @staticmethod
     def from_quat_xyzw(quat_xyzw: ArrayLike, translation: ArrayLike) -> SE3:
@@ -69,7 +100,10 @@ class SE3:
         q = normalize_quat_xyzw(quat_xyzw, "SE3.from_quat_xyzw")
         if q.shape != (4,):
             raise TransformError(f"SE3.from_quat_xyzw: quaternion must have shape (4,), got {q.shape}")
-        return SE3(quat_xyzw_to_matrix(q), np.asarray(translation, dtype=np.float64), q)
+        t = np.asarray(translation, dtype=np.float64)
+        if t.shape != (3,) or not np.all(np.isfinite(t)):
+            raise TransformError(f"SE3.from_quat_xyzw: translation must be 3 finite values, got {t.tolist()}")
+        return SE3._from_unit_quat(q, t)
 
     @staticmethod
     def from_matrix(M: ArrayLike) -> SE3:
@@ -99,12 +133,22 @@ class SE3:
         """Composition: ``T_a_b @ T_b_c -> T_a_c``."""
         if not isinstance(other, SE3):
             return NotImplemented
-        return SE3(self.rotation @ other.rotation, self.rotation @ other.translation + self.translation)
+        ax, ay, az, aw = self.quat_xyzw
+        bx, by, bz, bw = other.quat_xyzw
+        q = np.array(
+            [
+                aw * bx + ax * bw + ay * bz - az * by,
+                aw * by - ax * bz + ay * bw + az * bx,
+                aw * bz + ax * by - ay * bx + az * bw,
+                aw * bw - ax * bx - ay * by - az * bz,
+            ]
+        )
+        return SE3._trusted(q, self.rotation @ other.translation + self.translation)
 
     def inverse(self) -> SE3:
         """``T_a_b.inverse() == T_b_a``."""
-        Rt = self.rotation.T
-        return SE3(Rt, -(Rt @ self.translation))
+        q = self.quat_xyzw * np.array([-1.0, -1.0, -1.0, 1.0])
+        return SE3._trusted(q, -(self.rotation.T @ self.translation))
 
     def apply(self, points: ArrayLike) -> F64:
         """Map points (N, 3) (or (3,)) from frame b into frame a; returns float64 of the same shape."""
@@ -129,8 +173,7 @@ class SE3:
         if not isinstance(other, SE3):
             return NotImplemented
         return bool(
-            np.array_equal(self.rotation, other.rotation)
-            and np.array_equal(self.translation, other.translation)
+            np.array_equal(self.rotation, other.rotation) and np.array_equal(self.translation, other.translation)
         )
 
     __hash__ = None  # type: ignore[assignment]
@@ -146,4 +189,4 @@ def interpolate_se3(a: SE3, b: SE3, alpha: float) -> SE3:
     """
     q = slerp_xyzw(a.quat_xyzw, b.quat_xyzw, alpha)
     t = (1.0 - alpha) * a.translation + alpha * b.translation
-    return SE3.from_quat_xyzw(q, t)
+    return SE3._trusted(q, t)

@@ -115,4 +115,4 @@ class Trajectory:
     def at(self, time_ns: int, allow_extrapolation: bool = False) -> SE3:
         """``T_parent_child`` at one time (ns) as an :class:`SE3`; raises ``ExtrapolationError`` outside."""
         tr, q = self.interpolate(np.array([time_ns], dtype=np.int64), allow_extrapolation)
-        return SE3.from_quat_xyzw(q[0], tr[0])
+        return SE3._trusted(q[0], tr[0])

@@ -20,9 +20,7 @@ def _check_extrinsic(s: Sensor) -> None:
     R = T.rotation
     err = float(np.max(np.abs(R.T @ R - np.eye(3))))
     if err > ORTHONORMAL_TOL or abs(float(np.linalg.det(R)) - 1.0) > ORTHONORMAL_TOL:
-        raise TransformError(
-            f"sensor {s.name!r} field T_base_sensor.rotation: not orthonormal (error {err:.3g})"
-        )
+        raise TransformError(f"sensor {s.name!r} field T_base_sensor.rotation: not orthonormal (error {err:.3g})")
     qn = float(np.linalg.norm(T.quat_xyzw))
     if abs(qn - 1.0) > 1e-6:
         raise TransformError(f"sensor {s.name!r} field T_base_sensor.quat_xyzw: not unit (norm {qn:.6g})")
@@ -41,14 +39,12 @@ def _check_camera(s: Sensor, cam: CameraModel) -> None:
         raise IntrinsicsError(f"sensor {s.name!r} field camera.K: focal length ≤ 0 (fx={fx}, fy={fy})")
     if not (0.0 <= cx <= cam.width and 0.0 <= cy <= cam.height):
         raise IntrinsicsError(
-            f"sensor {s.name!r} field camera.K: principal point ({cx}, {cy}) outside the "
-            f"{cam.width}x{cam.height} image"
+            f"sensor {s.name!r} field camera.K: principal point ({cx}, {cy}) outside the {cam.width}x{cam.height} image"
         )
     need = DISTORTION_COUNTS[cam.distortion_model]
     if cam.D.size != need:
         raise IntrinsicsError(
-            f"sensor {s.name!r} field camera.D: {cam.distortion_model} needs {need} coefficients, "
-            f"got {cam.D.size}"
+            f"sensor {s.name!r} field camera.D: {cam.distortion_model} needs {need} coefficients, got {cam.D.size}"
         )
 
 

@@ -28,6 +28,7 @@ def store_for(fmt: str) -> Typestore:
     extra = types_from_msg_dirs([BUNDLED_MSG_DIR / "radar_msgs", BUNDLED_MSG_DIR / "unique_identifier_msgs"])
     if fmt == "bag":
         extra.update(get_types_from_msg(_TF1, "tf2_msgs/msg/TFMessage"))
+        extra.update(get_types_from_msg(_TF1, "tf/msg/tfMessage"))  # legacy ROS 1 tf
     store.register({k: v for k, v in extra.items() if k not in store.fielddefs})
     return store
 

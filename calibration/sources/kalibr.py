@@ -56,27 +56,21 @@ def _camera(cam: Mapping[str, Any], where: str) -> CameraModel:
             )
         intr = intr[1:]
     elif model != "pinhole":
-        raise IntrinsicsError(
-            f"{where} key 'camera_model': {model!r} not supported; use pinhole (or omni with xi=0)"
-        )
+        raise IntrinsicsError(f"{where} key 'camera_model': {model!r} not supported; use pinhole (or omni with xi=0)")
     if len(intr) != 4:
         raise RigFileError(f"{where} key 'intrinsics': expected [fu, fv, pu, pv], got {cam['intrinsics']!r}")
     dist = str(cam["distortion_model"])
     coeffs = [float(v) for v in cam["distortion_coeffs"]]
     if dist == "radtan":
         if len(coeffs) != 4:
-            raise IntrinsicsError(
-                f"{where} key 'distortion_coeffs': radtan needs 4 (k1 k2 r1 r2), got {len(coeffs)}"
-            )
+            raise IntrinsicsError(f"{where} key 'distortion_coeffs': radtan needs 4 (k1 k2 r1 r2), got {len(coeffs)}")
         model_name, D = "plumb_bob", [*coeffs, 0.0]
     elif dist == "equidistant":
         model_name, D = "equidistant", coeffs
     elif dist == "none":
         model_name, D = "none", []
     else:
-        raise IntrinsicsError(
-            f"{where} key 'distortion_model': {dist!r} not supported; use radtan or equidistant"
-        )
+        raise IntrinsicsError(f"{where} key 'distortion_model': {dist!r} not supported; use radtan or equidistant")
     fu, fv, pu, pv = intr
     w, h = (int(v) for v in cam["resolution"])
     K = np.array([[fu, 0.0, pu], [0.0, fv, pv], [0.0, 0.0, 1.0]])
@@ -114,9 +108,7 @@ def rig_from_kalibr(
         raise RigFileError(f"{p}: not valid YAML ({e})") from e
     if not isinstance(data, Mapping):
         raise RigFileError(f"{p}: expected a mapping of cam0, cam1, ...")
-    names = sorted(
-        (k for k in data if str(k).startswith("cam") and str(k)[3:].isdigit()), key=lambda k: int(k[3:])
-    )
+    names = sorted((k for k in data if str(k).startswith("cam") and str(k)[3:].isdigit()), key=lambda k: int(k[3:]))
     if not names or names[0] != "cam0" or [int(n[3:]) for n in names] != list(range(len(names))):
         raise RigFileError(f"{p}: expected keys cam0, cam1, ... consecutively, got {sorted(map(str, data))}")
     with_imu = all("T_cam_imu" in data[n] for n in names)

@@ -44,9 +44,7 @@ def _read_table(path: Path) -> list[dict[str, Any]]:
     return data
 
 
-def _sensor(
-    rec: Mapping[str, Any], sensor_rec: Mapping[str, Any], where: str, image_size: tuple[int, int]
-) -> Sensor:
+def _sensor(rec: Mapping[str, Any], sensor_rec: Mapping[str, Any], where: str, image_size: tuple[int, int]) -> Sensor:
     for k in ("translation", "rotation"):
         if k not in rec:
             raise RigFileError(f"{where}: missing key {k!r}")
@@ -54,17 +52,13 @@ def _sensor(
     if modality not in ("camera", "lidar", "radar"):
         raise RigFileError(f"{where}: sensor.json modality {modality!r} is not camera, lidar or radar")
     try:
-        T = SE3.from_quat_xyzw(
-            quat_wxyz_to_xyzw(rec["rotation"]), np.asarray(rec["translation"], dtype=np.float64)
-        )
+        T = SE3.from_quat_xyzw(quat_wxyz_to_xyzw(rec["rotation"]), np.asarray(rec["translation"], dtype=np.float64))
         cam = None
         intr = rec.get("camera_intrinsic") or []
         if modality == "camera":
             if len(intr) == 0:
                 raise RigFileError("key 'camera_intrinsic' is empty for a camera")
-            cam = CameraModel(
-                image_size[0], image_size[1], np.asarray(intr, dtype=np.float64), "none", np.zeros(0)
-            )
+            cam = CameraModel(image_size[0], image_size[1], np.asarray(intr, dtype=np.float64), "none", np.zeros(0))
         return Sensor(channel.lower(), modality, channel, T, 0, cam, None)
     except CalibrationError as e:
         raise type(e)(f"{where} (channel {channel}): {e}") from e

@@ -67,9 +67,7 @@ def transform_from_dict(d: Mapping[str, Any], where: str) -> SE3:
         raise RigFileError(f"{where}: expected a mapping with translation_m and a rotation, got {d!r}")
     unknown = set(d) - {"translation_m", *_ROT_KEYS}
     if unknown:
-        raise RigFileError(
-            f"{where}: unknown key(s) {sorted(unknown)}; allowed: translation_m, {', '.join(_ROT_KEYS)}"
-        )
+        raise RigFileError(f"{where}: unknown key(s) {sorted(unknown)}; allowed: translation_m, {', '.join(_ROT_KEYS)}")
     if "translation_m" not in d:
         raise RigFileError(f"{where}: missing key 'translation_m' (metres, [x, y, z])")
     t = _floats(d["translation_m"], 3, f"{where}.translation_m")
@@ -84,8 +82,7 @@ def transform_from_dict(d: Mapping[str, Any], where: str) -> SE3:
     rpy = _floats(d[key], 3, f"{where}.{key}")
     if key == "rpy_rad" and np.any(np.abs(rpy) > 2.0 * np.pi):
         raise UnitsError(
-            f"{where}.rpy_rad: {rpy.tolist()} has |value| > 2π; looks like degrees — "
-            "use rpy_deg or convert to radians"
+            f"{where}.rpy_rad: {rpy.tolist()} has |value| > 2π; looks like degrees — use rpy_deg or convert to radians"
         )
     if key == "rpy_deg":
         rpy = np.deg2rad(rpy)
@@ -163,10 +160,8 @@ def sensor_from_dict(name: str, d: Mapping[str, Any], source: str) -> Sensor:
         raise RigFileError(f"{where} field time_offset_ns: must be an integer (ns), got {offset!r}")
     topic = d.get("topic")
     return _ctx(
-        where,
-        lambda: Sensor(
-            name, str(d["kind"]), str(d["frame_id"]), T, offset, cam, None if topic is None else str(topic)
-        ),
+        source,  # Sensor's own messages already name the sensor and the field
+        lambda: Sensor(name, str(d["kind"]), str(d["frame_id"]), T, offset, cam, None if topic is None else str(topic)),
     )
 
 
@@ -183,9 +178,7 @@ def rig_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> Rig:
         )
     version = data.get("version", SCHEMA_VERSION)
     if version != SCHEMA_VERSION:
-        raise RigFileError(
-            f"{source}: key 'version' is {version!r}; this reader understands {SCHEMA_VERSION}"
-        )
+        raise RigFileError(f"{source}: key 'version' is {version!r}; this reader understands {SCHEMA_VERSION}")
     sensors = data.get("sensors")
     if not isinstance(sensors, Mapping) or not sensors:
         raise RigFileError(f"{source}: key 'sensors' must be a non-empty mapping of name -> sensor")

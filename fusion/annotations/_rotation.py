@@ -1,15 +1,30 @@
-"""Small quaternion / rotation helpers for the annotations package.
+"""Quaternion / rotation helpers of the annotations package (quaternions **x, y, z, w**).
 
-Quaternions are **x, y, z, w** (ROS / scipy order) everywhere in this module.
-These are private stand-ins for ``calibration.rotation`` (the sibling package was
-not importable when this package was written); every function is vectorized over
-leading axes and allocation-light.
+``matrix_to_quat_xyzw``, ``quat_multiply_xyzw`` and ``yaw_from_quat_xyzw`` are
+``calibration.rotation``'s. Kept here: ``quat_xyzw_to_matrix`` (normalizes first, as label
+files carry rounded quaternions), ``slerp_xyzw`` (true slerp down to 1e-9 rad; the calibration
+one switches to normalized lerp below ≈ 1.8°, which would bias interpolated headings of slowly
+turning tracks by up to ~1e-7 rad) and a few transform helpers.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+
+from calibration.rotation import matrix_to_quat_xyzw, quat_multiply_xyzw, yaw_from_quat_xyzw
+
+__all__ = [
+    "invert_transform",
+    "make_transform",
+    "matrix_to_quat_xyzw",
+    "quat_multiply_xyzw",
+    "quat_xyzw_from_yaw",
+    "quat_xyzw_to_matrix",
+    "rpy_to_matrix",
+    "slerp_xyzw",
+    "yaw_from_quat_xyzw",
+]
 
 F64 = NDArray[np.float64]
 
@@ -32,32 +47,6 @@ def quat_xyzw_to_matrix(q: ArrayLike) -> F64:
     return R
 
 
-def matrix_to_quat_xyzw(R: ArrayLike) -> F64:
-    """Unit quaternions (..., 4) in x, y, z, w order with w >= 0 from rotation matrices (..., 3, 3)."""
-    from scipy.spatial.transform import Rotation
-
-    M = np.asarray(R, dtype=np.float64)
-    flat = M.reshape(-1, 3, 3)
-    q = Rotation.from_matrix(flat).as_quat()  # scipy: x, y, z, w
-    q = np.where(q[:, 3:4] < 0, -q, q)
-    return np.asarray(q.reshape(*M.shape[:-2], 4), dtype=np.float64)
-
-
-def quat_multiply_xyzw(a: ArrayLike, b: ArrayLike) -> F64:
-    """Hamilton product ``a ⊗ b`` of quaternions in x, y, z, w order (rotation ``a`` after ``b``)."""
-    ax, ay, az, aw = np.moveaxis(np.asarray(a, dtype=np.float64), -1, 0)
-    bx, by, bz, bw = np.moveaxis(np.asarray(b, dtype=np.float64), -1, 0)
-    return np.stack(
-        [
-            aw * bx + ax * bw + ay * bz - az * by,
-            aw * by - ax * bz + ay * bw + az * bx,
-            aw * bz + ax * by - ay * bx + az * bw,
-            aw * bw - ax * bx - ay * by - az * bz,
-        ],
-        axis=-1,
-    )
-
-
 def slerp_xyzw(q0: ArrayLike, q1: ArrayLike, alpha: ArrayLike) -> F64:
     """Spherical linear interpolation of x, y, z, w quaternions with the hemisphere check.
 
@@ -78,12 +67,6 @@ def slerp_xyzw(q0: ArrayLike, q1: ArrayLike, alpha: ArrayLike) -> F64:
     w1 = np.where(small, t, np.sin(t * theta) / safe)
     out = w0 * a + w1 * b
     return np.asarray(out / np.linalg.norm(out, axis=-1, keepdims=True), dtype=np.float64)
-
-
-def yaw_from_quat_xyzw(q: ArrayLike) -> F64:
-    """Heading (rad, about +z, REP-103 ``yaw``) of quaternions in x, y, z, w order."""
-    x, y, z, w = np.moveaxis(np.asarray(q, dtype=np.float64), -1, 0)
-    return np.asarray(np.arctan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z)), dtype=np.float64)
 
 
 def quat_xyzw_from_yaw(yaw_rad: ArrayLike) -> F64:

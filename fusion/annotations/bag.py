@@ -56,7 +56,7 @@ def _detection_box(det: Any, arr: Any, record_ns: int, topic: str, i: int, j: in
         label, score = str(best.hypothesis.class_id), float(best.hypothesis.score)
     stamp = _stamp_ns(det.header) or _stamp_ns(arr.header) or record_ns
     return Cuboid(
-        [c.position.x, c.position.y, c.position.z], [s.x, s.y, s.z], q, label,
+        np.array([c.position.x, c.position.y, c.position.z]), np.array([s.x, s.y, s.z]), q, label,
         str(det.id) or f"{topic}#{i}.{j}", score=score,
         frame=det.header.frame_id or arr.header.frame_id, time_ns=stamp,
     )
@@ -83,12 +83,14 @@ def decode_bag(path: Path, *, topics: Sequence[str] | None = None) -> Annotation
                 i = counters.get(conn.topic, 0)
                 counters[conn.topic] = i + 1
                 try:
-                    msg = reader.deserialize(raw, conn.msgtype)
+                    msg: Any = reader.deserialize(raw, conn.msgtype)
                     for j, det in enumerate(msg.detections):
                         boxes.append(_detection_box(det, msg, int(record_ns), conn.topic, i, j))
                         origins.append(f"{path}: {conn.topic}[{i}].detections[{j}]")
                 except (ValueError, AttributeError, TypeError) as exc:
-                    raise AnnotationError(f"{path}: {conn.topic}[{i}]: cannot decode {DETECTION3D_ARRAY}: {exc}") from None
+                    raise AnnotationError(
+                        f"{path}: {conn.topic}[{i}]: cannot decode {DETECTION3D_ARRAY}: {exc}"
+                    ) from None
     except AnnotationError:
         raise
     except Exception as exc:  # rosbags raises its own hierarchy per storage plugin

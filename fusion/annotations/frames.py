@@ -1,5 +1,6 @@
 """Resolve a label's coordinate frame to the store's world frame at the label's time.
 
+A label whose time is outside the store's frame times is rejected first (whatever its frame).
 Known frames, in order: world aliases (identity), base aliases (the ego pose
 ``T_world_base(t)`` interpolated from the store's frames: linear translation, slerp
 rotation, never extrapolated), rig sensors by name or ``frame_id``
@@ -93,13 +94,13 @@ class FrameResolver:
 
     def T_world_frame(self, frame: str, time_ns: int, _depth: int = 0) -> F64 | str:
         """The transform mapping ``frame`` points into the world at ``time_ns``, or a reason string."""
-        if frame in self.world_aliases:
-            return np.eye(4)
         T_world_base = self.ego.at(time_ns)
-        if T_world_base is None:
+        if T_world_base is None:  # checked first: a label outside the store's frames is reported
             t = self.ego.times_ns
             span = f"[{int(t[0])}, {int(t[-1])}]" if t.size else "(no frames)"
             return f"time {time_ns} ns is outside the store's frame times {span}"
+        if frame in self.world_aliases:
+            return np.eye(4)
         if frame in self.base_aliases:
             return T_world_base
         if frame in self.T_base_sensor:

@@ -41,7 +41,8 @@ def interpolate_track(
     if not keys:
         return out
     if len({k.frame for k in keys}) != 1:
-        raise ValueError(f"track {keys[0].track_id!r}: keyframes are in different frames {sorted({k.frame for k in keys})}")
+        frames = sorted({k.frame for k in keys})
+        raise ValueError(f"track {keys[0].track_id!r}: keyframes are in different frames {frames}")
     kt = np.array([k.time_ns for k in keys], dtype=np.int64)
     if np.any(np.diff(kt) == 0):
         raise ValueError(f"track {keys[0].track_id!r}: two keyframes at the same time")

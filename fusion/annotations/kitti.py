@@ -29,7 +29,8 @@ from fusion.annotations.annotation_set import AnnotationSet, Issue
 from fusion.annotations.model import Cuboid
 from fusion.errors import AnnotationError
 
-_FIELDS = "frame track_id type truncated occluded alpha x1 y1 x2 y2 h w l x y z rotation_y".split()
+_FIELDS = ("frame", "track_id", "type", "truncated", "occluded", "alpha", "x1", "y1", "x2", "y2",
+           "h", "w", "l", "x", "y", "z", "rotation_y")
 
 
 def kitti_rotation_cam_obj(rotation_y: float) -> np.ndarray:
@@ -83,10 +84,11 @@ def decode_kitti(
         if not np.all(np.isfinite(nums)) or min(h, w, l) < 0:
             raise AnnotationError(f"{where}: sizes h w l must be finite and >= 0 (got {h} {w} {l})")
         if frame not in times:
-            issues.append(Issue("outside_time_range", where, f"KITTI frame {frame} has no time (no frame→time mapping)"))
+            issues.append(Issue("outside_time_range", where, f"KITTI frame {frame} has no time (not in the mapping)"))
             continue
         box = Cuboid(
-            [x, y - 0.5 * h, z], [l, w, h], matrix_to_quat_xyzw(kitti_rotation_cam_obj(ry)), parts[2], parts[1],
+            np.array([x, y - 0.5 * h, z]), np.array([l, w, h]), matrix_to_quat_xyzw(kitti_rotation_cam_obj(ry)),
+            parts[2], parts[1],
             {"kitti_truncated": truncated, "kitti_occluded": int(occluded), "kitti_alpha": alpha,
              "kitti_bbox_2d": [x1, y1, x2, y2]},
             score=nums[14] if len(nums) == 15 else None, frame=camera_frame, time_ns=times[frame],
@@ -97,7 +99,11 @@ def decode_kitti(
 
 
 def encode_kitti(
-    boxes: Sequence[Cuboid], path: Path, *, frame_times_ns: Sequence[int] | ArrayLike, T_base_cam: ArrayLike | None = None
+    boxes: Sequence[Cuboid],
+    path: Path,
+    *,
+    frame_times_ns: Sequence[int] | ArrayLike,
+    T_base_cam: ArrayLike | None = None,
 ) -> None:
     """Write boxes as KITTI tracking lines (boxes in the base frame when ``T_base_cam`` is given,
     else in the camera frame). Only the yaw about camera y survives; 2D boxes are written as given

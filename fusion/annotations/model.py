@@ -109,7 +109,8 @@ class Cuboid:
         cls, center_m: ArrayLike, size_lwh_m: ArrayLike, yaw_rad: float, label: str, track_id: str, **kw: Any
     ) -> Cuboid:
         """A box rotated by ``yaw_rad`` about the frame's +z axis (0 = object x along frame +x)."""
-        return cls(center_m, size_lwh_m, quat_xyzw_from_yaw(yaw_rad), label, track_id, **kw)
+        return cls(np.asarray(center_m, dtype=np.float64), np.asarray(size_lwh_m, dtype=np.float64),
+                   quat_xyzw_from_yaw(yaw_rad), label, track_id, **kw)
 
     @property
     def yaw_rad(self) -> float:

@@ -13,6 +13,7 @@ nuScenes conventions converted at this boundary:
 
 from __future__ import annotations
 
+import itertools
 import json
 import uuid
 from pathlib import Path
@@ -94,7 +95,7 @@ def decode_nuscenes(folder: Path, *, frame: str = "world") -> AnnotationSet:
         vis = rec.get("visibility_token")
         boxes.append(
             Cuboid(
-                _field(rec, "translation", 3, where), [l, w, h], q, label, str(inst_token), attrs,
+                _field(rec, "translation", 3, where), np.array([l, w, h]), q, label, str(inst_token), attrs,
                 visibility=None if vis in (None, "") else str(visibility.get(vis, vis)),
                 num_lidar_points=rec.get("num_lidar_pts"), num_radar_points=rec.get("num_radar_pts"),
                 frame=frame, time_ns=int(sample["timestamp"]) * 1000,
@@ -111,8 +112,8 @@ def encode_nuscenes(boxes: list[Cuboid], folder: Path) -> None:
     times = sorted({b.time_ns // 1000 for b in boxes})
     samples = [{"token": _token("sample", str(t)), "timestamp": t, "scene_token": "", "prev": "", "next": ""}
                for t in times]
-    for a, b in zip(samples, samples[1:]):
-        a["next"], b["prev"] = b["token"], a["token"]
+    for prev, nxt in itertools.pairwise(samples):
+        prev["next"], nxt["prev"] = nxt["token"], prev["token"]
     cats = sorted({b.label for b in boxes})
     tracks = sorted({b.track_id for b in boxes})
     track_label = {b.track_id: b.label for b in boxes}
@@ -121,7 +122,8 @@ def encode_nuscenes(boxes: list[Cuboid], folder: Path) -> None:
         x, y, z, w = b.rotation_xyzw.tolist()
         l, wd, h = b.size_lwh_m.tolist()
         anns.append({
-            "token": _token("ann", f"{b.track_id}:{b.time_ns}"), "sample_token": _token("sample", str(b.time_ns // 1000)),
+            "token": _token("ann", f"{b.track_id}:{b.time_ns}"),
+            "sample_token": _token("sample", str(b.time_ns // 1000)),
             "instance_token": b.track_id, "attribute_tokens": [], "visibility_token": b.visibility or "",
             "translation": b.center_m.tolist(), "size": [wd, l, h], "rotation": [w, x, y, z],
             "num_lidar_pts": b.num_lidar_points or 0, "num_radar_pts": b.num_radar_points or 0,

@@ -187,7 +187,8 @@ class OpenLabelCodec:
         except FileNotFoundError:
             raise AnnotationError(f"{path}: file not found") from None
         except json.JSONDecodeError as exc:
-            raise AnnotationError(f"{path}: not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+            where = f"line {exc.lineno} column {exc.colno}"
+            raise AnnotationError(f"{path}: not valid JSON: {exc.msg} at {where}") from None
         return decode_openlabel(doc, str(path), **options)
 
     def encode(self, annotations: AnnotationSet, path: Path, **options: Any) -> None:

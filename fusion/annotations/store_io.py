@@ -42,7 +42,12 @@ COLUMNS: dict[str, tuple[str, tuple[int, ...]]] = {
     "num_radar_points": ("int32", ()),
     "source": ("uint8", ()),
 }
-_VOCABS = {"label_code": "labels", "track_code": "tracks", "attributes_code": "attributes", "visibility_code": "visibility"}
+_VOCABS = {
+    "label_code": "labels",
+    "track_code": "tracks",
+    "attributes_code": "attributes",
+    "visibility_code": "visibility",
+}
 
 
 def _vocab(values: Sequence[str | None]) -> tuple[list[str], np.ndarray]:
@@ -133,9 +138,23 @@ def write_annotations(
     return group
 
 
+def array_of(group: zarr.Group, name: str) -> zarr.Array:
+    arr = group[name]
+    if not isinstance(arr, zarr.Array):
+        raise TypeError(f"{group.path}/{name} is not an array")
+    return arr
+
+
+def group_of(group: zarr.Group, name: str) -> zarr.Group:
+    sub = group[name]
+    if not isinstance(sub, zarr.Group):
+        raise TypeError(f"{group.path}/{name} is not a group")
+    return sub
+
+
 def _boxes(group: zarr.Group, a: int, b: int, times: np.ndarray, frame: str) -> list[Cuboid]:
-    vocabs = group.attrs["vocabularies"]
-    cols = {name: np.asarray(group[name][a:b]) for name in COLUMNS}
+    vocabs: Any = dict(group.attrs)["vocabularies"]
+    cols = {name: np.asarray(array_of(group, name)[a:b]) for name in COLUMNS}
 
     def text(col: str, i: int) -> str | None:
         code = int(cols[col][i])
@@ -167,24 +186,22 @@ def read_frame_boxes(root_group: zarr.Group, frame_index: int) -> list[Cuboid]:
     """Boxes (world frame) of frame ``frame_index``; ``[]`` when the store has no annotations."""
     if GROUP not in root_group:
         return []
-    group = root_group[GROUP]
-    assert isinstance(group, zarr.Group)
-    offsets = group["offsets"]
+    group = group_of(root_group, GROUP)
+    offsets = array_of(group, "offsets")
     n = offsets.shape[0] - 1
     if not -n <= frame_index < n:
         raise IndexError(f"frame index {frame_index} out of range for {n} annotated frames")
     f = frame_index % n
-    a, b = (int(x) for x in offsets[f:f + 2])
-    t = int(group["time_ns"][f])
+    a, b = (int(x) for x in np.asarray(offsets[f:f + 2]))
+    t = int(np.asarray(array_of(group, "time_ns")[f:f + 1])[0])
     return _boxes(group, a, b, np.full(b - a, t, dtype=np.int64), _frame_name(group))
 
 
 def read_all_frames(root_group: zarr.Group) -> tuple[np.ndarray, list[list[Cuboid]]]:
     """``(frame_times_ns (F,), boxes per frame)`` of the whole ``annotations/`` group."""
-    group = root_group[GROUP]
-    assert isinstance(group, zarr.Group)
-    offsets = np.asarray(group["offsets"][:])
-    times = np.asarray(group["time_ns"][:])
+    group = group_of(root_group, GROUP)
+    offsets = np.asarray(array_of(group, "offsets")[:])
+    times = np.asarray(array_of(group, "time_ns")[:])
     per_box_t = np.repeat(times, np.diff(offsets))
     flat = _boxes(group, 0, int(offsets[-1]), per_box_t, _frame_name(group))
     return times, [flat[int(offsets[f]):int(offsets[f + 1])] for f in range(times.size)]
@@ -192,9 +209,7 @@ def read_all_frames(root_group: zarr.Group) -> tuple[np.ndarray, list[list[Cuboi
 
 def read_keyframes(root_group: zarr.Group) -> list[Cuboid]:
     """The original labels stored under ``annotations/keyframes`` (world frame, their own times)."""
-    group = root_group[GROUP]
-    assert isinstance(group, zarr.Group)
-    k = group[KEYFRAMES]
-    assert isinstance(k, zarr.Group)
-    times = np.asarray(k["time_ns"][:])
+    group = group_of(root_group, GROUP)
+    k = group_of(group, KEYFRAMES)
+    times = np.asarray(array_of(k, "time_ns")[:])
     return _boxes(k, 0, times.size, times, _frame_name(group))

@@ -32,7 +32,7 @@ def parse_timestamp_ns(value: object) -> int:
     if isinstance(value, float):
         if value != value or value in (float("inf"), float("-inf")):
             raise ValueError(f"timestamp {value!r} is not finite")
-        return int(round(Decimal(repr(value)) * 1_000_000_000))
+        return round(Decimal(repr(value)) * 1_000_000_000)
     if isinstance(value, str):
         text = value.strip()
         if _INT_RE.match(text):

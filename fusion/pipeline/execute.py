@@ -36,6 +36,27 @@ class LidarStats:
     nonfinite_points_dropped: int = 0
 
 
+def check_compressed_image(data: np.ndarray, fmt: str) -> str:
+    """Cheap container check of compressed image bytes (no decode); '' when plausible.
+
+    JPEG must start with the SOI marker (FF D8 FF) and hold the EOI marker (FF D9) near its end;
+    PNG must start with its 8-byte signature. A truncated or garbled payload is caught here;
+    damage inside the entropy-coded data is only found by decoding.
+    """
+    b = memoryview(np.ascontiguousarray(data, dtype=np.uint8)).cast("B")
+    f = fmt.lower()
+    if len(b) == 0:
+        return "empty compressed image"
+    if "png" in f:
+        return "" if bytes(b[:8]) == b"\x89PNG\r\n\x1a\n" else "not a PNG (bad signature)"
+    if "jpeg" in f or "jpg" in f or f in ("", "bgr8", "rgb8", "mono8"):
+        if bytes(b[:3]) != b"\xff\xd8\xff":
+            return "not a JPEG (no SOI marker)"
+        if b"\xff\xd9" not in bytes(b[-64:]):
+            return "truncated JPEG (no EOI marker at the end)"
+    return ""
+
+
 class Executor:
     """Runs pass 2 for one log into one store writer."""
 
@@ -157,6 +178,10 @@ class Executor:
         )
 
     def _camera(self, name: str, rec: CameraImage, common: int) -> None:
+        if rec.compressed:
+            problem = check_compressed_image(rec.data, rec.encoding)
+            if problem:
+                raise DecodeError(problem, topic=rec.meta.topic, index=rec.meta.index)
         data = rec.data.tobytes() if rec.compressed else rec.data
         self.streams[name].append(rec.meta.stamp_ns, rec.meta.record_time_ns, common, data,
                                   format=rec.encoding)
@@ -184,15 +209,10 @@ class Executor:
                     self.report.skip(raw.topic, i, raw.record_time_ns, REASON_DECODE, exc.reason)
                     continue
                 common = int(tab.common_ns[i])
-                if isinstance(rec, PointCloud):
-                    self._lidar(name, tab, rec, common)
-                elif isinstance(rec, RadarDetections):
-                    self._radar(name, rec, common)
-                elif isinstance(rec, CameraImage):
-                    self._camera(name, rec, common)
-                else:
-                    self.report.skip(raw.topic, i, raw.record_time_ns, REASON_DECODE,
-                                     f"decoded as {type(rec).__name__}, expected {tab.kind}")
+                try:
+                    self._store(name, tab, rec, common)
+                except DecodeError as exc:
+                    self.report.skip(raw.topic, i, raw.record_time_ns, REASON_DECODE, exc.reason)
                     continue
                 self.rows[name][i] = self.next_row[name]
                 self.next_row[name] += 1
@@ -202,6 +222,17 @@ class Executor:
             for name, tab in self.plan.tables.items():
                 for i in range(seen[name] + 1, len(tab.stamp_ns)):
                     self.report.skip(tab.topic, i, int(tab.record_ns[i]), REASON_TRUNCATED, str(exc))
+
+    def _store(self, name: str, tab: MessageTable, rec: Any, common: int) -> None:
+        """Write one decoded record to its stream (raises DecodeError for a payload that is invalid)."""
+        if isinstance(rec, PointCloud):
+            self._lidar(name, tab, rec, common)
+        elif isinstance(rec, RadarDetections):
+            self._radar(name, rec, common)
+        elif isinstance(rec, CameraImage):
+            self._camera(name, rec, common)
+        else:
+            raise DecodeError(f"decoded as {type(rec).__name__}, expected {tab.kind}")
 
     # -- frame table ---------------------------------------------------------------------
     def frame_sensors(self) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:

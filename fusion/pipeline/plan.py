@@ -22,7 +22,7 @@ from fusion.pipeline.sensors import SelectedSensors
 from fusion.pipeline.streams import EgoTable, ImuTable, MessageTable, finite_difference_twist
 from fusion.pipeline.scan import Scan
 from fusion.readers.records import ImuSample, PoseSample
-from fusion.sync import FramePlan, FrameSpec, StreamTimes, estimate_clock_offset, plan_frames
+from fusion.sync import FramePlan, FrameSpec, StreamTimes, estimate_clock_offset, plan_frames, relative_offset_ns
 
 DISCRETE = ("lidar", "radar", "camera")
 
@@ -157,7 +157,7 @@ def _estimate_clocks(
             raise ConfigError(f"clock.estimate names '{name}', not a selected LiDAR/radar/camera")
         tab = tables[name]
         fit = estimate_clock_offset(tab.stamp_ns[tab.usable], tab.record_ns[tab.usable])
-        offset = int(round(fit.offset_ns - ref_fit.offset_ns)) + ref.offset_ns
+        offset = relative_offset_ns(fit, ref_fit) + ref.offset_ns
         fits[name] = {
             "offset_ns": offset,
             "drift_ppm": float(fit.drift_ppm),

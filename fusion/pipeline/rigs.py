@@ -15,7 +15,7 @@ from fusion.errors import ConfigError
 from fusion.pipeline.config import ConvertConfig
 from fusion.pipeline.report import ReportBuilder
 from fusion.pipeline.scan import Scan
-from fusion.pipeline.sensors import SelectedSensors
+from fusion.pipeline.sensors import SelectedSensor, SelectedSensors
 
 
 def bag_rig(scan: Scan, base_frame: str, report: ReportBuilder) -> Rig | None:
@@ -36,6 +36,33 @@ def _by_frame(rig: Rig, frame_id: str) -> Sensor | None:
     return None
 
 
+def _align_names(bag: Rig, file: Rig) -> Rig:
+    """Rename the bag's sensors to the rig file's names where their frame ids agree."""
+    by_frame = {s.frame_id: n for n, s in file.sensors.items()}
+    sensors = {}
+    for n, s in bag.sensors.items():
+        new = by_frame.get(s.frame_id, n)
+        sensors[new] = s.replace(name=new)
+    return Rig(sensors, bag.base_frame)
+
+
+def _rename_selected(selected: SelectedSensors, rig: Rig, report: ReportBuilder) -> None:
+    """Selected sensors take the rig's name for their frame (the rig file names sensors)."""
+    by_frame = {s.frame_id: n for n, s in rig.sensors.items()}
+    renamed: dict[str, SelectedSensor] = {}
+    for name, sel in selected.sensors.items():
+        new = name if name in rig else by_frame.get(sel.frame_id, name)
+        sel.name = new
+        renamed[new] = sel
+        if sel.topic in report.topics:
+            report.topics[sel.topic].sensor = new
+    selected.sensors = renamed
+    if selected.imu is not None and selected.imu.name not in rig and selected.imu.frame_id in by_frame:
+        selected.imu.name = by_frame[selected.imu.frame_id]
+        if selected.imu.topic in report.topics:
+            report.topics[selected.imu.topic].sensor = selected.imu.name
+
+
 def resolve_rig(scan: Scan, selected: SelectedSensors, cfg: ConvertConfig, report: ReportBuilder) -> Rig:
     """Merge bag and file calibration, then make sure every selected sensor is in the rig.
 
@@ -54,8 +81,12 @@ def resolve_rig(scan: Scan, selected: SelectedSensors, cfg: ConvertConfig, repor
         except CalibrationError as exc:
             raise ConfigError(f"rig file {path}: {exc}") from None
         if file_rig is not None:
-            rig = merge_rigs(rig, file_rig) if rig is not None and rig.base_frame == file_rig.base_frame else file_rig
+            if rig is not None and rig.base_frame == file_rig.base_frame:
+                rig = merge_rigs(_align_names(rig, file_rig), file_rig)
+            else:
+                rig = file_rig
     rig = rig if rig is not None else Rig({}, base)
+    _rename_selected(selected, rig, report)
     sensors: dict[str, Sensor] = {}
     wanted = list(selected.sensors.values()) + ([selected.imu] if selected.imu else [])
     for sel in wanted:

@@ -87,9 +87,10 @@ def scan(source: BagSource, selected: SelectedSensors, report: ReportBuilder) ->
         try:
             rec = source.decode(raw, options=opts)
         except DecodeError as exc:
-            if sensor is not None:  # LiDAR: clocks still needed to keep indices aligned
+            if sensor is not None:  # LiDAR: clocks still needed to keep indices aligned (pass 2 reports it)
                 c = clocks[raw.topic]
-                c.stamp.append(0)
+                stamp = extractor.stamp(raw)
+                c.stamp.append(0 if stamp is None else stamp)
                 c.record.append(raw.record_time_ns)
             elif raw.topic in cont:
                 report.skip(raw.topic, raw.index, raw.record_time_ns, REASON_DECODE, exc.reason)

@@ -72,6 +72,13 @@ class SelectedSensors:
         """The rig's time offset of a sensor (0 when the rig does not know it)."""
         return int(rig.sensor(name).time_offset_ns) if name in rig else 0
 
+    def name_of_topic(self, topic: str) -> str:
+        """Sensor name of a selected LiDAR/radar/camera topic."""
+        for name, s in self.sensors.items():
+            if s.topic == topic:
+                return name
+        raise KeyError(topic)
+
     @property
     def topics(self) -> list[str]:
         out = [s.topic for s in self.sensors.values()]
@@ -88,34 +95,43 @@ def _wanted(topic: str, cfg: ConvertConfig) -> bool:
     return topic not in cfg.exclude_topics
 
 
+def _discover(source: BagSource, cfg: ConvertConfig) -> dict[str, tuple[str, str, str, DecodeOptions]]:
+    """name -> (topic, kind, frame_id, decode options) from discovery + the sensor-mapping YAML."""
+    from calibration.sources.ros import sensor_name_from_frame
+
+    out: dict[str, tuple[str, str, str, DecodeOptions]] = {}
+    for topic, info in sorted(source.topics.items()):
+        kind = _KINDS.get(info.kind)
+        if kind is None:
+            continue
+        base = sensor_name_from_frame(info.frame_id) if info.frame_id and kind not in ("odometry", "tf") else ""
+        name = base or topic.strip("/").replace("/", "_") or topic
+        if name in out:
+            name = topic.strip("/").replace("/", "_")
+        out[name] = (topic, kind, info.frame_id, DecodeOptions())
+    return out
+
+
 def select_sensors(source: BagSource, cfg: ConvertConfig, report: ReportBuilder) -> SelectedSensors:
     """Resolve sensors from discovery + the sensor-mapping YAML + topic filters."""
-    from fusion.readers.sensors import load_sensor_map, resolve_sensors
-
-    overrides: Any = None
-    if cfg.sensors is not None:
-        path = cfg.resolve(cfg.sensors)
-        overrides = load_sensor_map(path)
-    specs = resolve_sensors(source, overrides)
+    specs = _discover(source, cfg)
     topics = source.topics
     sensors: dict[str, SelectedSensor] = {}
     imu: SelectedSensor | None = None
     options: dict[str, DecodeOptions] = {}
     ego_candidates: list[tuple[str, str]] = []
-    for name, spec in specs.items():
-        kind = _KINDS.get(SensorKind(spec.kind), "other")
-        topic = spec.topic
+    for name, (topic, kind, frame_id, opts) in specs.items():
         if topic not in topics or not _wanted(topic, cfg):
             continue
         info = topics[topic]
-        options[topic] = spec.decode_options()
+        options[topic] = opts
         if kind in ("lidar", "radar", "camera"):
             sensors[name] = SelectedSensor(
-                name, topic, kind, spec.frame_id or info.frame_id, info.msgtype,
+                name, topic, kind, frame_id or info.frame_id, info.msgtype,
                 compressed=info.msgtype.endswith("CompressedImage"),
             )
         elif kind == "imu" and imu is None:
-            imu = SelectedSensor(name, topic, kind, spec.frame_id or info.frame_id, info.msgtype)
+            imu = SelectedSensor(name, topic, kind, frame_id or info.frame_id, info.msgtype)
         elif kind in ("odometry", "tf"):
             ego_candidates.append((name, topic))
     ego_topic = cfg.ego.topic

@@ -19,6 +19,7 @@ import numpy as np
 from rosbags.interfaces import Connection, ConnectionExtRosbag2
 from rosbags.rosbag1 import Reader as Reader1
 from rosbags.rosbag2 import Reader as Reader2
+from rosbags.rosbag2.reader import DirectoryReader
 
 from fusion.errors import (
     BagError,
@@ -27,6 +28,7 @@ from fusion.errors import (
     DecodeError,
     EmptyBagError,
     MessageTypeError,
+    TruncatedBagError,
     UnsupportedBagError,
 )
 from fusion.readers.decode import decode_message
@@ -38,6 +40,13 @@ from fusion.readers.stamps import StampExtractor, peek_frame_id
 from fusion.readers.typesys import TypeRegistry, build_registry
 
 ROS2_SUFFIXES = (".db3", ".mcap")
+
+
+def _zstd_decompress(data: bytes) -> bytes:
+    """Per-message zstd (rosbag2 ``compression_mode: message``)."""
+    from rosbags.rosbag2.reader import zstd
+
+    return bytes(zstd.decompress(data))
 
 
 def _expand(paths: Sequence[Path]) -> tuple[bool, list[Path]]:
@@ -75,6 +84,11 @@ def _expand(paths: Sequence[Path]) -> tuple[bool, list[Path]]:
             if path.suffix not in ROS2_SUFFIXES:
                 raise UnsupportedBagError(f"{path}: looks like a {magic} bag but is not named .mcap/.db3; rename it")
             kinds.add("ros2")
+        elif path.suffix == ".mcap":
+            raise BagError(
+                f"{path}: damaged MCAP file (invalid magic bytes; line endings converted by a text transfer?); "
+                "re-copy the file in binary mode"
+            )
         elif path.name.endswith(".zstd"):
             raise UnsupportedBagError(
                 f"{path}: a zstd-compressed rosbag2 file; open its bag directory (with metadata.yaml) instead"
@@ -111,6 +125,8 @@ class RosBagSource:
         self._topics: dict[str, TopicInfo] | None = None
         #: topic -> indices of messages whose stamp could not be read in the last :meth:`stamps` call.
         self.corrupt_stamps: dict[str, list[int]] = {}
+        #: The damage hit by the last ``stamps(..., keep_partial=True)`` call, if any.
+        self.truncated: TruncatedBagError | None = None
 
     # -- opening -------------------------------------------------------------------------
     def _open_readers(self) -> None:
@@ -212,11 +228,31 @@ class RosBagSource:
             )
         return [[c for c in conns if c.topic in wanted] for conns in self._conns]
 
+    @staticmethod
+    def _backend_stream(reader: Any, conns: list[Connection]) -> Iterator[tuple[Connection, int, Any]]:
+        """rosbags' message stream; for rosbag2 directories, match files' topics by name and type only.
+
+        rosbags also requires the QoS profiles in metadata.yaml to equal the database's,
+        and silently yields nothing when they differ; fusion matches on (topic, type).
+        """
+        storage = getattr(reader, "storage", None)
+        if not isinstance(storage, DirectoryReader):
+            yield from reader.messages(connections=conns)
+            return
+        by_key = {(c.topic, c.msgtype): c for c in conns}
+        per_message = storage.metadata.compression_mode == "message"
+        for st in storage.storages:
+            sconns = [x for x in st.connections if (x.topic, x.msgtype) in by_key]
+            if not sconns:
+                continue
+            for sc, t, data in st.messages(sconns):
+                yield by_key[sc.topic, sc.msgtype], t, (_zstd_decompress(data) if per_message else data)
+
     def _reader_stream(self, i: int, conns: list[Connection]) -> Iterator[tuple[Connection, int, Any]]:
         reader, unit = self._readers[i], self._units[i]
         n, last = 0, None
         try:
-            for conn, t, data in reader.messages(connections=conns):
+            for conn, t, data in self._backend_stream(reader, conns):
                 n += 1
                 last = t
                 yield conn, t, data
@@ -297,7 +333,7 @@ class RosBagSource:
                 index=raw.index,
             ) from None
 
-    def stamps(self, topics: Iterable[str]) -> dict[str, tuple[I64, I64]]:
+    def stamps(self, topics: Iterable[str], *, keep_partial: bool = False) -> dict[str, tuple[I64, I64]]:
         """Header stamps and record times of every message on ``topics``, without full deserialization.
 
         Types whose first field is a ``std_msgs/Header`` are read straight from the
@@ -305,11 +341,17 @@ class RosBagSource:
         headerless types: 0). Messages too short or undeserializable get stamp 0 and
         are listed in :attr:`corrupt_stamps`.
 
+        Args:
+            topics: Topic names.
+            keep_partial: On a damaged bag, return what was read before the damage and
+                keep the error in :attr:`truncated` instead of raising it.
+
         Returns:
             topic -> (stamp_ns (N,) int64, record_time_ns (N,) int64), in record order.
 
         Raises:
             MessageTypeError: A selected topic's type has no definition.
+            TruncatedBagError: The bag is damaged (unless ``keep_partial``).
         """
         wanted = [topics] if isinstance(topics, str) else list(topics)
         for conns in self._select(wanted):
@@ -323,13 +365,19 @@ class RosBagSource:
         stamps: dict[str, list[int]] = {t: [] for t in wanted}
         records: dict[str, list[int]] = {t: [] for t in wanted}
         corrupt: dict[str, list[int]] = {}
-        for raw in self.messages(wanted):
-            stamp = extractor.stamp(raw)
-            if stamp is None:
-                corrupt.setdefault(raw.topic, []).append(raw.index)
-                stamp = 0
-            stamps[raw.topic].append(stamp)
-            records[raw.topic].append(raw.record_time_ns)
+        self.truncated = None
+        try:
+            for raw in self.messages(wanted):
+                stamp = extractor.stamp(raw)
+                if stamp is None:
+                    corrupt.setdefault(raw.topic, []).append(raw.index)
+                    stamp = 0
+                stamps[raw.topic].append(stamp)
+                records[raw.topic].append(raw.record_time_ns)
+        except TruncatedBagError as exc:
+            if not keep_partial:
+                raise
+            self.truncated = exc
         self.corrupt_stamps = corrupt
         return {t: (np.asarray(stamps[t], dtype=np.int64), np.asarray(records[t], dtype=np.int64)) for t in wanted}
 

@@ -162,6 +162,8 @@ def to_bgr8(record: CameraImage) -> np.ndarray:
         uv = img[h:].reshape(h, -1, 2)
         yuv = np.dstack([img[:h], uv[..., 0], uv[..., 1]])
         return cv2.cvtColor(yuv, cv2.COLOR_YUV2BGR)
+    if enc in _TO_BGR:
+        return cv2.cvtColor(img, _TO_BGR[enc])
     prefix = enc.rstrip("0123456789")
     if prefix == "bgr":
         return _to_u8(img, scale_to_range=False).copy()

@@ -35,24 +35,24 @@ def reason(exc: BaseException) -> str:
 def _non_ros_mcap(path: Path) -> BagError:
     """Inspect an MCAP rosbags refused (profile not ros2) and say what it holds."""
     try:
-        from mcap.reader import make_reader
+        from mcap.records import Channel, Header, Message
+        from mcap.stream_reader import StreamReader
 
         encodings: set[str] = set()
-        channels = 0
+        channels: set[int] = set()
         messages = 0
         profile = ""
         with path.open("rb") as f:
-            reader = make_reader(f)
-            header = reader.get_header()
-            profile = header.profile
-            for _schema, channel, _message in reader.iter_messages():
-                messages += 1
-                if channel.message_encoding not in encodings:
-                    encodings.add(channel.message_encoding)
-            summary = reader.get_summary()
-            channels = len(summary.channels) if summary else len(encodings)
+            for record in StreamReader(f).records:
+                if isinstance(record, Message):
+                    messages += 1
+                elif isinstance(record, Channel):
+                    channels.add(record.id)
+                    encodings.add(record.message_encoding)
+                elif isinstance(record, Header):
+                    profile = record.profile
     except Exception as exc:  # noqa: BLE001 - the mcap package has its own error zoo
-        return BagError(f"{path}: not a readable MCAP file ({reason(exc)}); the file is damaged")
+        return BagError(f"{path}: not a readable MCAP file ({type(exc).__name__}: {reason(exc)}); the file is damaged")
     if messages == 0:
         return EmptyBagError(f"{path}: MCAP (profile {profile!r}) holds no messages")
     enc = ", ".join(sorted(encodings)) or "none"
@@ -62,7 +62,7 @@ def _non_ros_mcap(path: Path) -> BagError:
         )
     return UnsupportedBagError(
         f"{path}: holds no ROS messages (message encoding {enc}; {messages} message(s) on "
-        f"{channels} channel(s), profile {profile!r}); fusion reads ROS 1 bags and ROS 2 cdr bags"
+        f"{len(channels)} channel(s), profile {profile!r}); fusion reads ROS 1 bags and ROS 2 cdr bags"
     )
 
 

@@ -138,7 +138,7 @@ class BagSource(Protocol):
         """Deserialize one message into the rosbags message object."""
         ...
 
-    def stamps(self, topics: Iterable[str]) -> dict[str, tuple[I64, I64]]:
+    def stamps(self, topics: Iterable[str], *, keep_partial: bool = False) -> dict[str, tuple[I64, I64]]:
         """Topic -> (header stamp ns, record time ns), read without full deserialization."""
         ...
 

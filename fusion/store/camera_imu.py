@@ -42,11 +42,16 @@ class CameraWriter(StreamWriter):
             self._add("data", "uint8", (), lay.BLOB, expected_bytes or expected_messages * 200_000)
             self._shape: tuple[int, ...] = ()
         else:
-            if image_shape is None or dtype is None:
-                raise StoreError(f"streams/{name}: a raw camera needs image_shape (H, W[, C]) and dtype")
-            self._shape = tuple(int(s) for s in image_shape)
-            spec = lay.raw_image_spec(self._shape, np.dtype(dtype))
-            self._add("pixels", np.dtype(dtype), self._shape, spec, expected_messages)
+            self._expected = expected_messages
+            self._shape = ()
+            self._dtype: np.dtype[Any] | None = None
+            if image_shape is not None and dtype is not None:
+                self._create_pixels(tuple(int(s) for s in image_shape), np.dtype(dtype))
+
+    def _create_pixels(self, shape: tuple[int, ...], dtype: np.dtype[Any]) -> None:
+        self._shape, self._dtype = shape, dtype
+        self._add("pixels", dtype, shape, lay.raw_image_spec(shape, dtype), self._expected)
+        self.group.attrs.update({"image_shape": list(shape), "dtype": dtype.str})
 
     def _code(self, fmt: str | None) -> int:
         text = fmt or ""
@@ -86,9 +91,14 @@ class CameraWriter(StreamWriter):
             self._ragged(blob.shape[0])
         else:
             img = np.asarray(data)
-            if img.shape != self._shape:
+            if self._dtype is None:
+                if img.ndim not in (2, 3):
+                    raise StoreError(f"streams/{self.name}: a raw image must be (H, W[, C]), got {img.shape}")
+                self._create_pixels(tuple(int(s) for s in img.shape), img.dtype)
+            if img.shape != self._shape or img.dtype != self._dtype:
                 raise StoreError(
-                    f"streams/{self.name}: message {self.count}: image shape {img.shape} != declared {self._shape}"
+                    f"streams/{self.name}: message {self.count}: image {img.shape} {img.dtype} differs from the "
+                    f"stream's {self._shape} {self._dtype} (a raw stream keeps one image size and dtype)"
                 )
             code = self._code(format)
             self._cols["pixels"].append(img[None])

@@ -15,7 +15,9 @@ from typing import Any, overload
 import numpy as np
 
 from fusion.store.frame import CameraFrame, ImuSamples, LidarFrame, RadarFrame, SensorInfo
-from fusion.store.state import StoreState, open_state
+from fusion.store.state import StoreState, StoreStatus, open_state, store_status
+
+__all__ = ["Dataset", "EgoTrajectory", "Frame", "StoreStatus", "open_dataset", "store_status"]
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ def quat_xyzw_to_matrix(q: F64) -> F64:
     )
 
 
-def slerp_xyzw(q0: F64, q1: F64, alpha: F64) -> F64:
+def slerp_xyzw(q0: F64, q1: F64, alpha: F64 | float) -> F64:
     """Spherical interpolation (…, 4) between x,y,z,w quaternions (shortest arc), alpha (…,)."""
     dot = np.sum(q0 * q1, axis=-1)
     q1 = np.where((dot < 0)[..., None], -q1, q1)
@@ -68,7 +68,7 @@ def interpolate_pose(times_ns: NDArray[np.int64], translation_m: F64, rotation_x
         return pose_matrix(translation_m[i], rotation_xyzw[i])
     alpha = (query_ns - int(times_ns[i])) / (int(times_ns[i + 1]) - int(times_ns[i]))
     t = translation_m[i] + alpha * (translation_m[i + 1] - translation_m[i])
-    q = slerp_xyzw(rotation_xyzw[i], rotation_xyzw[i + 1], np.float64(alpha))
+    q = slerp_xyzw(rotation_xyzw[i], rotation_xyzw[i + 1], alpha)
     return pose_matrix(t, q)
 
 

@@ -93,7 +93,7 @@ def compressors(codec: Codec) -> Any:
     if codec == "zstd":
         return (ZstdCodec(level=3),)
     cname, shuffle = codec.split("_")
-    return (BloscCodec(cname=cname, clevel=3 if cname == "zstd" else 5, shuffle=shuffle),)
+    return (BloscCodec(cname=cname, clevel=3 if cname == "zstd" else 5, shuffle=shuffle),)  # type: ignore[arg-type]
 
 
 def raw_image_spec(image_shape: tuple[int, ...], dtype: np.dtype[Any]) -> ColumnSpec:

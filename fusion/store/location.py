@@ -160,7 +160,7 @@ class StoreLocation:
         if "token" in opts:
             config["session_token"] = opts["token"]
         config["region"] = opts.get("region") or opts.get("client_kwargs", {}).get("region_name", "us-east-1")
-        client_options = {"allow_http": True} if endpoint and str(endpoint).startswith("http://") else {}
+        client_options: Any = {"allow_http": True} if endpoint and str(endpoint).startswith("http://") else {}
         s3 = S3Store(bucket, prefix=prefix.strip("/") or None, client_options=client_options, **config)
         return ObjectStore(s3, read_only=read_only)
 

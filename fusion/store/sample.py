@@ -49,6 +49,15 @@ class Sample:
     rig: dict[str, Any] = field(default_factory=dict)
 
 
+def sample_rig() -> dict[str, Any]:
+    """``calibration.Rig.to_dict()`` of the sample's LiDARs and radar (EXTRINSICS)."""
+    import calibration as cal
+
+    kinds = {"lidar_top": "lidar", "lidar_rear": "lidar", "radar_front": "radar"}
+    sensors = {n: cal.Sensor(n, kinds[n], n, cal.SE3.from_matrix(M)) for n, M in EXTRINSICS.items()}
+    return dict(cal.Rig(sensors, base_frame="base_link").to_dict())
+
+
 def _jpeg(img: np.ndarray) -> bytes:
     import cv2
 
@@ -132,7 +141,7 @@ def make_sample(n_frames: int = 12, points: int = 1024, image_hw: tuple[int, int
     counts = {k2: len(v) for k2, v in msgs.items()} | {"imu": k}
     report = {"counts": counts, "skipped": [{"topic": "/x", "index": j, "reason": "decode"} for j in range(50)],
               "sync": {"max_abs_dt_ms": 3.0}}
-    rig = {"base_frame": "base_link", "sensors": {k2: {"T_base_sensor": v.tolist()} for k2, v in EXTRINSICS.items()}}
+    rig = sample_rig()
     return Sample(ft, poses, flags, imu_range, m_arr, msgs, imu, ego, report, rig)
 
 
@@ -152,14 +161,14 @@ def write_sample(url: Any, sample: Sample | None = None, *, overwrite: bool = Fa
                   "attrs": {"msgtype": "test", "time_convention": "stamp"}}
         if name.startswith("lidar"):
             writers[name] = w.add_lidar(name, fields={"intensity": np.float32, "ring": np.uint16},
-                                        expected_points=100, with_xyz_raw=True,
-                                        T_base_sensor=EXTRINSICS[name], **common)
+                                        expected_points=100, with_xyz_raw=name == "lidar_top" or None,
+                                        T_base_sensor=None if name == "lidar_top" else EXTRINSICS[name],
+                                        **common)
         elif name.startswith("radar"):
             writers[name] = w.add_radar(name, fields={"rcs": np.float32}, expected_points=100,
                                         T_base_sensor=EXTRINSICS[name], **common)
         elif name == "cam_raw":
-            img = ms[0]["image"]
-            writers[name] = w.add_camera(name, compressed=False, image_shape=img.shape, dtype=img.dtype, **common)
+            writers[name] = w.add_camera(name, compressed=False, **common)  # shape from the first image
         else:
             writers[name] = w.add_camera(name, compressed=True, **common)
     imu_w = w.add_imu("imu", topic="/imu", frame_id="imu", expected_messages=10, attrs={})
@@ -169,7 +178,7 @@ def write_sample(url: Any, sample: Sample | None = None, *, overwrite: bool = Fa
         t3 = (m["stamp_ns"], m["record_time_ns"], m["time_ns"])
         if name.startswith("lidar"):
             writers[name].append(*t3, m["ref_time_ns"], m["xyz"], m["time_offset_ns"], m["fields"],
-                                 xyz_raw=m["xyz_raw"])
+                                 xyz_raw=m["xyz_raw"] if name == "lidar_top" else None)
         elif name.startswith("radar"):
             writers[name].append(*t3, m["xyz"], m["radial_velocity_mps"], m["radial_velocity_comp_mps"], m["fields"])
         else:

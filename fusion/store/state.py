@@ -118,7 +118,8 @@ class StoreState:
         """The stored rig dict ({} when none was written)."""
         if lay.RIG not in self.root:
             return {}
-        return dict(self.root[lay.RIG].attrs.get("rig", {}) or {})
+        rig: Any = self.root[lay.RIG].attrs.get("rig", {})
+        return dict(rig or {})
 
     @cached_property
     def report(self) -> dict[str, Any]:
@@ -202,3 +203,27 @@ def open_state(url: Any, storage_options: dict[str, Any], allow_incomplete: bool
     location, root = open_root(url, storage_options)
     check_root(location.url, dict(root.attrs), allow_incomplete)
     return StoreState(location, root)
+
+
+@dataclass(frozen=True)
+class StoreStatus:
+    """What is at a store location: ``exists``, ``complete``, ``input_fingerprint`` (None if absent)."""
+
+    url: str
+    exists: bool
+    complete: bool
+    input_fingerprint: str | None
+    fusion_format: str | None
+
+
+def store_status(url: Any, storage_options: dict[str, Any] | None = None) -> StoreStatus:
+    """Probe a location without raising for a missing or incomplete store (used by ``--resume``)."""
+    location = resolve(url, storage_options)
+    if not location.exists():
+        return StoreStatus(location.url, False, False, None, None)
+    _, root = open_root(url, dict(storage_options or {}))
+    attrs = dict(root.attrs)
+    fp = attrs.get("input_fingerprint")
+    fmt = attrs.get("fusion_format")
+    return StoreStatus(location.url, True, bool(attrs.get("complete", False)),
+                       str(fp) if fp is not None else None, str(fmt) if fmt is not None else None)

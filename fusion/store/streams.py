@@ -139,12 +139,13 @@ class LidarWriter(_PointStream):
         fields: dict[str, Any],
         expected_messages: int,
         expected_points: int,
-        with_xyz_raw: bool = False,
+        with_xyz_raw: bool | None = None,
     ) -> None:
         super().__init__(group, name, expected_messages, extra_times=("ref_time_ns",))
         self._add("xyz", "float32", (3,), lay.LIDAR_XYZ, expected_points)
         self._add("time_offset_ns", "int32", (), lay.LIDAR_FIELD, expected_points)
         self._point_fields(fields, lay.LIDAR_FIELD, expected_points)
+        self._expected_points = expected_points
         self._with_raw = with_xyz_raw
         if with_xyz_raw:
             self._add("xyz_raw", "float32", (3,), lay.LIDAR_XYZ, expected_points)
@@ -170,14 +171,19 @@ class LidarWriter(_PointStream):
             xyz: (N, 3) float32 points in the sensor frame at ``ref_time_ns``, m.
             time_offset_ns: (N,) int32 point time − ``ref_time_ns``.
             fields: Every declared field, each (N,).
-            xyz_raw: (N, 3) float32 points before deskew (required iff declared).
+            xyz_raw: (N, 3) float32 points before deskew. With ``with_xyz_raw=None`` the first
+                message decides whether the stream keeps them; afterwards every message must agree.
         """
         pts = np.asarray(xyz, dtype=np.float32)
         n = pts.shape[0] if pts.ndim == 2 else -1
         self._check_len("xyz", pts, max(n, 0), (3,))
         toff = np.asarray(time_offset_ns).astype(np.int32, copy=False).reshape(-1)
         self._check_len("time_offset_ns", toff, n)
-        if (xyz_raw is not None) != self._with_raw:
+        if self._with_raw is None and self.count == 0:
+            self._with_raw = xyz_raw is not None
+            if self._with_raw:
+                self._add("xyz_raw", "float32", (3,), lay.LIDAR_XYZ, self._expected_points)
+        if (xyz_raw is not None) != bool(self._with_raw):
             raise StoreError(
                 f"streams/{self.name}: message {self.count}: xyz_raw "
                 f"{'given' if xyz_raw is not None else 'missing'} but with_xyz_raw={self._with_raw}"

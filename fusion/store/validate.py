@@ -71,13 +71,14 @@ def _check_stream(name: str, s: Any, problems: list[str], report_counts: dict[st
                 f"(offsets[{i}]={off[i]} > offsets[{i + 1}]={off[i + 1]}); "
                 f"{int(dec.sum())} decreasing step(s)"
             )
-        cols = s.point_columns() + (["data"] if "data" in g else [])
-        for col in cols:
-            n = rows(col)
+        # offsets[0] == 0, monotonic and offsets[-1] == rows together imply every offset is in range
+        by_rows: dict[int, list[str]] = {}
+        for col in s.point_columns() + (["data"] if "data" in g else []):
+            by_rows.setdefault(rows(col), []).append(col)
+        for n, cols in sorted(by_rows.items()):
             if off.size and int(off[-1]) != n:
-                problems.append(f"{where}/offsets[-1] = {int(off[-1])} but {where}/{col} has {n} rows")
-            if off.size and (off.max() > n or off.min() < 0):
-                problems.append(f"{where}/offsets: values outside [0, {n}] (rows of {col})")
+                problems.append(f"{where}/offsets[-1] = {int(off[-1])} but {where}/{{{', '.join(cols)}}} "
+                                f"{'has' if len(cols) == 1 else 'have'} {n} rows")
     elif s.kind == "imu":
         for col in ("angular_velocity_radps", "linear_acceleration_mps2", "orientation_xyzw"):
             if col in g and rows(col) != m:

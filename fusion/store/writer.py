@@ -113,7 +113,7 @@ class StoreWriter:
             "world_frame": "odom",
         }
         root = zarr.open_group(store, mode="w", attributes=attrs, zarr_format=3)
-        for grp in (lay.STREAMS, lay.FRAMES, lay.ANNOTATIONS):
+        for grp in (lay.STREAMS, lay.FRAMES):  # annotations/ is created by fusion.annotations
             root.require_group(grp)
         return cls(location, store, root)
 
@@ -156,9 +156,13 @@ class StoreWriter:
         return self.root.require_group(lay.STREAMS).create_group(name, attributes=meta)
 
     def add_lidar(self, name: str, *, topic: str, frame_id: str, fields: dict[str, Any], expected_messages: int,
-                  expected_points: int, attrs: dict[str, Any] | None = None, with_xyz_raw: bool = False,
+                  expected_points: int, attrs: dict[str, Any] | None = None, with_xyz_raw: bool | None = None,
                   T_base_sensor: Any = None) -> LidarWriter:
-        """Add a LiDAR stream (see :meth:`LidarWriter.append`). ``T_base_sensor``: optional 4x4 / SE3."""
+        """Add a LiDAR stream (see :meth:`LidarWriter.append`).
+
+        ``with_xyz_raw``: keep pre-deskew points (``None``: the first ``append`` decides).
+        ``T_base_sensor``: optional 4x4 / SE3 stored as a stream attribute (else the reader uses the rig).
+        """
         g = self._stream_group(name, "lidar", topic, frame_id, attrs, T_base_sensor)
         w = LidarWriter(g, name, fields=fields, expected_messages=expected_messages,
                         expected_points=expected_points, with_xyz_raw=with_xyz_raw)

@@ -71,12 +71,16 @@ class ClockFit:
         return self.offset_ns + np.round((s - self.ref_stamp_ns) * (self.drift_ppm * 1e-6)).astype(np.int64)
 
 
-def estimate_clock_offset(stamp_ns: ArrayLike, record_ns: ArrayLike) -> ClockFit:
+def estimate_clock_offset(stamp_ns: ArrayLike, record_ns: ArrayLike, fit_drift: bool = True) -> ClockFit:
     """Fit ``record ≈ stamp·(1 + drift) + offset + delay, delay ≥ 0`` (lower support line).
+
+    The drift is only as good as ``2·uncertainty / time span`` (e.g. ±40 ppm for 1 ms over 50 s);
+    for short logs pass ``fit_drift=False`` (offset = the minimum of ``record − stamp``).
 
     Args:
         stamp_ns: (M,) int64 sensor header stamps, ns (any order).
         record_ns: (M,) int64 record (receive) times, ns, same order.
+        fit_drift: fit the clock-rate difference too (else drift = 0).
 
     Returns:
         A :class:`ClockFit`.
@@ -100,7 +104,9 @@ def estimate_clock_offset(stamp_ns: ArrayLike, record_ns: ArrayLike) -> ClockFit
     hull = hull[:h]
     xm = float(x.mean())
     hx = xs[hull]
-    if h == 1:
+    if not fit_drift:
+        b, c = 0.0, float(ys.min())
+    elif h == 1:
         b, c = 0.0, float(ys[hull[0]])
     else:
         e = int(np.clip(np.searchsorted(hx, xm, side="right") - 1, 0, h - 2))

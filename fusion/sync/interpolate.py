@@ -49,8 +49,8 @@ def _interp_kernel(times, vec, quat, query, max_gap, out_vec, out_q, inside):  #
                 k = 0
             else:
                 k = _bracket(times, t)
-                if times[k + 1] - times[k] > max_gap:
-                    ok = False
+                if times[k + 1] - times[k] > max_gap and t != times[k] and t != times[k + 1]:
+                    ok = False  # inside a gap (a query exactly on a sample is always inside)
         inside[j] = ok
         if not ok:
             for c in range(d):

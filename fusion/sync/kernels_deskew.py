@@ -20,6 +20,8 @@ so the per-point cost is one 3x3 affine map. No allocation in the per-point loop
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit, prange
 
@@ -79,6 +81,50 @@ def prepare_segments(traj_t, traj_q, R_ref, t_ref, R_bl, t_bl, seg_M, seg_c, seg
             seg_d[k, i] = d
 
 
+@njit(cache=True, inline="always")
+def _direct(xyz, i, k, a, seg_M, seg_c, seg_d, seg_axis, R_bl, t_bl, inverse, out):  # type: ignore[no-untyped-def]
+    """Deskew (or undeskew) point i alone: Rodrigues on the vector, no matrix composition."""
+    ax, ay, az = seg_axis[k, 0], seg_axis[k, 1], seg_axis[k, 2]
+    ang = a * seg_axis[k, 3]
+    if inverse:
+        ang = -ang
+    c = math.cos(ang)
+    s = math.sin(ang)
+    M = seg_M[k]
+    px = np.float64(xyz[i, 0])
+    py = np.float64(xyz[i, 1])
+    pz = np.float64(xyz[i, 2])
+    if not inverse:
+        # v = R_bl p + t_bl
+        vx = R_bl[0, 0] * px + R_bl[0, 1] * py + R_bl[0, 2] * pz + t_bl[0]
+        vy = R_bl[1, 0] * px + R_bl[1, 1] * py + R_bl[1, 2] * pz + t_bl[1]
+        vz = R_bl[2, 0] * px + R_bl[2, 1] * py + R_bl[2, 2] * pz + t_bl[2]
+    else:
+        # v = M^T (p − c − a d)
+        qx = px - seg_c[k, 0] - a * seg_d[k, 0]
+        qy = py - seg_c[k, 1] - a * seg_d[k, 1]
+        qz = pz - seg_c[k, 2] - a * seg_d[k, 2]
+        vx = M[0, 0] * qx + M[1, 0] * qy + M[2, 0] * qz
+        vy = M[0, 1] * qx + M[1, 1] * qy + M[2, 1] * qz
+        vz = M[0, 2] * qx + M[1, 2] * qy + M[2, 2] * qz
+    # Rodrigues: w = v cos + (k × v) sin + k (k·v)(1 − cos)
+    kd = (ax * vx + ay * vy + az * vz) * (1.0 - c)
+    wx = vx * c + (ay * vz - az * vy) * s + ax * kd
+    wy = vy * c + (az * vx - ax * vz) * s + ay * kd
+    wz = vz * c + (ax * vy - ay * vx) * s + az * kd
+    if not inverse:
+        out[i, 0] = M[0, 0] * wx + M[0, 1] * wy + M[0, 2] * wz + seg_c[k, 0] + a * seg_d[k, 0]
+        out[i, 1] = M[1, 0] * wx + M[1, 1] * wy + M[1, 2] * wz + seg_c[k, 1] + a * seg_d[k, 1]
+        out[i, 2] = M[2, 0] * wx + M[2, 1] * wy + M[2, 2] * wz + seg_c[k, 2] + a * seg_d[k, 2]
+    else:
+        wx -= t_bl[0]
+        wy -= t_bl[1]
+        wz -= t_bl[2]
+        out[i, 0] = R_bl[0, 0] * wx + R_bl[1, 0] * wy + R_bl[2, 0] * wz
+        out[i, 1] = R_bl[0, 1] * wx + R_bl[1, 1] * wy + R_bl[2, 1] * wz
+        out[i, 2] = R_bl[0, 2] * wx + R_bl[1, 2] * wy + R_bl[2, 2] * wz
+
+
 @njit(cache=True, parallel=True)
 def deskew_kernel(xyz, ptime, times, seg_M, seg_c, seg_d, seg_axis, R_bl, t_bl, inverse, out):  # type: ignore[no-untyped-def]
     """Deskew (or, with ``inverse``, undeskew) points into ``out`` (N,3) f32.
@@ -130,6 +176,12 @@ def deskew_kernel(xyz, ptime, times, seg_M, seg_c, seg_d, seg_axis, R_bl, t_bl, 
                                         b1 = mid
                                 k = b0
                         a = (t - times[k]) / (times[k + 1] - times[k])
+                    if i + 1 >= hi or ptime[i + 1] != t:
+                        # a time of its own (per-point-timed LiDARs): apply the chain to this point
+                        # directly, cheaper than composing the 3x3 for one use
+                        have = False
+                        _direct(xyz, i, k, a, seg_M, seg_c, seg_d, seg_axis, R_bl, t_bl, inverse, out)
+                        continue
                     r = axis_angle_to_mat(seg_axis[k, 0], seg_axis[k, 1], seg_axis[k, 2], a * seg_axis[k, 3])
                     # B = Rot · R_bl  and  b = Rot · t_bl
                     b00 = r[0] * R_bl[0, 0] + r[1] * R_bl[1, 0] + r[2] * R_bl[2, 0]

@@ -31,6 +31,26 @@ def box_color_bgr(object_id: int) -> NDArray[np.uint8]:
     return np.asarray(cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)[0, 0], dtype=np.uint8)
 
 
+def distort_plumb_bob(x: F64, y: F64, D: F64) -> tuple[F64, F64]:
+    """Normalized undistorted (x, y) -> distorted, OpenCV plumb_bob (k1 k2 p1 p2 k3)."""
+    k1, k2, p1, p2, k3 = D
+    r2 = x * x + y * y
+    radial = 1 + k1 * r2 + k2 * r2 * r2 + k3 * r2**3
+    return (x * radial + 2 * p1 * x * y + p2 * (r2 + 2 * x * x),
+            y * radial + p1 * (r2 + 2 * y * y) + 2 * p2 * x * y)
+
+
+def undistort_plumb_bob(xd: F64, yd: F64, D: F64, iterations: int = 30) -> F64:
+    """(N, 2) undistorted normalized coordinates of distorted ``xd``, ``yd`` (fixed-point iteration;
+    residual < 1e-12 for the rig's mild distortion)."""
+    x, y = xd.copy(), yd.copy()
+    if np.any(D != 0):
+        for _ in range(iterations):
+            dx, dy = distort_plumb_bob(x, y, D)
+            x, y = x + (xd - dx), y + (yd - dy)
+    return np.stack([x, y], axis=-1)
+
+
 class CameraRenderer:
     """Renders one camera of the rig.
 
@@ -44,14 +64,23 @@ class CameraRenderer:
         self.K, self.D, self.width, self.height = K, D, width, height
         self.T_base_cam = T_base_cam
         u, v = np.meshgrid(np.arange(width, dtype=np.float64), np.arange(height, dtype=np.float64))
-        uv = np.stack([u.ravel(), v.ravel()], axis=-1).reshape(-1, 1, 2)
-        if np.any(D != 0):
-            crit = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 50, 1e-12)
-            xy = cv2.undistortPointsIter(uv, K, D, None, None, crit).reshape(-1, 2)
-        else:
-            xy = cv2.undistortPoints(uv, K, D).reshape(-1, 2)
+        xd = (u.ravel() - K[0, 2]) / K[0, 0]
+        yd = (v.ravel() - K[1, 2]) / K[1, 1]
+        xy = undistort_plumb_bob(xd, yd, D)
         self.rays_cam = np.concatenate([xy, np.ones((xy.shape[0], 1))], axis=1)  # (HW, 3), z = 1
-        self.colors = {}  # object id -> (6, 3) shaded face colours
+        self.rx32, self.ry32 = xy[:, 0].astype(np.float32), xy[:, 1].astype(np.float32)
+        self.ray_norm32 = np.sqrt(self.rx32**2 + self.ry32**2 + 1).astype(np.float32)
+        self.colors: dict[int, NDArray[np.uint8]] = {}  # object id -> (6, 3) shaded face colours
+        s = np.linspace(-1.0, 1.0, 9)
+        edges = []
+        for axis in range(3):
+            for a in (-1.0, 1.0):
+                for b in (-1.0, 1.0):
+                    e = np.empty((s.size, 3))
+                    e[:, axis] = s
+                    e[:, (axis + 1) % 3], e[:, (axis + 2) % 3] = a, b
+                    edges.append(e)
+        self.unit_edges = np.concatenate(edges)  # (108, 3) points on the edges of [-1, 1]^3
 
     def _face_colors(self, object_id: int) -> NDArray[np.uint8]:
         if object_id not in self.colors:
@@ -60,21 +89,20 @@ class CameraRenderer:
         return self.colors[object_id]
 
     def _rect(self, T_cam_world: F64, center: F64, size: F64, yaw: float) -> tuple[int, int, int, int] | None:
-        """Pixel rectangle (u0, v0, u1, v1) to test for a box, or None when out of view."""
-        h = size / 2
-        corners = np.array([[sx * h[0], sy * h[1], sz * h[2]] for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)])
+        """Pixel rectangle (u0, v0, u1, v1) holding the box's image (distortion included), or None."""
         c, s = np.cos(yaw), np.sin(yaw)
         R = np.array([[c, -s, 0], [s, c, 0], [0, 0, 1.0]])
-        pc = (T_cam_world[:3, :3] @ (corners @ R.T + center).T).T + T_cam_world[:3, 3]
+        pw = (self.unit_edges * (size / 2)) @ R.T + center
+        pc = pw @ T_cam_world[:3, :3].T + T_cam_world[:3, 3]
         if np.all(pc[:, 2] <= 0.05):
             return None
         if np.any(pc[:, 2] <= 0.05):
             return 0, 0, self.width, self.height
-        uv = (pc[:, :2] / pc[:, 2:3]) * np.array([self.K[0, 0], self.K[1, 1]]) + self.K[:2, 2]
-        mu, mv = 0.1 * self.width + 2, 0.1 * self.height + 2
-        u0, v0 = int(max(np.floor(uv[:, 0].min() - mu), 0)), int(max(np.floor(uv[:, 1].min() - mv), 0))
-        u1 = int(min(np.ceil(uv[:, 0].max() + mu), self.width))
-        v1 = int(min(np.ceil(uv[:, 1].max() + mv), self.height))
+        x, y = distort_plumb_bob(pc[:, 0] / pc[:, 2], pc[:, 1] / pc[:, 2], self.D)
+        u = x * self.K[0, 0] + self.K[0, 2]
+        v = y * self.K[1, 1] + self.K[1, 2]
+        u0, v0 = int(max(np.floor(u.min()) - 2, 0)), int(max(np.floor(v.min()) - 2, 0))
+        u1, v1 = int(min(np.ceil(u.max()) + 3, self.width)), int(min(np.ceil(v.max()) + 3, self.height))
         if u0 >= u1 or v0 >= v1:
             return None
         return u0, v0, u1, v1
@@ -83,21 +111,20 @@ class CameraRenderer:
         """(H, W, 3) uint8 BGR image of the world at ``true_time_ns``."""
         T_wc = traj.matrices([true_time_ns])[0] @ self.T_base_cam
         R, o = T_wc[:3, :3], T_wc[:3, 3]
-        d = self.rays_cam @ R.T  # (HW, 3) world directions (optical z = 1 scaling)
-        img = np.empty((self.height * self.width, 3), dtype=np.uint8)
-        img[:] = SKY_BGR
-        depth = np.full(d.shape[0], np.inf)
+        R32 = R.astype(np.float32)
+        rx, ry = self.rx32, self.ry32
+        dz = rx * R32[2, 0] + ry * R32[2, 1] + R32[2, 2]
         with np.errstate(divide="ignore", invalid="ignore"):
-            tg = np.where(d[:, 2] < -1e-9, -o[2] / d[:, 2], np.inf)
-        g = np.isfinite(tg) & (tg * np.linalg.norm(d, axis=1) < GROUND_MAX_M)
-        p = o[None, :2] + tg[g, None] * d[g, :2]
-        checker = (np.floor(p[:, 0]) + np.floor(p[:, 1])).astype(np.int64) % 2
-        gray = np.where(checker == 0, 95, 120).astype(np.uint8)
-        line = (np.abs(p[:, 0] - 10.0 * np.round(p[:, 0] / 10.0)) < 0.15) | (
-            np.abs(p[:, 1] - 10.0 * np.round(p[:, 1] / 10.0)) < 0.15)
-        gray[line] = 240
-        img[g] = gray[:, None]
-        depth[g] = tg[g]
+            tg = np.where(dz < -1e-6, np.float32(-o[2]) / dz, np.float32(np.inf))
+        g = tg * self.ray_norm32 < GROUND_MAX_M
+        px = np.float32(o[0]) + tg * (rx * R32[0, 0] + ry * R32[0, 1] + R32[0, 2])
+        py = np.float32(o[1]) + tg * (rx * R32[1, 0] + ry * R32[1, 1] + R32[1, 2])
+        with np.errstate(invalid="ignore"):
+            checker = (np.floor(px) + np.floor(py)) % 2
+            line = (np.abs(px - 10 * np.round(px / 10)) < 0.15) | (np.abs(py - 10 * np.round(py / 10)) < 0.15)
+        gray = np.where(line, 240, np.where(checker == 0, 95, 120)).astype(np.uint8)
+        img = np.where(g[:, None], gray[:, None], SKY_BGR[None, :])
+        depth = np.where(g, tg, np.inf).astype(np.float64)
         T_cw = np.linalg.inv(T_wc)
         centers = world.centers_at([true_time_ns])[0]
         for m in range(world.n_boxes):
@@ -106,8 +133,8 @@ class CameraRenderer:
                 continue
             u0, v0, u1, v1 = rect
             idx = (np.arange(v0, v1)[:, None] * self.width + np.arange(u0, u1)[None, :]).ravel()
-            t, face = intersect_box(np.broadcast_to(o, (idx.size, 3)), d[idx], centers[m],
-                                    world.sizes[m] / 2, float(world.yaws[m]))
+            d = self.rays_cam[idx] @ R.T
+            t, face = intersect_box(o, d, centers[m], world.sizes[m] / 2, float(world.yaws[m]))
             sel = t < depth[idx]
             hit = idx[sel]
             depth[hit] = t[sel]

@@ -104,7 +104,7 @@ def intersect_box(origins: F64, dirs: F64, center: F64, half: F64, yaw: float) -
     """Ray / yawed-box intersection (slab method), vectorized over rays.
 
     Args:
-        origins: (N, 3) ray origins (world), m.
+        origins: (N, 3) or (3,) ray origin(s) (world), m.
         dirs: (N, 3) ray directions (world, any length; the result is in units of it).
         center: (3,) or (N, 3) box center(s) (world), m.
         half: (3,) half sizes (box frame), m.
@@ -112,26 +112,51 @@ def intersect_box(origins: F64, dirs: F64, center: F64, half: F64, yaw: float) -
 
     Returns:
         (t (N,) ray parameter of the entry point, inf when missed or the origin is inside;
-        face (N,) int8: 0..5 = -x, +x, -y, +y, -z, +z face of the box).
+        face (N,) int8: 0..5 = -x, +x, -y, +y, -z, +z face of the box). The dtype of
+        the computation follows ``dirs`` (float32 for rendering, float64 for LiDAR/radar).
     """
     c, s = np.cos(yaw), np.sin(yaw)
-    rel = origins - center
-    o = np.stack([c * rel[:, 0] + s * rel[:, 1], -s * rel[:, 0] + c * rel[:, 1], rel[:, 2]], axis=-1)
-    d = np.stack([c * dirs[:, 0] + s * dirs[:, 1], -s * dirs[:, 0] + c * dirs[:, 1], dirs[:, 2]], axis=-1)
-    d = np.where(np.abs(d) < 1e-15, 1e-15, d)
-    inv = 1.0 / d
-    t1 = (-half - o) * inv
-    t2 = (half - o) * inv
-    tnear = np.minimum(t1, t2)
-    tfar = np.maximum(t1, t2)
-    axis = np.argmax(tnear, axis=1)
-    tmin = np.take_along_axis(tnear, axis[:, None], axis=1)[:, 0]
-    tmax = tfar.min(axis=1)
+    rel = np.asarray(origins - center, dtype=dirs.dtype)
+    rx, ry, rz = rel[..., 0], rel[..., 1], rel[..., 2]
+    o = (c * rx + s * ry, -s * rx + c * ry, rz)
+    d = (c * dirs[:, 0] + s * dirs[:, 1], -s * dirs[:, 0] + c * dirs[:, 1], dirs[:, 2])
+    near, far = [], []
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for a in range(3):
+            da = np.where(np.abs(d[a]) < 1e-12, 1e-12, d[a])
+            inv = 1.0 / da
+            t1 = (-half[a] - o[a]) * inv
+            t2 = (half[a] - o[a]) * inv
+            near.append(np.minimum(t1, t2))
+            far.append(np.maximum(t1, t2))
+    tmin = np.maximum(np.maximum(near[0], near[1]), near[2])
+    tmax = np.minimum(np.minimum(far[0], far[1]), far[2])
     hit = (tmax >= tmin) & (tmin > 0)
     t = np.where(hit, tmin, np.inf)
-    sign_pos = np.take_along_axis(d, axis[:, None], axis=1)[:, 0] < 0  # entering through the + face
-    face = (2 * axis + sign_pos).astype(np.int8)
+    axis = np.where(near[0] == tmin, 0, np.where(near[1] == tmin, 1, 2))
+    d_axis = np.where(axis == 0, d[0], np.where(axis == 1, d[1], d[2]))
+    face = (2 * axis + (d_axis < 0)).astype(np.int8)
     return t, face
+
+
+def azimuth_candidates(origins: F64, ray_az: F64, center: F64, half: F64, margin_rad: float = 0.02
+                       ) -> NDArray[np.bool_]:
+    """Conservative mask of rays whose horizontal direction can meet a box's bounding circle.
+
+    Args:
+        origins: (N, 3) ray origins; ray_az: (N,) ray azimuths atan2(dy, dx); center: (3,) or (N, 3) box
+            center(s); half: (3,) half sizes. A ray is kept when its azimuth lies within
+            ``asin(r / dist) + margin`` of the center's azimuth (r = xy half diagonal), or
+            when the origin is within ``r`` of the center.
+    """
+    rel = center - origins
+    dist = np.hypot(rel[..., 0], rel[..., 1])
+    r = float(np.hypot(half[0], half[1]))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        width = np.arcsin(np.minimum(r / np.maximum(dist, 1e-9), 1.0)) + margin_rad
+    diff = ray_az - np.arctan2(rel[..., 1], rel[..., 0])
+    diff = np.abs((diff + np.pi) % (2 * np.pi) - np.pi)
+    return (diff <= width) | (dist <= r * 1.01)
 
 
 def raycast(world: World, origins: F64, dirs: F64, times_ns: ArrayLike, max_t: float
@@ -159,11 +184,19 @@ def raycast(world: World, origins: F64, dirs: F64, times_ns: ArrayLike, max_t: f
     times = np.asarray(times_ns, dtype=np.int64)
     scalar_time = times.ndim == 0
     centers = world.centers_at(times.reshape(-1))  # (T, M, 3)
+    ray_az = np.arctan2(dirs[:, 1], dirs[:, 0])
     for m in range(world.n_boxes):
-        center = centers[0, m] if (scalar_time or m < world.n_static) else centers[:, m]
-        t, face = intersect_box(origins, dirs, center, world.sizes[m] / 2, float(world.yaws[m]))
-        sel = t < best
-        best[sel], ids[sel], faces[sel] = t[sel], m, face[sel]
+        per_ray = not (scalar_time or m < world.n_static)
+        center = centers[:, m] if per_ray else centers[0, m]
+        half = world.sizes[m] / 2
+        cand = np.flatnonzero(azimuth_candidates(origins, ray_az, center, half))
+        if cand.size == 0:
+            continue
+        t, face = intersect_box(origins[cand], dirs[cand], center[cand] if per_ray else center, half,
+                                float(world.yaws[m]))
+        sel = t < best[cand]
+        hit = cand[sel]
+        best[hit], ids[hit], faces[hit] = t[sel], m, face[sel]
     far = best > max_t
     best[far], ids[far], faces[far] = np.inf, NO_HIT, -1
     return best, ids, faces

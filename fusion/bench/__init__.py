@@ -1,0 +1,1 @@
+"""``fusion bench``: the project's measuring instrument (stages, ratios, memory)."""

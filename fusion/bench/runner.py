@@ -1,0 +1,144 @@
+"""Run every benchmark stage on fixed-seed generated logs; report medians, ratios and memory."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fusion.errors import BenchmarkError
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Size of a benchmark log."""
+
+    duration_s: float = 20.0
+    beams: int = 64
+    columns: int = 1024
+    cameras: tuple[tuple[int, int, float], ...] = ((1280, 720, 15.0), (1280, 720, 20.0))
+
+
+PRESETS = {
+    "default": Preset(),
+    "large": Preset(beams=128, cameras=((1280, 720, 15.0), (1280, 720, 20.0))),
+    "tiny": Preset(duration_s=2.0, beams=16, columns=256, cameras=((320, 240, 15.0), (320, 240, 20.0))),
+}
+
+
+def generate_log(preset: Preset, out: Path, *, duration_s: float | None = None, fmt: str = "mcap") -> tuple[Path, Path]:
+    """Fixed-seed log for the preset; returns (bag path, rig path). Reuses an existing one."""
+    from calibration import save_rig
+    from fusion.testing.synth import SynthConfig, generate, load_truth
+
+    dur = preset.duration_s if duration_s is None else duration_s
+    folder = out / f"log_{preset.beams}x{preset.columns}_{dur:g}s"
+    rig = folder / "rig.yaml"
+    (w, h, r1), (_, _, r2) = preset.cameras[0], preset.cameras[-1]
+    cfg = SynthConfig(duration_s=dur, seed=7, lidar_beams=preset.beams, lidar_columns=preset.columns,
+                      image_width=w, image_height=h, cam_front_rate_hz=r1, cam_left_rate_hz=r2)
+    gen = generate(cfg, folder, formats=(fmt,))
+    save_rig(load_truth(gen.truth_path).rig(), rig)
+    return gen.bags[fmt], rig
+
+
+def run_stage(name: str, **kwargs: Any) -> dict[str, Any]:
+    """Run one stage in a fresh subprocess; return its JSON (wall times, counts, peak RSS)."""
+    cmd = [sys.executable, "-m", "fusion.bench.stages", name, json.dumps(kwargs)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    for line in proc.stdout.splitlines():
+        if line.startswith("BENCH_RESULT "):
+            return dict(json.loads(line[len("BENCH_RESULT "):]))
+    raise BenchmarkError(f"stage {name} failed (exit {proc.returncode}): {proc.stderr.strip()[-2000:]}")
+
+
+def _med(xs: list[float]) -> float:
+    return float(np.median(xs))
+
+
+def run_bench(preset_name: str = "default", repeats: int = 3, workdir: Path | None = None,
+              memory: bool = True) -> dict[str, Any]:
+    """Every stage on the preset's log; JSON-friendly results."""
+    preset = PRESETS[preset_name]
+    work = workdir or Path(tempfile.mkdtemp(prefix="fusion-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    bag, rig = generate_log(preset, work)
+    bag_bytes = sum(f.stat().st_size for f in Path(bag).rglob("*") if f.is_file()) if Path(bag).is_dir() \
+        else Path(bag).stat().st_size
+    store = str(work / "bench.zarr")
+    res: dict[str, Any] = {"preset": preset_name, "bag_bytes": bag_bytes, "duration_s": preset.duration_s}
+    stages: dict[str, Any] = {}
+    stages["convert"] = run_stage("convert", bag=str(bag), repeats=repeats, scratch=store, rig=str(rig))
+    stages["raw"] = run_stage("raw", bag=str(bag), repeats=repeats)
+    stages["decode"] = run_stage("decode", bag=str(bag), repeats=repeats)
+    stages["sync"] = run_stage("sync", bag=str(bag), repeats=repeats, rig=str(rig))
+    stages["write"] = run_stage("write", store=store, repeats=repeats, scratch=str(work / "write.zarr"))
+    stages["read"] = run_stage("read", store=store, repeats=repeats)
+    raw = _med(stages["raw"]["seconds"])
+    floor = raw + _med(stages["write"]["seconds"])
+    rows = []
+    labels = {"raw": "(a) rosbags raw iteration", "decode": "(b) read + decode", "sync": "(c) synchronize",
+              "write": "(d) Zarr write", "convert": "(e) fusion convert end to end", "read": "(f) sequential scan"}
+    for key in ("raw", "decode", "sync", "write", "convert", "read"):
+        st = stages[key]
+        sec = _med(st["seconds"])
+        rows.append({
+            "stage": labels[key], "seconds": sec, "mb_per_s": bag_bytes / 1e6 / sec,
+            "x_realtime": preset.duration_s / sec, "vs_raw": sec / raw, "vs_floor": sec / floor,
+            "peak_rss_mb": st["peak_rss_mb"],
+        })
+    rows.insert(1, {"stage": "(a2) I/O floor = (a) + (d)", "seconds": floor, "mb_per_s": bag_bytes / 1e6 / floor,
+                    "x_realtime": preset.duration_s / floor, "vs_raw": floor / raw, "vs_floor": 1.0,
+                    "peak_rss_mb": None})
+    res["rows"] = rows
+    res["stages"] = stages
+    res["random_frame_ms_p50"] = _med(stages["read"]["random_frame_ms"])
+    res["random_frame_decoded_ms_p50"] = _med(stages["read"]["random_frame_decoded_ms"])
+    res["points_per_s_decode"] = stages["decode"]["points"] / _med(stages["decode"]["seconds"])
+    if memory:
+        bag4, rig4 = generate_log(preset, work, duration_s=preset.duration_s * 4)
+        m1 = stages["convert"]["peak_rss_mb"]
+        m4 = run_stage("convert", bag=str(bag4), repeats=1, scratch=str(work / "bench4.zarr"), rig=str(rig4))
+        res["memory"] = {"convert_1x_mb": m1, "convert_4x_mb": m4["peak_rss_mb"], "ratio": m4["peak_rss_mb"] / m1}
+    try:
+        from fusion.bench.deskew import run_deskew_bench
+
+        res["deskew"] = run_deskew_bench()
+    except ImportError:
+        pass
+    res["machine"] = {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()}
+    return res
+
+
+def markdown(res: dict[str, Any]) -> str:
+    """The README's Performance table."""
+    lines = [
+        f"Log: {res['duration_s']:g} s, preset `{res['preset']}`, {res['bag_bytes'] / 1e6:.0f} MB of bag; "
+        f"machine: {res['machine']['cpus']} cores, {res['machine']['platform']}.",
+        "",
+        "| stage | median s | MB/s of bag | × real time | ÷ (a) | ÷ floor (a2) | peak RSS MB |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in res["rows"]:
+        rss = "-" if r["peak_rss_mb"] is None else f"{r['peak_rss_mb']:.0f}"
+        lines.append(f"| {r['stage']} | {r['seconds']:.2f} | {r['mb_per_s']:.0f} | {r['x_realtime']:.1f} | "
+                     f"{r['vs_raw']:.2f} | {r['vs_floor']:.2f} | {rss} |")
+    lines.append("")
+    lines.append(f"Random frame with all sensors: {res['random_frame_ms_p50']:.1f} ms median "
+                 f"({res['random_frame_decoded_ms_p50']:.1f} ms with JPEG decode).")
+    if "memory" in res:
+        m = res["memory"]
+        lines.append(f"Peak RSS of `fusion convert`: {m['convert_1x_mb']:.0f} MB for 1× vs "
+                     f"{m['convert_4x_mb']:.0f} MB for a 4× longer log (ratio {m['ratio']:.2f}).")
+    if "deskew" in res:
+        d = res["deskew"]
+        lines.append(f"Deskew kernel: {json.dumps(d)}")
+    return "\n".join(lines)

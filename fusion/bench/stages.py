@@ -1,0 +1,204 @@
+"""Benchmark stages. Each runs in its own subprocess (``python -m fusion.bench.stages``) so its
+peak RSS is its own; each repeats its work and reports every wall time.
+
+Stages (see docs/BENCHMARKS.md):
+  raw      (a)  rosbags raw iteration over the bag (bytes only)
+  decode   (b)  fusion read + decode of every sensor message
+  sync     (c)  pass-1 plan + deskew of every LiDAR sweep + radar compensation (decoded data in memory)
+  write    (d)  Zarr write of the converted store's arrays with the same codecs and shards
+  convert  (e)  end-to-end ``fusion convert``
+  read     (f)  dataset reads: random frames with all sensors, and a sequential scan
+The I/O floor (a2) is raw + write.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def _times(fn: Callable[[], dict[str, Any]], repeats: int) -> dict[str, Any]:
+    seconds = []
+    info: dict[str, Any] = {}
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        info = fn()
+        seconds.append(time.perf_counter() - t0)
+    return {"seconds": seconds, **info}
+
+
+def stage_raw(bag: str, repeats: int, **_: Any) -> dict[str, Any]:
+    from rosbags.highlevel import AnyReader
+
+    def run() -> dict[str, Any]:
+        n = nbytes = 0
+        with AnyReader([Path(bag)]) as reader:
+            for _conn, _t, raw in reader.messages():
+                n += 1
+                nbytes += len(raw)
+        return {"messages": n, "payload_bytes": nbytes}
+
+    return _times(run, repeats)
+
+
+def stage_decode(bag: str, repeats: int, **_: Any) -> dict[str, Any]:
+    from fusion.pipeline.config import ConvertConfig
+    from fusion.pipeline.report import ReportBuilder
+    from fusion.pipeline.sensors import select_sensors
+    from fusion.readers import open_bags
+    from fusion.readers.records import PointCloud
+
+    def run() -> dict[str, Any]:
+        n = points = 0
+        with open_bags([bag]) as src:
+            sel = select_sensors(src, ConvertConfig(), ReportBuilder())
+            for raw in src.messages(sel.topics):
+                rec = src.decode(raw, options=sel.decode_options)
+                n += 1
+                if isinstance(rec, PointCloud):
+                    points += len(rec.xyz)
+        return {"messages": n, "points": points}
+
+    return _times(run, repeats)
+
+
+def stage_sync(bag: str, repeats: int, rig: str | None = None, **_: Any) -> dict[str, Any]:
+    from fusion.pipeline.config import ConvertConfig
+    from fusion.pipeline.plan import make_plan
+    from fusion.pipeline.report import ReportBuilder
+    from fusion.pipeline.rigs import resolve_rig
+    from fusion.pipeline.scan import scan
+    from fusion.pipeline.sensors import select_sensors
+    from fusion.readers import open_bags
+    from fusion.readers.records import PointCloud
+    from fusion.sync import deskew_points
+
+    cfg = ConvertConfig(rig=rig)
+    with open_bags([bag]) as src:
+        report = ReportBuilder()
+        sel = select_sensors(src, cfg, report)
+        first = scan(src, sel, report)
+        the_rig = resolve_rig(first, sel, cfg, report)
+        clouds = []
+        for raw in src.messages([s.topic for s in sel.sensors.values() if s.kind == "lidar"]):
+            rec = src.decode(raw, options=sel.decode_options)
+            if isinstance(rec, PointCloud) and rec.point_time_ns is not None:
+                clouds.append((sel.name_of_topic(raw.topic), rec.xyz, rec.point_time_ns))
+
+    def run() -> dict[str, Any]:
+        plan = make_plan(first, sel, the_rig, cfg, ReportBuilder())
+        ego = plan.ego
+        points = 0
+        for name, xyz, pt in clouds:
+            T = the_rig.sensor(name).T_base_sensor.matrix
+            ref = int(pt.min())
+            if ego.times_ns[0] <= pt.min() and pt.max() <= ego.times_ns[-1]:
+                deskew_points(xyz, pt, ego.times_ns, ego.translation_m, ego.rotation_xyzw, T, ref)
+            points += len(xyz)
+        return {"frames": len(plan.frames.time_ns), "points": points}
+
+    return _times(run, repeats)
+
+
+def stage_write(store: str, repeats: int, scratch: str, **_: Any) -> dict[str, Any]:
+    import shutil
+
+    import zarr
+
+    src = zarr.open_group(store, mode="r")
+    arrays: list[tuple[str, Any, np.ndarray]] = []
+
+    def collect(group: Any, prefix: str) -> None:
+        for name, arr in group.arrays():
+            arrays.append((prefix + name, arr, arr[...]))
+        for name, sub in group.groups():
+            collect(sub, prefix + name + "/")
+
+    collect(src, "")
+    total = sum(a.nbytes for _, _, a in arrays)
+
+    def run() -> dict[str, Any]:
+        shutil.rmtree(scratch, ignore_errors=True)
+        root = zarr.open_group(scratch, mode="w", zarr_format=3)
+        for path, meta, data in arrays:
+            dst = root.create_array(
+                path, shape=data.shape, dtype=data.dtype, chunks=meta.chunks,
+                shards=meta.shards, compressors=meta.compressors, filters=meta.filters,
+                fill_value=meta.fill_value,
+            )
+            dst[...] = data
+        return {"array_bytes": int(total)}
+
+    return _times(run, repeats)
+
+
+def stage_convert(bag: str, repeats: int, scratch: str, rig: str | None = None, **_: Any) -> dict[str, Any]:
+    from fusion.pipeline.config import ConvertConfig
+    from fusion.pipeline.convert import convert
+
+    cfg = ConvertConfig(rig=rig)
+
+    def run() -> dict[str, Any]:
+        res = convert([bag], scratch, cfg, overwrite=True)
+        return {"frames": res.frames, "duration_s": res.duration_s, "bag_bytes": res.bag_bytes}
+
+    return _times(run, repeats)
+
+
+def stage_read(store: str, repeats: int, **_: Any) -> dict[str, Any]:
+    import fusion
+
+    ds = fusion.open(store)
+    rng = np.random.default_rng(0)
+
+    def read_frame(i: int, decode: bool) -> int:
+        fr = ds[int(i)]
+        n = 0
+        for lid in fr.lidar.values():
+            n += lid.xyz.nbytes
+        for rad in fr.radar.values():
+            n += rad.xyz.nbytes
+        for cam in fr.cameras.values():
+            n += cam.image.nbytes if decode else len(cam.data)
+        return n
+
+    random_ms, random_dec_ms = [], []
+    for i in rng.integers(0, len(ds), size=max(20, repeats * 10)):
+        t0 = time.perf_counter()
+        read_frame(i, False)
+        random_ms.append((time.perf_counter() - t0) * 1e3)
+        t0 = time.perf_counter()
+        read_frame(i, True)
+        random_dec_ms.append((time.perf_counter() - t0) * 1e3)
+    t0 = time.perf_counter()
+    nbytes = sum(read_frame(i, False) for i in range(len(ds)))
+    seq = time.perf_counter() - t0
+    return {
+        "seconds": [seq], "frames": len(ds), "bytes": nbytes,
+        "random_frame_ms": random_ms, "random_frame_decoded_ms": random_dec_ms,
+    }
+
+
+STAGES: dict[str, Callable[..., dict[str, Any]]] = {
+    "raw": stage_raw, "decode": stage_decode, "sync": stage_sync, "write": stage_write,
+    "convert": stage_convert, "read": stage_read,
+}
+
+
+def main() -> None:
+    """``python -m fusion.bench.stages NAME JSON_KWARGS``: run one stage, print one JSON line."""
+    name, kwargs = sys.argv[1], json.loads(sys.argv[2])
+    out = STAGES[name](**kwargs)
+    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print("BENCH_RESULT " + json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()

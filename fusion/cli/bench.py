@@ -1,0 +1,37 @@
+"""``fusion bench``: measure every stage on fixed-seed generated logs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+
+@click.command(
+    "bench",
+    epilog="""\b
+Examples:
+  fusion bench                                  # 20 s, 64x1024 LiDAR, 2 cameras 1280x720, radar, IMU, odometry
+  fusion bench --preset large --repeats 5 --json bench.json --markdown bench.md
+  fusion bench --preset tiny --repeats 1 --no-memory   # a quick smoke run
+""",
+)
+@click.option("--preset", type=click.Choice(["default", "large", "tiny"]), default="default", show_default=True)
+@click.option("--repeats", default=3, show_default=True, help="Runs per stage; the median is reported.")
+@click.option("--workdir", type=click.Path(path_type=Path), default=None, help="Where logs and stores go (kept).")
+@click.option("--json", "json_out", type=click.Path(path_type=Path), default=None, help="Write the results as JSON.")
+@click.option("--markdown", "md_out", type=click.Path(path_type=Path), default=None, help="Write the markdown table.")
+@click.option("--no-memory", is_flag=True, help="Skip the 4x-longer-log memory comparison.")
+def bench(preset: str, repeats: int, workdir: Path | None, json_out: Path | None, md_out: Path | None,
+          no_memory: bool) -> None:
+    """Run stages (a) raw iteration … (f) dataset reads, each in its own process, and print the table."""
+    from fusion.bench.runner import markdown, run_bench
+
+    res = run_bench(preset, repeats=repeats, workdir=workdir, memory=not no_memory)
+    table = markdown(res)
+    click.echo(table)
+    if json_out is not None:
+        json_out.write_text(json.dumps(res, indent=2))
+    if md_out is not None:
+        md_out.write_text(table + "\n")

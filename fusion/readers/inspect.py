@@ -1,0 +1,168 @@
+"""``fusion inspect`` logic: per-topic timing statistics and anomalies of a log, streamed.
+
+Everything comes from one pass of :meth:`BagSource.stamps` (header stamps read
+from the raw bytes) plus one decoded message per LiDAR topic (per-point time
+convention). Nothing else is deserialized; memory is two int64 per message.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fusion.errors import DecodeError
+from fusion.readers.bag import open_bags
+from fusion.readers.records import PointCloud, SensorKind
+from fusion.readers.source import BagSource
+
+GAP_PERIODS = 3.0
+
+
+def is_fusion_store(path: Path) -> bool:
+    """True for a directory or zip holding a root ``zarr.json`` whose attributes have ``fusion_format``."""
+    try:
+        if path.is_dir() and (path / "zarr.json").is_file():
+            meta = json.loads((path / "zarr.json").read_text())
+        elif path.is_file() and path.suffix == ".zip" and zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as zf:
+                meta = json.loads(zf.read("zarr.json"))
+        else:
+            return False
+    except (OSError, KeyError, ValueError):
+        return False
+    return "fusion_format" in (meta.get("attributes") or {})
+
+
+def _ms(ns: float) -> float:
+    return round(float(ns) / 1e6, 3)
+
+
+def stamp_stats(stamp_ns: np.ndarray, record_ns: np.ndarray, *, has_header: bool) -> dict[str, Any]:
+    """Rate, jitter, first/last stamp, latency and anomalies of one topic.
+
+    Args:
+        stamp_ns: (N,) int64 header stamps in record order (0 = missing).
+        record_ns: (N,) int64 record times.
+        has_header: The type has a header (all-zero stamps then count as anomalies); timing
+            comes from record time when no stamp is nonzero.
+
+    Returns:
+        ``rate_hz``, ``period_ms``, ``jitter_ms`` (std of the intervals), ``first_stamp_ns``,
+        ``last_stamp_ns``, ``latency_ms`` {median, p99, min, max} (record − stamp),
+        ``anomalies`` {zero, non_monotonic, duplicated, gaps, max_gap_ms}, ``time_source``.
+    """
+    n = int(stamp_ns.shape[0])
+    nonzero = int(np.count_nonzero(stamp_ns))
+    use_header = nonzero > 0
+    zero = n - nonzero if (has_header or use_header) else 0
+    t = stamp_ns[stamp_ns != 0] if use_header else record_ns
+    out: dict[str, Any] = {"time_source": "header" if use_header else "record", "count": n}
+    out["first_stamp_ns"] = int(t[0]) if t.size else None
+    out["last_stamp_ns"] = int(t[-1]) if t.size else None
+    d = np.diff(t)
+    pos = d[d > 0]
+    period = float(np.median(pos)) if pos.size else 0.0
+    span = float(t.max() - t.min()) if t.size > 1 else 0.0
+    out["rate_hz"] = round((t.size - 1) / (span / 1e9), 4) if span > 0 else None
+    out["period_ms"] = _ms(period) if period else None
+    out["jitter_ms"] = _ms(float(np.std(pos))) if pos.size > 1 else None
+    gaps = d > GAP_PERIODS * period if period else np.zeros(d.shape, bool)
+    out["anomalies"] = {
+        "zero": zero,
+        "non_monotonic": int(np.count_nonzero(d < 0)),
+        "duplicated": int(np.count_nonzero(d == 0)),
+        "gaps": int(np.count_nonzero(gaps)),
+        "max_gap_ms": _ms(float(d[gaps].max())) if gaps.any() else None,
+    }
+    if use_header:
+        ok = stamp_ns != 0
+        lat = (record_ns[ok] - stamp_ns[ok]).astype(np.float64)
+        out["latency_ms"] = {
+            "median": _ms(np.median(lat)),
+            "p99": _ms(np.percentile(lat, 99)),
+            "min": _ms(lat.min()),
+            "max": _ms(lat.max()),
+        }
+    else:
+        out["latency_ms"] = None
+    return out
+
+
+def _lidar_convention(src: BagSource, topic: str) -> str | None:
+    raw = next(iter(src.messages([topic])), None)
+    if raw is None:
+        return None
+    try:
+        rec = src.decode(raw)
+    except DecodeError as exc:
+        return f"undecodable: {exc.reason}"
+    return rec.time_convention if isinstance(rec, PointCloud) else None
+
+
+def inspect_source(src: BagSource) -> dict[str, Any]:
+    """Summary of an open log (see :func:`inspect_bags`)."""
+    topics = src.topics
+    readable = [t for t, i in topics.items() if not i.type_error and i.count]
+    stamps = src.stamps(readable, keep_partial=True) if readable else {}
+    truncated = getattr(src, "truncated", None)
+    corrupt = getattr(src, "corrupt_stamps", {})
+    rec_all = [r for _s, r in stamps.values() if r.size]
+    out_topics: dict[str, Any] = {}
+    for name, info in topics.items():
+        entry: dict[str, Any] = {
+            "msgtype": info.msgtype,
+            "count": info.count,
+            "connections": info.connections,
+            "kind": info.kind.value,
+            "frame_id": info.frame_id,
+        }
+        if info.type_error:
+            entry["type_error"] = info.type_error
+        if name in stamps:
+            s, r = stamps[name]
+            entry.update(stamp_stats(s, r, has_header=info.has_header))
+            entry["anomalies"]["corrupt"] = len(corrupt.get(name, []))
+        if info.kind is SensorKind.LIDAR and info.count and not info.type_error:
+            entry["lidar_time_convention"] = _lidar_convention(src, name)
+        out_topics[name] = entry
+    start = int(min(r.min() for r in rec_all)) if rec_all else None
+    end = int(max(r.max() for r in rec_all)) if rec_all else None
+    summary = {
+        "paths": [str(p) for p in src.paths],
+        "format": "ros1" if getattr(src, "ros1", False) else "ros2",
+        "message_count": sum(i.count for i in topics.values()),
+        "start_record_ns": start,
+        "end_record_ns": end,
+        "duration_s": round((end - start) / 1e9, 6) if start is not None and end is not None else 0.0,
+        "topics": out_topics,
+    }
+    if truncated is not None:
+        summary["error"] = str(truncated)
+    return summary
+
+
+def inspect_bags(paths: Sequence[Path | str] | Path | str, *, msg_dirs: Iterable[Path | str] = ()) -> dict[str, Any]:
+    """Summarise one log (like ``ros2 bag info`` plus timing quality), streaming.
+
+    Args:
+        paths: Bag paths forming one log (see :func:`fusion.readers.open_bags`).
+        msg_dirs: Extra ``.msg`` folders.
+
+    Returns:
+        ``{"paths", "format", "message_count", "start_record_ns", "end_record_ns", "duration_s",
+        "topics": {topic: {"msgtype", "count", "connections", "kind", "frame_id", "time_source",
+        "rate_hz", "period_ms", "jitter_ms", "first_stamp_ns", "last_stamp_ns",
+        "latency_ms": {median, p99, min, max} | None, "anomalies": {zero, non_monotonic,
+        duplicated, gaps, max_gap_ms, corrupt}, "lidar_time_convention"?, "type_error"?}}}``.
+        A bag damaged part-way adds ``"error"``; the statistics then cover the intact part.
+
+    Raises:
+        BagError: The log cannot be opened (names the file).
+    """
+    with open_bags(paths, msg_dirs=msg_dirs) as src:
+        return inspect_source(src)

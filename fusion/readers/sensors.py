@@ -1,0 +1,224 @@
+"""Topic → sensor mapping: discovery from types and frame ids, overridable by YAML.
+
+Discovered names come from the frame id (without ``_optical_frame``, ``_optical``,
+``_link``, ``_frame``) or, when the frame is empty, from the topic. The first
+odometry-like topic is the ``ego`` sensor. See ``docs/READERS.md`` for the YAML schema.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from fusion.errors import ConfigError
+from fusion.readers.records import SensorKind
+from fusion.readers.source import BagSource, DecodeOptions, RadarFieldMap, TopicInfo
+
+SENSOR_KINDS = {
+    SensorKind.CAMERA, SensorKind.LIDAR, SensorKind.RADAR, SensorKind.RADAR_TRACKS,
+    SensorKind.IMU, SensorKind.ODOMETRY, SensorKind.GNSS,
+}  # fmt: skip
+_FRAME_SUFFIXES = ("_optical_frame", "_optical", "_link", "_frame")
+_TOPIC_NOISE = {
+    "image_raw", "image", "compressed", "image_rect", "image_color", "image_rect_color", "points", "data",
+    "raw", "fix", "camera_info", "pointcloud", "cloud",
+}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class SensorSpec:
+    """One sensor of the rig as the bag carries it.
+
+    Attributes:
+        name: Sensor name (``lidar_top``, ``camera_front``, ``ego`` ...).
+        kind: What it measures.
+        topics: Data topic(s); the first is the main one.
+        frame_id: Frame of its data (header.frame_id, no leading slash).
+        info_topic: CameraInfo topic of a camera, if any.
+        radar_fields: Field mapping of a PointCloud2 radar.
+        time_convention: LiDAR per-point time convention override (``None`` = detect).
+        stamp_source: ``"header"``, ``"record"`` or ``"topic:<trigger topic>"`` (stamp of the
+            trigger message nearest before in record time).
+        child_frame: Child frame for PoseStamped-like ego topics (default ``base_link``).
+    """
+
+    name: str
+    kind: SensorKind
+    topics: tuple[str, ...]
+    frame_id: str = ""
+    info_topic: str | None = None
+    radar_fields: RadarFieldMap = field(default_factory=RadarFieldMap)
+    time_convention: str | None = None
+    stamp_source: str = "header"
+    child_frame: str = ""
+
+    @property
+    def topic(self) -> str:
+        """The main data topic."""
+        return self.topics[0]
+
+    def decode_options(self) -> DecodeOptions:
+        """Per-topic decode options implied by this spec."""
+        return DecodeOptions(kind=self.kind, time_convention=self.time_convention, radar_fields=self.radar_fields)
+
+
+@dataclass(frozen=True, slots=True)
+class SensorMap:
+    """Sensors by name plus topics to ignore (loaded from YAML)."""
+
+    sensors: Mapping[str, SensorSpec]
+    ignore: tuple[str, ...] = ()
+
+    def decode_options(self) -> dict[str, DecodeOptions]:
+        """topic -> :class:`DecodeOptions`, to pass to ``BagSource.decode``."""
+        return {t: s.decode_options() for s in self.sensors.values() for t in s.topics}
+
+
+def _clean_frame(frame: str) -> str:
+    for suffix in _FRAME_SUFFIXES:
+        if frame.endswith(suffix) and len(frame) > len(suffix):
+            return frame[: -len(suffix)]
+    return frame
+
+
+def _topic_name(topic: str) -> str:
+    parts = [p for p in topic.strip("/").split("/") if p and p not in _TOPIC_NOISE]
+    return "_".join(parts) or topic.strip("/").replace("/", "_")
+
+
+def sensor_name(info: TopicInfo) -> str:
+    """Name of a discovered sensor: cleaned frame id, else the topic."""
+    return _clean_frame(info.frame_id) if info.frame_id else _topic_name(info.name)
+
+
+def discover_sensors(source: BagSource) -> dict[str, SensorSpec]:
+    """Sensors found from message types and frame ids (cameras get their CameraInfo topic)."""
+    topics = source.topics
+    infos = {t: i for t, i in topics.items() if i.kind is SensorKind.CAMERA_INFO}
+    out: dict[str, SensorSpec] = {}
+    ego_taken = False
+    for topic, info in topics.items():
+        if info.kind not in SENSOR_KINDS or info.type_error:
+            continue
+        if info.kind is SensorKind.ODOMETRY and not ego_taken:
+            name, ego_taken = "ego", True
+        else:
+            name = sensor_name(info)
+        if name in out:
+            name = f"{name}_{_topic_name(topic)}"
+        info_topic = None
+        if info.kind is SensorKind.CAMERA:
+            ns = topic.rstrip("/").rsplit("/", 2)[0]
+            same_frame = [t for t, i in infos.items() if i.frame_id and i.frame_id == info.frame_id]
+            same_ns = [t for t in infos if t.startswith(ns + "/") or t.rsplit("/", 1)[0] == topic.rsplit("/", 1)[0]]
+            info_topic = next(iter(same_frame or same_ns), None)
+        out[name] = SensorSpec(name, info.kind, (topic,), info.frame_id, info_topic)
+    return out
+
+
+def _spec_from_yaml(name: str, raw: Any, where: str) -> SensorSpec:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: sensors.{name} must be a mapping")
+    known = {"topic", "topics", "kind", "frame_id", "info_topic", "radar_fields", "time_convention", "stamp_source", "child_frame"}
+    if unknown := set(raw) - known:
+        raise ConfigError(f"{where}: sensors.{name}: unknown key(s) {', '.join(sorted(unknown))} (known: {', '.join(sorted(known))})")
+    topics = raw.get("topics") or ([raw["topic"]] if "topic" in raw else [])
+    if not topics:
+        raise ConfigError(f"{where}: sensors.{name}.topic is required")
+    try:
+        kind = SensorKind(raw.get("kind", "other"))
+    except ValueError:
+        raise ConfigError(f"{where}: sensors.{name}.kind {raw.get('kind')!r} is not one of {[k.value for k in SensorKind]}") from None
+    rf = raw.get("radar_fields") or {}
+    if not isinstance(rf, dict) or set(rf) - {"doppler", "extras", "doppler_scale"}:
+        raise ConfigError(f"{where}: sensors.{name}.radar_fields takes doppler, extras, doppler_scale")
+    stamp_source = str(raw.get("stamp_source", "header"))
+    if stamp_source not in ("header", "record") and not stamp_source.startswith("topic:"):
+        raise ConfigError(f"{where}: sensors.{name}.stamp_source must be header, record or topic:<trigger topic>")
+    return SensorSpec(
+        name=name,
+        kind=kind,
+        topics=tuple(str(t) for t in topics),
+        frame_id=str(raw.get("frame_id", "")).lstrip("/"),
+        info_topic=raw.get("info_topic"),
+        radar_fields=RadarFieldMap(rf.get("doppler"), tuple(rf.get("extras", ())), float(rf.get("doppler_scale", 1.0))),
+        time_convention=raw.get("time_convention"),
+        stamp_source=stamp_source,
+        child_frame=str(raw.get("child_frame", "")),
+    )
+
+
+def load_sensor_map(path: Path | str) -> SensorMap:
+    """Read a sensor-mapping YAML (schema in docs/READERS.md).
+
+    Raises:
+        ConfigError: Missing file, bad YAML or an invalid key (named).
+    """
+    p = Path(path)
+    try:
+        doc = yaml.safe_load(p.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{p}: cannot read sensor map ({exc})") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("sensors", {}), dict):
+        raise ConfigError(f"{p}: expected a mapping with a 'sensors' mapping")
+    sensors = {str(n): _spec_from_yaml(str(n), raw, str(p)) for n, raw in (doc.get("sensors") or {}).items()}
+    return SensorMap(sensors, tuple(doc.get("ignore", ()) or ()))
+
+
+def resolve_sensors(source: BagSource, overrides: SensorMap | Path | str | None = None) -> dict[str, SensorSpec]:
+    """Discovered sensors with ``overrides`` applied (an override replaces the sensor on its topic).
+
+    Missing fields of an override (frame_id, kind ``other``, info_topic) are filled from discovery.
+
+    Raises:
+        ConfigError: An override names a topic that is not in the bag.
+    """
+    found = discover_sensors(source)
+    if overrides is None:
+        return found
+    smap = overrides if isinstance(overrides, SensorMap) else load_sensor_map(overrides)
+    topics = source.topics
+    by_topic = {s.topic: s for s in found.values()}
+    out = {n: s for n, s in found.items() if s.topic not in smap.ignore}
+    for name, spec in smap.sensors.items():
+        for t in (*spec.topics, *([spec.stamp_source[6:]] if spec.stamp_source.startswith("topic:") else [])):
+            if t not in topics:
+                raise ConfigError(f"sensor map: sensors.{name} names topic {t} which is not in the bag")
+        base = by_topic.get(spec.topic)
+        if base is not None:
+            out.pop(base.name, None)
+            info = topics[spec.topic]
+            spec = replace(
+                spec,
+                frame_id=spec.frame_id or base.frame_id,
+                kind=base.kind if spec.kind is SensorKind.OTHER else spec.kind,
+                info_topic=spec.info_topic or base.info_topic,
+            )
+            if not spec.frame_id:
+                spec = replace(spec, frame_id=info.frame_id)
+        out[name] = spec
+    return out
+
+
+def effective_stamps(spec: SensorSpec, stamps: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """Stamps of ``spec.topic`` under its ``stamp_source`` (int64 ns, 0 where none is available).
+
+    Args:
+        spec: The sensor.
+        stamps: ``BagSource.stamps`` output covering the topic (and the trigger topic).
+    """
+    stamp, rec = stamps[spec.topic]
+    if spec.stamp_source == "header":
+        return stamp
+    if spec.stamp_source == "record":
+        return rec.copy()
+    trig_stamp, trig_rec = stamps[spec.stamp_source[6:]]
+    order = np.argsort(trig_rec, kind="stable")
+    idx = np.searchsorted(trig_rec[order], rec, side="right") - 1
+    out = np.where(idx >= 0, trig_stamp[order][np.clip(idx, 0, None)], 0)
+    return out.astype(np.int64)
