@@ -23,14 +23,12 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from calibration import distortion as dist
 from calibration.errors import IntrinsicsError
 from calibration.rotation import F64
 
 DISTORTION_COUNTS: dict[str, int] = {"plumb_bob": 5, "rational_polynomial": 8, "equidistant": 4, "none": 0}
 DISTORTION_ALIASES: dict[str, str] = {"radtan": "plumb_bob", "fisheye": "equidistant"}
-_R_GRID_MAX = 20.0  # pinhole models: normalized radius searched for monotonicity (≈ 87°)
-_NEWTON_ITERS = 60
-_NEWTON_TOL = 1e-13
 
 
 def canonical_distortion_model(name: str) -> str:
@@ -43,13 +41,6 @@ def canonical_distortion_model(name: str) -> str:
             f"{sorted(DISTORTION_COUNTS)} (aliases {DISTORTION_ALIASES})"
         )
     return key
-
-
-def _monotonic_limit(x: F64, f: F64, denominator_ok: NDArray[np.bool_]) -> float:
-    """Largest grid value up to which ``f`` increases strictly (and the denominator stays positive)."""
-    ok = (np.diff(f) > 0.0) & denominator_ok[1:]
-    bad = np.flatnonzero(~ok)
-    return float(x[-1] if bad.size == 0 else x[bad[0]])
 
 
 @dataclass(frozen=True, eq=False)
@@ -112,6 +103,21 @@ class CameraModel:
         object.__setattr__(self, "distortion_model", model)
         object.__setattr__(self, "_limit", self._compute_limit())
 
+    def __eq__(self, other: object) -> bool:
+        """Exact equality of size, K, model, D and line time."""
+        if not isinstance(other, CameraModel):
+            return NotImplemented
+        return (
+            self.width == other.width
+            and self.height == other.height
+            and np.array_equal(self.K, other.K)
+            and self.distortion_model == other.distortion_model
+            and np.array_equal(self.D, other.D)
+            and self.rolling_shutter_line_ns == other.rolling_shutter_line_ns
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
     @staticmethod
     def _coeff_names(model: str) -> str:
         return {
@@ -121,37 +127,9 @@ class CameraModel:
             "none": "none",
         }[model]
 
-    # ------------------------------------------------------------------ distortion maps
-    def _radial(self, r2: F64) -> tuple[F64, F64, F64]:
-        """Pinhole models: radial factor N/Dn, its derivative wrt r², and the denominator."""
-        d = np.zeros(8)
-        d[: self.D.size] = self.D
-        k1, k2, _, _, k3, k4, k5, k6 = d
-        num = 1.0 + r2 * (k1 + r2 * (k2 + r2 * k3))
-        den = 1.0 + r2 * (k4 + r2 * (k5 + r2 * k6))
-        dnum = k1 + r2 * (2.0 * k2 + 3.0 * k3 * r2)
-        dden = k4 + r2 * (2.0 * k5 + 3.0 * k6 * r2)
-        return num / den, (dnum * den - num * dden) / (den * den), den
-
-    def _theta_d(self, theta: F64) -> tuple[F64, F64]:
-        """Equidistant: distorted angle and its derivative wrt θ."""
-        k1, k2, k3, k4 = self.D
-        t2 = theta * theta
-        poly = 1.0 + t2 * (k1 + t2 * (k2 + t2 * (k3 + t2 * k4)))
-        dpoly = 1.0 + t2 * (3.0 * k1 + t2 * (5.0 * k2 + t2 * (7.0 * k3 + t2 * 9.0 * k4)))
-        return theta * poly, dpoly
-
     def _compute_limit(self) -> float:
         """``r_max`` (pinhole models) or ``θ_max`` (equidistant) of the monotonic region."""
-        if self.distortion_model == "equidistant":
-            theta = np.linspace(0.0, np.pi / 2.0, 20001)[:-1]
-            td, _ = self._theta_d(theta)
-            return _monotonic_limit(theta, td, np.ones(theta.size, dtype=bool))
-        if self.distortion_model == "none":
-            return float("inf")
-        r = np.linspace(0.0, _R_GRID_MAX, 40001)
-        rad, _, den = self._radial(r * r)
-        return _monotonic_limit(r, r * rad, den > 0.0)
+        return dist.monotonic_limit(self.distortion_model, self.D)
 
     @property
     def monotonic_limit(self) -> float:
@@ -188,30 +166,19 @@ class CameraModel:
             if self.distortion_model == "equidistant":
                 rho = np.hypot(X, Y)
                 theta = np.arctan2(rho, np.abs(Z))
-                td, _ = self._theta_d(theta)
+                td, _ = dist.theta_d(self.D, theta)
                 r = np.hypot(x, y)
                 scale = np.where(r > 1e-8, td / np.where(r > 1e-8, r, 1.0), 1.0)
                 xd, yd = x * scale, y * scale
                 inside = theta <= self._limit
             else:
-                xd, yd, r2 = self._distort(x, y)
+                xd, yd, r2 = dist.distort_pinhole(self.D, x, y)
                 inside = r2 <= self._limit**2
         uv = np.stack([self.K[0, 0] * xd + self.K[0, 2], self.K[1, 1] * yd + self.K[1, 2]], axis=1)
         valid = front & inside & np.all(np.isfinite(uv), axis=1)
         if require_in_image:
             valid &= self.in_image(uv)
         return uv, valid
-
-    def _distort(self, x: F64, y: F64) -> tuple[F64, F64, F64]:
-        r2 = x * x + y * y
-        if self.distortion_model == "none":
-            return x, y, r2
-        rad, _, _ = self._radial(r2)
-        p1, p2 = self.D[2], self.D[3]
-        xy = x * y
-        xd = x * rad + 2.0 * p1 * xy + p2 * (r2 + 2.0 * x * x)
-        yd = y * rad + p1 * (r2 + 2.0 * y * y) + 2.0 * p2 * xy
-        return xd, yd, r2
 
     # ------------------------------------------------------------------ unprojection
     def unproject(self, uv: ArrayLike) -> F64:
@@ -226,69 +193,29 @@ class CameraModel:
         xd = (p[:, 0] - self.K[0, 2]) / self.K[0, 0]
         yd = (p[:, 1] - self.K[1, 2]) / self.K[1, 1]
         if self.distortion_model == "equidistant":
-            return self._unproject_equidistant(xd, yd)
+            return dist.unproject_equidistant(self.D, xd, yd, self._limit)
         if self.distortion_model == "none":
             x, y, ok = xd, yd, np.ones(xd.size, dtype=bool)
         else:
-            x, y, ok = self._undistort_newton(xd, yd)
+            x, y, ok = dist.undistort_pinhole(self.D, xd, yd, self._limit)
         rays = np.stack([x, y, np.ones_like(x)], axis=1)
         rays /= np.linalg.norm(rays, axis=1, keepdims=True)
         rays[~ok] = np.nan
         return rays
 
-    def _undistort_newton(self, xd: F64, yd: F64) -> tuple[F64, F64, NDArray[np.bool_]]:
-        p1, p2 = self.D[2], self.D[3]
-        x, y = xd.copy(), yd.copy()
-        for _ in range(_NEWTON_ITERS):
-            r2 = x * x + y * y
-            rad, drad, _ = self._radial(r2)
-            xy = x * y
-            fx = x * rad + 2.0 * p1 * xy + p2 * (r2 + 2.0 * x * x) - xd
-            fy = y * rad + p1 * (r2 + 2.0 * y * y) + 2.0 * p2 * xy - yd
-            j11 = rad + 2.0 * x * x * drad + 2.0 * p1 * y + 6.0 * p2 * x
-            j12 = 2.0 * xy * drad + 2.0 * p1 * x + 2.0 * p2 * y
-            j21 = 2.0 * xy * drad + 2.0 * p1 * x + 2.0 * p2 * y
-            j22 = rad + 2.0 * y * y * drad + 6.0 * p1 * y + 2.0 * p2 * x
-            det = j11 * j22 - j12 * j21
-            with np.errstate(divide="ignore", invalid="ignore"):
-                dx = (j22 * fx - j12 * fy) / det
-                dy = (j11 * fy - j21 * fx) / det
-            step_ok = np.isfinite(dx) & np.isfinite(dy)
-            # Damp steps that would leave the monotonic region (keeps Newton on the right branch).
-            x = np.where(step_ok, x - dx, x)
-            y = np.where(step_ok, y - dy, y)
-            lim = self._limit
-            r = np.hypot(x, y)
-            shrink = np.where(r > lim, lim / np.where(r > 0, r, 1.0), 1.0)
-            x, y = x * shrink, y * shrink
-            if np.all(np.abs(np.where(step_ok, dx, 0)) + np.abs(np.where(step_ok, dy, 0)) < _NEWTON_TOL):
-                break
-        exd, eyd, r2 = self._distort(x, y)
-        ok = (np.hypot(exd - xd, eyd - yd) < 1e-10) & (r2 < self._limit**2)
-        return x, y, ok
-
-    def _unproject_equidistant(self, xd: F64, yd: F64) -> F64:
-        td = np.hypot(xd, yd)
-        lim = self._limit
-        td_max, _ = self._theta_d(np.array([lim]))
-        theta = np.minimum(td, lim)
-        for _ in range(_NEWTON_ITERS):
-            f, df = self._theta_d(theta)
-            step = (f - td) / df
-            theta = np.clip(theta - step, 0.0, lim)
-            if np.all(np.abs(step) < _NEWTON_TOL):
-                break
-        with np.errstate(divide="ignore", invalid="ignore"):
-            s = np.where(td > 1e-12, np.sin(theta) / np.where(td > 1e-12, td, 1.0), 1.0)
-        rays = np.stack([xd * s, yd * s, np.cos(theta)], axis=1)
-        rays[td >= td_max[0]] = np.nan
-        return rays
-
     def valid_pixel_mask(self) -> NDArray[np.bool_]:
-        """(height, width) bool: pixels whose ray is unique (inside the monotonic region)."""
-        v, u = np.mgrid[0 : self.height, 0 : self.width]
-        uv = np.stack([u.ravel(), v.ravel()], axis=1).astype(np.float64)
-        return np.all(np.isfinite(self.unproject(uv)), axis=1).reshape(self.height, self.width)
+        """(height, width) bool: pixels whose ray is unique (inside the monotonic region).
+
+        Computed in blocks of rows so memory stays bounded for large images.
+        """
+        mask = np.empty((self.height, self.width), dtype=bool)
+        u = np.arange(self.width, dtype=np.float64)
+        rows_per_block = max(1, 262_144 // self.width)
+        for r0 in range(0, self.height, rows_per_block):
+            rows = np.arange(r0, min(r0 + rows_per_block, self.height), dtype=np.float64)
+            uv = np.stack(np.broadcast_arrays(u[None, :], rows[:, None]), axis=-1).reshape(-1, 2)
+            mask[r0 : r0 + rows.size] = np.all(np.isfinite(self.unproject(uv)), axis=1).reshape(rows.size, -1)
+        return mask
 
     # ------------------------------------------------------------------ timing
     def row_time_offset_ns(self, rows: ArrayLike) -> NDArray[np.int64]:

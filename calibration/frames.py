@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+from numpy.typing import ArrayLike
+
 from calibration.errors import FrameTreeError
+from calibration.rotation import F64, quat_conjugate_xyzw, quat_multiply_xyzw, quat_xyzw_to_matrix
 from calibration.se3 import SE3
 from calibration.trajectory import Trajectory
 
@@ -105,6 +109,20 @@ class FrameTree:
             T = self._edge_transform(child, time_ns, extrap) @ T
         return T
 
+    def _paths(self, target: str, source: str) -> tuple[list[str], list[str]]:
+        """Children on the way up from ``source`` and from ``target`` to their lowest common ancestor."""
+        self._require(target)
+        self._require(source)
+        up_s, up_t = self._chain(source), self._chain(target)
+        common = set(up_s) & set(up_t)
+        if not common:
+            raise FrameTreeError(
+                f"frames {target!r} and {source!r} are not connected (roots {up_t[-1]!r} and "
+                f"{up_s[-1]!r}); add the transform linking the two trees"
+            )
+        lca = next(f for f in up_s if f in common)
+        return up_s[: up_s.index(lca)], up_t[: up_t.index(lca)]
+
     def lookup(self, target: str, source: str, time_ns: int | None = None, allow_extrapolation: bool = False) -> SE3:
         """``T_target_source``: maps points in ``source`` into ``target`` at ``time_ns``.
 
@@ -118,31 +136,59 @@ class FrameTree:
             FrameTreeError: unknown frame, frames not connected, or missing ``time_ns``.
             ExtrapolationError: ``time_ns`` outside a trajectory on the path.
         """
-        self._require(target)
-        self._require(source)
-        up_s, up_t = self._chain(source), self._chain(target)
-        common = set(up_s) & set(up_t)
-        if not common:
-            raise FrameTreeError(
-                f"frames {target!r} and {source!r} are not connected (roots {up_t[-1]!r} and "
-                f"{up_s[-1]!r}); add the transform linking the two trees"
-            )
-        lca = next(f for f in up_s if f in common)
-        T_lca_source = self._to_ancestor(up_s, up_s.index(lca), time_ns, allow_extrapolation)
-        T_lca_target = self._to_ancestor(up_t, up_t.index(lca), time_ns, allow_extrapolation)
+        path_s, path_t = self._paths(target, source)
+        T_lca_source = self._to_ancestor(path_s, len(path_s), time_ns, allow_extrapolation)
+        T_lca_target = self._to_ancestor(path_t, len(path_t), time_ns, allow_extrapolation)
         return T_lca_target.inverse() @ T_lca_source
 
+    def lookup_batch(
+        self, target: str, source: str, times_ns: ArrayLike, allow_extrapolation: bool = False
+    ) -> tuple[F64, F64]:
+        """Vectorized :meth:`lookup` at many times.
+
+        Args:
+            target: frame the result maps into.
+            source: frame the result maps from.
+            times_ns: (M,) int64 common-clock times (ns).
+            allow_extrapolation: forwarded to the trajectories.
+
+        Returns:
+            ``(translations_m (M, 3), rotations_xyzw (M, 4))`` of ``T_target_source(t)``, quaternions x, y, z, w.
+        """
+        times = np.atleast_1d(np.asarray(times_ns)).astype(np.int64)
+        m = times.size
+        path_s, path_t = self._paths(target, source)
+
+        def up(path: list[str]) -> tuple[F64, F64]:
+            t = np.zeros((m, 3))
+            q = np.tile(np.array([0.0, 0.0, 0.0, 1.0]), (m, 1))
+            for child in path:
+                edge = self._edges[child]
+                if edge.static is not None:
+                    tE, qE = np.broadcast_to(edge.static.translation, (m, 3)), edge.static.quat_xyzw
+                else:
+                    assert edge.dynamic is not None
+                    tE, qE = edge.dynamic.interpolate(times, allow_extrapolation)
+                t = np.einsum("...ij,...j->...i", quat_xyzw_to_matrix(qE), t) + tE
+                q = quat_multiply_xyzw(qE, q)
+            return t, q
+
+        t_s, q_s = up(path_s)
+        t_t, q_t = up(path_t)
+        q_t_inv = quat_conjugate_xyzw(q_t)
+        q = quat_multiply_xyzw(q_t_inv, q_s)
+        t = np.einsum("...ij,...j->...i", quat_xyzw_to_matrix(q_t_inv), t_s - t_t)
+        return t, q / np.linalg.norm(q, axis=1, keepdims=True)
+
     def is_static_path(self, target: str, source: str) -> bool:
-        """True when every edge between the two frames is static."""
-        self._require(target)
-        self._require(source)
-        up_s, up_t = self._chain(source), self._chain(target)
-        common = set(up_s) & set(up_t)
-        if not common:
-            return False
-        lca = next(f for f in up_s if f in common)
-        path = up_s[: up_s.index(lca)] + up_t[: up_t.index(lca)]
-        return all(self._edges[c].static is not None for c in path)
+        """True when every edge between the two frames is static (False when not connected)."""
+        try:
+            path_s, path_t = self._paths(target, source)
+        except FrameTreeError:
+            if target in self._frames and source in self._frames:
+                return False
+            raise
+        return all(self._edges[c].static is not None for c in path_s + path_t)
 
     def validate_connected(self, root: str | None = None) -> None:
         """Raise :class:`FrameTreeError` unless all frames form one tree (rooted at ``root`` if given)."""

@@ -92,23 +92,10 @@ class Sensor:
             and self.T_base_sensor == other.T_base_sensor
             and self.time_offset_ns == other.time_offset_ns
             and self.topic == other.topic
-            and _camera_equal(self.camera, other.camera)
+            and self.camera == other.camera
         )
 
     __hash__ = None  # type: ignore[assignment]
-
-
-def _camera_equal(a: CameraModel | None, b: CameraModel | None) -> bool:
-    if a is None or b is None:
-        return a is b
-    return (
-        a.width == b.width
-        and a.height == b.height
-        and np.array_equal(a.K, b.K)
-        and a.distortion_model == b.distortion_model
-        and np.array_equal(a.D, b.D)
-        and a.rolling_shutter_line_ns == b.rolling_shutter_line_ns
-    )
 
 
 class Rig:
@@ -120,7 +107,8 @@ class Rig:
 
     Raises:
         CalibrationError: a key differs from its sensor's name.
-        FrameTreeError: two sensors share a frame_id, or a sensor uses the base frame.
+        FrameTreeError: two sensors share a frame_id, or a sensor at the base frame has a
+            non-identity extrinsic.
     """
 
     def __init__(self, sensors: Mapping[str, Sensor], base_frame: str = "base_link") -> None:
@@ -131,10 +119,10 @@ class Rig:
         for key, s in sensors.items():
             if key != s.name:
                 raise CalibrationError(f"rig key {key!r} holds sensor named {s.name!r}; they must match")
-            if s.frame_id == base_frame:
+            if s.frame_id == base_frame and not s.T_base_sensor.allclose(SE3.identity(), 1e-9):
                 raise FrameTreeError(
-                    f"sensor {s.name!r}: field 'frame_id' equals the base frame {base_frame!r} (cycle); "
-                    "give the sensor its own frame"
+                    f"sensor {s.name!r}: field 'frame_id' equals the base frame {base_frame!r} but its "
+                    "T_base_sensor is not the identity (cycle); give the sensor its own frame"
                 )
             if s.frame_id in seen:
                 raise FrameTreeError(
@@ -189,7 +177,8 @@ class Rig:
         """A :class:`FrameTree` with one static edge ``base_frame → sensor.frame_id`` per sensor."""
         tree = FrameTree()
         for s in self._sensors.values():
-            tree.add_static(self.base_frame, s.frame_id, s.T_base_sensor)
+            if s.frame_id != self.base_frame:  # a sensor at the base frame (identity) adds no edge
+                tree.add_static(self.base_frame, s.frame_id, s.T_base_sensor)
         return tree
 
     def T_a_b(self, a: str, b: str) -> SE3:

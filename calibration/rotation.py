@@ -133,9 +133,11 @@ def slerp_xyzw(q0: ArrayLike, q1: ArrayLike, alpha: ArrayLike) -> F64:
     t = np.asarray(alpha, dtype=np.float64)[..., None]
     dot = np.sum(a * b, axis=-1, keepdims=True)
     b = np.where(dot < 0.0, -b, b)
-    dot = np.abs(dot)
-    close = dot > 0.9995
-    theta = np.arccos(np.clip(dot, -1.0, 1.0))
+    # Angle between the 4-D unit vectors, accurate for tiny angles (arccos is not near 1).
+    theta = 2.0 * np.arctan2(
+        np.linalg.norm(a - b, axis=-1, keepdims=True), np.linalg.norm(a + b, axis=-1, keepdims=True)
+    )
+    close = theta < 1e-9  # true slerp down to 1e-9 rad; below, linear is exact to rounding
     sin_theta = np.sin(theta)
     safe = np.where(close, 1.0, sin_theta)
     w0 = np.where(close, 1.0 - t, np.sin((1.0 - t) * theta) / safe)

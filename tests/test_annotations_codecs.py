@@ -208,3 +208,34 @@ def test_openlabel_codec_file_round_trip(tmp_path: Path) -> None:
     again = codec.decode(tmp_path / "out.json")
     assert_golden(again.boxes[0])
     assert again.boxes[0].track_id == "17"
+
+
+def test_nuscenes_errors_name_table_and_path(tmp_path: Path) -> None:
+    test_nuscenes_golden(tmp_path)
+    anns = json.loads((tmp_path / "sample_annotation.json").read_text())
+    anns[0]["size"] = [1.8, 4.5]
+    (tmp_path / "sample_annotation.json").write_text(json.dumps(anns))
+    with pytest.raises(AnnotationError, match=r"sample_annotation\.json: sample_annotation\[0\]\.size: expected 3"):
+        decode_nuscenes(tmp_path)
+    anns[0]["size"], anns[0]["rotation"] = [1.8, 4.5, 1.6], [0, 0, 0, 2]
+    (tmp_path / "sample_annotation.json").write_text(json.dumps(anns))
+    with pytest.raises(AnnotationError, match=r"sample_annotation\[0\]\.rotation: quaternion \[w,x,y,z\] is not unit"):
+        decode_nuscenes(tmp_path)
+    (tmp_path / "instance.json").unlink()
+    with pytest.raises(AnnotationError, match=r"instance\.json: nuScenes table not found"):
+        decode_nuscenes(tmp_path)
+
+
+def test_codec_registry_and_format_guess(tmp_path: Path) -> None:
+    from fusion.annotations.codec import get_codec, guess_format
+
+    assert {get_codec(n).name for n in ("openlabel", "nuscenes", "kitti", "bag")} == {
+        "openlabel", "nuscenes", "kitti", "bag"}
+    with pytest.raises(AnnotationError, match="unknown annotation format 'yaml'"):
+        get_codec("yaml")
+    (tmp_path / "sample_annotation.json").write_text("[]")
+    assert guess_format(tmp_path) == "nuscenes"
+    assert guess_format(Path("x.json")) == "openlabel" and guess_format(Path("a.txt")) == "kitti"
+    assert guess_format(Path("a.mcap")) == "bag"
+    with pytest.raises(AnnotationError, match="cannot guess"):
+        guess_format(Path("labels.xml"))

@@ -102,24 +102,30 @@ def test_bad_tracks_raise() -> None:
         interpolate_track([a, truth_box(0, T0 + 1).with_(frame="base_link")], np.array([T0]))
 
 
-def test_against_synthetic_generator_truth() -> None:
-    synth = pytest.importorskip("fusion.testing.synth.world")
-    world = synth.make_world(T0, 5.0, 10.0, 3, 4, np.random.default_rng(3))
-    key_times = np.array([T0 + k * SEC // 2 for k in range(9)], dtype=np.int64)
-    frame_times = np.array([T0 + 37_000_000 + f * SEC // 10 for f in range(40)], dtype=np.int64)
+def test_against_synthetic_generator_truth(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """2 Hz keyframes from the generator's ``truth.boxes_at`` → its 10 Hz truth, 5 cm / 0.5°."""
+    synth = pytest.importorskip("fusion.testing.synth")
+    out = synth.generate(synth.SynthConfig(duration_s=0.5, lidar_beams=8, lidar_columns=64),
+                         tmp_path_factory.mktemp("synth") / "log")
+    truth = synth.load_truth(out.truth_path)
+    t0 = int(truth.lidar_scan(0).start_ns)
+    key_times = np.array([t0 + k * SEC // 2 for k in range(9)], dtype=np.int64)  # beyond the log: boxes are analytic
+    frame_times = np.array([t0 + 37_000_000 + f * SEC // 10 for f in range(40)], dtype=np.int64)
 
     def boxes(times: np.ndarray) -> list[Cuboid]:
-        centers = world.centers_at(times)
-        return [Cuboid.from_yaw(centers[i, m], world.sizes[m], world.yaws[m], "obj", str(m), time_ns=int(t))
-                for i, t in enumerate(times) for m in range(world.n_boxes)]
+        b = truth.boxes_at(times)
+        return [Cuboid.from_yaw(b.centers[i, m], b.sizes[m], b.yaws[m], "obj", str(int(b.ids[m])), time_ns=int(t))
+                for i, t in enumerate(times) for m in range(b.ids.size)]
 
     frames = interpolate_to_frames(boxes(key_times), frame_times)
-    truth = {(b.track_id, b.time_ns): b for b in boxes(frame_times)}
-    n = 0
+    ref = {(b.track_id, b.time_ns): b for b in boxes(frame_times)}
+    n_moving = 0
     for f_boxes in frames:
         for b in f_boxes:
-            ref = truth[(b.track_id, b.time_ns)]
-            assert np.max(np.abs(b.center_m - ref.center_m)) <= 0.05
-            assert angle_between(b.rotation_xyzw, ref.rotation_xyzw) <= 0.5
-            n += 1
-    assert n == world.n_boxes * int(np.sum(frame_times <= key_times[-1]))
+            r = ref[(b.track_id, b.time_ns)]
+            assert np.max(np.abs(b.center_m - r.center_m)) <= 0.05
+            assert angle_between(b.rotation_xyzw, r.rotation_xyzw) <= 0.5
+            n_moving += int(not truth.boxes_at([b.time_ns]).is_static[int(b.track_id)])
+    n_frames_inside = int(np.sum(frame_times <= key_times[-1]))
+    assert sum(len(f) for f in frames) == truth.boxes_at([t0]).ids.size * n_frames_inside
+    assert n_moving > 0

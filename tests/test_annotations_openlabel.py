@@ -178,9 +178,10 @@ def test_export_document_is_schema_valid_and_loads_with_kognic() -> None:
     for f in range(6):
         props = ol.frames[str(f)].frame_properties
         assert props.timestamp == int(times[f]) and isinstance(props.timestamp, int)
-        ego = props.transforms["ego_pose"]
+        ego = props.transforms["base_link_to_odom"]
         assert (ego.src, ego.dst) == ("base_link", "odom")
-    raw = doc["openlabel"]["frames"]["4"]["frame_properties"]["transforms"]["ego_pose"]["transform_src_to_dst"]
+    raw = doc["openlabel"]["frames"]["4"]["frame_properties"]["transforms"]["base_link_to_odom"]
+    raw = raw["transform_src_to_dst"]
     assert raw["translation"] == [6.0, 0.0, 0.0]
     vals = [c["val"] for fr in doc["openlabel"]["frames"].values() for o in fr["objects"].values()
             for c in o["object_data"]["cuboid"]]

@@ -266,3 +266,40 @@ def test_bag_import_in_lidar_frame_id(store: Path, tmp_path: Path) -> None:
     (box,) = fs.open_dataset(str(store))[1].boxes
     assert boxes_close(box, label.transformed(poses()[1] @ T_BASE_LIDAR, "world"), 1e-9)
     assert box.score == 0.8 and box.source == "labelled"
+
+
+def test_duplicate_labels_are_reported() -> None:
+    a = world_box("1", T0, 2.0)
+    res = prepare_import(AnnotationSet((a, a.with_(center_m=np.array([9.0, 0, 0])))), scene(), count=False)
+    assert len(res.keyframes) == 1 and res.keyframes[0].center_m[0] == 2.0
+    assert [i.kind for i in res.issues] == ["duplicate"]
+
+
+def test_export_without_annotations_fails_clearly(store: Path, tmp_path: Path) -> None:
+    from fusion.annotations.exporter import export_store
+    from fusion.errors import AnnotationError
+
+    with pytest.raises(AnnotationError, match="has no annotations; run `fusion annotate import` first"):
+        export_store(store, tmp_path / "x.json")
+
+
+def test_frame_without_ego_pose() -> None:
+    P = poses()
+    P[1] = np.nan  # the store marks an ego gap with NaN poses
+    sc = Scene(T0 + DT * np.arange(F, dtype=np.int64), P, scene().sensors, lidar_world)
+    in_world = world_box("w", T0 + DT, 2.0)
+    in_base = world_box("b", T0 + DT, 2.0).with_(frame="base_link")
+    between = world_box("c", T0 + DT // 2, 2.0).with_(frame="base_link")  # interpolates into the gap
+    res = prepare_import(AnnotationSet((in_world, in_base, between)), sc, count=False)
+    assert [k.track_id for k in res.keyframes] == ["w"]
+    assert [i.kind for i in res.issues] == ["no_ego_pose", "no_ego_pose"]
+    assert "ego gap" in res.issues[0].message
+
+
+def test_counts_unset_in_frame_without_ego_pose() -> None:
+    P = poses()
+    P[2] = np.nan
+    sc = Scene(T0 + DT * np.arange(F, dtype=np.int64), P, scene().sensors, lidar_world)
+    res = prepare_import(AnnotationSet((world_box("1", T0, 3.0), world_box("1", T0 + 4 * DT, 7.0))), sc)
+    assert [b[0].num_lidar_points is None for b in res.frames] == [False, False, True, False, False]
+    assert [(i.kind, i.where) for i in res.issues] == [("points_unavailable", "store frame 2")]

@@ -62,6 +62,8 @@ def test_pixel_grid_round_trip_inside_valid_area(model: str) -> None:
     assert np.max(np.abs(uv_back - uv[finite])) < 1e-6
     # the mask agrees with per-pixel unprojection
     assert mask.shape == (480, 640)
+    grid = np.stack([u.ravel(), v.ravel()], axis=1).astype(np.float64)
+    np.testing.assert_array_equal(mask[v.ravel(), u.ravel()], np.all(np.isfinite(cam.unproject(grid)), axis=1))
     if model == "rational_polynomial":
         # this strong model folds over in the image corners: those pixels have no unique ray
         assert 0.9 < mask.mean() < 1.0 and not mask[0, 0] and mask[240, 320]

@@ -88,6 +88,36 @@ def test_rotation_forms_are_equivalent(tmp_path: Path) -> None:
         )
 
 
+def test_camera_block_with_k_matrix_and_rolling_shutter_round_trips(tmp_path: Path) -> None:
+    path = tmp_path / "fisheye.yaml"
+    path.write_text(
+        """\
+sensors:
+  cam_fisheye:
+    kind: camera
+    frame_id: /cam_fisheye_optical_frame
+    time_offset_ns: -2500000
+    T_base_sensor: {translation_m: [0.5, 0.0, 1.2], rpy_deg: [-90.0, 0.0, -90.0]}
+    camera:
+      width: 1920
+      height: 1080
+      K: [[700.5, 0.0, 960.25], [0.0, 700.5, 540.75], [0.0, 0.0, 1.0]]
+      distortion_model: fisheye
+      D: [0.05, -0.01, 0.002, -0.0003]
+      rolling_shutter_line_ns: 14814.8
+"""
+    )
+    rig = cal.load_rig(path)
+    s = rig.sensor("cam_fisheye")
+    assert s.frame_id == "cam_fisheye_optical_frame" and s.time_offset_ns == -2_500_000
+    assert s.camera is not None and s.camera.distortion_model == "equidistant"
+    assert s.camera.rolling_shutter_line_ns == 14814.8 and s.camera.K[1, 2] == 540.75
+    np.testing.assert_allclose(s.T_base_sensor.rotation, R_FRONT, atol=1e-15)
+    cal.save_rig(rig, tmp_path / "out.yaml")
+    assert cal.load_rig(tmp_path / "out.yaml") == rig
+    assert "rolling_shutter_line_ns: 14814.8" in (tmp_path / "out.yaml").read_text()
+
+
 def test_nuscenes_example_config_loads() -> None:
     rig = cal.load_rig(NUSCENES_YAML)
     assert {"cam_front", "lidar_top", "radar_front"} <= set(rig.names)
@@ -207,8 +237,8 @@ def test_rig_from_ros_with_real_bag_messages(shared_data: Path) -> None:
             "width": info.width,
             "height": info.height,
             "distortion_model": info.distortion_model,
-            "d": list(info.D),
-            "k": list(info.K),
+            "D": list(info.D),  # ROS 1 field names (upper case) are accepted too
+            "K": list(info.K),
             "topic": conns[0].topic,
         }
     }

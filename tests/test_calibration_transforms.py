@@ -77,6 +77,17 @@ def test_slerp_matches_scipy_and_takes_short_way(rng: np.random.Generator) -> No
         np.testing.assert_allclose(ours, ref, atol=1e-12)
 
 
+def test_slerp_small_angles_is_true_slerp() -> None:
+    r0 = Rotation.from_rotvec([0.3, -0.2, 0.1])
+    alphas = np.linspace(0.0, 1.0, 7)
+    for angle in (1e-2, 1e-5, 1e-8):
+        r1 = r0 * Rotation.from_rotvec([angle, 0.0, 0.0])
+        ref = Slerp([0.0, 1.0], Rotation.concatenate([r0, r1]))(alphas)
+        ours = slerp_xyzw(np.tile(r0.as_quat(), (7, 1)), np.tile(r1.as_quat(), (7, 1)), alphas)
+        err = (Rotation.from_quat(ours) * ref.inv()).magnitude()
+        assert np.max(err) < 1e-13, angle
+
+
 # ---------------------------------------------------------------- SE3
 def test_yaw_90_maps_x_to_y() -> None:
     T = cal.SE3.from_quat_xyzw([0.0, 0.0, np.sin(np.pi / 4), np.cos(np.pi / 4)], [0.0, 0.0, 0.0])
@@ -226,6 +237,17 @@ def test_frame_tree_static_and_dynamic_lookup() -> None:
     T_lidar_odom = tree.lookup("lidar", "odom", time_ns=500_000_000)
     assert (T_lidar_odom @ T_odom_lidar).allclose(cal.SE3.identity(), atol=1e-12)
     assert tree.lookup("lidar", "lidar").allclose(cal.SE3.identity())
+
+    # batched lookups equal the one-at-a-time ones (through static and dynamic edges, both directions)
+    query = np.linspace(0, 1_000_000_000, 57).astype(np.int64)
+    for target, source in (("odom", "lidar"), ("cam_optical", "odom"), ("lidar", "cam_optical")):
+        t_b, q_b = tree.lookup_batch(target, source, query)
+        for k in (0, 13, 56):
+            single = tree.lookup(target, source, time_ns=int(query[k]))
+            np.testing.assert_allclose(t_b[k], single.translation, atol=1e-12)
+            np.testing.assert_allclose(quat_xyzw_to_matrix(q_b[k]), single.rotation, atol=1e-12)
+    with pytest.raises(cal.ExtrapolationError):
+        tree.lookup_batch("odom", "lidar", np.array([0, 1_000_000_001]))
 
     with pytest.raises(cal.FrameTreeError, match="time-varying"):
         tree.lookup("odom", "lidar")

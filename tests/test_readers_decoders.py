@@ -74,7 +74,12 @@ TIME_CASES: dict[str, tuple[list[tuple[str, str]], dict[str, np.ndarray], np.nda
     "livox_timestamp": ([("timestamp", "f8")], {"timestamp": (STAMP + OFFS).astype(np.float64)}, STAMP + OFFS, 256),
     "livox_offset_time": ([("offset_time", "u4")], {"offset_time": OFFS}, STAMP + OFFS, 0),
     "autoware_time_stamp": ([("time_stamp", "u4")], {"time_stamp": OFFS}, STAMP + OFFS, 0),
-    "aeva_time_offset_ns": ([("time_offset_ns", "i4")], {"time_offset_ns": OFFS - 50_000_000}, STAMP + OFFS - 50_000_000, 0),
+    "aeva_time_offset_ns": (
+        [("time_offset_ns", "i4")],
+        {"time_offset_ns": OFFS - 50_000_000},
+        STAMP + OFFS - 50_000_000,
+        0,
+    ),
     "luminar_time_sec_nsec": (
         [("time_sec", "u4"), ("time_nsec", "u4")],
         {"time_sec": (STAMP + OFFS) // NS, "time_nsec": (STAMP + OFFS) % NS},
@@ -173,18 +178,28 @@ EL = np.array([0.0, 0.1, -0.2], np.float32)
 
 def add_radar_msgs(s: Any, add: Any) -> None:
     rets = [mk(s, "radar_msgs/msg/RadarReturn", range=float(r), azimuth=float(a), elevation=float(e),
-               doppler_velocity=float(i), amplitude=float(10 * i)) for i, (r, a, e) in enumerate(zip(RANGES, AZ, EL))]  # fmt: skip
-    add("/radar/scan", "radar_msgs/msg/RadarScan", mk(s, "radar_msgs/msg/RadarScan", header=header(s, STAMP, "radar"), returns=rets))
+               doppler_velocity=float(i), amplitude=float(10 * i))
+            for i, (r, a, e) in enumerate(zip(RANGES, AZ, EL))]  # fmt: skip
+    add(
+        "/radar/scan",
+        "radar_msgs/msg/RadarScan",
+        mk(s, "radar_msgs/msg/RadarScan", header=header(s, STAMP, "radar"), returns=rets),
+    )
     v3, pt = s.types["geometry_msgs/msg/Vector3"], s.types["geometry_msgs/msg/Point"]
     tracks = [
-        mk(s, "radar_msgs/msg/RadarTrack", uuid=mk(s, "unique_identifier_msgs/msg/UUID", uuid=np.arange(16, dtype=np.uint8) + i),
+        mk(s, "radar_msgs/msg/RadarTrack",
+           uuid=mk(s, "unique_identifier_msgs/msg/UUID", uuid=np.arange(16, dtype=np.uint8) + i),
            position=pt(x=1.0 + i, y=2.0, z=0.0), velocity=v3(x=3.0, y=-i, z=0.0), acceleration=v3(x=0.0, y=0.0, z=0.5),
            size=v3(x=4.0, y=2.0, z=1.5), classification=2, position_covariance=np.zeros(6, np.float32),
            velocity_covariance=np.zeros(6, np.float32), acceleration_covariance=np.zeros(6, np.float32),
            size_covariance=np.zeros(6, np.float32))
         for i in range(2)
     ]  # fmt: skip
-    add("/radar/tracks", "radar_msgs/msg/RadarTracks", mk(s, "radar_msgs/msg/RadarTracks", header=header(s, STAMP, "radar"), tracks=tracks))
+    add(
+        "/radar/tracks",
+        "radar_msgs/msg/RadarTracks",
+        mk(s, "radar_msgs/msg/RadarTracks", header=header(s, STAMP, "radar"), tracks=tracks),
+    )
 
 
 def pose(s: Any) -> Any:
@@ -207,7 +222,11 @@ def add_motion(s: Any, add: Any, fmt: str) -> None:
              covariance=np.zeros(36))  # fmt: skip
     add("/odom", "nav_msgs/msg/Odometry", mk(s, "nav_msgs/msg/Odometry", header=header(s, STAMP, "/odom"),
         child_frame_id="base_link", pose=pwc, twist=twc))  # fmt: skip
-    add("/pose", "geometry_msgs/msg/PoseStamped", mk(s, "geometry_msgs/msg/PoseStamped", header=header(s, STAMP, "map"), pose=pose(s)))
+    add(
+        "/pose",
+        "geometry_msgs/msg/PoseStamped",
+        mk(s, "geometry_msgs/msg/PoseStamped", header=header(s, STAMP, "map"), pose=pose(s)),
+    )
     add("/pose_cov", "geometry_msgs/msg/PoseWithCovarianceStamped",
         mk(s, "geometry_msgs/msg/PoseWithCovarianceStamped", header=header(s, STAMP, "map"), pose=pwc))  # fmt: skip
     tr = mk(s, "geometry_msgs/msg/Transform", translation=v3(x=1.0, y=2.0, z=3.0), rotation=q)
@@ -218,14 +237,16 @@ def add_motion(s: Any, add: Any, fmt: str) -> None:
     if fmt == "bag":  # legacy ROS 1 tf/tfMessage
         add("/tf", "tf/msg/tfMessage", mk(s, "tf/msg/tfMessage", transforms=ts))
     status = mk(s, "sensor_msgs/msg/NavSatStatus", status=0, service=1)
-    add("/fix", "sensor_msgs/msg/NavSatFix", mk(s, "sensor_msgs/msg/NavSatFix", header=header(s, STAMP, "/gps"), status=status,
-        latitude=48.1, longitude=11.5, altitude=520.0, position_covariance=np.arange(9.0), position_covariance_type=2))  # fmt: skip
+    add("/fix", "sensor_msgs/msg/NavSatFix", mk(s, "sensor_msgs/msg/NavSatFix", header=header(s, STAMP, "/gps"),
+        status=status, latitude=48.1, longitude=11.5, altitude=520.0,
+        position_covariance=np.arange(9.0), position_covariance_type=2))  # fmt: skip
     names = {f[0] for f in s.fielddefs["sensor_msgs/msg/CameraInfo"][1]}
     d, k, r, p = ("D", "K", "R", "P") if "K" in names else ("d", "k", "r", "p")
     roi = mk(s, "sensor_msgs/msg/RegionOfInterest", x_offset=0, y_offset=0, height=0, width=0, do_rectify=False)
     info = {d: np.array([0.1, -0.2, 0.0, 0.0, 0.01]), k: np.array([500.0, 0, 320, 0, 500, 240, 0, 0, 1]),
             r: np.eye(3).reshape(-1), p: np.array([500.0, 0, 320, 0, 0, 500, 240, 0, 0, 0, 1, 0])}  # fmt: skip
-    add("/camera_info", "sensor_msgs/msg/CameraInfo", mk(s, "sensor_msgs/msg/CameraInfo", header=header(s, STAMP, "cam_optical"),
+    add("/camera_info", "sensor_msgs/msg/CameraInfo", mk(s, "sensor_msgs/msg/CameraInfo",
+        header=header(s, STAMP, "cam_optical"),
         height=480, width=640, distortion_model="plumb_bob", binning_x=0, binning_y=0, roi=roi, **info))  # fmt: skip
 
 
@@ -238,7 +259,9 @@ def recs(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         out["__kinds__"] = {t: i.kind for t, i in src.topics.items()}
         raw = next(src.messages(["/time/ouster_t"]))
         out["__override_none__"] = src.decode(raw, options=DecodeOptions(time_convention="none"))
-        out["__override_map__"] = src.decode(raw, options={"/time/ouster_t": DecodeOptions(time_convention="relative_s:t")})
+        out["__override_map__"] = src.decode(
+            raw, options={"/time/ouster_t": DecodeOptions(time_convention="relative_s:t")}
+        )
         radar_raw = next(src.messages(["/radar/pc"]))
         out["__radar_as_lidar__"] = src.decode(radar_raw, options=DecodeOptions(kind=SensorKind.LIDAR))
     return out
@@ -358,7 +381,9 @@ def test_ego_motion_types(recs: dict[str, Any]) -> None:
     assert recs["__kinds__"]["/tf_static"] is SensorKind.TF_STATIC
     if "/tf" in recs:
         legacy = recs["/tf"]
-        assert isinstance(legacy, TransformBatch) and not legacy.static and legacy.transforms[1].child_frame == "sensor1"
+        assert (
+            isinstance(legacy, TransformBatch) and not legacy.static and legacy.transforms[1].child_frame == "sensor1"
+        )
     fix = recs["/fix"]
     assert isinstance(fix, GnssFix) and fix.meta.frame_id == "gps" and fix.latitude_deg == 48.1
     np.testing.assert_array_equal(fix.position_covariance_m2, np.arange(9.0).reshape(3, 3))
@@ -381,4 +406,4 @@ def test_stamps_fast_path_for_every_header_type(tmp_path: Path) -> None:
             st = src.stamps(topics)
             for raw in src.messages():
                 want = src.decode(raw).meta.stamp_ns
-                assert st[raw.topic][0][raw.index] == want == (STAMP if raw.topic != "/ts" else STAMP), raw.topic
+                assert st[raw.topic][0][raw.index] == want == STAMP, raw.topic

@@ -34,7 +34,7 @@ def test_deskew_matches_truth(traj, ref):
 
 
 def test_sweep_end_mode_is_latest_point_time():
-    xyz, t, world, times, tt, q = scan_and_traj(VARYING)
+    xyz, t, _, times, tt, q = scan_and_traj(VARYING)
     a = deskew_points(xyz, t, times, tt, q, T_base_lidar(), mode="sweep_end")
     b = deskew_points(xyz, t, times, tt, q, T_base_lidar(), int(t.max()))
     np.testing.assert_array_equal(a, b)
@@ -43,7 +43,7 @@ def test_sweep_end_mode_is_latest_point_time():
 
 
 def test_kernel_equals_numpy_reference_unsorted_times():
-    xyz, t, world, times, tt, q = scan_and_traj(VARYING, rate_hz=200.0)
+    xyz, t, _, times, tt, q = scan_and_traj(VARYING, rate_hz=200.0)
     rng = np.random.default_rng(7)
     perm = rng.permutation(xyz.shape[0])  # do not rely on time-sorted points
     xyz, t = xyz[perm], t[perm]
@@ -58,7 +58,7 @@ def test_kernel_equals_numpy_reference_unsorted_times():
 
 @pytest.mark.parametrize("order", ["columns", "shuffled"])
 def test_undeskew_recovers_raw_points(order):
-    xyz, t, world, times, tt, q = scan_and_traj(VARYING)
+    xyz, t, _, times, tt, q = scan_and_traj(VARYING)
     if order == "shuffled":  # every point its own time run: exercises the per-point path
         perm = np.random.default_rng(3).permutation(xyz.shape[0])
         xyz, t = xyz[perm], t[perm]
@@ -73,7 +73,7 @@ def test_undeskew_recovers_raw_points(order):
 
 
 def test_in_place_output_and_nan_passthrough():
-    xyz, t, world, times, tt, q = scan_and_traj(CONSTANT)
+    xyz, t, _, times, tt, q = scan_and_traj(CONSTANT)
     xyz[3] = np.nan
     expected = deskew_points(xyz, t, times, tt, q, T_base_lidar(), int(t[0]))
     buf = xyz.copy()
@@ -84,10 +84,17 @@ def test_in_place_output_and_nan_passthrough():
 
 
 def test_no_extrapolation():
-    xyz, t, world, times, tt, q = scan_and_traj(CONSTANT)
+    xyz, t, _, times, tt, q = scan_and_traj(CONSTANT)
     with pytest.raises(ExtrapolationError, match="not covered by the trajectory"):
         deskew_points(xyz, t, times[3:], tt[3:], q[3:], T_base_lidar(), int(times[4]))
     with pytest.raises(ExtrapolationError, match="reference time"):
         deskew_points(xyz, t, times, tt, q, T_base_lidar(), int(times[-1]) + 1)
+    # a gap in the trajectory inside the sweep is never bridged when max_gap_ns is given
+    keep = np.ones(times.size, bool)
+    inside = np.flatnonzero((times > t.min()) & (times < t.max()))
+    keep[inside[:2]] = False
+    with pytest.raises(ExtrapolationError, match="gap of 60000000 ns"):
+        deskew_points(xyz, t, times[keep], tt[keep], q[keep], T_base_lidar(), int(t[0]), max_gap_ns=40_000_000)
+    deskew_points(xyz, t, times[keep], tt[keep], q[keep], T_base_lidar(), int(t[0]))  # without: allowed
     with pytest.raises(ValueError, match="needs ref_time_ns"):
         deskew_points(xyz, t, times, tt, q, T_base_lidar())

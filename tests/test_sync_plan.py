@@ -139,9 +139,30 @@ def test_rate_reference_and_approximate_time_policy():
         plan_frames(FrameSpec("rate:5", policy="approximate_time"), {"top": lid, "cam": cam}, ego)
 
 
+def test_approximate_time_arrival_order_uses_record_times():
+    S = 1_000_000_000
+    ego = T0 + np.arange(-1, 200) * S // 2
+    spec1 = FrameSpec("lidar:top", policy="approximate_time", reference_time="header", queue_size=1)
+    lid_t, cam_t = T0 + np.array([0, 10, 20, 30]) * S, T0 + np.array([4, 9, 14, 19, 24, 29]) * S
+    # camera messages arrive 8 s late: with queue size 1 a live node never completes a set
+    live = {"top": StreamTimes(lid_t, "lidar", record_ns=lid_t + S), "cam": StreamTimes(cam_t, "camera",
+            record_ns=cam_t + 8 * S)}  # fmt: skip
+    assert plan_frames(spec1, live, ego).n_frames == 0
+    ideal = {"top": StreamTimes(lid_t, "lidar"), "cam": StreamTimes(cam_t, "camera")}  # stamp order
+    p = plan_frames(spec1, ideal, ego)
+    assert (p.time_ns - T0).tolist() == [10 * S, 20 * S] and p.sensors["cam"].dt_ns.tolist() == [-S, -S]
+    spec = FrameSpec("lidar:top", policy="approximate_time", reference_time="header")
+    # a reference message in no set is listed
+    lid2 = StreamTimes(common_ns=T0 + np.array([0, 3, 50]) * S, kind="lidar", record_ns=T0 + np.array([0, 4, 50]) * S)
+    cam2 = StreamTimes(common_ns=T0 + np.array([1, 3, 60]) * S, kind="camera", record_ns=T0 + np.array([1, 3, 60]) * S)
+    plan2 = plan_frames(spec, {"top": lid2, "cam": cam2}, ego)
+    assert plan2.excluded_reference["unmatched"].tolist() == [2]
+
+
 def test_spec_validation():
-    for bad in [dict(reference="lidar"), dict(reference="rate:-1"), dict(reference="gps:x"),
-                dict(reference="lidar:a", reference_time="middle"), dict(reference="lidar:a", policy="exact")]:  # fmt: skip
+    bads = [dict(reference="lidar"), dict(reference="rate:-1"), dict(reference="gps:x"),
+            dict(reference="lidar:a", reference_time="middle"), dict(reference="lidar:a", policy="exact")]  # fmt: skip
+    for bad in bads:
         with pytest.raises(ConfigError):
             FrameSpec(**bad)
     with pytest.raises(SyncError, match="no stream"):

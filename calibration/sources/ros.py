@@ -54,9 +54,11 @@ def sensor_name_from_frame(frame_id: str) -> str:
 def camera_from_camera_info(frame_id: str, info: Mapping[str, Any]) -> CameraModel:
     """A :class:`CameraModel` from a CameraInfo dict (width, height, distortion_model, d, k).
 
-    An empty ``d`` means no distortion (model ``none``), as an uncalibrated driver publishes.
+    Keys are case-insensitive (ROS 1 ``D``/``K``, ROS 2 ``d``/``k``). An empty ``d`` means no
+    distortion (model ``none``), as an uncalibrated driver publishes.
     """
     where = f"camera_info for frame {frame_id!r}"
+    info = {str(k).lower(): v for k, v in info.items()}  # ROS 1 CameraInfo spells D and K upper case
     missing = [k for k in ("width", "height", "distortion_model", "d", "k") if k not in info]
     if missing:
         raise RigFileError(f"{where}: missing key(s) {missing}; need width, height, distortion_model, d, k")

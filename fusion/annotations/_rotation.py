@@ -3,8 +3,8 @@
 ``matrix_to_quat_xyzw``, ``quat_multiply_xyzw`` and ``yaw_from_quat_xyzw`` are
 ``calibration.rotation``'s. Kept here: ``quat_xyzw_to_matrix`` (normalizes first, as label
 files carry rounded quaternions), ``slerp_xyzw`` (true slerp down to 1e-9 rad; the calibration
-one switches to normalized lerp below ≈ 1.8°, which would bias interpolated headings of slowly
-turning tracks by up to ~1e-7 rad) and a few transform helpers.
+one switches to normalized lerp for rotations below ≈ 3.6°, which bends interpolated headings by
+up to 1e-6 rad, measured) and a few transform helpers.
 """
 
 from __future__ import annotations

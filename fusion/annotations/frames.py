@@ -47,19 +47,26 @@ class EgoPoses:
             raise ValueError("EgoPoses: times_ns must be strictly increasing")
         object.__setattr__(self, "times_ns", t)
         object.__setattr__(self, "T_world_base", T)
-        object.__setattr__(self, "_q", matrix_to_quat_xyzw(T[:, :3, :3]) if t.size else np.zeros((0, 4)))
+        R = np.where(np.isfinite(T[:, :3, :3]), T[:, :3, :3], np.eye(3))  # NaN poses: flagged in at()
+        object.__setattr__(self, "_q", matrix_to_quat_xyzw(R) if t.size else np.zeros((0, 4)))
 
-    def at(self, time_ns: int) -> F64 | None:
-        """``T_world_base`` at ``time_ns`` (interpolated), or ``None`` outside the frame times."""
+    def at(self, time_ns: int) -> F64 | str:
+        """``T_world_base`` at ``time_ns`` (interpolated), or the reason it is unavailable (outside
+        the frame times, or a frame without ego pose: NaN in the store)."""
         t = self.times_ns
         if t.size == 0 or time_ns < t[0] or time_ns > t[-1]:
-            return None
+            span = f"[{int(t[0])}, {int(t[-1])}]" if t.size else "(no frames)"
+            return f"time {time_ns} ns is outside the store's frame times {span}"
         i = int(np.searchsorted(t, time_ns, side="left"))
         if t[i] == time_ns:
-            return np.asarray(self.T_world_base[i], dtype=np.float64)
-        a = (time_ns - int(t[i - 1])) / float(int(t[i]) - int(t[i - 1]))
-        trans = (1 - a) * self.T_world_base[i - 1, :3, 3] + a * self.T_world_base[i, :3, 3]
-        return make_transform(quat_xyzw_to_matrix(slerp_xyzw(self._q[i - 1], self._q[i], a)), trans)
+            T = np.asarray(self.T_world_base[i], dtype=np.float64)
+        else:
+            a = (time_ns - int(t[i - 1])) / float(int(t[i]) - int(t[i - 1]))
+            trans = (1 - a) * self.T_world_base[i - 1, :3, 3] + a * self.T_world_base[i, :3, 3]
+            T = make_transform(quat_xyzw_to_matrix(slerp_xyzw(self._q[i - 1], self._q[i], a)), trans)
+        if not np.all(np.isfinite(T)):
+            return f"no ego pose at time {time_ns} ns (the store frame has no ego pose: ego gap)"
+        return T
 
 
 class FrameResolver:
@@ -95,12 +102,12 @@ class FrameResolver:
     def T_world_frame(self, frame: str, time_ns: int, _depth: int = 0) -> F64 | str:
         """The transform mapping ``frame`` points into the world at ``time_ns``, or a reason string."""
         T_world_base = self.ego.at(time_ns)
-        if T_world_base is None:  # checked first: a label outside the store's frames is reported
-            t = self.ego.times_ns
-            span = f"[{int(t[0])}, {int(t[-1])}]" if t.size else "(no frames)"
-            return f"time {time_ns} ns is outside the store's frame times {span}"
+        if isinstance(T_world_base, str) and "outside" in T_world_base:
+            return T_world_base  # checked first: a label outside the store's frames is reported
         if frame in self.world_aliases:
             return np.eye(4)
+        if isinstance(T_world_base, str):
+            return T_world_base
         if frame in self.base_aliases:
             return T_world_base
         if frame in self.T_base_sensor:

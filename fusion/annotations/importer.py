@@ -1,7 +1,8 @@
 """``fusion annotate import``: decode → world → interpolate to every frame → count points → store.
 
 Every label that cannot be used is reported as an :class:`Issue` (listed by the CLI and stored
-in the ``annotations`` group attrs), never silently dropped.
+in the ``annotations`` group attrs), never silently dropped; so is a frame whose points cannot
+be read (its boxes keep the count unset).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from fusion.annotations.interpolate import interpolate_to_frames
 from fusion.annotations.model import Cuboid
 from fusion.annotations.points_in_box import count_points
 from fusion.annotations.scene import SceneView
+from fusion.errors import FusionError
 
 
 @dataclass(frozen=True, eq=False)
@@ -73,7 +75,7 @@ def to_world(annotations: AnnotationSet, scene: SceneView) -> tuple[list[Cuboid]
     for box, where in zip(annotations.boxes, annotations.origins):
         T = resolver.T_world_frame(box.frame, box.time_ns)
         if isinstance(T, str):
-            kind = "outside_time_range" if "outside" in T else "unknown_frame"
+            kind = "outside_time_range" if "outside" in T else "no_ego_pose" if "ego pose" in T else "unknown_frame"
             issues.append(Issue(kind, where, f"track {box.track_id!r}: {T}"))
             continue
         key = (box.track_id, box.time_ns)
@@ -103,10 +105,22 @@ def prepare_import(
     frames = interpolate_to_frames(keyframes, scene.times_ns, max_extrapolation_ns)
     if count:
         for f in range(len(frames)):
-            frames[f] = _with_counts(frames[f], scene.lidar_points_world(f), "num_lidar_points")
-            radar = scene.radar_points_world(f)
-            if len(radar):
-                frames[f] = _with_counts(frames[f], radar, "num_radar_points")
+            if not frames[f]:
+                continue
+            if not np.all(np.isfinite(scene.T_world_base[f])):
+                issues.append(Issue("points_unavailable", f"store frame {f}",
+                                    "the frame has no ego pose (ego gap): point counts left unset"))
+                continue
+            for kind, read, field in (("LiDAR", scene.lidar_points_world, "num_lidar_points"),
+                                      ("radar", scene.radar_points_world, "num_radar_points")):
+                try:
+                    clouds = read(f)
+                except FusionError as exc:  # e.g. a scan the store cannot motion-compensate
+                    issues.append(Issue("points_unavailable", f"store frame {f}",
+                                        f"{kind} points cannot be read ({exc}); {field} left unset"))
+                    continue
+                if len(clouds):
+                    frames[f] = _with_counts(frames[f], clouds, field)
     return ImportResult(frames, keyframes, issues, len(annotations.boxes))
 
 

@@ -8,8 +8,9 @@ Output layout:
   ``T_base_sensor`` (quaternion x, y, z, w + translation).
 * ``streams``: one per sensor (``type`` camera / lidar / radar / gps_imu / other).
 * ``frames.<i>.frame_properties``: ``timestamp`` as **integer ns** and, when ego poses are
-  given, ``transforms.ego_pose`` with ``src = base_link``, ``dst = world``,
-  ``transform_src_to_dst = T_world_base`` (maps base_link points into the world).
+  given, ``transforms.<base>_to_<world>`` (VCD's ``src_to_dst`` key naming) with
+  ``src = base_link``, ``dst = world``, ``transform_src_to_dst = T_world_base`` (maps base_link
+  points into the world; = the pose of base_link in the world).
 * ``objects.<uid>``: ``name`` = track id, ``type`` = label; uid = :func:`track_uid`.
 * cuboids: ``name = "box3d"``, 10-value ``val`` ``[x, y, z, qx, qy, qz, qw, l, w, h]`` in the box's
   coordinate system; score / visibility / point counts / source / velocity as attributes.
@@ -134,7 +135,7 @@ def encode_openlabel(boxes: Sequence[Cuboid], context: ExportContext | None = No
         props: dict[str, Any] = {"timestamp": int(t)}
         if ctx.T_world_base is not None:
             props["transforms"] = {
-                "ego_pose": {"src": ctx.base_frame, "dst": ctx.world_frame,
+                f"{ctx.base_frame}_to_{ctx.world_frame}": {"src": ctx.base_frame, "dst": ctx.world_frame,
                              "transform_src_to_dst": _pose(np.asarray(ctx.T_world_base[i]))}
             }
         frames[str(i)] = {"frame_properties": props, "objects": {}}

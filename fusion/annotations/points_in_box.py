@@ -1,7 +1,8 @@
 """Count (and optionally mask) points inside oriented boxes — a numba kernel.
 
 Points and boxes must be in the same frame. A point is inside a box when its coordinates in
-the box frame satisfy ``|x| <= l/2``, ``|y| <= w/2``, ``|z| <= h/2`` (closed box). The kernel
+the box frame satisfy ``|x| <= l/2``, ``|y| <= w/2``, ``|z| <= h/2`` (closed box); points with
+a NaN coordinate (e.g. a frame without ego pose) are never inside. The kernel
 runs in parallel over fixed point chunks; each chunk accumulates into its own row of a
 pre-allocated counts array, so no thread shares a counter and nothing is allocated inside the
 per-point loop.
@@ -47,16 +48,17 @@ def _points_in_boxes_kernel(
                 dx = px - centers[b, 0]
                 dy = py - centers[b, 1]
                 dz = pz - centers[b, 2]
-                if dx * dx + dy * dy + dz * dz > radius2[b]:
+                # written as "not inside" so that NaN coordinates are never inside
+                if not dx * dx + dy * dy + dz * dz <= radius2[b]:
                     continue
                 lx = R_T[b, 0, 0] * dx + R_T[b, 0, 1] * dy + R_T[b, 0, 2] * dz
-                if abs(lx) > half[b, 0]:
+                if not abs(lx) <= half[b, 0]:
                     continue
                 ly = R_T[b, 1, 0] * dx + R_T[b, 1, 1] * dy + R_T[b, 1, 2] * dz
-                if abs(ly) > half[b, 1]:
+                if not abs(ly) <= half[b, 1]:
                     continue
                 lz = R_T[b, 2, 0] * dx + R_T[b, 2, 1] * dy + R_T[b, 2, 2] * dz
-                if abs(lz) > half[b, 2]:
+                if not abs(lz) <= half[b, 2]:
                     continue
                 counts[c, b] += 1
                 if hit < 0:

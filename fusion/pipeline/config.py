@@ -12,6 +12,7 @@ never silently changes a conversion. Example (``configs/synthetic.yaml``)::
       policy: nearest                   # nearest | approximate_time
       tolerance_ms: {camera_front: 40}  # default: half of each sensor's median period
       max_gap_ms: 100                   # continuous streams are never bridged over longer gaps
+      beam_crossing: [camera_front]     # match these cameras at the LiDAR beam-crossing time (nuScenes)
     ego:
       topic: /odom                      # nav_msgs/Odometry, PoseStamped, TransformStamped or /tf
       world_frame: odom
@@ -50,6 +51,9 @@ class FramesConfig:
     unique: bool = True
     max_gap_ms: float = 100.0
     age_penalty: float = 0.1
+    beam_crossing: tuple[str, ...] = ()  # cameras matched at the reference LiDAR's beam-crossing time
+    lidar_azimuth_start_deg: float = 0.0  # beam azimuth at sweep start (LiDAR frame)
+    lidar_direction: str = "ccw"  # spin direction seen from +z
 
 
 @dataclass(frozen=True)
@@ -141,7 +145,7 @@ def _section(cls: type, data: Any, key: str, where: str) -> Any:
             f"{where}: unknown key '{key}.{unknown[0]}' (known: {', '.join(sorted(known))})"
         )
     values = dict(data)
-    for name in ("estimate",):
+    for name in ("estimate", "beam_crossing"):
         if name in values and values[name] is not None:
             values[name] = tuple(values[name])
     if "tolerance_ms" in values:
@@ -199,6 +203,10 @@ def validate_config(cfg: ConvertConfig, where: str = "<config>") -> None:
                     raise ValueError
             except ValueError:
                 raise ConfigError(f"{where}: frames.reference rate must be a positive number of Hz, got {name!r}") from None
+    if fr.lidar_direction not in ("ccw", "cw"):
+        raise ConfigError(f"{where}: frames.lidar_direction must be 'ccw' or 'cw', got {fr.lidar_direction!r}")
+    if fr.beam_crossing and not (fr.reference or "").startswith("lidar:"):
+        raise ConfigError(f"{where}: frames.beam_crossing needs frames.reference: lidar:<name>")
     if fr.max_gap_ms <= 0:
         raise ConfigError(f"{where}: frames.max_gap_ms must be > 0, got {fr.max_gap_ms}")
     for sensor, tol in fr.tolerance_ms.items():

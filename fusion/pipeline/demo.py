@@ -50,10 +50,10 @@ def accuracy_vs_truth(store: Path, truth: Any) -> dict[str, Any]:
     lidar_msgs = truth.messages("/lidar/points")
     for frame in ds:
         lid = frame.lidar.get("lidar_top")
-        if lid is None:
+        if lid is None or frame.flags & 3:  # the ego trajectory does not cover this sweep (log edges)
             continue
-        row = int(ds.state.frame_index("lidar_top")[frame.index]) if hasattr(ds, "state") else frame.index
-        world_xyz, _, _ = truth.lidar_scan(row)
+        seq = lidar_msgs.seq[lidar_msgs.index == lid.message_index]
+        world_xyz = truth.lidar_scan(int(seq[0])).world_xyz
         if len(world_xyz) != len(lid.xyz):
             continue
         t, q = truth.pose_at(np.array([frame.time_ns], dtype=np.int64))

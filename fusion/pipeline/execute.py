@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from calibration import Rig
-from fusion.errors import DecodeError, TruncatedBagError
+from fusion.errors import DecodeError, ExtrapolationError, TruncatedBagError
 from fusion.pipeline.config import ConvertConfig
 from fusion.pipeline.plan import ConversionPlan
 from fusion.pipeline.report import REASON_DECODE, REASON_TRUNCATED, ReportBuilder
@@ -83,6 +83,7 @@ class Executor:
         self.lidar_stats: dict[str, LidarStats] = {}
         ego = plan.ego
         self._ego = (ego.times_ns, ego.translation_m, ego.rotation_xyzw)
+        self._max_gap_ns = int(cfg.frames.max_gap_ms * 1e6)
 
     # -- setup ---------------------------------------------------------------------------
     def open_streams(self) -> None:
@@ -150,8 +151,11 @@ class Executor:
             hi = max(int(pt_common.max()), ref) if len(pt_common) else ref
             if self.cfg.deskew != "off" and len(times) and times[0] <= lo and hi <= times[-1]:
                 T = self.rig.sensor(name).T_base_sensor.matrix
-                xyz = deskew_points(xyz, pt_common, *self._ego, T, ref)
-                stats.deskewed += 1
+                try:
+                    xyz = deskew_points(xyz, pt_common, *self._ego, T, ref, max_gap_ns=self._max_gap_ns)
+                    stats.deskewed += 1
+                except ExtrapolationError:  # an ego gap inside the sweep: never bridged
+                    stats.not_deskewed_no_ego += 1
             elif self.cfg.deskew != "off":
                 stats.not_deskewed_no_ego += 1
         self.streams[name].append(

@@ -22,6 +22,8 @@ from fusion.pipeline.sensors import SelectedSensors
 from fusion.pipeline.streams import EgoTable, ImuTable, MessageTable, finite_difference_twist
 from fusion.pipeline.scan import Scan
 from fusion.readers.records import ImuSample, PoseSample
+from fusion.readers.sensors import effective_stamps
+from fusion.sync import beam_crossing_fraction
 from fusion.sync import FramePlan, FrameSpec, StreamTimes, estimate_clock_offset, plan_frames, relative_offset_ns
 
 DISCRETE = ("lidar", "radar", "camera")
@@ -179,10 +181,20 @@ def _tables(scan: Scan, selected: SelectedSensors, rig: Rig, report: ReportBuild
         st = np.asarray(c.stamp, dtype=np.int64)
         rt = np.asarray(c.record, dtype=np.int64)
         tab = MessageTable(name, sel.topic, sel.kind, st, rt, offset_ns=selected.offset_ns(rig, name))
-        if len(st) and (st == 0).mean() > 0.5:
+        if sel.stamp_source == "record":
+            tab.stamp_source = "record"
+        elif sel.trigger_topic is not None:
+            trig = scan.clocks[sel.trigger_topic]
+            tab.stamp_ns = effective_stamps(sel.spec, {
+                sel.topic: (st, rt),
+                sel.trigger_topic: (np.asarray(trig.stamp, np.int64), np.asarray(trig.record, np.int64)),
+            })
+            report.warn(f"{name} ({sel.topic}): stamps taken from trigger topic {sel.trigger_topic} "
+                        "(the trigger message nearest before in record time)")
+        if tab.stamp_source == "header" and len(tab.stamp_ns) and (tab.stamp_ns == 0).mean() > 0.5:
             tab.stamp_source = "record"
             report.warn(
-                f"{name} ({sel.topic}): {int((st == 0).sum())}/{len(st)} header stamps are 0; "
+                f"{name} ({sel.topic}): {int((tab.stamp_ns == 0).sum())}/{len(st)} header stamps are 0; "
                 "aligning this stream by bag record time (off by the transport latency)"
             )
         tab.mark_unusable()
@@ -198,6 +210,20 @@ def _tables(scan: Scan, selected: SelectedSensors, rig: Rig, report: ReportBuild
             tab.usable &= start >= 0  # undecodable clouds cannot define or join frames
         tables[name] = tab
     return tables
+
+
+def _beam_crossing(cfg: ConvertConfig, rig: Rig, reference: str) -> dict[str, float]:
+    """Per camera, the fraction of the sweep at which the LiDAR beam crosses its optical axis."""
+    out: dict[str, float] = {}
+    lidar = reference.partition(":")[2]
+    for cam in cfg.frames.beam_crossing:
+        if cam not in rig or lidar not in rig:
+            raise ConfigError(f"frames.beam_crossing: {cam!r} and the reference LiDAR {lidar!r} must be in the rig")
+        T_lidar_cam = rig.sensor(lidar).T_base_sensor.inverse() @ rig.sensor(cam).T_base_sensor
+        out[cam] = beam_crossing_fraction(
+            T_lidar_cam.matrix, np.radians(cfg.frames.lidar_azimuth_start_deg), cfg.frames.lidar_direction
+        )
+    return out
 
 
 def make_plan(scan: Scan, selected: SelectedSensors, rig: Rig, cfg: ConvertConfig, report: ReportBuilder) -> ConversionPlan:
@@ -218,6 +244,7 @@ def make_plan(scan: Scan, selected: SelectedSensors, rig: Rig, cfg: ConvertConfi
         unique=cfg.frames.unique,
         max_gap_ns=int(cfg.frames.max_gap_ms * 1e6),
         age_penalty=cfg.frames.age_penalty,
+        sweep_fraction=_beam_crossing(cfg, rig, reference),
     )
     streams: dict[str, StreamTimes] = {}
     usable_index: dict[str, np.ndarray] = {}
@@ -227,10 +254,10 @@ def make_plan(scan: Scan, selected: SelectedSensors, rig: Rig, cfg: ConvertConfi
         common = tab.common_ns[rows]
         if tab.kind == "lidar" and tab.sweep_start_ns is not None and tab.sweep_end_ns is not None:
             streams[name] = StreamTimes(
-                common_ns=common, kind=tab.kind,
+                common_ns=common, kind=tab.kind, record_ns=tab.record_ns[rows],
                 sweep_start_ns=tab.sweep_start_ns[rows], sweep_end_ns=tab.sweep_end_ns[rows],
             )
         else:
-            streams[name] = StreamTimes(common_ns=common, kind=tab.kind)
+            streams[name] = StreamTimes(common_ns=common, kind=tab.kind, record_ns=tab.record_ns[rows])
     frames = plan_frames(spec, streams, ego.times_ns, imu.times_ns if imu is not None else None)
     return ConversionPlan(tables, ego, imu, frames, reference, usable_index, fits)

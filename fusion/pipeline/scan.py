@@ -65,12 +65,20 @@ def scan(source: BagSource, selected: SelectedSensors, report: ReportBuilder) ->
     cont = {selected.ego_topic} if selected.ego_topic else set()
     if selected.imu is not None:
         cont.add(selected.imu.topic)
-    topics = set(by_topic) | cont | set(selected.calibration_topics)
+    triggers = {s.trigger_topic for s in selected.sensors.values() if s.trigger_topic}
+    for t in triggers:
+        clocks.setdefault(t, TopicClocks())
+    topics = set(by_topic) | cont | set(selected.calibration_topics) | triggers
     out = Scan(clocks, [], [], [], {})
     world, base = selected.world_frame, selected.base_frame
     opts = selected.decode_options
     for raw in source.messages(sorted(topics)):
         sensor = by_topic.get(raw.topic)
+        if raw.topic in triggers and sensor is None:
+            stamp = extractor.stamp(raw)
+            clocks[raw.topic].stamp.append(0 if stamp is None else stamp)
+            clocks[raw.topic].record.append(raw.record_time_ns)
+            continue
         if sensor is not None and sensor.kind != "lidar":
             c = clocks[raw.topic]
             stamp = extractor.stamp(raw)

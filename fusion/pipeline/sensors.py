@@ -43,6 +43,7 @@ class SelectedSensor:
         frame_id: Sensor frame.
         msgtype: ROS message type.
         compressed: Camera stream of CompressedImage.
+        stamp_source: ``header``, ``record`` or ``topic:<trigger topic>`` (see docs/READERS.md).
         fields: Extra per-point fields to keep (LiDAR/radar), name -> dtype; filled in pass 1.
     """
 
@@ -53,6 +54,13 @@ class SelectedSensor:
     msgtype: str
     compressed: bool = False
     fields: dict[str, np.dtype] = field(default_factory=dict)
+    stamp_source: str = "header"
+    spec: Any = None  # the reader layer's SensorSpec
+
+    @property
+    def trigger_topic(self) -> str | None:
+        """Topic whose stamps time this sensor (``stamp_source: topic:<name>``), else None."""
+        return self.stamp_source[6:] if self.stamp_source.startswith("topic:") else None
 
 
 @dataclass
@@ -95,40 +103,27 @@ def _wanted(topic: str, cfg: ConvertConfig) -> bool:
     return topic not in cfg.exclude_topics
 
 
-def _discover(source: BagSource, cfg: ConvertConfig) -> dict[str, tuple[str, str, str, DecodeOptions]]:
-    """name -> (topic, kind, frame_id, decode options) from discovery + the sensor-mapping YAML."""
-    from calibration.sources.ros import sensor_name_from_frame
-
-    out: dict[str, tuple[str, str, str, DecodeOptions]] = {}
-    for topic, info in sorted(source.topics.items()):
-        kind = _KINDS.get(info.kind)
-        if kind is None:
-            continue
-        base = sensor_name_from_frame(info.frame_id) if info.frame_id and kind not in ("odometry", "tf") else ""
-        name = base or topic.strip("/").replace("/", "_") or topic
-        if name in out:
-            name = topic.strip("/").replace("/", "_")
-        out[name] = (topic, kind, info.frame_id, DecodeOptions())
-    return out
-
-
 def select_sensors(source: BagSource, cfg: ConvertConfig, report: ReportBuilder) -> SelectedSensors:
     """Resolve sensors from discovery + the sensor-mapping YAML + topic filters."""
-    specs = _discover(source, cfg)
+    from fusion.readers.sensors import resolve_sensors
+
+    overrides = cfg.resolve(cfg.sensors) if cfg.sensors is not None else None
+    specs = resolve_sensors(source, overrides)
     topics = source.topics
     sensors: dict[str, SelectedSensor] = {}
     imu: SelectedSensor | None = None
     options: dict[str, DecodeOptions] = {}
     ego_candidates: list[tuple[str, str]] = []
-    for name, (topic, kind, frame_id, opts) in specs.items():
+    for name, spec in specs.items():
+        topic, kind, frame_id = spec.topic, _KINDS.get(spec.kind, "other"), spec.frame_id
         if topic not in topics or not _wanted(topic, cfg):
             continue
         info = topics[topic]
-        options[topic] = opts
+        options[topic] = spec.decode_options()
         if kind in ("lidar", "radar", "camera"):
             sensors[name] = SelectedSensor(
                 name, topic, kind, frame_id or info.frame_id, info.msgtype,
-                compressed=info.msgtype.endswith("CompressedImage"),
+                compressed=info.msgtype.endswith("CompressedImage"), stamp_source=spec.stamp_source, spec=spec,
             )
         elif kind == "imu" and imu is None:
             imu = SelectedSensor(name, topic, kind, frame_id or info.frame_id, info.msgtype)

@@ -9,8 +9,9 @@ happens on the bag index before any byte is deserialized.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -35,6 +36,7 @@ from fusion.readers.decode import decode_message
 from fusion.readers.failures import open_error, read_error, reason, sniff
 from fusion.readers.kinds import detect_kind
 from fusion.readers.records import Record
+from fusion.readers.recovery import ScanReader
 from fusion.readers.source import I64, DecodeOptions, OptionsArg, RawMessage, TopicInfo
 from fusion.readers.stamps import StampExtractor, peek_frame_id
 from fusion.readers.typesys import TypeRegistry, build_registry
@@ -95,7 +97,8 @@ def _expand(paths: Sequence[Path]) -> tuple[bool, list[Path]]:
             )
         else:
             raise UnsupportedBagError(
-                f"{path}: not a ROS bag (unknown file magic); expected a ROS 1 .bag, a ROS 2 .db3/.mcap or a bag directory"
+                f"{path}: not a ROS bag (unknown file magic); "
+                "expected a ROS 1 .bag, a ROS 2 .db3/.mcap or a bag directory"
             )
         units.append(path)
     if len(kinds) > 1:
@@ -129,19 +132,42 @@ class RosBagSource:
         self.truncated: TruncatedBagError | None = None
 
     # -- opening -------------------------------------------------------------------------
+    def _open_unit(self, unit: Path) -> list[tuple[Any, Path]]:
+        """Open one unit with rosbags; fall back to a sequential scan when its index is damaged."""
+        try:
+            reader: Any = Reader1(unit) if self.ros1 else Reader2(unit)
+            reader.open()
+            return [(reader, unit)]
+        except Exception as exc:  # noqa: BLE001 - mapped to a precise BagError
+            err = open_error(unit, exc)
+        if not isinstance(err, TruncatedBagError):
+            raise err
+        if unit.is_dir():  # a rosbag2 directory whose file is damaged: read its files one by one
+            files = sorted(p for p in unit.iterdir() if p.suffix in ROS2_SUFFIXES and p.is_file())
+            return [pair for f in files for pair in self._open_unit(f)]
+        kind = sniff(unit)
+        if kind not in ("ros1", "mcap"):
+            raise err
+        scan = ScanReader(unit, kind)
+        scan.open()
+        if not scan.connections or not any(c.msgcount for c in scan.connections):
+            raise TruncatedBagError(f"{err} (no intact message before the damage: {scan.damage})")
+        return [(scan, unit)]
+
     def _open_readers(self) -> None:
         total = 0
-        for unit in self._units:
-            try:
-                reader: Any = Reader1(unit) if self.ros1 else Reader2(unit)
-                reader.open()
-            except Exception as exc:  # noqa: BLE001 - mapped to a precise BagError
-                raise open_error(unit, exc) from None
+        opened = [pair for unit in self._units for pair in self._open_unit(unit)]
+        self._units = [u for _r, u in opened]
+        for reader, unit in opened:
             self._readers.append(reader)
             conns = list(reader.connections)
             if not self.ros1:
                 fmts = {c.ext.serialization_format for c in conns if isinstance(c.ext, ConnectionExtRosbag2)}
-                cdr = [c for c in conns if not isinstance(c.ext, ConnectionExtRosbag2) or c.ext.serialization_format == "cdr"]
+                cdr = [
+                    c
+                    for c in conns
+                    if not isinstance(c.ext, ConnectionExtRosbag2) or c.ext.serialization_format == "cdr"
+                ]
                 if conns and not cdr:
                     raise UnsupportedBagError(
                         f"{unit}: holds no ROS messages (message encoding {', '.join(sorted(fmts))}); "
@@ -198,7 +224,7 @@ class RosBagSource:
         return out
 
     def _first(self, topic: str) -> RawMessage | None:
-        gen = self.messages([topic])
+        gen = self._message_gen([topic])
         try:
             return next(gen, None)
         except BagError:
@@ -236,7 +262,7 @@ class RosBagSource:
         and silently yields nothing when they differ; fusion matches on (topic, type).
         """
         storage = getattr(reader, "storage", None)
-        if not isinstance(storage, DirectoryReader):
+        if isinstance(reader, ScanReader) or not isinstance(storage, DirectoryReader):
             yield from reader.messages(connections=conns)
             return
         by_key = {(c.topic, c.msgtype): c for c in conns}
@@ -256,10 +282,14 @@ class RosBagSource:
                 n += 1
                 last = t
                 yield conn, t, data
-        except Exception as exc:  # noqa: BLE001 - every backend failure becomes TruncatedBagError
+        except Exception as exc:
             raise read_error(unit, exc, yielded=n, last_record_time_ns=last) from None
 
     def messages(self, topics: Iterable[str] | None = None) -> Iterator[RawMessage]:
+        """Stream raw messages in record order (see :meth:`_message_gen`)."""
+        return self._message_gen(topics)
+
+    def _message_gen(self, topics: Iterable[str] | None = None) -> Generator[RawMessage, None, None]:
         """Stream raw messages in record order.
 
         Args:
@@ -300,7 +330,7 @@ class RosBagSource:
             if raw.ros1:
                 return store.deserialize_ros1(raw.data, raw.msgtype)
             return store.deserialize_cdr(raw.data, raw.msgtype)
-        except Exception as exc:  # noqa: BLE001 - SerdeError, struct.error, ValueError ...
+        except Exception as exc:
             raise DecodeError(
                 f"cannot deserialize {raw.msgtype} at record time {raw.record_time_ns} ns in {raw.path}: {reason(exc)}",
                 topic=raw.topic,
@@ -326,7 +356,7 @@ class RosBagSource:
             raise type(exc)(
                 f"{exc.reason} (record time {raw.record_time_ns} ns, {raw.path})", topic=raw.topic, index=raw.index
             ) from None
-        except Exception as exc:  # noqa: BLE001 - malformed content (bad sizes, shapes ...)
+        except Exception as exc:
             raise DecodeError(
                 f"cannot decode {raw.msgtype} at record time {raw.record_time_ns} ns in {raw.path}: {reason(exc)}",
                 topic=raw.topic,
@@ -385,10 +415,8 @@ class RosBagSource:
         """Close every file (idempotent)."""
         readers, self._readers = self._readers, []
         for reader in readers:
-            try:
+            with contextlib.suppress(Exception):  # closing a damaged reader must not mask the real error
                 reader.close()
-            except Exception:  # noqa: BLE001, S110 - closing a damaged reader must not mask the real error
-                pass
 
     def __enter__(self) -> RosBagSource:
         return self

@@ -57,9 +57,9 @@ def _layout(encoding: str) -> tuple[str, int, int, int]:
     if enc == "nv24":
         return "u1", 1, 6, 1  # Y (H rows) + interleaved UV full resolution (2H rows of W)
     if m := _CV_TYPE.match(encoding.upper()):
-        base = _CV_BASE.get((m.group(1), m.group(2)))
-        if base is not None:
-            return base, int(m.group(3)), 2, 1
+        cv_base = _CV_BASE.get((m.group(1), m.group(2)))
+        if cv_base is not None:
+            return cv_base, int(m.group(3)), 2, 1
     raise UnsupportedEncodingError(f"image encoding {encoding!r} is not supported")
 
 
@@ -110,19 +110,23 @@ def decode_image(record: CameraImage) -> np.ndarray:
     """
     if not record.compressed:
         return record.data
+    where: dict[str, Any] = {"topic": record.meta.topic, "index": record.meta.index}
     fmt = record.encoding.lower()
     buf = record.data
     depth = "compresseddepth" in fmt
     if depth:
         if buf.size < 12:
-            raise DecodeError("compressedDepth image shorter than its 12-byte header")
+            raise DecodeError("compressedDepth image shorter than its 12-byte header", **where)
         _fmt, a, b = struct.unpack_from("<iff", buf.tobytes()[:12])
         buf = buf[12:]
         if "rvl" in fmt:
-            raise UnsupportedEncodingError("compressedDepth RVL is not supported (only png)")
+            raise UnsupportedEncodingError("compressedDepth RVL is not supported (only png)", **where)
     img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
     if img is None:
-        raise DecodeError(f"cannot decode {record.encoding!r} image ({buf.size} bytes)")
+        raise DecodeError(
+            f"cannot decode {record.encoding!r} image ({buf.size} bytes, record time {record.meta.record_time_ns} ns)",
+            **where,
+        )
     if depth and fmt.startswith("32fc1"):
         v = img.astype(np.float32)
         with np.errstate(divide="ignore"):
@@ -139,6 +143,16 @@ def _to_u8(img: np.ndarray, scale_to_range: bool) -> np.ndarray:
     f = np.nan_to_num(img.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0)
     lo, hi = float(f.min()), float(f.max())
     return np.zeros(f.shape, np.uint8) if hi <= lo else ((f - lo) * (255.0 / (hi - lo))).astype(np.uint8)
+
+
+def _nv24_to_bgr(img: np.ndarray) -> np.ndarray:
+    """NV24 (Y plane + full-resolution interleaved UV) → BGR, BT.601 limited range like OpenCV's NV21."""
+    h = img.shape[0] // 3
+    y = (img[:h].astype(np.float32) - 16.0) * 1.164
+    uv = img[h:].reshape(h, -1, 2).astype(np.float32) - 128.0
+    u, v = uv[..., 0], uv[..., 1]
+    bgr = np.dstack([y + 2.018 * u, y - 0.813 * v - 0.391 * u, y + 1.596 * v])
+    return np.clip(np.rint(bgr), 0, 255).astype(np.uint8)
 
 
 def to_bgr8(record: CameraImage) -> np.ndarray:
@@ -158,10 +172,7 @@ def to_bgr8(record: CameraImage) -> np.ndarray:
     if enc == "nv21":
         return cv2.cvtColor(img, cv2.COLOR_YUV2BGR_NV21)
     if enc == "nv24":
-        h = img.shape[0] // 3
-        uv = img[h:].reshape(h, -1, 2)
-        yuv = np.dstack([img[:h], uv[..., 0], uv[..., 1]])
-        return cv2.cvtColor(yuv, cv2.COLOR_YUV2BGR)
+        return _nv24_to_bgr(img)
     if enc in _TO_BGR:
         return cv2.cvtColor(img, _TO_BGR[enc])
     prefix = enc.rstrip("0123456789")

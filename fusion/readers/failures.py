@@ -18,9 +18,7 @@ ROS1_MAGIC = b"#ROSBAG V2.0\n"
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
 #: Exceptions rosbags and its backends raise for damaged data (caught at every boundary).
-READ_EXCEPTIONS: tuple[type[BaseException], ...] = (
-    Exception,
-)
+READ_EXCEPTIONS: tuple[type[BaseException], ...] = (Exception,)
 
 
 def reason(exc: BaseException) -> str:
@@ -51,7 +49,7 @@ def _non_ros_mcap(path: Path) -> BagError:
                     encodings.add(record.message_encoding)
                 elif isinstance(record, Header):
                     profile = record.profile
-    except Exception as exc:  # noqa: BLE001 - the mcap package has its own error zoo
+    except Exception as exc:
         return BagError(f"{path}: not a readable MCAP file ({type(exc).__name__}: {reason(exc)}); the file is damaged")
     if messages == 0:
         return EmptyBagError(f"{path}: MCAP (profile {profile!r}) holds no messages")
@@ -84,8 +82,15 @@ def open_error(path: Path, exc: BaseException) -> BagError:
         return UnsupportedBagError(f"{path}: {text} decrypt the bag first")
     if "not indexed" in low or "index looks damaged" in low or "end magic" in low or "footer" in low:
         return TruncatedBagError(f"{path}: the bag's index is missing or damaged ({text}); it was probably cut short")
+    if "malformed" in low or "not a database" in low:
+        return TruncatedBagError(
+            f"{path}: the sqlite database is damaged ({text}); no message could be read. "
+            "Try: sqlite3 damaged.db3 .recover | sqlite3 recovered.db3"
+        )
     if "file magic is invalid" in low or "unrecognized storage" in low:
-        return UnsupportedBagError(f"{path}: not a ROS bag ({text}); expected a ROS 1 .bag, a ROS 2 .db3/.mcap or a bag directory")
+        return UnsupportedBagError(
+            f"{path}: not a ROS bag ({text}); expected a ROS 1 .bag, a ROS 2 .db3/.mcap or a bag directory"
+        )
     if "metadata" in low or "database files are missing" in low:
         return BagError(f"{path}: bad rosbag2 metadata.yaml ({text}); fix or remove metadata.yaml")
     return BagError(f"{path}: cannot open bag ({type(exc).__name__}: {text})")

@@ -42,36 +42,47 @@ def _ms(ns: float) -> float:
     return round(float(ns) / 1e6, 3)
 
 
-def stamp_stats(stamp_ns: np.ndarray, record_ns: np.ndarray, *, has_header: bool) -> dict[str, Any]:
-    """Rate, jitter, first/last stamp, latency and anomalies of one topic.
+def stamp_stats(
+    stamp_ns: np.ndarray, record_ns: np.ndarray, *, has_header: bool, corrupt: Sequence[int] = ()
+) -> dict[str, Any]:
+    """Rate, jitter, stamp range, latency and anomalies of one topic.
+
+    Consecutive valid stamps (record order) are compared; zero and corrupt stamps are
+    left out (a pair spanning k of them needs a gap of ``3 + k`` periods to count).
 
     Args:
         stamp_ns: (N,) int64 header stamps in record order (0 = missing).
         record_ns: (N,) int64 record times.
-        has_header: The type has a header (all-zero stamps then count as anomalies); timing
-            comes from record time when no stamp is nonzero.
+        has_header: The type has a header; when no stamp is nonzero, timing comes from
+            record time.
+        corrupt: Indices whose stamp could not be read (not counted as zero stamps).
 
     Returns:
-        ``rate_hz``, ``period_ms``, ``jitter_ms`` (std of the intervals), ``first_stamp_ns``,
-        ``last_stamp_ns``, ``latency_ms`` {median, p99, min, max} (record − stamp),
-        ``anomalies`` {zero, non_monotonic, duplicated, gaps, max_gap_ms}, ``time_source``.
+        ``time_source``, ``count``, ``first_stamp_ns`` / ``last_stamp_ns`` (min / max valid
+        stamp), ``rate_hz``, ``period_ms`` (median interval), ``jitter_ms`` (std of the
+        intervals), ``latency_ms`` {median, p99, min, max} of record − stamp, ``anomalies``
+        {zero, non_monotonic, duplicated, gaps, max_gap_ms}.
     """
     n = int(stamp_ns.shape[0])
-    nonzero = int(np.count_nonzero(stamp_ns))
-    use_header = nonzero > 0
-    zero = n - nonzero if (has_header or use_header) else 0
-    t = stamp_ns[stamp_ns != 0] if use_header else record_ns
+    bad = np.zeros(n, dtype=bool)
+    bad[np.asarray(corrupt, dtype=np.int64)] = True
+    valid = (stamp_ns != 0) & ~bad
+    use_header = bool(valid.any())
+    zero = int(np.count_nonzero((stamp_ns == 0) & ~bad)) if (has_header or use_header) else 0
+    idx = np.flatnonzero(valid) if use_header else np.arange(n)
+    t = (stamp_ns if use_header else record_ns)[idx]
     out: dict[str, Any] = {"time_source": "header" if use_header else "record", "count": n}
-    out["first_stamp_ns"] = int(t[0]) if t.size else None
-    out["last_stamp_ns"] = int(t[-1]) if t.size else None
+    out["first_stamp_ns"] = int(t.min()) if t.size else None
+    out["last_stamp_ns"] = int(t.max()) if t.size else None
     d = np.diff(t)
-    pos = d[d > 0]
+    skipped = np.diff(idx) - 1
+    pos = d[(d > 0) & (skipped == 0)]
     period = float(np.median(pos)) if pos.size else 0.0
     span = float(t.max() - t.min()) if t.size > 1 else 0.0
     out["rate_hz"] = round((t.size - 1) / (span / 1e9), 4) if span > 0 else None
     out["period_ms"] = _ms(period) if period else None
     out["jitter_ms"] = _ms(float(np.std(pos))) if pos.size > 1 else None
-    gaps = d > GAP_PERIODS * period if period else np.zeros(d.shape, bool)
+    gaps = d > (GAP_PERIODS + skipped) * period if period else np.zeros(d.shape, bool)
     out["anomalies"] = {
         "zero": zero,
         "non_monotonic": int(np.count_nonzero(d < 0)),
@@ -79,17 +90,15 @@ def stamp_stats(stamp_ns: np.ndarray, record_ns: np.ndarray, *, has_header: bool
         "gaps": int(np.count_nonzero(gaps)),
         "max_gap_ms": _ms(float(d[gaps].max())) if gaps.any() else None,
     }
+    out["latency_ms"] = None
     if use_header:
-        ok = stamp_ns != 0
-        lat = (record_ns[ok] - stamp_ns[ok]).astype(np.float64)
+        lat = (record_ns[valid] - stamp_ns[valid]).astype(np.float64)
         out["latency_ms"] = {
             "median": _ms(np.median(lat)),
             "p99": _ms(np.percentile(lat, 99)),
             "min": _ms(lat.min()),
             "max": _ms(lat.max()),
         }
-    else:
-        out["latency_ms"] = None
     return out
 
 
@@ -125,8 +134,9 @@ def inspect_source(src: BagSource) -> dict[str, Any]:
             entry["type_error"] = info.type_error
         if name in stamps:
             s, r = stamps[name]
-            entry.update(stamp_stats(s, r, has_header=info.has_header))
-            entry["anomalies"]["corrupt"] = len(corrupt.get(name, []))
+            bad = corrupt.get(name, [])
+            entry.update(stamp_stats(s, r, has_header=info.has_header, corrupt=bad))
+            entry["anomalies"]["corrupt"] = len(bad)
         if info.kind is SensorKind.LIDAR and info.count and not info.type_error:
             entry["lidar_time_convention"] = _lidar_convention(src, name)
         out_topics[name] = entry

@@ -90,15 +90,15 @@ def detect(fields: dict[str, np.ndarray], stamp_ns: int) -> TimeConvention | Non
         v = _sample(col)
         unit = (1.0 if abs(v) > 1e15 else 1e9) if is_float else 1.0
         as_abs = v * unit
-        if stamp_ns:
-            absolute = abs(as_abs - stamp_ns) < abs(as_abs)
-        else:
-            absolute = abs(as_abs) > 1e17  # > ~3 years after epoch: an absolute time
+        # near the header stamp = absolute; without a stamp, > ~3 years after epoch = absolute
+        absolute = abs(as_abs - stamp_ns) < abs(as_abs) if stamp_ns else abs(as_abs) > 1e17
         key = (name, absolute, unit) if name == "timestamp" else (name, absolute)
         conv_name = _DEFAULT_NAME.get(key)  # type: ignore[call-overload]
         if conv_name is not None and CONVENTIONS[conv_name].absolute == absolute:
             return CONVENTIONS[conv_name]
-        return TimeConvention(f"{'absolute' if absolute else 'relative'}_{'ns' if unit == 1.0 else 's'}:{name}", name, unit, absolute)
+        return TimeConvention(
+            f"{'absolute' if absolute else 'relative'}_{'ns' if unit == 1.0 else 's'}:{name}", name, unit, absolute
+        )
     return None
 
 

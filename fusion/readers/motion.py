@@ -46,7 +46,11 @@ def decode_pose_stamped(msg: Any, meta: MessageMeta) -> PoseSample:
 
 
 def _transform(ts: Any, meta: MessageMeta, index: int | None = None) -> PoseSample:
-    m = meta if index is None else MessageMeta(meta.topic, meta.index, meta.record_time_ns, stamp_ns(ts.header), frame(ts.header.frame_id))
+    m = (
+        meta
+        if index is None
+        else MessageMeta(meta.topic, meta.index, meta.record_time_ns, stamp_ns(ts.header), frame(ts.header.frame_id))
+    )
     tr = ts.transform
     return PoseSample(m, frame(ts.header.frame_id), frame(ts.child_frame_id), _t(tr.translation), _q(tr.rotation))
 

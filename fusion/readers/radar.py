@@ -28,7 +28,9 @@ def doppler_field(names: tuple[str, ...], mapping: RadarFieldMap) -> str | None:
     """
     if mapping.doppler is not None:
         if mapping.doppler not in names:
-            raise DecodeError(f"radar field mapping names doppler field {mapping.doppler!r}, cloud has {', '.join(names)}")
+            raise DecodeError(
+                f"radar field mapping names doppler field {mapping.doppler!r}, cloud has {', '.join(names)}"
+            )
         return mapping.doppler
     lower = {n.lower(): n for n in names}
     return next((lower[d] for d in DOPPLER_FIELDS if d in lower), None)
@@ -46,11 +48,15 @@ def decode_radar_cloud(msg: Any, meta: MessageMeta, mapping: RadarFieldMap) -> R
     keep = mapping.extras or tuple(n for n in names if n not in ("x", "y", "z", dop))
     missing = [n for n in mapping.extras if n not in names]
     if missing:
-        raise DecodeError(f"radar field mapping names extra field(s) {', '.join(missing)} not in the cloud ({', '.join(names)})")
+        raise DecodeError(
+            f"radar field mapping names extra field(s) {', '.join(missing)} not in the cloud ({', '.join(names)})"
+        )
     return RadarDetections(meta, xyz_of(pts), v, {n: column(pts, n) for n in keep})
 
 
-_RETURN = np.dtype([("range", "f4"), ("azimuth", "f4"), ("elevation", "f4"), ("doppler_velocity", "f4"), ("amplitude", "f4")])
+_RETURN = np.dtype(
+    [("range", "f4"), ("azimuth", "f4"), ("elevation", "f4"), ("doppler_velocity", "f4"), ("amplitude", "f4")]
+)
 
 
 def returns_array(msg: Any) -> np.ndarray:
@@ -74,7 +80,10 @@ def polar_to_xyz(range_m: np.ndarray, azimuth_rad: np.ndarray, elevation_rad: np
 
 
 def decode_radar_scan(msg: Any, meta: MessageMeta) -> RadarDetections:
-    """``radar_msgs/RadarScan`` → :class:`RadarDetections` (fields: range_m, azimuth_rad, elevation_rad, amplitude_db)."""
+    """``radar_msgs/RadarScan`` → :class:`RadarDetections`.
+
+    Fields: ``range_m``, ``azimuth_rad``, ``elevation_rad``, ``amplitude_db`` (N,) float32.
+    """
     ret = returns_array(msg)
     return RadarDetections(
         meta,

@@ -24,7 +24,7 @@ F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 
 
-class SensorKind(str, enum.Enum):
+class SensorKind(str, enum.Enum):  # noqa: UP042 - str() must stay "SensorKind.X" for existing callers
     """What a topic carries, as far as synchronization is concerned."""
 
     CAMERA = "camera"

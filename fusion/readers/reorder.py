@@ -13,9 +13,7 @@ def _default_stamp(item: Any) -> int:
     return int(item.meta.stamp_ns)
 
 
-def reorder_by_stamp(
-    items: Iterable[T], window_ns: int, *, stamp: Callable[[T], int] = _default_stamp
-) -> Iterator[T]:
+def reorder_by_stamp(items: Iterable[T], window_ns: int, *, stamp: Callable[[T], int] = _default_stamp) -> Iterator[T]:
     """Yield ``items`` sorted by stamp, holding at most ``window_ns`` of look-ahead.
 
     An item is released once an item at least ``window_ns`` later (in stamp) has

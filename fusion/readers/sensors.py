@@ -124,16 +124,30 @@ def discover_sensors(source: BagSource) -> dict[str, SensorSpec]:
 def _spec_from_yaml(name: str, raw: Any, where: str) -> SensorSpec:
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: sensors.{name} must be a mapping")
-    known = {"topic", "topics", "kind", "frame_id", "info_topic", "radar_fields", "time_convention", "stamp_source", "child_frame"}
+    known = {
+        "topic",
+        "topics",
+        "kind",
+        "frame_id",
+        "info_topic",
+        "radar_fields",
+        "time_convention",
+        "stamp_source",
+        "child_frame",
+    }
     if unknown := set(raw) - known:
-        raise ConfigError(f"{where}: sensors.{name}: unknown key(s) {', '.join(sorted(unknown))} (known: {', '.join(sorted(known))})")
+        raise ConfigError(
+            f"{where}: sensors.{name}: unknown key(s) {', '.join(sorted(unknown))} (known: {', '.join(sorted(known))})"
+        )
     topics = raw.get("topics") or ([raw["topic"]] if "topic" in raw else [])
     if not topics:
         raise ConfigError(f"{where}: sensors.{name}.topic is required")
     try:
         kind = SensorKind(raw.get("kind", "other"))
     except ValueError:
-        raise ConfigError(f"{where}: sensors.{name}.kind {raw.get('kind')!r} is not one of {[k.value for k in SensorKind]}") from None
+        raise ConfigError(
+            f"{where}: sensors.{name}.kind {raw.get('kind')!r} is not one of {[k.value for k in SensorKind]}"
+        ) from None
     rf = raw.get("radar_fields") or {}
     if not isinstance(rf, dict) or set(rf) - {"doppler", "extras", "doppler_scale"}:
         raise ConfigError(f"{where}: sensors.{name}.radar_fields takes doppler, extras, doppler_scale")

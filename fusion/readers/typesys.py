@@ -102,7 +102,9 @@ class TypeRegistry:
         return detail == HEADER_TYPE
 
 
-def build_registry(connections: Sequence[Connection], *, ros1: bool, msg_dirs: Iterable[Path | str] = ()) -> TypeRegistry:
+def build_registry(
+    connections: Sequence[Connection], *, ros1: bool, msg_dirs: Iterable[Path | str] = ()
+) -> TypeRegistry:
     """Assemble the typestore for ``connections`` (see module docstring for precedence)."""
     base = get_typestore(Stores.ROS1_NOETIC if ros1 else Stores.LATEST)
     typs: dict[str, Any] = dict(base.fielddefs)
@@ -117,7 +119,7 @@ def build_registry(connections: Sequence[Connection], *, ros1: bool, msg_dirs: I
         done.add(key)
         try:
             typs.update(_embedded(conn))
-        except Exception as exc:  # noqa: BLE001 - any parser failure only disables this type
+        except Exception as exc:
             errors[conn.msgtype] = f"embedded definition does not parse ({type(exc).__name__}: {exc})"
     store = get_typestore(Stores.EMPTY)
     store.register(typs)
@@ -128,6 +130,6 @@ def build_registry(connections: Sequence[Connection], *, ros1: bool, msg_dirs: I
             continue
         try:
             store.get_msgdef(msgtype)
-        except Exception as exc:  # noqa: BLE001 - e.g. a dependency is undefined
+        except Exception as exc:
             missing[msgtype] = f"definition unusable ({type(exc).__name__}: {exc})"
     return TypeRegistry(store=store, missing=missing)

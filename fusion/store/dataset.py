@@ -15,7 +15,7 @@ from typing import Any, overload
 import numpy as np
 
 from fusion.store.frame import CameraFrame, ImuSamples, LidarFrame, RadarFrame, SensorInfo
-from fusion.store.state import StoreState, StoreStatus, open_state, store_status
+from fusion.store.state import StoreState, StoreStatus, open_state, read_many, store_status
 
 __all__ = ["Dataset", "EgoTrajectory", "Frame", "StoreStatus", "open_dataset", "store_status"]
 
@@ -92,8 +92,8 @@ class Frame:
             return None
         stream = self._state.streams[name]
         a, b = (int(x) for x in self._state.imu_range[self.index])
-        cols = {c: np.asarray(stream.array(c)[a:b]) for c in
-                ("stamp_ns", "angular_velocity_radps", "linear_acceleration_mps2", "orientation_xyzw")}
+        names = ("stamp_ns", "angular_velocity_radps", "linear_acceleration_mps2", "orientation_xyzw")
+        cols = dict(zip(names, read_many([(stream.array(c), slice(a, b)) for c in names])))
         return ImuSamples(stream=name, start=a, stop=b, time_ns=stream.time_ns[a:b].copy(), **cols)
 
     @property

@@ -18,7 +18,7 @@ import numpy as np
 
 from fusion.errors import StoreError
 from fusion.store import geometry as geo
-from fusion.store.state import StoreState, StreamState
+from fusion.store.state import StoreState, StreamState, read_many
 
 
 @dataclass(frozen=True)
@@ -69,8 +69,13 @@ class _MessageView:
         cache: dict[str, np.ndarray] = self.__dict__.setdefault("_cols", {})
         if col not in cache:
             a, b = self._rows
-            cache[col] = np.asarray(self.stream.array(col)[a:b])
+            names = [col, *(c for c in self._group_of(col) if c != col and c not in cache)]
+            for name, values in zip(names, read_many([(self.stream.array(n), slice(a, b)) for n in names])):
+                cache[name] = values
         return cache[col]
+
+    def _group_of(self, col: str) -> list[str]:
+        return []
 
 
 class CameraFrame(_MessageView):
@@ -136,6 +141,12 @@ class _PointFrame(_MessageView):
 
     def __len__(self) -> int:
         return self._rows[1] - self._rows[0]
+
+    def _group_of(self, col: str) -> list[str]:
+        """Every per-point column but ``xyz_raw`` is read with the first one (one concurrent batch)."""
+        if col == "xyz_raw":
+            return []
+        return [c for c in self.stream.point_columns() if c != "xyz_raw"]
 
     @cached_property
     def correction(self) -> np.ndarray:

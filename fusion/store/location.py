@@ -25,7 +25,7 @@ from typing import Any
 
 from zarr.abc.store import Store
 from zarr.core.sync import sync
-from zarr.storage import LocalStore, ZipStore
+from zarr.storage import LocalStore
 
 from fusion.errors import StoreError
 
@@ -74,7 +74,9 @@ class StoreLocation:
                 if self.staging.is_dir():
                     return LocalStore(self.staging, read_only=True)
                 raise StoreError(f"no fusion store at {self.url}: the file does not exist")
-            return ZipStore(self.path, mode="r")
+            from fusion.store.zipread import StoredZipStore
+
+            return StoredZipStore(self.path)
         store = self._s3_store(read_only=True)
         if not sync(store.exists("zarr.json")):
             raise StoreError(f"no fusion store at {self.url}: zarr.json not found (check bucket, key, endpoint)")

@@ -8,6 +8,7 @@ it is never pickled (``Dataset`` reopens it lazily in a worker).
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -15,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import zarr
+from zarr.core.sync import sync
 
 from fusion.errors import FormatVersionError, IncompleteStoreError, StoreError
 from fusion.store import layout as lay
@@ -33,6 +35,7 @@ class StreamState:
     offsets: np.ndarray | None
     ref_time_ns: np.ndarray | None
     format_code: np.ndarray | None
+    columns: tuple[str, ...] = ()
     arrays: dict[str, zarr.Array] = field(default_factory=dict)
 
     @property
@@ -50,9 +53,9 @@ class StreamState:
         return arr
 
     def point_columns(self) -> list[str]:
-        """Names of the per-point / per-byte columns (length offsets[-1])."""
+        """Names of the per-point columns (length ``offsets[-1]``; not camera ``data``)."""
         skip = {*lay.TIME_COLUMNS, "ref_time_ns", "offsets", "format_code", "data", "pixels"}
-        return sorted(k for k in self.group.array_keys() if k not in skip)
+        return [k for k in self.columns if k not in skip]
 
 
 class StoreState:
@@ -86,6 +89,7 @@ class StoreState:
                     offsets=_arr(g, "offsets") if "offsets" in keys else None,
                     ref_time_ns=_arr(g, "ref_time_ns") if "ref_time_ns" in keys else None,
                     format_code=_arr(g, "format_code") if "format_code" in keys else None,
+                    columns=tuple(sorted(keys)),
                 )
         self.matches: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         if "frames/sensors" in root:
@@ -149,6 +153,21 @@ class StoreState:
             rig = calibration.Rig.from_dict(self.rig_dict)
             cache[name] = np.asarray(rig.sensor(name).T_base_sensor.matrix, dtype=np.float64)
         return np.asarray(cache[name])
+
+
+def read_many(requests: list[tuple[zarr.Array, Any]]) -> list[np.ndarray]:
+    """Read several ``(array, selection)`` pairs concurrently (one event-loop round trip).
+
+    Overlaps the I/O (and, on object stores, the request latency) of the columns of a message.
+    """
+    if len(requests) == 1:
+        arr, sel = requests[0]
+        return [np.asarray(arr[sel])]
+
+    async def _all() -> list[Any]:
+        return list(await asyncio.gather(*(arr._async_array.getitem(sel) for arr, sel in requests)))
+
+    return [np.asarray(v) for v in sync(_all())]
 
 
 def _arr(group: zarr.Group, name: str) -> np.ndarray:

@@ -20,9 +20,7 @@ def camera_azimuth_rad(T_lidar_camera: ArrayLike) -> float:
     return float(math.atan2(R[1, 2], R[0, 2]))
 
 
-def beam_crossing_fraction(
-    T_lidar_camera: ArrayLike, azimuth_start_rad: float = 0.0, direction: str = "ccw"
-) -> float:
+def beam_crossing_fraction(T_lidar_camera: ArrayLike, azimuth_start_rad: float = 0.0, direction: str = "ccw") -> float:
     """Fraction of the sweep (in [0, 1)) at which the beam crosses the camera's optical axis.
 
     Args:

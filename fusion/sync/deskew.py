@@ -63,6 +63,22 @@ def _resolve_ref(mode: str, ref_time_ns: int | None, pt: NDArray[np.int64]) -> i
     return int(ref_time_ns)
 
 
+def _check_gap(times: I64, lo: int, hi: int, max_gap_ns: int | None) -> None:
+    """Raise if the samples bracketing [lo, hi] are spaced more than ``max_gap_ns`` apart."""
+    if max_gap_ns is None or times.size < 2:
+        return
+    i0 = max(int(np.searchsorted(times, lo, side="right")) - 1, 0)
+    i1 = min(int(np.searchsorted(times, hi, side="left")), times.size - 1)
+    if i1 > i0:
+        gaps = np.diff(times[i0 : i1 + 1])
+        if gaps.max() > max_gap_ns:
+            j = i0 + int(np.argmax(gaps))
+            raise ExtrapolationError(
+                f"deskew: the trajectory has a gap of {int(gaps.max())} ns > max_gap_ns={max_gap_ns} "
+                f"between {int(times[j])} and {int(times[j + 1])} ns inside [{lo}, {hi}] ns (never bridged)"
+            )
+
+
 def _check_range(times: NDArray[np.int64], pt: NDArray[np.int64], ref: int) -> None:
     lo, hi = int(times[0]), int(times[-1])
     if not lo <= ref <= hi:
@@ -80,8 +96,8 @@ def _check_range(times: NDArray[np.int64], pt: NDArray[np.int64], ref: int) -> N
 
 def _run(
     xyz: ArrayLike, point_time_ns: ArrayLike, traj_times_ns: ArrayLike, traj_t: ArrayLike,
-    traj_q: ArrayLike, T_base_lidar: ArrayLike, ref_time_ns: int | None, out: F32 | None,
-    mode: str, inverse: bool,
+    traj_q: ArrayLike, T_base_lidar: ArrayLike, ref_time_ns: int | None, out: NDArray[np.floating] | None,
+    mode: str, inverse: bool, max_gap_ns: int | None = None,
 ) -> F32:  # fmt: skip
     p, pt, times, tt, tq, T = _inputs(xyz, point_time_ns, traj_times_ns, traj_t, traj_q, T_base_lidar)
     if out is None:
@@ -93,6 +109,8 @@ def _run(
         out[...] = p
         return out
     _check_range(times, pt, ref)
+    if pt.size:
+        _check_gap(times, min(int(pt.min()), ref), max(int(pt.max()), ref), max_gap_ns)
     t_ref, q_ref = lookup_poses(times, tt, tq, np.array([ref], np.int64), what="deskew reference pose")
     R_ref = quat_xyzw_to_matrix(q_ref[0])
     R_bl = np.ascontiguousarray(T[:3, :3])
@@ -115,8 +133,9 @@ def deskew_points(
     traj_q: ArrayLike,
     T_base_lidar: ArrayLike,
     ref_time_ns: int | None = None,
-    out: F32 | None = None,
+    out: NDArray[np.floating] | None = None,
     mode: str = "frame",
+    max_gap_ns: int | None = None,
 ) -> F32:
     """Deskew a LiDAR scan to the LiDAR pose at a reference time.
 
@@ -131,14 +150,18 @@ def deskew_points(
         out: optional preallocated (N, 3) float32 output (may be ``xyz`` itself); a float64
             ``out`` is accepted too and receives the unrounded result.
         mode: ``"off"`` (copy), ``"frame"`` or ``"sweep_end"`` (ref = latest point time).
+        max_gap_ns: if given, trajectory samples spaced further apart than this inside the span of
+            the point times and the reference time are a gap, which is never bridged (raises).
 
     Returns:
         (N, 3) float32 points in the LiDAR frame at the reference time.
 
     Raises:
-        ExtrapolationError: the reference time or any point time is outside the trajectory.
+        ExtrapolationError: the reference time or any point time is outside the trajectory, or
+            (with ``max_gap_ns``) the trajectory has a gap within the sweep.
     """
-    return _run(xyz, point_time_ns, traj_times_ns, traj_t, traj_q, T_base_lidar, ref_time_ns, out, mode, False)
+    return _run(xyz, point_time_ns, traj_times_ns, traj_t, traj_q, T_base_lidar, ref_time_ns, out, mode, False,
+                max_gap_ns)  # fmt: skip
 
 
 def undeskew_points(
@@ -149,15 +172,17 @@ def undeskew_points(
     traj_q: ArrayLike,
     T_base_lidar: ArrayLike,
     ref_time_ns: int | None = None,
-    out: F32 | None = None,
+    out: NDArray[np.floating] | None = None,
     mode: str = "frame",
+    max_gap_ns: int | None = None,
 ) -> F32:
     """Inverse of :func:`deskew_points` (same arguments): recovers the raw points.
 
     ``undeskew_points(deskew_points(x, ...), ...) == x`` to float32 precision. For mode
     ``"sweep_end"`` the reference is again the latest point time.
     """
-    return _run(xyz_ref, point_time_ns, traj_times_ns, traj_t, traj_q, T_base_lidar, ref_time_ns, out, mode, True)
+    return _run(xyz_ref, point_time_ns, traj_times_ns, traj_t, traj_q, T_base_lidar, ref_time_ns, out, mode, True,
+                max_gap_ns)  # fmt: skip
 
 
 def deskew_points_reference(

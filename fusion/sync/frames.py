@@ -110,6 +110,8 @@ class StreamTimes:
         sweep_end_ns: LiDAR only, (M,) int64 last point time of each sweep (common clock).
         stamp_ns: optional (M,) raw header stamps; a zero raw stamp marks an unusable message
             (without it, ``common_ns <= 0`` does).
+        record_ns: optional (M,) bag record times; when every stream has them, the
+            ``approximate_time`` policy feeds messages in record (arrival) order, like a live node.
     """
 
     common_ns: I64
@@ -117,10 +119,11 @@ class StreamTimes:
     sweep_start_ns: I64 | None = None
     sweep_end_ns: I64 | None = None
     stamp_ns: I64 | None = None
+    record_ns: I64 | None = None
 
     def __post_init__(self) -> None:
         m = np.asarray(self.common_ns).shape
-        for name in ("sweep_start_ns", "sweep_end_ns", "stamp_ns"):
+        for name in ("sweep_start_ns", "sweep_end_ns", "stamp_ns", "record_ns"):
             arr = getattr(self, name)
             if arr is not None and np.asarray(arr).shape != m:
                 raise ValueError(f"StreamTimes.{name} has shape {np.asarray(arr).shape}, common_ns has {m}")

@@ -54,9 +54,7 @@ def _sorted_times(x: ArrayLike | None, what: str) -> I64 | None:
     return a
 
 
-def _reference_frames(
-    spec: FrameSpec, streams: Mapping[str, StreamTimes]
-) -> tuple[I64, I64, dict[str, I64]]:
+def _reference_frames(spec: FrameSpec, streams: Mapping[str, StreamTimes]) -> tuple[I64, I64, dict[str, I64]]:
     """Frame times, reference indices and excluded reference messages."""
     name = spec.reference_sensor
     if name is None:
@@ -102,9 +100,7 @@ def _targets(spec: FrameSpec, name: str, s: StreamTimes, time_ns: I64, ref_idx: 
     ref = spec.reference_sensor
     rs = streams.get(ref) if ref is not None else None
     if spec.reference_kind != "lidar" or rs is None or rs.sweep_start_ns is None or rs.sweep_end_ns is None:
-        raise ConfigError(
-            f"frames.sweep_fraction.{name}: needs a LiDAR reference with sweep_start_ns and sweep_end_ns"
-        )
+        raise ConfigError(f"frames.sweep_fraction.{name}: needs a LiDAR reference with sweep_start_ns and sweep_end_ns")
     start = np.asarray(rs.sweep_start_ns, np.int64)[ref_idx]
     dur = np.asarray(rs.sweep_end_ns, np.int64)[ref_idx] - start
     return start + np.round(float(f) * dur).astype(np.int64)

@@ -1,10 +1,10 @@
 """Frame planning with the ``approximate_time`` policy (ros2 message_filters semantics).
 
-All streams take part; messages are fed to :class:`ApproximateTimeSynchronizer` in common-clock
-stamp order (ties: stream order, the reference stream first), as if they arrived in stamp
-order. Each published set is a frame whose time is its reference message's time. A sensor's
-``valid`` is True for every set unless ``FrameSpec.tolerances_ns`` gives it a tolerance, then
-``|Δt| ≤ tolerance``.
+All streams take part; messages are fed to :class:`ApproximateTimeSynchronizer` in record
+(arrival) order when every stream has ``record_ns`` (ties: stamp, then stream order), else in
+common-clock stamp order (ties: stream order, the reference stream first). Each published set
+is a frame whose time is its reference message's time. A sensor's ``valid`` is True for every
+set unless ``FrameSpec.tolerances_ns`` gives it a tolerance, then ``|Δt| ≤ tolerance``.
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ def approximate_frames(
     if len(streams) < 2:
         raise SyncError("frames.policy = 'approximate_time' needs at least two streams")
     names = [ref] + [n for n in streams if n != ref]
-    topics, stamps, local = [], [], []
+    topics, stamps, local, records = [], [], [], []
+    use_record = all(streams[n].record_ns is not None for n in names)
     zero_ref = np.zeros(0, np.int64)
     for k, name in enumerate(names):
         s = streams[name]
@@ -51,13 +52,13 @@ def approximate_frames(
         topics.append(np.full(ok.size, k, np.int64))
         stamps.append(t[ok])
         local.append(ok.astype(np.int64))
+        if use_record:
+            records.append(np.asarray(s.record_ns, np.int64)[ok])
     tp = np.concatenate(topics)
     st = np.concatenate(stamps)
     li = np.concatenate(local)
-    order = np.lexsort((tp, st))
-    sets = approximate_time_sets(
-        tp[order], st[order], len(names), spec.queue_size, age_penalty=spec.age_penalty
-    )
+    order = np.lexsort((tp, st, np.concatenate(records))) if use_record else np.lexsort((tp, st))
+    sets = approximate_time_sets(tp[order], st[order], len(names), spec.queue_size, age_penalty=spec.age_penalty)
     pos = order[sets] if sets.size else np.zeros((0, len(names)), np.int64)
     ref_t = st[pos[:, 0]] if pos.size else np.zeros(0, np.int64)
     srt = np.argsort(ref_t, kind="stable")

@@ -94,10 +94,17 @@ class CameraRenderer:
         R = np.array([[c, -s, 0], [s, c, 0], [0, 0, 1.0]])
         pw = (self.unit_edges * (size / 2)) @ R.T + center
         pc = pw @ T_cam_world[:3, :3].T + T_cam_world[:3, 3]
-        if np.all(pc[:, 2] <= 0.05):
+        near = 0.05
+        front = pc[:, 2] > near
+        if not np.any(front):
             return None
-        if np.any(pc[:, 2] <= 0.05):
-            return 0, 0, self.width, self.height
+        if not np.all(front):  # clip the edges at the near plane z = 0.05 m
+            e = pc.reshape(12, -1, 3)
+            a, b = e[:, :-1].reshape(-1, 3), e[:, 1:].reshape(-1, 3)
+            cross = (a[:, 2] - near) * (b[:, 2] - near) < 0
+            a, b = a[cross], b[cross]
+            t = (near - a[:, 2]) / (b[:, 2] - a[:, 2])
+            pc = np.concatenate([pc[front], a + t[:, None] * (b - a)])
         x, y = distort_plumb_bob(pc[:, 0] / pc[:, 2], pc[:, 1] / pc[:, 2], self.D)
         u = x * self.K[0, 0] + self.K[0, 2]
         v = y * self.K[1, 1] + self.K[1, 2]
@@ -107,24 +114,44 @@ class CameraRenderer:
             return None
         return u0, v0, u1, v1
 
+    def _ground(self, R: F64, o: F64) -> tuple[NDArray[np.uint8], F64]:
+        """Ground/sky colours (HW, 3) and ray parameter depth (HW,) (inf for sky), float32 maths."""
+        R32 = R.astype(np.float32)
+        rx, ry = self.rx32, self.ry32
+        dz = rx * R32[2, 0]
+        dz += ry * R32[2, 1]
+        dz += R32[2, 2]
+        sky = dz > -1e-6
+        dz[sky] = -1.0
+        tg = np.divide(np.float32(-o[2]), dz)
+        sky |= tg * self.ray_norm32 > GROUND_MAX_M
+        tg[sky] = 0.0
+        gray = np.empty(tg.shape, dtype=np.uint8)
+        gray[:] = 95
+        cell = np.zeros(tg.shape, dtype=np.int64)
+        for row, origin in ((0, o[0]), (1, o[1])):
+            p = rx * R32[row, 0]
+            p += ry * R32[row, 1]
+            p += R32[row, 2]
+            p *= tg
+            p += np.float32(origin)
+            cell += np.floor(p).astype(np.int64)
+            p *= np.float32(0.1)
+            p -= np.round(p)
+            gray[np.abs(p) < 0.015] = 240
+        gray[((cell & 1) == 1) & (gray != 240)] = 120
+        img = np.empty((tg.size, 3), dtype=np.uint8)
+        img[:] = gray[:, None]
+        img[sky] = SKY_BGR
+        depth = tg.astype(np.float64)
+        depth[sky] = np.inf
+        return img, depth
+
     def render(self, traj: AnalyticTrajectory, world: World, true_time_ns: int) -> NDArray[np.uint8]:
         """(H, W, 3) uint8 BGR image of the world at ``true_time_ns``."""
         T_wc = traj.matrices([true_time_ns])[0] @ self.T_base_cam
         R, o = T_wc[:3, :3], T_wc[:3, 3]
-        R32 = R.astype(np.float32)
-        rx, ry = self.rx32, self.ry32
-        dz = rx * R32[2, 0] + ry * R32[2, 1] + R32[2, 2]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            tg = np.where(dz < -1e-6, np.float32(-o[2]) / dz, np.float32(np.inf))
-        g = tg * self.ray_norm32 < GROUND_MAX_M
-        px = np.float32(o[0]) + tg * (rx * R32[0, 0] + ry * R32[0, 1] + R32[0, 2])
-        py = np.float32(o[1]) + tg * (rx * R32[1, 0] + ry * R32[1, 1] + R32[1, 2])
-        with np.errstate(invalid="ignore"):
-            checker = (np.floor(px) + np.floor(py)) % 2
-            line = (np.abs(px - 10 * np.round(px / 10)) < 0.15) | (np.abs(py - 10 * np.round(py / 10)) < 0.15)
-        gray = np.where(line, 240, np.where(checker == 0, 95, 120)).astype(np.uint8)
-        img = np.where(g[:, None], gray[:, None], SKY_BGR[None, :])
-        depth = np.where(g, tg, np.inf).astype(np.float64)
+        img, depth = self._ground(R, o)
         T_cw = np.linalg.inv(T_wc)
         centers = world.centers_at([true_time_ns])[0]
         for m in range(world.n_boxes):

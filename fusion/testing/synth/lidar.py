@@ -80,10 +80,11 @@ def simulate_sweep(traj: AnalyticTrajectory, world: World, T_base_lidar: F64, st
     columns, beams, _ = dirs_lidar.shape
     col_t = column_times_ns(start_ns, period_ns, columns)
     T_wl = traj.matrices(col_t) @ T_base_lidar  # (C, 4, 4)
-    d_world = np.einsum("cij,cbj->cbi", T_wl[:, :3, :3], dirs_lidar).reshape(-1, 3)
+    d_world = np.matmul(dirs_lidar, np.transpose(T_wl[:, :3, :3], (0, 2, 1)))  # (C, B, 3)
+    rng_m, ids, _ = raycast(world, T_wl[:, :3, 3], d_world, col_t, max_range_m)
+    d_world = d_world.reshape(-1, 3)
     origins = np.repeat(T_wl[:, :3, 3], beams, axis=0)
     times = np.repeat(col_t, beams)
-    rng_m, ids, _ = raycast(world, origins, d_world, times, max_range_m)
     keep = ids != NO_HIT
     r = rng_m[keep]
     world_xyz = origins[keep] + r[:, None] * d_world[keep]

@@ -62,7 +62,8 @@ def simulate_scan(traj: AnalyticTrajectory, world: World, T_base_radar: F64, tim
     dirs_r = _fan()
     d_w = dirs_r @ T_wr[:3, :3].T
     o = T_wr[:3, 3]
-    r, ids, _ = raycast(world, np.broadcast_to(o, d_w.shape).copy(), d_w, np.int64(time_ns), RADAR_MAX_RANGE_M)
+    r, ids, _ = raycast(world, np.broadcast_to(o, d_w.shape).copy(), d_w[:, None, :], np.int64(time_ns),
+                        RADAR_MAX_RANGE_M)
     box_idx = np.flatnonzero(ids >= 0)
     ground_idx = np.flatnonzero((ids == GROUND_ID) & (r >= 3.0))
     if box_idx.size > max_detections:

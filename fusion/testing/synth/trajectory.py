@@ -15,7 +15,7 @@ exact at any time (float64).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -57,12 +57,18 @@ class TrajectoryParams:
         wy = omega / HEADING_AMPLITUDE_RAD
         ay = speed_mps * np.tan(HEADING_AMPLITUDE_RAD) / wy if wy > 0 else 0.0
         ph = rng.uniform(0, 2 * np.pi, 4)
-        return TrajectoryParams(
+        params = TrajectoryParams(
             start_ns=int(start_ns), v0=float(speed_mps), ax=float(SPEED_VARIATION * speed_mps / ws), ws=float(ws),
             phs=float(ph[0]), ay=float(ay), wy=float(wy), phy=float(ph[1]),
-            az=0.03, wz=2 * np.pi * 1.1, ar=0.01, wr=2 * np.pi * 0.7, phr=float(ph[2]),
+            az=0.02, wz=2 * np.pi * 0.8, ar=0.01, wr=2 * np.pi * 0.7, phr=float(ph[2]),
             ap=0.008, wp=2 * np.pi * 0.9, php=float(ph[3]),
         )
+        if omega > 0:  # scale the weave so the peak yaw rate over 60 s equals yaw_rate_dps
+            grid = start_ns + np.arange(0, 60_000_000_000, 5_000_000, dtype=np.int64)
+            for _ in range(4):
+                peak = np.abs(AnalyticTrajectory(params).yaw_rate(grid)).max()
+                params = replace(params, ay=float(params.ay * omega / peak))
+        return params
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-compatible dict."""

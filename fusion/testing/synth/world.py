@@ -139,61 +139,72 @@ def intersect_box(origins: F64, dirs: F64, center: F64, half: F64, yaw: float) -
     return t, face
 
 
-def azimuth_candidates(origins: F64, ray_az: F64, center: F64, half: F64, margin_rad: float = 0.02
-                       ) -> NDArray[np.bool_]:
-    """Conservative mask of rays whose horizontal direction can meet a box's bounding circle.
+def azimuth_candidates(origins: F64, group_az: F64, group_dev: F64, center: F64, half: F64,
+                       margin_rad: float = 0.03) -> NDArray[np.bool_]:
+    """Conservative mask of ray groups whose horizontal directions can meet a box's bounding circle.
 
     Args:
-        origins: (N, 3) ray origins; ray_az: (N,) ray azimuths atan2(dy, dx); center: (3,) or (N, 3) box
-            center(s); half: (3,) half sizes. A ray is kept when its azimuth lies within
-            ``asin(r / dist) + margin`` of the center's azimuth (r = xy half diagonal), or
+        origins: (G, 3) group origins; group_az: (G,) representative azimuth; group_dev: (G,)
+            largest azimuth deviation of a ray of the group from it, rad; center: (3,) or (G, 3)
+            box center(s); half: (3,) half sizes. A group is kept when its azimuth lies within
+            ``asin(r / dist) + dev + margin`` of the center's azimuth (r = xy half diagonal), or
             when the origin is within ``r`` of the center.
     """
     rel = center - origins
     dist = np.hypot(rel[..., 0], rel[..., 1])
     r = float(np.hypot(half[0], half[1]))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        width = np.arcsin(np.minimum(r / np.maximum(dist, 1e-9), 1.0)) + margin_rad
-    diff = ray_az - np.arctan2(rel[..., 1], rel[..., 0])
+    width = np.arcsin(np.minimum(r / np.maximum(dist, 1e-9), 1.0)) + group_dev + margin_rad
+    diff = group_az - np.arctan2(rel[..., 1], rel[..., 0])
     diff = np.abs((diff + np.pi) % (2 * np.pi) - np.pi)
-    return (diff <= width) | (dist <= r * 1.01)
+    return np.asarray((diff <= width) | (dist <= r * 1.01))
+
+
+def _wrap(a: F64) -> F64:
+    return np.abs((a + np.pi) % (2 * np.pi) - np.pi)
 
 
 def raycast(world: World, origins: F64, dirs: F64, times_ns: ArrayLike, max_t: float
             ) -> tuple[F64, NDArray[np.int64], NDArray[np.int8]]:
     """First hit of each ray with the ground and the boxes at the ray's time.
 
+    Rays come in G groups of B rays sharing one origin and one time (a LiDAR column).
+
     Args:
-        origins: (N, 3) world ray origins, m; dirs: (N, 3) unit world directions.
-        times_ns: scalar or (N,) int64 times at which moving boxes are placed.
+        origins: (G, 3) world ray origins, m.
+        dirs: (G, B, 3) unit world directions.
+        times_ns: scalar or (G,) int64 times at which moving boxes are placed.
         max_t: maximum range, m.
 
     Returns:
-        range (N,) m (inf for no hit), object id (N,) (-1 ground, box ids, -2 none),
-        face (N,) int8 (box face 0..5, -1 ground or none).
+        range (G*B,) m (inf for no hit), object id (G*B,) (-1 ground, box ids, -2 none),
+        face (G*B,) int8 (box face 0..5, -1 ground or none); rays in group-major order.
     """
-    n = origins.shape[0]
-    best = np.full(n, np.inf)
-    ids = np.full(n, NO_HIT, dtype=np.int64)
-    faces = np.full(n, -1, dtype=np.int8)
+    G, B, _ = dirs.shape
+    flat = dirs.reshape(-1, 3)
+    o_rays = np.repeat(origins, B, axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        tg = np.where(dirs[:, 2] < -1e-12, -origins[:, 2] / dirs[:, 2], np.inf)
-    tg = np.where(tg > 0, tg, np.inf)
-    sel = tg < best
-    best[sel], ids[sel] = tg[sel], GROUND_ID
+        tg = np.where(flat[:, 2] < -1e-12, -o_rays[:, 2] / flat[:, 2], np.inf)
+    best = np.where(tg > 0, tg, np.inf)
+    ids = np.where(np.isfinite(best), GROUND_ID, NO_HIT).astype(np.int64)
+    faces = np.full(G * B, -1, dtype=np.int8)
     times = np.asarray(times_ns, dtype=np.int64)
-    scalar_time = times.ndim == 0
-    centers = world.centers_at(times.reshape(-1))  # (T, M, 3)
-    ray_az = np.arctan2(dirs[:, 1], dirs[:, 0])
+    per_group_time = times.ndim == 1 and times.size > 1
+    centers = world.centers_at(times.reshape(-1))  # (G or 1, M, 3)
+    ray_az = np.arctan2(dirs[..., 1], dirs[..., 0])  # (G, B)
+    group_az = ray_az[:, B // 2]
+    group_dev = _wrap(ray_az - group_az[:, None]).max(axis=1)
+    horiz = np.hypot(dirs[..., 0], dirs[..., 1]).min(axis=1)
+    group_dev[horiz < 1e-3] = np.pi  # near-vertical rays: azimuth meaningless, always test
     for m in range(world.n_boxes):
-        per_ray = not (scalar_time or m < world.n_static)
+        per_ray = per_group_time and m >= world.n_static
         center = centers[:, m] if per_ray else centers[0, m]
         half = world.sizes[m] / 2
-        cand = np.flatnonzero(azimuth_candidates(origins, ray_az, center, half))
-        if cand.size == 0:
+        groups = np.flatnonzero(azimuth_candidates(origins, group_az, group_dev, center, half))
+        if groups.size == 0:
             continue
-        t, face = intersect_box(origins[cand], dirs[cand], center[cand] if per_ray else center, half,
-                                float(world.yaws[m]))
+        cand = (groups[:, None] * B + np.arange(B)[None, :]).ravel()
+        c = np.repeat(center[groups], B, axis=0) if per_ray else center
+        t, face = intersect_box(o_rays[cand], flat[cand], c, half, float(world.yaws[m]))
         sel = t < best[cand]
         hit = cand[sel]
         best[hit], ids[hit], faces[hit] = t[sel], m, face[sel]

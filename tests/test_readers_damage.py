@@ -1,0 +1,120 @@
+"""Damaged bags: every intact message before the damage is read, then TruncatedBagError says where."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from rosbags.rosbag1 import Writer as Writer1
+from test_readers_core import scenario
+from test_readers_util import store_for, write_bag
+
+from fusion.errors import TruncatedBagError
+from fusion.readers import open_bags
+from fusion.readers.inspect import inspect_bags
+
+
+def serialized(fmt: str) -> list[tuple[str, int, bytes]]:
+    store = store_for(fmt)
+    ser = store.serialize_ros1 if fmt == "bag" else store.serialize_cdr
+    return [(topic, t, bytes(ser(msg, msgtype))) for topic, msgtype, t, msg in scenario(fmt)]
+
+
+def bag_file(path: Path) -> Path:
+    return path if path.is_file() else next(p for p in path.iterdir() if p.suffix in (".mcap", ".db3"))
+
+
+@pytest.mark.parametrize("fmt", ["bag", "mcap"])
+def test_truncated_yields_exactly_the_intact_prefix(tmp_path: Path, fmt: str) -> None:
+    full = serialized(fmt)
+    src_path = bag_file(write_bag(tmp_path / "full", fmt, store_for(fmt), scenario(fmt)))
+    data = src_path.read_bytes()
+    ends = []  # byte offset where each message's serialized bytes end in the file
+    for _topic, _t, raw in full:
+        pos = data.find(raw)
+        assert pos > 0 and data.find(raw, pos + 1) == -1
+        ends.append(pos + len(raw))
+    assert ends == sorted(ends)
+    for k, cut in enumerate(range(len(data) // 10, len(data) - 8, len(data) // 13)):
+        cut_path = tmp_path / f"cut{k}{src_path.suffix}"
+        cut_path.write_bytes(data[:cut])
+        expected = sum(e <= cut for e in ends)
+        got: list[tuple[str, int, bytes]] = []
+        if expected == 0:
+            with pytest.raises(TruncatedBagError, match=str(cut_path.name)):
+                open_bags(cut_path)
+            continue
+        with open_bags(cut_path) as src, pytest.raises(TruncatedBagError) as err:
+            for m in src.messages():
+                got.append((m.topic, m.record_time_ns, bytes(m.data)))
+        assert got == full[:expected], (cut, len(got), expected)
+        assert str(cut_path) in str(err.value) and f"after {expected} intact message(s)" in str(err.value)
+        assert err.value.messages_read == expected  # type: ignore[attr-defined]
+
+
+def test_truncated_rosbag2_directory_and_inspect(tmp_path: Path) -> None:
+    full = serialized("mcap")
+    bag_dir = write_bag(tmp_path / "full", "mcap", store_for("mcap"), scenario("mcap"))
+    f = bag_file(bag_dir)
+    f.write_bytes(f.read_bytes()[: int(f.stat().st_size * 0.6)])
+    with open_bags(bag_dir) as src:
+        n = src.topics["/imu/data"].count
+        assert 0 < n < sum(t == "/imu/data" for t, _, _ in full)
+        with pytest.raises(TruncatedBagError):
+            list(src.messages())
+    summary = inspect_bags(bag_dir)
+    assert "damaged" in summary["error"] and summary["topics"]["/imu/data"]["count"] == n
+
+
+def test_truncated_sqlite_is_one_clear_error(tmp_path: Path) -> None:
+    f = bag_file(write_bag(tmp_path / "full", "db3", store_for("db3"), scenario("db3")))
+    f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])
+    with pytest.raises(TruncatedBagError, match="sqlite database is damaged") as err:
+        open_bags(f)
+    assert str(f) in str(err.value)
+
+
+def test_overwritten_middle_of_indexed_ros1_bag(tmp_path: Path) -> None:
+    """Index intact, a record in the middle overwritten: messages before it, then the error."""
+    full = serialized("bag")
+    path = bag_file(write_bag(tmp_path / "full", "bag", store_for("bag"), scenario("bag")))
+    data = bytearray(path.read_bytes())
+    k = len(full) // 2
+    pos = data.find(full[k][2])
+    data[pos - 40 : pos + 8] = b"\xff" * 48  # the record header of message k
+    path.write_bytes(bytes(data))
+    got = []
+    with open_bags(path) as src, pytest.raises(TruncatedBagError, match="damaged"):
+        for m in src.messages():
+            got.append(bytes(m.data))
+    assert got == [raw for _t, _r, raw in full[:k]]
+
+
+@pytest.mark.parametrize("compression", [Writer1.CompressionFormat.LZ4, Writer1.CompressionFormat.BZ2])
+def test_truncated_compressed_ros1_prefix(tmp_path: Path, compression: Writer1.CompressionFormat) -> None:
+    store = store_for("bag")
+    full = serialized("bag")
+    path = tmp_path / "c.bag"
+    w = Writer1(path)
+    w.set_compression(compression)
+    with w:
+        conns = {}
+        for topic, msgtype, t, msg in scenario("bag"):
+            if topic not in conns:
+                conns[topic] = w.add_connection(topic, msgtype, typestore=store)
+            w.write(conns[topic], t, store.serialize_ros1(msg, msgtype))
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) - 200])  # cut into the index only: every message is intact
+    with open_bags(path) as src, pytest.raises(TruncatedBagError):
+        got = []
+        for m in src.messages():
+            got.append(bytes(m.data))
+    assert got == [raw for _t, _r, raw in full]
+    half = tmp_path / "half.bag"
+    half.write_bytes(data[: len(data) // 2])  # cut inside the compressed chunk
+    got = []
+    with pytest.raises(TruncatedBagError, match="half.bag"):  # noqa: PT012 - open or iteration may raise
+        with open_bags(half) as src:
+            for m in src.messages():
+                got.append(bytes(m.data))
+    assert got == [raw for _t, _r, raw in full[: len(got)]]  # whatever decompresses is an exact prefix

@@ -1,0 +1,15 @@
+"""Generate a synthetic drive log and report how long it took (thin wrapper over ``fusion synth``).
+
+Usage:
+    python tools/synth.py -o /tmp/synth --duration 10 --format bag --format db3 --format mcap
+    python tools/synth.py --help
+"""
+
+from __future__ import annotations
+
+import sys
+
+from fusion.cli.main import main
+
+if __name__ == "__main__":
+    main(["synth", *sys.argv[1:]])
