@@ -147,7 +147,9 @@ def test_cli_text_json_and_errors(synth: Any, tmp_path: Path) -> None:
 def test_fusion_store_detection(tmp_path: Path) -> None:
     store = tmp_path / "s.zarr"
     store.mkdir()
-    (store / "zarr.json").write_text(json.dumps({"zarr_format": 3, "node_type": "group", "attributes": {"fusion_format": "1"}}))
+    (store / "zarr.json").write_text(
+        json.dumps({"zarr_format": 3, "node_type": "group", "attributes": {"fusion_format": "1"}})
+    )
     assert is_fusion_store(store)
     plain = tmp_path / "plain.zarr"
     plain.mkdir()

@@ -35,11 +35,12 @@ while True:  # until SIGKILL
 
 
 def _assert_incomplete(path: Path) -> None:
-    with pytest.raises(IncompleteStoreError, match=r"conversion was interrupted\); run `fusion convert --resume"):
+    msg = r"incomplete store: conversion was interrupted; run `fusion convert --resume \.\.\.` or delete it"
+    with pytest.raises(IncompleteStoreError, match=msg):
         fusion.open(str(path))
     result = validate_store(str(path))
     assert not result.ok
-    assert any("the store is incomplete (conversion was interrupted)" in p for p in result.problems)
+    assert any("incomplete store: conversion was interrupted" in p for p in result.problems)
     with pytest.raises(StoreError, match=r"incomplete fusion store .* run `fusion convert --resume \.\.\.` or pass"):
         StoreWriter.create(path)
 

@@ -25,10 +25,12 @@ def written(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Sample]:
 def _pose(sample: Sample, t_ns: int) -> np.ndarray:
     """Independent T_world_base(t): scipy Slerp + numpy linear interpolation."""
     e = sample.ego
-    rot = Slerp(e["time_ns"].astype(np.float64), Rotation.from_quat(e["rotation_xyzw"]))([float(t_ns)])
+    ts = (e["time_ns"] - e["time_ns"][0]).astype(np.float64)  # relative: float64 is exact here
+    q = float(t_ns - e["time_ns"][0])
+    rot = Slerp(ts, Rotation.from_quat(e["rotation_xyzw"]))([q])
     M = np.eye(4)
     M[:3, :3] = rot.as_matrix()[0]
-    M[:3, 3] = [np.interp(float(t_ns), e["time_ns"].astype(np.float64), e["translation_m"][:, k]) for k in range(3)]
+    M[:3, 3] = [np.interp(q, ts, e["translation_m"][:, k]) for k in range(3)]
     return M
 
 
@@ -204,3 +206,19 @@ def test_writer_rejects_bad_input(tmp_path: Path) -> None:
     w.abort()
     with pytest.raises(StoreError, match="already finalized or aborted"):
         w.write_report({})
+
+
+def test_ego_pose_extrapolates_only_briefly() -> None:
+    from fusion.store.geometry import ego_pose_at
+
+    smp = make_sample(n_frames=3, points=10)
+    e = smp.ego
+    t0 = int(e["time_ns"][0])
+    np.testing.assert_allclose(ego_pose_at(e, t0 + 15_000_000), _pose(smp, t0 + 15_000_000), atol=1e-12)
+    # 50 ms before the start: the first pose moved back by the constant twist (5 m/s, 0.2 rad/s yaw)
+    before = ego_pose_at(e, t0 - 50_000_000)
+    yaw = -0.2 * 0.05
+    np.testing.assert_allclose(before[:3, 3], e["translation_m"][0] + [-0.25, 0.0, 0.0], atol=1e-12)
+    np.testing.assert_allclose(before[:2, :2], [[np.cos(yaw), -np.sin(yaw)], [np.sin(yaw), np.cos(yaw)]], atol=1e-12)
+    with pytest.raises(StoreError, match=r"does not cover time .* \(nor within 100 ms of it\)"):
+        ego_pose_at(e, t0 - 100_000_001)

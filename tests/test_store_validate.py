@@ -86,7 +86,7 @@ def _count_mismatch(g: zarr.Group) -> str:
 
 def _incomplete(g: zarr.Group) -> str:
     g.attrs["complete"] = False
-    return "the store is incomplete (conversion was interrupted); run `fusion convert --resume ...`"
+    return "incomplete store: conversion was interrupted; run `fusion convert --resume ...` or delete it"
 
 
 @pytest.mark.parametrize(

@@ -158,7 +158,7 @@ def test_radar_doppler(log) -> None:
         xyz = np.stack([f["x"], f["y"], f["z"]], axis=-1).astype(np.float64)
         np.testing.assert_allclose(xyz, scan.xyz_radar, atol=1e-5)
         t_ns = scan.time_ns
-        tb, qb = truth.pose_at([t_ns])
+        _, qb = truth.pose_at([t_ns])
         R_wb = Rotation.from_quat(qb[0]).as_matrix()
         w_world = R_wb @ truth.angular_velocity_at([t_ns])[0]
         v_sensor = truth.velocity_at([t_ns])[0] + np.cross(w_world, R_wb @ T_br[:3, 3])

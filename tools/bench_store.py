@@ -195,8 +195,8 @@ def main() -> None:
                              ["none", "lz4_shuffle", "zstd"])
     for r in results:
         print(f"{r['data']:28s} {r['codec']:16s} ratio {r['ratio']:5.2f}  stored {r['stored_MB']:7.2f} MB "
-              f"files {r['files']:3d}  write {r['write_MBps']:7.1f} MB/s  read/frame {r['read_frame_ms_median']:6.2f} ms "
-              f"(p90 {r['read_frame_ms_p90']:.2f})")
+              f"files {r['files']:3d}  write {r['write_MBps']:7.1f} MB/s  "
+              f"read/frame {r['read_frame_ms_median']:6.2f} ms (p90 {r['read_frame_ms_p90']:.2f})")
     e2e = bench_store(args.out, frames)
     print(json.dumps(e2e, indent=1))
     (args.out / "results.json").write_text(json.dumps({"columns": results, "store": e2e}, indent=1))

@@ -21,6 +21,17 @@ from fusion.annotations._rotation import make_transform, matrix_to_quat_xyzw, qu
 from fusion.annotations.annotation_set import CoordinateSystem, FrameTransform
 
 F64 = NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class Unresolved:
+    """Why a frame cannot be resolved: ``kind`` is ``outside_time_range``, ``no_ego_pose`` or
+    ``unknown_frame`` (the importer's issue kinds); ``message`` says it in words."""
+
+    kind: str
+    message: str
+
+
 WORLD_ALIASES = ("world", "odom", "map", "global")
 BASE_ALIASES = ("base_link", "ego", "vehicle", "vehicle-iso8855")
 
@@ -50,13 +61,13 @@ class EgoPoses:
         R = np.where(np.isfinite(T[:, :3, :3]), T[:, :3, :3], np.eye(3))  # NaN poses: flagged in at()
         object.__setattr__(self, "_q", matrix_to_quat_xyzw(R) if t.size else np.zeros((0, 4)))
 
-    def at(self, time_ns: int) -> F64 | str:
+    def at(self, time_ns: int) -> F64 | Unresolved:
         """``T_world_base`` at ``time_ns`` (interpolated), or the reason it is unavailable (outside
         the frame times, or a frame without ego pose: NaN in the store)."""
         t = self.times_ns
         if t.size == 0 or time_ns < t[0] or time_ns > t[-1]:
             span = f"[{int(t[0])}, {int(t[-1])}]" if t.size else "(no frames)"
-            return f"time {time_ns} ns is outside the store's frame times {span}"
+            return Unresolved("outside_time_range", f"time {time_ns} ns is outside the store's frame times {span}")
         i = int(np.searchsorted(t, time_ns, side="left"))
         if t[i] == time_ns:
             T = np.asarray(self.T_world_base[i], dtype=np.float64)
@@ -65,7 +76,7 @@ class EgoPoses:
             trans = (1 - a) * self.T_world_base[i - 1, :3, 3] + a * self.T_world_base[i, :3, 3]
             T = make_transform(quat_xyzw_to_matrix(slerp_xyzw(self._q[i - 1], self._q[i], a)), trans)
         if not np.all(np.isfinite(T)):
-            return f"no ego pose at time {time_ns} ns (the store frame has no ego pose: ego gap)"
+            return Unresolved("no_ego_pose", f"no ego pose at time {time_ns} ns (the store frame has an ego gap)")
         return T
 
 
@@ -99,14 +110,14 @@ class FrameResolver:
         self.world_aliases = set(world_aliases)
         self.base_aliases = set(base_aliases)
 
-    def T_world_frame(self, frame: str, time_ns: int, _depth: int = 0) -> F64 | str:
-        """The transform mapping ``frame`` points into the world at ``time_ns``, or a reason string."""
+    def T_world_frame(self, frame: str, time_ns: int, _depth: int = 0) -> F64 | Unresolved:
+        """The transform mapping ``frame`` points into the world at ``time_ns``, or why not."""
         T_world_base = self.ego.at(time_ns)
-        if isinstance(T_world_base, str) and "outside" in T_world_base:
+        if isinstance(T_world_base, Unresolved) and T_world_base.kind == "outside_time_range":
             return T_world_base  # checked first: a label outside the store's frames is reported
         if frame in self.world_aliases:
             return np.eye(4)
-        if isinstance(T_world_base, str):
+        if isinstance(T_world_base, Unresolved):
             return T_world_base
         if frame in self.base_aliases:
             return T_world_base
@@ -115,12 +126,12 @@ class FrameResolver:
         cs = self.coordinate_systems.get(frame)
         if cs is not None and cs.T_parent_child is not None and cs.parent and _depth < 16:
             parent = self.T_world_frame(cs.parent, time_ns, _depth + 1)
-            if not isinstance(parent, str):
+            if not isinstance(parent, Unresolved):
                 return np.asarray(parent @ cs.T_parent_child, dtype=np.float64)
         tr = self.transforms.get((frame, time_ns))
         if tr is not None and _depth < 16:
             dst = self.T_world_frame(tr.dst, time_ns, _depth + 1)
-            if not isinstance(dst, str):
+            if not isinstance(dst, Unresolved):
                 return np.asarray(dst @ tr.T_dst_src, dtype=np.float64)
         known = sorted(self.world_aliases | self.base_aliases | set(self.T_base_sensor))
-        return f"unknown coordinate system / sensor {frame!r} (known: {', '.join(known)})"
+        return Unresolved("unknown_frame", f"unknown coordinate system / sensor {frame!r} (known: {', '.join(known)})")

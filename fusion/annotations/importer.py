@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from fusion.annotations.annotation_set import AnnotationSet, Issue
-from fusion.annotations.frames import EgoPoses, FrameResolver
+from fusion.annotations.frames import EgoPoses, FrameResolver, Unresolved
 from fusion.annotations.interpolate import interpolate_to_frames
 from fusion.annotations.model import Cuboid
 from fusion.annotations.points_in_box import count_points
@@ -74,13 +74,13 @@ def to_world(annotations: AnnotationSet, scene: SceneView) -> tuple[list[Cuboid]
     seen: set[tuple[str, int]] = set()
     for box, where in zip(annotations.boxes, annotations.origins):
         T = resolver.T_world_frame(box.frame, box.time_ns)
-        if isinstance(T, str):
-            kind = "outside_time_range" if "outside" in T else "no_ego_pose" if "ego pose" in T else "unknown_frame"
-            issues.append(Issue(kind, where, f"track {box.track_id!r}: {T}"))
+        if isinstance(T, Unresolved):
+            issues.append(Issue(T.kind, where, f"track {box.track_id!r}: {T.message}"))
             continue
         key = (box.track_id, box.time_ns)
         if key in seen:
-            issues.append(Issue("duplicate", where, f"track {box.track_id!r} already has a label at {box.time_ns} ns"))
+            issues.append(Issue("duplicate", where,
+                                f"track {box.track_id!r} already has a label at {box.time_ns} ns"))
             continue
         seen.add(key)
         boxes.append(box.transformed(T, "world"))

@@ -138,7 +138,7 @@ class RosBagSource:
             reader: Any = Reader1(unit) if self.ros1 else Reader2(unit)
             reader.open()
             return [(reader, unit)]
-        except Exception as exc:  # noqa: BLE001 - mapped to a precise BagError
+        except Exception as exc:
             err = open_error(unit, exc)
         if not isinstance(err, TruncatedBagError):
             raise err

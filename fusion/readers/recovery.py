@@ -116,7 +116,7 @@ def scan_ros1(path: Path) -> Iterator[tuple[str, Any]]:
                         raw = _partial_decompress(header.get("compression", b"none").decode(), data)
                     except DamagedBagError:
                         raise
-                    except Exception as exc:  # noqa: BLE001 - corrupt compressed data
+                    except Exception as exc:
                         raise DamagedBagError(f"chunk at byte {offset} does not decompress ({exc})") from None
                     for h, d in _ros1_records(raw):
                         yield from _ros1_event(h, d, seen)
@@ -141,15 +141,20 @@ def _ros1_event(header: dict[str, bytes], data: bytes, seen: set[int]) -> Iterat
         seen.add(cid)
         ch = _ros1_fields(data)
         latching = ch.get("latching", b"").decode() or None
-        yield "conn", Connection(
-            cid,
-            normalize(header["topic"].decode()),
-            normalize_msgtype(ch["type"].decode()),
-            MessageDefinition(MessageDefinitionFormat.MSG, ch.get("message_definition", b"").decode()),
-            ch.get("md5sum", b"").decode(),
-            0,
-            ConnectionExtRosbag1(ch["callerid"].decode() if "callerid" in ch else None, int(latching) if latching else None),
-            None,
+        yield (
+            "conn",
+            Connection(
+                cid,
+                normalize(header["topic"].decode()),
+                normalize_msgtype(ch["type"].decode()),
+                MessageDefinition(MessageDefinitionFormat.MSG, ch.get("message_definition", b"").decode()),
+                ch.get("md5sum", b"").decode(),
+                0,
+                ConnectionExtRosbag1(
+                    ch["callerid"].decode() if "callerid" in ch else None, int(latching) if latching else None
+                ),
+                None,
+            ),
         )
     elif op == 0x02:
         sec, nsec = struct.unpack("<II", header["time"])
@@ -203,7 +208,7 @@ def scan_mcap(path: Path) -> Iterator[tuple[str, Any]]:
             except DamagedBagError as exc:
                 yield "damage", str(exc)
                 return
-            except Exception as exc:  # noqa: BLE001 - any parse failure is the damage point
+            except Exception as exc:
                 yield "damage", f"unreadable record at byte {offset} ({type(exc).__name__}: {exc})"
                 return
 
@@ -227,7 +232,10 @@ def _mcap_event(op: int, body: bytes, schemas: dict[int, tuple[str, str, str]]) 
         fmt = {"ros2msg": MessageDefinitionFormat.MSG, "ros2idl": MessageDefinitionFormat.IDL}.get(
             senc, MessageDefinitionFormat.NONE
         )
-        yield "conn", Connection(cid, topic, name, MessageDefinition(fmt, data), "", 0, ConnectionExtRosbag2(enc, []), None)
+        yield (
+            "conn",
+            Connection(cid, topic, name, MessageDefinition(fmt, data), "", 0, ConnectionExtRosbag2(enc, []), None),
+        )
     elif op == 0x05:
         cid, _seq, log_time = struct.unpack_from("<HIQ", body, 0)
         yield "msg", (cid, log_time, body[22:])

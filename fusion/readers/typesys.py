@@ -16,6 +16,7 @@ raised only when a consumer selects that topic.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,14 +103,32 @@ class TypeRegistry:
         return detail == HEADER_TYPE
 
 
-def build_registry(
-    connections: Sequence[Connection], *, ros1: bool, msg_dirs: Iterable[Path | str] = ()
-) -> TypeRegistry:
-    """Assemble the typestore for ``connections`` (see module docstring for precedence)."""
+@functools.lru_cache(maxsize=4)
+def _fallback_types(ros1: bool, msg_dirs: tuple[str, ...]) -> dict[str, Any]:
+    """rosbags' bundled store, then fusion's bundled .msg, then the user's msg_dirs (later wins)."""
     base = get_typestore(Stores.ROS1_NOETIC if ros1 else Stores.LATEST)
     typs: dict[str, Any] = dict(base.fielddefs)
     typs.update(types_from_msg_dirs([BUNDLED_MSG_DIR / "radar_msgs", BUNDLED_MSG_DIR / "unique_identifier_msgs"]))
     typs.update(types_from_msg_dirs(msg_dirs))
+    return typs
+
+
+def _dependencies(entry: Any) -> Iterable[str]:
+    """Type names a field definition refers to (nested through arrays and sequences)."""
+    for _name, (nodetype, detail) in entry[1]:
+        while nodetype in (3, 4):  # ARRAY, SEQUENCE: ((nodetype, detail), size)
+            (nodetype, detail), _size = detail
+        if nodetype == 2:  # NAME
+            yield str(detail)
+
+
+def build_registry(connections: Sequence[Connection], *, ros1: bool, msg_dirs: Iterable[Path | str] = ()) -> TypeRegistry:
+    """Assemble the typestore for ``connections`` (see module docstring for precedence).
+
+    Only the connection types and their dependencies are registered (code generation is
+    the expensive part of opening a bag).
+    """
+    embedded: dict[str, Any] = {}
     errors: dict[str, str] = {}
     done: set[tuple[str, str]] = set()
     for conn in connections:
@@ -118,9 +137,21 @@ def build_registry(
             continue
         done.add(key)
         try:
-            typs.update(_embedded(conn))
-        except Exception as exc:
+            embedded.update(_embedded(conn))
+        except Exception as exc:  # any parser failure only disables this type
             errors[conn.msgtype] = f"embedded definition does not parse ({type(exc).__name__}: {exc})"
+    fallback = _fallback_types(ros1, tuple(str(d) for d in msg_dirs))
+    typs: dict[str, Any] = {}
+    todo = list({c.msgtype for c in connections})
+    while todo:
+        name = todo.pop()
+        if name in typs:
+            continue
+        entry = embedded.get(name) or fallback.get(name)
+        if entry is None:
+            continue
+        typs[name] = entry
+        todo.extend(d for d in _dependencies(entry) if d not in typs)
     store = get_typestore(Stores.EMPTY)
     store.register(typs)
     missing: dict[str, str] = {}
@@ -130,6 +161,6 @@ def build_registry(
             continue
         try:
             store.get_msgdef(msgtype)
-        except Exception as exc:
+        except Exception as exc:  # e.g. a dependency is undefined
             missing[msgtype] = f"definition unusable ({type(exc).__name__}: {exc})"
     return TypeRegistry(store=store, missing=missing)

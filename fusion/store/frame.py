@@ -6,7 +6,8 @@ stored points are deskewed to the message's reference time ``t_r`` (LiDAR ``ref_
 radar: the message ``time_ns``); when ``t_r`` differs from the frame time ``t_f`` the exact
 rigid correction ``T_lidar(t_f)^-1 · T_lidar(t_r)`` with ``T_lidar(t) = T_world_base(t) ·
 T_base_lidar`` is applied, ``T_world_base`` interpolated from the stored ego trajectory
-(linear translation, slerp rotation).
+(linear translation, slerp rotation; within 100 ms outside the trajectory: constant-twist
+extrapolation from its end sample).
 """
 
 from __future__ import annotations
@@ -156,10 +157,8 @@ class _PointFrame(_MessageView):
         ego = self._state.ego
         T_bs = self._state.T_base_sensor(self.name)
         try:
-            T_wb_f = geo.interpolate_pose(ego["time_ns"], ego["translation_m"], ego["rotation_xyzw"],
-                                        self.frame_time_ns)
-            T_wb_r = geo.interpolate_pose(ego["time_ns"], ego["translation_m"], ego["rotation_xyzw"],
-                                        self.ref_time_ns)
+            T_wb_f = geo.ego_pose_at(ego, self.frame_time_ns)
+            T_wb_r = geo.ego_pose_at(ego, self.ref_time_ns)
         except StoreError as exc:
             raise StoreError(f"streams/{self.name}[{self.message_index}]: {exc}") from exc
         return geo.invert(T_wb_f @ T_bs) @ (T_wb_r @ T_bs)

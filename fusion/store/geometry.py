@@ -62,7 +62,10 @@ def interpolate_pose(times_ns: NDArray[np.int64], translation_m: F64, rotation_x
     """
     if times_ns.size == 0 or query_ns < times_ns[0] or query_ns > times_ns[-1]:
         span = f"[{times_ns[0]}, {times_ns[-1]}]" if times_ns.size else "(empty)"
-        raise StoreError(f"ego trajectory {span} does not cover time {query_ns} ns; cannot motion-compensate")
+        raise StoreError(
+            f"ego trajectory {span} does not cover time {query_ns} ns (nor within "
+            f"{MAX_EXTRAPOLATION_NS / 1e6:g} ms of it); cannot motion-compensate"
+        )
     i = int(np.searchsorted(times_ns, query_ns, side="right")) - 1
     if times_ns[i] == query_ns or i + 1 >= times_ns.size:
         return pose_matrix(translation_m[i], rotation_xyzw[i])
@@ -70,6 +73,46 @@ def interpolate_pose(times_ns: NDArray[np.int64], translation_m: F64, rotation_x
     t = translation_m[i] + alpha * (translation_m[i + 1] - translation_m[i])
     q = slerp_xyzw(rotation_xyzw[i], rotation_xyzw[i + 1], alpha)
     return pose_matrix(t, q)
+
+
+#: Largest time outside the ego trajectory a pose is extrapolated over (constant twist).
+MAX_EXTRAPOLATION_NS = 100_000_000
+
+
+def rotation_vector_to_matrix(rotvec: F64) -> F64:
+    """(3, 3) rotation of a rotation vector (axis · angle, rad), Rodrigues' formula."""
+    theta = float(np.linalg.norm(rotvec))
+    if theta < 1e-15:
+        return np.eye(3)
+    k = rotvec / theta
+    K = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
+    return np.eye(3) + np.sin(theta) * K + (1 - np.cos(theta)) * (K @ K)
+
+
+def ego_pose_at(ego: dict[str, np.ndarray], query_ns: int,
+                max_extrapolation_ns: int = MAX_EXTRAPOLATION_NS) -> F64:
+    """``T_world_base`` (4, 4) at ``query_ns`` from the stored ego arrays.
+
+    Inside the trajectory: :func:`interpolate_pose`. Up to ``max_extrapolation_ns`` outside
+    it: the end pose moved by the end sample's constant base-frame twist
+    (``linear_velocity_mps``, ``angular_velocity_radps``).
+
+    Raises:
+        StoreError: further outside (or with no trajectory).
+    """
+    t = ego["time_ns"]
+    if t.size and t[0] <= query_ns <= t[-1]:
+        return interpolate_pose(t, ego["translation_m"], ego["rotation_xyzw"], query_ns)
+    if t.size:
+        i = 0 if query_ns < t[0] else t.size - 1
+        dt_ns = query_ns - int(t[i])
+        if abs(dt_ns) <= max_extrapolation_ns:
+            dt = dt_ns * 1e-9
+            motion = np.eye(4)
+            motion[:3, :3] = rotation_vector_to_matrix(ego["angular_velocity_radps"][i] * dt)
+            motion[:3, 3] = ego["linear_velocity_mps"][i] * dt
+            return pose_matrix(ego["translation_m"][i], ego["rotation_xyzw"][i]) @ motion
+    return interpolate_pose(t, ego["translation_m"], ego["rotation_xyzw"], query_ns)  # raises
 
 
 def invert(T: F64) -> F64:

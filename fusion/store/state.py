@@ -200,8 +200,8 @@ def check_root(url: str, attrs: dict[str, Any], allow_incomplete: bool) -> None:
         )
     if not attrs.get("complete", False) and not allow_incomplete:
         raise IncompleteStoreError(
-            f"{url}: the store is incomplete (conversion was interrupted); run `fusion convert --resume ...` "
-            "or delete it (open with allow_incomplete=True to read what is there)"
+            f"{url}: incomplete store: conversion was interrupted; run `fusion convert --resume ...` "
+            "or delete it (or open it with allow_incomplete=True to read what is there)"
         )
 
 

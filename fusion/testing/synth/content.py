@@ -13,7 +13,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.spatial.transform import Rotation
 
-from fusion.testing.synth import rig as R
+from fusion.testing.synth import rig as rigdef
 from fusion.testing.synth.camera import CameraRenderer, encode_jpeg
 from fusion.testing.synth.config import SynthConfig
 from fusion.testing.synth.lidar import Sweep, beam_directions, encode_points, point_layout, simulate_sweep
@@ -37,7 +37,7 @@ def imu_samples(traj: AnalyticTrajectory, times_ns: NDArray[np.int64]) -> dict[s
         ``quat_xyzw`` (N, 4) orientation of imu_link in odom (R_odom_imu, x, y, z, w),
         ``gyro`` (N, 3) rad/s in imu_link, ``accel`` (N, 3) specific force m/s² in imu_link.
     """
-    T_bi = R.SENSORS["imu"].T_base_sensor
+    T_bi = rigdef.SENSORS["imu"].T_base_sensor
     Rw = traj.rotation_matrices(times_ns) @ T_bi[:3, :3]
     gyro = traj.angular_velocity_body(times_ns) @ T_bi[:3, :3]  # R_base_imu^T ω_b
     a = traj.point_acceleration_world(times_ns, T_bi[:3, 3])
@@ -65,28 +65,28 @@ class ContentSource:
     def __init__(self, cfg: SynthConfig, traj: AnalyticTrajectory, world: World,
                  true_times: dict[str, NDArray[np.int64]]) -> None:
         self.cfg, self.traj, self.world, self.true_times = cfg, traj, world, true_times
-        self.period_ns = int(round(1e9 / cfg.lidar_rate_hz))
+        self.period_ns = round(1e9 / cfg.lidar_rate_hz)
         self.sweep_starts = lidar_sweep_starts(cfg)
         self.dirs = beam_directions(cfg.lidar_beams, cfg.lidar_columns)
         self.fields, self.point_step, _ = point_layout(cfg.lidar_time_convention)
         self.sweeps: dict[int, Sweep] = {}
         self.scans: dict[int, RadarScan] = {}
         W, H = cfg.image_width, cfg.image_height
-        self.cams = {n: R.camera_intrinsics(n, W, H) for n in ("camera_front", "camera_left")}
-        self.renderers = {n: CameraRenderer(c["K"], c["D"], W, H, R.SENSORS[n].T_base_sensor)
+        self.cams = {n: rigdef.camera_intrinsics(n, W, H) for n in ("camera_front", "camera_left")}
+        self.renderers = {n: CameraRenderer(c["K"], c["D"], W, H, rigdef.SENSORS[n].T_base_sensor)
                           for n, c in self.cams.items()}
-        self.imu = imu_samples(traj, true_times[R.TOPIC_IMU])
-        self.odom = odom_samples(traj, true_times[R.TOPIC_ODOM])
-        self.tf = odom_samples(traj, true_times[R.TOPIC_TF])
+        self.imu = imu_samples(traj, true_times[rigdef.TOPIC_IMU])
+        self.odom = odom_samples(traj, true_times[rigdef.TOPIC_ODOM])
+        self.tf = odom_samples(traj, true_times[rigdef.TOPIC_TF])
 
     def stamp(self, topic: str, seq: int) -> int:
         """Header stamp (hardware clock) of message ``seq`` of ``topic``."""
-        return int(self.true_times[topic][seq]) - self.cfg.offset_ns(R.TOPIC_CLOCK[topic])
+        return int(self.true_times[topic][seq]) - self.cfg.offset_ns(rigdef.TOPIC_CLOCK[topic])
 
     def sweep(self, seq: int) -> Sweep:
         """Sweep ``seq`` (simulated once, cached for the truth file)."""
         if seq not in self.sweeps:
-            T_bl = R.SENSORS["lidar_top"].T_base_sensor
+            T_bl = rigdef.SENSORS["lidar_top"].T_base_sensor
             self.sweeps[seq] = simulate_sweep(self.traj, self.world, T_bl, int(self.sweep_starts[seq]),
                                               self.period_ns, self.dirs, self.cfg.lidar_max_range_m)
         return self.sweeps[seq]
@@ -95,54 +95,54 @@ class ContentSource:
         """Radar scan ``seq`` (simulated once, seeded per scan, cached for the truth file)."""
         if seq not in self.scans:
             rng = np.random.default_rng([self.cfg.seed, 3, seq])
-            self.scans[seq] = simulate_scan(self.traj, self.world, R.SENSORS["radar_front"].T_base_sensor,
-                                            int(self.true_times[R.TOPIC_RADAR][seq]),
+            self.scans[seq] = simulate_scan(self.traj, self.world, rigdef.SENSORS["radar_front"].T_base_sensor,
+                                            int(self.true_times[rigdef.TOPIC_RADAR][seq]),
                                             self.cfg.radar_max_detections, rng)
         return self.scans[seq]
 
     def content(self, topic: str, seq: int) -> Content:
         """Content of message ``seq`` of ``topic`` (stamp = hardware clock)."""
-        msgtype = R.TOPIC_TYPES[topic]
+        msgtype = rigdef.TOPIC_TYPES[topic]
         stamp = self.stamp(topic, seq)
         p: dict[str, Any]
-        frame = R.BASE_FRAME
-        if topic == R.TOPIC_LIDAR:
+        frame = rigdef.BASE_FRAME
+        if topic == rigdef.TOPIC_LIDAR:
             sw = self.sweep(seq)
             offset = self.cfg.offset_ns("lidar_top")
             data = encode_points(sw, self.cfg.lidar_time_convention, stamp + offset, offset)
             p = {"fields": self.fields, "point_step": self.point_step, "width": sw.xyz_lidar.shape[0], "data": data}
-            frame = R.SENSORS["lidar_top"].frame_id
-        elif topic == R.TOPIC_RADAR:
+            frame = rigdef.SENSORS["lidar_top"].frame_id
+        elif topic == rigdef.TOPIC_RADAR:
             sc = self.radar(seq)
             fields = [(n, o, 7) for n, o in RADAR_FIELDS]
             p = {"fields": fields, "point_step": RADAR_STEP, "width": sc.xyz_radar.shape[0], "data": encode_scan(sc)}
-            frame = R.SENSORS["radar_front"].frame_id
-        elif topic in (R.TOPIC_CAM_FRONT, R.TOPIC_CAM_LEFT):
-            name = "camera_front" if topic == R.TOPIC_CAM_FRONT else "camera_left"
+            frame = rigdef.SENSORS["radar_front"].frame_id
+        elif topic in (rigdef.TOPIC_CAM_FRONT, rigdef.TOPIC_CAM_LEFT):
+            name = "camera_front" if topic == rigdef.TOPIC_CAM_FRONT else "camera_left"
             img = self.renderers[name].render(self.traj, self.world, int(self.true_times[topic][seq]))
-            frame = R.SENSORS[name].frame_id
-            if topic == R.TOPIC_CAM_FRONT:
+            frame = rigdef.SENSORS[name].frame_id
+            if topic == rigdef.TOPIC_CAM_FRONT:
                 p = {"format": "jpeg", "data": encode_jpeg(img, self.cfg.jpeg_quality)}
             else:
                 p = {"height": img.shape[0], "width": img.shape[1], "encoding": "bgr8", "step": img.shape[1] * 3,
                      "data": img.tobytes()}
-        elif topic in (R.TOPIC_CAM_FRONT_INFO, R.TOPIC_CAM_LEFT_INFO):
-            name = "camera_front" if topic == R.TOPIC_CAM_FRONT_INFO else "camera_left"
+        elif topic in (rigdef.TOPIC_CAM_FRONT_INFO, rigdef.TOPIC_CAM_LEFT_INFO):
+            name = "camera_front" if topic == rigdef.TOPIC_CAM_FRONT_INFO else "camera_left"
             p = dict(self.cams[name])
-            frame = R.SENSORS[name].frame_id
-        elif topic == R.TOPIC_IMU:
+            frame = rigdef.SENSORS[name].frame_id
+        elif topic == rigdef.TOPIC_IMU:
             p = {k: v[seq] for k, v in self.imu.items()}
-            frame = R.SENSORS["imu"].frame_id
-        elif topic == R.TOPIC_ODOM:
+            frame = rigdef.SENSORS["imu"].frame_id
+        elif topic == rigdef.TOPIC_ODOM:
             p = {k: v[seq] for k, v in self.odom.items()}
-            p["child_frame_id"] = R.BASE_FRAME
-            frame = R.WORLD_FRAME
-        elif topic == R.TOPIC_TF:
-            p = {"transforms": [(R.WORLD_FRAME, R.BASE_FRAME, self.tf["t"][seq], self.tf["quat_xyzw"][seq])]}
-            frame = R.WORLD_FRAME
-        elif topic == R.TOPIC_TF_STATIC:
+            p["child_frame_id"] = rigdef.BASE_FRAME
+            frame = rigdef.WORLD_FRAME
+        elif topic == rigdef.TOPIC_TF:
+            p = {"transforms": [(rigdef.WORLD_FRAME, rigdef.BASE_FRAME, self.tf["t"][seq], self.tf["quat_xyzw"][seq])]}
+            frame = rigdef.WORLD_FRAME
+        elif topic == rigdef.TOPIC_TF_STATIC:
             p = {"transforms": [(parent, child, T[:3, 3], Rotation.from_matrix(T[:3, :3]).as_quat())
-                                for parent, child, T in R.static_transforms()]}
+                                for parent, child, T in rigdef.static_transforms()]}
         else:  # pragma: no cover - programming error
             raise ValueError(topic)
         return Content(msgtype, stamp, frame, seq, p)

@@ -13,6 +13,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 from rosbags.rosbag1 import Writer as Writer1
@@ -20,7 +21,7 @@ from rosbags.rosbag2 import StoragePlugin
 from rosbags.rosbag2 import Writer as Writer2
 
 from fusion.errors import ConfigError
-from fusion.testing.synth import rig as R
+from fusion.testing.synth import rig as rigdef
 from fusion.testing.synth.config import FAULT_KINDS, SynthConfig
 from fusion.testing.synth.content import ContentSource
 from fusion.testing.synth.messages import ROS1, ROS2, corrupt_content, serialize, truncate, typestore
@@ -32,7 +33,7 @@ from fusion.testing.synth.world import make_world
 
 FORMATS: dict[str, str] = {"bag": "synth.bag", "db3": "synth_db3", "mcap": "synth_mcap"}
 """Format name -> path of the bag inside the output folder."""
-ROS2_VERSION = 9
+ROS2_VERSION: Literal[8, 9] = 9
 
 
 @dataclass(frozen=True)
@@ -65,15 +66,15 @@ class _Writers:
                 w1 = Writer1(path)
                 w1.open()
                 ts = typestore(ROS1)
-                self.conns[fmt] = {t: w1.add_connection(t, m, typestore=ts, latching=int(t == R.TOPIC_TF_STATIC))
-                                   for t, m in R.TOPIC_TYPES.items()}
+                self.conns[fmt] = {t: w1.add_connection(t, m, typestore=ts, latching=int(t == rigdef.TOPIC_TF_STATIC))
+                                   for t, m in rigdef.TOPIC_TYPES.items()}
                 self.writers[fmt] = w1
             else:
                 plugin = StoragePlugin.SQLITE3 if fmt == "db3" else StoragePlugin.MCAP
                 w2 = Writer2(path, version=ROS2_VERSION, storage_plugin=plugin)
                 w2.open()
                 ts = typestore(ROS2)
-                self.conns[fmt] = {t: w2.add_connection(t, m, typestore=ts) for t, m in R.TOPIC_TYPES.items()}
+                self.conns[fmt] = {t: w2.add_connection(t, m, typestore=ts) for t, m in rigdef.TOPIC_TYPES.items()}
                 self.writers[fmt] = w2
         self.versions = sorted({ROS1 if f == "bag" else ROS2 for f in formats})
 
@@ -144,7 +145,7 @@ def generate(cfg: SynthConfig, out_dir: str | Path, formats: Sequence[str] = ("b
         writers.close()
     for seq in range(len(src.sweep_starts)):  # sweeps/scans never written still get truth
         src.sweep(seq)
-    for seq in range(true_times[R.TOPIC_RADAR].size):
+    for seq in range(true_times[rigdef.TOPIC_RADAR].size):
         src.radar(seq)
     counts = {t: int(np.count_nonzero(tab.index >= 0)) for t, tab in tables.items()}
     truth_path = _save_truth(out_dir, cfg, params, world, tables, src, counts)
@@ -190,21 +191,21 @@ def _serialize(src: ContentSource, topic: str, seq: int, fault: int, versions: l
 def _save_truth(out_dir: Path, cfg: SynthConfig, params: TrajectoryParams, world: object,
                 tables: dict[str, TopicTable], src: ContentSource, counts: dict[str, int]) -> Path:
     arrays = truth_arrays(cfg, tables, src)
-    np.savez(out_dir / TRUTH_NPZ, **arrays)
+    np.savez(out_dir / TRUTH_NPZ, **arrays)  # type: ignore[arg-type]
     meta = {
         "format_version": FORMAT_VERSION,
         "generator": "fusion.testing.synth",
         "config": cfg.to_dict(),
-        "rig": R.rig_dict(cfg.image_width, cfg.image_height, dict(cfg.clock_offsets_ns)),
+        "rig": rigdef.rig_dict(cfg.image_width, cfg.image_height, dict(cfg.clock_offsets_ns)),
         "trajectory": params.to_dict(),
         "world": world.to_dict(),  # type: ignore[attr-defined]
-        "topics": dict(R.TOPIC_TYPES),
+        "topics": dict(rigdef.TOPIC_TYPES),
         "topic_list": list(tables),
         "fault_kinds": list(FAULT_KINDS),
         "counts": counts,
         "bags": {f: FORMATS[f] for f in FORMATS if (out_dir / FORMATS[f]).exists()},
         "lidar_time_convention": cfg.lidar_time_convention,
-        "frames": {"world": R.WORLD_FRAME, "base": R.BASE_FRAME},
+        "frames": {"world": rigdef.WORLD_FRAME, "base": rigdef.BASE_FRAME},
     }
     path = out_dir / TRUTH_JSON
     path.write_text(json.dumps(meta, indent=1))

@@ -50,8 +50,8 @@ class RadarScan:
 
 
 def _fan() -> F64:
-    az, el = np.meshgrid(np.deg2rad(AZIMUTHS_DEG), np.deg2rad(ELEVATIONS_DEG))
-    az, el = az.ravel(), el.ravel()
+    az2, el2 = np.meshgrid(np.deg2rad(AZIMUTHS_DEG), np.deg2rad(ELEVATIONS_DEG))
+    az, el = az2.ravel(), el2.ravel()
     return np.stack([np.cos(el) * np.cos(az), np.cos(el) * np.sin(az), np.sin(el)], axis=-1)
 
 

@@ -17,14 +17,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from fusion.errors import ConfigError
-from fusion.testing.synth import rig as R
+from fusion.testing.synth import rig as rigdef
 from fusion.testing.synth.config import FAULT_KINDS, SynthConfig
 
 I64 = NDArray[np.int64]
-GAP_TOPICS = (R.TOPIC_ODOM, R.TOPIC_IMU, R.TOPIC_TF)
-PHASE_NS = {R.TOPIC_CAM_FRONT: 3_000_000, R.TOPIC_CAM_FRONT_INFO: 3_000_000, R.TOPIC_CAM_LEFT: 7_000_000,
-            R.TOPIC_CAM_LEFT_INFO: 7_000_000, R.TOPIC_RADAR: 11_000_000, R.TOPIC_IMU: 500_000,
-            R.TOPIC_ODOM: 1_000_000, R.TOPIC_TF: 1_000_000}
+GAP_TOPICS = (rigdef.TOPIC_ODOM, rigdef.TOPIC_IMU, rigdef.TOPIC_TF)
+PHASE_NS = {rigdef.TOPIC_CAM_FRONT: 3_000_000, rigdef.TOPIC_CAM_FRONT_INFO: 3_000_000, rigdef.TOPIC_CAM_LEFT: 7_000_000,
+            rigdef.TOPIC_CAM_LEFT_INFO: 7_000_000, rigdef.TOPIC_RADAR: 11_000_000, rigdef.TOPIC_IMU: 500_000,
+            rigdef.TOPIC_ODOM: 1_000_000, rigdef.TOPIC_TF: 1_000_000}
 FAULT_CODE = {name: i for i, name in enumerate(FAULT_KINDS)}
 
 
@@ -74,21 +74,21 @@ def build_table(cfg: SynthConfig, topic: str, true_ns: I64, rng: np.random.Gener
     rec = np.sort(true_ns + rng.integers(lo, hi + 1, n, dtype=np.int64))
     steps = 2 * np.arange(n, dtype=np.int64)
     rec = np.maximum.accumulate(rec - steps) + steps if n else rec
-    stamp = true_ns - np.int64(cfg.offset_ns(R.TOPIC_CLOCK[topic]))
+    stamp = true_ns - np.int64(cfg.offset_ns(rigdef.TOPIC_CLOCK[topic]))
     fault = np.zeros(n, dtype=np.int8)
     if f.gap is not None and topic in GAP_TOPICS:
-        g0 = cfg.start_time_ns + int(round(f.gap[0] * 1e9))
-        g1 = g0 + int(round(f.gap[1] * 1e9))
+        g0 = cfg.start_time_ns + round(f.gap[0] * 1e9)
+        g1 = g0 + round(f.gap[1] * 1e9)
         fault[(true_ns >= g0) & (true_ns < g1)] = FAULT_CODE["gap"]
-    eligible = topic != R.TOPIC_TF_STATIC and (not f.topics or topic in f.topics)
+    eligible = topic != rigdef.TOPIC_TF_STATIC and (not f.topics or topic in f.topics)
     dup = np.zeros(0, np.int64)
     if eligible and f.any:
         present = np.flatnonzero(fault == 0)
-        drop = _pick(rng, present, int(round(f.drop_rate * present.size)), "drop_rate", topic)
+        drop = _pick(rng, present, round(f.drop_rate * present.size), "drop_rate", topic)
         fault[drop] = FAULT_CODE["drop"]
         remaining = np.flatnonzero(fault == 0)
         used = np.zeros(remaining.size, dtype=bool)
-        chosen = []
+        chosen: list[int] = []
         for pos in rng.permutation(np.arange(1, remaining.size)):
             if len(chosen) == f.out_of_order_count:
                 break
@@ -125,19 +125,19 @@ def topic_true_times(cfg: SynthConfig) -> dict[str, I64]:
     """True time (the instant the header stamp represents) of every message, per topic, seq order."""
     from fusion.testing.synth.lidar import sweep_stamp_true_ns
 
-    dur = int(round(cfg.duration_s * 1e9))
+    dur = round(cfg.duration_s * 1e9)
     t0 = cfg.start_time_ns
-    period = int(round(1e9 / cfg.lidar_rate_hz))
+    period = round(1e9 / cfg.lidar_rate_hz)
     lidar = np.array([sweep_stamp_true_ns(cfg.lidar_time_convention, int(s), period, cfg.lidar_columns)
                       for s in lidar_sweep_starts(cfg)], dtype=np.int64)
-    rates = {R.TOPIC_CAM_FRONT: cfg.cam_front_rate_hz, R.TOPIC_CAM_FRONT_INFO: cfg.cam_front_rate_hz,
-             R.TOPIC_CAM_LEFT: cfg.cam_left_rate_hz, R.TOPIC_CAM_LEFT_INFO: cfg.cam_left_rate_hz,
-             R.TOPIC_RADAR: cfg.radar_rate_hz, R.TOPIC_IMU: cfg.imu_rate_hz, R.TOPIC_ODOM: cfg.odom_rate_hz,
-             R.TOPIC_TF: cfg.odom_rate_hz}
-    out = {R.TOPIC_TF_STATIC: np.array([t0], dtype=np.int64), R.TOPIC_LIDAR: lidar}
+    rates = {rigdef.TOPIC_CAM_FRONT: cfg.cam_front_rate_hz, rigdef.TOPIC_CAM_FRONT_INFO: cfg.cam_front_rate_hz,
+             rigdef.TOPIC_CAM_LEFT: cfg.cam_left_rate_hz, rigdef.TOPIC_CAM_LEFT_INFO: cfg.cam_left_rate_hz,
+             rigdef.TOPIC_RADAR: cfg.radar_rate_hz, rigdef.TOPIC_IMU: cfg.imu_rate_hz,
+             rigdef.TOPIC_ODOM: cfg.odom_rate_hz, rigdef.TOPIC_TF: cfg.odom_rate_hz}
+    out = {rigdef.TOPIC_TF_STATIC: np.array([t0], dtype=np.int64), rigdef.TOPIC_LIDAR: lidar}
     for topic, rate in rates.items():
         out[topic] = periodic_times(t0, dur, rate, PHASE_NS[topic])
-    return {topic: out[topic] for topic in R.TOPIC_TYPES}
+    return {topic: out[topic] for topic in rigdef.TOPIC_TYPES}
 
 
 def build_schedule(cfg: SynthConfig) -> dict[str, TopicTable]:

@@ -105,7 +105,7 @@ class AnalyticTrajectory:
     def _euler(self, tau: F64) -> tuple[list[F64], list[F64], list[F64]]:
         """[angle, rate, accel] for roll, pitch, yaw."""
         p = self.params
-        (x, x1, x2, x3), (y, y1, y2, y3) = self._planar(tau)
+        (_, x1, x2, x3), (_, y1, y2, y3) = self._planar(tau)
         yaw = np.arctan2(y1, x1)
         N = x1 * y2 - y1 * x2
         D = x1 * x1 + y1 * y1

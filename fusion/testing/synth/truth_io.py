@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from fusion.testing.synth import rig as R
+from fusion.testing.synth import rig as rigdef
 from fusion.testing.synth.config import SynthConfig
 from fusion.testing.synth.content import ContentSource
 from fusion.testing.synth.schedule import TopicTable
@@ -38,10 +38,10 @@ def truth_arrays(cfg: SynthConfig, tables: dict[str, TopicTable], src: ContentSo
     out["lidar_ring"] = _ragged([s.ring for s in sweeps], np.uint16)
     out["lidar_intensity"] = _ragged([s.intensity for s in sweeps], np.float32)
     out["lidar_start_ns"] = np.asarray(src.sweep_starts, dtype=np.int64)
-    out["lidar_stamp_true_ns"] = np.asarray(src.true_times[R.TOPIC_LIDAR], dtype=np.int64)
+    out["lidar_stamp_true_ns"] = np.asarray(src.true_times[rigdef.TOPIC_LIDAR], dtype=np.int64)
     out["lidar_stamp_ns"] = out["lidar_stamp_true_ns"] - np.int64(lidar_offset)
 
-    scans = [src.scans[i] for i in range(src.true_times[R.TOPIC_RADAR].size)]
+    scans = [src.scans[i] for i in range(src.true_times[rigdef.TOPIC_RADAR].size)]
     out["radar_offsets"] = np.concatenate([[0], np.cumsum([s.xyz_radar.shape[0] for s in scans])]).astype(np.int64)
     out["radar_xyz"] = _ragged([s.xyz_radar for s in scans], np.float64, 3)
     out["radar_world_xyz"] = _ragged([s.world_xyz for s in scans], np.float64, 3)
@@ -49,6 +49,6 @@ def truth_arrays(cfg: SynthConfig, tables: dict[str, TopicTable], src: ContentSo
     out["radar_rcs"] = _ragged([s.rcs for s in scans], np.float32)
     out["radar_object_id"] = _ragged([s.object_id for s in scans], np.int64)
     out["radar_target_velocity"] = _ragged([s.target_velocity for s in scans], np.float64, 3)
-    out["radar_time_ns"] = np.asarray(src.true_times[R.TOPIC_RADAR], dtype=np.int64)
+    out["radar_time_ns"] = np.asarray(src.true_times[rigdef.TOPIC_RADAR], dtype=np.int64)
     out["radar_stamp_ns"] = out["radar_time_ns"] - np.int64(cfg.offset_ns("radar_front"))
     return out

@@ -1,0 +1,48 @@
+"""``fusion calib``: rig calibration from bags (``extract``); more subcommands may join the group."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from fusion.cli.output import console
+
+
+@click.group("calib")
+def calib() -> None:
+    """Extract, convert, validate and visually check rig calibration."""
+
+
+@calib.command("extract")
+@click.argument("bags", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-o", "--output", "output", required=True, type=click.Path(path_type=Path, dir_okay=False),
+              help="Rig YAML to write.")  # fmt: skip
+@click.option("--base-frame", default="base_link", show_default=True, help="The rig's base frame.")
+@click.option("--msg-dir", "msg_dirs", multiple=True, type=click.Path(path_type=Path, file_okay=False),
+              help="Folder with <pkg>/msg/*.msg for types the bag does not define (repeatable).")  # fmt: skip
+def extract(bags: tuple[Path, ...], output: Path, base_frame: str, msg_dirs: tuple[Path, ...]) -> None:
+    """Build a rig from /tf_static and the first CameraInfo per camera, and save it as YAML.
+
+    \b
+    Example:
+      fusion calib extract drive.bag -o rig.yaml --base-frame base_link
+    """
+    import calibration as cal
+    from fusion.errors import ConfigError
+    from fusion.readers import open_bags
+    from fusion.readers.calib_source import collect_calibration
+
+    with open_bags(list(bags), msg_dirs=msg_dirs) as src:
+        found = collect_calibration(src)
+    if not found.static_transforms and not found.camera_infos:
+        raise ConfigError(f"{', '.join(map(str, bags))}: no /tf_static transform and no CameraInfo; nothing to extract")
+    rig = cal.rig_from_ros(found.static_transforms, found.camera_infos, base_frame)
+    cal.save_rig(rig, output)
+    con = console()
+    con.print(
+        f"[bold]{output}[/bold]: {len(rig.sensors)} sensor(s) from {len(found.static_transforms)} static transform(s) "
+        f"and {len(found.camera_infos)} camera info(s): {', '.join(sorted(rig.sensors))}"
+    )
+    for why in found.skipped:
+        con.print(f"[yellow]skipped[/yellow] {why}")

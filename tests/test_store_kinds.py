@@ -1,0 +1,91 @@
+"""Stream-kind details: mixed image formats, raw cameras, radar compensation, writer lifecycle."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+import fusion
+from fusion.errors import IncompleteStoreError, StoreError
+from fusion.store import StoreWriter, validate_store
+from fusion.store.sample import EXTRINSICS, make_sample, write_sample
+
+T0 = 1_700_000_000_000_000_000
+
+
+def _frames(w: StoreWriter, n: int, sensors: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]) -> None:
+    t = T0 + 100_000_000 * np.arange(n, dtype=np.int64)
+    w.write_frames(t, np.tile(np.eye(4), (n, 1, 1)), np.zeros(n, np.uint32), np.zeros((n, 2), np.int64), sensors)
+
+
+def test_mixed_formats_png_depth_and_raw_camera(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    imgs = [rng.integers(0, 255, (20, 30, 3), dtype=np.uint8) for _ in range(3)]
+    depth = rng.integers(0, 60000, (20, 30), dtype=np.uint16)
+    blobs = [cv2.imencode(".jpg", imgs[0])[1].tobytes(), cv2.imencode(".png", imgs[1])[1].tobytes(),
+             b"\x00" * 12 + cv2.imencode(".png", depth)[1].tobytes()]
+    formats = ["jpeg", "png", "16UC1; compressedDepth png"]
+    path = tmp_path / "c.zarr"
+    with StoreWriter.create(path) as w:
+        cam = w.add_camera("cam", topic="/c", frame_id="c", compressed=True, expected_messages=1)
+        raw = w.add_camera("raw", topic="/r", frame_id="r", compressed=False, expected_messages=1)
+        for k in range(3):
+            t = T0 + 100_000_000 * k
+            cam.append(t, t, t, blobs[k], format=formats[k])
+            raw.append(t, t, t, imgs[k], format="bgr8")
+        with pytest.raises(StoreError, match=r"streams/raw: message 3: image \(20, 31, 3\) uint8 differs"):
+            raw.append(t, t, t, np.zeros((20, 31, 3), np.uint8))
+        idx = (np.arange(3), np.zeros(3, np.int64), np.ones(3, bool))
+        _frames(w, 3, {"cam": idx, "raw": idx})
+    ds = fusion.open(str(path))
+    assert ds.state.streams["cam"].attrs["formats"] == formats and ds.state.streams["cam"].attrs["format"] is None
+    assert ds.state.streams["raw"].attrs["format"] == "bgr8"
+    assert [f.cameras["cam"].format for f in ds] == formats
+    assert [f.cameras["cam"].data for f in ds] == blobs
+    np.testing.assert_array_equal(ds[1].cameras["cam"].image, imgs[1])  # PNG is lossless
+    np.testing.assert_array_equal(ds[2].cameras["cam"].image, depth)  # 12-byte header skipped, uint16 kept
+    for k in range(3):
+        np.testing.assert_array_equal(ds[k].cameras["raw"].image, imgs[k])
+        assert ds[k].cameras["raw"].data == imgs[k].tobytes()
+    assert validate_store(str(path)).problems == []
+
+
+def test_undecodable_image_names_stream_and_message(tmp_path: Path) -> None:
+    path = tmp_path / "u.zarr"
+    with StoreWriter.create(path) as w:
+        w.add_camera("cam", topic="/c", frame_id="c", compressed=True, expected_messages=1).append(
+            T0, T0, T0, b"not a jpeg", format="jpeg")
+        _frames(w, 1, {"cam": (np.zeros(1, np.int64), np.zeros(1, np.int64), np.ones(1, bool))})
+    cf = fusion.open(str(path))[0].cameras["cam"]
+    assert cf.data == b"not a jpeg"
+    with pytest.raises(StoreError, match=r"streams/cam\[0\]: cannot decode 10 bytes of format 'jpeg'"):
+        _ = cf.image
+
+
+def test_radar_compensated_to_frame_time_exactly(tmp_path: Path) -> None:
+    smp = make_sample(n_frames=4, points=50)
+    path = tmp_path / "r.zarr"
+    write_sample(path, smp)
+    ds = fusion.open(str(path))
+    from fusion.store.geometry import ego_pose_at
+
+    T = EXTRINSICS["radar_front"]
+    for i, f in enumerate(ds):
+        m = smp.messages["radar_front"][smp.matches["radar_front"][0][i]]
+        C = np.linalg.inv(ego_pose_at(smp.ego, f.time_ns) @ T) @ (ego_pose_at(smp.ego, m["time_ns"]) @ T)
+        expected = (m["xyz"].astype(np.float64) @ C[:3, :3].T + C[:3, 3]).astype(np.float32)
+        rf = f.radar["radar_front"]
+        np.testing.assert_array_equal(rf.xyz, expected)
+        assert rf.ref_time_ns == m["time_ns"] != f.time_ns
+
+
+def test_context_manager_aborts_on_error(tmp_path: Path) -> None:
+    path = tmp_path / "e.zarr"
+    with pytest.raises(RuntimeError, match="boom"), StoreWriter.create(path) as w:
+        w.add_imu("imu", topic="/i", frame_id="i", expected_messages=1)
+        raise RuntimeError("boom")
+    with pytest.raises(IncompleteStoreError):
+        fusion.open(str(path))
