@@ -121,8 +121,12 @@ def test_many_logs_on_a_dask_local_cluster(tmp_path: Path) -> None:
     res = run("convert", *bags, "--each", "-o", str(tmp_path / "stores"), "--dask", "local", "--workers", "2",
               "--json")
     assert res.returncode == 0, res.stderr
+    import json
+
+    rows = json.loads(res.stdout)
+    assert [r["bag"] for r in rows] == bags
     for b in bags:
-        store = tmp_path / "stores" / (Path(b).stem + ".zarr")
+        store = tmp_path / "stores" / (Path(b).parent.name + "_" + Path(b).stem + ".zarr")
         assert validate_store(str(store)).ok
         assert len(fusion.open(str(store))) == 10
 

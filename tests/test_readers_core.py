@@ -289,3 +289,13 @@ def test_ros1_many_connections_same_topic(tmp_path: Path) -> None:
     with open_bags(path) as src:
         assert src.topics["/imu/data"].connections == 2 and src.topics["/imu/data"].count == 6
         assert [m.index for m in src.messages()] == list(range(6))
+
+
+def test_open_restricted_to_topics(bag: Path) -> None:
+    with open_bags(bag, topics=["/imu/data"]) as src:
+        assert set(src.topics) == {"/imu/data"}
+        assert [m.topic for m in src.messages()] == ["/imu/data"] * N_IMU
+    with pytest.raises(ConfigError, match="/nope"):
+        open_bags(bag, topics=["/nope"])
+    with open_bags(bag) as src:
+        assert list(src.messages([])) == []

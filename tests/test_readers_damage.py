@@ -117,3 +117,35 @@ def test_truncated_compressed_ros1_prefix(tmp_path: Path, compression: Writer1.C
         for m in src.messages():
             got.append(bytes(m.data))
     assert got == [raw for _t, _r, raw in full[: len(got)]]  # whatever decompresses is an exact prefix
+
+
+def test_fewer_messages_than_index_is_not_silent(tmp_path: Path) -> None:
+    """metadata.yaml promising more messages than the storage holds: all are read, then an error."""
+    bag_dir = write_bag(tmp_path / "full", "db3", store_for("db3"), scenario("db3"))
+    meta = bag_dir / "metadata.yaml"
+    n_imu = sum(t == "/imu/data" for t, _, _ in serialized("db3"))
+    text = meta.read_text()
+    assert f"message_count: {n_imu}\n" in text
+    meta.write_text(text.replace(f"message_count: {n_imu}\n", f"message_count: {n_imu + 5}\n", 1))
+    with open_bags(bag_dir) as src:
+        got = []
+        with pytest.raises(TruncatedBagError, match=f"/imu/data: {n_imu} of {n_imu + 5}"):
+            for m in src.messages(["/imu/data"]):
+                got.append(m)
+    assert len(got) == n_imu
+
+
+@pytest.mark.parametrize("fmt", ["bag", "mcap"])
+def test_garbage_lengths_do_not_allocate_or_hang(tmp_path: Path, fmt: str) -> None:
+    """A record length overwritten with 0xff.. (4 GiB / 16 EiB) after the first messages: clean error."""
+    full = serialized(fmt)
+    path = bag_file(write_bag(tmp_path / "full", fmt, store_for(fmt), scenario(fmt)))
+    data = bytearray(path.read_bytes())
+    cut = data.find(full[3][2]) + len(full[3][2])  # end of message 3's bytes
+    data[cut : cut + 16] = b"\xff" * 16
+    path.write_bytes(bytes(data[: len(data) - 64]))  # and drop the footer/index: forces the scanner
+    got = []
+    with pytest.raises(TruncatedBagError), open_bags(path) as src:
+        for m in src.messages():
+            got.append(bytes(m.data))
+    assert got == [raw for _t, _r, raw in full[:4]]

@@ -407,3 +407,36 @@ def test_stamps_fast_path_for_every_header_type(tmp_path: Path) -> None:
             for raw in src.messages():
                 want = src.decode(raw).meta.stamp_ns
                 assert st[raw.topic][0][raw.index] == want == STAMP, raw.topic
+
+
+def test_radar_scan_raw_fast_path_equals_object_path(tmp_path: Path) -> None:
+    """RadarScan is decoded from the bytes (no per-return objects); it must equal the deserialized path,
+    for ROS 1, CDR little and big endian; a short message is a DecodeError."""
+    from fusion.errors import DecodeError
+    from fusion.readers.radar import decode_radar_scan
+
+    for fmt, little in (("bag", True), ("mcap", True), ("mcap", False)):
+        s = store_for(fmt)
+        rets = [mk(s, "radar_msgs/msg/RadarReturn", range=float(i), azimuth=0.1 * i, elevation=-0.05 * i,
+                   doppler_velocity=-float(i), amplitude=3.0) for i in range(7)]  # fmt: skip
+        typ = "radar_msgs/msg/RadarScan"
+        msg = mk(s, typ, header=header(s, STAMP, "radar_odd_len"), returns=rets)
+        data = bytes(s.serialize_ros1(msg, typ) if fmt == "bag" else s.serialize_cdr(msg, typ, little_endian=little))
+        path = write_bag(
+            tmp_path / f"r{fmt}{little}",
+            fmt,
+            s,
+            [("/scan", typ, T0, data), ("/scan", typ, T0 + 1, data[:-8])],
+            raw=True,
+        )
+        with open_bags(path) as src:
+            good, bad = list(src.messages())
+            fast = src.decode(good)
+            slow = decode_radar_scan(src.deserialize(good), fast.meta)
+            assert fast.meta.stamp_ns == STAMP and fast.meta.frame_id == "radar_odd_len"
+            np.testing.assert_array_equal(fast.xyz, slow.xyz)
+            np.testing.assert_array_equal(fast.radial_velocity_mps, -np.arange(7, dtype=np.float32))
+            for k in slow.fields:
+                np.testing.assert_array_equal(fast.fields[k], slow.fields[k])
+            with pytest.raises(DecodeError, match="announces 7 returns"):
+                src.decode(bad)

@@ -99,6 +99,11 @@ def test_refuses_to_delete_a_non_store_directory(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="not a fusion store"):
         StoreWriter.create(d, overwrite=True)
     assert (d / "keep.txt").exists()
+    with pytest.raises(StoreError, match=r"keep\.txt is a file, not a store directory"):
+        StoreWriter.create(d / "keep.txt", overwrite=True)
+    # file:// URLs are local paths
+    write_sample(f"file://{tmp_path / 'u.zarr'}", make_sample(n_frames=2, points=10))
+    assert len(fusion.open(f"file://{tmp_path / 'u.zarr'}")) == 2
 
 
 def test_missing_store_and_wrong_format(tmp_path: Path) -> None:

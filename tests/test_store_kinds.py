@@ -89,3 +89,24 @@ def test_context_manager_aborts_on_error(tmp_path: Path) -> None:
         raise RuntimeError("boom")
     with pytest.raises(IncompleteStoreError):
         fusion.open(str(path))
+
+
+def test_boxes_written_after_conversion_are_visible(tmp_path: Path) -> None:
+    """annotations/ added after finalize (not in the consolidated metadata) is read by Frame.boxes."""
+    store_io = pytest.importorskip("fusion.annotations.store_io")
+    from fusion.annotations.model import Cuboid
+
+    path = tmp_path / "b.zarr"
+    smp = write_sample(path, make_sample(n_frames=3, points=20))
+    assert fusion.open(str(path))[1].boxes == []
+    import zarr
+
+    box = Cuboid(center_m=np.array([1.0, 2.0, 0.5]), size_lwh_m=np.array([4.0, 2.0, 1.5]),
+                 rotation_xyzw=np.array([0.0, 0.0, 0.0, 1.0]), label="car", track_id="t1",
+                 frame="world", time_ns=int(smp.frames_time_ns[1]))
+    root = zarr.open_group(str(path), mode="r+", use_consolidated=False)
+    store_io.write_annotations(root, [[], [box], []], smp.frames_time_ns, [box])
+    boxes = fusion.open(str(path))[1].boxes
+    assert len(boxes) == 1 and boxes[0].label == "car" and boxes[0].track_id == "t1"
+    np.testing.assert_array_equal(boxes[0].center_m, [1.0, 2.0, 0.5])
+    assert fusion.open(str(path))[0].boxes == []

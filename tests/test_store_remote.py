@@ -97,6 +97,13 @@ def test_s3_round_trip_overwrite_and_incomplete(s3: dict[str, str]) -> None:
     ds = fusion.open(url, **s3)
     _check_frames(ds, smp)
     assert validate_store(url, **s3).problems == []
+    from click.testing import CliRunner
+
+    from fusion.cli.validate import validate
+
+    cli_opts = [a for k, v in s3.items() for a in ("-S", f"{k}={v}")]
+    out = CliRunner().invoke(validate, [url, *cli_opts])
+    assert out.exit_code == 0 and out.output.startswith(f"ok: {url} (5 frames, 7 streams)"), out.output
     # pickled dataset reopens from S3 in this process
     ds2 = pickle.loads(pickle.dumps(ds[1:4]))
     np.testing.assert_array_equal(ds2.times_ns, smp.frames_time_ns[1:4])
@@ -112,6 +119,13 @@ def test_s3_round_trip_overwrite_and_incomplete(s3: dict[str, str]) -> None:
 
 
 # ---- pickling and worker processes -------------------------------------------------------
+_INHERITED: Any = None
+
+
+def _worker_inherited(i: int) -> tuple[int, int, bytes, float]:
+    return _worker((_INHERITED, i))
+
+
 def _worker(args: tuple[Any, int]) -> tuple[int, int, bytes, float]:
     ds, i = args
     f = ds[i]
@@ -130,13 +144,20 @@ def test_pickle_is_small_and_lazy(tmp_path: Path) -> None:
     assert [f.index for f in view] == [1, 2, 3, 4]
 
 
-def test_spawn_workers_read_frames(tmp_path: Path) -> None:
+@pytest.mark.parametrize("method", ["spawn", "fork"])
+def test_workers_read_frames(tmp_path: Path, method: str) -> None:
     path = tmp_path / "w.zarr"
     smp = write_sample(path, make_sample(n_frames=6, points=400))
     ds = fusion.open(str(path))
-    ctx = mp.get_context("spawn")
+    _ = ds[0].lidar["lidar_top"].xyz  # the parent has used its zarr state before the workers start
+    ctx = mp.get_context(method)
     with ctx.Pool(2) as pool:
         got = pool.map(_worker, [(ds, i) for i in range(len(ds))])
+    if method == "fork":  # also a Dataset inherited through fork (not pickled), as DataLoader does
+        global _INHERITED
+        _INHERITED = ds
+        with ctx.Pool(2) as pool:
+            assert pool.map(_worker_inherited, range(len(ds))) == got
     for i, (index, t, data, s) in enumerate(got):
         assert index == i and t == smp.frames_time_ns[i]
         assert data == smp.messages["cam_front"][smp.matches["cam_front"][0][i]]["data"]

@@ -122,3 +122,18 @@ def test_not_a_store(tmp_path: Path) -> None:
     result = validate_store(str(tmp_path / "missing.zarr"))
     assert result.problems == [f"no fusion store at {tmp_path / 'missing.zarr'}: "
                                f"{tmp_path / 'missing.zarr' / 'zarr.json'} does not exist"]
+
+
+def test_inspect_store_summary(clean: Path) -> None:
+    from fusion.store import inspect_store
+
+    info = inspect_store(str(clean))
+    assert info["complete"] is True and info["fusion_format"] == "1.0" and info["frames"] == 8
+    assert info["duration_s"] == pytest.approx(0.7, abs=1e-12)
+    assert info["frame_rate_hz"] == pytest.approx(10.0, abs=1e-9)
+    rear = info["sensors"]["lidar_rear"]
+    assert rear["count"] == 6 and rear["matched_frames"] == 6 and rear["matched_fraction"] == 0.75
+    assert rear["max_abs_dt_ms"] < 3.0
+    assert info["sensors"]["imu"]["count"] == 85 and "matched_frames" not in info["sensors"]["imu"]
+    assert info["report_counts"]["lidar_top"] == 8 and info["sync"] == {"max_abs_dt_ms": 3.0}
+    json.dumps(info)  # JSON-able

@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 from rosbags.highlevel import AnyReader
+from rosbags.interfaces import QosDurability
 
 from fusion.testing.synth import SynthConfig, generate, load_truth
 
@@ -70,6 +71,11 @@ def test_topics_types_counts(log, fmt: str) -> None:
     with AnyReader([path]) as reader:
         got = {c.topic: c.msgtype for c in reader.connections}
         counts = {t: sum(c.msgcount for c in reader.connections if c.topic == t) for t in got}
+        static = next(c for c in reader.connections if c.topic == "/tf_static")
+        if fmt == "bag":
+            assert static.ext.latching == 1
+        else:
+            assert static.ext.offered_qos_profiles[0].durability == QosDurability.TRANSIENT_LOCAL
     assert got == TOPICS
     assert counts == EXPECTED_COUNTS
     assert truth.counts() == EXPECTED_COUNTS

@@ -73,7 +73,9 @@ def test_pose_quaternion_order_and_boxes(log) -> None:
     t = truth.messages("/odom").true_time_ns
     tr, q = truth.pose_at(t)
     np.testing.assert_allclose(Rotation.from_quat(q).as_matrix(), truth.T_odom_base(t)[:, :3, :3], atol=1e-12)
-    np.testing.assert_allclose(tr[0], [0.0, 0.0, 0.0], atol=0.05)  # starts at the origin (z bounce ±2 cm)
+    np.testing.assert_array_equal(tr, truth.T_odom_base(t)[:, :3, 3])
+    start, _ = truth.pose_at([truth.config.start_time_ns])
+    assert abs(start[0, 0]) < 1e-12 and abs(start[0, 1]) < 1.5 and abs(start[0, 2]) <= 0.02  # x = 0, on the weave
     boxes = truth.boxes_at(t[[0, -1]])
     dt = (t[-1] - t[0]) * 1e-9
     np.testing.assert_allclose(boxes.centers[1] - boxes.centers[0], boxes.velocities * dt, atol=1e-9)
@@ -121,10 +123,15 @@ def _read_images(path, topic):
         return out
 
 
-@pytest.mark.parametrize(("name", "topic", "tol"), [("camera_left", "/camera/left/image_raw", 0),
-                                                     ("camera_front", "/camera/front/image/compressed", 40)])
-def test_rendered_boxes_where_projection_says(log, name: str, topic: str, tol: int) -> None:
-    """Box face points projected with cv2.projectPoints at the image time land on that face's colour."""
+@pytest.mark.parametrize(("name", "topic", "tol", "min_px"), [
+    ("camera_left", "/camera/left/image_raw", 0, 12),
+    ("camera_front", "/camera/front/image/compressed", 40, 20),
+])
+def test_rendered_boxes_where_projection_says(log, name: str, topic: str, tol: int, min_px: int) -> None:
+    """Box face points projected with cv2.projectPoints at the image time land on that face's colour.
+
+    Raw bgr8 pixels must be exact; JPEG (chroma subsampled) within ``tol`` on faces ≥ ``min_px``.
+    """
     out, truth = log
     images = _read_images(out.bags["mcap"], topic)
     table = truth.messages(topic)
@@ -140,7 +147,8 @@ def test_rendered_boxes_where_projection_says(log, name: str, topic: str, tol: i
             c, size, yaw = boxes.centers[0, m], boxes.sizes[m], boxes.yaws[m]
             Rz = Rotation.from_euler("z", yaw).as_matrix()
             for face, n in enumerate(FACE_NORMALS):
-                if (Rz @ n) @ (o - c) <= 0:
+                face_center = c + Rz @ (n * size / 2)
+                if (Rz @ n) @ (o - face_center) <= 0:
                     continue  # back face
                 axis = int(np.argmax(np.abs(n)))
                 others = [a for a in range(3) if a != axis]
@@ -154,7 +162,7 @@ def test_rendered_boxes_where_projection_says(log, name: str, topic: str, tol: i
                     continue
                 uv, _ = cv2.projectPoints(pc, np.zeros(3), np.zeros(3), cam["K"], cam["D"])
                 uv = uv.reshape(-1, 2)
-                if np.ptp(uv[:, 0]) < 12 or np.ptp(uv[:, 1]) < 12:
+                if np.ptp(uv[:, 0]) < min_px or np.ptp(uv[:, 1]) < min_px:
                     continue  # too small to sample away from edges
                 px = np.round(uv).astype(int)
                 inside = (px[:, 0] >= 0) & (px[:, 0] < cam["width"]) & (px[:, 1] >= 0) & (px[:, 1] < cam["height"])
@@ -171,4 +179,19 @@ def test_rendered_boxes_where_projection_says(log, name: str, topic: str, tol: i
                     got = img[px[k, 1], px[k, 0]].astype(int)
                     assert np.abs(got - expected).max() <= tol, (t_ns, m, face, k, got, expected)
                     checked += 1
-    assert checked > 100
+    assert checked >= 40, checked
+
+
+def test_boxes_never_overlap() -> None:
+    """24 moving objects and 30 static boxes over 20 s: axis-aligned bounds of every pair stay apart."""
+    world = make_world(0, 20.0, 10.0, 30, 24, np.random.default_rng([3, 1]))
+    times = np.arange(0, 20_000_000_000, 100_000_000, dtype=np.int64)
+    c = world.centers_at(times)  # (T, M, 3)
+    cy, sy = np.abs(np.cos(world.yaws)), np.abs(np.sin(world.yaws))
+    hx = cy * world.sizes[:, 0] / 2 + sy * world.sizes[:, 1] / 2
+    hy = sy * world.sizes[:, 0] / 2 + cy * world.sizes[:, 1] / 2
+    apart_x = np.abs(c[:, :, None, 0] - c[:, None, :, 0]) > hx[:, None] + hx[None, :]
+    apart_y = np.abs(c[:, :, None, 1] - c[:, None, :, 1]) > hy[:, None] + hy[None, :]
+    apart = apart_x | apart_y
+    np.fill_diagonal(apart[0], True)
+    assert np.all(apart | np.eye(world.n_boxes, dtype=bool)[None])

@@ -7,7 +7,8 @@ rosbags' writer, then measures:
    ``deserialize`` -ing it;
 2. **fusion**: ``open_bags(...).messages()`` + ``.decode()`` of every message (typed
    records: float32 xyz, native fields, absolute per-point time, image pixels);
-3. **fusion stamps**: the pass-1 ``.stamps()`` fast path;
+3. **fusion read + deserialize** (no typed decode: the same work as the baseline) and
+   **fusion stamps**: the pass-1 ``.stamps()`` fast path;
 4. **peak RSS** of a fusion decode pass (fresh process) for a 1x and a 4x longer bag.
 
 Usage::
@@ -51,8 +52,8 @@ def write_big_bag(path: Path, fmt: str, scans: int, points: int, width: int, hei
     pf = store.types["sensor_msgs/msg/PointField"]
     fields = [pf(name=n, offset=o, datatype=d, count=1) for n, o, d in
               (("x", 0, 7), ("y", 4, 7), ("z", 8, 7), ("intensity", 12, 7), ("t", 16, 6), ("ring", 20, 4))]  # fmt: skip
-    dt = np.dtype({"names": ["x", "y", "z", "intensity", "t", "ring"],
-                   "formats": ["f4", "f4", "f4", "f4", "u4", "u2"], "offsets": [0, 4, 8, 12, 16, 20], "itemsize": 24})  # fmt: skip
+    dt = np.dtype({"names": ["x", "y", "z", "intensity", "t", "ring"], "formats": ["f4", "f4", "f4", "f4", "u4", "u2"],
+                   "offsets": [0, 4, 8, 12, 16, 20], "itemsize": 24})  # fmt: skip
     rng = np.random.default_rng(0)
     pts = np.zeros(points, dtype=dt)
     for n in ("x", "y", "z", "intensity"):
@@ -117,6 +118,18 @@ def run_fusion(path: Path) -> int:
     return n
 
 
+def run_fusion_deserialize(path: Path) -> int:
+    """fusion's reader without the typed decode (same work as the baseline)."""
+    from fusion.readers import open_bags
+
+    n = 0
+    with open_bags(path) as src:
+        for raw in src.messages():
+            src.deserialize(raw)
+            n += 1
+    return n
+
+
 def run_stamps(path: Path) -> int:
     from fusion.readers import open_bags
 
@@ -137,10 +150,10 @@ def best_of(fn: Any, path: Path, repeat: int) -> float:
 def child_rss(path: Path) -> float:
     """Peak RSS (MB) of a fresh process doing one fusion decode pass."""
     code = (
-        "import resource, sys; sys.path.insert(0, %r); from bench_readers import run_fusion; "
-        "from pathlib import Path; run_fusion(Path(%r)); "
+        f"import resource, sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
+        f"from bench_readers import run_fusion; from pathlib import Path; run_fusion(Path({str(path)!r})); "
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
-    ) % (str(Path(__file__).parent), str(path))
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return int(out.stdout.strip().splitlines()[-1]) / 1024.0
 
@@ -162,6 +175,7 @@ def main() -> None:
         n = run_fusion(small)
         base = best_of(run_baseline, small, args.repeat)
         ours = best_of(run_fusion, small, args.repeat)
+        ours_deser = best_of(run_fusion_deserialize, small, args.repeat)
         stamps = best_of(run_stamps, small, args.repeat)
         rss1 = child_rss(small)
         big = write_big_bag(Path(tmp) / "x4", args.format, 4 * args.scans, args.points, args.width, args.height)
@@ -173,6 +187,8 @@ def main() -> None:
             "rosbags_anyreader_deserialize_mb_s": round(size_mb / base, 1),
             "fusion_read_decode_mb_s": round(size_mb / ours, 1),
             "fusion_vs_rosbags": round(base / ours, 3),
+            "fusion_read_deserialize_mb_s": round(size_mb / ours_deser, 1),
+            "fusion_read_deserialize_vs_rosbags": round(base / ours_deser, 3),
             "fusion_stamps_mb_s": round(size_mb / stamps, 1),
             "peak_rss_mb_1x": round(rss1, 1),
             "peak_rss_mb_4x": round(rss4, 1),

@@ -8,7 +8,7 @@ count and random single-frame read latency. Then writes a whole store with ``Sto
 
 Usage::
 
-    python tools/bench_store.py [--frames 48] [--out /tmp/bench_store] [--quick]
+    python tools/bench_store.py [--frames 48] [--out /tmp/bench_store] [--quick] [--store-only]
 """
 
 from __future__ import annotations
@@ -167,7 +167,12 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=48)
     ap.add_argument("--out", type=Path, default=Path("/tmp/bench_store"))
     ap.add_argument("--quick", action="store_true", help="fewer codecs and frames")
+    ap.add_argument("--store-only", action="store_true", help="only the end-to-end StoreWriter/fusion.open part")
     args = ap.parse_args()
+    if args.store_only:
+        args.out.mkdir(parents=True, exist_ok=True)
+        print(json.dumps(bench_store(args.out, args.frames), indent=1))
+        return
     args.out.mkdir(parents=True, exist_ok=True)
     frames = 16 if args.quick else args.frames
     codecs = ["none", "lz4_shuffle", "zstd_shuffle"] if args.quick else CODECS

@@ -46,3 +46,19 @@ def extract(bags: tuple[Path, ...], output: Path, base_frame: str, msg_dirs: tup
     )
     for why in found.skipped:
         con.print(f"[yellow]skipped[/yellow] {why}")
+
+
+def _register_optional() -> None:
+    """Attach subcommands other modules provide (``check`` in fusion/cli/calib_check.py)."""
+    import importlib
+
+    try:
+        module = importlib.import_module("fusion.cli.calib_check")
+    except ModuleNotFoundError as exc:
+        if exc.name != "fusion.cli.calib_check":
+            raise
+        return
+    calib.add_command(module.check)
+
+
+_register_optional()

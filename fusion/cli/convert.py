@@ -99,10 +99,7 @@ def _storage_options(items: tuple[str, ...]) -> dict[str, Any] | None:
         key, sep, value = item.partition("=")
         if not sep:
             raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--storage-option")
-        if key == "endpoint_url":
-            out.setdefault("client_kwargs", {})["endpoint_url"] = value
         out[key] = value
-    out.pop("endpoint_url", None)
     return out
 
 

@@ -39,6 +39,21 @@ def store_name(bag: Path) -> str:
     return f"{name}.zarr"
 
 
+def store_names(bags: Sequence[Path]) -> list[str]:
+    """Unique store names: the bag's name, prefixed by its parent folders while names collide."""
+    names = [store_name(b) for b in bags]
+    depth = 0
+    while len(set(names)) < len(names) and depth < 8:
+        depth += 1
+        names = []
+        for b in bags:
+            parents = [p.name for p in Path(b).resolve().parents][:depth][::-1]
+            names.append("_".join([*parents, store_name(b)]))
+    if len(set(names)) < len(names):
+        names = [f"{i:04d}_{n}" for i, n in enumerate(names)]
+    return names
+
+
 def convert_many(
     bags: Sequence[Path], out_dir: str, cfg: ConvertConfig, *, overwrite: bool = False, resume: bool = False,
     dask: str | None = None, workers: int = 2, storage_options: dict[str, Any] | None = None,
@@ -48,7 +63,8 @@ def convert_many(
     if "://" not in base:
         Path(base).mkdir(parents=True, exist_ok=True)
     tasks = [
-        ConvertTask(str(b), f"{base}/{store_name(Path(b))}", cfg, overwrite, resume, storage_options) for b in bags
+        ConvertTask(str(b), f"{base}/{name}", cfg, overwrite, resume, storage_options)
+        for b, name in zip(bags, store_names([Path(b) for b in bags]))
     ]
     executor = make_executor(dask, workers)
     try:

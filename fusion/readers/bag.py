@@ -35,11 +35,12 @@ from fusion.errors import (
 from fusion.readers.decode import decode_message
 from fusion.readers.failures import open_error, read_error, reason, sniff
 from fusion.readers.kinds import detect_kind
-from fusion.readers.records import Record
+from fusion.readers.radar import decode_radar_scan, returns_from_raw
+from fusion.readers.records import MessageMeta, Record
 from fusion.readers.recovery import ScanReader
 from fusion.readers.source import I64, DecodeOptions, OptionsArg, RawMessage, TopicInfo
-from fusion.readers.stamps import StampExtractor, peek_frame_id
-from fusion.readers.typesys import TypeRegistry, build_registry
+from fusion.readers.stamps import StampExtractor, header_stamp_ns, peek_frame_id
+from fusion.readers.typesys import RADAR_SCAN, TypeRegistry, build_registry, standard_radar_scan
 
 ROS2_SUFFIXES = (".db3", ".mcap")
 
@@ -109,7 +110,13 @@ def _expand(paths: Sequence[Path]) -> tuple[bool, list[Path]]:
 class RosBagSource:
     """A log read with rosbags. Use :func:`open_bags`; close it (or use ``with``)."""
 
-    def __init__(self, paths: Sequence[Path | str], *, msg_dirs: Iterable[Path | str] = ()) -> None:
+    def __init__(
+        self,
+        paths: Sequence[Path | str],
+        *,
+        topics: Iterable[str] | None = None,
+        msg_dirs: Iterable[Path | str] = (),
+    ) -> None:
         if isinstance(paths, str | Path):
             paths = [paths]
         if not paths:
@@ -120,12 +127,20 @@ class RosBagSource:
         self._conns: list[list[Connection]] = []
         try:
             self._open_readers()
+            if topics is not None:
+                self._conns = self._select(topics)
+                if not any(c.msgcount for conns in self._conns for c in conns):
+                    raise EmptyBagError(
+                        f"{', '.join(map(str, self._paths))}: no messages on the selected topic(s) "
+                        f"{', '.join(sorted(set([topics] if isinstance(topics, str) else topics)))}"
+                    )
             flat = [c for conns in self._conns for c in conns]
             self.registry: TypeRegistry = build_registry(flat, ros1=self.ros1, msg_dirs=msg_dirs)
         except BaseException:
             self.close()
             raise
         self._topics: dict[str, TopicInfo] | None = None
+        self._radar_fast = standard_radar_scan(self.registry.store)
         #: topic -> indices of messages whose stamp could not be read in the last :meth:`stamps` call.
         self.corrupt_stamps: dict[str, list[int]] = {}
         #: The damage hit by the last ``stamps(..., keep_partial=True)`` call, if any.
@@ -303,6 +318,8 @@ class RosBagSource:
         """
         selected = self._select(topics)
         streams = [self._reader_stream(i, conns) for i, conns in enumerate(selected) if conns]
+        if not streams:
+            return
         merged: Iterator[tuple[Connection, int, Any]]
         merged = streams[0] if len(streams) == 1 else heapq.merge(*streams, key=lambda x: x[1])
         counters: dict[str, int] = {}
@@ -312,6 +329,16 @@ class RosBagSource:
             idx = counters.get(conn.topic, 0)
             counters[conn.topic] = idx + 1
             yield RawMessage(conn.topic, idx, t, conn.msgtype, data, ros1, unit_of.get(id(conn), self._units[0]))
+        expected: dict[str, int] = {}
+        for conns in selected:
+            for c in conns:
+                expected[c.topic] = expected.get(c.topic, 0) + c.msgcount
+        if short := {t: (n, counters.get(t, 0)) for t, n in expected.items() if counters.get(t, 0) < n}:
+            detail = ", ".join(f"{t}: {got} of {n}" for t, (n, got) in sorted(short.items()))
+            raise TruncatedBagError(
+                f"{', '.join(map(str, self._paths))}: fewer messages than the bag index lists ({detail}); "
+                "the bag is damaged or its index is stale"
+            )
 
     def deserialize(self, raw: RawMessage) -> Any:
         """Deserialize ``raw`` into the rosbags message object.
@@ -349,6 +376,8 @@ class RosBagSource:
             MessageTypeError: The type has no definition.
         """
         opts = options.get(raw.topic) if isinstance(options, Mapping) else options
+        if raw.msgtype == RADAR_SCAN and raw.msgtype not in self.registry.missing and self._radar_fast:
+            return self._decode_radar_scan_raw(raw)
         msg = self.deserialize(raw)
         try:
             return decode_message(msg, raw, opts or DecodeOptions())
@@ -362,6 +391,18 @@ class RosBagSource:
                 topic=raw.topic,
                 index=raw.index,
             ) from None
+
+    def _decode_radar_scan_raw(self, raw: RawMessage) -> Record:
+        """RadarScan without building one Python object per return (standard layout)."""
+        try:
+            ret = returns_from_raw(raw.data, ros1=raw.ros1)
+            stamp = header_stamp_ns(raw.data, ros1=raw.ros1)
+        except DecodeError as exc:
+            raise DecodeError(
+                f"{exc.reason} (record time {raw.record_time_ns} ns, {raw.path})", topic=raw.topic, index=raw.index
+            ) from None
+        meta = MessageMeta(raw.topic, raw.index, raw.record_time_ns, stamp or 0, peek_frame_id(raw.data, ros1=raw.ros1))
+        return decode_radar_scan(None, meta, ret)
 
     def stamps(self, topics: Iterable[str], *, keep_partial: bool = False) -> dict[str, tuple[I64, I64]]:
         """Header stamps and record times of every message on ``topics``, without full deserialization.
@@ -430,12 +471,19 @@ class RosBagSource:
         return f"RosBagSource({', '.join(map(str, self._paths))})"
 
 
-def open_bags(paths: Sequence[Path | str] | Path | str, *, msg_dirs: Iterable[Path | str] = ()) -> RosBagSource:
+def open_bags(
+    paths: Sequence[Path | str] | Path | str,
+    *,
+    topics: Iterable[str] | None = None,
+    msg_dirs: Iterable[Path | str] = (),
+) -> RosBagSource:
     """Open one log made of one or several bag paths.
 
     Args:
         paths: ROS 1 ``.bag`` files (several = a split bag, merged by record time), or
             one ROS 2 bag directory, or ROS 2 ``.db3``/``.mcap`` files.
+        topics: Restrict the source to these topics (the others are invisible); unknown
+            names raise ``ConfigError``, no message on them ``EmptyBagError``.
         msg_dirs: Folders with ``<pkg>/msg/*.msg`` for types the bag does not define.
 
     Raises:
@@ -444,4 +492,4 @@ def open_bags(paths: Sequence[Path | str] | Path | str, *, msg_dirs: Iterable[Pa
     """
     if isinstance(paths, str | Path):
         paths = [paths]
-    return RosBagSource(list(paths), msg_dirs=msg_dirs)
+    return RosBagSource(list(paths), topics=topics, msg_dirs=msg_dirs)

@@ -135,9 +135,9 @@ def point_times_ns(fields: dict[str, np.ndarray], stamp_ns: int, conv: TimeConve
     if col is None:
         raise DecodeError(f"time convention {conv.name} needs field {conv.field!r}, the cloud has {', '.join(fields)}")
     if col.dtype.kind in "iu":
-        ns = col.astype(np.int64)
+        ns = col.astype(np.int64)  # always a copy
         if conv.unit_ns != 1.0:
-            ns = ns * int(conv.unit_ns)
+            ns *= int(conv.unit_ns)
     else:
         v = col.astype(np.float64)
         ok = np.isfinite(v)
@@ -151,4 +151,6 @@ def point_times_ns(fields: dict[str, np.ndarray], stamp_ns: int, conv: TimeConve
             ns[~ok] = 0
         else:
             ns[~ok] = stamp_ns
-    return ns if conv.absolute else ns + np.int64(stamp_ns)
+    if not conv.absolute:
+        ns += np.int64(stamp_ns)  # in place: ns is always a fresh array here
+    return ns

@@ -91,10 +91,18 @@ def xyz_of(points: np.ndarray) -> np.ndarray:
     names = points.dtype.names or ()
     if not {"x", "y", "z"} <= set(names):
         raise UnsupportedEncodingError(f"PointCloud2 has no x/y/z fields (fields: {', '.join(names)})")
+    fields: dict[str, Any] = dict(points.dtype.fields or {})
+    (dx, ox), (dy, oy), (dz, oz) = (fields[n][:2] for n in ("x", "y", "z"))
+    if dx == dy == dz == np.dtype("<f4") and oy == ox + 4 and oz == ox + 8 and points.flags.c_contiguous:
+        # copy the packed 12 bytes of x, y, z per point as one opaque item (2x faster than a float gather)
+        n = points.shape[0]
+        packed = np.ndarray(
+            (n,), np.dtype((np.void, 12)), buffer=points.data, offset=ox, strides=(points.dtype.itemsize,)
+        )
+        return packed.copy().view(np.float32).reshape(n, 3)
     xyz = np.empty((points.shape[0], 3), dtype=np.float32)
-    xyz[:, 0] = points["x"]
-    xyz[:, 1] = points["y"]
-    xyz[:, 2] = points["z"]
+    for i, name in enumerate(("x", "y", "z")):
+        xyz[:, i] = column(points, name)
     return xyz
 
 

@@ -7,6 +7,7 @@ converted to Cartesian in the sensor frame: ``x = r cos(el) cos(az)``,
 
 from __future__ import annotations
 
+import struct
 from typing import Any
 
 import numpy as np
@@ -68,6 +69,34 @@ def returns_array(msg: Any) -> np.ndarray:
     return out
 
 
+def returns_from_raw(data: bytes | memoryview, *, ros1: bool) -> np.ndarray:
+    """RadarScan returns straight from the serialized bytes (standard layout only), (N,) structured.
+
+    ROS 1: ``seq, sec, nsec, len + frame_id, uint32 count, count x 5 float32``; CDR: 4-byte
+    encapsulation, ``sec, nanosec, len + frame_id (NUL included)``, padding to 4, count, returns.
+
+    Raises:
+        DecodeError: The bytes are shorter than the header or the returns they announce.
+    """
+    buf = memoryview(data)
+    little = ros1 or bool(buf[1]) if len(buf) > 1 else True
+    u32 = "<I" if little else ">I"
+    try:
+        (n_frame,) = struct.unpack_from(u32, buf, 12)
+        pos = 16 + n_frame
+        if not ros1:
+            pos = 4 + (((pos - 4) + 3) & ~3)
+        (count,) = struct.unpack_from(u32, buf, pos)
+    except struct.error:
+        raise DecodeError(f"RadarScan of {len(buf)} bytes is shorter than its header") from None
+    need = pos + 4 + 20 * count
+    if len(buf) < need:
+        raise DecodeError(f"RadarScan announces {count} returns ({need} bytes) but has {len(buf)} bytes")
+    dt = _RETURN if little else _RETURN.newbyteorder(">")
+    out = np.frombuffer(buf, dtype=dt, count=count, offset=pos + 4)
+    return out.astype(_RETURN) if not little else out.copy()
+
+
 def polar_to_xyz(range_m: np.ndarray, azimuth_rad: np.ndarray, elevation_rad: np.ndarray) -> np.ndarray:
     """(N, 3) float32 Cartesian points from polar returns (azimuth CCW+ about z, elevation up)."""
     r = range_m.astype(np.float64)
@@ -79,12 +108,13 @@ def polar_to_xyz(range_m: np.ndarray, azimuth_rad: np.ndarray, elevation_rad: np
     return xyz
 
 
-def decode_radar_scan(msg: Any, meta: MessageMeta) -> RadarDetections:
+def decode_radar_scan(msg: Any, meta: MessageMeta, ret: np.ndarray | None = None) -> RadarDetections:
     """``radar_msgs/RadarScan`` → :class:`RadarDetections`.
 
     Fields: ``range_m``, ``azimuth_rad``, ``elevation_rad``, ``amplitude_db`` (N,) float32.
     """
-    ret = returns_array(msg)
+    if ret is None:
+        ret = returns_array(msg)
     return RadarDetections(
         meta,
         polar_to_xyz(ret["range"], ret["azimuth"], ret["elevation"]),

@@ -71,23 +71,33 @@ def _ros1_fields(buf: bytes) -> dict[str, bytes]:
 
 
 def _ros1_records(buf: bytes) -> Iterator[tuple[dict[str, bytes], bytes]]:
-    """Records of an in-memory buffer (a chunk); stops silently at an incomplete tail."""
+    """Records of an in-memory buffer (a chunk); :class:`DamagedBagError` at an incomplete tail."""
     pos = 0
-    while pos + 4 <= len(buf):
+    while pos < len(buf):
+        if pos + 4 > len(buf):
+            raise DamagedBagError(f"chunk data damaged or cut at offset {pos} of {len(buf)}")
         (hlen,) = _U32.unpack_from(buf, pos)
         if pos + 8 + hlen > len(buf):
-            return
+            raise DamagedBagError(f"chunk data damaged or cut at offset {pos} of {len(buf)}")
         header = _ros1_fields(buf[pos + 4 : pos + 4 + hlen])
         (dlen,) = _U32.unpack_from(buf, pos + 4 + hlen)
         start = pos + 8 + hlen
         if start + dlen > len(buf):
-            return
+            raise DamagedBagError(f"chunk data damaged or cut at offset {pos} of {len(buf)}")
         yield header, buf[start : start + dlen]
         pos = start + dlen
 
 
+def _read_bounded(f: BinaryIO, n: int) -> bytes:
+    """``f.read(n)`` that never allocates more than the bytes left (a corrupt length can be huge)."""
+    here = f.tell()
+    end = f.seek(0, 2)
+    f.seek(here)
+    return f.read(max(0, min(n, end - here)))
+
+
 def _read_exact(f: BinaryIO, n: int, what: str) -> bytes:
-    data = f.read(n)
+    data = _read_bounded(f, n)
     if len(data) != n:
         raise DamagedBagError(f"file ends inside {what} at byte {f.tell()}")
     return data
@@ -108,7 +118,7 @@ def scan_ros1(path: Path) -> Iterator[tuple[str, Any]]:
                     raise DamagedBagError(f"file ends inside a record at byte {offset}")
                 header = _ros1_fields(_read_exact(f, _U32.unpack(head)[0], "a record header"))
                 (dlen,) = _U32.unpack(_read_exact(f, 4, "a record"))
-                data = f.read(dlen)
+                data = _read_bounded(f, dlen)
                 op = header.get("op", b"\x00")[0]
                 short = len(data) < dlen
                 if op == 0x05:  # chunk: parse as much as decompresses
@@ -168,12 +178,15 @@ def _mstr(buf: bytes, pos: int) -> tuple[str, int]:
 
 
 def _mcap_records(buf: bytes) -> Iterator[tuple[int, bytes]]:
+    """Records inside an MCAP chunk; :class:`DamagedBagError` at an incomplete tail."""
     pos = 0
-    while pos + 9 <= len(buf):
+    while pos < len(buf):
+        if pos + 9 > len(buf):
+            raise DamagedBagError(f"chunk data damaged or cut at offset {pos} of {len(buf)}")
         op = buf[pos]
         (n,) = _U64.unpack_from(buf, pos + 1)
         if pos + 9 + n > len(buf):
-            return
+            raise DamagedBagError(f"chunk data damaged or cut at offset {pos} of {len(buf)}")
         yield op, buf[pos + 9 : pos + 9 + n]
         pos += 9 + n
 
@@ -192,7 +205,7 @@ def scan_mcap(path: Path) -> Iterator[tuple[str, Any]]:
                 if len(head) < 9:
                     raise DamagedBagError(f"file ends inside a record at byte {offset}")
                 op, n = head[0], _U64.unpack_from(head, 1)[0]
-                body = f.read(n)
+                body = _read_bounded(f, n)
                 if op == 0x06:  # chunk
                     comp, pos = _mstr(body, 28)
                     (clen,) = _U64.unpack_from(body, pos)

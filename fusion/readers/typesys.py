@@ -122,7 +122,24 @@ def _dependencies(entry: Any) -> Iterable[str]:
             yield str(detail)
 
 
-def build_registry(connections: Sequence[Connection], *, ros1: bool, msg_dirs: Iterable[Path | str] = ()) -> TypeRegistry:
+RADAR_SCAN = "radar_msgs/msg/RadarScan"
+_RETURN_FIELDS = ["range", "azimuth", "elevation", "doppler_velocity", "amplitude"]
+
+
+def standard_radar_scan(store: Typestore) -> bool:
+    """True when RadarScan is ``header`` + ``RadarReturn[] returns`` of 5 float32 (the bundled layout)."""
+    scan = store.fielddefs.get(RADAR_SCAN)
+    ret = store.fielddefs.get("radar_msgs/msg/RadarReturn")
+    if not scan or not ret:
+        return False
+    names = [f[0] for f in scan[1]]
+    ret_ok = [f[0] for f in ret[1]] == _RETURN_FIELDS and all(f[1][1] == ("float32", 0) for f in ret[1])
+    return names == ["header", "returns"] and ret_ok and scan[1][0][1][1] == HEADER_TYPE
+
+
+def build_registry(
+    connections: Sequence[Connection], *, ros1: bool, msg_dirs: Iterable[Path | str] = ()
+) -> TypeRegistry:
     """Assemble the typestore for ``connections`` (see module docstring for precedence).
 
     Only the connection types and their dependencies are registered (code generation is

@@ -7,6 +7,7 @@ in the receiving process, so it is safe to hand to DataLoader / multiprocessing 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
@@ -103,7 +104,7 @@ class Frame:
             from fusion.annotations.store_io import read_frame_boxes  # type: ignore[import-not-found]
         except ImportError:
             return []
-        return list(read_frame_boxes(self._state.root, self.index))
+        return list(read_frame_boxes(self._state.live_root, self.index))
 
 
 class Dataset:
@@ -115,6 +116,7 @@ class Dataset:
         self._storage_options = dict(storage_options)
         self._allow_incomplete = allow_incomplete
         self._state = state
+        self._pid = os.getpid()
         self._frames = frames if frames is not None else range(len(self.state.times_ns))
 
     # ---- pickling: only the address and the frame range travel -----------------------
@@ -128,12 +130,14 @@ class Dataset:
         self._allow_incomplete = d["allow_incomplete"]
         self._frames = d["frames"]
         self._state = None
+        self._pid = os.getpid()
 
     @property
     def state(self) -> StoreState:
-        """The opened store (opened on first use in this process)."""
-        if self._state is None:
+        """The opened store (opened on first use in this process; reopened after a fork)."""
+        if self._state is None or self._pid != os.getpid():
             self._state = open_state(self._url, self._storage_options, self._allow_incomplete)
+            self._pid = os.getpid()
         return self._state
 
     # ---- sequence protocol -------------------------------------------------------------

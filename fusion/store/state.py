@@ -118,6 +118,15 @@ class StoreState:
         return {c: _read(self.root, f"{lay.EGO}/{c}", empty[c]) for c in cols}
 
     @cached_property
+    def live_root(self) -> zarr.Group:
+        """The root group read through the store's own metadata, not the consolidated copy.
+
+        Groups added after conversion (``annotations/`` by ``fusion annotate``) are not in the
+        consolidated metadata written at finalize; this view sees them.
+        """
+        return zarr.open_group(self.root.store, mode="r", zarr_format=3, use_consolidated=False)
+
+    @cached_property
     def rig_dict(self) -> dict[str, Any]:
         """The stored rig dict ({} when none was written)."""
         if lay.RIG not in self.root:

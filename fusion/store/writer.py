@@ -92,6 +92,8 @@ class StoreWriter:
         from fusion import __version__
 
         location = resolve(url, storage_options)
+        if location.kind == "local" and location.path.exists() and not location.path.is_dir():
+            raise StoreError(f"{location.url} is a file, not a store directory; choose another output path")
         if location.exists():
             if not overwrite:
                 raise StoreError(_exists_message(location))

@@ -68,6 +68,7 @@ class CameraRenderer:
         yd = (v.ravel() - K[1, 2]) / K[1, 1]
         xy = undistort_plumb_bob(xd, yd, D)
         self.rays_cam = np.concatenate([xy, np.ones((xy.shape[0], 1))], axis=1)  # (HW, 3), z = 1
+        self.rays_cam32 = self.rays_cam.astype(np.float32)
         self.rx32, self.ry32 = xy[:, 0].astype(np.float32), xy[:, 1].astype(np.float32)
         self.ray_norm32 = np.sqrt(self.rx32**2 + self.ry32**2 + 1).astype(np.float32)
         self.colors: dict[int, NDArray[np.uint8]] = {}  # object id -> (6, 3) shaded face colours
@@ -160,7 +161,7 @@ class CameraRenderer:
                 continue
             u0, v0, u1, v1 = rect
             idx = (np.arange(v0, v1)[:, None] * self.width + np.arange(u0, u1)[None, :]).ravel()
-            d = self.rays_cam[idx] @ R.T
+            d = self.rays_cam32[idx] @ np.ascontiguousarray(R.T, dtype=np.float32)  # float32 is enough here
             t, face = intersect_box(o, d, centers[m], world.sizes[m] / 2, float(world.yaws[m]))
             sel = t < depth[idx]
             hit = idx[sel]

@@ -9,9 +9,8 @@ names the offending field.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any
 
 from fusion.errors import ConfigError
@@ -22,6 +21,31 @@ FAULT_KINDS: tuple[str, ...] = ("", "drop", "duplicate", "zero_stamp", "out_of_o
 
 DEFAULT_START_TIME_NS = 1_700_000_000_000_000_000
 """True time of the first message (2023-11-14T22:13:20Z), int64 ns."""
+
+
+class FrozenOffsets(Mapping[str, int]):
+    """Immutable, hashable sensor name -> clock offset (ns) mapping."""
+
+    def __init__(self, items: Mapping[str, int]) -> None:
+        self._d = {str(k): int(v) for k, v in sorted(dict(items).items())}
+
+    def __getitem__(self, key: str) -> int:
+        return self._d[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._d)
+
+    def __len__(self) -> int:
+        return len(self._d)
+
+    def __hash__(self) -> int:
+        return hash(tuple(self._d.items()))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Mapping) and dict(self._d) == dict(other)
+
+    def __repr__(self) -> str:
+        return repr(self._d)
 
 
 @dataclass(frozen=True)
@@ -162,7 +186,7 @@ class SynthConfig:
         unknown = sorted(set(offsets) - known)
         if unknown:
             raise ConfigError(f"clock_offsets_ns: unknown sensor(s) {unknown}; use {sorted(known)}")
-        object.__setattr__(self, "clock_offsets_ns", MappingProxyType(offsets))
+        object.__setattr__(self, "clock_offsets_ns", FrozenOffsets(offsets))
         if not isinstance(self.faults, Faults):
             raise ConfigError(f"faults must be a Faults instance, got {type(self.faults).__name__}")
         for name in ("n_static_boxes", "n_moving_objects"):

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
+from rosbags.interfaces import Qos, QosDurability, QosHistory, QosLiveliness, QosReliability, QosTime
 from rosbags.rosbag1 import Writer as Writer1
 from rosbags.rosbag2 import StoragePlugin
 from rosbags.rosbag2 import Writer as Writer2
@@ -28,7 +29,7 @@ from fusion.testing.synth.messages import ROS1, ROS2, corrupt_content, serialize
 from fusion.testing.synth.schedule import FAULT_CODE, TopicTable, build_schedule
 from fusion.testing.synth.trajectory import AnalyticTrajectory, TrajectoryParams
 from fusion.testing.synth.truth import FORMAT_VERSION, TRUTH_JSON, TRUTH_NPZ
-from fusion.testing.synth.truth_io import truth_arrays
+from fusion.testing.synth.truth_io import truth_arrays, write_npz
 from fusion.testing.synth.world import make_world
 
 FORMATS: dict[str, str] = {"bag": "synth.bag", "db3": "synth_db3", "mcap": "synth_mcap"}
@@ -54,6 +55,15 @@ class SynthOutput:
     elapsed_s: float
 
 
+def _qos(topic: str) -> list[Qos]:
+    """Offered QoS of a ROS 2 topic: reliable keep-last; /tf_static transient-local (latched)."""
+    durable = topic == rigdef.TOPIC_TF_STATIC
+    zero = QosTime(0, 0)
+    return [Qos(QosHistory.KEEP_LAST, 1 if durable else 10, QosReliability.RELIABLE,
+                QosDurability.TRANSIENT_LOCAL if durable else QosDurability.VOLATILE, zero, zero,
+                QosLiveliness.AUTOMATIC, zero, False)]
+
+
 class _Writers:
     """The open bag writers, one connection per topic each."""
 
@@ -74,7 +84,8 @@ class _Writers:
                 w2 = Writer2(path, version=ROS2_VERSION, storage_plugin=plugin)
                 w2.open()
                 ts = typestore(ROS2)
-                self.conns[fmt] = {t: w2.add_connection(t, m, typestore=ts) for t, m in rigdef.TOPIC_TYPES.items()}
+                self.conns[fmt] = {t: w2.add_connection(t, m, typestore=ts, offered_qos_profiles=_qos(t))
+                                   for t, m in rigdef.TOPIC_TYPES.items()}
                 self.writers[fmt] = w2
         self.versions = sorted({ROS1 if f == "bag" else ROS2 for f in formats})
 
@@ -190,8 +201,7 @@ def _serialize(src: ContentSource, topic: str, seq: int, fault: int, versions: l
 
 def _save_truth(out_dir: Path, cfg: SynthConfig, params: TrajectoryParams, world: object,
                 tables: dict[str, TopicTable], src: ContentSource, counts: dict[str, int]) -> Path:
-    arrays = truth_arrays(cfg, tables, src)
-    np.savez(out_dir / TRUTH_NPZ, **arrays)  # type: ignore[arg-type]
+    write_npz(out_dir / TRUTH_NPZ, truth_arrays(cfg, tables, src))
     meta = {
         "format_version": FORMAT_VERSION,
         "generator": "fusion.testing.synth",

@@ -2,8 +2,8 @@
 
 Planar path (world frame ``odom``), with ``τ = (t_ns - start_ns) * 1e-9`` s::
 
-    x(τ) = v0 τ + ax (sin(ws τ + φs) - sin φs)        speed varies ±15 % along x
-    y(τ) = ay (sin(wy τ + φy) - sin φy)                weave: heading amplitude 15°
+    x(τ) = v0 τ + ax (sin(ws τ + φs) - sin φs)        speed varies ±10 % (period 6 s)
+    y(τ) = ay sin(wy τ + φy)                           weave about y = 0, heading amplitude ≈ 12°
     z(τ) = az sin(wz τ)
     yaw  = atan2(y', x')  (heading of the velocity)
     roll = ar sin(wr τ + φr),  pitch = ap sin(wp τ + φp)
@@ -24,8 +24,9 @@ from scipy.spatial.transform import Rotation
 
 F64 = NDArray[np.float64]
 
-HEADING_AMPLITUDE_RAD = np.deg2rad(15.0)
-SPEED_VARIATION = 0.15
+HEADING_AMPLITUDE_RAD = np.deg2rad(12.0)
+SPEED_VARIATION = 0.10
+SPEED_PERIOD_S = 6.0
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ class TrajectoryParams:
     @staticmethod
     def make(start_ns: int, speed_mps: float, yaw_rate_dps: float, rng: np.random.Generator) -> TrajectoryParams:
         """Path reaching about ``speed_mps`` mean speed and ``yaw_rate_dps`` peak yaw rate."""
-        ws = 2 * np.pi / 8.0
+        ws = 2 * np.pi / SPEED_PERIOD_S
         omega = np.deg2rad(yaw_rate_dps)
         wy = omega / HEADING_AMPLITUDE_RAD
         ay = speed_mps * np.tan(HEADING_AMPLITUDE_RAD) / wy if wy > 0 else 0.0
@@ -99,7 +100,6 @@ class AnalyticTrajectory:
         ys = _sin_derivs(p.ay, p.wy, p.phy, tau, 3)
         xs[0] = xs[0] + p.v0 * tau - p.ax * np.sin(p.phs)
         xs[1] = xs[1] + p.v0
-        ys[0] = ys[0] - p.ay * np.sin(p.phy)
         return xs, ys
 
     def _euler(self, tau: F64) -> tuple[list[F64], list[F64], list[F64]]:

@@ -9,6 +9,7 @@ per-message timing and faults, per-point LiDAR truth, radar truth, boxes).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -52,6 +53,11 @@ class MessageTable:
     def __len__(self) -> int:
         return int(self.index.size)
 
+    @property
+    def latency_ns(self) -> I64:
+        """(R,) transport latency ``record_time_ns - true_time_ns`` of each row."""
+        return self.record_time_ns - self.true_time_ns
+
 
 @dataclass(frozen=True)
 class LidarScanTruth:
@@ -73,6 +79,10 @@ class LidarScanTruth:
     stamp_ns: int
     start_ns: int
     stamp_true_ns: int
+
+    def __iter__(self) -> Iterator[Any]:
+        """Unpacks as ``world_xyz, time_ns, object_id, stamp_ns``."""
+        return iter((self.world_xyz, self.time_ns, self.object_id, self.stamp_ns))
 
 
 @dataclass(frozen=True)

@@ -65,7 +65,7 @@ class World:
 
 def make_world(start_ns: int, duration_s: float, speed_mps: float, n_static: int, n_moving: int,
                rng: np.random.Generator) -> World:
-    """Place boxes along the path (the path runs along +x, weaving about ±2 m in y).
+    """Place boxes along the path (the path runs along +x, weaving about ±1 m in y).
 
     Static boxes stand 9–14 m left/right of the path over its whole length;
     moving boxes follow the ego lane pattern (ahead, adjacent lanes, alongside on
@@ -82,16 +82,21 @@ def make_world(start_ns: int, duration_s: float, speed_mps: float, n_static: int
         sizes.append(size)
         yaws.append(rng.uniform(-np.pi, np.pi))
         vels.append([0.0, 0.0, 0.0])
-    # (distance ahead m, lateral m, speed factor) patterns; alongside-left is for the left camera
-    patterns = [(20.0, 0.0, 1.0), (1.0, 5.0, 1.0), (12.0, 3.6, 1.03), (30.0, -3.6, 0.97),
-                (45.0, 0.0, 1.0), (6.0, -3.6, 1.0)]
+    # (center ahead of base_link m, lateral m, speed factor): ahead -> front camera,
+    # alongside left (at the left camera's x) -> left camera; the ego weaves ±1 m, heading ±12°
+    patterns = [(20.0, 0.0, 1.0), (1.2, 5.0, 1.0), (25.0, 3.6, 1.0), (35.0, -3.6, 1.01),
+                (45.0, 1.8, 1.0), (18.0, -3.6, 1.0)]
     for k in range(n_moving):
-        ahead, lateral, factor = patterns[k % len(patterns)]
-        ahead += 12.0 * (k // len(patterns)) + rng.uniform(-1.0, 1.0)
-        lateral += rng.uniform(-0.2, 0.2)
+        if k < len(patterns):
+            ahead, lateral, factor = patterns[k]
+        else:  # further objects queue up ahead in lanes 0, +3.6, -3.6, 10 m apart
+            j = k - len(patterns)
+            ahead, lateral, factor = 55.0 + 10.0 * j, (0.0, 3.6, -3.6)[j % 3], 1.0
+        ahead += rng.uniform(-0.3, 0.3)
+        lateral += rng.uniform(-0.1, 0.1)
         size = np.array([rng.uniform(4.0, 5.0), rng.uniform(1.8, 2.0), rng.uniform(1.5, 1.9)])
         speed = speed_mps * factor
-        yaw = rng.uniform(-0.03, 0.03)
+        yaw = rng.uniform(-0.004, 0.004)  # slightly yawed, drifting < 0.05 m/s sideways
         centers.append([ahead, lateral, size[2] / 2])
         sizes.append(size)
         yaws.append(yaw)
