@@ -155,3 +155,18 @@ def test_fusion_store_detection(tmp_path: Path) -> None:
     plain.mkdir()
     (plain / "zarr.json").write_text(json.dumps({"zarr_format": 3, "node_type": "group", "attributes": {}}))
     assert not is_fusion_store(plain) and not is_fusion_store(tmp_path / "missing")
+
+
+def test_inspect_a_fusion_store(synth: Any, tmp_path: Path) -> None:
+    """A converted store is summarised through fusion.store.inspect_store (text and JSON)."""
+    from fusion.cli.main import main
+
+    store = tmp_path / "drive.zarr"
+    main(["convert", str(synth.bags["mcap"]), "-o", str(store)])
+    assert is_fusion_store(store)
+    res = CliRunner().invoke(inspect_cmd, [str(store), "--json"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.output)
+    assert data["complete"] is True and "lidar_top" in data["sensors"]
+    res = CliRunner().invoke(inspect_cmd, [str(store)])
+    assert res.exit_code == 0 and "fusion_format" in res.output

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from rosbags.rosbag1 import Writer as Writer1
 from test_readers_core import scenario
@@ -66,12 +67,62 @@ def test_truncated_rosbag2_directory_and_inspect(tmp_path: Path) -> None:
     assert "damaged" in summary["error"] and summary["topics"]["/imu/data"]["count"] == n
 
 
-def test_truncated_sqlite_is_one_clear_error(tmp_path: Path) -> None:
+def test_truncated_sqlite_yields_rows_of_complete_pages(tmp_path: Path) -> None:
+    """sqlite refuses a cut file; the page scanner reads every message whose page is complete,
+    in id order, then raises. Messages here fit in one page each (no overflow)."""
+    full = serialized("db3")
     f = bag_file(write_bag(tmp_path / "full", "db3", store_for("db3"), scenario("db3")))
-    f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])
-    with pytest.raises(TruncatedBagError, match="sqlite database is damaged") as err:
-        open_bags(f)
-    assert str(f) in str(err.value)
+    data = f.read_bytes()
+    page = int.from_bytes(data[16:18], "big")
+    pages_of = [(data.find(raw) + len(raw) - 1) // page for _t, _r, raw in full]  # 0-based page of each row
+    assert all(p >= 0 for p in pages_of) and pages_of == sorted(pages_of)
+    for k, cut in enumerate(range(len(data) // 2, len(data), page // 2)):
+        cut_path = tmp_path / f"cut{k}.db3"
+        cut_path.write_bytes(data[:cut])
+        expected = sum((p + 1) * page <= cut for p in pages_of)
+        if expected == 0:
+            with pytest.raises(TruncatedBagError, match="sqlite database is damaged") as err:
+                open_bags(cut_path)
+            assert str(cut_path) in str(err.value)
+            continue
+        got = []
+        with open_bags(cut_path) as src, pytest.raises(TruncatedBagError, match="damaged"):
+            for m in src.messages():
+                got.append((m.topic, m.record_time_ns, bytes(m.data)))
+        assert got == full[:expected], (cut, len(got), expected)
+
+
+def test_truncated_sqlite_with_overflow_pages(tmp_path: Path) -> None:
+    """Messages larger than a page (overflow chains): an exact prefix, growing with the cut."""
+    from test_readers_core import imu_msg
+    from test_readers_util import T0, header, mk
+
+    s = store_for("db3")
+    msgs = []
+    for i in range(12):
+        img = mk(s, "sensor_msgs/msg/Image", header=header(s, T0 + i, "cam"), height=10, width=1000, encoding="mono8",
+                 is_bigendian=False, step=1000, data=(np.arange(10_000) * (i + 1) % 251).astype(np.uint8))  # fmt: skip
+        msgs.append(("/img", "sensor_msgs/msg/Image", T0 + 2 * i, img))
+        msgs.append(("/imu/data", "sensor_msgs/msg/Imu", T0 + 2 * i + 1, imu_msg(s, T0 + i, i)))
+    full = [bytes(s.serialize_cdr(m, t)) for _topic, t, _r, m in msgs]
+    f = bag_file(write_bag(tmp_path / "ov", "db3", s, msgs))
+    data = f.read_bytes()
+    counts = []
+    for frac in (0.35, 0.5, 0.65, 0.8, 0.95):
+        cut_path = tmp_path / f"ov{frac}.db3"
+        cut_path.write_bytes(data[: int(len(data) * frac)])
+        got: list[bytes] = []
+        try:
+            with open_bags(cut_path) as src:
+                for m in src.messages():
+                    got.append(bytes(m.data))
+        except TruncatedBagError:
+            pass
+        else:
+            pytest.fail("a cut database must end with TruncatedBagError")
+        assert got == full[: len(got)]
+        counts.append(len(got))
+    assert counts == sorted(counts) and counts[-1] >= len(full) - 4
 
 
 def test_overwritten_middle_of_indexed_ros1_bag(tmp_path: Path) -> None:

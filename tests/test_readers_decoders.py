@@ -99,6 +99,9 @@ def messages_for(fmt: str) -> list[tuple[str, str, int, Any]]:
 
     add("/pc/le", pc2, pointcloud2(s, STAMP, "lidar", all_types_points()))
     add("/pc/be", pc2, pointcloud2(s, STAMP, "lidar", all_types_points(), big_endian=True))
+    f64 = np.zeros(N, dtype=[("x", "f8"), ("y", "f8"), ("z", "f8")])
+    f64["x"], f64["y"], f64["z"] = np.arange(N) * 0.5, -np.arange(N), 1e3
+    add("/pc/f64", pc2, pointcloud2(s, STAMP, "lidar", f64))
     org = time_cloud([("intensity", "f4")], {"intensity": np.arange(N, dtype=np.float32)})
     org["x"][::5] = np.nan
     add("/pc/organized", pc2, pointcloud2(s, STAMP, "lidar", org, height=4, row_pad=6, is_dense=False))
@@ -279,6 +282,12 @@ def test_pointcloud_all_datatypes_padding_both_endians(recs: dict[str, Any]) -> 
         assert pc.fields["normal"].shape == (N, 3)
         np.testing.assert_array_equal(pc.fields["normal"], ref["normal"])
         assert pc.fields["u32"].dtype.isnative
+
+
+def test_pointcloud_float64_xyz(recs: dict[str, Any]) -> None:
+    pc = recs["/pc/f64"]
+    assert pc.xyz.dtype == np.float32 and pc.fields == {} and pc.time_convention == "none"
+    np.testing.assert_array_equal(pc.xyz, np.stack([np.arange(N) * 0.5, -np.arange(N), np.full(N, 1e3)], 1))
 
 
 def test_pointcloud_organized_nan_row_padding(recs: dict[str, Any]) -> None:

@@ -12,6 +12,7 @@ from fusion.testing.synth.schedule import build_schedule, periodic_times
 
 @pytest.mark.parametrize(("changes", "field"), [
     ({"duration_s": 0}, "duration_s"),
+    ({"seed": -1}, "seed"),
     ({"speed_mps": 0.0}, "speed_mps"),
     ({"lidar_time_convention": "livox"}, "lidar_time_convention"),
     ({"lidar_beams": 0}, "lidar_beams"),
@@ -31,6 +32,8 @@ def test_faults_validation() -> None:
     with pytest.raises(ConfigError, match="gap"):
         Faults(gap=(1.0, 0.0))
     assert not Faults().any and Faults(gap=(0.1, 0.1)).any
+    with pytest.raises(ConfigError, match=r"faults\.topics"):
+        build_schedule(SynthConfig(duration_s=0.1, faults=Faults(duplicate_count=1, topics=("/gps",))))
 
 
 def test_config_hashable_and_round_trips() -> None:
@@ -40,6 +43,9 @@ def test_config_hashable_and_round_trips() -> None:
     assert {a: 1}[b] == 1
     assert a.offset_ns("lidar_top") == -5 and a.offset_ns("camera_left") == 0
     assert a.replace(seed=3).seed == 3
+    tiny = SynthConfig.tiny(seed=2)
+    assert (tiny.duration_s, tiny.lidar_beams, tiny.lidar_columns, tiny.image_width) == (1.0, 16, 256, 160)
+    assert tiny.seed == 2
 
 
 def test_message_counts_and_phases() -> None:

@@ -107,6 +107,7 @@ def test_lidar_hits_lie_on_surfaces(log) -> None:
     scan = truth.lidar_scan(2)
     ground = scan.object_id == -1
     assert ground.any() and (scan.object_id >= 0).any()
+    assert (scan.object_id >= truth.n_static_boxes).any()  # moving objects are hit at their own times
     assert np.abs(scan.world_xyz[ground, 2]).max() < 1e-9
     boxes = truth.boxes_at(scan.time_ns)
     for obj in np.unique(scan.object_id[scan.object_id >= 0]):
@@ -165,9 +166,9 @@ def test_radar_doppler(log) -> None:
         u = (R_wb @ T_br[:3, :3] @ scan.xyz_radar.T).T
         u /= np.linalg.norm(u, axis=1, keepdims=True)
         expected = ((scan.target_velocity - v_sensor) * u).sum(axis=1)
-        np.testing.assert_allclose(f["doppler_mps"], expected, atol=1e-5)
+        np.testing.assert_allclose(f["doppler_mps"], expected, atol=5e-6)  # float32: measured 4.8e-7
         static = scan.object_id < truth.n_static_boxes
-        np.testing.assert_allclose(f["doppler_mps"][static], -(u[static] @ v_sensor), atol=1e-5)
+        np.testing.assert_allclose(f["doppler_mps"][static], -(u[static] @ v_sensor), atol=5e-6)
         np.testing.assert_array_equal(np.linalg.norm(scan.target_velocity[static], axis=1), 0.0)
         n_static_seen += int(static.sum())
         n_moving_seen += int((~static).sum())
@@ -197,11 +198,11 @@ def test_imu_matches_finite_differences(log) -> None:
     p_p, _ = imu_pose(t + h)
     a_world = (p_p - 2 * p_0 + p_m) / (h * 1e-9) ** 2
     f_expected = np.einsum("nji,nj->ni", R0, a_world - np.array([0.0, 0.0, -9.80665]))
-    assert np.abs(acc - f_expected).max() < 2e-3  # 2nd differences: O(h²) + roundoff ~1e-4
+    assert np.abs(acc - f_expected).max() < 2e-5  # 2nd differences, h = 1 ms: measured 2.8e-6 m/s²
     _, Rm = imu_pose(t - h)
     _, Rp = imu_pose(t + h)
     w_fd = Rotation.from_matrix(np.einsum("nji,njk->nik", Rm, Rp)).as_rotvec() / (2 * h * 1e-9)
-    assert np.abs(gyro - w_fd).max() < 1e-4
+    assert np.abs(gyro - w_fd).max() < 5e-6  # measured 5.3e-7 rad/s
     # orientation = R_odom_imu, quaternion x, y, z, w
     dots = np.abs((Rotation.from_matrix(R0).as_quat() * quat).sum(axis=1))
     assert np.abs(dots - 1).max() < 1e-12

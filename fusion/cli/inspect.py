@@ -21,6 +21,14 @@ def _wide_console() -> Any:
     return con
 
 
+def _iso(ns: int | None) -> str:
+    if ns is None:
+        return "-"
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(ns / 1e9, tz=dt.UTC).isoformat(timespec="milliseconds")
+
+
 def _lat(ms: float | None) -> str:
     if ms is None:
         return "-"
@@ -50,6 +58,7 @@ def print_bag_summary(summary: dict[str, Any]) -> None:
     con.print(
         f"[bold]{', '.join(summary['paths'])}[/bold] ({summary.get('format', '?')}): "
         f"{summary.get('message_count', 0)} messages, {summary.get('duration_s', 0.0):.3f} s of record time"
+        f" ({_iso(summary.get('start_record_ns'))} → {_iso(summary.get('end_record_ns'))})"
     )
     table = Table(show_edge=False)
     cols = ("topic", "type", "kind", "frame", "count", "rate Hz", "jitter ms", "latency p50 / p99 ms", "anomalies")

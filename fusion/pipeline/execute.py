@@ -115,6 +115,13 @@ class Executor:
                 )
 
     # -- per message ---------------------------------------------------------------------
+    def _ego_window(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The ego samples bracketing [lo, hi] (one beyond each end): O(sweep), not O(log)."""
+        times, t, q = self._ego
+        i0 = max(int(np.searchsorted(times, lo, side="right")) - 1, 0)
+        i1 = min(int(np.searchsorted(times, hi, side="left")) + 1, len(times))
+        return times[i0:i1], t[i0:i1], q[i0:i1]
+
     def _ref_time(self, tab: MessageTable, i: int, common: int) -> int:
         mode = self.cfg.deskew
         if mode == "sweep_end" and tab.sweep_end_ns is not None and tab.sweep_end_ns[i] >= 0:
@@ -152,7 +159,8 @@ class Executor:
             if self.cfg.deskew != "off" and len(times) and times[0] <= lo and hi <= times[-1]:
                 T = self.rig.sensor(name).T_base_sensor.matrix
                 try:
-                    xyz = deskew_points(xyz, pt_common, *self._ego, T, ref, max_gap_ns=self._max_gap_ns)
+                    xyz = deskew_points(xyz, pt_common, *self._ego_window(lo, hi), T, ref,
+                                        max_gap_ns=self._max_gap_ns)
                     stats.deskewed += 1
                 except ExtrapolationError:  # an ego gap inside the sweep: never bridged
                     stats.not_deskewed_no_ego += 1

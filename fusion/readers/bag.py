@@ -16,95 +16,25 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-import numpy as np
-from rosbags.interfaces import Connection, ConnectionExtRosbag2
-from rosbags.rosbag1 import Reader as Reader1
-from rosbags.rosbag2 import Reader as Reader2
-from rosbags.rosbag2.reader import DirectoryReader
+from rosbags.interfaces import Connection
 
 from fusion.errors import (
     BagError,
-    BagNotFoundError,
     ConfigError,
     DecodeError,
     EmptyBagError,
     MessageTypeError,
     TruncatedBagError,
-    UnsupportedBagError,
 )
+from fusion.readers.backends import backend_stream, cdr_connections, expand_paths, open_unit
 from fusion.readers.decode import decode_message
-from fusion.readers.failures import open_error, read_error, reason, sniff
+from fusion.readers.failures import read_error, reason
 from fusion.readers.kinds import detect_kind
-from fusion.readers.radar import decode_radar_scan, returns_from_raw
-from fusion.readers.records import MessageMeta, Record
-from fusion.readers.recovery import ScanReader
+from fusion.readers.radar import decode_radar_scan_raw
+from fusion.readers.records import Record
 from fusion.readers.source import I64, DecodeOptions, OptionsArg, RawMessage, TopicInfo
-from fusion.readers.stamps import StampExtractor, header_stamp_ns, peek_frame_id
+from fusion.readers.stamps import peek_frame_id, read_stamps
 from fusion.readers.typesys import RADAR_SCAN, TypeRegistry, build_registry, standard_radar_scan
-
-ROS2_SUFFIXES = (".db3", ".mcap")
-
-
-def _zstd_decompress(data: bytes) -> bytes:
-    """Per-message zstd (rosbag2 ``compression_mode: message``)."""
-    from rosbags.rosbag2.reader import zstd
-
-    return bytes(zstd.decompress(data))
-
-
-def _expand(paths: Sequence[Path]) -> tuple[bool, list[Path]]:
-    """Decide ROS 1 vs ROS 2 and list the units rosbags opens (files or bag dirs)."""
-    units: list[Path] = []
-    kinds: set[str] = set()
-    for path in paths:
-        if not path.exists():
-            raise BagNotFoundError(f"{path}: no such file or directory")
-        if path.is_dir():
-            if (path / "metadata.yaml").is_file():
-                units.append(path)
-                kinds.add("ros2")
-                continue
-            files = sorted(p for p in path.iterdir() if p.suffix in ROS2_SUFFIXES and p.is_file())
-            bags = sorted(p for p in path.iterdir() if p.suffix == ".bag" and p.is_file())
-            if files:
-                units.extend(files)
-                kinds.add("ros2")
-            elif bags:
-                units.extend(bags)
-                kinds.add("ros1")
-            else:
-                raise BagError(
-                    f"{path}: not a bag directory (no metadata.yaml and no .db3/.mcap/.bag files); "
-                    "pass a bag file or a rosbag2 directory"
-                )
-            continue
-        magic = sniff(path)
-        if magic == "empty":
-            raise EmptyBagError(f"{path}: the file is empty (0 bytes)")
-        if magic == "ros1":
-            kinds.add("ros1")
-        elif magic in ("mcap", "sqlite"):
-            if path.suffix not in ROS2_SUFFIXES:
-                raise UnsupportedBagError(f"{path}: looks like a {magic} bag but is not named .mcap/.db3; rename it")
-            kinds.add("ros2")
-        elif path.suffix == ".mcap":
-            raise BagError(
-                f"{path}: damaged MCAP file (invalid magic bytes; line endings converted by a text transfer?); "
-                "re-copy the file in binary mode"
-            )
-        elif path.name.endswith(".zstd"):
-            raise UnsupportedBagError(
-                f"{path}: a zstd-compressed rosbag2 file; open its bag directory (with metadata.yaml) instead"
-            )
-        else:
-            raise UnsupportedBagError(
-                f"{path}: not a ROS bag (unknown file magic); "
-                "expected a ROS 1 .bag, a ROS 2 .db3/.mcap or a bag directory"
-            )
-        units.append(path)
-    if len(kinds) > 1:
-        raise BagError(f"{', '.join(map(str, paths))}: ROS 1 and ROS 2 bags cannot form one log; open them separately")
-    return kinds == {"ros1"}, units
 
 
 class RosBagSource:
@@ -122,7 +52,7 @@ class RosBagSource:
         if not paths:
             raise BagError("no bag paths given")
         self._paths = tuple(Path(p) for p in paths)
-        self.ros1, self._units = _expand(self._paths)
+        self.ros1, self._units = expand_paths(self._paths)
         self._readers: list[Any] = []
         self._conns: list[list[Connection]] = []
         try:
@@ -147,48 +77,13 @@ class RosBagSource:
         self.truncated: TruncatedBagError | None = None
 
     # -- opening -------------------------------------------------------------------------
-    def _open_unit(self, unit: Path) -> list[tuple[Any, Path]]:
-        """Open one unit with rosbags; fall back to a sequential scan when its index is damaged."""
-        try:
-            reader: Any = Reader1(unit) if self.ros1 else Reader2(unit)
-            reader.open()
-            return [(reader, unit)]
-        except Exception as exc:
-            err = open_error(unit, exc)
-        if not isinstance(err, TruncatedBagError):
-            raise err
-        if unit.is_dir():  # a rosbag2 directory whose file is damaged: read its files one by one
-            files = sorted(p for p in unit.iterdir() if p.suffix in ROS2_SUFFIXES and p.is_file())
-            return [pair for f in files for pair in self._open_unit(f)]
-        kind = sniff(unit)
-        if kind not in ("ros1", "mcap"):
-            raise err
-        scan = ScanReader(unit, kind)
-        scan.open()
-        if not scan.connections or not any(c.msgcount for c in scan.connections):
-            raise TruncatedBagError(f"{err} (no intact message before the damage: {scan.damage})")
-        return [(scan, unit)]
-
     def _open_readers(self) -> None:
         total = 0
-        opened = [pair for unit in self._units for pair in self._open_unit(unit)]
+        opened = [pair for unit in self._units for pair in open_unit(unit, self.ros1)]
         self._units = [u for _r, u in opened]
         for reader, unit in opened:
             self._readers.append(reader)
-            conns = list(reader.connections)
-            if not self.ros1:
-                fmts = {c.ext.serialization_format for c in conns if isinstance(c.ext, ConnectionExtRosbag2)}
-                cdr = [
-                    c
-                    for c in conns
-                    if not isinstance(c.ext, ConnectionExtRosbag2) or c.ext.serialization_format == "cdr"
-                ]
-                if conns and not cdr:
-                    raise UnsupportedBagError(
-                        f"{unit}: holds no ROS messages (message encoding {', '.join(sorted(fmts))}); "
-                        "fusion reads cdr-serialized ROS 2 bags"
-                    )
-                conns = cdr
+            conns = list(reader.connections) if self.ros1 else cdr_connections(reader, unit)
             self._conns.append(conns)
             total += sum(c.msgcount for c in conns)
         if total == 0:
@@ -269,31 +164,11 @@ class RosBagSource:
             )
         return [[c for c in conns if c.topic in wanted] for conns in self._conns]
 
-    @staticmethod
-    def _backend_stream(reader: Any, conns: list[Connection]) -> Iterator[tuple[Connection, int, Any]]:
-        """rosbags' message stream; for rosbag2 directories, match files' topics by name and type only.
-
-        rosbags also requires the QoS profiles in metadata.yaml to equal the database's,
-        and silently yields nothing when they differ; fusion matches on (topic, type).
-        """
-        storage = getattr(reader, "storage", None)
-        if isinstance(reader, ScanReader) or not isinstance(storage, DirectoryReader):
-            yield from reader.messages(connections=conns)
-            return
-        by_key = {(c.topic, c.msgtype): c for c in conns}
-        per_message = storage.metadata.compression_mode == "message"
-        for st in storage.storages:
-            sconns = [x for x in st.connections if (x.topic, x.msgtype) in by_key]
-            if not sconns:
-                continue
-            for sc, t, data in st.messages(sconns):
-                yield by_key[sc.topic, sc.msgtype], t, (_zstd_decompress(data) if per_message else data)
-
     def _reader_stream(self, i: int, conns: list[Connection]) -> Iterator[tuple[Connection, int, Any]]:
         reader, unit = self._readers[i], self._units[i]
         n, last = 0, None
         try:
-            for conn, t, data in self._backend_stream(reader, conns):
+            for conn, t, data in backend_stream(reader, conns):
                 n += 1
                 last = t
                 yield conn, t, data
@@ -377,7 +252,7 @@ class RosBagSource:
         """
         opts = options.get(raw.topic) if isinstance(options, Mapping) else options
         if raw.msgtype == RADAR_SCAN and raw.msgtype not in self.registry.missing and self._radar_fast:
-            return self._decode_radar_scan_raw(raw)
+            return decode_radar_scan_raw(raw)
         msg = self.deserialize(raw)
         try:
             return decode_message(msg, raw, opts or DecodeOptions())
@@ -391,18 +266,6 @@ class RosBagSource:
                 topic=raw.topic,
                 index=raw.index,
             ) from None
-
-    def _decode_radar_scan_raw(self, raw: RawMessage) -> Record:
-        """RadarScan without building one Python object per return (standard layout)."""
-        try:
-            ret = returns_from_raw(raw.data, ros1=raw.ros1)
-            stamp = header_stamp_ns(raw.data, ros1=raw.ros1)
-        except DecodeError as exc:
-            raise DecodeError(
-                f"{exc.reason} (record time {raw.record_time_ns} ns, {raw.path})", topic=raw.topic, index=raw.index
-            ) from None
-        meta = MessageMeta(raw.topic, raw.index, raw.record_time_ns, stamp or 0, peek_frame_id(raw.data, ros1=raw.ros1))
-        return decode_radar_scan(None, meta, ret)
 
     def stamps(self, topics: Iterable[str], *, keep_partial: bool = False) -> dict[str, tuple[I64, I64]]:
         """Header stamps and record times of every message on ``topics``, without full deserialization.
@@ -432,25 +295,8 @@ class RosBagSource:
                         f"{', '.join(map(str, self._paths))}: topic {c.topic} has type {c.msgtype} which cannot "
                         f"be decoded: {why}; pass the package's .msg files with --msg-dir"
                     )
-        extractor = StampExtractor(self)
-        stamps: dict[str, list[int]] = {t: [] for t in wanted}
-        records: dict[str, list[int]] = {t: [] for t in wanted}
-        corrupt: dict[str, list[int]] = {}
-        self.truncated = None
-        try:
-            for raw in self.messages(wanted):
-                stamp = extractor.stamp(raw)
-                if stamp is None:
-                    corrupt.setdefault(raw.topic, []).append(raw.index)
-                    stamp = 0
-                stamps[raw.topic].append(stamp)
-                records[raw.topic].append(raw.record_time_ns)
-        except TruncatedBagError as exc:
-            if not keep_partial:
-                raise
-            self.truncated = exc
-        self.corrupt_stamps = corrupt
-        return {t: (np.asarray(stamps[t], dtype=np.int64), np.asarray(records[t], dtype=np.int64)) for t in wanted}
+        result, self.corrupt_stamps, self.truncated = read_stamps(self, wanted, keep_partial=keep_partial)
+        return result
 
     def close(self) -> None:
         """Close every file (idempotent)."""

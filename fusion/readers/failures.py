@@ -30,26 +30,36 @@ def reason(exc: BaseException) -> str:
     return text.replace("\n", " ")
 
 
+def mcap_summary(path: Path) -> tuple[str, set[str], int, int]:
+    """(profile, message encodings, channels, messages) of an MCAP file, read sequentially.
+
+    Raises:
+        Exception: whatever the ``mcap`` package raises for a damaged file.
+    """
+    from mcap.records import Channel, Header, Message
+    from mcap.stream_reader import StreamReader
+
+    encodings: set[str] = set()
+    channels: set[int] = set()
+    messages = 0
+    profile = ""
+    with path.open("rb") as f:
+        for record in StreamReader(f).records:
+            if isinstance(record, Message):
+                messages += 1
+            elif isinstance(record, Channel):
+                channels.add(record.id)
+                encodings.add(record.message_encoding)
+            elif isinstance(record, Header):
+                profile = record.profile
+    return profile, encodings, len(channels), messages
+
+
 def _non_ros_mcap(path: Path) -> BagError:
     """Inspect an MCAP rosbags refused (profile not ros2) and say what it holds."""
     try:
-        from mcap.records import Channel, Header, Message
-        from mcap.stream_reader import StreamReader
-
-        encodings: set[str] = set()
-        channels: set[int] = set()
-        messages = 0
-        profile = ""
-        with path.open("rb") as f:
-            for record in StreamReader(f).records:
-                if isinstance(record, Message):
-                    messages += 1
-                elif isinstance(record, Channel):
-                    channels.add(record.id)
-                    encodings.add(record.message_encoding)
-                elif isinstance(record, Header):
-                    profile = record.profile
-    except Exception as exc:
+        profile, encodings, channels, messages = mcap_summary(path)
+    except Exception as exc:  # the mcap package has its own error zoo
         return BagError(f"{path}: not a readable MCAP file ({type(exc).__name__}: {reason(exc)}); the file is damaged")
     if messages == 0:
         return EmptyBagError(f"{path}: MCAP (profile {profile!r}) holds no messages")
@@ -60,7 +70,7 @@ def _non_ros_mcap(path: Path) -> BagError:
         )
     return UnsupportedBagError(
         f"{path}: holds no ROS messages (message encoding {enc}; {messages} message(s) on "
-        f"{len(channels)} channel(s), profile {profile!r}); fusion reads ROS 1 bags and ROS 2 cdr bags"
+        f"{channels} channel(s), profile {profile!r}); fusion reads ROS 1 bags and ROS 2 cdr bags"
     )
 
 

@@ -16,7 +16,8 @@ from fusion.errors import DecodeError
 from fusion.readers.kinds import DOPPLER_FIELDS
 from fusion.readers.pointcloud import column, structured_points, xyz_of
 from fusion.readers.records import MessageMeta, RadarDetections, RadarTrackList
-from fusion.readers.source import RadarFieldMap
+from fusion.readers.source import RadarFieldMap, RawMessage
+from fusion.readers.stamps import header_stamp_ns, peek_frame_id
 
 EXTRA_FIELDS = ("rcs", "amplitude", "snr", "intensity", "power", "noise")
 
@@ -126,6 +127,23 @@ def decode_radar_scan(msg: Any, meta: MessageMeta, ret: np.ndarray | None = None
             "amplitude_db": ret["amplitude"].copy(),
         },
     )
+
+
+def decode_radar_scan_raw(raw: RawMessage) -> RadarDetections:
+    """RadarScan straight from its bytes: no Python object per return (standard layout only).
+
+    Raises:
+        DecodeError: The bytes are shorter than the returns they announce (names topic and index).
+    """
+    try:
+        ret = returns_from_raw(raw.data, ros1=raw.ros1)
+    except DecodeError as exc:
+        raise DecodeError(
+            f"{exc.reason} (record time {raw.record_time_ns} ns, {raw.path})", topic=raw.topic, index=raw.index
+        ) from None
+    stamp = header_stamp_ns(raw.data, ros1=raw.ros1) or 0
+    meta = MessageMeta(raw.topic, raw.index, raw.record_time_ns, stamp, peek_frame_id(raw.data, ros1=raw.ros1))
+    return decode_radar_scan(None, meta, ret)
 
 
 def decode_radar_tracks(msg: Any, meta: MessageMeta) -> RadarTrackList:

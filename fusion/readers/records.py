@@ -102,8 +102,11 @@ class CameraImage:
         encoding: ROS encoding for raw images (``"bgr8"``, ``"mono16"``, ...) or
             the compressed ``format`` string (``"jpeg"``, ``"bgr8; jpeg compressed bgr8"``).
         compressed: True for ``sensor_msgs/CompressedImage``.
-        data: Compressed bytes (uint8 1-D array) or the decoded pixels:
-            (H, W, 3) uint8 BGR for colour, (H, W) for mono/depth in the native dtype.
+        data: Compressed bytes (uint8 1-D array, the original bytes) or the raw pixels in the
+            encoding's native layout, native byte order: (H, W, C) for rgb8/bgr8/rgba8/...
+            (channel order as ``encoding`` says), (H, W) for mono/depth/Bayer mosaics, (H, W, 2)
+            for YUV 4:2:2, (H*3/2, W) for nv21, (H*3, W) for nv24. ``fusion.readers.to_bgr8``
+            gives (H, W, 3) uint8 BGR for any of them.
         width: Image width in pixels (0 until decoded for compressed images).
         height: Image height in pixels (0 until decoded for compressed images).
     """

@@ -1,5 +1,8 @@
 """Sequential readers for damaged ROS 1 bags and MCAP files (index or footer missing).
 
+(Damaged rosbag2 sqlite files are read page by page by :mod:`fusion.readers.sqlite_scan`
+behind the same :class:`ScanReader` facade.)
+
 rosbags reads through the index at the end of a file; a bag cut short (recorder
 killed, disk full, interrupted copy) loses that index and rosbags refuses it.
 These scanners walk the records from the start instead, decompressing each chunk
@@ -27,6 +30,8 @@ from rosbags.interfaces import (
 )
 from rosbags.rosbag1.reader import normalize
 from rosbags.typesys.msg import normalize_msgtype
+
+from fusion.readers.sqlite_scan import scan_sqlite
 
 _U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")
@@ -191,8 +196,8 @@ def _mcap_records(buf: bytes) -> Iterator[tuple[int, bytes]]:
         pos += 9 + n
 
 
-def scan_mcap(path: Path) -> Iterator[tuple[str, Any]]:
-    """Events like :func:`scan_ros1` for an MCAP file (ROS 2 profile)."""
+def scan_mcap(path: Path, *, any_profile: bool = False) -> Iterator[tuple[str, Any]]:
+    """Events like :func:`scan_ros1` for an MCAP file (ROS 2 profile unless ``any_profile``)."""
     schemas: dict[int, tuple[str, str, str]] = {}
     with path.open("rb") as f:
         f.read(8)  # magic, checked by the caller
@@ -211,11 +216,11 @@ def scan_mcap(path: Path) -> Iterator[tuple[str, Any]]:
                     (clen,) = _U64.unpack_from(body, pos)
                     raw = _partial_decompress(comp, body[pos + 8 : pos + 8 + clen])
                     for sub_op, sub in _mcap_records(raw):
-                        yield from _mcap_event(sub_op, sub, schemas)
+                        yield from _mcap_event(sub_op, sub, schemas, any_profile)
                 elif len(body) == n:
                     if op == 0x02:  # footer
                         return
-                    yield from _mcap_event(op, body, schemas)
+                    yield from _mcap_event(op, body, schemas, any_profile)
                 if len(body) < n:
                     raise DamagedBagError(f"file ends inside a record at byte {offset} (record of {n} bytes)")
             except DamagedBagError as exc:
@@ -226,10 +231,12 @@ def scan_mcap(path: Path) -> Iterator[tuple[str, Any]]:
                 return
 
 
-def _mcap_event(op: int, body: bytes, schemas: dict[int, tuple[str, str, str]]) -> Iterator[tuple[str, Any]]:
+def _mcap_event(
+    op: int, body: bytes, schemas: dict[int, tuple[str, str, str]], any_profile: bool = False
+) -> Iterator[tuple[str, Any]]:
     if op == 0x01:
         profile, _ = _mstr(body, 0)
-        if profile != "ros2":
+        if profile != "ros2" and not any_profile:
             raise DamagedBagError(f"MCAP profile {profile!r} is not ros2")
     elif op == 0x03:
         (sid,) = struct.unpack_from("<H", body, 0)
@@ -260,7 +267,13 @@ class ScanReader:
 
     def __init__(self, path: Path, kind: str) -> None:
         self.path = path
-        self._scan = scan_ros1 if kind == "ros1" else scan_mcap
+        scanners: dict[str, Any] = {
+            "ros1": scan_ros1,
+            "mcap": scan_mcap,
+            "mcap_any_profile": lambda p: scan_mcap(p, any_profile=True),
+            "sqlite": scan_sqlite,
+        }
+        self._scan = scanners[kind]
         self.connections: list[Connection] = []
         self.damage: str | None = None
 

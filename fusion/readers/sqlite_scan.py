@@ -36,6 +36,29 @@ def _varint(buf: Any, pos: int) -> tuple[int, int]:
     return (value << 8) | buf[pos + 8], pos + 9
 
 
+def _serial_types(payload: Any, pos: int = 0) -> list[int]:
+    """Serial types of a record's header (the header always sits in the cell's local part)."""
+    hsize, p = _varint(payload, pos)
+    types = []
+    while p < pos + hsize:
+        t, p = _varint(payload, p)
+        types.append(t)
+    return types
+
+
+def _is_message_row(types: list[int]) -> bool:
+    """``messages(id INTEGER PRIMARY KEY, topic_id INTEGER, timestamp INTEGER, data BLOB)``."""
+    ints = (1, 2, 3, 4, 5, 6, 8, 9)  # 8 and 9 are the constants 0 and 1
+    return (
+        len(types) == 4
+        and types[0] == 0
+        and types[1] in ints
+        and types[2] in ints
+        and types[3] >= 12
+        and types[3] % 2 == 0
+    )
+
+
 def _record(payload: bytes) -> list[Any]:
     """Decode an sqlite record (header of serial types, then values)."""
     hsize, pos = _varint(payload, 0)
@@ -103,6 +126,12 @@ class SqlitePages:
                     break
                 yield rowid, page, base + ptr
 
+    def local_start(self, cell: int) -> int:
+        """Offset of a cell's payload (after its size and rowid varints)."""
+        _size, pos = _varint(self.buf, cell)
+        _rowid, pos = _varint(self.buf, pos)
+        return pos
+
     def payload(self, cell: int) -> bytes:
         """The full payload of a table-leaf cell (overflow chain followed).
 
@@ -142,13 +171,13 @@ def scan_sqlite(path: Path) -> Iterator[tuple[str, Any]]:
         messages: dict[int, tuple[int, int]] = {}  # rowid -> (page, cell)
         for rowid, page, cell in pages.cells():
             try:
-                head = pages.payload(cell) if rowid not in messages else b""
-                rec = _record(head) if head else []
+                if _is_message_row(_serial_types(pages.buf, pages.local_start(cell))):
+                    messages.setdefault(rowid, (page, cell))
+                    continue
+                rec = _record(pages.payload(cell))
             except (ValueError, IndexError, struct.error):
                 continue
-            if len(rec) == 4 and rec[0] is None and isinstance(rec[3], bytes) and isinstance(rec[2], int):
-                messages[rowid] = (page, cell)
-            elif len(rec) >= 5 and all(isinstance(v, str) for v in rec[1:5]):
+            if len(rec) >= 5 and all(isinstance(v, str) for v in rec[1:5]):
                 if rec[2] in ("ros2msg", "ros2idl", "") and "/" in rec[1]:
                     defs[rec[1]] = (rec[2], rec[3])
                 else:
@@ -158,8 +187,11 @@ def scan_sqlite(path: Path) -> Iterator[tuple[str, Any]]:
             fmt = {"ros2msg": MessageDefinitionFormat.MSG, "ros2idl": MessageDefinitionFormat.IDL}.get(
                 enc, MessageDefinitionFormat.NONE
             )
-            yield "conn", Connection(
-                tid, rec[1], rec[2], MessageDefinition(fmt, text), "", 0, ConnectionExtRosbag2(rec[3], []), None
+            yield (
+                "conn",
+                Connection(
+                    tid, rec[1], rec[2], MessageDefinition(fmt, text), "", 0, ConnectionExtRosbag2(rec[3], []), None
+                ),
             )
         rowid = 1
         while rowid in messages:
@@ -171,9 +203,16 @@ def scan_sqlite(path: Path) -> Iterator[tuple[str, Any]]:
             yield "msg", (topic_id, stamp, data)
             rowid += 1
         last = max(messages, default=0)
-        yield "damage", (
-            f"sqlite database damaged: message id {rowid} is missing"
-            + (f" ({len([r for r in messages if r > rowid])} later row(s) survive but are not in sequence)" if last > rowid else "")
+        yield (
+            "damage",
+            (
+                f"sqlite database damaged: message id {rowid} is missing"
+                + (
+                    f" ({len([r for r in messages if r > rowid])} later row(s) survive but are not in sequence)"
+                    if last > rowid
+                    else ""
+                )
+            ),
         )
     finally:
         pages.close()

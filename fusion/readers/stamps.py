@@ -13,7 +13,9 @@ from __future__ import annotations
 import struct
 from typing import TYPE_CHECKING, Any
 
-from fusion.errors import DecodeError
+import numpy as np
+
+from fusion.errors import DecodeError, TruncatedBagError
 
 if TYPE_CHECKING:
     from fusion.readers.source import BagSource, RawMessage
@@ -79,3 +81,36 @@ class StampExtractor:
             return stamp_of_message(self._source.deserialize(raw))
         except DecodeError:
             return None
+
+
+def read_stamps(
+    source: BagSource, topics: list[str], *, keep_partial: bool = False
+) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], dict[str, list[int]], TruncatedBagError | None]:
+    """One streaming pass collecting (stamp_ns, record_time_ns) int64 arrays per topic.
+
+    Returns:
+        (topic -> (stamps (N,), record times (N,)), topic -> indices of unreadable stamps
+        (stamp 0 there), the damage hit when ``keep_partial`` else None).
+
+    Raises:
+        TruncatedBagError: The bag is damaged and ``keep_partial`` is False.
+    """
+    extractor = StampExtractor(source)
+    stamps: dict[str, list[int]] = {t: [] for t in topics}
+    records: dict[str, list[int]] = {t: [] for t in topics}
+    corrupt: dict[str, list[int]] = {}
+    truncated = None
+    try:
+        for raw in source.messages(topics):
+            stamp = extractor.stamp(raw)
+            if stamp is None:
+                corrupt.setdefault(raw.topic, []).append(raw.index)
+                stamp = 0
+            stamps[raw.topic].append(stamp)
+            records[raw.topic].append(raw.record_time_ns)
+    except TruncatedBagError as exc:
+        if not keep_partial:
+            raise
+        truncated = exc
+    arrays = {t: (np.asarray(stamps[t], dtype=np.int64), np.asarray(records[t], dtype=np.int64)) for t in topics}
+    return arrays, corrupt, truncated

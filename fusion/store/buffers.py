@@ -7,12 +7,19 @@ read back. The final partial shard is written once by :meth:`ColumnBuffer.finali
 then trims the array to its exact length with ``resize``. The array is pre-sized from the
 expected row count and grown (by ``resize``, metadata only) when that estimate is exceeded.
 
-Memory: one shard buffer per column, allocated on the first append.
+Memory: one shard buffer per column, allocated on the first append, plus at most
+``MAX_PENDING`` full shards handed to the background writer.
+
+Shard writes (compression + I/O) run on one background thread so they overlap with reading and
+decoding in the main thread; blosc/zstd release the GIL. Errors of a background write are raised
+in the main thread at the next append, flush or finalize.
 """
 
 from __future__ import annotations
 
 import math
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -20,6 +27,59 @@ import zarr
 
 from fusion.errors import StoreError
 from fusion.store.layout import ColumnSpec, compressors
+
+
+#: Full shard buffers that may wait for the background writer at once (bounds memory).
+MAX_PENDING = 4
+
+
+class BackgroundWrites:
+    """One background thread that performs shard writes in submission order."""
+
+    def __init__(self, max_pending: int = MAX_PENDING) -> None:
+        self._pool: ThreadPoolExecutor | None = None
+        self._slots = threading.BoundedSemaphore(max_pending)
+        self._pending: list[Future[None]] = []
+
+    def submit(self, array: zarr.Array, start: int, stop: int, data: np.ndarray) -> None:
+        """Queue ``array[start:stop] = data`` (``data`` is owned by the writer from now on)."""
+        self._raise_failed()
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fusion-shard-writer")
+        self._slots.acquire()
+
+        def write() -> None:
+            try:
+                array[start:stop] = data
+            finally:
+                self._slots.release()
+
+        self._pending.append(self._pool.submit(write))
+
+    def _raise_failed(self) -> None:
+        keep = []
+        for fut in self._pending:
+            if fut.done():
+                fut.result()  # re-raises a failed write here, in the main thread
+            else:
+                keep.append(fut)
+        self._pending = keep
+
+    def drain(self) -> None:
+        """Wait for every queued write; re-raise the first failure."""
+        pending, self._pending = self._pending, []
+        errors = []
+        for fut in pending:
+            try:
+                fut.result()
+            except Exception as exc:
+                errors.append(exc)
+        if errors:
+            raise errors[0]
+
+
+#: The process-wide background writer (a store has one writer process; see docs/FORMAT.md).
+BACKGROUND = BackgroundWrites()
 
 
 def create_column(
@@ -104,10 +164,10 @@ class ColumnBuffer:
         n = values.shape[0]
         if n == 0:
             return
-        if self._buf is None:
-            self._buf = np.empty((self._shard_rows, *self._inner), dtype=self._dtype)
         done = 0
         while done < n:
+            if self._buf is None:
+                self._buf = np.empty((self._shard_rows, *self._inner), dtype=self._dtype)
             take = min(n - done, self._shard_rows - self._fill)
             self._buf[self._fill : self._fill + take] = values[done : done + take]
             self._fill += take
@@ -122,7 +182,10 @@ class ColumnBuffer:
             grown = max(end, math.ceil(self._capacity * 1.5))
             self._capacity = math.ceil(grown / self._shard_rows) * self._shard_rows
             self._array.resize((self._capacity, *self._inner))
-        self._array[self._flushed : end] = self._buf[: self._fill]
+        data = self._buf if self._fill == self._shard_rows else self._buf[: self._fill].copy()
+        if self._fill == self._shard_rows:
+            self._buf = None  # handed over; a new buffer is allocated on the next append
+        BACKGROUND.submit(self._array, self._flushed, end, data)
         self._flushed = end
         self._fill = 0
         self.shards_written += 1
@@ -135,6 +198,7 @@ class ColumnBuffer:
         """
         if self._fill:
             self._write()
+        BACKGROUND.drain()
         if self._capacity != self._flushed:
             self._array.resize((self._flushed, *self._inner))
             self._capacity = self._flushed

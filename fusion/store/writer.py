@@ -26,6 +26,7 @@ from zarr.abc.store import Store
 
 from fusion.errors import StoreError
 from fusion.store import layout as lay
+from fusion.store.buffers import BACKGROUND
 from fusion.store.camera_imu import CameraWriter, ImuWriter
 from fusion.store.location import StoreLocation, resolve
 from fusion.store.streams import LidarWriter, RadarWriter, StreamWriter
@@ -241,6 +242,7 @@ class StoreWriter:
         self._check_open()
         for w in self.streams.values():
             w.finalize()
+        BACKGROUND.drain()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             zarr.consolidate_metadata(self._store)
@@ -252,6 +254,10 @@ class StoreWriter:
     def abort(self) -> None:
         """Close without marking the store complete (it stays detectable as interrupted)."""
         if not self._closed:
+            try:
+                BACKGROUND.drain()
+            except Exception:  # the store is abandoned anyway; the original error matters
+                pass
             self._close()
 
     def _close(self) -> None:

@@ -156,6 +156,8 @@ class SynthConfig:
     start_time_ns: int = DEFAULT_START_TIME_NS
 
     def __post_init__(self) -> None:
+        if isinstance(self.seed, bool) or int(self.seed) != self.seed or self.seed < 0:
+            raise ConfigError(f"seed must be an integer ≥ 0, got {self.seed!r}")
         if not self.duration_s > 0:
             raise ConfigError(f"duration_s must be > 0 s, got {self.duration_s}")
         if not self.speed_mps > 0:
@@ -193,6 +195,13 @@ class SynthConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or int(value) != value or value < 0:
                 raise ConfigError(f"{name} must be an integer ≥ 0, got {value!r}")
+
+    @staticmethod
+    def tiny(**changes: Any) -> SynthConfig:
+        """A fast test-sized log: 1 s, 16 x 256 LiDAR, 160 x 120 images (``changes`` override)."""
+        base: dict[str, Any] = {"duration_s": 1.0, "lidar_beams": 16, "lidar_columns": 256,
+                                "image_width": 160, "image_height": 120}
+        return SynthConfig(**{**base, **changes})
 
     def offset_ns(self, sensor: str) -> int:
         """Clock offset of ``sensor`` in ns (0 when not configured)."""

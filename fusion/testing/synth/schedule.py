@@ -142,6 +142,9 @@ def topic_true_times(cfg: SynthConfig) -> dict[str, I64]:
 
 def build_schedule(cfg: SynthConfig) -> dict[str, TopicTable]:
     """Truth tables of every topic (deterministic by ``cfg.seed``)."""
+    unknown = sorted(set(cfg.faults.topics) - set(rigdef.TOPIC_TYPES))
+    if unknown:
+        raise ConfigError(f"faults.topics: unknown topic(s) {unknown}; use some of {list(rigdef.TOPIC_TYPES)}")
     tables = {}
     for k, (topic, true_ns) in enumerate(topic_true_times(cfg).items()):
         rng = np.random.default_rng([cfg.seed, 1000 + k])

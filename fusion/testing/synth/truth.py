@@ -142,6 +142,16 @@ class Truth:
         self.trajectory = AnalyticTrajectory(TrajectoryParams(**meta["trajectory"]))
         self.world = World.from_dict(meta["world"])
 
+    def close(self) -> None:
+        """Close truth.npz (arrays already read stay available)."""
+        self._npz.close()
+
+    def __enter__(self) -> Truth:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def array(self, name: str) -> NDArray[Any]:
         """Raw array ``name`` of truth.npz (cached)."""
         if name not in self._cache:

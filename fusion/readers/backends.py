@@ -1,0 +1,170 @@
+"""Opening bag files with rosbags (or the damage scanners) and streaming their raw messages.
+
+* :func:`expand_paths`: decide ROS 1 vs ROS 2 from the content and list the units to open.
+* :func:`open_unit`: rosbags reader for a unit, falling back to :class:`ScanReader` when the
+  index/footer is damaged, or to a rosbag2 directory's files one by one.
+* :func:`cdr_connections`: a ROS 2 unit's connections that fusion can deserialize.
+* :func:`backend_stream`: ``(connection, record_time_ns, bytes)`` in the unit's record order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from rosbags.interfaces import Connection, ConnectionExtRosbag2
+from rosbags.rosbag1 import Reader as Reader1
+from rosbags.rosbag2 import Reader as Reader2
+from rosbags.rosbag2.reader import DirectoryReader
+
+from fusion.errors import BagError, BagNotFoundError, EmptyBagError, TruncatedBagError, UnsupportedBagError
+from fusion.readers.failures import mcap_summary, open_error, reason, sniff
+from fusion.readers.recovery import ScanReader
+
+ROS2_SUFFIXES = (".db3", ".mcap")
+
+
+def zstd_decompress(data: bytes) -> bytes:
+    """Per-message zstd (rosbag2 ``compression_mode: message``)."""
+    from rosbags.rosbag2.reader import zstd
+
+    return bytes(zstd.decompress(data))
+
+
+def expand_paths(paths: Sequence[Path]) -> tuple[bool, list[Path]]:
+    """Decide ROS 1 vs ROS 2 and list the units rosbags opens (files or bag dirs)."""
+    units: list[Path] = []
+    kinds: set[str] = set()
+    for path in paths:
+        if not path.exists():
+            raise BagNotFoundError(f"{path}: no such file or directory")
+        if path.is_dir():
+            if (path / "metadata.yaml").is_file():
+                units.append(path)
+                kinds.add("ros2")
+                continue
+            files = sorted(p for p in path.iterdir() if p.suffix in ROS2_SUFFIXES and p.is_file())
+            bags = sorted(p for p in path.iterdir() if p.suffix == ".bag" and p.is_file())
+            if files:
+                units.extend(files)
+                kinds.add("ros2")
+            elif bags:
+                units.extend(bags)
+                kinds.add("ros1")
+            else:
+                raise BagError(
+                    f"{path}: not a bag directory (no metadata.yaml and no .db3/.mcap/.bag files); "
+                    "pass a bag file or a rosbag2 directory"
+                )
+            continue
+        magic = sniff(path)
+        if magic == "empty":
+            raise EmptyBagError(f"{path}: the file is empty (0 bytes)")
+        if magic == "ros1":
+            kinds.add("ros1")
+        elif magic in ("mcap", "sqlite"):
+            if path.suffix not in ROS2_SUFFIXES:
+                raise UnsupportedBagError(f"{path}: looks like a {magic} bag but is not named .mcap/.db3; rename it")
+            kinds.add("ros2")
+        elif path.suffix == ".mcap":
+            raise BagError(
+                f"{path}: damaged MCAP file (invalid magic bytes; line endings converted by a text transfer?); "
+                "re-copy the file in binary mode"
+            )
+        elif path.name.endswith(".zstd"):
+            raise UnsupportedBagError(
+                f"{path}: a zstd-compressed rosbag2 file; open its bag directory (with metadata.yaml) instead"
+            )
+        else:
+            raise UnsupportedBagError(
+                f"{path}: not a ROS bag (unknown file magic); "
+                "expected a ROS 1 .bag, a ROS 2 .db3/.mcap or a bag directory"
+            )
+        units.append(path)
+    if len(kinds) > 1:
+        raise BagError(f"{', '.join(map(str, paths))}: ROS 1 and ROS 2 bags cannot form one log; open them separately")
+    return kinds == {"ros1"}, units
+
+
+def _cdr_mcap(path: Path) -> bool:
+    """An MCAP whose profile is not ``ros2`` but which carries cdr messages (written by other tools)."""
+    if sniff(path) != "mcap":
+        return False
+    try:
+        _profile, encodings, _channels, messages = mcap_summary(path)
+    except Exception:  # damaged: let the normal error mapping speak
+        return False
+    return messages > 0 and "cdr" in encodings
+
+
+def open_unit(unit: Path, ros1: bool) -> list[tuple[Any, Path]]:
+    """Open one unit with rosbags; fall back to a sequential scan when its index is damaged.
+
+    Also reads, by sequential scan, MCAP files rosbags refuses for their profile (not ``ros2``)
+    when they carry cdr messages.
+    """
+    try:
+        reader: Any = Reader1(unit) if ros1 else Reader2(unit)
+        reader.open()
+        return [(reader, unit)]
+    except Exception as exc:
+        if "profile is not ros2" in reason(exc).lower() and _cdr_mcap(unit):
+            return [(_scan(unit, "mcap_any_profile", open_error(unit, exc)), unit)]
+        err = open_error(unit, exc)
+    if not isinstance(err, TruncatedBagError):
+        raise err
+    if unit.is_dir():  # a rosbag2 directory whose file is damaged: read its files one by one
+        files = sorted(p for p in unit.iterdir() if p.suffix in ROS2_SUFFIXES and p.is_file())
+        return [pair for f in files for pair in open_unit(f, ros1)]
+    kind = sniff(unit)
+    if kind not in ("ros1", "mcap", "sqlite"):
+        raise err
+    return [(_scan(unit, kind, err), unit)]
+
+
+def _scan(unit: Path, kind: str, err: BagError) -> ScanReader:
+    scan = ScanReader(unit, kind)
+    scan.open()
+    if not scan.connections or not any(c.msgcount for c in scan.connections):
+        if isinstance(err, TruncatedBagError):
+            raise TruncatedBagError(f"{err} (no intact message before the damage: {scan.damage})")
+        raise err
+    return scan
+
+
+def cdr_connections(reader: Any, unit: Path) -> list[Connection]:
+    """Connections of a ROS 2 unit serialized as cdr.
+
+    Raises:
+        UnsupportedBagError: The unit has connections but none is cdr (names the encodings).
+    """
+    conns = list(reader.connections)
+    fmts = {c.ext.serialization_format for c in conns if isinstance(c.ext, ConnectionExtRosbag2)}
+    cdr = [c for c in conns if not isinstance(c.ext, ConnectionExtRosbag2) or c.ext.serialization_format == "cdr"]
+    if conns and not cdr:
+        raise UnsupportedBagError(
+            f"{unit}: holds no ROS messages (message encoding {', '.join(sorted(fmts))}); "
+            "fusion reads cdr-serialized ROS 2 bags"
+        )
+    return cdr
+
+
+def backend_stream(reader: Any, conns: list[Connection]) -> Iterator[tuple[Connection, int, Any]]:
+    """rosbags' message stream; for rosbag2 directories, match files' topics by name and type only.
+
+    rosbags also requires the QoS profiles in metadata.yaml to equal the database's,
+    and silently yields nothing when they differ; fusion matches on (topic, type).
+    """
+    storage = getattr(reader, "storage", None)
+    if isinstance(reader, ScanReader) or not isinstance(storage, DirectoryReader):
+        yield from reader.messages(connections=conns)
+        return
+    by_key = {(c.topic, c.msgtype): c for c in conns}
+    per_message = storage.metadata.compression_mode == "message"
+    for st in storage.storages:
+        sconns = [x for x in st.connections if (x.topic, x.msgtype) in by_key]
+        if not sconns:
+            continue
+        for sc, t, data in st.messages(sconns):
+            yield by_key[sc.topic, sc.msgtype], t, (zstd_decompress(data) if per_message else data)
