@@ -299,3 +299,32 @@ def test_open_restricted_to_topics(bag: Path) -> None:
         open_bags(bag, topics=["/nope"])
     with open_bags(bag) as src:
         assert list(src.messages([])) == []
+
+
+@pytest.mark.parametrize("compression", ["zstd", "lz4", "none"])
+def test_mcap_from_other_tools_with_empty_profile(tmp_path: Path, compression: str) -> None:
+    """An MCAP written by the mcap library (profile "", cdr messages, ros2msg schema) is read in full."""
+    from mcap.writer import CompressionType, Writer
+
+    store = store_for("mcap")
+    msgdef, _ = store.generate_msgdef("sensor_msgs/msg/Imu", ros_version=2)
+    path = tmp_path / "other.mcap"
+    comp = {"zstd": CompressionType.ZSTD, "lz4": CompressionType.LZ4, "none": CompressionType.NONE}[compression]
+    sent = []
+    with path.open("wb") as f:
+        w = Writer(f, compression=comp, chunk_size=2048)
+        w.start(profile="")
+        sid = w.register_schema("sensor_msgs/msg/Imu", "ros2msg", msgdef.encode())
+        cid = w.register_channel("/imu/data", "cdr", sid)
+        for i in range(N_IMU):
+            s = T0 + i * 10_000_000
+            data = bytes(store.serialize_cdr(imu_msg(store, s, i), "sensor_msgs/msg/Imu"))
+            w.add_message(cid, log_time=s + IMU_LAT, data=data, publish_time=s)
+            sent.append((s + IMU_LAT, data))
+        w.finish()
+    with open_bags(path) as src:
+        assert src.topics["/imu/data"].count == N_IMU and src.topics["/imu/data"].kind is SensorKind.IMU
+        got = [(m.record_time_ns, bytes(m.data)) for m in src.messages()]
+        assert got == sent
+        rec = src.decode(next(src.messages()))
+        assert isinstance(rec, ImuSample) and rec.meta.stamp_ns == T0

@@ -8,6 +8,7 @@ import platform
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,12 +53,28 @@ def generate_log(preset: Preset, out: Path, *, duration_s: float | None = None, 
 
 def run_stage(name: str, **kwargs: Any) -> dict[str, Any]:
     """Run one stage in a fresh subprocess; return its JSON (wall times, counts, peak RSS)."""
+    import psutil
+
     cmd = [sys.executable, "-m", "fusion.bench.stages", name, json.dumps(kwargs)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
-    for line in proc.stdout.splitlines():
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+        ps = psutil.Process(proc.pid)
+        peak = 0
+        while proc.poll() is None:  # the child's own RSS (ru_maxrss would include the parent's, via fork)
+            try:
+                peak = max(peak, ps.memory_info().rss)
+            except psutil.Error:
+                pass
+            time.sleep(0.01)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    for line in stdout.splitlines():
         if line.startswith("BENCH_RESULT "):
-            return dict(json.loads(line[len("BENCH_RESULT "):]))
-    raise BenchmarkError(f"stage {name} failed (exit {proc.returncode}): {proc.stderr.strip()[-2000:]}")
+            res = dict(json.loads(line[len("BENCH_RESULT "):]))
+            res["peak_rss_mb"] = peak / 2**20
+            return res
+    raise BenchmarkError(f"stage {name} failed (exit {proc.returncode}): {stderr.strip()[-2000:]}")
 
 
 def _med(xs: list[float]) -> float:
@@ -111,7 +128,7 @@ def run_bench(preset_name: str = "default", repeats: int = 3, workdir: Path | No
     try:
         from fusion.bench.deskew import run_deskew_bench
 
-        res["deskew"] = run_deskew_bench()
+        res["deskew"] = run_deskew_bench(repeat=3 if preset_name == "tiny" else 20)
     except ImportError:
         pass
     res["machine"] = {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()}
@@ -139,6 +156,15 @@ def markdown(res: dict[str, Any]) -> str:
         lines.append(f"Peak RSS of `fusion convert`: {m['convert_1x_mb']:.0f} MB for 1× vs "
                      f"{m['convert_4x_mb']:.0f} MB for a 4× longer log (ratio {m['ratio']:.2f}).")
     if "deskew" in res:
-        d = res["deskew"]
-        lines.append(f"Deskew kernel: {json.dumps(d)}")
+        c, p = res["deskew"]["column_times"], res["deskew"]["per_point_times"]
+        n = max(int(k.split("_")[1]) for k in c if k.startswith("numba_") and k.endswith("_threads"))
+        kiss = res["deskew"].get("kiss_icp", {}).get("1_threads", {}).get("min_ms")
+        lines.append(
+            f"Deskew, 131 072 points, per-point pose interpolation: numba 1 thread "
+            f"{c['numba_1_threads']['points_per_s'] / 1e6:.0f} M points/s, {n} threads "
+            f"{c[f'numba_{n}_threads']['points_per_s'] / 1e6:.0f} M points/s (distinct time per point: "
+            f"{p['numba_1_threads']['points_per_s'] / 1e6:.0f} M points/s); numpy reference "
+            f"{c['numpy_reference']['min_ms']:.1f} ms (max difference {c['max_abs_diff_vs_numpy_m']:.1e} m)"
+            + (f"; kiss-icp 1.3 Preprocessor {kiss:.2f} ms." if kiss is not None else ".")
+        )
     return "\n".join(lines)
