@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from fusion.store.dataset import Dataset
 
 
-def open(path_or_url: str, **storage_options: Any) -> Dataset:  # noqa: A001 - public API name
+def open(path_or_url: str, **storage_options: Any) -> Dataset:
     """Open a converted fusion store (local dir, ``.zip``, ``s3://...``) for reading.
 
     Args:

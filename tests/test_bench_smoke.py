@@ -12,9 +12,26 @@ def test_bench_harness_tiny(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     md = tmp_path / "bench.md"
     res = subprocess.run(
-        [sys.executable, "-m", "fusion", "bench", "--preset", "tiny", "--repeats", "1", "--no-memory",
-         "--workdir", str(tmp_path / "work"), "--json", str(out), "--markdown", str(md)],
-        capture_output=True, text=True, timeout=900,
+        [
+            sys.executable,
+            "-m",
+            "fusion",
+            "bench",
+            "--preset",
+            "tiny",
+            "--repeats",
+            "1",
+            "--no-memory",
+            "--workdir",
+            str(tmp_path / "work"),
+            "--json",
+            str(out),
+            "--markdown",
+            str(md),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert res.returncode == 0, res.stderr
     data = json.loads(out.read_text())

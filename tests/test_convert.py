@@ -144,8 +144,9 @@ def test_counts_report_and_validate(converted) -> None:
 
 
 def test_faults_nothing_lost(tmp_path: Path) -> None:
-    faults = Faults(drop_rate=0.05, duplicate_count=2, zero_stamp_count=2, out_of_order_count=2, corrupt_count=2,
-                    gap=(0.9, 0.5))
+    faults = Faults(
+        drop_rate=0.05, duplicate_count=2, zero_stamp_count=2, out_of_order_count=2, corrupt_count=2, gap=(0.9, 0.5)
+    )
     bag, truth, rig = _make(tmp_path, "mcap", faults=faults, duration_s=3.0)
     store = tmp_path / "faults.zarr"
     convert([bag], str(store), _cfg(rig))
@@ -163,7 +164,9 @@ def test_faults_nothing_lost(tmp_path: Path) -> None:
     start = truth.messages("/odom").true_time_ns.min()
     gap_lo, gap_hi = start + int(0.9e9), start + int(1.4e9)
     inside = (ds.times_ns > gap_lo + 20_000_000) & (ds.times_ns < gap_hi - 20_000_000)
-    far = (ds.times_ns > start + int(0.2e9)) & ((ds.times_ns < gap_lo - int(0.2e9)) | (ds.times_ns > gap_hi + int(0.1e9)))
+    far = (ds.times_ns > start + int(0.2e9)) & (
+        (ds.times_ns < gap_lo - int(0.2e9)) | (ds.times_ns > gap_hi + int(0.1e9))
+    )
     far &= ds.times_ns < ds.times_ns[-1] - int(0.15e9)
     assert inside.sum() >= 3
     flags = np.array([ds[i].flags for i in range(len(ds))])

@@ -64,8 +64,9 @@ def test_convert_cli_and_validate(log: tuple[Path, Path], tmp_path: Path) -> Non
         (["convert", "BAG", "-o", "OUT", "--include-topic", "/nope"], "no LiDAR, radar or camera topic"),
     ],
 )
-def test_user_mistakes_give_one_error_line(log: tuple[Path, Path], tmp_path: Path, args: list[str],
-                                           needle: str) -> None:
+def test_user_mistakes_give_one_error_line(
+    log: tuple[Path, Path], tmp_path: Path, args: list[str], needle: str
+) -> None:
     bag, _ = log
     cfg = tmp_path / "bad.yaml"
     cfg.write_text("frames:\n  referenc: lidar:lidar_top\n")
@@ -88,13 +89,19 @@ def test_existing_store_is_not_overwritten_silently(log: tuple[Path, Path], tmp_
 
 
 def test_kill_9_then_resume(tmp_path: Path) -> None:
-    out = generate(SynthConfig(duration_s=6.0, lidar_beams=64, lidar_columns=1024, image_width=640,
-                               image_height=480), tmp_path / "big", formats=("mcap",))
+    out = generate(
+        SynthConfig(duration_s=6.0, lidar_beams=64, lidar_columns=1024, image_width=640, image_height=480),
+        tmp_path / "big",
+        formats=("mcap",),
+    )
     rig = tmp_path / "rig.yaml"
     save_rig(load_truth(out.truth_path).rig(), rig)
     store = tmp_path / "killed.zarr"
-    proc = subprocess.Popen([*FUSION, "convert", str(out.bags["mcap"]), "-o", str(store), "--rig", str(rig)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [*FUSION, "convert", str(out.bags["mcap"]), "-o", str(store), "--rig", str(rig)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 300
     while time.time() < deadline and not (store / "streams").exists():
         time.sleep(0.05)
@@ -115,11 +122,11 @@ def test_kill_9_then_resume(tmp_path: Path) -> None:
 def test_many_logs_on_a_dask_local_cluster(tmp_path: Path) -> None:
     bags = []
     for seed in (1, 2):
-        o = generate(SynthConfig(**{**SMALL, "seed": seed, "duration_s": 1.0}), tmp_path / f"log{seed}",
-                     formats=("bag",))
+        o = generate(
+            SynthConfig(**{**SMALL, "seed": seed, "duration_s": 1.0}), tmp_path / f"log{seed}", formats=("bag",)
+        )
         bags.append(str(o.bags["bag"]))
-    res = run("convert", *bags, "--each", "-o", str(tmp_path / "stores"), "--dask", "local", "--workers", "2",
-              "--json")
+    res = run("convert", *bags, "--each", "-o", str(tmp_path / "stores"), "--dask", "local", "--workers", "2", "--json")
     assert res.returncode == 0, res.stderr
     import json
 

@@ -22,6 +22,7 @@ import numpy as np
 from fusion.sync import deskew_points, deskew_points_reference
 
 ROWS, COLS, SWEEP_NS, N_POSES = 128, 1024, 100_000_000, 21
+MAX_THREADS: int = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]
 T0 = 1_700_000_000_000_000_000
 
 
@@ -65,18 +66,18 @@ def run(repeat: int) -> dict[str, Any]:
     ref = int(T0 + SWEEP_NS // 2)
     n = ROWS * COLS
     res: dict[str, Any] = {"points": n, "poses": N_POSES, "sweep_ns": SWEEP_NS, "cpus": os.cpu_count(),
-                           "threads_max": numba.config.NUMBA_NUM_THREADS}  # fmt: skip
+                           "threads_max": MAX_THREADS}  # fmt: skip
     for label, per_point in (("column_times", False), ("per_point_times", True)):
         xyz, pt = scan(per_point)
         out = np.empty_like(xyz)
         entry: dict[str, Any] = {}
-        for nt in (1, numba.config.NUMBA_NUM_THREADS):
+        for nt in (1, MAX_THREADS):
             numba.set_num_threads(nt)
             r = timeit(lambda: deskew_points(xyz, pt, times, tt, q, T, ref, out=out), repeat)  # noqa: B023
             r["points_per_s"] = n / (r["min_ms"] / 1e3)
             r["points_per_s_median"] = n / (r["median_ms"] / 1e3)
             entry[f"numba_{nt}_threads"] = r
-        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+        numba.set_num_threads(MAX_THREADS)
         r = timeit(lambda: deskew_points_reference(xyz, pt, times, tt, q, T, ref), max(3, repeat // 10))  # noqa: B023
         r["points_per_s"] = n / (r["min_ms"] / 1e3)
         entry["numpy_reference"] = r
@@ -105,7 +106,7 @@ def kiss_icp_bench(repeat: int) -> dict[str, Any]:
     rel[:3, :3] = [[np.cos(yaw), -np.sin(yaw), 0], [np.sin(yaw), np.cos(yaw), 0], [0, 0, 1]]
     rel[:3, 3] = tt[-1] - tt[0]
     out: dict[str, Any] = {}
-    for nt in (1, numba.config.NUMBA_NUM_THREADS):
+    for nt in (1, MAX_THREADS):
         pre = k._Preprocessor(1e9, 0.0, True, nt)
 
         def go(pre: Any = pre) -> Any:
@@ -137,7 +138,7 @@ def main() -> None:
             fh.write(text)
     c = res["column_times"]
     p = res["per_point_times"]
-    nmax = numba.config.NUMBA_NUM_THREADS
+    nmax = MAX_THREADS
     kiss = res["kiss_icp"].get("1_threads", {}).get("min_ms", float("nan"))
     all_thr = c[f"numba_{nmax}_threads"]["points_per_s"] / 1e6
     print(

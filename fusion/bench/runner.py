@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -44,8 +45,16 @@ def generate_log(preset: Preset, out: Path, *, duration_s: float | None = None, 
     folder = out / f"log_{preset.beams}x{preset.columns}_{dur:g}s"
     rig = folder / "rig.yaml"
     (w, h, r1), (_, _, r2) = preset.cameras[0], preset.cameras[-1]
-    cfg = SynthConfig(duration_s=dur, seed=7, lidar_beams=preset.beams, lidar_columns=preset.columns,
-                      image_width=w, image_height=h, cam_front_rate_hz=r1, cam_left_rate_hz=r2)
+    cfg = SynthConfig(
+        duration_s=dur,
+        seed=7,
+        lidar_beams=preset.beams,
+        lidar_columns=preset.columns,
+        image_width=w,
+        image_height=h,
+        cam_front_rate_hz=r1,
+        cam_left_rate_hz=r2,
+    )
     gen = generate(cfg, folder, formats=(fmt,))
     save_rig(load_truth(gen.truth_path).rig(), rig)
     return gen.bags[fmt], rig
@@ -61,17 +70,15 @@ def run_stage(name: str, **kwargs: Any) -> dict[str, Any]:
         ps = psutil.Process(proc.pid)
         peak = 0
         while proc.poll() is None:  # the child's own RSS (ru_maxrss would include the parent's, via fork)
-            try:
+            with contextlib.suppress(psutil.Error):
                 peak = max(peak, ps.memory_info().rss)
-            except psutil.Error:
-                pass
             time.sleep(0.01)
         out.seek(0)
         err.seek(0)
         stdout, stderr = out.read(), err.read()
     for line in stdout.splitlines():
         if line.startswith("BENCH_RESULT "):
-            res = dict(json.loads(line[len("BENCH_RESULT "):]))
+            res = dict(json.loads(line[len("BENCH_RESULT ") :]))
             res["peak_rss_mb"] = peak / 2**20
             return res
     raise BenchmarkError(f"stage {name} failed (exit {proc.returncode}): {stderr.strip()[-2000:]}")
@@ -81,15 +88,19 @@ def _med(xs: list[float]) -> float:
     return float(np.median(xs))
 
 
-def run_bench(preset_name: str = "default", repeats: int = 3, workdir: Path | None = None,
-              memory: bool = True) -> dict[str, Any]:
+def run_bench(
+    preset_name: str = "default", repeats: int = 3, workdir: Path | None = None, memory: bool = True
+) -> dict[str, Any]:
     """Every stage on the preset's log; JSON-friendly results."""
     preset = PRESETS[preset_name]
     work = workdir or Path(tempfile.mkdtemp(prefix="fusion-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     bag, rig = generate_log(preset, work)
-    bag_bytes = sum(f.stat().st_size for f in Path(bag).rglob("*") if f.is_file()) if Path(bag).is_dir() \
+    bag_bytes = (
+        sum(f.stat().st_size for f in Path(bag).rglob("*") if f.is_file())
+        if Path(bag).is_dir()
         else Path(bag).stat().st_size
+    )
     store = str(work / "bench.zarr")
     res: dict[str, Any] = {"preset": preset_name, "bag_bytes": bag_bytes, "duration_s": preset.duration_s}
     stages: dict[str, Any] = {}
@@ -102,19 +113,40 @@ def run_bench(preset_name: str = "default", repeats: int = 3, workdir: Path | No
     raw = _med(stages["raw"]["seconds"])
     floor = raw + _med(stages["write"]["seconds"])
     rows = []
-    labels = {"raw": "(a) rosbags raw iteration", "decode": "(b) read + decode", "sync": "(c) synchronize",
-              "write": "(d) Zarr write", "convert": "(e) fusion convert end to end", "read": "(f) sequential scan"}
+    labels = {
+        "raw": "(a) rosbags raw iteration",
+        "decode": "(b) read + decode",
+        "sync": "(c) synchronize",
+        "write": "(d) Zarr write",
+        "convert": "(e) fusion convert end to end",
+        "read": "(f) sequential scan",
+    }
     for key in ("raw", "decode", "sync", "write", "convert", "read"):
         st = stages[key]
         sec = _med(st["seconds"])
-        rows.append({
-            "stage": labels[key], "seconds": sec, "mb_per_s": bag_bytes / 1e6 / sec,
-            "x_realtime": preset.duration_s / sec, "vs_raw": sec / raw, "vs_floor": sec / floor,
-            "peak_rss_mb": st["peak_rss_mb"],
-        })
-    rows.insert(1, {"stage": "(a2) I/O floor = (a) + (d)", "seconds": floor, "mb_per_s": bag_bytes / 1e6 / floor,
-                    "x_realtime": preset.duration_s / floor, "vs_raw": floor / raw, "vs_floor": 1.0,
-                    "peak_rss_mb": None})
+        rows.append(
+            {
+                "stage": labels[key],
+                "seconds": sec,
+                "mb_per_s": bag_bytes / 1e6 / sec,
+                "x_realtime": preset.duration_s / sec,
+                "vs_raw": sec / raw,
+                "vs_floor": sec / floor,
+                "peak_rss_mb": st["peak_rss_mb"],
+            }
+        )
+    rows.insert(
+        1,
+        {
+            "stage": "(a2) I/O floor = (a) + (d)",
+            "seconds": floor,
+            "mb_per_s": bag_bytes / 1e6 / floor,
+            "x_realtime": preset.duration_s / floor,
+            "vs_raw": floor / raw,
+            "vs_floor": 1.0,
+            "peak_rss_mb": None,
+        },
+    )
     res["rows"] = rows
     res["stages"] = stages
     res["random_frame_ms_p50"] = _med(stages["read"]["random_frame_ms"])
@@ -146,15 +178,21 @@ def markdown(res: dict[str, Any]) -> str:
     ]
     for r in res["rows"]:
         rss = "-" if r["peak_rss_mb"] is None else f"{r['peak_rss_mb']:.0f}"
-        lines.append(f"| {r['stage']} | {r['seconds']:.2f} | {r['mb_per_s']:.0f} | {r['x_realtime']:.1f} | "
-                     f"{r['vs_raw']:.2f} | {r['vs_floor']:.2f} | {rss} |")
+        lines.append(
+            f"| {r['stage']} | {r['seconds']:.2f} | {r['mb_per_s']:.0f} | {r['x_realtime']:.1f} | "
+            f"{r['vs_raw']:.2f} | {r['vs_floor']:.2f} | {rss} |"
+        )
     lines.append("")
-    lines.append(f"Random frame with all sensors: {res['random_frame_ms_p50']:.1f} ms median "
-                 f"({res['random_frame_decoded_ms_p50']:.1f} ms with JPEG decode).")
+    lines.append(
+        f"Random frame with all sensors: {res['random_frame_ms_p50']:.1f} ms median "
+        f"({res['random_frame_decoded_ms_p50']:.1f} ms with JPEG decode)."
+    )
     if "memory" in res:
         m = res["memory"]
-        lines.append(f"Peak RSS of `fusion convert`: {m['convert_1x_mb']:.0f} MB for 1× vs "
-                     f"{m['convert_4x_mb']:.0f} MB for a 4× longer log (ratio {m['ratio']:.2f}).")
+        lines.append(
+            f"Peak RSS of `fusion convert`: {m['convert_1x_mb']:.0f} MB for 1× vs "
+            f"{m['convert_4x_mb']:.0f} MB for a 4× longer log (ratio {m['ratio']:.2f})."
+        )
     if "deskew" in res:
         c, p = res["deskew"]["column_times"], res["deskew"]["per_point_times"]
         n = max(int(k.split("_")[1]) for k in c if k.startswith("numba_") and k.endswith("_threads"))

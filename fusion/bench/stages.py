@@ -129,8 +129,13 @@ def stage_write(store: str, repeats: int, scratch: str, **_: Any) -> dict[str, A
         root = zarr.open_group(scratch, mode="w", zarr_format=3)
         for path, meta, data in arrays:
             dst = root.create_array(
-                path, shape=data.shape, dtype=data.dtype, chunks=meta.chunks,
-                shards=meta.shards, compressors=meta.compressors, filters=meta.filters,
+                path,
+                shape=data.shape,
+                dtype=data.dtype,
+                chunks=meta.chunks,
+                shards=meta.shards,
+                compressors=meta.compressors,
+                filters=meta.filters,
                 fill_value=meta.fill_value,
             )
             dst[...] = data
@@ -181,14 +186,21 @@ def stage_read(store: str, repeats: int, **_: Any) -> dict[str, Any]:
     nbytes = sum(read_frame(i, False) for i in range(len(ds)))
     seq = time.perf_counter() - t0
     return {
-        "seconds": [seq], "frames": len(ds), "bytes": nbytes,
-        "random_frame_ms": random_ms, "random_frame_decoded_ms": random_dec_ms,
+        "seconds": [seq],
+        "frames": len(ds),
+        "bytes": nbytes,
+        "random_frame_ms": random_ms,
+        "random_frame_decoded_ms": random_dec_ms,
     }
 
 
 STAGES: dict[str, Callable[..., dict[str, Any]]] = {
-    "raw": stage_raw, "decode": stage_decode, "sync": stage_sync, "write": stage_write,
-    "convert": stage_convert, "read": stage_read,
+    "raw": stage_raw,
+    "decode": stage_decode,
+    "sync": stage_sync,
+    "write": stage_write,
+    "convert": stage_convert,
+    "read": stage_read,
 }
 
 

@@ -23,8 +23,9 @@ Examples:
 @click.option("--json", "json_out", type=click.Path(path_type=Path), default=None, help="Write the results as JSON.")
 @click.option("--markdown", "md_out", type=click.Path(path_type=Path), default=None, help="Write the markdown table.")
 @click.option("--no-memory", is_flag=True, help="Skip the 4x-longer-log memory comparison.")
-def bench(preset: str, repeats: int, workdir: Path | None, json_out: Path | None, md_out: Path | None,
-          no_memory: bool) -> None:
+def bench(
+    preset: str, repeats: int, workdir: Path | None, json_out: Path | None, md_out: Path | None, no_memory: bool
+) -> None:
     """Run stages (a) raw iteration … (f) dataset reads, each in its own process, and print the table."""
     from fusion.bench.runner import markdown, run_bench
 

@@ -24,9 +24,13 @@ Examples:
 """,
 )
 @click.argument("bags", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("-o", "--output", "output", required=True, help="Store URL: directory, .zip or s3://...; with --each, a folder.")
+@click.option(
+    "-o", "--output", "output", required=True, help="Store URL: directory, .zip or s3://...; with --each, a folder."
+)
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="Conversion config YAML (see configs/).")
-@click.option("--rig", "rig_path", type=click.Path(path_type=Path), help="Rig YAML; overrides the bag's calibration per sensor.")
+@click.option(
+    "--rig", "rig_path", type=click.Path(path_type=Path), help="Rig YAML; overrides the bag's calibration per sensor."
+)
 @click.option("--include-topic", "include", multiple=True, help="Only convert these topics (repeatable).")
 @click.option("--exclude-topic", "exclude", multiple=True, help="Never convert these topics (repeatable).")
 @click.option("--reference", help="Frame reference, e.g. lidar:lidar_top, camera:front, rate:10.")
@@ -34,7 +38,9 @@ Examples:
 @click.option("--overwrite", is_flag=True, help="Replace an existing store.")
 @click.option("--resume", is_flag=True, help="Finish an interrupted conversion of the same inputs (redone cleanly).")
 @click.option("--each", is_flag=True, help="Convert every bag into its own store under OUTPUT (many logs).")
-@click.option("--dask", "dask_address", default=None, help="With --each: 'local' (LocalCluster) or a scheduler address.")
+@click.option(
+    "--dask", "dask_address", default=None, help="With --each: 'local' (LocalCluster) or a scheduler address."
+)
 @click.option("--workers", default=2, show_default=True, help="Workers of the local Dask cluster.")
 @click.option("--storage-option", "storage_opts", multiple=True, help="fsspec option KEY=VALUE for remote stores.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
@@ -113,13 +119,28 @@ def _result_dict(result: Any) -> dict[str, Any]:
 
 
 def _convert_each(
-    bags: tuple[Path, ...], output: str, cfg: Any, overwrite: bool, resume: bool,
-    dask_address: str | None, workers: int, options: dict[str, Any] | None, as_json: bool,
+    bags: tuple[Path, ...],
+    output: str,
+    cfg: Any,
+    overwrite: bool,
+    resume: bool,
+    dask_address: str | None,
+    workers: int,
+    options: dict[str, Any] | None,
+    as_json: bool,
 ) -> None:
     from fusion.pipeline.batch import convert_many
 
-    results = convert_many(list(bags), output, cfg, overwrite=overwrite, resume=resume, dask=dask_address,
-                           workers=workers, storage_options=options)
+    results = convert_many(
+        list(bags),
+        output,
+        cfg,
+        overwrite=overwrite,
+        resume=resume,
+        dask=dask_address,
+        workers=workers,
+        storage_options=options,
+    )
     failed = 0
     rows = []
     for bag, res in results:

@@ -17,11 +17,24 @@ Examples:
   fusion demo -o /tmp/demo --duration 10 --format bag
 """,
 )
-@click.option("-o", "--output", "out_dir", default="fusion-demo", show_default=True, type=click.Path(path_type=Path),
-              help="Folder for the generated log and the store.")
+@click.option(
+    "-o",
+    "--output",
+    "out_dir",
+    default="fusion-demo",
+    show_default=True,
+    type=click.Path(path_type=Path),
+    help="Folder for the generated log and the store.",
+)
 @click.option("--duration", default=4.0, show_default=True, help="Length of the generated log, s.")
-@click.option("--format", "fmt", type=click.Choice(["bag", "db3", "mcap"]), default="mcap", show_default=True,
-              help="Bag format to generate.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["bag", "db3", "mcap"]),
+    default="mcap",
+    show_default=True,
+    help="Bag format to generate.",
+)
 @click.option("--seed", default=0, show_default=True, help="Generator seed (the log is deterministic).")
 def demo(out_dir: Path, duration: float, fmt: str, seed: int) -> None:
     """Generate a synthetic drive log (LiDAR, 2 cameras, radar, IMU, odometry) with ground truth,
@@ -44,5 +57,7 @@ def demo(out_dir: Path, duration: float, fmt: str, seed: int) -> None:
         for p in res.problems:
             con.print(f"[red]validate[/red]: {p}")
         raise SystemExit(1)
-    con.print(f"fusion validate: OK. Read it back with:  python -c \"import fusion; ds = fusion.open('{res.store}'); "
-              "print(ds, ds[0])\"")
+    con.print(
+        f"fusion validate: OK. Read it back with:  python -c \"import fusion; ds = fusion.open('{res.store}'); "
+        'print(ds, ds[0])"'
+    )

@@ -10,6 +10,7 @@ a traceback only ever means a bug in fusion.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import sys
 from typing import Any

@@ -24,8 +24,13 @@ def progress_bar(label: str, enabled: bool) -> Iterator[Callable[[int, int], Non
     from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
 
     with Progress(
-        "[progress.description]{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-        TimeRemainingColumn(), console=console(stderr=True), transient=True,
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=console(stderr=True),
+        transient=True,
     ) as prog:
         task = prog.add_task(label, total=None)
 
@@ -53,8 +58,13 @@ def print_convert_result(result: Any) -> None:
     for name in sorted(set(per) | set(result.counts)):
         q = per.get(name, {})
         table.add_row(
-            name, str(result.counts.get(name, "-")), str(q.get("present", "-")), str(q.get("missing", "-")),
-            _ms(q.get("p50_ms")), _ms(q.get("p99_ms")), _ms(q.get("max_ms")),
+            name,
+            str(result.counts.get(name, "-")),
+            str(q.get("present", "-")),
+            str(q.get("missing", "-")),
+            _ms(q.get("p50_ms")),
+            _ms(q.get("p99_ms")),
+            _ms(q.get("max_ms")),
         )
     con.print(table)
     for name, st in (result.lidar or {}).items():

@@ -16,7 +16,9 @@ from fusion.errors import StoreError
 FRAMES = ("sensor", "base", "world")
 
 
-def frame_points(ds: Any, index: int, *, lidar: str | None = None, frame: str = "world") -> tuple[np.ndarray, np.ndarray]:
+def frame_points(
+    ds: Any, index: int, *, lidar: str | None = None, frame: str = "world"
+) -> tuple[np.ndarray, np.ndarray]:
     """Points of one frame's LiDAR(s), deskewed to the frame time.
 
     Args:
@@ -63,6 +65,6 @@ def write_point_cloud(path: str | Path, xyz: np.ndarray, intensity: np.ndarray |
         g = ((i - i.min()) / span)[:, None].repeat(3, axis=1)
         pc.colors = o3d.utility.Vector3dVector(g)
     out.parent.mkdir(parents=True, exist_ok=True)
-    if not o3d.io.write_point_cloud(str(out), pc):
+    if not o3d.io.write_point_cloud(str(out), pc):  # type: ignore[arg-type]
         raise StoreError(f"open3d could not write {out}")
     return out

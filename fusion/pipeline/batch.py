@@ -25,8 +25,14 @@ class ConvertTask:
     def __call__(self) -> Any:
         from fusion.pipeline.convert import convert
 
-        return convert([self.bag], self.out, self.cfg, overwrite=self.overwrite, resume=self.resume,
-                       storage_options=self.storage_options)
+        return convert(
+            [self.bag],
+            self.out,
+            self.cfg,
+            overwrite=self.overwrite,
+            resume=self.resume,
+            storage_options=self.storage_options,
+        )
 
 
 def _run(task: ConvertTask) -> Any:
@@ -55,8 +61,15 @@ def store_names(bags: Sequence[Path]) -> list[str]:
 
 
 def convert_many(
-    bags: Sequence[Path], out_dir: str, cfg: ConvertConfig, *, overwrite: bool = False, resume: bool = False,
-    dask: str | None = None, workers: int = 2, storage_options: dict[str, Any] | None = None,
+    bags: Sequence[Path],
+    out_dir: str,
+    cfg: ConvertConfig,
+    *,
+    overwrite: bool = False,
+    resume: bool = False,
+    dask: str | None = None,
+    workers: int = 2,
+    storage_options: dict[str, Any] | None = None,
 ) -> list[tuple[Path, Any]]:
     """Convert each bag into ``out_dir/<name>.zarr``; returns (bag, result or exception) in input order."""
     base = out_dir.rstrip("/")

@@ -141,9 +141,7 @@ def _section(cls: type, data: Any, key: str, where: str) -> Any:
     known = {f.name for f in fields(cls)}
     unknown = sorted(set(data) - known)
     if unknown:
-        raise ConfigError(
-            f"{where}: unknown key '{key}.{unknown[0]}' (known: {', '.join(sorted(known))})"
-        )
+        raise ConfigError(f"{where}: unknown key '{key}.{unknown[0]}' (known: {', '.join(sorted(known))})")
     values = dict(data)
     for name in ("estimate", "beam_crossing"):
         if name in values and values[name] is not None:
@@ -187,7 +185,9 @@ def validate_config(cfg: ConvertConfig, where: str = "<config>") -> None:
     """Check enumerated values and ranges; raise :class:`ConfigError` naming the key."""
     fr = cfg.frames
     if fr.reference_time not in _REFERENCE_TIMES:
-        raise ConfigError(f"{where}: frames.reference_time must be one of {_REFERENCE_TIMES}, got {fr.reference_time!r}")
+        raise ConfigError(
+            f"{where}: frames.reference_time must be one of {_REFERENCE_TIMES}, got {fr.reference_time!r}"
+        )
     if fr.policy not in _POLICIES:
         raise ConfigError(f"{where}: frames.policy must be one of {_POLICIES}, got {fr.policy!r}")
     if fr.reference is not None:
@@ -202,7 +202,9 @@ def validate_config(cfg: ConvertConfig, where: str = "<config>") -> None:
                 if float(name) <= 0:
                     raise ValueError
             except ValueError:
-                raise ConfigError(f"{where}: frames.reference rate must be a positive number of Hz, got {name!r}") from None
+                raise ConfigError(
+                    f"{where}: frames.reference rate must be a positive number of Hz, got {name!r}"
+                ) from None
     if fr.lidar_direction not in ("ccw", "cw"):
         raise ConfigError(f"{where}: frames.lidar_direction must be 'ccw' or 'cw', got {fr.lidar_direction!r}")
     if fr.beam_crossing and not (fr.reference or "").startswith("lidar:"):

@@ -163,9 +163,15 @@ def convert(
     from dataclasses import asdict
 
     return ConvertResult(
-        store=str(out), frames=len(fr), counts=report.counts(), skipped=len(report.skipped),
-        quality=report.sync_quality, seconds=time.perf_counter() - t0, bag_bytes=total_bytes,
-        duration_s=duration, warnings=list(report.warnings),
+        store=str(out),
+        frames=len(fr),
+        counts=report.counts(),
+        skipped=len(report.skipped),
+        quality=report.sync_quality,
+        seconds=time.perf_counter() - t0,
+        bag_bytes=total_bytes,
+        duration_s=duration,
+        warnings=list(report.warnings),
         lidar={k: asdict(v) for k, v in ex.lidar_stats.items()},
     )
 
@@ -176,21 +182,41 @@ def _write_tables(writer: Any, selected: Any, rig: Any, plan: Any, ex: Executor,
     writer.set_root_attrs(base_frame=rig.base_frame, world_frame=ego.parent or "odom", reference=plan.reference)
     writer.write_rig(rig.to_dict())
     writer.write_ego(
-        ego.times_ns, ego.translation_m, ego.rotation_xyzw, ego.linear_velocity_mps, ego.angular_velocity_radps,
+        ego.times_ns,
+        ego.translation_m,
+        ego.rotation_xyzw,
+        ego.linear_velocity_mps,
+        ego.angular_velocity_radps,
         attrs={"parent": ego.parent, "child": ego.child, "source": ego.topic},
     )
     if plan.imu is not None:
         imu = plan.imu
-        w = writer.add_imu(imu.name, topic=imu.topic, frame_id=imu.frame_id, expected_messages=len(imu.times_ns),
-                           attrs={})
-        w.append_many(imu.stamp_ns, imu.record_ns, imu.times_ns, imu.angular_velocity_radps,
-                      imu.linear_acceleration_mps2, imu.orientation_xyzw)
-        report.topic(imu.topic, "sensor_msgs/msg/Imu", imu.name, "imu", report.topics[imu.topic].in_bag
-                     if imu.topic in report.topics else len(imu.times_ns))
+        w = writer.add_imu(
+            imu.name, topic=imu.topic, frame_id=imu.frame_id, expected_messages=len(imu.times_ns), attrs={}
+        )
+        w.append_many(
+            imu.stamp_ns,
+            imu.record_ns,
+            imu.times_ns,
+            imu.angular_velocity_radps,
+            imu.linear_acceleration_mps2,
+            imu.orientation_xyzw,
+        )
+        report.topic(
+            imu.topic,
+            "sensor_msgs/msg/Imu",
+            imu.name,
+            "imu",
+            report.topics[imu.topic].in_bag if imu.topic in report.topics else len(imu.times_ns),
+        )
     frames = plan.frames
     sensors = ex.frame_sensors()
     flags = np.asarray(frames.flags, dtype=np.uint32)
-    imu_range = np.asarray(frames.imu_range, dtype=np.int64) if plan.imu is not None else np.zeros((len(frames.time_ns), 2), np.int64)
+    imu_range = (
+        np.asarray(frames.imu_range, dtype=np.int64)
+        if plan.imu is not None
+        else np.zeros((len(frames.time_ns), 2), np.int64)
+    )
     writer.write_frames(np.asarray(frames.time_ns, dtype=np.int64), ex.ego_at_frames(), flags, imu_range, sensors)
     report.sync_quality = _quality(frames.time_ns, sensors, flags)
     report.extra["frames"] = len(frames.time_ns)
@@ -199,7 +225,9 @@ def _write_tables(writer: Any, selected: Any, rig: Any, plan: Any, ex: Executor,
     writer.write_report(report.to_dict())
 
 
-def _quality(times: Any, sensors: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], flags: np.ndarray) -> dict[str, Any]:
+def _quality(
+    times: Any, sensors: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], flags: np.ndarray
+) -> dict[str, Any]:
     """Per sensor p50/p99/max |Δt| (ms) over frames where it is present, and frames missing it."""
     out: dict[str, Any] = {"frames": len(times), "ego_gap_frames": int((flags & 1).astype(bool).sum())}
     per: dict[str, Any] = {}

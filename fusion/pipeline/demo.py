@@ -78,8 +78,9 @@ def accuracy_vs_truth(store: Path, truth: Any) -> dict[str, Any]:
     return out
 
 
-def run_demo(out_dir: Path, *, duration_s: float = 4.0, fmt: str = "mcap", seed: int = 0,
-             overwrite: bool = True) -> DemoResult:
+def run_demo(
+    out_dir: Path, *, duration_s: float = 4.0, fmt: str = "mcap", seed: int = 0, overwrite: bool = True
+) -> DemoResult:
     """Generate a synthetic log in ``out_dir``, convert it to ``out_dir/demo.zarr``, validate and measure."""
     from calibration import save_rig
     from fusion.store.validate import validate_store
@@ -87,8 +88,9 @@ def run_demo(out_dir: Path, *, duration_s: float = 4.0, fmt: str = "mcap", seed:
 
     out_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    synth = SynthConfig(duration_s=duration_s, seed=seed, lidar_beams=32, lidar_columns=1024,
-                        image_width=640, image_height=480)
+    synth = SynthConfig(
+        duration_s=duration_s, seed=seed, lidar_beams=32, lidar_columns=1024, image_width=640, image_height=480
+    )
     gen = generate(synth, out_dir / "log", formats=(fmt,))
     generate_s = time.perf_counter() - t0
     truth = load_truth(gen.truth_path)

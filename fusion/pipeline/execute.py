@@ -43,7 +43,7 @@ def check_compressed_image(data: np.ndarray, fmt: str) -> str:
     PNG must start with its 8-byte signature. A truncated or garbled payload is caught here;
     damage inside the entropy-coded data is only found by decoding.
     """
-    b = memoryview(np.ascontiguousarray(data, dtype=np.uint8)).cast("B")
+    b = np.ascontiguousarray(data, dtype=np.uint8).tobytes()
     f = fmt.lower()
     if len(b) == 0:
         return "empty compressed image"
@@ -96,22 +96,37 @@ class Executor:
             attrs = {"msgtype": sel.msgtype, "stamp_source": tab.stamp_source, "time_offset_ns": tab.offset_ns}
             if tab.kind == "lidar":
                 pts = int(tab.points.sum()) if tab.points is not None else n * 1024
-                attrs.update(deskew=self.cfg.deskew, reference_time=self.cfg.frames.reference_time,
-                             keep_raw_points=keep_raw)
+                attrs.update(
+                    deskew=self.cfg.deskew, reference_time=self.cfg.frames.reference_time, keep_raw_points=keep_raw
+                )
                 self.streams[name] = self.writer.add_lidar(
-                    name, topic=tab.topic, frame_id=sel.frame_id, fields=dict(sel.fields),
-                    expected_messages=n, expected_points=max(pts, 1), attrs=attrs,
+                    name,
+                    topic=tab.topic,
+                    frame_id=sel.frame_id,
+                    fields=dict(sel.fields),
+                    expected_messages=n,
+                    expected_points=max(pts, 1),
+                    attrs=attrs,
                 )
                 self.lidar_stats[name] = LidarStats()
             elif tab.kind == "radar":
                 self.streams[name] = self.writer.add_radar(
-                    name, topic=tab.topic, frame_id=sel.frame_id, fields=dict(sel.fields),
-                    expected_messages=n, expected_points=max(n * 64, 1), attrs=attrs,
+                    name,
+                    topic=tab.topic,
+                    frame_id=sel.frame_id,
+                    fields=dict(sel.fields),
+                    expected_messages=n,
+                    expected_points=max(n * 64, 1),
+                    attrs=attrs,
                 )
             else:
                 self.streams[name] = self.writer.add_camera(
-                    name, topic=tab.topic, frame_id=sel.frame_id, compressed=sel.compressed,
-                    expected_messages=n, attrs=attrs,
+                    name,
+                    topic=tab.topic,
+                    frame_id=sel.frame_id,
+                    compressed=sel.compressed,
+                    expected_messages=n,
+                    attrs=attrs,
                 )
 
     # -- per message ---------------------------------------------------------------------
@@ -159,16 +174,20 @@ class Executor:
             if self.cfg.deskew != "off" and len(times) and times[0] <= lo and hi <= times[-1]:
                 T = self.rig.sensor(name).T_base_sensor.matrix
                 try:
-                    xyz = deskew_points(xyz, pt_common, *self._ego_window(lo, hi), T, ref,
-                                        max_gap_ns=self._max_gap_ns)
+                    xyz = deskew_points(xyz, pt_common, *self._ego_window(lo, hi), T, ref, max_gap_ns=self._max_gap_ns)
                     stats.deskewed += 1
                 except ExtrapolationError:  # an ego gap inside the sweep: never bridged
                     stats.not_deskewed_no_ego += 1
             elif self.cfg.deskew != "off":
                 stats.not_deskewed_no_ego += 1
         self.streams[name].append(
-            rec.meta.stamp_ns, rec.meta.record_time_ns, common, ref,
-            np.ascontiguousarray(xyz, dtype=np.float32), offsets, fields,
+            rec.meta.stamp_ns,
+            rec.meta.record_time_ns,
+            common,
+            ref,
+            np.ascontiguousarray(xyz, dtype=np.float32),
+            offsets,
+            fields,
             xyz_raw=raw if self.cfg.store.keep_raw_points else None,
         )
 
@@ -195,8 +214,7 @@ class Executor:
             if problem:
                 raise DecodeError(problem, topic=rec.meta.topic, index=rec.meta.index)
         data = rec.data.tobytes() if rec.compressed else rec.data
-        self.streams[name].append(rec.meta.stamp_ns, rec.meta.record_time_ns, common, data,
-                                  format=rec.encoding)
+        self.streams[name].append(rec.meta.stamp_ns, rec.meta.record_time_ns, common, data, format=rec.encoding)
 
     def run(self, progress: Callable[[int], None] | None = None) -> None:
         """Stream every selected discrete message once; write it or report why not."""
@@ -259,8 +277,7 @@ class Executor:
             lost = valid & (stored < 0)
             if lost.any():
                 self.report.warn(
-                    f"{name}: {int(lost.sum())} frame(s) matched a message that could not be stored; "
-                    "marked missing"
+                    f"{name}: {int(lost.sum())} frame(s) matched a message that could not be stored; marked missing"
                 )
             valid &= stored >= 0
             out[name] = (np.where(valid, stored, -1), np.where(valid, dt, 0), valid)

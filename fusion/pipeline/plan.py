@@ -18,13 +18,20 @@ from calibration import Rig
 from fusion.errors import ConfigError, SyncError
 from fusion.pipeline.config import ConvertConfig
 from fusion.pipeline.report import REASON_DUPLICATE, REASON_ZERO_STAMP, ReportBuilder
+from fusion.pipeline.scan import Scan
 from fusion.pipeline.sensors import SelectedSensors
 from fusion.pipeline.streams import EgoTable, ImuTable, MessageTable, finite_difference_twist
-from fusion.pipeline.scan import Scan
 from fusion.readers.records import ImuSample, PoseSample
 from fusion.readers.sensors import effective_stamps
-from fusion.sync import beam_crossing_fraction
-from fusion.sync import FramePlan, FrameSpec, StreamTimes, estimate_clock_offset, plan_frames, relative_offset_ns
+from fusion.sync import (
+    FramePlan,
+    FrameSpec,
+    StreamTimes,
+    beam_crossing_fraction,
+    estimate_clock_offset,
+    plan_frames,
+    relative_offset_ns,
+)
 
 DISCRETE = ("lidar", "radar", "camera")
 
@@ -51,9 +58,7 @@ def _reference(cfg: ConvertConfig, selected: SelectedSensors) -> str:
             return f"lidar:{sorted(lidars)[0]}"
         if cams:
             return f"camera:{sorted(cams)[0]}"
-        raise SyncError(
-            "no LiDAR or camera to define frames; set frames.reference to 'rate:<hz>' in the config"
-        )
+        raise SyncError("no LiDAR or camera to define frames; set frames.reference to 'rate:<hz>' in the config")
     kind, _, name = ref.partition(":")
     if kind != "rate" and name not in selected.sensors:
         raise ConfigError(
@@ -93,8 +98,14 @@ def build_ego(poses: list[PoseSample], offset_ns: int, topic: str | None, report
     """
     from_odometry = bool(poses) and all(p.meta.topic == topic for p in poses) and topic != "/tf"
     stamps = np.array([p.meta.stamp_ns for p in poses], dtype=np.int64)
-    keep = _sort_unique(stamps, [p.meta.index for p in poses], topic or "", [p.meta.record_time_ns for p in poses],
-                        report, count_topic=from_odometry)
+    keep = _sort_unique(
+        stamps,
+        [p.meta.index for p in poses],
+        topic or "",
+        [p.meta.record_time_ns for p in poses],
+        report,
+        count_topic=from_odometry,
+    )
     if not from_odometry and topic in report.topics:
         report.stored(topic, report.topics[topic].in_bag - sum(report.topics[topic].skipped.values()))
     if len(keep) < 2:
@@ -114,17 +125,33 @@ def build_ego(poses: list[PoseSample], offset_ns: int, topic: str | None, report
     else:
         v, w = finite_difference_twist(times, t, q)
         report.warn(f"ego topic {topic}: no twist in the messages; velocities from finite differences")
-    return EgoTable(times, t, q, v, w, parent=sel[0].parent_frame or "odom", child=sel[0].child_frame or "base_link",
-                    topic=topic or "")
+    return EgoTable(
+        times,
+        t,
+        q,
+        v,
+        w,
+        parent=sel[0].parent_frame or "odom",
+        child=sel[0].child_frame or "base_link",
+        topic=topic or "",
+    )
 
 
-def build_imu(samples: list[ImuSample], name: str, topic: str, offset_ns: int, report: ReportBuilder) -> ImuTable | None:
+def build_imu(
+    samples: list[ImuSample], name: str, topic: str, offset_ns: int, report: ReportBuilder
+) -> ImuTable | None:
     """Sort and de-duplicate IMU samples onto the common clock (IMU frame)."""
     if not samples:
         return None
     stamps = np.array([s.meta.stamp_ns for s in samples], dtype=np.int64)
-    idx = _sort_unique(stamps, [s.meta.index for s in samples], topic, [s.meta.record_time_ns for s in samples],
-                       report, count_topic=True)
+    idx = _sort_unique(
+        stamps,
+        [s.meta.index for s in samples],
+        topic,
+        [s.meta.record_time_ns for s in samples],
+        report,
+        count_topic=True,
+    )
     nan4 = np.full(4, np.nan)
     return ImuTable(
         name=name,
@@ -133,9 +160,12 @@ def build_imu(samples: list[ImuSample], name: str, topic: str, offset_ns: int, r
         stamp_ns=stamps[idx],
         record_ns=np.array([samples[i].meta.record_time_ns for i in idx], dtype=np.int64),
         times_ns=stamps[idx] + np.int64(offset_ns),
-        angular_velocity_radps=np.array([samples[i].angular_velocity_radps for i in idx], dtype=np.float64).reshape(-1, 3),
-        linear_acceleration_mps2=np.array([samples[i].linear_acceleration_mps2 for i in idx],
-                                          dtype=np.float64).reshape(-1, 3),
+        angular_velocity_radps=np.array([samples[i].angular_velocity_radps for i in idx], dtype=np.float64).reshape(
+            -1, 3
+        ),
+        linear_acceleration_mps2=np.array([samples[i].linear_acceleration_mps2 for i in idx], dtype=np.float64).reshape(
+            -1, 3
+        ),
         orientation_xyzw=np.array(
             [samples[i].orientation_xyzw if samples[i].orientation_xyzw is not None else nan4 for i in idx],
             dtype=np.float64,
@@ -185,12 +215,17 @@ def _tables(scan: Scan, selected: SelectedSensors, rig: Rig, report: ReportBuild
             tab.stamp_source = "record"
         elif sel.trigger_topic is not None:
             trig = scan.clocks[sel.trigger_topic]
-            tab.stamp_ns = effective_stamps(sel.spec, {
-                sel.topic: (st, rt),
-                sel.trigger_topic: (np.asarray(trig.stamp, np.int64), np.asarray(trig.record, np.int64)),
-            })
-            report.warn(f"{name} ({sel.topic}): stamps taken from trigger topic {sel.trigger_topic} "
-                        "(the trigger message nearest before in record time)")
+            tab.stamp_ns = effective_stamps(
+                sel.spec,
+                {
+                    sel.topic: (st, rt),
+                    sel.trigger_topic: (np.asarray(trig.stamp, np.int64), np.asarray(trig.record, np.int64)),
+                },
+            )
+            report.warn(
+                f"{name} ({sel.topic}): stamps taken from trigger topic {sel.trigger_topic} "
+                "(the trigger message nearest before in record time)"
+            )
         if tab.stamp_source == "header" and len(tab.stamp_ns) and (tab.stamp_ns == 0).mean() > 0.5:
             tab.stamp_source = "record"
             report.warn(
@@ -226,15 +261,18 @@ def _beam_crossing(cfg: ConvertConfig, rig: Rig, reference: str) -> dict[str, fl
     return out
 
 
-def make_plan(scan: Scan, selected: SelectedSensors, rig: Rig, cfg: ConvertConfig, report: ReportBuilder) -> ConversionPlan:
+def make_plan(
+    scan: Scan, selected: SelectedSensors, rig: Rig, cfg: ConvertConfig, report: ReportBuilder
+) -> ConversionPlan:
     """Build clock tables, the ego/IMU streams and the frame plan from the pass-1 scan."""
     reference = _reference(cfg, selected)
     tables = _tables(scan, selected, rig, report)
     ego = build_ego(scan.poses, selected.offset_ns(rig, selected.ego_name), selected.ego_topic or "/tf", report)
     imu = None
     if selected.imu is not None:
-        imu = build_imu(scan.imu, selected.imu.name, selected.imu.topic, selected.offset_ns(rig, selected.imu.name),
-                        report)
+        imu = build_imu(
+            scan.imu, selected.imu.name, selected.imu.topic, selected.offset_ns(rig, selected.imu.name), report
+        )
     fits = _estimate_clocks(cfg, tables, reference, report)
     spec = FrameSpec(
         reference=reference,
@@ -254,8 +292,11 @@ def make_plan(scan: Scan, selected: SelectedSensors, rig: Rig, cfg: ConvertConfi
         common = tab.common_ns[rows]
         if tab.kind == "lidar" and tab.sweep_start_ns is not None and tab.sweep_end_ns is not None:
             streams[name] = StreamTimes(
-                common_ns=common, kind=tab.kind, record_ns=tab.record_ns[rows],
-                sweep_start_ns=tab.sweep_start_ns[rows], sweep_end_ns=tab.sweep_end_ns[rows],
+                common_ns=common,
+                kind=tab.kind,
+                record_ns=tab.record_ns[rows],
+                sweep_start_ns=tab.sweep_start_ns[rows],
+                sweep_end_ns=tab.sweep_end_ns[rows],
             )
         else:
             streams[name] = StreamTimes(common_ns=common, kind=tab.kind, record_ns=tab.record_ns[rows])

@@ -81,7 +81,13 @@ class ReportBuilder:
     def skip(self, topic: str, index: int, record_time_ns: int, reason: str, detail: str = "") -> None:
         """Record one message that is not in the store, and why."""
         self.skipped.append(
-            {"topic": topic, "index": int(index), "record_time_ns": int(record_time_ns), "reason": reason, "detail": detail}
+            {
+                "topic": topic,
+                "index": int(index),
+                "record_time_ns": int(record_time_ns),
+                "reason": reason,
+                "detail": detail,
+            }
         )
         if topic in self.topics:
             self.topics[topic].skipped[reason] += 1

@@ -106,8 +106,10 @@ def resolve_rig(scan: Scan, selected: SelectedSensors, cfg: ConvertConfig, repor
         validate_rig(out)
     except CalibrationError as exc:
         raise ConfigError(f"rig: {exc}") from None
-    report.sensors = {n: {"kind": s.kind, "frame_id": s.frame_id, "topic": s.topic,
-                          "time_offset_ns": s.time_offset_ns} for n, s in out.sensors.items()}
+    report.sensors = {
+        n: {"kind": s.kind, "frame_id": s.frame_id, "topic": s.topic, "time_offset_ns": s.time_offset_ns}
+        for n, s in out.sensors.items()
+    }
     return out
 
 

@@ -52,8 +52,12 @@ class Scan:
 
 def _camera_info_dict(rec: CameraInfoRecord, topic: str) -> dict[str, Any]:
     return {
-        "width": rec.width, "height": rec.height, "distortion_model": rec.distortion_model,
-        "d": [float(x) for x in rec.d], "k": [float(x) for x in np.ravel(rec.k)], "topic": topic,
+        "width": rec.width,
+        "height": rec.height,
+        "distortion_model": rec.distortion_model,
+        "d": [float(x) for x in rec.d],
+        "k": [float(x) for x in np.ravel(rec.k)],
+        "topic": topic,
     }
 
 
@@ -120,9 +124,7 @@ def scan(source: BagSource, selected: SelectedSensors, report: ReportBuilder) ->
         elif isinstance(rec, TransformBatch):
             if rec.static:
                 for tf in rec.transforms:
-                    out.static_transforms.append(
-                        (tf.parent_frame, tf.child_frame, tf.translation_m, tf.rotation_xyzw)
-                    )
+                    out.static_transforms.append((tf.parent_frame, tf.child_frame, tf.translation_m, tf.rotation_xyzw))
             if raw.topic in cont:
                 for tf in rec.transforms:
                     if tf.child_frame == base and (world is None or tf.parent_frame == world):

@@ -122,8 +122,14 @@ def select_sensors(source: BagSource, cfg: ConvertConfig, report: ReportBuilder)
         options[topic] = spec.decode_options()
         if kind in ("lidar", "radar", "camera"):
             sensors[name] = SelectedSensor(
-                name, topic, kind, frame_id or info.frame_id, info.msgtype,
-                compressed=info.msgtype.endswith("CompressedImage"), stamp_source=spec.stamp_source, spec=spec,
+                name,
+                topic,
+                kind,
+                frame_id or info.frame_id,
+                info.msgtype,
+                compressed=info.msgtype.endswith("CompressedImage"),
+                stamp_source=spec.stamp_source,
+                spec=spec,
             )
         elif kind == "imu" and imu is None:
             imu = SelectedSensor(name, topic, kind, frame_id or info.frame_id, info.msgtype)
@@ -133,16 +139,14 @@ def select_sensors(source: BagSource, cfg: ConvertConfig, report: ReportBuilder)
     ego_name = "ego"
     if ego_topic is not None:
         if ego_topic not in topics:
-            raise ConfigError(
-                f"ego.topic {ego_topic!r} is not in the bag (topics: {', '.join(sorted(topics))})"
-            )
+            raise ConfigError(f"ego.topic {ego_topic!r} is not in the bag (topics: {', '.join(sorted(topics))})")
         ego_name = next((n for n, t in ego_candidates if t == ego_topic), "ego")
     else:
         odo = [(n, t) for n, t in ego_candidates if topics[t].kind == SensorKind.ODOMETRY]
         tf = [(n, t) for n, t in ego_candidates if topics[t].kind == SensorKind.TF]
-        pick = (odo or tf or [None])[0]
-        if pick is not None:
-            ego_name, ego_topic = pick
+        picks = odo or tf
+        if picks:
+            ego_name, ego_topic = picks[0]
     calib = [t for t, info in topics.items() if info.kind in (SensorKind.TF_STATIC, SensorKind.CAMERA_INFO)]
     for name, s in list(sensors.items()) + ([(imu.name, imu)] if imu else []):
         report.topic(s.topic, s.msgtype, name, s.kind, topics[s.topic].count)
@@ -154,8 +158,14 @@ def select_sensors(source: BagSource, cfg: ConvertConfig, report: ReportBuilder)
             f"sensors mapping); topics in the bag: {', '.join(sorted(topics))}"
         )
     return SelectedSensors(
-        sensors=sensors, imu=imu, ego_topic=ego_topic, ego_name=ego_name, world_frame=cfg.ego.world_frame,
-        base_frame=cfg.ego.base_frame, decode_options=options, calibration_topics=sorted(calib),
+        sensors=sensors,
+        imu=imu,
+        ego_topic=ego_topic,
+        ego_name=ego_name,
+        world_frame=cfg.ego.world_frame,
+        base_frame=cfg.ego.base_frame,
+        decode_options=options,
+        calibration_topics=sorted(calib),
     )
 
 

@@ -60,15 +60,15 @@ class MessageTable:
         self.usable = np.ones(m, dtype=bool)
         stamps = self.record_ns if self.stamp_source == "record" else self.stamp_ns
         zero = stamps == 0
-        for i in np.flatnonzero(zero):
-            self.reason[int(i)] = ("zero_stamp", "header.stamp is 0; the message has no usable hardware time")
+        for z in np.flatnonzero(zero).tolist():
+            self.reason[z] = ("zero_stamp", "header.stamp is 0; the message has no usable hardware time")
         self.usable &= ~zero
         order = np.argsort(stamps, kind="stable")
         sorted_stamps = stamps[order]
         dup_sorted = np.zeros(m, dtype=bool)
         dup_sorted[1:] = sorted_stamps[1:] == sorted_stamps[:-1]
         first_of_run = np.maximum.accumulate(np.where(~dup_sorted, np.arange(m), 0))
-        for pos in np.flatnonzero(dup_sorted & ~zero[order]):
+        for pos in np.flatnonzero(dup_sorted & ~zero[order]).tolist():
             i = int(order[pos])
             j = int(order[first_of_run[pos]])
             self.reason[i] = ("duplicate_stamp", f"same header stamp as message {j}")

@@ -28,7 +28,6 @@ import zarr
 from fusion.errors import StoreError
 from fusion.store.layout import ColumnSpec, compressors
 
-
 #: Full shard buffers that may wait for the background writer at once (bounds memory).
 MAX_PENDING = 4
 

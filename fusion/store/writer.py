@@ -16,6 +16,7 @@ trim, the report and the consolidated metadata are written.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import warnings
 from typing import Any, Protocol
@@ -254,10 +255,8 @@ class StoreWriter:
     def abort(self) -> None:
         """Close without marking the store complete (it stays detectable as interrupted)."""
         if not self._closed:
-            try:
+            with contextlib.suppress(Exception):  # the store is abandoned; the original error matters
                 BACKGROUND.drain()
-            except Exception:  # the store is abandoned anyway; the original error matters
-                pass
             self._close()
 
     def _close(self) -> None:
