@@ -193,3 +193,20 @@ def test_real_radar_bag_with_trigger_stamps(shared_data: Path, tmp_path: Path) -
     # Radar stamps come from the trigger clock (sensor platform, days behind record time).
     t_radar = ds[10].radar["radar"].message_time_ns
     assert abs(t_radar - ds.times_ns[10]) <= 50_000_000
+
+
+def test_truncated_bag_converts_what_precedes_the_damage(log: tuple[Path, Path], tmp_path: Path) -> None:
+    mcap_dir, rig = log
+    bag = mcap_dir.parent / "synth.bag"
+    cut = tmp_path / "cut.bag"
+    data = bag.read_bytes()
+    cut.write_bytes(data[: int(len(data) * 0.6)])
+    store = tmp_path / "cut.zarr"
+    res = run("convert", str(cut), "-o", str(store), "--rig", str(rig))
+    assert res.returncode == 0, res.stderr
+    ds = fusion.open(str(store))
+    rep = ds.report
+    assert 0 < len(ds) < 15  # a 1.5 s log has 15 sweeps; only those before the damage
+    for topic, t in rep["topics"].items():
+        assert t["stored"] + sum(t["skipped"].values()) == t["in_bag"], topic
+    assert validate_store(str(store)).ok

@@ -39,6 +39,28 @@ def _pose(traj: Trajectory | None, t_ns: int) -> SE3 | None:
         return None
 
 
+def lidar_in_camera(ds: Any, frame: Any, cam_name: str, lidar_name: str,
+                    traj: Trajectory | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Project one LiDAR of a frame into one camera at the camera's own capture time.
+
+    Returns:
+        (uv (N, 2) float64 pixels, valid (N,) bool, points_cam (N, 3) float64 m in the optical frame).
+    """
+    rig = ds.calibration
+    sensor = rig.sensor(cam_name)
+    if sensor.camera is None:
+        raise StoreError(f"camera {cam_name!r} has no intrinsics in the store's rig; convert with --rig")
+    traj = traj if traj is not None else _ego_trajectory(ds)
+    cam = frame.cameras[cam_name]
+    T_wb_frame = _pose(traj, frame.time_ns)
+    T_wb_img = _pose(traj, cam.time_ns)
+    motion = T_wb_img.inverse() @ T_wb_frame if T_wb_frame is not None and T_wb_img is not None else SE3.identity()
+    T_cam_lidar = sensor.T_base_sensor.inverse() @ motion @ rig.sensor(lidar_name).T_base_sensor
+    pts_cam = T_cam_lidar.apply(frame.lidar[lidar_name].xyz.astype(np.float64))
+    uv, valid = sensor.camera.project(pts_cam)
+    return uv, valid, pts_cam
+
+
 def render_frame(ds: Any, index: int, *, max_range_m: float = 60.0) -> dict[str, np.ndarray]:
     """Overlay images for one frame, camera name -> BGR uint8 image.
 
@@ -48,7 +70,6 @@ def render_frame(ds: Any, index: int, *, max_range_m: float = 60.0) -> dict[str,
     frame = ds[index]
     rig = ds.calibration
     traj = _ego_trajectory(ds)
-    T_world_base_frame = _pose(traj, frame.time_ns)
     out: dict[str, np.ndarray] = {}
     if not frame.cameras:
         raise StoreError(f"frame {index} has no camera image (valid: {frame.valid}); pick another --frame")
@@ -59,22 +80,15 @@ def render_frame(ds: Any, index: int, *, max_range_m: float = 60.0) -> dict[str,
         image = np.ascontiguousarray(cam.image)
         if image.ndim == 2:
             image = cv2.cvtColor(image.astype(np.uint8), cv2.COLOR_GRAY2BGR)
-        T_world_base_img = _pose(traj, cam.time_ns)
-        if T_world_base_frame is not None and T_world_base_img is not None:
-            motion = T_world_base_img.inverse() @ T_world_base_frame  # T_base(img)_base(frame)
-        else:
-            motion = SE3.identity()
-        T_cam_base = sensor.T_base_sensor.inverse()
-        for lidar_name, lidar in frame.lidar.items():
-            T_base_lidar = rig.sensor(lidar_name).T_base_sensor
-            pts_cam = (T_cam_base @ motion @ T_base_lidar).apply(lidar.xyz.astype(np.float64))
-            uv, valid = sensor.camera.project(pts_cam)
+        for lidar_name in frame.lidar:
+            uv, valid, pts_cam = lidar_in_camera(ds, frame, cam_name, lidar_name, traj)
             rng = np.linalg.norm(pts_cam, axis=1)
             image = draw_points(image, uv, rng, valid & (rng < max_range_m), 0.0, max_range_m)
+        T_wb_img = _pose(traj, cam.time_ns)
         boxes = frame.boxes
-        if boxes and T_world_base_img is not None:
-            T_cam_world = T_cam_base @ T_world_base_img.inverse()
-            corners = np.stack([T_cam_world.apply(b.corners()) for b in boxes]) if boxes else np.zeros((0, 8, 3))
+        if boxes and T_wb_img is not None:
+            T_cam_world = sensor.T_base_sensor.inverse() @ T_wb_img.inverse()
+            corners = np.stack([T_cam_world.apply(b.corners()) for b in boxes])
             image = draw_box_edges(image, corners, sensor.camera, (0, 255, 0))
         label = f"{cam_name}  frame {index}  dt={cam.dt_ns / 1e6:+.1f} ms"
         cv2.putText(image, label, (8, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 2, cv2.LINE_AA)

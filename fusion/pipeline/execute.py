@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from calibration import Rig
-from fusion.errors import DecodeError, ExtrapolationError, TruncatedBagError
+from fusion.errors import DecodeError, ExtrapolationError, MessageTypeError, TruncatedBagError
 from fusion.pipeline.config import ConvertConfig
 from fusion.pipeline.plan import ConversionPlan
 from fusion.pipeline.report import REASON_DECODE, REASON_TRUNCATED, ReportBuilder
@@ -238,6 +238,9 @@ class Executor:
                 except DecodeError as exc:
                     self.report.skip(raw.topic, i, raw.record_time_ns, REASON_DECODE, exc.reason)
                     continue
+                except MessageTypeError as exc:
+                    self.report.skip(raw.topic, i, raw.record_time_ns, REASON_DECODE, str(exc))
+                    continue
                 common = int(tab.common_ns[i])
                 try:
                     self._store(name, tab, rec, common)
@@ -250,8 +253,10 @@ class Executor:
         except TruncatedBagError as exc:
             self.report.warn(f"bag truncated: {exc}; every message before the damage was converted")
             for name, tab in self.plan.tables.items():
-                for i in range(seen[name] + 1, len(tab.stamp_ns)):
-                    self.report.skip(tab.topic, i, int(tab.record_ns[i]), REASON_TRUNCATED, str(exc))
+                in_bag = self.report.topics[tab.topic].in_bag if tab.topic in self.report.topics else len(tab.stamp_ns)
+                for i in range(seen[name] + 1, in_bag):
+                    rec_ns = int(tab.record_ns[i]) if i < len(tab.record_ns) else -1
+                    self.report.skip(tab.topic, i, rec_ns, REASON_TRUNCATED, str(exc))
 
     def _store(self, name: str, tab: MessageTable, rec: Any, common: int) -> None:
         """Write one decoded record to its stream (raises DecodeError for a payload that is invalid)."""

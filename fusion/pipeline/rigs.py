@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from calibration import SE3, CalibrationError, Rig, Sensor, load_rig, merge_rigs, rig_from_ros, validate_rig
+from calibration.sources.ros import camera_from_camera_info
 from fusion.errors import ConfigError
 from fusion.pipeline.config import ConvertConfig
 from fusion.pipeline.report import ReportBuilder
@@ -26,6 +27,18 @@ def bag_rig(scan: Scan, base_frame: str, report: ReportBuilder) -> Rig | None:
         return rig_from_ros(scan.static_transforms, scan.camera_infos, base_frame=base_frame)
     except CalibrationError as exc:
         report.warn(f"the bag's /tf_static + CameraInfo do not form a rig ({exc}); using the rig file only")
+        return None
+
+
+def _intrinsics(scan: Scan, frame_id: str, report: ReportBuilder) -> Any:
+    """A camera model from the bag's CameraInfo for ``frame_id`` (None when absent or invalid)."""
+    info = scan.camera_infos.get(frame_id)
+    if info is None:
+        return None
+    try:
+        return camera_from_camera_info(frame_id, info)
+    except CalibrationError as exc:
+        report.warn(f"CameraInfo of {frame_id} is unusable: {exc}")
         return None
 
 
@@ -96,7 +109,8 @@ def resolve_rig(scan: Scan, selected: SelectedSensors, cfg: ConvertConfig, repor
                 f"sensor {sel.name} (frame {sel.frame_id or '?'}) has no calibration in the bag or rig file: "
                 "using an identity extrinsic (pass --rig with its T_base_sensor)"
             )
-            s = Sensor(sel.name, sel.kind, sel.frame_id or sel.name, SE3.identity(), 0, None, sel.topic)
+            s = Sensor(sel.name, sel.kind, sel.frame_id or sel.name, SE3.identity(), 0,
+                       _intrinsics(scan, sel.frame_id, report), sel.topic)
         sensors[sel.name] = s.replace(name=sel.name, topic=sel.topic)
     for name, s in rig.sensors.items():  # keep the rest of the rig (other frames) for reference
         if name not in sensors and all(x.frame_id != s.frame_id for x in sensors.values()):

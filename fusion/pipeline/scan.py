@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from fusion.errors import DecodeError
+from fusion.errors import DecodeError, MessageTypeError, TruncatedBagError
 from fusion.pipeline.report import REASON_DECODE, ReportBuilder
 from fusion.pipeline.sensors import SelectedSensors, fields_of
 from fusion.readers.records import (
@@ -61,22 +61,14 @@ def _camera_info_dict(rec: CameraInfoRecord, topic: str) -> dict[str, Any]:
     }
 
 
-def scan(source: BagSource, selected: SelectedSensors, report: ReportBuilder) -> Scan:
-    """Run pass 1 over every selected topic plus /tf_static and CameraInfo topics."""
-    extractor = StampExtractor(source)
-    by_topic = {s.topic: s for s in selected.sensors.values()}
-    clocks = {t: TopicClocks() for t in by_topic}
-    cont = {selected.ego_topic} if selected.ego_topic else set()
-    if selected.imu is not None:
-        cont.add(selected.imu.topic)
-    triggers = {s.trigger_topic for s in selected.sensors.values() if s.trigger_topic}
-    for t in triggers:
-        clocks.setdefault(t, TopicClocks())
-    topics = set(by_topic) | cont | set(selected.calibration_topics) | triggers
-    out = Scan(clocks, [], [], [], {})
+def _scan_messages(
+    source: BagSource, topics: list[str], by_topic: dict[str, Any], clocks: dict[str, TopicClocks], cont: set[str],
+    triggers: set[str], extractor: StampExtractor, out: Scan, selected: SelectedSensors, report: ReportBuilder,
+) -> None:
+    """The pass-1 loop (see :func:`scan`)."""
     world, base = selected.world_frame, selected.base_frame
     opts = selected.decode_options
-    for raw in source.messages(sorted(topics)):
+    for raw in source.messages(topics):
         sensor = by_topic.get(raw.topic)
         if raw.topic in triggers and sensor is None:
             stamp = extractor.stamp(raw)
@@ -93,19 +85,20 @@ def scan(source: BagSource, selected: SelectedSensors, report: ReportBuilder) ->
                     rec = source.decode(raw, options=opts)
                     if isinstance(rec, RadarDetections):
                         sensor.fields = dict(fields_of(rec))
-                except DecodeError:
-                    pass
+                except (DecodeError, MessageTypeError):
+                    pass  # pass 2 reports it
             continue
         try:
             rec = source.decode(raw, options=opts)
-        except DecodeError as exc:
+        except (DecodeError, MessageTypeError) as exc:
+            reason = exc.reason if isinstance(exc, DecodeError) else str(exc)
             if sensor is not None:  # LiDAR: clocks still needed to keep indices aligned (pass 2 reports it)
                 c = clocks[raw.topic]
                 stamp = extractor.stamp(raw)
                 c.stamp.append(0 if stamp is None else stamp)
                 c.record.append(raw.record_time_ns)
             elif raw.topic in cont:
-                report.skip(raw.topic, raw.index, raw.record_time_ns, REASON_DECODE, exc.reason)
+                report.skip(raw.topic, raw.index, raw.record_time_ns, REASON_DECODE, reason)
                 out.ego_decode_errors += 1
             continue
         if isinstance(rec, PointCloud) and sensor is not None:
@@ -133,4 +126,23 @@ def scan(source: BagSource, selected: SelectedSensors, report: ReportBuilder) ->
             out.imu.append(rec)
         elif isinstance(rec, CameraInfoRecord):
             out.camera_infos.setdefault(rec.meta.frame_id, _camera_info_dict(rec, raw.topic))
+
+
+def scan(source: BagSource, selected: SelectedSensors, report: ReportBuilder) -> Scan:
+    """Run pass 1 over every selected topic plus /tf_static and CameraInfo topics."""
+    extractor = StampExtractor(source)
+    by_topic = {s.topic: s for s in selected.sensors.values()}
+    clocks = {t: TopicClocks() for t in by_topic}
+    cont = {selected.ego_topic} if selected.ego_topic else set()
+    if selected.imu is not None:
+        cont.add(selected.imu.topic)
+    triggers = {s.trigger_topic for s in selected.sensors.values() if s.trigger_topic}
+    for t in triggers:
+        clocks.setdefault(t, TopicClocks())
+    topics = set(by_topic) | cont | set(selected.calibration_topics) | triggers
+    out = Scan(clocks, [], [], [], {})
+    try:
+        _scan_messages(source, sorted(topics), by_topic, clocks, cont, triggers, extractor, out, selected, report)
+    except TruncatedBagError as exc:
+        report.warn(f"pass 1 stopped at the damage: {exc}")
     return out

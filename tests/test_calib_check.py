@@ -1,0 +1,76 @@
+"""`fusion calib check`: LiDAR points land on the right pixels of every camera (rig, deskew, timing, projection)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+import fusion
+from calibration import save_rig
+from fusion.export.preview import lidar_in_camera
+from fusion.pipeline.config import ConvertConfig, FramesConfig
+from fusion.pipeline.convert import convert
+from fusion.testing.synth import SynthConfig, generate, load_truth
+from fusion.testing.synth.camera import box_color_bgr
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
+    tmp = tmp_path_factory.mktemp("check")
+    out = generate(SynthConfig(duration_s=2.0, lidar_beams=32, lidar_columns=512, image_width=320,
+                               image_height=240), tmp / "log", formats=("mcap",))
+    truth = load_truth(out.truth_path)
+    rig = tmp / "rig.yaml"
+    save_rig(truth.rig(), rig)
+    path = tmp / "s.zarr"
+    convert([out.bags["mcap"]], str(path), ConvertConfig(rig=str(rig), frames=FramesConfig(reference="lidar:lidar_top")))
+    return path, truth
+
+
+def _box_hits(store_path: Path, truth: object, shift_px: float = 0.0) -> float:
+    """Fraction of LiDAR hits on boxes whose pixel in the raw left camera has that box's colour."""
+    ds = fusion.open(str(store_path))
+    tab = truth.messages("/lidar/points")
+    scores = []
+    for i in range(3, len(ds) - 3, 3):
+        fr = ds[i]
+        seq = int(tab.seq[tab.index == fr.lidar["lidar_top"].message_index][0])
+        obj = truth.lidar_scan(seq).object_id
+        uv, valid, _ = lidar_in_camera(ds, fr, "camera_left", "lidar_top")
+        img = fr.cameras["camera_left"].image
+        sel = valid & (obj >= 0)
+        u = np.round(uv[sel] + shift_px).astype(int)
+        inside = (u[:, 0] >= 0) & (u[:, 0] < img.shape[1]) & (u[:, 1] >= 0) & (u[:, 1] < img.shape[0])
+        c = img[u[inside, 1], u[inside, 0]].astype(float)
+        ref = np.stack([box_color_bgr(int(k)) for k in obj[sel][inside]]).astype(float)
+        cos = (c * ref).sum(1) / (np.linalg.norm(c, axis=1) * np.linalg.norm(ref, axis=1) + 1e-9)
+        scores.append(cos > 0.99)  # faces are shaded: same hue, other brightness
+    return float(np.concatenate(scores).mean())
+
+
+def test_points_land_on_their_objects_in_the_image(store: tuple[Path, object]) -> None:
+    path, truth = store
+    assert _box_hits(path, truth) >= 0.9
+    assert _box_hits(path, truth, shift_px=20.0) < 0.75  # a 20 px misalignment (about 3 degrees) is caught
+
+
+def test_calib_check_writes_png(store: tuple[Path, object], tmp_path: Path) -> None:
+    path, _ = store
+    png = tmp_path / "check.png"
+    res = subprocess.run([sys.executable, "-m", "fusion", "calib", "check", str(path), "--frame", "5", "-o", str(png)],
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    img = cv2.imread(str(png))
+    assert img is not None and img.shape[1] == 960 and img.shape[0] == 2 * 720  # two 4:3 cameras stacked
+    ds = fusion.open(str(path))
+    plain = cv2.resize(ds[5].cameras["camera_front"].image, (960, 720), interpolation=cv2.INTER_AREA)
+    changed = np.abs(img[:720].astype(int) - plain.astype(int)).max(axis=2) > 60
+    assert changed.mean() > 0.01  # points are drawn
+    bad = subprocess.run([sys.executable, "-m", "fusion", "calib", "check", str(path), "--frame", "999", "-o",
+                          str(png)], capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "out of range" in bad.stderr
