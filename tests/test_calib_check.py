@@ -22,13 +22,18 @@ from fusion.testing.synth.camera import box_color_bgr
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
     tmp = tmp_path_factory.mktemp("check")
-    out = generate(SynthConfig(duration_s=2.0, lidar_beams=32, lidar_columns=512, image_width=320,
-                               image_height=240), tmp / "log", formats=("mcap",))
+    out = generate(
+        SynthConfig(duration_s=2.0, lidar_beams=32, lidar_columns=512, image_width=320, image_height=240),
+        tmp / "log",
+        formats=("mcap",),
+    )
     truth = load_truth(out.truth_path)
     rig = tmp / "rig.yaml"
     save_rig(truth.rig(), rig)
     path = tmp / "s.zarr"
-    convert([out.bags["mcap"]], str(path), ConvertConfig(rig=str(rig), frames=FramesConfig(reference="lidar:lidar_top")))
+    convert(
+        [out.bags["mcap"]], str(path), ConvertConfig(rig=str(rig), frames=FramesConfig(reference="lidar:lidar_top"))
+    )
     return path, truth
 
 
@@ -62,8 +67,12 @@ def test_points_land_on_their_objects_in_the_image(store: tuple[Path, object]) -
 def test_calib_check_writes_png(store: tuple[Path, object], tmp_path: Path) -> None:
     path, _ = store
     png = tmp_path / "check.png"
-    res = subprocess.run([sys.executable, "-m", "fusion", "calib", "check", str(path), "--frame", "5", "-o", str(png)],
-                         capture_output=True, text=True, timeout=300)
+    res = subprocess.run(
+        [sys.executable, "-m", "fusion", "calib", "check", str(path), "--frame", "5", "-o", str(png)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert res.returncode == 0, res.stderr
     img = cv2.imread(str(png))
     assert img is not None and img.shape[1] == 960 and img.shape[0] == 2 * 720  # two 4:3 cameras stacked
@@ -71,6 +80,10 @@ def test_calib_check_writes_png(store: tuple[Path, object], tmp_path: Path) -> N
     plain = cv2.resize(ds[5].cameras["camera_front"].image, (960, 720), interpolation=cv2.INTER_AREA)
     changed = np.abs(img[:720].astype(int) - plain.astype(int)).max(axis=2) > 60
     assert changed.mean() > 0.01  # points are drawn
-    bad = subprocess.run([sys.executable, "-m", "fusion", "calib", "check", str(path), "--frame", "999", "-o",
-                          str(png)], capture_output=True, text=True, timeout=300)
+    bad = subprocess.run(
+        [sys.executable, "-m", "fusion", "calib", "check", str(path), "--frame", "999", "-o", str(png)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert bad.returncode == 2 and "out of range" in bad.stderr

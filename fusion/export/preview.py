@@ -39,8 +39,9 @@ def _pose(traj: Trajectory | None, t_ns: int) -> SE3 | None:
         return None
 
 
-def lidar_in_camera(ds: Any, frame: Any, cam_name: str, lidar_name: str,
-                    traj: Trajectory | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def lidar_in_camera(
+    ds: Any, frame: Any, cam_name: str, lidar_name: str, traj: Trajectory | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Project one LiDAR of a frame into one camera at the camera's own capture time.
 
     Returns:
