@@ -1,7 +1,6 @@
 """Small pose helpers for the reader: tf2-style trajectory interpolation and 4×4 algebra.
 
-Kept local (numpy only) so reading a store does not depend on the calibration package
-beyond parsing the rig. Quaternions are x, y, z, w.
+Quaternion math is ``calibration.rotation``'s; quaternions are x, y, z, w.
 """
 
 from __future__ import annotations
@@ -9,39 +8,16 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
+from calibration.rotation import quat_xyzw_to_matrix as _quat_to_matrix
+from calibration.rotation import slerp_xyzw
 from fusion.errors import StoreError
 
 F64 = NDArray[np.float64]
 
 
 def quat_xyzw_to_matrix(q: F64) -> F64:
-    """(…, 3, 3) rotation matrices from (…, 4) unit quaternions x, y, z, w."""
-    q = q / np.linalg.norm(q, axis=-1, keepdims=True)
-    x, y, z, w = np.moveaxis(q, -1, 0)
-    return np.stack(
-        [
-            np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)], -1),
-            np.stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)], -1),
-            np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], -1),
-        ],
-        -2,
-    )
-
-
-def slerp_xyzw(q0: F64, q1: F64, alpha: F64 | float) -> F64:
-    """Spherical interpolation (…, 4) between x,y,z,w quaternions (shortest arc), alpha (…,)."""
-    dot = np.sum(q0 * q1, axis=-1)
-    q1 = np.where((dot < 0)[..., None], -q1, q1)
-    dot = np.abs(dot)
-    a = np.asarray(alpha, dtype=np.float64)[..., None]
-    theta = np.arccos(np.clip(dot, -1.0, 1.0))[..., None]
-    sin_t = np.sin(theta)
-    small = sin_t < 1e-9
-    safe = np.where(small, 1.0, sin_t)
-    w0 = np.where(small, 1 - a, np.sin((1 - a) * theta) / safe)
-    w1 = np.where(small, a, np.sin(a * theta) / safe)
-    out = w0 * q0 + w1 * q1
-    return out / np.linalg.norm(out, axis=-1, keepdims=True)
+    """(…, 3, 3) rotation matrices from (…, 4) quaternions x, y, z, w (normalized first)."""
+    return _quat_to_matrix(q / np.linalg.norm(q, axis=-1, keepdims=True))
 
 
 def pose_matrix(translation: F64, quat_xyzw: F64) -> F64:
