@@ -3,11 +3,21 @@
 Every label that cannot be used is reported as an :class:`Issue` (listed by the CLI and stored
 in the ``annotations`` group attrs), never silently dropped; so is a frame whose points cannot
 be read (its boxes keep the count unset).
+
+Point counts test every point against the box **at the point's own time**: the world-frame
+points are motion-compensated for the ego motion only, so a moving object's points lie where
+the object was when each was measured; the box is moved there with its world-frame velocity
+(``centre + velocity · (t_point − t_frame)``, constant velocity and heading over the sweep).
+The velocity is the one of :func:`~fusion.annotations.interpolate.interpolate_to_frames` with
+``derive_velocity=True``: the label's own, else the derivative of the interpolated track.
+Interpolated boxes are stored with that velocity; labelled boxes are stored exactly as
+labelled (a label without velocity keeps none, so labels survive import → export unchanged),
+their derived velocity is used for counting only.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,9 +28,13 @@ from fusion.annotations.annotation_set import AnnotationSet, Issue
 from fusion.annotations.frames import EgoPoses, FrameResolver, Unresolved
 from fusion.annotations.interpolate import interpolate_to_frames
 from fusion.annotations.model import Cuboid
-from fusion.annotations.points_in_box import count_points
+from fusion.annotations.points_in_box import box_velocities, count_points
 from fusion.annotations.scene import SceneView
 from fusion.errors import FusionError
+
+#: ``(kind, frame_index) -> [(points (N, 3) world m, dt_s (N,) s or None), ...]`` for kind
+#: ``"lidar"`` / ``"radar"``: every scan of the frame with its per-point ``t_point − t_frame``.
+TimedPointsFn = Callable[[str, int], Sequence[tuple[np.ndarray, np.ndarray | None]]]
 
 
 @dataclass(frozen=True, eq=False)
@@ -87,22 +101,53 @@ def to_world(annotations: AnnotationSet, scene: SceneView) -> tuple[list[Cuboid]
     return boxes, issues
 
 
-def _with_counts(boxes: list[Cuboid], clouds: Sequence[np.ndarray], field: str) -> list[Cuboid]:
+def _with_counts(boxes: list[Cuboid], clouds: Sequence[tuple[np.ndarray, np.ndarray | None]],
+                 field: str, velocities_mps: np.ndarray) -> list[Cuboid]:
+    """Boxes (world, at the frame time) with ``field`` = points of all ``clouds`` (``(points
+    (N, 3) world, dt_s (N,) or None)``) inside each box, every point tested against the box
+    moved to its own time with ``velocities_mps`` (B, 3) (world, m/s)."""
     if not boxes:
         return boxes
     total = np.zeros(len(boxes), dtype=np.int64)
-    for pts in clouds:
+    for pts, dt_s in clouds:
         if len(pts):
-            total += count_points(pts, boxes)
+            total += count_points(pts, boxes, dt_s, velocities_mps)
     return [b.with_(**{field: int(n)}) for b, n in zip(boxes, total)]
 
 
+def dataset_points(ds: Any) -> TimedPointsFn:
+    """A :data:`TimedPointsFn` over a ``fusion.store.Dataset``: each scan's ``in_world()`` points
+    with ``dt_s = (scan.time_ns − frame.time_ns) · 1e-9`` (LiDAR: per point; radar: the scan time)."""
+
+    def read(kind: str, i: int) -> list[tuple[np.ndarray, np.ndarray | None]]:
+        frame = ds[i]
+        views = frame.lidar if kind == "lidar" else frame.radar
+        return [(v.in_world(), (np.asarray(v.time_ns, dtype=np.int64) - frame.time_ns) * 1e-9)
+                for v in views.values()]
+
+    return read
+
+
 def prepare_import(
-    annotations: AnnotationSet, scene: SceneView, *, max_extrapolation_ns: int = 0, count: bool = True
+    annotations: AnnotationSet, scene: SceneView, *, max_extrapolation_ns: int = 0, count: bool = True,
+    points: TimedPointsFn | None = None,
 ) -> ImportResult:
-    """World frame → interpolation to every frame time → LiDAR / radar point counts per box."""
+    """World frame → interpolation to every frame time → LiDAR / radar point counts per box.
+
+    Args:
+        annotations: Decoded labels.
+        scene: The store's frames, ego poses, rig and (untimed) world points.
+        max_extrapolation_ns: How far beyond a track's first / last label boxes are produced.
+        count: Count points in boxes.
+        points: Timed world points per frame (:func:`dataset_points`); without it the scene's
+            points are used as if all measured at the frame time (moving objects then count
+            the points of their smear that fall in the frame-time box).
+    """
     keyframes, issues = to_world(annotations, scene)
-    frames = interpolate_to_frames(keyframes, scene.times_ns, max_extrapolation_ns)
+    moving = interpolate_to_frames(keyframes, scene.times_ns, max_extrapolation_ns, derive_velocity=True)
+    # store labelled boxes as labelled (the derived velocity of a label without one is for counting)
+    label = {(k.track_id, k.time_ns): k for k in keyframes}
+    frames = [[label[(b.track_id, b.time_ns)] if b.source == "labelled" else b for b in boxes] for boxes in moving]
     if count:
         for f in range(len(frames)):
             if not frames[f]:
@@ -114,13 +159,13 @@ def prepare_import(
             for kind, read, field in (("LiDAR", scene.lidar_points_world, "num_lidar_points"),
                                       ("radar", scene.radar_points_world, "num_radar_points")):
                 try:
-                    clouds = read(f)
+                    clouds = points(kind.lower(), f) if points is not None else [(p, None) for p in read(f)]
                 except FusionError as exc:  # e.g. a scan the store cannot motion-compensate
                     issues.append(Issue("points_unavailable", f"store frame {f}",
                                         f"{kind} points cannot be read ({exc}); {field} left unset"))
                     continue
                 if len(clouds):
-                    frames[f] = _with_counts(frames[f], clouds, field)
+                    frames[f] = _with_counts(frames[f], clouds, field, box_velocities(moving[f]))
     return ImportResult(frames, keyframes, issues, len(annotations.boxes))
 
 
@@ -138,7 +183,7 @@ def import_file(
 
     path = Path(path)
     fmt = fmt or guess_format(path)
-    _ds, scene = open_scene(store_url)
+    ds, scene = open_scene(store_url)
     options = dict(decode_options or {})
     if fmt == "kitti":
         options.setdefault("frame_times_ns", scene.times_ns)
@@ -152,7 +197,8 @@ def import_file(
                                       f"({', '.join(s.name for s in scene.sensors) or 'no sensors'})")
             options["T_base_cam"] = match[0].T_base_sensor
     annotations = get_codec(fmt).decode(path, **options)
-    result = prepare_import(annotations, scene, max_extrapolation_ns=max_extrapolation_ns)
+    result = prepare_import(annotations, scene, max_extrapolation_ns=max_extrapolation_ns,
+                            points=dataset_points(ds))
     write_to_store(store_url, result, attrs={
         "source_file": str(path), "source_format": fmt, "max_extrapolation_ns": int(max_extrapolation_ns),
     })

@@ -6,8 +6,18 @@ time equal to a keyframe time returns that keyframe unchanged (``source = "label
 others are ``"interpolated"``. Frame times before the first / after the last keyframe are
 filled only within ``max_extrapolation_ns`` (default 0: never), extrapolating the nearest
 segment (a single-keyframe track is held constant). Label, score, visibility and attributes
-of an interpolated box come from the keyframe at or before it; its velocity is the
-interpolated keyframe velocity when both keyframes have one, else the segment's mean velocity.
+of an interpolated box come from the keyframe at or before it.
+
+Velocity (``velocity_mps``, in the keyframes' frame — the world on import — m/s): a label's
+own velocity wins. An interpolated box gets the interpolated keyframe velocity when both
+bracketing keyframes have one, else the derivative of the interpolated centre, i.e. the
+bracketing segment's ``(P1 − P0) / (t1 − t0)`` (extrapolated boxes: the nearest segment's).
+With ``derive_velocity=True`` a labelled box without a velocity also gets one (a copy, still
+``"labelled"``): the centre difference of its neighbouring keyframes
+``(P[k+1] − P[k−1]) / (t[k+1] − t[k−1])`` (the time-weighted mean of the two segment
+velocities; the single segment at the first / last keyframe). A single-keyframe track has no
+derivable velocity (``None``). Static objects get 0 (up to the label noise / Δt). The velocity
+is what the point counter uses to move a box to each LiDAR point's time.
 """
 
 from __future__ import annotations
@@ -16,14 +26,34 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 
 from fusion.annotations._rotation import slerp_xyzw
 from fusion.annotations.model import Cuboid
 
+F64 = NDArray[np.float64]
+
+
+def keyframe_velocities(keyframes: Sequence[Cuboid]) -> list[F64 | None]:
+    """Velocity of a track at each of its keyframes, in their frame, m/s (``keyframes`` time-sorted).
+
+    The label's own ``velocity_mps`` if it has one, else ``(P[k+1] − P[k−1]) / (t[k+1] − t[k−1])``
+    (one-sided at the ends); ``None`` for a single keyframe without a velocity.
+    """
+    n = len(keyframes)
+    out: list[F64 | None] = []
+    for k, key in enumerate(keyframes):
+        if key.velocity_mps is not None or n < 2:
+            out.append(key.velocity_mps)
+            continue
+        a, b = keyframes[max(k - 1, 0)], keyframes[min(k + 1, n - 1)]
+        out.append((b.center_m - a.center_m) / ((b.time_ns - a.time_ns) * 1e-9))
+    return out
+
 
 def interpolate_track(
-    keyframes: Sequence[Cuboid], frame_times_ns: ArrayLike, max_extrapolation_ns: int = 0
+    keyframes: Sequence[Cuboid], frame_times_ns: ArrayLike, max_extrapolation_ns: int = 0,
+    *, derive_velocity: bool = False,
 ) -> list[Cuboid | None]:
     """Boxes of one track at ``frame_times_ns`` (``None`` where the track is not defined).
 
@@ -31,6 +61,9 @@ def interpolate_track(
         keyframes: The track's labels, one frame, distinct times (any order).
         frame_times_ns: (F,) int64 query times.
         max_extrapolation_ns: How far beyond the first/last keyframe boxes are still produced.
+        derive_velocity: Give labelled boxes without a velocity the derived one (module
+            docstring); otherwise a frame time equal to a keyframe time returns the keyframe
+            object itself. Interpolated boxes always carry a velocity (two keyframes or more).
 
     Raises:
         ValueError: if keyframes mix frames or repeat a time.
@@ -65,10 +98,12 @@ def interpolate_track(
     sizes = np.maximum((1 - alpha)[:, None] * S[i0] + alpha[:, None] * S[i1], 0.0)
     rots = slerp_xyzw(Q[i0], Q[i1], alpha)
     seg_vel = (P[i1] - P[i0]) / (dt[:, None] * 1e-9)
+    labelled = [replace(k, velocity_mps=v) if k.velocity_mps is None else k
+                for k, v in zip(keys, keyframe_velocities(keys))] if derive_velocity else keys
     for f in np.flatnonzero(inside):
         e = int(exact[f])
         if e < kt.size and kt[e] == ft[f]:
-            out[f] = keys[e]
+            out[f] = labelled[e]
             continue
         a, b = keys[int(i0[f])], keys[int(i1[f])]
         src = a if ft[f] >= a.time_ns else b  # before the first keyframe: take the first
@@ -84,17 +119,19 @@ def interpolate_track(
 
 
 def interpolate_to_frames(
-    keyframes: Sequence[Cuboid], frame_times_ns: ArrayLike, max_extrapolation_ns: int = 0
+    keyframes: Sequence[Cuboid], frame_times_ns: ArrayLike, max_extrapolation_ns: int = 0,
+    *, derive_velocity: bool = False,
 ) -> list[list[Cuboid]]:
     """All tracks at every frame time: ``result[f]`` is the list of boxes at ``frame_times_ns[f]``
-    (tracks in sorted ``track_id`` order)."""
+    (tracks in sorted ``track_id`` order); ``derive_velocity`` as in :func:`interpolate_track`."""
     ft = np.asarray(frame_times_ns, dtype=np.int64)
     by_track: dict[str, list[Cuboid]] = {}
     for b in keyframes:
         by_track.setdefault(b.track_id, []).append(b)
     frames: list[list[Cuboid]] = [[] for _ in range(ft.size)]
     for track_id in sorted(by_track):
-        for f, box in enumerate(interpolate_track(by_track[track_id], ft, max_extrapolation_ns)):
+        for f, box in enumerate(interpolate_track(by_track[track_id], ft, max_extrapolation_ns,
+                                                   derive_velocity=derive_velocity)):
             if box is not None:
                 frames[f].append(box)
     return frames
