@@ -32,6 +32,8 @@ class Preset:
 PRESETS = {
     "default": Preset(),
     "large": Preset(beams=128, cameras=((1280, 720, 15.0), (1280, 720, 20.0))),
+    # The generator's own camera defaults (front JPEG 15 Hz, left raw bgr8 12 Hz, 640x480).
+    "vga": Preset(cameras=((640, 480, 15.0), (640, 480, 12.0))),
     "tiny": Preset(duration_s=2.0, beams=16, columns=256, cameras=((320, 240, 15.0), (320, 240, 20.0))),
 }
 

@@ -17,18 +17,27 @@ Examples:
   fusion bench --preset tiny --repeats 1 --no-memory   # a quick smoke run
 """,
 )
-@click.option("--preset", type=click.Choice(["default", "large", "tiny"]), default="default", show_default=True)
+@click.option("--preset", type=click.Choice(["default", "large", "vga", "tiny"]), default="default", show_default=True)
+@click.option("--large", is_flag=True, help="Same as --preset large (128x1024 LiDAR).")
 @click.option("--repeats", default=3, show_default=True, help="Runs per stage; the median is reported.")
 @click.option("--workdir", type=click.Path(path_type=Path), default=None, help="Where logs and stores go (kept).")
 @click.option("--json", "json_out", type=click.Path(path_type=Path), default=None, help="Write the results as JSON.")
 @click.option("--markdown", "md_out", type=click.Path(path_type=Path), default=None, help="Write the markdown table.")
 @click.option("--no-memory", is_flag=True, help="Skip the 4x-longer-log memory comparison.")
 def bench(
-    preset: str, repeats: int, workdir: Path | None, json_out: Path | None, md_out: Path | None, no_memory: bool
+    preset: str,
+    large: bool,
+    repeats: int,
+    workdir: Path | None,
+    json_out: Path | None,
+    md_out: Path | None,
+    no_memory: bool,
 ) -> None:
     """Run stages (a) raw iteration … (f) dataset reads, each in its own process, and print the table."""
     from fusion.bench.runner import markdown, run_bench
 
+    if large:
+        preset = "large"
     res = run_bench(preset, repeats=repeats, workdir=workdir, memory=not no_memory)
     table = markdown(res)
     click.echo(table)

@@ -42,7 +42,9 @@ Examples:
     "--dask", "dask_address", default=None, help="With --each: 'local' (LocalCluster) or a scheduler address."
 )
 @click.option("--workers", default=2, show_default=True, help="Workers of the local Dask cluster.")
-@click.option("--storage-option", "storage_opts", multiple=True, help="fsspec option KEY=VALUE for remote stores.")
+@click.option(
+    "-S", "--storage-option", "storage_opts", multiple=True, help="fsspec option KEY=VALUE for remote stores."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def convert(
     bags: tuple[Path, ...],
