@@ -8,6 +8,8 @@ clear reason, unless ``FUSION_REQUIRE_SHARED_DATA=1`` (CI), where they fail.
 from __future__ import annotations
 
 import os
+import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -33,3 +35,30 @@ def shared_data_path() -> Path:
 def shared_data() -> Path:
     """Path of ``../shared/data`` (skips, or fails under FUSION_REQUIRE_SHARED_DATA=1, when absent)."""
     return shared_data_path()
+
+
+@pytest.fixture(scope="module")
+def s3() -> Iterator[dict[str, str]]:
+    """A real S3-compatible server (moto's server mode) on 127.0.0.1 with a bucket ``fusion``.
+
+    Yields the storage options (endpoint_url, key, secret, region) fusion takes for ``s3://`` URLs.
+    """
+    boto3 = pytest.importorskip("boto3")
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    opts = {"endpoint_url": f"http://127.0.0.1:{port}", "key": "testing", "secret": "testing",
+            "region": "us-east-1"}
+    client = boto3.client("s3", endpoint_url=opts["endpoint_url"], aws_access_key_id="testing",
+                          aws_secret_access_key="testing", region_name="us-east-1")
+    client.create_bucket(Bucket="fusion")
+    try:
+        yield opts
+    finally:
+        server.stop()
+
+

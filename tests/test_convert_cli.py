@@ -210,3 +210,24 @@ def test_truncated_bag_converts_what_precedes_the_damage(log: tuple[Path, Path],
     for topic, t in rep["topics"].items():
         assert t["stored"] + sum(t["skipped"].values()) == t["in_bag"], topic
     assert validate_store(str(store)).ok
+
+
+def test_convert_to_s3_and_zip(log: tuple[Path, Path], tmp_path: Path, s3: dict[str, str]) -> None:
+    bag, rig = log
+    url = "s3://fusion/drives/cli.zarr"
+    opts = [a for k, v in s3.items() for a in ("-S", f"{k}={v}")]
+    res = run("convert", str(bag), "-o", url, "--rig", str(rig), *opts)
+    assert res.returncode == 0, res.stderr
+    ds = fusion.open(url, **s3)
+    assert len(ds) == 15 and validate_store(url, **s3).ok
+    local = tmp_path / "local.zarr"
+    assert run("convert", str(bag), "-o", str(local), "--rig", str(rig)).returncode == 0
+    ref = fusion.open(str(local))
+    np.testing.assert_array_equal(ds.times_ns, ref.times_ns)
+    np.testing.assert_array_equal(ds[7].lidar["lidar_top"].xyz, ref[7].lidar["lidar_top"].xyz)
+    zipped = tmp_path / "drive.zarr.zip"
+    res = run("convert", str(bag), "-o", str(zipped), "--rig", str(rig))
+    assert res.returncode == 0, res.stderr
+    dz = fusion.open(str(zipped))
+    np.testing.assert_array_equal(dz[7].lidar["lidar_top"].xyz, ref[7].lidar["lidar_top"].xyz)
+    assert dz[3].cameras["camera_front"].data == ref[3].cameras["camera_front"].data

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import pickle
-import socket
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -64,27 +62,6 @@ def test_interrupted_zip_is_incomplete(tmp_path: Path) -> None:
 
 
 # ---- S3 ----------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def s3() -> Iterator[dict[str, str]]:
-    boto3 = pytest.importorskip("boto3")
-    from moto.server import ThreadedMotoServer
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    opts = {"endpoint_url": f"http://127.0.0.1:{port}", "key": "testing", "secret": "testing",
-            "region": "us-east-1"}
-    client = boto3.client("s3", endpoint_url=opts["endpoint_url"], aws_access_key_id="testing",
-                          aws_secret_access_key="testing", region_name="us-east-1")
-    client.create_bucket(Bucket="fusion")
-    try:
-        yield opts
-    finally:
-        server.stop()
-
-
 def test_s3_round_trip_overwrite_and_incomplete(s3: dict[str, str]) -> None:
     import boto3
 

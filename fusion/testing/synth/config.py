@@ -19,6 +19,13 @@ LIDAR_TIME_CONVENTIONS: tuple[str, ...] = ("ouster_t", "velodyne_time", "hesai_t
 FAULT_KINDS: tuple[str, ...] = ("", "drop", "duplicate", "zero_stamp", "out_of_order", "corrupt", "gap")
 """Fault names used in the truth message table ("" = message unaffected)."""
 
+MAX_EXTRA_CAMERAS = 4
+"""``camera_right``, ``camera_rear``, ``camera_front_left``, ``camera_front_right`` (in that order)."""
+EXTRA_CAMERA_NAMES: tuple[str, ...] = ("camera_right", "camera_rear", "camera_front_left", "camera_front_right")
+BASE_CLOCKS: tuple[str, ...] = ("lidar_top", "camera_front", "camera_left", "radar_front", "imu", "odom")
+_OMIT_WHEN_DEFAULT: tuple[str, ...] = ("extra_cameras", "extra_camera_rate_hz")
+"""Fields left out of :meth:`SynthConfig.to_dict` at their default (default logs' truth.json is unchanged)."""
+
 DEFAULT_START_TIME_NS = 1_700_000_000_000_000_000
 """True time of the first message (2023-11-14T22:13:20Z), int64 ns."""
 
@@ -117,14 +124,18 @@ class SynthConfig:
         lidar_time_convention: ``ouster_t`` | ``velodyne_time`` | ``hesai_timestamp``.
         lidar_max_range_m: rays without a hit within this range are dropped.
         cam_front_rate_hz, cam_left_rate_hz, image_width, image_height: cameras.
-        jpeg_quality: JPEG quality of the front camera (OpenCV scale 0–100).
+        extra_cameras: 0–4 extra JPEG cameras (``camera_right``, ``camera_rear``,
+            ``camera_front_left``, ``camera_front_right``, in that order; see docs/SYNTH.md).
+        extra_camera_rate_hz: rate of every extra camera.
+        jpeg_quality: JPEG quality of the JPEG cameras (OpenCV scale 0–100).
         radar_rate_hz, radar_max_detections: radar.
         imu_rate_hz, odom_rate_hz: continuous streams (/tf is published at the odom rate).
         latency_ns: (min, max) uniform transport latency, ns, added to the true time to
             give the record time (then sorted per topic: one publisher's messages stay FIFO).
         clock_offsets_ns: sensor name -> offset ns; that sensor's header stamps are
             ``true_time - offset`` (the rig's ``time_offset_ns`` = offset). Sensor names:
-            lidar_top, camera_front, camera_left, radar_front, imu, odom.
+            lidar_top, camera_front, camera_left, radar_front, imu, odom, plus the enabled
+            extra cameras.
         faults: deliberate damage.
         n_static_boxes, n_moving_objects: world content.
         start_time_ns: true time of the log start, int64 ns.
@@ -141,6 +152,8 @@ class SynthConfig:
     lidar_max_range_m: float = 100.0
     cam_front_rate_hz: float = 15.0
     cam_left_rate_hz: float = 12.0
+    extra_cameras: int = 0
+    extra_camera_rate_hz: float = 12.0
     image_width: int = 640
     image_height: int = 480
     jpeg_quality: int = 90
@@ -164,7 +177,7 @@ class SynthConfig:
             raise ConfigError(f"speed_mps must be > 0 m/s (the heading follows the velocity), got {self.speed_mps}")
         if self.yaw_rate_dps < 0 or self.yaw_rate_dps > 90:
             raise ConfigError(f"yaw_rate_dps must be in [0, 90] deg/s, got {self.yaw_rate_dps}")
-        for name in ("lidar_rate_hz", "cam_front_rate_hz", "cam_left_rate_hz", "radar_rate_hz",
+        for name in ("lidar_rate_hz", "cam_front_rate_hz", "cam_left_rate_hz", "extra_camera_rate_hz", "radar_rate_hz",
                      "imu_rate_hz", "odom_rate_hz", "lidar_max_range_m"):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
@@ -172,6 +185,10 @@ class SynthConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or int(value) != value or value < 1:
                 raise ConfigError(f"{name} must be an integer ≥ 1, got {value!r}")
+        n_extra = self.extra_cameras
+        if isinstance(n_extra, bool) or int(n_extra) != n_extra or not 0 <= n_extra <= MAX_EXTRA_CAMERAS:
+            raise ConfigError(f"extra_cameras must be an integer in [0, {MAX_EXTRA_CAMERAS}], got {n_extra!r}")
+        object.__setattr__(self, "extra_cameras", int(n_extra))
         if self.image_width < 8 or self.image_height < 8:
             raise ConfigError(f"image size must be at least 8x8, got {self.image_width}x{self.image_height}")
         if self.lidar_time_convention not in LIDAR_TIME_CONVENTIONS:
@@ -183,7 +200,7 @@ class SynthConfig:
         if lo < 0 or hi < lo:
             raise ConfigError(f"latency_ns must be (min ≥ 0, max ≥ min) ns, got {self.latency_ns!r}")
         object.__setattr__(self, "latency_ns", (lo, hi))
-        known = {"lidar_top", "camera_front", "camera_left", "radar_front", "imu", "odom"}
+        known = set(BASE_CLOCKS) | set(EXTRA_CAMERA_NAMES[: self.extra_cameras])
         offsets = {str(k): int(v) for k, v in dict(self.clock_offsets_ns).items()}
         unknown = sorted(set(offsets) - known)
         if unknown:
@@ -212,8 +229,12 @@ class SynthConfig:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-compatible dict (round-trips through :meth:`from_dict`)."""
-        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        """JSON-compatible dict (round-trips through :meth:`from_dict`).
+
+        ``extra_cameras`` and ``extra_camera_rate_hz`` are only present when not at their defaults.
+        """
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+               if not (f.name in _OMIT_WHEN_DEFAULT and getattr(self, f.name) == f.default)}
         out["latency_ns"] = list(self.latency_ns)
         out["clock_offsets_ns"] = dict(self.clock_offsets_ns)
         faults = dataclasses.asdict(self.faults)

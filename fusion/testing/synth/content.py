@@ -72,8 +72,14 @@ class ContentSource:
         self.sweeps: dict[int, Sweep] = {}
         self.scans: dict[int, RadarScan] = {}
         W, H = cfg.image_width, cfg.image_height
-        self.cams = {n: rigdef.camera_intrinsics(n, W, H) for n in ("camera_front", "camera_left")}
-        self.renderers = {n: CameraRenderer(c["K"], c["D"], W, H, rigdef.SENSORS[n].T_base_sensor)
+        self.sensors = rigdef.sensors(cfg.extra_cameras)
+        self.topic_types = rigdef.topic_types(cfg.extra_cameras)
+        self.topic_clock = rigdef.topic_clock(cfg.extra_cameras)
+        cam_topics = rigdef.camera_topics(cfg.extra_cameras)
+        self.image_topics = {image: n for n, (image, _) in cam_topics.items()}
+        self.info_topics = {info: n for n, (_, info) in cam_topics.items()}
+        self.cams = {n: rigdef.camera_intrinsics(n, W, H) for n in cam_topics}
+        self.renderers = {n: CameraRenderer(c["K"], c["D"], W, H, self.sensors[n].T_base_sensor)
                           for n, c in self.cams.items()}
         self.imu = imu_samples(traj, true_times[rigdef.TOPIC_IMU])
         self.odom = odom_samples(traj, true_times[rigdef.TOPIC_ODOM])
@@ -81,7 +87,7 @@ class ContentSource:
 
     def stamp(self, topic: str, seq: int) -> int:
         """Header stamp (hardware clock) of message ``seq`` of ``topic``."""
-        return int(self.true_times[topic][seq]) - self.cfg.offset_ns(rigdef.TOPIC_CLOCK[topic])
+        return int(self.true_times[topic][seq]) - self.cfg.offset_ns(self.topic_clock[topic])
 
     def sweep(self, seq: int) -> Sweep:
         """Sweep ``seq`` (simulated once, cached for the truth file)."""
@@ -102,7 +108,7 @@ class ContentSource:
 
     def content(self, topic: str, seq: int) -> Content:
         """Content of message ``seq`` of ``topic`` (stamp = hardware clock)."""
-        msgtype = rigdef.TOPIC_TYPES[topic]
+        msgtype = self.topic_types[topic]
         stamp = self.stamp(topic, seq)
         p: dict[str, Any]
         frame = rigdef.BASE_FRAME
@@ -117,19 +123,19 @@ class ContentSource:
             fields = [(n, o, 7) for n, o in RADAR_FIELDS]
             p = {"fields": fields, "point_step": RADAR_STEP, "width": sc.xyz_radar.shape[0], "data": encode_scan(sc)}
             frame = rigdef.SENSORS["radar_front"].frame_id
-        elif topic in (rigdef.TOPIC_CAM_FRONT, rigdef.TOPIC_CAM_LEFT):
-            name = "camera_front" if topic == rigdef.TOPIC_CAM_FRONT else "camera_left"
+        elif topic in self.image_topics:
+            name = self.image_topics[topic]
             img = self.renderers[name].render(self.traj, self.world, int(self.true_times[topic][seq]))
-            frame = rigdef.SENSORS[name].frame_id
-            if topic == rigdef.TOPIC_CAM_FRONT:
+            frame = self.sensors[name].frame_id
+            if msgtype == "sensor_msgs/msg/CompressedImage":
                 p = {"format": "jpeg", "data": encode_jpeg(img, self.cfg.jpeg_quality)}
             else:
                 p = {"height": img.shape[0], "width": img.shape[1], "encoding": "bgr8", "step": img.shape[1] * 3,
                      "data": img.tobytes()}
-        elif topic in (rigdef.TOPIC_CAM_FRONT_INFO, rigdef.TOPIC_CAM_LEFT_INFO):
-            name = "camera_front" if topic == rigdef.TOPIC_CAM_FRONT_INFO else "camera_left"
+        elif topic in self.info_topics:
+            name = self.info_topics[topic]
             p = dict(self.cams[name])
-            frame = rigdef.SENSORS[name].frame_id
+            frame = self.sensors[name].frame_id
         elif topic == rigdef.TOPIC_IMU:
             p = {k: v[seq] for k, v in self.imu.items()}
             frame = rigdef.SENSORS["imu"].frame_id
@@ -142,7 +148,7 @@ class ContentSource:
             frame = rigdef.WORLD_FRAME
         elif topic == rigdef.TOPIC_TF_STATIC:
             p = {"transforms": [(parent, child, T[:3, 3], Rotation.from_matrix(T[:3, :3]).as_quat())
-                                for parent, child, T in rigdef.static_transforms()]}
+                                for parent, child, T in rigdef.static_transforms(self.cfg.extra_cameras)]}
         else:  # pragma: no cover - programming error
             raise ValueError(topic)
         return Content(msgtype, stamp, frame, seq, p)

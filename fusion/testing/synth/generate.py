@@ -67,7 +67,7 @@ def _qos(topic: str) -> list[Qos]:
 class _Writers:
     """The open bag writers, one connection per topic each."""
 
-    def __init__(self, out_dir: Path, formats: Sequence[str]) -> None:
+    def __init__(self, out_dir: Path, formats: Sequence[str], topic_types: dict[str, str]) -> None:
         self.paths = {f: out_dir / FORMATS[f] for f in formats}
         self.writers: dict[str, Writer1 | Writer2] = {}
         self.conns: dict[str, dict[str, object]] = {}
@@ -77,7 +77,7 @@ class _Writers:
                 w1.open()
                 ts = typestore(ROS1)
                 self.conns[fmt] = {t: w1.add_connection(t, m, typestore=ts, latching=int(t == rigdef.TOPIC_TF_STATIC))
-                                   for t, m in rigdef.TOPIC_TYPES.items()}
+                                   for t, m in topic_types.items()}
                 self.writers[fmt] = w1
             else:
                 plugin = StoragePlugin.SQLITE3 if fmt == "db3" else StoragePlugin.MCAP
@@ -85,7 +85,7 @@ class _Writers:
                 w2.open()
                 ts = typestore(ROS2)
                 self.conns[fmt] = {t: w2.add_connection(t, m, typestore=ts, offered_qos_profiles=_qos(t))
-                                   for t, m in rigdef.TOPIC_TYPES.items()}
+                                   for t, m in topic_types.items()}
                 self.writers[fmt] = w2
         self.versions = sorted({ROS1 if f == "bag" else ROS2 for f in formats})
 
@@ -137,7 +137,7 @@ def generate(cfg: SynthConfig, out_dir: str | Path, formats: Sequence[str] = ("b
     true_times = {t: _unique_by_seq(tab) for t, tab in tables.items()}
     src = ContentSource(cfg, traj, world, true_times)
     plan = _write_plan(tables)
-    writers = _Writers(out_dir, formats)
+    writers = _Writers(out_dir, formats, rigdef.topic_types(cfg.extra_cameras))
     pending: dict[tuple[str, int], tuple[dict[str, bytes], int]] = {}
     remaining = {(t, int(s)): int(n) for t, tab in tables.items()
                  for s, n in zip(*np.unique(tab.seq[tab.index >= 0], return_counts=True))}
@@ -206,10 +206,10 @@ def _save_truth(out_dir: Path, cfg: SynthConfig, params: TrajectoryParams, world
         "format_version": FORMAT_VERSION,
         "generator": "fusion.testing.synth",
         "config": cfg.to_dict(),
-        "rig": rigdef.rig_dict(cfg.image_width, cfg.image_height, dict(cfg.clock_offsets_ns)),
+        "rig": rigdef.rig_dict(cfg.image_width, cfg.image_height, dict(cfg.clock_offsets_ns), cfg.extra_cameras),
         "trajectory": params.to_dict(),
         "world": world.to_dict(),  # type: ignore[attr-defined]
-        "topics": dict(rigdef.TOPIC_TYPES),
+        "topics": rigdef.topic_types(cfg.extra_cameras),
         "topic_list": list(tables),
         "fault_kinds": list(FAULT_KINDS),
         "counts": counts,

@@ -4,6 +4,10 @@ Values equal ``configs/rigs/synthetic.yaml``. Extrinsics are ``T_base_sensor``
 (4, 4) float64 matrices mapping points in the sensor frame into ``base_link``.
 Camera optical frames are reached through a body frame (``camera_front`` →
 ``camera_front_optical``) on /tf_static, like real rigs.
+
+``SynthConfig.extra_cameras`` (0–4) adds JPEG cameras around the roof
+(:data:`EXTRA_CAMERAS`, in that order); the functions taking ``extra_cameras``
+return the rig / topics of such a log (``extra_cameras=0`` = the rig above).
 """
 
 from __future__ import annotations
@@ -83,6 +87,77 @@ def _sensors() -> dict[str, SensorSpec]:
 
 
 SENSORS: dict[str, SensorSpec] = _sensors()
+"""The base rig (every log has these sensors)."""
+
+
+@dataclass(frozen=True)
+class ExtraCamera:
+    """An optional extra camera (CompressedImage JPEG, zero distortion).
+
+    Attributes:
+        name: sensor name (body frame; the optical frame is ``<name>_optical``).
+        short: topic component: ``/camera/<short>/image/compressed``, ``/camera/<short>/camera_info``.
+        yaw_rad: yaw of the body frame in base_link (the optical axis points along body +x).
+        t_base: (x, y, z) position in base_link, m.
+        phase_ns: phase of its message times after the log start, ns.
+    """
+
+    name: str
+    short: str
+    yaw_rad: float
+    t_base: tuple[float, float, float]
+    phase_ns: int
+
+    @property
+    def image_topic(self) -> str:
+        """``/camera/<short>/image/compressed``."""
+        return f"/camera/{self.short}/image/compressed"
+
+    @property
+    def info_topic(self) -> str:
+        """``/camera/<short>/camera_info``."""
+        return f"/camera/{self.short}/camera_info"
+
+
+EXTRA_CAMERAS: tuple[ExtraCamera, ...] = (
+    ExtraCamera("camera_right", "right", -np.pi / 2, (1.2, -0.5, 1.5), 5_000_000),
+    ExtraCamera("camera_rear", "rear", np.pi, (-0.4, 0.0, 1.5), 9_000_000),
+    ExtraCamera("camera_front_left", "front_left", np.pi / 4, (1.5, 0.3, 1.5), 13_000_000),
+    ExtraCamera("camera_front_right", "front_right", -np.pi / 4, (1.5, -0.3, 1.5), 15_000_000),
+)
+"""Extra cameras in the order ``SynthConfig.extra_cameras`` enables them."""
+EXTRA_CAMERA_FOCAL_PX = 500.0
+"""Focal length of the extra cameras at 640 px width (scaled with the width like camera_front)."""
+
+
+def _exact_rot_z(yaw_rad: float) -> F64:
+    """``rot_z`` with exact 0/±1 entries for multiples of 90°."""
+    R = rot_z(yaw_rad)
+    quarter = yaw_rad / (np.pi / 2)
+    return np.round(R) if abs(quarter - round(quarter)) < 1e-12 else R
+
+
+def extra_camera_specs(extra_cameras: int) -> list[ExtraCamera]:
+    """The first ``extra_cameras`` (0–4) of :data:`EXTRA_CAMERAS`."""
+    if not 0 <= extra_cameras <= len(EXTRA_CAMERAS):
+        raise ValueError(f"extra_cameras must be in [0, {len(EXTRA_CAMERAS)}], got {extra_cameras}")
+    return list(EXTRA_CAMERAS[:extra_cameras])
+
+
+def _extra_sensor(cam: ExtraCamera) -> SensorSpec:
+    R_body = _exact_rot_z(cam.yaw_rad)
+    R_opt = R_body @ R_BODY_OPTICAL
+    R_opt = np.where(np.abs(R_opt) < 1e-15, 0.0, R_opt)
+    return SensorSpec(cam.name, "camera", f"{cam.name}_optical", cam.image_topic, make_T(R_opt, cam.t_base),
+                      cam.name, make_T(R_body, cam.t_base))
+
+
+def sensors(extra_cameras: int = 0) -> dict[str, SensorSpec]:
+    """Every sensor of a log with ``extra_cameras`` extra cameras (base rig first, then the extras)."""
+    out = dict(SENSORS)
+    for cam in extra_camera_specs(extra_cameras):
+        out[cam.name] = _extra_sensor(cam)
+    return out
 
 TOPIC_LIDAR = "/lidar/points"
 TOPIC_CAM_FRONT = "/camera/front/image/compressed"
@@ -123,6 +198,38 @@ TOPIC_CLOCK: dict[str, str] = {
 }
 """Which sensor clock stamps each topic (key of ``SynthConfig.clock_offsets_ns``)."""
 
+CAMERA_TOPICS: dict[str, tuple[str, str]] = {
+    "camera_front": (TOPIC_CAM_FRONT, TOPIC_CAM_FRONT_INFO),
+    "camera_left": (TOPIC_CAM_LEFT, TOPIC_CAM_LEFT_INFO),
+}
+"""Base cameras: name -> (image topic, camera_info topic)."""
+
+
+def camera_topics(extra_cameras: int = 0) -> dict[str, tuple[str, str]]:
+    """Camera name -> (image topic, camera_info topic), base cameras first."""
+    out = dict(CAMERA_TOPICS)
+    for cam in extra_camera_specs(extra_cameras):
+        out[cam.name] = (cam.image_topic, cam.info_topic)
+    return out
+
+
+def topic_types(extra_cameras: int = 0) -> dict[str, str]:
+    """Every topic of a log and its type: :data:`TOPIC_TYPES`, then per extra camera its
+    image (CompressedImage) and camera_info topics."""
+    out = dict(TOPIC_TYPES)
+    for cam in extra_camera_specs(extra_cameras):
+        out[cam.image_topic] = "sensor_msgs/msg/CompressedImage"
+        out[cam.info_topic] = "sensor_msgs/msg/CameraInfo"
+    return out
+
+
+def topic_clock(extra_cameras: int = 0) -> dict[str, str]:
+    """Topic -> sensor clock (:data:`TOPIC_CLOCK` plus the extra cameras' own clocks)."""
+    out = dict(TOPIC_CLOCK)
+    for cam in extra_camera_specs(extra_cameras):
+        out[cam.image_topic] = out[cam.info_topic] = cam.name
+    return out
+
 
 def camera_intrinsics(name: str, width: int, height: int) -> dict[str, Any]:
     """Intrinsics of camera ``name`` at ``width`` x ``height`` pixels.
@@ -131,17 +238,18 @@ def camera_intrinsics(name: str, width: int, height: int) -> dict[str, Any]:
         dict with ``K`` (3, 3) f64 pixels, ``D`` (5,) plumb_bob (k1 k2 p1 p2 k3),
         ``model`` ("plumb_bob"), ``width``, ``height``.
     """
-    f0 = {"camera_front": 500.0, "camera_left": 450.0}[name]
+    extra = {c.name: EXTRA_CAMERA_FOCAL_PX for c in EXTRA_CAMERAS}
+    f0 = {"camera_front": 500.0, "camera_left": 450.0, **extra}[name]
     f = f0 * width / 640.0
     K = np.array([[f, 0.0, width / 2.0], [0.0, f, height / 2.0], [0.0, 0.0, 1.0]])
     D = np.array(FRONT_DISTORTION if name == "camera_front" else (0.0,) * 5, dtype=np.float64)
     return {"K": K, "D": D, "model": "plumb_bob", "width": int(width), "height": int(height)}
 
 
-def static_transforms() -> list[tuple[str, str, F64]]:
+def static_transforms(extra_cameras: int = 0) -> list[tuple[str, str, F64]]:
     """The /tf_static edges as (parent, child, T_parent_child (4, 4))."""
     edges: list[tuple[str, str, F64]] = []
-    for spec in SENSORS.values():
+    for spec in sensors(extra_cameras).values():
         if spec.body_frame is not None and spec.T_base_body is not None:
             edges.append((BASE_FRAME, spec.body_frame, spec.T_base_body))
             edges.append((spec.body_frame, spec.frame_id, np.linalg.inv(spec.T_base_body) @ spec.T_base_sensor))
@@ -150,10 +258,10 @@ def static_transforms() -> list[tuple[str, str, F64]]:
     return edges
 
 
-def rig_dict(width: int, height: int, offsets: dict[str, int]) -> dict[str, Any]:
+def rig_dict(width: int, height: int, offsets: dict[str, int], extra_cameras: int = 0) -> dict[str, Any]:
     """JSON-compatible rig description stored in the truth file."""
-    sensors: dict[str, Any] = {}
-    for spec in SENSORS.values():
+    out: dict[str, Any] = {}
+    for spec in sensors(extra_cameras).values():
         entry: dict[str, Any] = {
             "kind": spec.kind,
             "frame_id": spec.frame_id,
@@ -165,5 +273,5 @@ def rig_dict(width: int, height: int, offsets: dict[str, int]) -> dict[str, Any]
             cam = camera_intrinsics(spec.name, width, height)
             entry["camera"] = {"K": cam["K"].tolist(), "D": cam["D"].tolist(), "model": cam["model"],
                                "width": cam["width"], "height": cam["height"]}
-        sensors[spec.name] = entry
-    return {"base_frame": BASE_FRAME, "sensors": sensors, "odom_time_offset_ns": int(offsets.get("odom", 0))}
+        out[spec.name] = entry
+    return {"base_frame": BASE_FRAME, "sensors": out, "odom_time_offset_ns": int(offsets.get("odom", 0))}

@@ -74,7 +74,7 @@ def build_table(cfg: SynthConfig, topic: str, true_ns: I64, rng: np.random.Gener
     rec = np.sort(true_ns + rng.integers(lo, hi + 1, n, dtype=np.int64))
     steps = 2 * np.arange(n, dtype=np.int64)
     rec = np.maximum.accumulate(rec - steps) + steps if n else rec
-    stamp = true_ns - np.int64(cfg.offset_ns(rigdef.TOPIC_CLOCK[topic]))
+    stamp = true_ns - np.int64(cfg.offset_ns(rigdef.topic_clock(cfg.extra_cameras)[topic]))
     fault = np.zeros(n, dtype=np.int8)
     if f.gap is not None and topic in GAP_TOPICS:
         g0 = cfg.start_time_ns + round(f.gap[0] * 1e9)
@@ -137,16 +137,25 @@ def topic_true_times(cfg: SynthConfig) -> dict[str, I64]:
     out = {rigdef.TOPIC_TF_STATIC: np.array([t0], dtype=np.int64), rigdef.TOPIC_LIDAR: lidar}
     for topic, rate in rates.items():
         out[topic] = periodic_times(t0, dur, rate, PHASE_NS[topic])
-    return {topic: out[topic] for topic in rigdef.TOPIC_TYPES}
+    for cam in rigdef.extra_camera_specs(cfg.extra_cameras):
+        out[cam.image_topic] = out[cam.info_topic] = periodic_times(t0, dur, cfg.extra_camera_rate_hz, cam.phase_ns)
+    return {topic: out[topic] for topic in rigdef.topic_types(cfg.extra_cameras)}
 
 
 def build_schedule(cfg: SynthConfig) -> dict[str, TopicTable]:
-    """Truth tables of every topic (deterministic by ``cfg.seed``)."""
-    unknown = sorted(set(cfg.faults.topics) - set(rigdef.TOPIC_TYPES))
+    """Truth tables of every topic (deterministic by ``cfg.seed``).
+
+    Base topic ``k`` (order of ``rig.TOPIC_TYPES``) draws from ``default_rng([seed, 1000 + k])``;
+    extra-camera topic ``j`` (image, info, image, info, ...) from its own stream
+    ``default_rng([seed, 5, j])``, so enabling extra cameras leaves every other stream unchanged.
+    """
+    topics = rigdef.topic_types(cfg.extra_cameras)
+    unknown = sorted(set(cfg.faults.topics) - set(topics))
     if unknown:
-        raise ConfigError(f"faults.topics: unknown topic(s) {unknown}; use some of {list(rigdef.TOPIC_TYPES)}")
+        raise ConfigError(f"faults.topics: unknown topic(s) {unknown}; use some of {list(topics)}")
+    n_base = len(rigdef.TOPIC_TYPES)
     tables = {}
     for k, (topic, true_ns) in enumerate(topic_true_times(cfg).items()):
-        rng = np.random.default_rng([cfg.seed, 1000 + k])
-        tables[topic] = build_table(cfg, topic, true_ns, rng)
+        key = [cfg.seed, 1000 + k] if k < n_base else [cfg.seed, 5, k - n_base]
+        tables[topic] = build_table(cfg, topic, true_ns, np.random.default_rng(key))
     return tables
