@@ -2,6 +2,7 @@
 
 Usage:
     python tools/synth.py -o /tmp/synth --duration 10 --format bag --format db3 --format mcap
+    python tools/synth.py -o /tmp/six --duration 2 --width 1280 --height 720 --extra-cameras 4   # 6 cameras
     python tools/synth.py --help
 """
 

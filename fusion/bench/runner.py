@@ -21,17 +21,26 @@ from fusion.errors import BenchmarkError
 
 @dataclass(frozen=True)
 class Preset:
-    """Size of a benchmark log."""
+    """Size of a benchmark log.
+
+    Attributes:
+        duration_s: log length, s. beams, columns: LiDAR size.
+        cameras: (width, height, rate_hz) of the front (JPEG) and left (raw) cameras; the
+            first entry's size is used for every camera.
+        extra_cameras: 0–4 extra JPEG cameras (``SynthConfig.extra_cameras``) at 12 Hz.
+    """
 
     duration_s: float = 20.0
     beams: int = 64
     columns: int = 1024
     cameras: tuple[tuple[int, int, float], ...] = ((1280, 720, 15.0), (1280, 720, 20.0))
+    extra_cameras: int = 0
 
 
 PRESETS = {
     "default": Preset(),
-    "large": Preset(beams=128, cameras=((1280, 720, 15.0), (1280, 720, 20.0))),
+    # 128 x 1024 LiDAR and 6 cameras (front, left + right, rear, front-left, front-right).
+    "large": Preset(beams=128, cameras=((1280, 720, 15.0), (1280, 720, 20.0)), extra_cameras=4),
     # The generator's own camera defaults (front JPEG 15 Hz, left raw bgr8 12 Hz, 640x480).
     "vga": Preset(cameras=((640, 480, 15.0), (640, 480, 12.0))),
     "tiny": Preset(duration_s=2.0, beams=16, columns=256, cameras=((320, 240, 15.0), (320, 240, 20.0))),
@@ -44,7 +53,8 @@ def generate_log(preset: Preset, out: Path, *, duration_s: float | None = None, 
     from fusion.testing.synth import SynthConfig, generate, load_truth
 
     dur = preset.duration_s if duration_s is None else duration_s
-    folder = out / f"log_{preset.beams}x{preset.columns}_{dur:g}s"
+    cams = f"_{2 + preset.extra_cameras}cam" if preset.extra_cameras else ""
+    folder = out / f"log_{preset.beams}x{preset.columns}{cams}_{dur:g}s"
     rig = folder / "rig.yaml"
     (w, h, r1), (_, _, r2) = preset.cameras[0], preset.cameras[-1]
     cfg = SynthConfig(
@@ -56,6 +66,8 @@ def generate_log(preset: Preset, out: Path, *, duration_s: float | None = None, 
         image_height=h,
         cam_front_rate_hz=r1,
         cam_left_rate_hz=r2,
+        extra_cameras=preset.extra_cameras,
+        extra_camera_rate_hz=12.0,
     )
     gen = generate(cfg, folder, formats=(fmt,))
     save_rig(load_truth(gen.truth_path).rig(), rig)

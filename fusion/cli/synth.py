@@ -31,6 +31,7 @@ Example:
   fusion synth -o /tmp/synth --duration 10 --format bag --format mcap --seed 0
   fusion synth -o /tmp/small --duration 2 --lidar-beams 16 --lidar-columns 256 \\
       --width 160 --height 120 --clock-offset lidar_top=5000000 --drop-rate 0.05 --gap 0.5 0.3
+  fusion synth -o /tmp/six --duration 2 --width 1280 --height 720 --extra-cameras 4
 """,
 )
 @click.option("-o", "--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
@@ -48,6 +49,9 @@ Example:
               help="Per-point time convention of the LiDAR cloud.")
 @click.option("--width", default=640, show_default=True, type=int, help="Image width, px.")
 @click.option("--height", default=480, show_default=True, type=int, help="Image height, px.")
+@click.option("--extra-cameras", default=0, show_default=True, type=click.IntRange(0, 4),
+              help="Extra JPEG cameras: camera_right, camera_rear, camera_front_left, camera_front_right (in order).")
+@click.option("--extra-camera-rate", default=12.0, show_default=True, type=float, help="Rate of the extra cameras, Hz.")
 @click.option("--static-boxes", default=12, show_default=True, type=int)
 @click.option("--moving-objects", default=4, show_default=True, type=int)
 @click.option("--latency", nargs=2, type=int, default=(2_000_000, 30_000_000), show_default=True,
@@ -63,13 +67,15 @@ Example:
               help="Fault: no odometry/IMU/tf in this window.")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs in the folder.")
 def synth(out_dir: Path, duration: float, formats: tuple[str, ...], seed: int, speed: float, yaw_rate: float,
-          lidar_beams: int, lidar_columns: int, lidar_time: str, width: int, height: int, static_boxes: int,
+          lidar_beams: int, lidar_columns: int, lidar_time: str, width: int, height: int, extra_cameras: int,
+          extra_camera_rate: float, static_boxes: int,
           moving_objects: int, latency: tuple[int, int], clock_offsets: tuple[str, ...], drop_rate: float,
           duplicates: int, zero_stamps: int, out_of_order: int, corrupt: int,
           gap: tuple[float, float] | None, overwrite: bool) -> None:
     """Write a deterministic synthetic drive log with exact ground truth.
 
-    The log has a spinning LiDAR with real motion distortion, two cameras (JPEG and raw),
+    The log has a spinning LiDAR with real motion distortion, two cameras (JPEG and raw;
+    up to 4 extra JPEG cameras with --extra-cameras),
     a Doppler radar, an IMU, odometry and tf; the truth (truth.json + truth.npz, see
     docs/SYNTH.md) gives every pose, point, box and message time exactly.
     """
@@ -79,7 +85,8 @@ def synth(out_dir: Path, duration: float, formats: tuple[str, ...], seed: int, s
                     out_of_order_count=out_of_order, corrupt_count=corrupt, gap=gap or None)
     cfg = SynthConfig(duration_s=duration, seed=seed, speed_mps=speed, yaw_rate_dps=yaw_rate,
                       lidar_beams=lidar_beams, lidar_columns=lidar_columns, lidar_time_convention=lidar_time,
-                      image_width=width, image_height=height, n_static_boxes=static_boxes,
+                      image_width=width, image_height=height, extra_cameras=extra_cameras,
+                      extra_camera_rate_hz=extra_camera_rate, n_static_boxes=static_boxes,
                       n_moving_objects=moving_objects, latency_ns=latency,
                       clock_offsets_ns=_parse_offsets(clock_offsets), faults=faults)
     out = generate(cfg, out_dir, formats=formats or FORMAT_CHOICES, overwrite=overwrite)

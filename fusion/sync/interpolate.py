@@ -34,8 +34,7 @@ def _bracket(times: np.ndarray, t: int) -> int:
     return lo
 
 
-@njit(cache=True, parallel=True)
-def _interp_kernel(times, vec, quat, query, max_gap, out_vec, out_q, inside):  # type: ignore[no-untyped-def]
+def _interp_body(times, vec, quat, query, max_gap, out_vec, out_q, inside):  # type: ignore[no-untyped-def]
     """Linear interpolation of ``vec`` (N,D) and slerp of ``quat`` (N,4 xyzw, or (0,4)) at ``query``."""
     n = times.shape[0]
     d = vec.shape[1]
@@ -73,6 +72,18 @@ def _interp_kernel(times, vec, quat, query, max_gap, out_vec, out_q, inside):  #
             out_q[j, 2] = z
             out_q[j, 3] = w
 
+
+
+#: Parallel variant for many queries; waking the thread pool costs ~1 ms, so few queries run serially.
+_interp_kernel_parallel = njit(cache=True, parallel=True)(_interp_body)
+_interp_kernel_serial = njit(cache=True)(_interp_body)
+PARALLEL_MIN_QUERIES = 4096
+
+
+def _interp_kernel(times, vec, quat, query, max_gap, out_vec, out_q, inside):  # type: ignore[no-untyped-def]
+    """Dispatch to the serial or parallel kernel by query count."""
+    kernel = _interp_kernel_parallel if query.shape[0] >= PARALLEL_MIN_QUERIES else _interp_kernel_serial
+    kernel(times, vec, quat, query, max_gap, out_vec, out_q, inside)
 
 def _check_times(times_ns: ArrayLike, what: str) -> I64:
     t = np.ascontiguousarray(times_ns, dtype=np.int64)

@@ -105,6 +105,26 @@ def make_world(start_ns: int, duration_s: float, speed_mps: float, n_static: int
                  np.asarray(yaws, float), np.asarray(vels, float).reshape(-1, 3), n_static)
 
 
+FOLLOWER_BEHIND_M = 15.0
+"""Distance of the follower's center behind base_link at the log start, m (see :func:`add_follower`)."""
+
+
+def add_follower(world: World, speed_mps: float, rng: np.random.Generator) -> World:
+    """``world`` plus one moving box following the ego in its lane (for the rear camera).
+
+    The follower (id ``world.n_boxes``, after every other box) is a car-sized box
+    ``FOLLOWER_BEHIND_M`` (±0.3) m behind base_link at the start, lateral ±0.1 m, yaw ±0.004 rad,
+    at the ego's mean speed, so it stays in view of the rear camera and clear of the ego
+    and of every other box.
+    """
+    size = np.array([rng.uniform(4.0, 5.0), rng.uniform(1.8, 2.0), rng.uniform(1.5, 1.9)])
+    center = np.array([-FOLLOWER_BEHIND_M + rng.uniform(-0.3, 0.3), rng.uniform(-0.1, 0.1), size[2] / 2])
+    yaw = rng.uniform(-0.004, 0.004)
+    vel = np.array([speed_mps * np.cos(yaw), speed_mps * np.sin(yaw), 0.0])
+    return World(world.ref_time_ns, np.vstack([world.centers, center]), np.vstack([world.sizes, size]),
+                 np.append(world.yaws, yaw), np.vstack([world.velocities, vel]), world.n_static)
+
+
 def intersect_box(origins: F64, dirs: F64, center: F64, half: F64, yaw: float) -> tuple[F64, NDArray[np.int8]]:
     """Ray / yawed-box intersection (slab method), vectorized over rays.
 
