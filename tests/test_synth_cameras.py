@@ -109,7 +109,7 @@ def test_base_cameras_see_boxes_too(log) -> None:
 
 
 def test_truth_rig_has_six_cameras(log) -> None:
-    out, truth = log
+    _, truth = log
     rig = truth.rig()
     cameras = sorted(n for n in rig.names if rig.sensor(n).kind == "camera")
     assert cameras == sorted(["camera_front", "camera_left", *EXTRA])

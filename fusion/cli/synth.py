@@ -34,44 +34,101 @@ Example:
   fusion synth -o /tmp/six --duration 2 --width 1280 --height 720 --extra-cameras 4
 """,
 )
-@click.option("-o", "--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Output folder (bags + truth.json + truth.npz).")
+@click.option(
+    "-o",
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Output folder (bags + truth.json + truth.npz).",
+)
 @click.option("--duration", default=10.0, show_default=True, type=float, help="Log length, s.")
-@click.option("--format", "formats", multiple=True, type=click.Choice(FORMAT_CHOICES),
-              help="Bag format(s): bag (ROS 1), db3 (ROS 2 sqlite3), mcap (ROS 2). Default: all three.")
+@click.option(
+    "--format",
+    "formats",
+    multiple=True,
+    type=click.Choice(FORMAT_CHOICES),
+    help="Bag format(s): bag (ROS 1), db3 (ROS 2 sqlite3), mcap (ROS 2). Default: all three.",
+)
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of every random choice.")
 @click.option("--speed", default=10.0, show_default=True, type=float, help="Mean ego speed, m/s.")
 @click.option("--yaw-rate", default=30.0, show_default=True, type=float, help="Peak yaw rate, deg/s.")
 @click.option("--lidar-beams", default=64, show_default=True, type=int)
 @click.option("--lidar-columns", default=1024, show_default=True, type=int)
-@click.option("--lidar-time", default="ouster_t", show_default=True,
-              type=click.Choice(("ouster_t", "velodyne_time", "hesai_timestamp")),
-              help="Per-point time convention of the LiDAR cloud.")
+@click.option(
+    "--lidar-time",
+    default="ouster_t",
+    show_default=True,
+    type=click.Choice(("ouster_t", "velodyne_time", "hesai_timestamp")),
+    help="Per-point time convention of the LiDAR cloud.",
+)
 @click.option("--width", default=640, show_default=True, type=int, help="Image width, px.")
 @click.option("--height", default=480, show_default=True, type=int, help="Image height, px.")
-@click.option("--extra-cameras", default=0, show_default=True, type=click.IntRange(0, 4),
-              help="Extra JPEG cameras: camera_right, camera_rear, camera_front_left, camera_front_right (in order).")
+@click.option(
+    "--extra-cameras",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0, 4),
+    help="Extra JPEG cameras: camera_right, camera_rear, camera_front_left, camera_front_right (in order).",
+)
 @click.option("--extra-camera-rate", default=12.0, show_default=True, type=float, help="Rate of the extra cameras, Hz.")
 @click.option("--static-boxes", default=12, show_default=True, type=int)
 @click.option("--moving-objects", default=4, show_default=True, type=int)
-@click.option("--latency", nargs=2, type=int, default=(2_000_000, 30_000_000), show_default=True,
-              help="Min and max transport latency, ns.")
-@click.option("--clock-offset", "clock_offsets", multiple=True, metavar="SENSOR=NS",
-              help="Clock offset of a sensor (stamps = true time - offset). Repeatable.")
+@click.option(
+    "--latency",
+    nargs=2,
+    type=int,
+    default=(2_000_000, 30_000_000),
+    show_default=True,
+    help="Min and max transport latency, ns.",
+)
+@click.option(
+    "--clock-offset",
+    "clock_offsets",
+    multiple=True,
+    metavar="SENSOR=NS",
+    help="Clock offset of a sensor (stamps = true time - offset). Repeatable.",
+)
 @click.option("--drop-rate", default=0.0, type=float, help="Fault: fraction of messages dropped per topic.")
 @click.option("--duplicates", default=0, type=int, help="Fault: messages written twice, per topic.")
 @click.option("--zero-stamps", default=0, type=int, help="Fault: messages with header stamp 0, per topic.")
 @click.option("--out-of-order", default=0, type=int, help="Fault: record-time swaps, per topic.")
 @click.option("--corrupt", default=0, type=int, help="Fault: undecodable messages, per topic.")
-@click.option("--gap", nargs=2, type=float, default=None, metavar="START_S DURATION_S",
-              help="Fault: no odometry/IMU/tf in this window.")
+@click.option(
+    "--gap",
+    nargs=2,
+    type=float,
+    default=None,
+    metavar="START_S DURATION_S",
+    help="Fault: no odometry/IMU/tf in this window.",
+)
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs in the folder.")
-def synth(out_dir: Path, duration: float, formats: tuple[str, ...], seed: int, speed: float, yaw_rate: float,
-          lidar_beams: int, lidar_columns: int, lidar_time: str, width: int, height: int, extra_cameras: int,
-          extra_camera_rate: float, static_boxes: int,
-          moving_objects: int, latency: tuple[int, int], clock_offsets: tuple[str, ...], drop_rate: float,
-          duplicates: int, zero_stamps: int, out_of_order: int, corrupt: int,
-          gap: tuple[float, float] | None, overwrite: bool) -> None:
+def synth(
+    out_dir: Path,
+    duration: float,
+    formats: tuple[str, ...],
+    seed: int,
+    speed: float,
+    yaw_rate: float,
+    lidar_beams: int,
+    lidar_columns: int,
+    lidar_time: str,
+    width: int,
+    height: int,
+    extra_cameras: int,
+    extra_camera_rate: float,
+    static_boxes: int,
+    moving_objects: int,
+    latency: tuple[int, int],
+    clock_offsets: tuple[str, ...],
+    drop_rate: float,
+    duplicates: int,
+    zero_stamps: int,
+    out_of_order: int,
+    corrupt: int,
+    gap: tuple[float, float] | None,
+    overwrite: bool,
+) -> None:
     """Write a deterministic synthetic drive log with exact ground truth.
 
     The log has a spinning LiDAR with real motion distortion, two cameras (JPEG and raw;
@@ -81,18 +138,38 @@ def synth(out_dir: Path, duration: float, formats: tuple[str, ...], seed: int, s
     """
     from fusion.testing.synth import Faults, SynthConfig, generate
 
-    faults = Faults(drop_rate=drop_rate, duplicate_count=duplicates, zero_stamp_count=zero_stamps,
-                    out_of_order_count=out_of_order, corrupt_count=corrupt, gap=gap or None)
-    cfg = SynthConfig(duration_s=duration, seed=seed, speed_mps=speed, yaw_rate_dps=yaw_rate,
-                      lidar_beams=lidar_beams, lidar_columns=lidar_columns, lidar_time_convention=lidar_time,
-                      image_width=width, image_height=height, extra_cameras=extra_cameras,
-                      extra_camera_rate_hz=extra_camera_rate, n_static_boxes=static_boxes,
-                      n_moving_objects=moving_objects, latency_ns=latency,
-                      clock_offsets_ns=_parse_offsets(clock_offsets), faults=faults)
+    faults = Faults(
+        drop_rate=drop_rate,
+        duplicate_count=duplicates,
+        zero_stamp_count=zero_stamps,
+        out_of_order_count=out_of_order,
+        corrupt_count=corrupt,
+        gap=gap or None,
+    )
+    cfg = SynthConfig(
+        duration_s=duration,
+        seed=seed,
+        speed_mps=speed,
+        yaw_rate_dps=yaw_rate,
+        lidar_beams=lidar_beams,
+        lidar_columns=lidar_columns,
+        lidar_time_convention=lidar_time,
+        image_width=width,
+        image_height=height,
+        extra_cameras=extra_cameras,
+        extra_camera_rate_hz=extra_camera_rate,
+        n_static_boxes=static_boxes,
+        n_moving_objects=moving_objects,
+        latency_ns=latency,
+        clock_offsets_ns=_parse_offsets(clock_offsets),
+        faults=faults,
+    )
     out = generate(cfg, out_dir, formats=formats or FORMAT_CHOICES, overwrite=overwrite)
     for fmt, path in out.bags.items():
         click.echo(f"{fmt:5s} {path}")
     click.echo(f"truth {out.truth_path}")
     total = sum(out.counts.values()) * len(out.bags)
-    click.echo(f"{sum(out.counts.values())} messages per bag, {len(out.counts)} topics, "
-               f"{total} written in {out.elapsed_s:.1f} s")
+    click.echo(
+        f"{sum(out.counts.values())} messages per bag, {len(out.counts)} topics, "
+        f"{total} written in {out.elapsed_s:.1f} s"
+    )
