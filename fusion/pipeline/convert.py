@@ -17,10 +17,11 @@ from typing import Any
 
 import numpy as np
 
+from calibration import Rig
 from fusion.errors import StoreError
 from fusion.pipeline.config import ConvertConfig
-from fusion.pipeline.execute import Executor
-from fusion.pipeline.plan import make_plan
+from fusion.pipeline.execute import StreamPass
+from fusion.pipeline.plan import ConversionPlan, make_plan
 from fusion.pipeline.report import ReportBuilder
 from fusion.pipeline.rigs import resolve_rig
 from fusion.pipeline.scan import scan
@@ -142,7 +143,7 @@ def convert(
             first = scan(source, selected, report)
             rig = resolve_rig(first, selected, cfg, report)
             plan = make_plan(first, selected, rig, cfg, report)
-            ex = Executor(source, selected, rig, cfg, plan, writer, report)
+            ex = StreamPass(source, selected, rig, cfg, plan, writer, report)
             ex.open_streams()
             done = 0
 
@@ -153,7 +154,7 @@ def convert(
                     progress(done, total_bytes)
 
             ex.run(tick)
-            _write_tables(writer, selected, rig, plan, ex, report)
+            _write_tables(writer, rig, plan, ex, report)
             writer.finalize()
         except BaseException:
             writer.abort()
@@ -176,7 +177,7 @@ def convert(
     )
 
 
-def _write_tables(writer: Any, selected: Any, rig: Any, plan: Any, ex: Executor, report: ReportBuilder) -> None:
+def _write_tables(writer: Any, rig: Rig, plan: ConversionPlan, ex: StreamPass, report: ReportBuilder) -> None:
     """Everything besides the streamed payloads: ego, IMU, frame table, rig, report."""
     ego = plan.ego
     writer.set_root_attrs(base_frame=rig.base_frame, world_frame=ego.parent or "odom", reference=plan.reference)
@@ -201,13 +202,6 @@ def _write_tables(writer: Any, selected: Any, rig: Any, plan: Any, ex: Executor,
             imu.angular_velocity_radps,
             imu.linear_acceleration_mps2,
             imu.orientation_xyzw,
-        )
-        report.topic(
-            imu.topic,
-            "sensor_msgs/msg/Imu",
-            imu.name,
-            "imu",
-            report.topics[imu.topic].in_bag if imu.topic in report.topics else len(imu.times_ns),
         )
     frames = plan.frames
     sensors = ex.frame_sensors()

@@ -57,8 +57,8 @@ def check_compressed_image(data: np.ndarray, fmt: str) -> str:
     return ""
 
 
-class Executor:
-    """Runs pass 2 for one log into one store writer."""
+class StreamPass:
+    """Pass 2 of one log: every selected message decoded once and written to the store writer."""
 
     def __init__(
         self,
