@@ -9,30 +9,22 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from synthlog import make_log
 
 import fusion
-from calibration import save_rig
 from fusion.export.preview import lidar_in_camera
 from fusion.pipeline.config import ConvertConfig, FramesConfig
 from fusion.pipeline.convert import convert
-from fusion.testing.synth import SynthConfig, generate, load_truth
 from fusion.testing.synth.camera import box_color_bgr
 
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
     tmp = tmp_path_factory.mktemp("check")
-    out = generate(
-        SynthConfig(duration_s=2.0, lidar_beams=32, lidar_columns=512, image_width=320, image_height=240),
-        tmp / "log",
-        formats=("mcap",),
-    )
-    truth = load_truth(out.truth_path)
-    rig = tmp / "rig.yaml"
-    save_rig(truth.rig(), rig)
+    bags, truth, rig = make_log(tmp, lidar_beams=32, lidar_columns=512, image_width=320, image_height=240)
     path = tmp / "s.zarr"
     convert(
-        [out.bags["mcap"]], str(path), ConvertConfig(rig=str(rig), frames=FramesConfig(reference="lidar:lidar_top"))
+        [bags["mcap"]], str(path), ConvertConfig(rig=str(rig), frames=FramesConfig(reference="lidar:lidar_top"))
     )
     return path, truth
 

@@ -8,15 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
+from synthlog import make_log
 
 import fusion
-from calibration import save_rig
 from fusion.pipeline.config import ClockConfig, ConvertConfig, EgoConfig, FramesConfig, StoreConfig
 from fusion.pipeline.convert import convert
 from fusion.store.validate import validate_store
-from fusion.testing.synth import Faults, SynthConfig, generate, load_truth
-
-SMALL = {"duration_s": 2.0, "lidar_beams": 16, "lidar_columns": 256, "image_width": 160, "image_height": 120}
+from fusion.testing.synth import Faults
 
 
 def _cfg(rig: Path, **kw: object) -> ConvertConfig:
@@ -31,11 +29,8 @@ def _cfg(rig: Path, **kw: object) -> ConvertConfig:
 
 
 def _make(tmp: Path, fmt: str, **synth: object) -> tuple[Path, object, Path]:
-    out = generate(SynthConfig(**{**SMALL, **synth}), tmp / "log", formats=(fmt,))
-    truth = load_truth(out.truth_path)
-    rig = tmp / "rig.yaml"
-    save_rig(truth.rig(), rig)
-    return out.bags[fmt], truth, rig
+    bags, truth, rig = make_log(tmp, (fmt,), **synth)
+    return bags[fmt], truth, rig
 
 
 @pytest.fixture(scope="module", params=["bag", "db3", "mcap"])

@@ -11,14 +11,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from synthlog import make_log
 
 import fusion
-from calibration import save_rig
 from fusion.errors import IncompleteStoreError
 from fusion.store.validate import validate_store
-from fusion.testing.synth import SynthConfig, generate, load_truth
 
-SMALL = {"duration_s": 1.5, "lidar_beams": 16, "lidar_columns": 256, "image_width": 160, "image_height": 120}
 FUSION = [sys.executable, "-m", "fusion"]
 
 
@@ -28,11 +26,8 @@ def run(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def log(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    tmp = tmp_path_factory.mktemp("cli")
-    out = generate(SynthConfig(**SMALL), tmp / "log", formats=("mcap", "bag"))
-    rig = tmp / "rig.yaml"
-    save_rig(load_truth(out.truth_path).rig(), rig)
-    return out.bags["mcap"], rig
+    bags, _, rig = make_log(tmp_path_factory.mktemp("cli"), ("mcap", "bag"), duration_s=1.5)
+    return bags["mcap"], rig
 
 
 def test_help_lists_subcommands_with_examples() -> None:
@@ -89,16 +84,12 @@ def test_existing_store_is_not_overwritten_silently(log: tuple[Path, Path], tmp_
 
 
 def test_kill_9_then_resume(tmp_path: Path) -> None:
-    out = generate(
-        SynthConfig(duration_s=6.0, lidar_beams=64, lidar_columns=1024, image_width=640, image_height=480),
-        tmp_path / "big",
-        formats=("mcap",),
+    bags, _, rig = make_log(
+        tmp_path, duration_s=6.0, lidar_beams=64, lidar_columns=1024, image_width=640, image_height=480
     )
-    rig = tmp_path / "rig.yaml"
-    save_rig(load_truth(out.truth_path).rig(), rig)
     store = tmp_path / "killed.zarr"
     proc = subprocess.Popen(
-        [*FUSION, "convert", str(out.bags["mcap"]), "-o", str(store), "--rig", str(rig)],
+        [*FUSION, "convert", str(bags["mcap"]), "-o", str(store), "--rig", str(rig)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -113,7 +104,7 @@ def test_kill_9_then_resume(tmp_path: Path) -> None:
         fusion.open(str(store))
     bad = run("validate", str(store))
     assert bad.returncode != 0 and "complete" in (bad.stdout + bad.stderr).lower()
-    res = run("convert", str(out.bags["mcap"]), "-o", str(store), "--rig", str(rig), "--resume")
+    res = run("convert", str(bags["mcap"]), "-o", str(store), "--rig", str(rig), "--resume")
     assert res.returncode == 0, res.stderr
     assert validate_store(str(store)).ok
     assert len(fusion.open(str(store))) == 60
@@ -122,20 +113,20 @@ def test_kill_9_then_resume(tmp_path: Path) -> None:
 def test_many_logs_on_a_dask_local_cluster(tmp_path: Path) -> None:
     bags = []
     for seed in (1, 2):
-        o = generate(
-            SynthConfig(**{**SMALL, "seed": seed, "duration_s": 1.0}), tmp_path / f"log{seed}", formats=("bag",)
-        )
-        bags.append(str(o.bags["bag"]))
+        logs, _, _ = make_log(tmp_path / f"log{seed}", ("bag",), seed=seed, duration_s=1.0)
+        bags.append(str(logs["bag"]))
     res = run("convert", *bags, "--each", "-o", str(tmp_path / "stores"), "--dask", "local", "--workers", "2", "--json")
     assert res.returncode == 0, res.stderr
     import json
 
     rows = json.loads(res.stdout)
     assert [r["bag"] for r in rows] == bags
-    for b in bags:
-        store = tmp_path / "stores" / (Path(b).parent.name + "_" + Path(b).stem + ".zarr")
-        assert validate_store(str(store)).ok
-        assert len(fusion.open(str(store))) == 10
+    stores = [r["store"] for r in rows]
+    assert len(set(stores)) == 2  # both bags are named synth.bag: parent folders disambiguate
+    for store in stores:
+        assert Path(store).parent == tmp_path / "stores"
+        assert validate_store(store).ok
+        assert len(fusion.open(store)) == 10
 
 
 def test_demo_runs_and_reports_accuracy(tmp_path: Path) -> None:

@@ -8,26 +8,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from synthlog import make_log
 
 import fusion
-from calibration import save_rig
 from fusion.pipeline.config import ConvertConfig
 from fusion.pipeline.convert import convert
-from fusion.testing.synth import SynthConfig, generate, load_truth
 
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("export")
-    out = generate(
-        SynthConfig(duration_s=1.0, lidar_beams=16, lidar_columns=256, image_width=160, image_height=120),
-        tmp / "log",
-        formats=("bag",),
-    )
-    rig = tmp / "rig.yaml"
-    save_rig(load_truth(out.truth_path).rig(), rig)
+    bags, _, rig = make_log(tmp, ("bag",), duration_s=1.0)
     path = tmp / "s.zarr"
-    convert([out.bags["bag"]], str(path), ConvertConfig(rig=str(rig)))
+    convert([bags["bag"]], str(path), ConvertConfig(rig=str(rig)))
     return path
 
 

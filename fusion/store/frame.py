@@ -144,10 +144,14 @@ class _PointFrame(_MessageView):
         return self._rows[1] - self._rows[0]
 
     def _group_of(self, col: str) -> list[str]:
-        """Every per-point column but ``xyz_raw`` is read with the first one (one concurrent batch)."""
-        if col == "xyz_raw":
+        """Columns read together with ``col`` in one concurrent batch.
+
+        ``xyz`` (and ``xyz_raw``) are read alone: geometry is what most readers need, and a random
+        frame stays cheap. The first other field read fetches all the other per-point fields.
+        """
+        if col in ("xyz", "xyz_raw"):
             return []
-        return [c for c in self.stream.point_columns() if c != "xyz_raw"]
+        return [c for c in self.stream.point_columns() if c not in ("xyz", "xyz_raw")]
 
     @cached_property
     def correction(self) -> np.ndarray:
