@@ -109,8 +109,15 @@ def resolve_rig(scan: Scan, selected: SelectedSensors, cfg: ConvertConfig, repor
                 f"sensor {sel.name} (frame {sel.frame_id or '?'}) has no calibration in the bag or rig file: "
                 "using an identity extrinsic (pass --rig with its T_base_sensor)"
             )
-            s = Sensor(sel.name, sel.kind, sel.frame_id or sel.name, SE3.identity(), 0,
-                       _intrinsics(scan, sel.frame_id, report), sel.topic)
+            s = Sensor(
+                sel.name,
+                sel.kind,
+                sel.frame_id or sel.name,
+                SE3.identity(),
+                0,
+                _intrinsics(scan, sel.frame_id, report),
+                sel.topic,
+            )
         sensors[sel.name] = s.replace(name=sel.name, topic=sel.topic)
     for name, s in rig.sensors.items():  # keep the rest of the rig (other frames) for reference
         if name not in sensors and all(x.frame_id != s.frame_id for x in sensors.values()):

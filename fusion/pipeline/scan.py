@@ -62,12 +62,21 @@ def _camera_info_dict(rec: CameraInfoRecord, topic: str) -> dict[str, Any]:
 
 
 def _scan_messages(
-    source: BagSource, topics: list[str], by_topic: dict[str, Any], clocks: dict[str, TopicClocks], cont: set[str],
-    triggers: set[str], extractor: StampExtractor, out: Scan, selected: SelectedSensors, report: ReportBuilder,
+    source: BagSource,
+    topics: list[str],
+    by_topic: dict[str, Any],
+    clocks: dict[str, TopicClocks],
+    cont: set[str],
+    triggers: set[str],
+    extractor: StampExtractor,
+    out: Scan,
+    selected: SelectedSensors,
+    report: ReportBuilder,
 ) -> None:
     """The pass-1 loop (see :func:`scan`)."""
     world, base = selected.world_frame, selected.base_frame
     opts = selected.decode_options
+    fields_known: set[str] = set()  # LiDAR topics whose first cloud was decoded (field dtypes known)
     for raw in source.messages(topics):
         sensor = by_topic.get(raw.topic)
         if raw.topic in triggers and sensor is None:
@@ -87,6 +96,18 @@ def _scan_messages(
                         sensor.fields = dict(fields_of(rec))
                 except (DecodeError, MessageTypeError):
                     pass  # pass 2 reports it
+            continue
+        if sensor is not None and raw.topic in fields_known:  # LiDAR after its first cloud: time bounds only
+            c = clocks[raw.topic]
+            stamp = extractor.stamp(raw)
+            c.stamp.append(0 if stamp is None else stamp)
+            c.record.append(raw.record_time_ns)
+            try:
+                lo, hi, n = source.lidar_time_bounds(raw, options=opts)
+            except (DecodeError, MessageTypeError):
+                continue  # no sweep bounds: never a frame; pass 2 reports the message
+            c.sweep[raw.index] = (lo, hi)
+            c.points[raw.index] = n
             continue
         try:
             rec = source.decode(raw, options=opts)
@@ -110,8 +131,8 @@ def _scan_messages(
             else:
                 c.sweep[raw.index] = (rec.meta.stamp_ns, rec.meta.stamp_ns)
             c.points[raw.index] = len(rec.xyz)
-            if not sensor.fields:
-                sensor.fields = dict(fields_of(rec))
+            sensor.fields = dict(fields_of(rec))
+            fields_known.add(raw.topic)
         elif isinstance(rec, PoseSample) and raw.topic in cont:
             out.poses.append(rec)
         elif isinstance(rec, TransformBatch):

@@ -27,13 +27,13 @@ from fusion.errors import (
     TruncatedBagError,
 )
 from fusion.readers.backends import backend_stream, cdr_connections, expand_paths, open_unit
-from fusion.readers.decode import decode_message
+from fusion.readers.decode import decode_message, lidar_time_bounds
 from fusion.readers.failures import read_error, reason
 from fusion.readers.kinds import detect_kind
 from fusion.readers.radar import decode_radar_scan_raw
 from fusion.readers.records import Record
 from fusion.readers.source import I64, DecodeOptions, OptionsArg, RawMessage, TopicInfo
-from fusion.readers.stamps import peek_frame_id, read_stamps
+from fusion.readers.stamps import peek_frame_id, read_stamps, stamp_of_message
 from fusion.readers.typesys import RADAR_SCAN, TypeRegistry, build_registry, standard_radar_scan
 
 
@@ -237,6 +237,22 @@ class RosBagSource:
                 f"cannot deserialize {raw.msgtype} at record time {raw.record_time_ns} ns in {raw.path}: {reason(exc)}",
                 topic=raw.topic,
                 index=raw.index,
+            ) from None
+
+    def lidar_time_bounds(self, raw: RawMessage, *, options: OptionsArg = None) -> tuple[int, int, int]:
+        """(first, last) per-point time in ns and the point count of a PointCloud2, without a full decode.
+
+        Raises:
+            DecodeError: The message is corrupt (names topic, index, reason).
+        """
+        opts = options.get(raw.topic) if isinstance(options, Mapping) else options
+        msg = self.deserialize(raw)
+        try:
+            return lidar_time_bounds(msg, stamp_of_message(msg), (opts or DecodeOptions()).time_convention)
+        except (DecodeError, ValueError, TypeError) as exc:
+            detail = exc.reason if isinstance(exc, DecodeError) else str(exc)
+            raise DecodeError(
+                f"{detail} (record time {raw.record_time_ns} ns, {raw.path})", topic=raw.topic, index=raw.index
             ) from None
 
     def decode(self, raw: RawMessage, *, options: OptionsArg = None) -> Record:

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from fusion.readers import camera, camera_info, gnss, imu, lidar_time, motion, radar
 from fusion.readers.kinds import is_doppler_field
-from fusion.readers.pointcloud import other_fields, structured_points, xyz_of
+from fusion.readers.pointcloud import column, other_fields, structured_points, xyz_of
 from fusion.readers.records import MessageMeta, OtherMessage, PointCloud, Record, SensorKind
 from fusion.readers.stamps import stamp_of_message
 
@@ -34,6 +34,23 @@ def decode_lidar(msg: Any, meta: MessageMeta, convention: str | None) -> PointCl
     return PointCloud(
         meta, xyz_of(pts), fields, times, conv.name if conv is not None else "none", int(msg.height), int(msg.width)
     )
+
+
+def lidar_time_bounds(msg: Any, stamp_ns: int, convention: str | None) -> tuple[int, int, int]:
+    """(first point time ns, last point time ns, points) of a PointCloud2, reading only the time fields.
+
+    The cheap path for planning frames: no xyz or other field is copied. A cloud without per-point
+    time gives ``(stamp_ns, stamp_ns, points)``.
+    """
+    pts = structured_points(msg)
+    names = pts.dtype.names or ()
+    wanted = [n for n in names if n in lidar_time.TIME_FIELDS or n in ("time_sec", "time_nsec")]
+    fields = {n: column(pts, n) for n in wanted}
+    conv = lidar_time.resolve(convention) if convention else lidar_time.detect(fields, stamp_ns)
+    if conv is None or not len(pts):
+        return stamp_ns, stamp_ns, len(pts)
+    t = lidar_time.point_times_ns(fields, stamp_ns, conv)
+    return int(t.min()), int(t.max()), len(pts)
 
 
 def decode_message(msg: Any, raw: RawMessage, options: DecodeOptions) -> Record:

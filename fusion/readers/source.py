@@ -134,6 +134,10 @@ class BagSource(Protocol):
         """Deserialize and decode one message into a record (raises ``DecodeError``)."""
         ...
 
+    def lidar_time_bounds(self, raw: RawMessage, *, options: OptionsArg = None) -> tuple[int, int, int]:
+        """(first, last) per-point time ns and point count of a PointCloud2 (no full decode)."""
+        ...
+
     def deserialize(self, raw: RawMessage) -> Any:
         """Deserialize one message into the rosbags message object."""
         ...
