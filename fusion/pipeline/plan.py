@@ -21,7 +21,6 @@ from fusion.pipeline.report import REASON_DUPLICATE, REASON_ZERO_STAMP, ReportBu
 from fusion.pipeline.scan import Scan
 from fusion.pipeline.sensors import SelectedSensors
 from fusion.pipeline.streams import EgoTable, ImuTable, MessageTable, finite_difference_twist
-from fusion.readers.records import ImuSample, PoseSample
 from fusion.readers.sensors import effective_stamps
 from fusion.sync import (
     FramePlan,
@@ -69,7 +68,7 @@ def _reference(cfg: ConvertConfig, selected: SelectedSensors) -> str:
 
 
 def _sort_unique(
-    stamps: np.ndarray, indices: list[int], topic: str, record: list[int], report: ReportBuilder, count_topic: bool
+    stamps: np.ndarray, indices: np.ndarray, topic: str, record: np.ndarray, report: ReportBuilder, count_topic: bool
 ) -> np.ndarray:
     """Positions of samples to keep, time-sorted: zero and repeated stamps are reported and dropped."""
     order = np.argsort(stamps, kind="stable")
@@ -78,34 +77,28 @@ def _sort_unique(
     dup = np.zeros(len(s), dtype=bool)
     dup[1:] = s[1:] == s[:-1]
     dup &= ~zero
-    for pos in np.flatnonzero(zero | dup):
-        i = int(order[pos])
-        reason = REASON_ZERO_STAMP if zero[pos] else REASON_DUPLICATE
-        detail = "header.stamp is 0" if zero[pos] else "same stamp as an earlier sample"
-        if count_topic:
-            report.skip(topic, indices[i], record[i], reason, detail)
+    if count_topic:
+        for pos in np.flatnonzero(zero | dup).tolist():
+            i = int(order[pos])
+            reason = REASON_ZERO_STAMP if zero[pos] else REASON_DUPLICATE
+            detail = "header.stamp is 0" if zero[pos] else "same stamp as an earlier sample"
+            report.skip(topic, int(indices[i]), int(record[i]), reason, detail)
     keep = order[~(zero | dup)]
     if count_topic and topic in report.topics:
         report.stored(topic, len(keep))
     return keep
 
 
-def build_ego(poses: list[PoseSample], offset_ns: int, topic: str | None, report: ReportBuilder) -> EgoTable:
+def build_ego(scan: Scan, offset_ns: int, topic: str | None, report: ReportBuilder) -> EgoTable:
     """Sort, de-duplicate and complete the ego trajectory (twist by finite differences if absent).
 
     With fewer than two poses the trajectory is empty: frames are flagged, LiDAR is not
     deskewed and radar Doppler is not compensated (the report says so).
     """
-    from_odometry = bool(poses) and all(p.meta.topic == topic for p in poses) and topic != "/tf"
-    stamps = np.array([p.meta.stamp_ns for p in poses], dtype=np.int64)
-    keep = _sort_unique(
-        stamps,
-        [p.meta.index for p in poses],
-        topic or "",
-        [p.meta.record_time_ns for p in poses],
-        report,
-        count_topic=from_odometry,
-    )
+    poses = scan.poses
+    from_odometry = len(poses) > 0 and scan.pose_topics == {topic} and topic != "/tf"
+    stamps = poses["stamp_ns"]
+    keep = _sort_unique(stamps, poses["index"], topic or "", poses["record_ns"], report, count_topic=from_odometry)
     if not from_odometry and topic in report.topics:
         report.stored(topic, report.topics[topic].in_bag - sum(report.topics[topic].skipped.values()))
     if len(keep) < 2:
@@ -115,61 +108,35 @@ def build_ego(poses: list[PoseSample], offset_ns: int, topic: str | None, report
         )
         z3 = np.zeros((0, 3))
         return EgoTable(np.zeros(0, np.int64), z3, np.zeros((0, 4)), z3, z3, "odom", "base_link", topic or "")
-    sel = [poses[i] for i in keep]
     times = stamps[keep] + np.int64(offset_ns)
-    t = np.array([p.translation_m for p in sel], dtype=np.float64)
-    q = np.array([p.rotation_xyzw for p in sel], dtype=np.float64)
-    if all(p.linear_velocity_mps is not None and p.angular_velocity_radps is not None for p in sel):
-        v = np.array([p.linear_velocity_mps for p in sel], dtype=np.float64)
-        w = np.array([p.angular_velocity_radps for p in sel], dtype=np.float64)
-    else:
+    t = poses["translation_m"][keep]
+    q = poses["rotation_xyzw"][keep]
+    v = poses["linear_velocity_mps"][keep]
+    w = poses["angular_velocity_radps"][keep]
+    if not (np.isfinite(v).all() and np.isfinite(w).all()):
         v, w = finite_difference_twist(times, t, q)
         report.warn(f"ego topic {topic}: no twist in the messages; velocities from finite differences")
-    return EgoTable(
-        times,
-        t,
-        q,
-        v,
-        w,
-        parent=sel[0].parent_frame or "odom",
-        child=sel[0].child_frame or "base_link",
-        topic=topic or "",
-    )
+    parent, child = scan.pose_frames
+    return EgoTable(times, t, q, v, w, parent=parent or "odom", child=child or "base_link", topic=topic or "")
 
 
-def build_imu(
-    samples: list[ImuSample], name: str, topic: str, offset_ns: int, report: ReportBuilder
-) -> ImuTable | None:
+def build_imu(scan: Scan, name: str, topic: str, offset_ns: int, report: ReportBuilder) -> ImuTable | None:
     """Sort and de-duplicate IMU samples onto the common clock (IMU frame)."""
-    if not samples:
+    imu = scan.imu
+    if not len(imu):
         return None
-    stamps = np.array([s.meta.stamp_ns for s in samples], dtype=np.int64)
-    idx = _sort_unique(
-        stamps,
-        [s.meta.index for s in samples],
-        topic,
-        [s.meta.record_time_ns for s in samples],
-        report,
-        count_topic=True,
-    )
-    nan4 = np.full(4, np.nan)
+    stamps = imu["stamp_ns"]
+    idx = _sort_unique(stamps, imu["index"], topic, imu["record_ns"], report, count_topic=True)
     return ImuTable(
         name=name,
         topic=topic,
-        frame_id=samples[0].meta.frame_id,
+        frame_id=scan.imu_frame,
         stamp_ns=stamps[idx],
-        record_ns=np.array([samples[i].meta.record_time_ns for i in idx], dtype=np.int64),
+        record_ns=imu["record_ns"][idx],
         times_ns=stamps[idx] + np.int64(offset_ns),
-        angular_velocity_radps=np.array([samples[i].angular_velocity_radps for i in idx], dtype=np.float64).reshape(
-            -1, 3
-        ),
-        linear_acceleration_mps2=np.array([samples[i].linear_acceleration_mps2 for i in idx], dtype=np.float64).reshape(
-            -1, 3
-        ),
-        orientation_xyzw=np.array(
-            [samples[i].orientation_xyzw if samples[i].orientation_xyzw is not None else nan4 for i in idx],
-            dtype=np.float64,
-        ).reshape(-1, 4),
+        angular_velocity_radps=imu["angular_velocity_radps"][idx],
+        linear_acceleration_mps2=imu["linear_acceleration_mps2"][idx],
+        orientation_xyzw=imu["orientation_xyzw"][idx],
     )
 
 
@@ -267,12 +234,10 @@ def make_plan(
     """Build clock tables, the ego/IMU streams and the frame plan from the pass-1 scan."""
     reference = _reference(cfg, selected)
     tables = _tables(scan, selected, rig, report)
-    ego = build_ego(scan.poses, selected.offset_ns(rig, selected.ego_name), selected.ego_topic or "/tf", report)
+    ego = build_ego(scan, selected.offset_ns(rig, selected.ego_name), selected.ego_topic or "/tf", report)
     imu = None
     if selected.imu is not None:
-        imu = build_imu(
-            scan.imu, selected.imu.name, selected.imu.topic, selected.offset_ns(rig, selected.imu.name), report
-        )
+        imu = build_imu(scan, selected.imu.name, selected.imu.topic, selected.offset_ns(rig, selected.imu.name), report)
     fits = _estimate_clocks(cfg, tables, reference, report)
     spec = FrameSpec(
         reference=reference,

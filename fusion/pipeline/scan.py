@@ -16,6 +16,7 @@ import numpy as np
 from fusion.errors import DecodeError, MessageTypeError, TruncatedBagError
 from fusion.pipeline.report import REASON_DECODE, ReportBuilder
 from fusion.pipeline.sensors import SelectedSensors, fields_of
+from fusion.pipeline.streams import IMU_COLUMNS, POSE_COLUMNS, SampleColumns
 from fusion.readers.records import (
     CameraInfoRecord,
     ImuSample,
@@ -43,11 +44,14 @@ class Scan:
     """What pass 1 collected."""
 
     clocks: dict[str, TopicClocks]
-    poses: list[PoseSample]
-    imu: list[ImuSample]
+    poses: SampleColumns
+    imu: SampleColumns
     static_transforms: list[tuple[str, str, np.ndarray, np.ndarray]]
     camera_infos: dict[str, dict[str, Any]]
     ego_decode_errors: int = 0
+    pose_frames: tuple[str, str] = ("", "")  # (parent, child) of the first ego pose
+    pose_topics: set[str] = field(default_factory=set)  # topics the ego poses came from
+    imu_frame: str = ""
 
 
 def _camera_info_dict(rec: CameraInfoRecord, topic: str) -> dict[str, Any]:
@@ -59,6 +63,25 @@ def _camera_info_dict(rec: CameraInfoRecord, topic: str) -> dict[str, Any]:
         "k": [float(x) for x in np.ravel(rec.k)],
         "topic": topic,
     }
+
+
+_NAN3 = np.full(3, np.nan)
+_NAN4 = np.full(4, np.nan)
+
+
+def _add_pose(out: Scan, p: PoseSample) -> None:
+    if not len(out.poses):
+        out.pose_frames = (p.parent_frame, p.child_frame)
+    out.pose_topics.add(p.meta.topic)
+    out.poses.append(
+        stamp_ns=p.meta.stamp_ns,
+        index=p.meta.index,
+        record_ns=p.meta.record_time_ns,
+        translation_m=p.translation_m,
+        rotation_xyzw=p.rotation_xyzw,
+        linear_velocity_mps=p.linear_velocity_mps if p.linear_velocity_mps is not None else _NAN3,
+        angular_velocity_radps=p.angular_velocity_radps if p.angular_velocity_radps is not None else _NAN3,
+    )
 
 
 def _scan_messages(
@@ -134,7 +157,7 @@ def _scan_messages(
             sensor.fields = dict(fields_of(rec))
             fields_known.add(raw.topic)
         elif isinstance(rec, PoseSample) and raw.topic in cont:
-            out.poses.append(rec)
+            _add_pose(out, rec)
         elif isinstance(rec, TransformBatch):
             if rec.static:
                 for tf in rec.transforms:
@@ -142,9 +165,17 @@ def _scan_messages(
             if raw.topic in cont:
                 for tf in rec.transforms:
                     if tf.child_frame == base and (world is None or tf.parent_frame == world):
-                        out.poses.append(tf)
+                        _add_pose(out, tf)
         elif isinstance(rec, ImuSample) and raw.topic in cont:
-            out.imu.append(rec)
+            out.imu_frame = out.imu_frame or rec.meta.frame_id
+            out.imu.append(
+                stamp_ns=rec.meta.stamp_ns,
+                index=rec.meta.index,
+                record_ns=rec.meta.record_time_ns,
+                angular_velocity_radps=rec.angular_velocity_radps,
+                linear_acceleration_mps2=rec.linear_acceleration_mps2,
+                orientation_xyzw=rec.orientation_xyzw if rec.orientation_xyzw is not None else _NAN4,
+            )
         elif isinstance(rec, CameraInfoRecord):
             out.camera_infos.setdefault(rec.meta.frame_id, _camera_info_dict(rec, raw.topic))
 
@@ -161,7 +192,7 @@ def scan(source: BagSource, selected: SelectedSensors, report: ReportBuilder) ->
     for t in triggers:
         clocks.setdefault(t, TopicClocks())
     topics = set(by_topic) | cont | set(selected.calibration_topics) | triggers
-    out = Scan(clocks, [], [], [], {})
+    out = Scan(clocks, SampleColumns(POSE_COLUMNS), SampleColumns(IMU_COLUMNS), [], {})
     try:
         _scan_messages(source, sorted(topics), by_topic, clocks, cont, triggers, extractor, out, selected, report)
     except TruncatedBagError as exc:
