@@ -23,9 +23,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
     tmp = tmp_path_factory.mktemp("check")
     bags, truth, rig = make_log(tmp, lidar_beams=32, lidar_columns=512, image_width=320, image_height=240)
     path = tmp / "s.zarr"
-    convert(
-        [bags["mcap"]], str(path), ConvertConfig(rig=str(rig), frames=FramesConfig(reference="lidar:lidar_top"))
-    )
+    convert([bags["mcap"]], str(path), ConvertConfig(rig=str(rig), frames=FramesConfig(reference="lidar:lidar_top")))
     return path, truth
 
 
@@ -79,3 +77,57 @@ def test_calib_check_writes_png(store: tuple[Path, object], tmp_path: Path) -> N
         timeout=300,
     )
     assert bad.returncode == 2 and "out of range" in bad.stderr
+
+
+def test_calib_check_draws_annotation_boxes(store: tuple[Path, object], tmp_path: Path) -> None:
+    import shutil
+
+    import zarr
+
+    from fusion.annotations.model import Cuboid
+    from fusion.annotations.store_io import write_annotations
+
+    path, truth = store
+    copy = tmp_path / "boxed.zarr"
+    shutil.copytree(path, copy)
+    ds = fusion.open(str(copy))
+    boxes_t = truth.boxes_at(ds.times_ns)
+    frames = [
+        [
+            Cuboid.from_yaw(
+                boxes_t.centers[f, k],
+                boxes_t.sizes[k],
+                float(boxes_t.yaws[k]),
+                "box",
+                str(k),
+                time_ns=int(ds.times_ns[f]),
+                source="labelled",
+            )
+            for k in range(len(boxes_t.ids))
+        ]
+        for f in range(len(ds))
+    ]
+    write_annotations(zarr.open_group(str(copy), mode="r+"), frames, ds.times_ns, [b for fr in frames for b in fr])
+    assert len(fusion.open(str(copy))[5].boxes) == len(boxes_t.ids)
+    png = tmp_path / "boxes.png"
+    res = subprocess.run(
+        [sys.executable, "-m", "fusion", "calib", "check", str(copy), "--frame", "5", "-o", str(png)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert res.returncode == 0, res.stderr
+    plain = tmp_path / "plain.png"
+    res = subprocess.run(
+        [sys.executable, "-m", "fusion", "calib", "check", str(path), "--frame", "5", "-o", str(plain)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert res.returncode == 0, res.stderr
+
+    def green(p: Path) -> int:  # box edges are drawn in (0, 255, 0)
+        img = cv2.imread(str(p)).astype(int)
+        return int(((img[..., 1] > 200) & (img[..., 0] < 60) & (img[..., 2] < 60)).sum())
+
+    assert green(png) > green(plain) + 500
