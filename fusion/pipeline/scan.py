@@ -38,6 +38,11 @@ class TopicClocks:
     sweep: dict[int, tuple[int, int]] = field(default_factory=dict)  # index -> (first, last) point time
     points: dict[int, int] = field(default_factory=dict)
 
+    def add(self, stamp_ns: int | None, record_ns: int) -> None:
+        """Record one message's clocks (a stamp that cannot be read counts as 0)."""
+        self.stamp.append(0 if stamp_ns is None else stamp_ns)
+        self.record.append(record_ns)
+
 
 @dataclass
 class Scan:
@@ -103,15 +108,11 @@ def _scan_messages(
     for raw in source.messages(topics):
         sensor = by_topic.get(raw.topic)
         if raw.topic in triggers and sensor is None:
-            stamp = extractor.stamp(raw)
-            clocks[raw.topic].stamp.append(0 if stamp is None else stamp)
-            clocks[raw.topic].record.append(raw.record_time_ns)
+            clocks[raw.topic].add(extractor.stamp(raw), raw.record_time_ns)
             continue
         if sensor is not None and sensor.kind != "lidar":
             c = clocks[raw.topic]
-            stamp = extractor.stamp(raw)
-            c.stamp.append(0 if stamp is None else stamp)
-            c.record.append(raw.record_time_ns)
+            c.add(extractor.stamp(raw), raw.record_time_ns)
             if sensor.kind == "radar" and not sensor.fields:
                 try:
                     rec = source.decode(raw, options=opts)
@@ -122,9 +123,7 @@ def _scan_messages(
             continue
         if sensor is not None and raw.topic in fields_known:  # LiDAR after its first cloud: time bounds only
             c = clocks[raw.topic]
-            stamp = extractor.stamp(raw)
-            c.stamp.append(0 if stamp is None else stamp)
-            c.record.append(raw.record_time_ns)
+            c.add(extractor.stamp(raw), raw.record_time_ns)
             try:
                 lo, hi, n = source.lidar_time_bounds(raw, options=opts)
             except (DecodeError, MessageTypeError):
@@ -138,17 +137,14 @@ def _scan_messages(
             reason = exc.reason if isinstance(exc, DecodeError) else str(exc)
             if sensor is not None:  # LiDAR: clocks still needed to keep indices aligned (pass 2 reports it)
                 c = clocks[raw.topic]
-                stamp = extractor.stamp(raw)
-                c.stamp.append(0 if stamp is None else stamp)
-                c.record.append(raw.record_time_ns)
+                c.add(extractor.stamp(raw), raw.record_time_ns)
             elif raw.topic in cont:
                 report.skip(raw.topic, raw.index, raw.record_time_ns, REASON_DECODE, reason)
                 out.ego_decode_errors += 1
             continue
         if isinstance(rec, PointCloud) and sensor is not None:
             c = clocks[raw.topic]
-            c.stamp.append(rec.meta.stamp_ns)
-            c.record.append(raw.record_time_ns)
+            c.add(rec.meta.stamp_ns, raw.record_time_ns)
             if rec.point_time_ns is not None and len(rec.point_time_ns):
                 c.sweep[raw.index] = (int(rec.point_time_ns.min()), int(rec.point_time_ns.max()))
             else:
