@@ -215,3 +215,45 @@ def test_conversion_is_deterministic(tmp_path: Path) -> None:
     assert set(da) == set(db)
     for name in da:
         np.testing.assert_array_equal(da[name][...], db[name][...], err_msg=name)
+
+
+def test_beam_crossing_camera_timing(tmp_path: Path) -> None:
+    """nuScenes-style timing: camera_left (looking +y) is matched where the beam crosses its axis.
+
+    The generator's LiDAR starts each sweep pointing backwards (azimuth 180°) and turns clockwise,
+    so the beam crosses +y a quarter sweep (25 ms) after the sweep start.
+    """
+    bag, truth, rig = _make(tmp_path, "mcap", duration_s=3.0)
+    frames = FramesConfig(
+        reference="lidar:lidar_top", beam_crossing=("camera_left",), lidar_azimuth_start_deg=180.0, lidar_direction="cw"
+    )
+    store = tmp_path / "beam.zarr"
+    convert([bag], str(store), _cfg(rig, frames=frames))
+    ds = fusion.open(str(store))
+    tab = truth.messages("/camera/left/image_raw")
+    true_t = tab.true_time_ns[np.argsort(tab.index)]
+    checked = 0
+    for frame in ds:
+        cam = frame.cameras.get("camera_left")
+        if cam is None:
+            continue
+        target = frame.time_ns + 25_000_000
+        chosen = true_t[cam.message_index]
+        assert abs(np.abs(true_t - target).min() - abs(chosen - target)) <= 200_000  # nearest to the crossing
+        checked += 1
+    assert checked >= len(ds) - 3
+
+
+def test_approximate_time_policy_end_to_end(tmp_path: Path) -> None:
+    bag, _, rig = _make(tmp_path, "bag", duration_s=2.0)
+    store = tmp_path / "approx.zarr"
+    convert([bag], str(store), _cfg(rig, frames=FramesConfig(reference="lidar:lidar_top", policy="approximate_time")))
+    ds = fusion.open(str(store))
+    assert validate_store(str(store)).ok
+    assert len(ds) >= 15
+    used: dict[str, set[int]] = {}
+    for frame in ds:
+        for name, cam in frame.cameras.items():
+            assert cam.message_index not in used.setdefault(name, set())  # sets never share a message
+            used[name].add(cam.message_index)
+            assert abs(cam.dt_ns) <= 100_000_000
