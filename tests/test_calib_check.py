@@ -27,6 +27,12 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
     return path, truth
 
 
+def calib_check(store: Path, frame: int, png: Path) -> subprocess.CompletedProcess[str]:
+    """Run ``fusion calib check STORE --frame N -o PNG`` as a user would."""
+    cmd = [sys.executable, "-m", "fusion", "calib", "check", str(store), "--frame", str(frame), "-o", str(png)]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+
+
 def _box_hits(store_path: Path, truth: object, shift_px: float = 0.0) -> float:
     """Fraction of LiDAR hits on boxes whose pixel in the raw left camera has that box's colour."""
     ds = fusion.open(str(store_path))
@@ -57,12 +63,7 @@ def test_points_land_on_their_objects_in_the_image(store: tuple[Path, object]) -
 def test_calib_check_writes_png(store: tuple[Path, object], tmp_path: Path) -> None:
     path, _ = store
     png = tmp_path / "check.png"
-    res = subprocess.run(
-        [sys.executable, "-m", "fusion", "calib", "check", str(path), "--frame", "5", "-o", str(png)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    res = calib_check(path, 5, png)
     assert res.returncode == 0, res.stderr
     img = cv2.imread(str(png))
     assert img is not None and img.shape[1] == 960 and img.shape[0] == 2 * 720  # two 4:3 cameras stacked
@@ -70,12 +71,7 @@ def test_calib_check_writes_png(store: tuple[Path, object], tmp_path: Path) -> N
     plain = cv2.resize(ds[5].cameras["camera_front"].image, (960, 720), interpolation=cv2.INTER_AREA)
     changed = np.abs(img[:720].astype(int) - plain.astype(int)).max(axis=2) > 60
     assert changed.mean() > 0.01  # points are drawn
-    bad = subprocess.run(
-        [sys.executable, "-m", "fusion", "calib", "check", str(path), "--frame", "999", "-o", str(png)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    bad = calib_check(path, 999, png)
     assert bad.returncode == 2 and "out of range" in bad.stderr
 
 
@@ -110,20 +106,10 @@ def test_calib_check_draws_annotation_boxes(store: tuple[Path, object], tmp_path
     write_annotations(zarr.open_group(str(copy), mode="r+"), frames, ds.times_ns, [b for fr in frames for b in fr])
     assert len(fusion.open(str(copy))[5].boxes) == len(boxes_t.ids)
     png = tmp_path / "boxes.png"
-    res = subprocess.run(
-        [sys.executable, "-m", "fusion", "calib", "check", str(copy), "--frame", "5", "-o", str(png)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    res = calib_check(copy, 5, png)
     assert res.returncode == 0, res.stderr
     plain = tmp_path / "plain.png"
-    res = subprocess.run(
-        [sys.executable, "-m", "fusion", "calib", "check", str(path), "--frame", "5", "-o", str(plain)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    res = calib_check(path, 5, plain)
     assert res.returncode == 0, res.stderr
 
     def green(p: Path) -> int:  # box edges are drawn in (0, 255, 0)
