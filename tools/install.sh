@@ -26,7 +26,14 @@ fi
 [ -n "$PY" ] || { echo "error: Python >= 3.11 not found (set PYTHON=/path/to/python3.11)" >&2; exit 2; }
 
 if [ "${1:-}" = "--fresh" ]; then rm -rf .venv; fi
-[ -x .venv/bin/python ] || "$PY" -m venv .venv
+if [ ! -x .venv/bin/python ]; then
+  if ! "$PY" -m venv .venv 2>/dev/null; then
+    # Debian/Ubuntu system Pythons ship venv separately (python3.X-venv); fall back to virtualenv.
+    rm -rf .venv
+    "$PY" -m pip install -q --disable-pip-version-check --user virtualenv
+    "$PY" -m virtualenv -q .venv
+  fi
+fi
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
 .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test]"
 echo "fusion installed in .venv ($(.venv/bin/python --version))" >&2
