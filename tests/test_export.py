@@ -15,6 +15,12 @@ from fusion.pipeline.config import ConvertConfig
 from fusion.pipeline.convert import convert
 
 
+def export_points(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``fusion export points ARGS`` as a user would."""
+    cmd = [sys.executable, "-m", "fusion", "export", "points", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+
+
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("export")
@@ -29,27 +35,7 @@ def test_export_points_round_trip(store: Path, tmp_path: Path, suffix: str, fram
     import open3d as o3d
 
     out = tmp_path / f"f5{suffix}"
-    res = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "fusion",
-            "export",
-            "points",
-            str(store),
-            "--frame",
-            "5",
-            "--lidar",
-            "lidar_top",
-            "--in",
-            frame,
-            "-o",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    res = export_points(str(store), "--frame", "5", "--lidar", "lidar_top", "--in", frame, "-o", str(out))
     assert res.returncode == 0, res.stderr
     pts = np.asarray(o3d.io.read_point_cloud(str(out)).points)
     lid = fusion.open(str(store))[5].lidar["lidar_top"]
@@ -59,21 +45,5 @@ def test_export_points_round_trip(store: Path, tmp_path: Path, suffix: str, fram
 
 
 def test_export_rejects_bad_names(store: Path, tmp_path: Path) -> None:
-    res = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "fusion",
-            "export",
-            "points",
-            str(store),
-            "--lidar",
-            "nope",
-            "-o",
-            str(tmp_path / "x.pcd"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    res = export_points(str(store), "--lidar", "nope", "-o", str(tmp_path / "x.pcd"))
     assert res.returncode == 2 and "no LiDAR 'nope'" in res.stderr

@@ -41,9 +41,7 @@ RESERVED_POINT_NAMES = frozenset(
     }
 )
 
-#: Frame flag bits (``frames/flags``).
-FLAG_EGO_GAP = 1 << 0
-FLAG_NAMES = {0: "ego_gap"}
+#: Frame flag bits (``frames/flags``) are defined in ``fusion.frame_flags``.
 
 Codec = Literal["zstd_shuffle", "zstd_bitshuffle", "lz4_shuffle", "lz4_bitshuffle", "zstd", "zstd_fast", "none"]
 

@@ -8,13 +8,21 @@ import numpy as np
 import zarr
 
 from fusion.errors import StoreError
+from fusion.frame_flags import FLAG_NAMES
 from fusion.store import layout as lay
 from fusion.store.buffers import create_column
 
 
 def _put(group: zarr.Group, name: str, values: np.ndarray, spec: lay.ColumnSpec, fill: Any = 0) -> None:
-    arr = create_column(group, name, dtype=values.dtype, inner_shape=values.shape[1:], spec=spec,
-                        expected_rows=values.shape[0], fill_value=fill)
+    arr = create_column(
+        group,
+        name,
+        dtype=values.dtype,
+        inner_shape=values.shape[1:],
+        spec=spec,
+        expected_rows=values.shape[0],
+        fill_value=fill,
+    )
     if values.shape[0]:
         arr[:] = values  # whole array = whole shards: aligned by construction
 
@@ -26,18 +34,31 @@ def _shaped(what: str, value: Any, dtype: Any, shape: tuple[int, ...]) -> np.nda
     return np.ascontiguousarray(arr.astype(dtype, copy=False))
 
 
-def write_ego_group(root: zarr.Group, time_ns: Any, translation_m: Any, rotation_xyzw: Any,
-                    linear_velocity_mps: Any, angular_velocity_radps: Any, attrs: dict[str, Any]) -> None:
+def _increasing(time_ns: Any, what: str, row: str) -> np.ndarray:
+    """(K,) int64 times; raises StoreError naming the first row that does not increase."""
+    t = np.asarray(time_ns, dtype=np.int64).reshape(-1)
+    if t.shape[0] > 1 and not np.all(np.diff(t) > 0):
+        bad = int(np.argmin(np.diff(t) > 0)) + 1
+        raise StoreError(f"{what} must be strictly increasing; {row} {bad} is {t[bad]} after {t[bad - 1]}")
+    return t
+
+
+def write_ego_group(
+    root: zarr.Group,
+    time_ns: Any,
+    translation_m: Any,
+    rotation_xyzw: Any,
+    linear_velocity_mps: Any,
+    angular_velocity_radps: Any,
+    attrs: dict[str, Any],
+) -> None:
     """Write ``ego/``: (K,) int64 strictly increasing times, (K,3) m, (K,4) xyzw, (K,3) m/s, (K,3) rad/s.
 
     Raises:
         StoreError: on a shape mismatch or non-increasing times.
     """
-    t = np.asarray(time_ns, dtype=np.int64).reshape(-1)
+    t = _increasing(time_ns, "ego/time_ns", "row")
     k = t.shape[0]
-    if k > 1 and not np.all(np.diff(t) > 0):
-        bad = int(np.argmin(np.diff(t) > 0)) + 1
-        raise StoreError(f"ego/time_ns must be strictly increasing; row {bad} is {t[bad]} after {t[bad - 1]}")
     cols = {
         "time_ns": t,
         "translation_m": _shaped("ego/translation_m", translation_m, np.float64, (k, 3)),
@@ -74,17 +95,18 @@ def write_frames_group(
     Raises:
         StoreError: on a shape mismatch or non-increasing times.
     """
-    t = np.asarray(time_ns, dtype=np.int64).reshape(-1)
+    t = _increasing(time_ns, "frames/time_ns", "frame")
     f = t.shape[0]
-    if f > 1 and not np.all(np.diff(t) > 0):
-        bad = int(np.argmin(np.diff(t) > 0)) + 1
-        raise StoreError(f"frames/time_ns must be strictly increasing; frame {bad} is {t[bad]} after {t[bad - 1]}")
     group = root.require_group(lay.FRAMES)
-    flag_bits = {str(k): v for k, v in lay.FLAG_NAMES.items()}
+    flag_bits = {str(k): v for k, v in FLAG_NAMES.items()}
     group.attrs.update({"count": f, "imu_stream": imu_stream, "flag_bits": flag_bits})
     _put(group, "time_ns", t, lay.FRAME)
-    _put(group, "ego_T_world_base", _shaped("frames/ego_T_world_base", ego_T_world_base, np.float64, (f, 4, 4)),
-         lay.FRAME)
+    _put(
+        group,
+        "ego_T_world_base",
+        _shaped("frames/ego_T_world_base", ego_T_world_base, np.float64, (f, 4, 4)),
+        lay.FRAME,
+    )
     _put(group, "flags", _shaped("frames/flags", flags, np.uint32, (f,)), lay.FRAME)
     _put(group, "imu_range", _shaped("frames/imu_range", imu_range, np.int64, (f, 2)), lay.FRAME)
     sensor_root = group.require_group("sensors")

@@ -14,15 +14,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from fusion.errors import ConfigError
+from fusion.frame_flags import FLAG_EGO_GAP_SWEEP, FLAG_EGO_GAP_TIME, FLAG_IMU_GAP
 
 I64 = NDArray[np.int64]
 
 REFERENCE_TIMES = ("sweep_start", "sweep_end", "header")
 POLICIES = ("nearest", "approximate_time")
-#: ``FramePlan.flags`` bits.
-FLAG_EGO_GAP_TIME = 1  #: the frame time is not covered by ego samples (range or gap > max_gap_ns)
-FLAG_EGO_GAP_SWEEP = 2  #: a matched LiDAR sweep interval is not covered by ego samples
-FLAG_IMU_GAP = 4  #: IMU given, and the frame time is not covered by IMU samples
+#: ``FramePlan.flags`` bits: see :mod:`fusion.frame_flags`.
 
 
 @dataclass(frozen=True)
