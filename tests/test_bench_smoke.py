@@ -37,7 +37,9 @@ def test_bench_harness_tiny(tmp_path: Path) -> None:
     data = json.loads(out.read_text())
     stages = [r["stage"] for r in data["rows"]]
     assert stages[0].startswith("(a)") and stages[1].startswith("(a2)") and stages[-1].startswith("(f)")
-    assert len(stages) == 7
+    assert len(stages) == 8
+    sec = {r["stage"][:4]: r["seconds"] for r in data["rows"]}
+    assert abs(sec["(a2)"] - (sec["(a) "] + min(sec["(d) "], sec["(d2)"]))) < 1e-9  # floor = raw + faster write
     for r in data["rows"]:
         assert r["seconds"] > 0 and r["mb_per_s"] > 0
     assert data["rows"][1]["vs_floor"] == 1.0

@@ -25,6 +25,7 @@ import numpy as np
 import zarr
 
 from fusion.store import layout as lay
+from fusion.store.buffers import WRITE_CONFIG
 
 CODECS: list[lay.Codec] = ["none", "lz4_shuffle", "lz4_bitshuffle", "zstd_shuffle", "zstd_bitshuffle", "zstd"]
 
@@ -77,7 +78,7 @@ def bench_columns(out: Path, name: str, columns: dict[str, np.ndarray], spec: la
         for col, a in columns.items():
             arr = g.create_array(col, shape=a.shape, dtype=a.dtype, chunks=(spec.chunk_rows, *a.shape[1:]),
                                  shards=(spec.shard_rows, *a.shape[1:]), compressors=lay.compressors(codec),
-                                 fill_value=0)
+                                 fill_value=0, config=WRITE_CONFIG)
             for s in range(0, n, spec.shard_rows):
                 arr[s:s + spec.shard_rows] = a[s:s + spec.shard_rows]
         write_s = time.perf_counter() - t0

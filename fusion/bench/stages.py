@@ -6,9 +6,10 @@ Stages (see docs/BENCHMARKS.md):
   decode   (b)  fusion read + decode of every sensor message
   sync     (c)  pass-1 plan + deskew of every LiDAR sweep + radar compensation (decoded data in memory)
   write    (d)  Zarr write of the converted store's arrays with the same codecs and shards
+  write_direct (d2) the same arrays through fusion's shard encoder (the converter's write path)
   convert  (e)  end-to-end ``fusion convert``
   read     (f)  dataset reads: random frames with all sensors, and a sequential scan
-The I/O floor (a2) is raw + write.
+The I/O floor (a2) is raw + the faster of write and write_direct.
 """
 
 from __future__ import annotations
@@ -107,9 +108,8 @@ def stage_sync(bag: str, repeats: int, rig: str | None = None, **_: Any) -> dict
     return _times(run, repeats)
 
 
-def stage_write(store: str, repeats: int, scratch: str, **_: Any) -> dict[str, Any]:
-    import shutil
-
+def _store_arrays(store: str) -> list[tuple[str, Any, np.ndarray]]:
+    """Every array of a store: (path, array, data)."""
     import zarr
 
     src = zarr.open_group(store, mode="r")
@@ -122,11 +122,23 @@ def stage_write(store: str, repeats: int, scratch: str, **_: Any) -> dict[str, A
             collect(sub, prefix + name + "/")
 
     collect(src, "")
+    return arrays
+
+
+def _write_arrays(store: str, repeats: int, scratch: str, direct: bool) -> dict[str, Any]:
+    import shutil
+
+    import zarr
+
+    from fusion.store.buffers import WRITE_CONFIG, ColumnBuffer
+
+    arrays = _store_arrays(store)
     total = sum(a.nbytes for _, _, a in arrays)
 
     def run() -> dict[str, Any]:
         shutil.rmtree(scratch, ignore_errors=True)
         root = zarr.open_group(scratch, mode="w", zarr_format=3)
+        buffers = []
         for path, meta, data in arrays:
             dst = root.create_array(
                 path,
@@ -137,11 +149,29 @@ def stage_write(store: str, repeats: int, scratch: str, **_: Any) -> dict[str, A
                 compressors=meta.compressors,
                 filters=meta.filters,
                 fill_value=meta.fill_value,
+                config=WRITE_CONFIG,
             )
-            dst[...] = data
+            if direct and dst.shards is not None:
+                buf = ColumnBuffer(dst, path)
+                buf.append(data)
+                buffers.append(buf)
+            else:
+                dst[...] = data
+        for buf in buffers:
+            buf.finalize()
         return {"array_bytes": int(total)}
 
     return _times(run, repeats)
+
+
+def stage_write(store: str, repeats: int, scratch: str, **_: Any) -> dict[str, Any]:
+    """(d) The converted store's arrays written again through zarr's API (whole arrays)."""
+    return _write_arrays(store, repeats, scratch, direct=False)
+
+
+def stage_write_direct(store: str, repeats: int, scratch: str, **_: Any) -> dict[str, Any]:
+    """(d2) The same arrays written by fusion's shard encoder (the converter's write path)."""
+    return _write_arrays(store, repeats, scratch, direct=True)
 
 
 def stage_convert(bag: str, repeats: int, scratch: str, rig: str | None = None, **_: Any) -> dict[str, Any]:
@@ -199,6 +229,7 @@ STAGES: dict[str, Callable[..., dict[str, Any]]] = {
     "decode": stage_decode,
     "sync": stage_sync,
     "write": stage_write,
+    "write_direct": stage_write_direct,
     "convert": stage_convert,
     "read": stage_read,
 }

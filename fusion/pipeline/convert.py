@@ -19,6 +19,7 @@ import numpy as np
 
 from calibration import Rig
 from fusion.errors import StoreError
+from fusion.pipeline.cameras import EarlyCameras
 from fusion.pipeline.config import ConvertConfig
 from fusion.pipeline.execute import StreamPass
 from fusion.pipeline.plan import ConversionPlan, make_plan
@@ -123,7 +124,8 @@ def convert(
         overwrite: Replace an existing store.
         resume: Finish an interrupted conversion of the same inputs (redone cleanly).
         storage_options: fsspec options for remote stores.
-        progress: Called with (bytes done, bytes total) during pass 2.
+        progress: Called with (bytes read, bytes to read) over both passes (the total grows
+            once pass 1 knows what pass 2 reads).
 
     Returns:
         The :class:`ConvertResult` summary.
@@ -140,19 +142,22 @@ def convert(
         fp = fingerprint(paths, cfg)
         writer = _open_writer(out, fp, overwrite, resume, storage_options)
         try:
-            first = scan(source, selected, report)
-            rig = resolve_rig(first, selected, cfg, report)
-            plan = make_plan(first, selected, rig, cfg, report)
-            ex = StreamPass(source, selected, rig, cfg, plan, writer, report)
-            ex.open_streams()
-            done = 0
+            done, total = 0, total_bytes
 
             def tick(n: int) -> None:
                 nonlocal done
                 done += n
                 if progress is not None:
-                    progress(done, total_bytes)
+                    progress(done, total)
 
+            early = EarlyCameras(source, selected, writer)
+            first = scan(source, selected, report, early=early, tick=tick)
+            rig = resolve_rig(first, selected, cfg, report)
+            plan = make_plan(first, selected, rig, cfg, report)
+            prewritten, _redo = early.settle(plan.tables, report, first.truncated)
+            ex = StreamPass(source, selected, rig, cfg, plan, writer, report, prewritten=prewritten)
+            ex.open_streams()
+            total = done + sum(first.topic_bytes.get(t.topic, 0) for t in ex.pass2_tables().values())
             ex.run(tick)
             _write_tables(writer, rig, plan, ex, report)
             writer.finalize()

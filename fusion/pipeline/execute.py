@@ -16,6 +16,7 @@ import numpy as np
 
 from calibration import Rig
 from fusion.errors import DecodeError, ExtrapolationError, MessageTypeError, TruncatedBagError
+from fusion.pipeline.cameras import camera_payload
 from fusion.pipeline.config import ConvertConfig
 from fusion.pipeline.plan import ConversionPlan
 from fusion.pipeline.report import REASON_DECODE, REASON_TRUNCATED, ReportBuilder
@@ -36,27 +37,6 @@ class LidarStats:
     nonfinite_points_dropped: int = 0
 
 
-def check_compressed_image(data: np.ndarray, fmt: str) -> str:
-    """Cheap container check of compressed image bytes (no decode); '' when plausible.
-
-    JPEG must start with the SOI marker (FF D8 FF) and hold the EOI marker (FF D9) near its end;
-    PNG must start with its 8-byte signature. A truncated or garbled payload is caught here;
-    damage inside the entropy-coded data is only found by decoding.
-    """
-    b = np.ascontiguousarray(data, dtype=np.uint8).tobytes()
-    f = fmt.lower()
-    if len(b) == 0:
-        return "empty compressed image"
-    if "png" in f:
-        return "" if bytes(b[:8]) == b"\x89PNG\r\n\x1a\n" else "not a PNG (bad signature)"
-    if "jpeg" in f or "jpg" in f or f in ("", "bgr8", "rgb8", "mono8"):
-        if bytes(b[:3]) != b"\xff\xd8\xff":
-            return "not a JPEG (no SOI marker)"
-        if b"\xff\xd9" not in bytes(b[-64:]):
-            return "truncated JPEG (no EOI marker at the end)"
-    return ""
-
-
 class StreamPass:
     """Pass 2 of one log: every selected message decoded once and written to the store writer."""
 
@@ -69,6 +49,7 @@ class StreamPass:
         plan: ConversionPlan,
         writer: Any,
         report: ReportBuilder,
+        prewritten: dict[str, np.ndarray] | None = None,
     ) -> None:
         self.source = source
         self.selected = selected
@@ -81,6 +62,7 @@ class StreamPass:
         self.rows: dict[str, np.ndarray] = {}  # sensor -> topic index -> stored row (-1: not stored)
         self.next_row: dict[str, int] = {}
         self.lidar_stats: dict[str, LidarStats] = {}
+        self.prewritten = dict(prewritten or {})  # camera streams written in pass 1: name -> rows
         ego = plan.ego
         self._ego = (ego.times_ns, ego.translation_m, ego.rotation_xyzw)
         self._max_gap_ns = int(cfg.frames.max_gap_ms * 1e6)
@@ -88,7 +70,8 @@ class StreamPass:
     # -- setup ---------------------------------------------------------------------------
     def open_streams(self) -> None:
         keep_raw = self.cfg.store.keep_raw_points
-        for name, tab in self.plan.tables.items():
+        self.rows.update(self.prewritten)
+        for name, tab in self.pass2_tables().items():
             sel = self.selected.sensors[name]
             n = len(tab.stamp_ns)
             self.rows[name] = np.full(n, -1, dtype=np.int64)
@@ -129,6 +112,10 @@ class StreamPass:
                     attrs=attrs,
                 )
 
+    def pass2_tables(self) -> dict[str, MessageTable]:
+        """The tables of the sensors this pass reads (all but the streams written in pass 1)."""
+        return {k: v for k, v in self.plan.tables.items() if k not in self.prewritten}
+
     # -- per message ---------------------------------------------------------------------
     def _ego_window(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The ego samples bracketing [lo, hi] (one beyond each end): O(sweep), not O(log)."""
@@ -152,10 +139,12 @@ class StreamPass:
         stats = self.lidar_stats[name]
         i = rec.meta.index
         xyz = rec.xyz
-        finite = np.isfinite(xyz).all(axis=1)
         fields = {k: v for k, v in rec.fields.items() if k in self.selected.sensors[name].fields}
         pt = rec.point_time_ns
-        if not finite.all():
+        # A float64 sum of float32 values cannot overflow: it is finite iff every point is (and
+        # costs a tenth of the row-wise test, which only runs when something is not finite).
+        if not np.isfinite(xyz.sum(dtype=np.float64)):
+            finite = np.isfinite(xyz).all(axis=1)
             stats.nonfinite_points_dropped += int((~finite).sum())
             xyz = xyz[finite]
             fields = {k: v[finite] for k, v in fields.items()}
@@ -209,16 +198,15 @@ class StreamPass:
         )
 
     def _camera(self, name: str, rec: CameraImage, common: int) -> None:
-        if rec.compressed:
-            problem = check_compressed_image(rec.data, rec.encoding)
-            if problem:
-                raise DecodeError(problem, topic=rec.meta.topic, index=rec.meta.index)
-        data = rec.data.tobytes() if rec.compressed else rec.data
+        data = camera_payload(rec)
         self.streams[name].append(rec.meta.stamp_ns, rec.meta.record_time_ns, common, data, format=rec.encoding)
 
     def run(self, progress: Callable[[int], None] | None = None) -> None:
         """Stream every selected discrete message once; write it or report why not."""
-        by_topic = {tab.topic: name for name, tab in self.plan.tables.items()}
+        tables = self.pass2_tables()
+        by_topic = {tab.topic: name for name, tab in tables.items()}
+        if not by_topic:
+            return
         seen: dict[str, int] = dict.fromkeys(by_topic.values(), -1)
         try:
             for raw in self.source.messages(sorted(by_topic)):
@@ -252,7 +240,7 @@ class StreamPass:
                 self.report.stored(raw.topic)
         except TruncatedBagError as exc:
             self.report.warn(f"bag truncated: {exc}; every message before the damage was converted")
-            for name, tab in self.plan.tables.items():
+            for name, tab in tables.items():
                 in_bag = self.report.topics[tab.topic].in_bag if tab.topic in self.report.topics else len(tab.stamp_ns)
                 for i in range(seen[name] + 1, in_bag):
                     rec_ns = int(tab.record_ns[i]) if i < len(tab.record_ns) else -1

@@ -1,19 +1,23 @@
 """Pass 1 scan: one iteration over the selected topics, collecting clocks and small streams.
 
-Camera and radar messages are read for their header stamps only (straight from
-the serialized bytes); LiDAR clouds are decoded for their per-point time extent
-(sweep bounds) and size; odometry/tf, IMU, tf_static and CameraInfo are decoded
-fully (they are small). Nothing heavy is kept.
+Camera and radar messages are read for their header stamps (straight from the
+serialized bytes); camera payloads are also handed to the store here when an
+:class:`~fusion.pipeline.cameras.EarlyCameras` is given, so pass 2 skips them.
+LiDAR clouds are decoded for their per-point time extent (sweep bounds) and
+size; odometry/tf, IMU, tf_static and CameraInfo are decoded fully (they are
+small). Nothing heavy is kept.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from fusion.errors import DecodeError, MessageTypeError, TruncatedBagError
+from fusion.pipeline.cameras import EarlyCameras
 from fusion.pipeline.report import REASON_DECODE, ReportBuilder
 from fusion.pipeline.sensors import SelectedSensors, fields_of
 from fusion.pipeline.streams import IMU_COLUMNS, POSE_COLUMNS, SampleColumns
@@ -57,6 +61,8 @@ class Scan:
     pose_frames: tuple[str, str] = ("", "")  # (parent, child) of the first ego pose
     pose_topics: set[str] = field(default_factory=set)  # topics the ego poses came from
     imu_frame: str = ""
+    topic_bytes: dict[str, int] = field(default_factory=dict)  # payload bytes read per topic
+    truncated: str | None = None  # why pass 1 stopped before the end (a damaged bag)
 
 
 def _camera_info_dict(rec: CameraInfoRecord, topic: str) -> dict[str, Any]:
@@ -100,19 +106,31 @@ def _scan_messages(
     out: Scan,
     selected: SelectedSensors,
     report: ReportBuilder,
+    early: EarlyCameras | None,
+    tick: Callable[[int], None] | None,
 ) -> None:
     """The pass-1 loop (see :func:`scan`)."""
     world, base = selected.world_frame, selected.base_frame
     opts = selected.decode_options
     fields_known: set[str] = set()  # LiDAR topics whose first cloud was decoded (field dtypes known)
+    early_topics = early.topics if early is not None else set()
+    nbytes = out.topic_bytes
     for raw in source.messages(topics):
+        nbytes[raw.topic] = nbytes.get(raw.topic, 0) + len(raw.data)
+        if tick is not None:
+            tick(len(raw.data))
         sensor = by_topic.get(raw.topic)
         if raw.topic in triggers and sensor is None:
             clocks[raw.topic].add(extractor.stamp(raw), raw.record_time_ns)
             continue
         if sensor is not None and sensor.kind != "lidar":
             c = clocks[raw.topic]
-            c.add(extractor.stamp(raw), raw.record_time_ns)
+            stamp = extractor.stamp(raw)
+            c.add(stamp, raw.record_time_ns)
+            if raw.topic in early_topics:
+                assert early is not None
+                early.add(raw, stamp)
+                continue
             if sensor.kind == "radar" and not sensor.fields:
                 try:
                     rec = source.decode(raw, options=opts)
@@ -176,8 +194,22 @@ def _scan_messages(
             out.camera_infos.setdefault(rec.meta.frame_id, _camera_info_dict(rec, raw.topic))
 
 
-def scan(source: BagSource, selected: SelectedSensors, report: ReportBuilder) -> Scan:
-    """Run pass 1 over every selected topic plus /tf_static and CameraInfo topics."""
+def scan(
+    source: BagSource,
+    selected: SelectedSensors,
+    report: ReportBuilder,
+    early: EarlyCameras | None = None,
+    tick: Callable[[int], None] | None = None,
+) -> Scan:
+    """Run pass 1 over every selected topic plus /tf_static and CameraInfo topics.
+
+    Args:
+        source: The open log.
+        selected: Selected sensors.
+        report: Receives decode failures of the continuous streams and warnings.
+        early: Writes camera payloads during this pass (see :mod:`fusion.pipeline.cameras`).
+        tick: Called with each message's payload size (progress).
+    """
     extractor = StampExtractor(source)
     by_topic = {s.topic: s for s in selected.sensors.values()}
     clocks = {t: TopicClocks() for t in by_topic}
@@ -190,7 +222,10 @@ def scan(source: BagSource, selected: SelectedSensors, report: ReportBuilder) ->
     topics = set(by_topic) | cont | set(selected.calibration_topics) | triggers
     out = Scan(clocks, SampleColumns(POSE_COLUMNS), SampleColumns(IMU_COLUMNS), [], {})
     try:
-        _scan_messages(source, sorted(topics), by_topic, clocks, cont, triggers, extractor, out, selected, report)
+        _scan_messages(
+            source, sorted(topics), by_topic, clocks, cont, triggers, extractor, out, selected, report, early, tick
+        )
     except TruncatedBagError as exc:
+        out.truncated = str(exc)
         report.warn(f"pass 1 stopped at the damage: {exc}")
     return out

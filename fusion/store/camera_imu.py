@@ -78,13 +78,25 @@ class CameraWriter(StreamWriter):
             data: Compressed bytes (compressed stream) or an (H, W[, C]) array (raw stream).
             format: ``CompressedImage.format`` (e.g. ``"jpeg"``) or raw encoding (e.g. ``"bgr8"``).
         """
+        self.append_payload(data, format)
+        self._times(stamp_ns=stamp_ns, record_time_ns=record_time_ns, time_ns=time_ns)
+
+    def append_payload(self, data: bytes | np.ndarray, format: str | None = None) -> None:
+        """Append one image without its times (given later, all at once, by :meth:`set_times`).
+
+        The conversion writes camera payloads while it still collects the clocks (pass 1);
+        the common-clock times are known only once every stamp has been seen. ``data`` is kept
+        by reference until its shard is written: do not modify it afterwards.
+        """
         if self.compressed:
             if isinstance(data, bytes | bytearray | memoryview):
                 blob = np.frombuffer(data, dtype=np.uint8)
             else:
                 blob = np.asarray(data)
                 if blob.dtype != np.uint8:
-                    raise StoreError(f"streams/{self.name}: message {self.count}: compressed data must be uint8 bytes")
+                    raise StoreError(
+                        f"streams/{self.name}: message {self.payloads}: compressed data must be uint8 bytes"
+                    )
                 blob = blob.reshape(-1)
             code = self._code(format)
             self._cols["data"].append(blob)
@@ -97,16 +109,37 @@ class CameraWriter(StreamWriter):
                 self._create_pixels(tuple(int(s) for s in img.shape), img.dtype)
             if img.shape != self._shape or img.dtype != self._dtype:
                 raise StoreError(
-                    f"streams/{self.name}: message {self.count}: image {img.shape} {img.dtype} differs from the "
-                    f"stream's {self._shape} {self._dtype} (a raw stream keeps one image size and dtype)"
+                    f"streams/{self.name}: message {self.payloads}: image {img.shape} {img.dtype} differs from "
+                    f"the stream's {self._shape} {self._dtype} (a raw stream keeps one image size and dtype)"
                 )
             code = self._code(format)
             self._cols["pixels"].append(img[None])
         self._cols["format_code"].append(np.array([code], dtype=np.uint8))
-        self._times(stamp_ns=stamp_ns, record_time_ns=record_time_ns, time_ns=time_ns)
+
+    @property
+    def payloads(self) -> int:
+        """Images appended so far (with or without their times)."""
+        return self._cols["format_code"].count
+
+    def set_times(self, stamp_ns: np.ndarray, record_time_ns: np.ndarray, time_ns: np.ndarray) -> None:
+        """Times of every image appended with :meth:`append_payload`, in order: (M,) int64 ns each."""
+        cols = {"stamp_ns": stamp_ns, "record_time_ns": record_time_ns, "time_ns": time_ns}
+        for col, value in cols.items():
+            arr = np.asarray(value, dtype=np.int64).reshape(-1)
+            if arr.shape[0] != self.payloads - self._cols[col].count:
+                raise StoreError(
+                    f"streams/{self.name}: {arr.shape[0]} {col} values for "
+                    f"{self.payloads - self._cols[col].count} images without times"
+                )
+            self._cols[col].append(arr)
 
     def finalize(self) -> int:
         """Flush, trim and record ``formats`` / ``format`` in the group attrs."""
+        if self.payloads != self._cols["time_ns"].count:
+            raise StoreError(
+                f"streams/{self.name}: {self.payloads} images but {self._cols['time_ns'].count} times "
+                "(set_times was not called for every append_payload)"
+            )
         count = super().finalize()
         self.group.attrs.update(
             {"formats": self._formats, "format": self._formats[0] if len(self._formats) == 1 else None}

@@ -201,6 +201,15 @@ class StoreWriter:
         self.streams[name] = w
         return w
 
+    def drop_stream(self, name: str) -> None:
+        """Delete stream ``name`` and its arrays (to write it again from the start)."""
+        self._check_open()
+        if name not in self.streams:
+            raise StoreError(f"no stream {name!r} to drop")
+        BACKGROUND.drain()  # no shard of it may still be in flight
+        del self.streams[name]
+        del self.root[f"{lay.STREAMS}/{name}"]
+
     @property
     def buffer_bytes(self) -> int:
         """Upper bound of the memory held by all shard buffers."""

@@ -1,0 +1,168 @@
+"""Camera payloads written in pass 1, so that pass 2 never reads a camera message again.
+
+Images are most of a drive log's bytes. Their payload needs nothing from the frame plan: only
+their times do (the common clock may use an offset estimated from every stamp of the log). So
+pass 1, which reads every message for its header stamp anyway, also decodes each camera message
+and hands its bytes (compressed) or pixels (raw) to the store; the time columns are written
+once the plan is known (:meth:`EarlyCameras.settle`). Pass 2 then reads only the LiDAR and radar
+topics.
+
+Which messages are stored is decided online with the rule the plan applies
+(``MessageTable.mark_unusable``): a zero stamp or a stamp already seen on the topic is not
+stored. Two cases can only be decided with the whole log, and there the stream is dropped and
+written again in pass 2: a stream whose header stamps are mostly zero (aligned by record time),
+and a stream timed by a trigger topic (never written early).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from fusion.errors import DecodeError, MessageTypeError
+from fusion.pipeline.report import REASON_DECODE, REASON_TRUNCATED, ReportBuilder
+from fusion.pipeline.sensors import SelectedSensor, SelectedSensors
+from fusion.pipeline.streams import MessageTable
+from fusion.readers.records import CameraImage
+from fusion.readers.source import BagSource, RawMessage
+
+
+def check_compressed_image(data: np.ndarray, fmt: str) -> str:
+    """Cheap container check of compressed image bytes (no decode); '' when plausible.
+
+    JPEG must start with the SOI marker (FF D8 FF) and hold the EOI marker (FF D9) near its end;
+    PNG must start with its 8-byte signature. A truncated or garbled payload is caught here;
+    damage inside the entropy-coded data is only found by decoding.
+    """
+    b = np.ascontiguousarray(data, dtype=np.uint8)
+    f = fmt.lower()
+    if len(b) == 0:
+        return "empty compressed image"
+    if "png" in f:
+        return "" if b[:8].tobytes() == b"\x89PNG\r\n\x1a\n" else "not a PNG (bad signature)"
+    if "jpeg" in f or "jpg" in f or f in ("", "bgr8", "rgb8", "mono8"):
+        if b[:3].tobytes() != b"\xff\xd8\xff":
+            return "not a JPEG (no SOI marker)"
+        if b"\xff\xd9" not in b[-64:].tobytes():
+            return "truncated JPEG (no EOI marker at the end)"
+    return ""
+
+
+def camera_payload(rec: CameraImage) -> np.ndarray:
+    """What a camera stream stores of one image; raises DecodeError for an invalid payload."""
+    if rec.compressed:
+        problem = check_compressed_image(rec.data, rec.encoding)
+        if problem:
+            raise DecodeError(problem, topic=rec.meta.topic, index=rec.meta.index)
+    return rec.data
+
+
+@dataclass
+class _Camera:
+    name: str
+    sensor: SelectedSensor
+    writer: Any
+    by_record: bool  # the config aligns this stream by record time
+    seen: dict[int, int] = field(default_factory=dict)  # stamp -> first topic index
+    rows: list[int] = field(default_factory=list)  # topic index -> stored row, -1 when not stored
+    unusable: list[int] = field(default_factory=list)  # zero or repeated stamp (online rule)
+    failed: list[tuple[int, int, str]] = field(default_factory=list)  # (index, record ns, reason)
+
+
+class EarlyCameras:
+    """Pass-1 camera writer of one conversion (see module docstring).
+
+    Args:
+        source: The open log (decodes the messages).
+        selected: Selected sensors; every camera not timed by a trigger topic is written early.
+        writer: The store writer (``add_camera``, ``drop_stream``).
+    """
+
+    def __init__(self, source: BagSource, selected: SelectedSensors, writer: Any) -> None:
+        self._source = source
+        self._options = selected.decode_options
+        self._writer = writer
+        self._cams: dict[str, _Camera] = {}
+        for name, sel in selected.sensors.items():
+            if sel.kind != "camera" or sel.trigger_topic is not None:
+                continue
+            w = writer.add_camera(
+                name, topic=sel.topic, frame_id=sel.frame_id, compressed=sel.compressed,
+                expected_messages=1024, attrs={"msgtype": sel.msgtype},
+            )  # fmt: skip
+            self._cams[sel.topic] = _Camera(name, sel, w, by_record=sel.stamp_source == "record")
+
+    @property
+    def topics(self) -> set[str]:
+        """Topics written early."""
+        return set(self._cams)
+
+    def add(self, raw: RawMessage, stamp_ns: int | None) -> None:
+        """Store one message of an early topic (record order; ``stamp_ns`` None when unreadable)."""
+        cam = self._cams[raw.topic]
+        i = raw.index
+        while len(cam.rows) < i:  # indices the reader never yielded: nothing stored
+            cam.rows.append(-1)
+        key = raw.record_time_ns if cam.by_record else (stamp_ns or 0)
+        if key == 0 or cam.seen.setdefault(key, i) != i:
+            cam.unusable.append(i)
+            cam.rows.append(-1)
+            return
+        try:
+            rec = self._source.decode(raw, options=self._options)
+            if not isinstance(rec, CameraImage):
+                raise DecodeError(f"decoded as {type(rec).__name__}, expected camera")
+            payload = camera_payload(rec)
+        except DecodeError as exc:
+            cam.failed.append((i, raw.record_time_ns, exc.reason))
+            cam.rows.append(-1)
+            return
+        except MessageTypeError as exc:
+            cam.failed.append((i, raw.record_time_ns, str(exc)))
+            cam.rows.append(-1)
+            return
+        cam.rows.append(cam.writer.payloads)
+        cam.writer.append_payload(payload, format=rec.encoding)
+
+    def settle(
+        self, tables: dict[str, MessageTable], report: ReportBuilder, truncated: str | None
+    ) -> tuple[dict[str, np.ndarray], set[str]]:
+        """After the plan: write the time columns and account for every message.
+
+        Args:
+            tables: The plan's message tables (usable masks, reasons, common-clock times).
+            report: Receives stored counts and skips.
+            truncated: Why pass 1 stopped early (a damaged bag), else None.
+
+        Returns:
+            (name -> rows (M,) stored row per topic index or -1, names to write again in pass 2).
+        """
+        done: dict[str, np.ndarray] = {}
+        redo: set[str] = set()
+        for topic, cam in self._cams.items():
+            tab = tables[cam.name]
+            m = len(tab.stamp_ns)
+            rows = np.full(m, -1, dtype=np.int64)
+            rows[: min(m, len(cam.rows))] = cam.rows[:m]
+            online = np.ones(m, dtype=bool)
+            online[[i for i in cam.unusable if i < m]] = False
+            if not np.array_equal(online, tab.usable):
+                self._writer.drop_stream(cam.name)
+                redo.add(cam.name)
+                continue
+            for i in np.flatnonzero(~tab.usable).tolist():
+                reason, detail = tab.reason.get(i, ("unusable", ""))
+                report.skip(topic, i, int(tab.record_ns[i]), reason, detail)
+            for i, rec_ns, reason in cam.failed:
+                report.skip(topic, i, rec_ns, REASON_DECODE, reason)
+            stored = np.flatnonzero(rows >= 0)
+            cam.writer.set_times(tab.stamp_ns[stored], tab.record_ns[stored], tab.common_ns[stored])
+            cam.writer.group.attrs.update({"stamp_source": tab.stamp_source, "time_offset_ns": int(tab.offset_ns)})
+            report.stored(topic, len(stored))
+            in_bag = report.topics[topic].in_bag if topic in report.topics else m
+            for i in range(m, in_bag):
+                report.skip(topic, i, -1, REASON_TRUNCATED, truncated or "not read")
+            done[cam.name] = rows
+        return done, redo

@@ -1,0 +1,120 @@
+"""fusion's shard encoder: byte-identical to zarr's own sharding codec, read back by plain zarr."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import zarr
+
+from fusion.store import layout as lay
+from fusion.store.buffers import BACKGROUND, ColumnBuffer, create_column
+from fusion.store.shards import shard_layout
+
+CASES: list[tuple[str, str, tuple[int, ...], lay.ColumnSpec]] = [
+    ("xyz", "float32", (3,), lay.LIDAR_XYZ),
+    ("intensity", "float32", (), lay.LIDAR_FIELD),
+    ("ring", "uint16", (), lay.LIDAR_FIELD),
+    ("stamp_ns", "int64", (), lay.MESSAGE),
+    ("data", "uint8", (), lay.BLOB),
+    ("orientation_xyzw", "float64", (4,), lay.IMU),
+    ("pixels", "uint8", (24, 32, 3), lay.raw_image_spec((24, 32, 3), np.dtype("uint8"))),
+    ("radar", "float32", (3,), lay.RADAR_POINT),
+]
+
+
+def _rows(spec: lay.ColumnSpec) -> int:
+    """Two full shards (one for the big LiDAR/blob shards), two more chunks and 7 rows."""
+    full = 1 if spec.shard_rows >= 1 << 20 else 2
+    return full * spec.shard_rows + 2 * spec.chunk_rows + 7
+
+
+def _data(n: int, dtype: str, inner: tuple[int, ...], seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, *inner)) * 50
+    return np.round(x).astype(dtype) if np.dtype(dtype).kind in "iu" else x.astype(dtype)
+
+
+def _shard_files(root: Path, name: str) -> dict[str, bytes]:
+    files = sorted((root / name / "c").rglob("*"))
+    return {p.relative_to(root / name).as_posix(): p.read_bytes() for p in files if p.is_file()}
+
+
+@pytest.mark.parametrize(("name", "dtype", "inner", "spec"), CASES, ids=[c[0] for c in CASES])
+def test_shards_are_byte_identical_to_zarr(tmp_path: Path, name: str, dtype: str, inner: tuple[int, ...],
+                                           spec: lay.ColumnSpec) -> None:
+    n = _rows(spec)
+    data = _data(n, dtype, inner, seed=len(name))
+    g = zarr.open_group(tmp_path / "s.zarr", mode="w")
+    ref = create_column(g, "ref", dtype=dtype, inner_shape=inner, spec=spec, expected_rows=n)
+    for s in range(0, n, spec.shard_rows):
+        ref[s : s + spec.shard_rows] = data[s : s + spec.shard_rows]  # zarr's own path, shard by shard
+    ours = create_column(g, "ours", dtype=dtype, inner_shape=inner, spec=spec, expected_rows=7)
+    assert shard_layout(ours) is not None
+    buf = ColumnBuffer(ours, name)
+    # uneven appends: a chunk boundary is crossed inside an append, whole chunks arrive by reference
+    cuts = sorted({0, 5, spec.chunk_rows + 3, 2 * spec.chunk_rows + 3, spec.shard_rows + 1, n})
+    for a, b in itertools.pairwise(cuts):
+        buf.append(data[a:b])
+    assert buf.finalize() == n
+    root = tmp_path / "s.zarr"
+    theirs_files, ours_files = _shard_files(root, "ref"), _shard_files(root, "ours")
+    assert list(ours_files) == list(theirs_files) and len(ours_files) == -(-n // spec.shard_rows)
+    for key, blob in theirs_files.items():
+        assert ours_files[key] == blob, key
+    back = zarr.open_array(root / "ours", mode="r")
+    assert back.shape == (n, *inner)
+    np.testing.assert_array_equal(back[...], data)
+
+
+def test_whole_chunks_are_kept_by_reference_until_written(tmp_path: Path) -> None:
+    """Appending whole chunks copies nothing; the shard holds exactly the appended images."""
+    spec = lay.raw_image_spec((24, 32, 3), np.dtype("uint8"))
+    g = zarr.open_group(tmp_path / "s.zarr", mode="w")
+    arr = create_column(g, "pixels", dtype="uint8", inner_shape=(24, 32, 3), spec=spec, expected_rows=1)
+    buf = ColumnBuffer(arr, "pixels")
+    images = [_data(1, "uint8", (24, 32, 3), seed=i) for i in range(spec.shard_rows + 3)]
+    for img in images[:2]:
+        buf.append(img)
+    assert all(ch.base is img or ch is img for ch, img in zip(buf._chunks, images[:2], strict=True))
+    for img in images[2:]:
+        buf.append(img)
+    buf.finalize()
+    np.testing.assert_array_equal(zarr.open_array(tmp_path / "s.zarr" / "pixels")[...], np.concatenate(images))
+
+
+def test_layouts_we_do_not_encode_use_zarrs_path(tmp_path: Path) -> None:
+    """A filter in the chain (or no sharding) is not reproduced: zarr writes it, same data back."""
+    g = zarr.open_group(tmp_path / "s.zarr", mode="w")
+    n = 3000
+    data = _data(n, "int32", (), seed=3)
+    arrays: dict[str, Any] = {
+        "delta": g.create_array("delta", shape=(10,), dtype="int32", chunks=(256,), shards=(1024,),
+                                filters=[zarr.codecs.numcodecs.Delta(dtype="int32")]),
+        "unsharded": g.create_array("unsharded", shape=(10,), dtype="int32", chunks=(256,)),
+        "big_endian": g.create_array("big_endian", shape=(10,), dtype=">i4", chunks=(256,), shards=(1024,)),
+    }
+    for name, arr in arrays.items():
+        assert shard_layout(arr) is None, name
+        buf = ColumnBuffer(arr, name)
+        buf.append(data[:1500])
+        buf.append(data[1500:])
+        assert buf.finalize() == n
+        np.testing.assert_array_equal(zarr.open_array(tmp_path / "s.zarr" / name)[...], data)
+
+
+def test_a_failed_shard_write_is_raised_in_the_converting_thread(tmp_path: Path) -> None:
+    spec = lay.MESSAGE
+    g = zarr.open_group(tmp_path / "s.zarr", mode="w")
+    arr = create_column(g, "stamp_ns", dtype="int64", inner_shape=(), spec=spec, expected_rows=1)
+    buf = ColumnBuffer(arr, "stamp_ns")
+    ro = zarr.open_array(tmp_path / "s.zarr" / "stamp_ns", mode="r")  # same array, read-only store
+    buf._array = ro
+    buf._layout = shard_layout(ro)
+    buf.append(np.arange(spec.shard_rows + 5, dtype=np.int64))
+    with pytest.raises(ValueError, match=r"read-only|read only"):
+        buf.finalize()
+    BACKGROUND.drain()
