@@ -1,7 +1,7 @@
 """Benchmark stages. Each runs in its own subprocess (``python -m fusion.bench.stages``) so its
 peak RSS is its own; each repeats its work and reports every wall time.
 
-Stages (see docs/BENCHMARKS.md):
+Stages (results and reading guide: README.md, section Performance):
   raw      (a)  rosbags raw iteration over the bag (bytes only)
   decode   (b)  fusion read + decode of every sensor message
   sync     (c)  pass-1 plan + deskew of every LiDAR sweep + radar compensation (decoded data in memory)
