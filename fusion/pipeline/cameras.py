@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from fusion.errors import DecodeError, MessageTypeError
-from fusion.pipeline.report import REASON_DECODE, REASON_TRUNCATED, ReportBuilder
+from fusion.pipeline.report import REASON_DECODE, ReportBuilder
 from fusion.pipeline.sensors import SelectedSensor, SelectedSensors
 from fusion.pipeline.streams import MessageTable
 from fusion.readers.records import CameraImage
@@ -128,7 +128,7 @@ class EarlyCameras:
 
     def settle(
         self, tables: dict[str, MessageTable], report: ReportBuilder, truncated: str | None
-    ) -> tuple[dict[str, np.ndarray], set[str]]:
+    ) -> dict[str, np.ndarray]:
         """After the plan: write the time columns and account for every message.
 
         Args:
@@ -137,10 +137,10 @@ class EarlyCameras:
             truncated: Why pass 1 stopped early (a damaged bag), else None.
 
         Returns:
-            (name -> rows (M,) stored row per topic index or -1, names to write again in pass 2).
+            name -> rows (M,) stored row per topic index or -1, for every stream kept; a camera
+            missing here was dropped and is written in pass 2.
         """
         done: dict[str, np.ndarray] = {}
-        redo: set[str] = set()
         for topic, cam in self._cams.items():
             tab = tables[cam.name]
             m = len(tab.stamp_ns)
@@ -150,7 +150,6 @@ class EarlyCameras:
             online[[i for i in cam.unusable if i < m]] = False
             if not np.array_equal(online, tab.usable):
                 self._writer.drop_stream(cam.name)
-                redo.add(cam.name)
                 continue
             for i in np.flatnonzero(~tab.usable).tolist():
                 reason, detail = tab.reason.get(i, ("unusable", ""))
@@ -161,8 +160,6 @@ class EarlyCameras:
             cam.writer.set_times(tab.stamp_ns[stored], tab.record_ns[stored], tab.common_ns[stored])
             cam.writer.group.attrs.update({"stamp_source": tab.stamp_source, "time_offset_ns": int(tab.offset_ns)})
             report.stored(topic, len(stored))
-            in_bag = report.topics[topic].in_bag if topic in report.topics else m
-            for i in range(m, in_bag):
-                report.skip(topic, i, -1, REASON_TRUNCATED, truncated or "not read")
+            report.skip_unread(topic, m, tab.record_ns, truncated or "not read")
             done[cam.name] = rows
-        return done, redo
+        return done

@@ -154,7 +154,7 @@ def convert(
             first = scan(source, selected, report, early=early, tick=tick)
             rig = resolve_rig(first, selected, cfg, report)
             plan = make_plan(first, selected, rig, cfg, report)
-            prewritten, _redo = early.settle(plan.tables, report, first.truncated)
+            prewritten = early.settle(plan.tables, report, first.truncated)
             ex = StreamPass(source, selected, rig, cfg, plan, writer, report, prewritten=prewritten)
             ex.open_streams()
             total = done + sum(first.topic_bytes.get(t.topic, 0) for t in ex.pass2_tables().values())

@@ -19,7 +19,7 @@ from fusion.errors import DecodeError, ExtrapolationError, MessageTypeError, Tru
 from fusion.pipeline.cameras import camera_payload
 from fusion.pipeline.config import ConvertConfig
 from fusion.pipeline.plan import ConversionPlan
-from fusion.pipeline.report import REASON_DECODE, REASON_TRUNCATED, ReportBuilder
+from fusion.pipeline.report import REASON_DECODE, ReportBuilder
 from fusion.pipeline.sensors import SelectedSensors
 from fusion.pipeline.streams import MessageTable
 from fusion.readers.records import CameraImage, PointCloud, RadarDetections
@@ -241,10 +241,7 @@ class StreamPass:
         except TruncatedBagError as exc:
             self.report.warn(f"bag truncated: {exc}; every message before the damage was converted")
             for name, tab in tables.items():
-                in_bag = self.report.topics[tab.topic].in_bag if tab.topic in self.report.topics else len(tab.stamp_ns)
-                for i in range(seen[name] + 1, in_bag):
-                    rec_ns = int(tab.record_ns[i]) if i < len(tab.record_ns) else -1
-                    self.report.skip(tab.topic, i, rec_ns, REASON_TRUNCATED, str(exc))
+                self.report.skip_unread(tab.topic, seen[name] + 1, tab.record_ns, str(exc))
 
     def _store(self, name: str, tab: MessageTable, rec: Any, common: int) -> None:
         """Write one decoded record to its stream (raises DecodeError for a payload that is invalid)."""

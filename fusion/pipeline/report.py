@@ -92,6 +92,17 @@ class ReportBuilder:
         if topic in self.topics:
             self.topics[topic].skipped[reason] += 1
 
+    def skip_unread(self, topic: str, start: int, record_ns: Any, detail: str) -> None:
+        """Every message of ``topic`` from topic index ``start`` on was never read (a damaged bag).
+
+        ``record_ns`` holds the record times known from pass 1 (-1 is reported beyond them); the
+        topic's bag count bounds the range (``len(record_ns)`` for a topic the report does not know).
+        """
+        in_bag = self.topics[topic].in_bag if topic in self.topics else len(record_ns)
+        for i in range(start, in_bag):
+            rec_ns = int(record_ns[i]) if i < len(record_ns) else -1
+            self.skip(topic, i, rec_ns, REASON_TRUNCATED, detail)
+
     def stored(self, topic: str, n: int = 1) -> None:
         self.topics[topic].stored += n
 
