@@ -118,3 +118,25 @@ def test_a_failed_shard_write_is_raised_in_the_converting_thread(tmp_path: Path)
     with pytest.raises(ValueError, match=r"read-only|read only"):
         buf.finalize()
     BACKGROUND.drain()
+
+
+def test_a_sealed_column_writes_its_tail_once_and_takes_no_more_rows(tmp_path: Path) -> None:
+    from fusion.errors import StoreError
+
+    spec = lay.MESSAGE
+    n = spec.shard_rows + 11
+    data = _data(n, "int64", (), seed=5)
+    g = zarr.open_group(tmp_path / "s.zarr", mode="w")
+    arr = create_column(g, "t", dtype="int64", inner_shape=(), spec=spec, expected_rows=n)
+    buf = ColumnBuffer(arr, "t")
+    buf.append(data)
+    buf.seal()  # the partial last shard goes to the pool now
+    assert buf.shards_written == 2
+    buf.seal()  # idempotent: nothing written twice
+    assert buf.shards_written == 2
+    with pytest.raises(StoreError, match="sealed"):
+        buf.append(data[:1])
+    BACKGROUND.drain()
+    assert len(_shard_files(tmp_path / "s.zarr", "t")) == 2  # on disk before finalize
+    assert buf.finalize() == n and buf.shards_written == 2
+    np.testing.assert_array_equal(zarr.open_array(tmp_path / "s.zarr" / "t")[...], data)

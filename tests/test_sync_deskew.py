@@ -98,3 +98,36 @@ def test_no_extrapolation():
     deskew_points(xyz, t, times[keep], tt[keep], q[keep], T_base_lidar(), int(t[0]))  # without: allowed
     with pytest.raises(ValueError, match="needs ref_time_ns"):
         deskew_points(xyz, t, times, tt, q, T_base_lidar())
+
+
+def _row_major(a: np.ndarray, rows: int = 64, cols: int = 1024) -> np.ndarray:
+    """spinning_scan's column-major points as an organized row-major cloud (rows x cols)."""
+    return np.ascontiguousarray(a.reshape(cols, rows, *a.shape[1:]).swapaxes(0, 1).reshape(-1, *a.shape[1:]))
+
+
+@pytest.mark.parametrize("traj", [CONSTANT, VARYING], ids=["constant", "varying"])
+def test_column_path_equals_per_point_path_and_truth(traj):
+    start = T0_NS + 1_234_567_890
+    xyz, t, world, times, tt, q = scan_and_traj(traj, start)
+    xyz, t, world = _row_major(xyz), _row_major(t), _row_major(world)
+    ref_ns = start + SWEEP // 2
+    per_point = deskew_points(xyz, t, times, tt, q, T_base_lidar(), ref_ns)
+    by_column = deskew_points(xyz, t, times, tt, q, T_base_lidar(), ref_ns, columns=1024)
+    ulp = np.spacing(np.float32(np.abs(per_point).max()))
+    assert np.max(np.abs(by_column - per_point)) <= 4 * ulp
+    err = np.linalg.norm(by_column - world_to_lidar(traj, world, ref_ns), axis=1)
+    assert np.median(err) <= 5e-3 and np.percentile(err, 99) <= 2e-2
+    back = undeskew_points(by_column, t, times, tt, q, T_base_lidar(), ref_ns, columns=1024)
+    assert np.max(np.abs(back - xyz)) <= 8 * ulp
+
+
+def test_column_path_is_only_taken_when_columns_share_times():
+    start = T0_NS + 1_234_567_890
+    xyz, t, _, times, tt, q = scan_and_traj(VARYING, start)
+    xyz, t = _row_major(xyz), _row_major(t)
+    t[1024 + 5] += 1_000  # one point of row 1 fired 1 µs after its column
+    ref_ns = start + SWEEP // 2
+    plain = deskew_points(xyz, t, times, tt, q, T_base_lidar(), ref_ns)
+    for columns in (1024, 1000, 0, 1):  # not periodic / not dividing N / off / degenerate
+        np.testing.assert_array_equal(deskew_points(xyz, t, times, tt, q, T_base_lidar(), ref_ns, columns=columns),
+                                      plain)  # fmt: skip

@@ -1,8 +1,9 @@
 """Benchmark LiDAR deskew: numba kernel (1 thread / all threads) vs numpy reference vs kiss-icp.
 
 Scan: 128 × 1024 = 131 072 points, 0.1 s sweep (one time per column), trajectory of 21 poses
-(5 ms apart) of a 10 m/s, 30°/s drive (closed form). Also a variant with a distinct time per
-point (no column cache, e.g. Livox/Hesai). Prints JSON and one markdown line.
+(5 ms apart) of a 10 m/s, 30°/s drive (closed form), points sorted by column. Variants: the
+driver's organized row-major layout with ``columns=1024`` (one composed map per column), and a
+distinct time per point (no column cache, e.g. Livox/Hesai). Prints JSON and one markdown line.
 
 Usage: ``python tools/bench_deskew.py [--repeat 50] [--json out.json]``; ``fusion bench`` includes it.
 """
@@ -67,13 +68,17 @@ def run(repeat: int) -> dict[str, Any]:
     n = ROWS * COLS
     res: dict[str, Any] = {"points": n, "poses": N_POSES, "sweep_ns": SWEEP_NS, "cpus": os.cpu_count(),
                            "threads_max": MAX_THREADS}  # fmt: skip
-    for label, per_point in (("column_times", False), ("per_point_times", True)):
+    variants = (("column_times", False, 0), ("organized_rows", False, COLS), ("per_point_times", True, 0))
+    for label, per_point, columns in variants:
         xyz, pt = scan(per_point)
+        if columns:  # the driver's organized layout: row-major (ROWS x COLS), a column shares one time
+            xyz = np.ascontiguousarray(xyz.reshape(COLS, ROWS, 3).swapaxes(0, 1).reshape(-1, 3))
+            pt = np.ascontiguousarray(pt.reshape(COLS, ROWS).T.reshape(-1))
         out = np.empty_like(xyz)
-        entry: dict[str, Any] = {}
+        entry: dict[str, Any] = {"columns": columns}
         for nt in (1, MAX_THREADS):
             numba.set_num_threads(nt)
-            r = timeit(lambda: deskew_points(xyz, pt, times, tt, q, T, ref, out=out), repeat)  # noqa: B023
+            r = timeit(lambda: deskew_points(xyz, pt, times, tt, q, T, ref, out=out, columns=columns), repeat)  # noqa: B023
             r["points_per_s"] = n / (r["min_ms"] / 1e3)
             r["points_per_s_median"] = n / (r["median_ms"] / 1e3)
             entry[f"numba_{nt}_threads"] = r
@@ -82,7 +87,7 @@ def run(repeat: int) -> dict[str, Any]:
         r["points_per_s"] = n / (r["min_ms"] / 1e3)
         entry["numpy_reference"] = r
         out64 = np.empty(xyz.shape, np.float64)
-        deskew_points(xyz, pt, times, tt, q, T, ref, out=out64)
+        deskew_points(xyz, pt, times, tt, q, T, ref, out=out64, columns=columns)
         ref64 = deskew_points_reference(xyz, pt, times, tt, q, T, ref)
         entry["max_abs_diff_vs_numpy_m"] = float(np.max(np.abs(out64 - ref64)))
         entry["equal_1e-6_m"] = entry["max_abs_diff_vs_numpy_m"] <= 1e-6

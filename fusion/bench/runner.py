@@ -224,12 +224,14 @@ def markdown(res: dict[str, Any]) -> str:
         )
     if "deskew" in res:
         c, p = res["deskew"]["column_times"], res["deskew"]["per_point_times"]
+        o = res["deskew"].get("organized_rows", {}).get("numba_1_threads", {}).get("points_per_s", float("nan"))
         n = max(int(k.split("_")[1]) for k in c if k.startswith("numba_") and k.endswith("_threads"))
         kiss = res["deskew"].get("kiss_icp", {}).get("1_threads", {}).get("min_ms")
         lines.append(
             f"Deskew, 131 072 points, per-point pose interpolation: numba 1 thread "
             f"{c['numba_1_threads']['points_per_s'] / 1e6:.0f} M points/s, {n} threads "
-            f"{c[f'numba_{n}_threads']['points_per_s'] / 1e6:.0f} M points/s (distinct time per point: "
+            f"{c[f'numba_{n}_threads']['points_per_s'] / 1e6:.0f} M points/s (organized row-major cloud, "
+            f"per-column maps, 1 thread: {o / 1e6:.0f} M points/s; distinct time per point: "
             f"{p['numba_1_threads']['points_per_s'] / 1e6:.0f} M points/s); numpy reference "
             f"{c['numpy_reference']['min_ms']:.1f} ms (max difference {c['max_abs_diff_vs_numpy_m']:.1e} m)"
             + (f"; kiss-icp 1.3 Preprocessor {kiss:.2f} ms." if kiss is not None else ".")

@@ -161,5 +161,6 @@ class EarlyCameras:
             cam.writer.group.attrs.update({"stamp_source": tab.stamp_source, "time_offset_ns": int(tab.offset_ns)})
             report.stored(topic, len(stored))
             report.skip_unread(topic, m, tab.record_ns, truncated or "not read")
+            cam.writer.seal()  # complete: its last shards compress during pass 2
             done[cam.name] = rows
         return done

@@ -22,6 +22,8 @@ never silently changes a conversion. Example (``configs/synthetic.yaml``)::
       apply: false                      # apply the estimates (else only report them)
     store:
       keep_raw_points: false            # also store the raw (not deskewed) xyz
+      spool: true                       # keep decoded LiDAR/radar on disk between the passes
+      spool_dir: null                   # folder of the spool file (default: TMPDIR)
 """
 
 from __future__ import annotations
@@ -75,9 +77,20 @@ class ClockConfig:
 
 @dataclass(frozen=True)
 class StoreConfig:
-    """Store options."""
+    """Store options.
+
+    Attributes:
+        keep_raw_points: Also store the raw (not deskewed) LiDAR points.
+        spool: Keep pass 1's decoded LiDAR/radar messages on local disk so that pass 2 does not
+            read the bag again (see :mod:`fusion.pipeline.spool`).
+        spool_dir: Folder of the spool file (None: the system temporary folder, ``TMPDIR``).
+        spool_max_gb: Largest spool file, GB (None: the folder's free space minus 1 GiB).
+    """
 
     keep_raw_points: bool = False
+    spool: bool = True
+    spool_dir: str | None = None
+    spool_max_gb: float | None = None
 
 
 @dataclass(frozen=True)
@@ -216,6 +229,11 @@ def validate_config(cfg: ConvertConfig, where: str = "<config>") -> None:
             raise ConfigError(f"{where}: frames.tolerance_ms.{sensor} must be > 0 ms, got {tol}")
     if cfg.deskew not in _DESKEW:
         raise ConfigError(f"{where}: deskew must be one of {_DESKEW}, got {cfg.deskew!r}")
+    st = cfg.store
+    if not isinstance(st.spool, bool):
+        raise ConfigError(f"{where}: store.spool must be true or false, got {st.spool!r}")
+    if st.spool_max_gb is not None and (not isinstance(st.spool_max_gb, (int, float)) or st.spool_max_gb <= 0):
+        raise ConfigError(f"{where}: store.spool_max_gb must be a number of GB > 0, got {st.spool_max_gb!r}")
 
 
 def load_config(path: str | Path | None) -> ConvertConfig:

@@ -4,8 +4,10 @@ Camera and radar messages are read for their header stamps (straight from the
 serialized bytes); camera payloads are also handed to the store here when an
 :class:`~fusion.pipeline.cameras.EarlyCameras` is given, so pass 2 skips them.
 LiDAR clouds are decoded for their per-point time extent (sweep bounds) and
-size; odometry/tf, IMU, tf_static and CameraInfo are decoded fully (they are
-small). Nothing heavy is kept.
+size. With a :class:`~fusion.pipeline.spool.Spool`, LiDAR and radar messages are
+decoded fully instead and kept on disk for pass 2, which then never reads the bag.
+Odometry/tf, IMU, tf_static and CameraInfo are decoded fully (they are small).
+Nothing heavy is kept in memory.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ import numpy as np
 from fusion.errors import DecodeError, MessageTypeError, TruncatedBagError
 from fusion.pipeline.cameras import EarlyCameras
 from fusion.pipeline.report import REASON_DECODE, ReportBuilder
-from fusion.pipeline.sensors import SelectedSensors, fields_of
+from fusion.pipeline.sensors import SelectedSensor, SelectedSensors, fields_of
+from fusion.pipeline.spool import Spool
 from fusion.pipeline.streams import IMU_COLUMNS, POSE_COLUMNS, SampleColumns
 from fusion.readers.records import (
     CameraInfoRecord,
@@ -29,7 +32,7 @@ from fusion.readers.records import (
     RadarDetections,
     TransformBatch,
 )
-from fusion.readers.source import BagSource
+from fusion.readers.source import BagSource, RawMessage
 from fusion.readers.stamps import StampExtractor
 
 
@@ -95,6 +98,39 @@ def _add_pose(out: Scan, p: PoseSample) -> None:
     )
 
 
+def _spool_message(
+    source: BagSource,
+    raw: RawMessage,
+    sensor: SelectedSensor,
+    c: TopicClocks,
+    extractor: StampExtractor,
+    spool: Spool,
+    opts: Any,
+) -> None:
+    """A LiDAR/radar message while spooling: decoded once, clocks and sweep taken, arrays spooled."""
+    try:
+        rec = source.decode(raw, options=opts)
+    except (DecodeError, MessageTypeError) as exc:
+        c.add(extractor.stamp(raw), raw.record_time_ns)
+        spool.add(raw, None, exc.reason if isinstance(exc, DecodeError) else str(exc))
+        return
+    if not isinstance(rec, (PointCloud, RadarDetections)):
+        c.add(extractor.stamp(raw), raw.record_time_ns)
+        spool.add(raw, None, f"decoded as {type(rec).__name__}, expected {sensor.kind}")
+        return
+    c.add(rec.meta.stamp_ns, raw.record_time_ns)
+    if not sensor.fields:
+        sensor.fields = dict(fields_of(rec))
+    if isinstance(rec, PointCloud):
+        pt = rec.point_time_ns
+        if pt is not None and len(pt):
+            c.sweep[raw.index] = (int(pt.min()), int(pt.max()))
+        else:
+            c.sweep[raw.index] = (rec.meta.stamp_ns, rec.meta.stamp_ns)
+        c.points[raw.index] = len(rec.xyz)
+    spool.add(raw, rec)
+
+
 def _scan_messages(
     source: BagSource,
     topics: list[str],
@@ -107,6 +143,7 @@ def _scan_messages(
     selected: SelectedSensors,
     report: ReportBuilder,
     early: EarlyCameras | None,
+    spool: Spool | None,
     tick: Callable[[int], None] | None,
 ) -> None:
     """The pass-1 loop (see :func:`scan`)."""
@@ -122,6 +159,9 @@ def _scan_messages(
         sensor = by_topic.get(raw.topic)
         if raw.topic in triggers and sensor is None:
             clocks[raw.topic].add(extractor.stamp(raw), raw.record_time_ns)
+            continue
+        if sensor is not None and sensor.kind in ("lidar", "radar") and spool is not None and spool.active:
+            _spool_message(source, raw, sensor, clocks[raw.topic], extractor, spool, opts)
             continue
         if sensor is not None and sensor.kind != "lidar":
             c = clocks[raw.topic]
@@ -200,6 +240,7 @@ def scan(
     report: ReportBuilder,
     early: EarlyCameras | None = None,
     tick: Callable[[int], None] | None = None,
+    spool: Spool | None = None,
 ) -> Scan:
     """Run pass 1 over every selected topic plus /tf_static and CameraInfo topics.
 
@@ -208,6 +249,8 @@ def scan(
         selected: Selected sensors.
         report: Receives decode failures of the continuous streams and warnings.
         early: Writes camera payloads during this pass (see :mod:`fusion.pipeline.cameras`).
+        spool: Keeps every decoded LiDAR/radar message for pass 2 (see :mod:`fusion.pipeline.spool`);
+            while it is active those messages are decoded fully here.
         tick: Called with each message's payload size (progress).
     """
     extractor = StampExtractor(source)
@@ -223,7 +266,19 @@ def scan(
     out = Scan(clocks, SampleColumns(POSE_COLUMNS), SampleColumns(IMU_COLUMNS), [], {})
     try:
         _scan_messages(
-            source, sorted(topics), by_topic, clocks, cont, triggers, extractor, out, selected, report, early, tick
+            source,
+            sorted(topics),
+            by_topic,
+            clocks,
+            cont,
+            triggers,
+            extractor,
+            out,
+            selected,
+            report,
+            early,
+            spool,
+            tick,
         )
     except TruncatedBagError as exc:
         out.truncated = str(exc)

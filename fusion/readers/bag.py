@@ -29,6 +29,7 @@ from fusion.errors import (
 from fusion.readers.backends import backend_stream, cdr_connections, expand_paths, open_unit
 from fusion.readers.decode import decode_message, lidar_time_bounds
 from fusion.readers.failures import read_error, reason
+from fusion.readers.image_raw import image_view, standard_image_types
 from fusion.readers.kinds import detect_kind
 from fusion.readers.radar import decode_radar_scan_raw
 from fusion.readers.records import Record
@@ -71,6 +72,7 @@ class RosBagSource:
             raise
         self._topics: dict[str, TopicInfo] | None = None
         self._radar_fast = standard_radar_scan(self.registry.store)
+        self._image_fast = standard_image_types(self.registry.store) - set(self.registry.missing)
         #: topic -> indices of messages whose stamp could not be read in the last :meth:`stamps` call.
         self.corrupt_stamps: dict[str, list[int]] = {}
         #: The damage hit by the last ``stamps(..., keep_partial=True)`` call, if any.
@@ -239,6 +241,17 @@ class RosBagSource:
                 index=raw.index,
             ) from None
 
+    def _image_view(self, raw: RawMessage) -> Any:
+        """A standard Image/CompressedImage without copying its data (:mod:`fusion.readers.image_raw`)."""
+        try:
+            return image_view(raw.data, raw.msgtype, ros1=raw.ros1)
+        except DecodeError as exc:
+            raise DecodeError(
+                f"cannot deserialize {raw.msgtype} at record time {raw.record_time_ns} ns in {raw.path}: {exc.reason}",
+                topic=raw.topic,
+                index=raw.index,
+            ) from None
+
     def lidar_time_bounds(self, raw: RawMessage, *, options: OptionsArg = None) -> tuple[int, int, int]:
         """(first, last) per-point time in ns and the point count of a PointCloud2, without a full decode.
 
@@ -269,7 +282,7 @@ class RosBagSource:
         opts = options.get(raw.topic) if isinstance(options, Mapping) else options
         if raw.msgtype == RADAR_SCAN and raw.msgtype not in self.registry.missing and self._radar_fast:
             return decode_radar_scan_raw(raw)
-        msg = self.deserialize(raw)
+        msg = self._image_view(raw) if raw.msgtype in self._image_fast else self.deserialize(raw)
         try:
             return decode_message(msg, raw, opts or DecodeOptions())
         except DecodeError as exc:

@@ -158,6 +158,7 @@ class ColumnBuffer:
         self._fill = 0
         self._flushed = 0  # rows in shards already handed to the pool
         self._capacity = int(array.shape[0])
+        self._sealed = False
         self.shards_written = 0
 
     @property
@@ -181,6 +182,8 @@ class ColumnBuffer:
         Whole chunks of ``rows`` may be kept by reference until their shard is written: do not
         modify an appended array afterwards.
         """
+        if self._sealed:
+            raise StoreError(f"{self._what}: rows appended after the column was sealed (its last shard is written)")
         values = np.asarray(rows)
         if values.shape[1:] != self._inner:
             raise StoreError(
@@ -231,14 +234,23 @@ class ColumnBuffer:
         self._flushed += rows
         self.shards_written += 1
 
+    def seal(self) -> None:
+        """Hand the partial last shard to the pool now (no more rows may be appended).
+
+        Sealing a column whose data is complete lets its last shard compress while the
+        conversion goes on; :meth:`finalize` seals a column that is not sealed yet.
+        """
+        if not self._sealed and (self._chunks or self._fill):
+            self._write()
+        self._sealed = True
+
     def finalize(self) -> int:
-        """Write the partial last shard once and set the array to its exact length.
+        """Write the partial last shard once (see :meth:`seal`) and set the array to its exact length.
 
         Returns:
             The final row count.
         """
-        if self._chunks or self._fill:
-            self._write()
+        self.seal()
         BACKGROUND.drain()
         if int(self._array.shape[0]) != self._flushed:
             self._array.resize((self._flushed, *self._inner))

@@ -82,12 +82,17 @@ class StreamWriter:
     def _check_len(self, what: str, arr: np.ndarray, n: int, inner: tuple[int, ...] = ()) -> None:
         if arr.shape != (n, *inner):
             raise StoreError(
-                f"streams/{self.name}: message {self.count}: {what} has shape {arr.shape}, "
-                f"expected {(n, *inner)}"
+                f"streams/{self.name}: message {self.count}: {what} has shape {arr.shape}, expected {(n, *inner)}"
             )
+
+    def seal(self) -> None:
+        """The stream is complete: hand every column's last shard to the pool now."""
+        for buf in self._cols.values():
+            buf.seal()
 
     def finalize(self) -> int:
         """Flush every column, trim to exact sizes, record ``count`` in the group attrs."""
+        self.seal()  # every tail shard queued before the first wait
         for buf in self._cols.values():
             buf.finalize()
         count = self._cols["time_ns"].count

@@ -10,7 +10,7 @@ import zarr
 from fusion.errors import StoreError
 from fusion.frame_flags import FLAG_NAMES
 from fusion.store import layout as lay
-from fusion.store.buffers import create_column
+from fusion.store.buffers import ColumnBuffer, create_column
 
 
 def _put(group: zarr.Group, name: str, values: np.ndarray, spec: lay.ColumnSpec, fill: Any = 0) -> None:
@@ -23,8 +23,10 @@ def _put(group: zarr.Group, name: str, values: np.ndarray, spec: lay.ColumnSpec,
         expected_rows=values.shape[0],
         fill_value=fill,
     )
-    if values.shape[0]:
-        arr[:] = values  # whole array = whole shards: aligned by construction
+    if values.shape[0]:  # encoded on the shard pool; StoreWriter.finalize waits for it
+        buf = ColumnBuffer(arr, f"{group.path}/{name}")
+        buf.append(np.ascontiguousarray(values))
+        buf.seal()
 
 
 def _shaped(what: str, value: Any, dtype: Any, shape: tuple[int, ...]) -> np.ndarray:

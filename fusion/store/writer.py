@@ -251,6 +251,8 @@ class StoreWriter:
         """Flush and trim every stream, consolidate metadata, then set ``complete=True`` (last)."""
         self._check_open()
         for w in self.streams.values():
+            w.seal()  # every tail shard queued before the first wait
+        for w in self.streams.values():
             w.finalize()
         BACKGROUND.drain()
         with warnings.catch_warnings():

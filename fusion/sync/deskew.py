@@ -21,7 +21,7 @@ from numpy.typing import ArrayLike, NDArray
 from calibration.rotation import quat_xyzw_to_matrix, slerp_xyzw
 from fusion.errors import ExtrapolationError
 from fusion.sync.interpolate import _check_times, _rows, lookup_poses
-from fusion.sync.kernels_deskew import deskew_kernel, prepare_segments
+from fusion.sync.kernels_deskew import apply_column_affines, column_affines, deskew_kernel, prepare_segments
 
 DeskewMode = Literal["off", "frame", "sweep_end"]
 DESKEW_MODES: tuple[str, ...] = ("off", "frame", "sweep_end")
@@ -79,6 +79,15 @@ def _check_gap(times: I64, lo: int, hi: int, max_gap_ns: int | None) -> None:
             )
 
 
+def _column_times(pt: I64, columns: int) -> I64 | None:
+    """(W,) the column times when point i's time equals point i+W's for every i, else None."""
+    n = pt.shape[0]
+    if columns < 2 or n <= columns or n % columns:
+        return None
+    grid = pt.reshape(-1, columns)
+    return grid[0].copy() if bool((grid == grid[0]).all()) else None
+
+
 def _check_range(times: NDArray[np.int64], pt: NDArray[np.int64], ref: int) -> None:
     lo, hi = int(times[0]), int(times[-1])
     if not lo <= ref <= hi:
@@ -97,7 +106,7 @@ def _check_range(times: NDArray[np.int64], pt: NDArray[np.int64], ref: int) -> N
 def _run(
     xyz: ArrayLike, point_time_ns: ArrayLike, traj_times_ns: ArrayLike, traj_t: ArrayLike,
     traj_q: ArrayLike, T_base_lidar: ArrayLike, ref_time_ns: int | None, out: NDArray[np.floating] | None,
-    mode: str, inverse: bool, max_gap_ns: int | None = None,
+    mode: str, inverse: bool, max_gap_ns: int | None = None, columns: int = 0,
 ) -> F32:  # fmt: skip
     p, pt, times, tt, tq, T = _inputs(xyz, point_time_ns, traj_times_ns, traj_t, traj_q, T_base_lidar)
     if out is None:
@@ -108,9 +117,11 @@ def _run(
     if ref is None:
         out[...] = p
         return out
-    _check_range(times, pt, ref)
+    col_t = _column_times(pt, columns)
+    span = col_t if col_t is not None else pt  # the same set of times, W instead of N of them
+    _check_range(times, span, ref)
     if pt.size:
-        _check_gap(times, min(int(pt.min()), ref), max(int(pt.max()), ref), max_gap_ns)
+        _check_gap(times, min(int(span.min()), ref), max(int(span.max()), ref), max_gap_ns)
     t_ref, q_ref = lookup_poses(times, tt, tq, np.array([ref], np.int64), what="deskew reference pose")
     R_ref = quat_xyzw_to_matrix(q_ref[0])
     R_bl = np.ascontiguousarray(T[:3, :3])
@@ -121,7 +132,12 @@ def _run(
     seg_d = np.empty((S, 3))
     seg_axis = np.empty((S, 4))
     prepare_segments(tt, tq, R_ref, t_ref[0], R_bl, t_bl, seg_M, seg_c, seg_d, seg_axis)
-    deskew_kernel(p, pt, times, seg_M, seg_c, seg_d, seg_axis, R_bl, t_bl, inverse, out)
+    if col_t is not None:  # one composed map per column instead of one chain per point
+        affines = np.empty((col_t.shape[0], 12))
+        column_affines(col_t, times, seg_M, seg_c, seg_d, seg_axis, R_bl, t_bl, affines)
+        apply_column_affines(p, affines, inverse, out)
+    else:
+        deskew_kernel(p, pt, times, seg_M, seg_c, seg_d, seg_axis, R_bl, t_bl, inverse, out)
     return out
 
 
@@ -136,6 +152,7 @@ def deskew_points(
     out: NDArray[np.floating] | None = None,
     mode: str = "frame",
     max_gap_ns: int | None = None,
+    columns: int = 0,
 ) -> F32:
     """Deskew a LiDAR scan to the LiDAR pose at a reference time.
 
@@ -152,6 +169,10 @@ def deskew_points(
         mode: ``"off"`` (copy), ``"frame"`` or ``"sweep_end"`` (ref = latest point time).
         max_gap_ns: if given, trajectory samples spaced further apart than this inside the span of
             the point times and the reference time are a gap, which is never bridged (raises).
+        columns: Width W of an organized cloud (row-major, N = H·W). When every point shares its
+            time with the point W further on (a spinning LiDAR whose columns are fired at once),
+            the chain is composed once per column; otherwise (checked) the per-point path runs.
+            Results agree to float32 precision either way.
 
     Returns:
         (N, 3) float32 points in the LiDAR frame at the reference time.
@@ -161,7 +182,7 @@ def deskew_points(
             (with ``max_gap_ns``) the trajectory has a gap within the sweep.
     """
     return _run(xyz, point_time_ns, traj_times_ns, traj_t, traj_q, T_base_lidar, ref_time_ns, out, mode, False,
-                max_gap_ns)  # fmt: skip
+                max_gap_ns, columns)  # fmt: skip
 
 
 def undeskew_points(
@@ -175,6 +196,7 @@ def undeskew_points(
     out: NDArray[np.floating] | None = None,
     mode: str = "frame",
     max_gap_ns: int | None = None,
+    columns: int = 0,
 ) -> F32:
     """Inverse of :func:`deskew_points` (same arguments): recovers the raw points.
 
@@ -182,7 +204,7 @@ def undeskew_points(
     ``"sweep_end"`` the reference is again the latest point time.
     """
     return _run(xyz_ref, point_time_ns, traj_times_ns, traj_t, traj_q, T_base_lidar, ref_time_ns, out, mode, True,
-                max_gap_ns)  # fmt: skip
+                max_gap_ns, columns)  # fmt: skip
 
 
 def deskew_points_reference(

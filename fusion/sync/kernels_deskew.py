@@ -125,6 +125,82 @@ def _direct(xyz, i, k, a, seg_M, seg_c, seg_d, seg_axis, R_bl, t_bl, inverse, ou
         out[i, 2] = R_bl[0, 2] * wx + R_bl[1, 2] * wy + R_bl[2, 2] * wz
 
 
+@njit(cache=True, inline="always")
+def _segment(times, t, k):  # type: ignore[no-untyped-def]
+    """(segment k, fraction a) of time ``t`` inside ``times``; ``k`` is the previous segment (hint)."""
+    K = times.shape[0]
+    if K == 1:
+        return 0, 0.0
+    if not (times[k] <= t <= times[k + 1]):
+        # step forward first (time-sorted columns), else binary search
+        if k + 2 < K and times[k + 1] <= t <= times[k + 2]:
+            k += 1
+        else:
+            b0 = 0
+            b1 = K - 1
+            while b1 - b0 > 1:
+                mid = (b0 + b1) >> 1
+                if times[mid] <= t:
+                    b0 = mid
+                else:
+                    b1 = mid
+            k = b0
+    return k, (t - times[k]) / (times[k + 1] - times[k])
+
+
+@njit(cache=True, inline="always")
+def _affine(k, a, seg_M, seg_c, seg_d, seg_axis, R_bl, t_bl):  # type: ignore[no-untyped-def]
+    """The whole chain at (segment k, fraction a) as one affine map: 3x3 row-major, then offset."""
+    r = axis_angle_to_mat(seg_axis[k, 0], seg_axis[k, 1], seg_axis[k, 2], a * seg_axis[k, 3])
+    # B = Rot · R_bl  and  b = Rot · t_bl
+    b00 = r[0] * R_bl[0, 0] + r[1] * R_bl[1, 0] + r[2] * R_bl[2, 0]
+    b01 = r[0] * R_bl[0, 1] + r[1] * R_bl[1, 1] + r[2] * R_bl[2, 1]
+    b02 = r[0] * R_bl[0, 2] + r[1] * R_bl[1, 2] + r[2] * R_bl[2, 2]
+    b10 = r[3] * R_bl[0, 0] + r[4] * R_bl[1, 0] + r[5] * R_bl[2, 0]
+    b11 = r[3] * R_bl[0, 1] + r[4] * R_bl[1, 1] + r[5] * R_bl[2, 1]
+    b12 = r[3] * R_bl[0, 2] + r[4] * R_bl[1, 2] + r[5] * R_bl[2, 2]
+    b20 = r[6] * R_bl[0, 0] + r[7] * R_bl[1, 0] + r[8] * R_bl[2, 0]
+    b21 = r[6] * R_bl[0, 1] + r[7] * R_bl[1, 1] + r[8] * R_bl[2, 1]
+    b22 = r[6] * R_bl[0, 2] + r[7] * R_bl[1, 2] + r[8] * R_bl[2, 2]
+    v0 = r[0] * t_bl[0] + r[1] * t_bl[1] + r[2] * t_bl[2]
+    v1 = r[3] * t_bl[0] + r[4] * t_bl[1] + r[5] * t_bl[2]
+    v2 = r[6] * t_bl[0] + r[7] * t_bl[1] + r[8] * t_bl[2]
+    M = seg_M[k]
+    return (
+        M[0, 0] * b00 + M[0, 1] * b10 + M[0, 2] * b20,
+        M[0, 0] * b01 + M[0, 1] * b11 + M[0, 2] * b21,
+        M[0, 0] * b02 + M[0, 1] * b12 + M[0, 2] * b22,
+        M[1, 0] * b00 + M[1, 1] * b10 + M[1, 2] * b20,
+        M[1, 0] * b01 + M[1, 1] * b11 + M[1, 2] * b21,
+        M[1, 0] * b02 + M[1, 1] * b12 + M[1, 2] * b22,
+        M[2, 0] * b00 + M[2, 1] * b10 + M[2, 2] * b20,
+        M[2, 0] * b01 + M[2, 1] * b11 + M[2, 2] * b21,
+        M[2, 0] * b02 + M[2, 1] * b12 + M[2, 2] * b22,
+        M[0, 0] * v0 + M[0, 1] * v1 + M[0, 2] * v2 + seg_c[k, 0] + a * seg_d[k, 0],
+        M[1, 0] * v0 + M[1, 1] * v1 + M[1, 2] * v2 + seg_c[k, 1] + a * seg_d[k, 1],
+        M[2, 0] * v0 + M[2, 1] * v1 + M[2, 2] * v2 + seg_c[k, 2] + a * seg_d[k, 2],
+    )
+
+
+@njit(cache=True, inline="always")
+def _apply(xyz, i, c, inverse, out):  # type: ignore[no-untyped-def]
+    """out[i] = affine ``c`` (12-tuple from :func:`_affine`) applied to xyz[i] (or its inverse)."""
+    px = np.float64(xyz[i, 0])
+    py = np.float64(xyz[i, 1])
+    pz = np.float64(xyz[i, 2])
+    if inverse:
+        px -= c[9]
+        py -= c[10]
+        pz -= c[11]
+        out[i, 0] = c[0] * px + c[3] * py + c[6] * pz
+        out[i, 1] = c[1] * px + c[4] * py + c[7] * pz
+        out[i, 2] = c[2] * px + c[5] * py + c[8] * pz
+    else:
+        out[i, 0] = c[0] * px + c[1] * py + c[2] * pz + c[9]
+        out[i, 1] = c[3] * px + c[4] * py + c[5] * pz + c[10]
+        out[i, 2] = c[6] * px + c[7] * py + c[8] * pz + c[11]
+
+
 @njit(cache=True, parallel=True)
 def deskew_kernel(xyz, ptime, times, seg_M, seg_c, seg_d, seg_axis, R_bl, t_bl, inverse, out):  # type: ignore[no-untyped-def]
     """Deskew (or, with ``inverse``, undeskew) points into ``out`` (N,3) f32.
@@ -148,8 +224,7 @@ def deskew_kernel(xyz, ptime, times, seg_M, seg_c, seg_d, seg_axis, R_bl, t_bl, 
         last_t = np.int64(-1)
         have = False
         valid = False
-        c00 = c01 = c02 = c10 = c11 = c12 = c20 = c21 = c22 = 0.0
-        o0 = o1 = o2 = 0.0
+        c = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
         for i in range(lo, hi):
             t = ptime[i]
             if not have or t != last_t:
@@ -157,74 +232,51 @@ def deskew_kernel(xyz, ptime, times, seg_M, seg_c, seg_d, seg_axis, R_bl, t_bl, 
                 last_t = t
                 valid = times[0] <= t <= times[K - 1]
                 if valid:
-                    if K == 1:
-                        k = 0
-                        a = 0.0
-                    else:
-                        if not (times[k] <= t <= times[k + 1]):
-                            # step forward first (time-sorted columns), else binary search
-                            if k + 2 < K and times[k + 1] <= t <= times[k + 2]:
-                                k += 1
-                            else:
-                                b0 = 0
-                                b1 = K - 1
-                                while b1 - b0 > 1:
-                                    mid = (b0 + b1) >> 1
-                                    if times[mid] <= t:
-                                        b0 = mid
-                                    else:
-                                        b1 = mid
-                                k = b0
-                        a = (t - times[k]) / (times[k + 1] - times[k])
+                    k, a = _segment(times, t, k)
                     if i + 1 >= hi or ptime[i + 1] != t:
                         # a time of its own (per-point-timed LiDARs): apply the chain to this point
                         # directly, cheaper than composing the 3x3 for one use
                         have = False
                         _direct(xyz, i, k, a, seg_M, seg_c, seg_d, seg_axis, R_bl, t_bl, inverse, out)
                         continue
-                    r = axis_angle_to_mat(seg_axis[k, 0], seg_axis[k, 1], seg_axis[k, 2], a * seg_axis[k, 3])
-                    # B = Rot · R_bl  and  b = Rot · t_bl
-                    b00 = r[0] * R_bl[0, 0] + r[1] * R_bl[1, 0] + r[2] * R_bl[2, 0]
-                    b01 = r[0] * R_bl[0, 1] + r[1] * R_bl[1, 1] + r[2] * R_bl[2, 1]
-                    b02 = r[0] * R_bl[0, 2] + r[1] * R_bl[1, 2] + r[2] * R_bl[2, 2]
-                    b10 = r[3] * R_bl[0, 0] + r[4] * R_bl[1, 0] + r[5] * R_bl[2, 0]
-                    b11 = r[3] * R_bl[0, 1] + r[4] * R_bl[1, 1] + r[5] * R_bl[2, 1]
-                    b12 = r[3] * R_bl[0, 2] + r[4] * R_bl[1, 2] + r[5] * R_bl[2, 2]
-                    b20 = r[6] * R_bl[0, 0] + r[7] * R_bl[1, 0] + r[8] * R_bl[2, 0]
-                    b21 = r[6] * R_bl[0, 1] + r[7] * R_bl[1, 1] + r[8] * R_bl[2, 1]
-                    b22 = r[6] * R_bl[0, 2] + r[7] * R_bl[1, 2] + r[8] * R_bl[2, 2]
-                    v0 = r[0] * t_bl[0] + r[1] * t_bl[1] + r[2] * t_bl[2]
-                    v1 = r[3] * t_bl[0] + r[4] * t_bl[1] + r[5] * t_bl[2]
-                    v2 = r[6] * t_bl[0] + r[7] * t_bl[1] + r[8] * t_bl[2]
-                    M = seg_M[k]
-                    c00 = M[0, 0] * b00 + M[0, 1] * b10 + M[0, 2] * b20
-                    c01 = M[0, 0] * b01 + M[0, 1] * b11 + M[0, 2] * b21
-                    c02 = M[0, 0] * b02 + M[0, 1] * b12 + M[0, 2] * b22
-                    c10 = M[1, 0] * b00 + M[1, 1] * b10 + M[1, 2] * b20
-                    c11 = M[1, 0] * b01 + M[1, 1] * b11 + M[1, 2] * b21
-                    c12 = M[1, 0] * b02 + M[1, 1] * b12 + M[1, 2] * b22
-                    c20 = M[2, 0] * b00 + M[2, 1] * b10 + M[2, 2] * b20
-                    c21 = M[2, 0] * b01 + M[2, 1] * b11 + M[2, 2] * b21
-                    c22 = M[2, 0] * b02 + M[2, 1] * b12 + M[2, 2] * b22
-                    o0 = M[0, 0] * v0 + M[0, 1] * v1 + M[0, 2] * v2 + seg_c[k, 0] + a * seg_d[k, 0]
-                    o1 = M[1, 0] * v0 + M[1, 1] * v1 + M[1, 2] * v2 + seg_c[k, 1] + a * seg_d[k, 1]
-                    o2 = M[2, 0] * v0 + M[2, 1] * v1 + M[2, 2] * v2 + seg_c[k, 2] + a * seg_d[k, 2]
+                    c = _affine(k, a, seg_M, seg_c, seg_d, seg_axis, R_bl, t_bl)
             if not valid:
                 out[i, 0] = np.nan
                 out[i, 1] = np.nan
                 out[i, 2] = np.nan
                 continue
-            px = np.float64(xyz[i, 0])
-            py = np.float64(xyz[i, 1])
-            pz = np.float64(xyz[i, 2])
-            if inverse:
-                px -= o0
-                py -= o1
-                pz -= o2
-                out[i, 0] = c00 * px + c10 * py + c20 * pz
-                out[i, 1] = c01 * px + c11 * py + c21 * pz
-                out[i, 2] = c02 * px + c12 * py + c22 * pz
-            else:
-                out[i, 0] = c00 * px + c01 * py + c02 * pz + o0
-                out[i, 1] = c10 * px + c11 * py + c12 * pz + o1
-                out[i, 2] = c20 * px + c21 * py + c22 * pz + o2
+            _apply(xyz, i, c, inverse, out)
+
+
+@njit(cache=True, parallel=True)
+def column_affines(col_time, times, seg_M, seg_c, seg_d, seg_axis, R_bl, t_bl, out):  # type: ignore[no-untyped-def]
+    """The chain at each column time as an affine map: out (W, 12) f64 (NaN outside ``times``).
+
+    For organized clouds whose points in one column share a time (spinning LiDARs): the chain
+    is composed once per column instead of once per point.
+    """
+    W = col_time.shape[0]
+    K = times.shape[0]
+    for j in prange(W):
+        t = col_time[j]
+        if not (times[0] <= t <= times[K - 1]):
+            for m in range(12):
+                out[j, m] = np.nan
+            continue
+        k, a = _segment(times, t, 0)
+        c = _affine(k, a, seg_M, seg_c, seg_d, seg_axis, R_bl, t_bl)
+        for m in range(12):
+            out[j, m] = c[m]
+
+
+@njit(cache=True, parallel=True)
+def apply_column_affines(xyz, affines, inverse, out):  # type: ignore[no-untyped-def]
+    """out[r·W + j] = affines[j] applied to xyz[r·W + j] (inverse map with ``inverse``); N = R·W."""
+    W = affines.shape[0]
+    rows = xyz.shape[0] // W
+    for r in prange(rows):
+        base = r * W
+        for j in range(W):
+            A = affines[j]
+            c = (A[0], A[1], A[2], A[3], A[4], A[5], A[6], A[7], A[8], A[9], A[10], A[11])
+            _apply(xyz, base + j, c, inverse, out)

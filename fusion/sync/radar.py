@@ -27,7 +27,13 @@ def sensor_velocity(T_base_radar: ArrayLike, v_base: ArrayLike, omega_base: Arra
     T = np.asarray(T_base_radar, dtype=np.float64)
     v = np.asarray(v_base, dtype=np.float64)
     w = np.asarray(omega_base, dtype=np.float64)
-    return np.asarray((v + np.cross(w, T[:3, 3])) @ T[:3, :3])
+    t = T[:3, 3]
+    # ω × t written out: np.cross costs ~15 µs per call, more than all the rest of a radar message
+    cross = np.stack(
+        [w[..., 1] * t[2] - w[..., 2] * t[1], w[..., 2] * t[0] - w[..., 0] * t[2], w[..., 0] * t[1] - w[..., 1] * t[0]],
+        axis=-1,
+    )
+    return np.asarray((v + cross) @ T[:3, :3])
 
 
 def compensate_doppler(xyz: ArrayLike, v_r: ArrayLike, v_sensor: ArrayLike) -> F64:

@@ -1,0 +1,250 @@
+"""Decoded LiDAR and radar messages of pass 1, kept on local disk for pass 2.
+
+Pass 2 needs the frame plan (common-clock times, reference times, the ego trajectory), which only
+exists after pass 1 has read the whole log. Reading the bag a second time for the LiDAR and radar
+topics costs a full iteration of every chunk (rosbags' readers copy every record of a chunk, also
+the ones a topic filter drops) plus a second PointCloud2 decode. The spool avoids both: pass 1
+decodes each LiDAR/radar message once and appends its arrays, uncompressed, to one temporary file;
+pass 2 streams that file back in the same order.
+
+File format (private to one conversion, deleted at the end): a sequence of records, each an 8-byte
+little-endian header length, a pickled header (message origin, record class, scalar attributes,
+array layout, or the decode error) and the arrays' bytes, each padded to 16 bytes so that every
+view is aligned. Memory stays bounded: nothing but the file handle is kept per message.
+
+The spool gives up cleanly (``abandoned`` is set, the file is deleted, pass 2 reads the bag) when
+the disk is full or the file would exceed its budget (free space of the spool folder minus a
+reserve, or ``store.spool_max_gb``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import pickle
+import shutil
+import struct
+import tempfile
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+
+from fusion.readers.records import PointCloud, RadarDetections
+from fusion.readers.source import RawMessage
+
+_ALIGN = 16
+_LEN = struct.Struct("<Q")
+_BATCH = 4  # records read ahead per helper call
+_RESERVE_BYTES = 1 << 30  # never fill the spool's disk beyond free space minus this
+_CLASSES: dict[str, type] = {"PointCloud": PointCloud, "RadarDetections": RadarDetections}
+
+
+@dataclass(frozen=True)
+class SpoolEntry:
+    """One message as pass 2 sees it.
+
+    Attributes:
+        topic: Topic name.
+        index: 0-based ordinal within its topic (record order).
+        record_time_ns: Bag record time, int64 ns.
+        nbytes: Size of the serialized message in the bag (progress).
+        record: The decoded record, or None when decoding failed.
+        error: Why decoding failed ('' when it did not).
+    """
+
+    topic: str
+    index: int
+    record_time_ns: int
+    nbytes: int
+    record: PointCloud | RadarDetections | None
+    error: str = ""
+
+
+def _pad(n: int) -> int:
+    return -n % _ALIGN
+
+
+def _write_all(fd: int, buffers: list[Any]) -> None:
+    """Write every buffer at the end of ``fd`` (one ``writev``; a short write is completed)."""
+    views = [memoryview(b).cast("B") for b in buffers]
+    done = os.writev(fd, views)
+    for v in views:
+        if done >= len(v):
+            done -= len(v)
+            continue
+        rest = v[done:]
+        done = 0
+        while len(rest):
+            rest = rest[os.write(fd, rest) :]
+
+
+class Spool:
+    """Append-only spool file of one conversion (see module docstring).
+
+    Writing and reading run one record ahead on a helper thread (the file I/O releases the GIL),
+    so the converting thread does not wait for the disk.
+
+    Args:
+        directory: Folder for the file (None: the system temporary folder, ``TMPDIR``).
+        max_bytes: Upper bound on the file size (None: free space minus a 1 GiB reserve).
+    """
+
+    def __init__(self, directory: str | None = None, max_bytes: int | None = None) -> None:
+        folder = directory or tempfile.gettempdir()
+        os.makedirs(folder, exist_ok=True)
+        self._fd, self.path = tempfile.mkstemp(prefix="fusion-spool-", suffix=".bin", dir=folder)
+        free = shutil.disk_usage(folder).free - _RESERVE_BYTES
+        self.budget = free if max_bytes is None else min(max_bytes, free)
+        self.nbytes = 0
+        self.records = 0
+        self.abandoned = ""  # why the spool gave up ('' while it is in use)
+        self.topics: set[str] = set()
+        self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fusion-spool")
+        self._pending: Future[None] | None = None  # the write in flight
+
+    @property
+    def active(self) -> bool:
+        """True while messages are being spooled (not abandoned, not closed)."""
+        return self._fd >= 0 and not self.abandoned
+
+    def add(self, raw: RawMessage, record: PointCloud | RadarDetections | None, error: str = "") -> None:
+        """Append one message: its decoded record, or the reason it could not be decoded.
+
+        The record's arrays are written from a helper thread: do not modify them afterwards.
+        """
+        if not self._wait_write():
+            return
+        arrays: list[tuple[str, np.ndarray]] = []
+        scalars: dict[str, Any] = {}
+        if record is not None:
+            for f in fields(record):
+                value = getattr(record, f.name)
+                if isinstance(value, np.ndarray):
+                    arrays.append((f.name, value))
+                elif f.name == "fields":
+                    arrays.extend((f"fields.{k}", v) for k, v in value.items())
+                else:
+                    scalars[f.name] = value
+        layout = []
+        offset = 0
+        buffers: list[Any] = []
+        for key, a in arrays:
+            layout.append((key, a.dtype.str, a.shape, offset))
+            if a.nbytes:
+                buffers.append(np.ascontiguousarray(a).reshape(-1).view(np.uint8))
+            if pad := _pad(a.nbytes):
+                buffers.append(bytes(pad))
+            offset += a.nbytes + pad
+        kind = type(record).__name__ if record is not None else ""
+        header = pickle.dumps(
+            (raw.topic, raw.index, raw.record_time_ns, len(raw.data), kind, scalars, layout, offset, error),
+            protocol=pickle.HIGHEST_PROTOCOL,
+        )
+        size = _LEN.size + len(header) + offset
+        if self.nbytes + size > self.budget:
+            self._abandon(f"the spool would exceed its budget of {self.budget / 1e9:.1f} GB")
+            return
+        self._pending = self._io.submit(_write_all, self._fd, [_LEN.pack(len(header)), header, *buffers])
+        self.nbytes += size
+        self.records += 1
+        self.topics.add(raw.topic)
+
+    def _wait_write(self) -> bool:
+        """Wait for the write in flight; False (and given up) when it failed or the spool is not in use."""
+        if not self.active:
+            return False
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            try:
+                pending.result()
+            except OSError as exc:  # a full disk: fall back to reading the bag again
+                self._abandon(f"cannot write the spool file {self.path}: {exc}")
+                return False
+        return True
+
+    def finish(self) -> None:
+        """End of pass 1: wait for the last write (the spool may give up here, see :attr:`abandoned`)."""
+        self._wait_write()
+
+    def _read(self, offset: int) -> tuple[tuple[Any, ...], np.ndarray | None, int]:
+        """(header, data buffer or None, offset of the next record) of the record at ``offset``."""
+        (hlen,) = _LEN.unpack(os.pread(self._fd, _LEN.size, offset))
+        offset += _LEN.size
+        header = pickle.loads(os.pread(self._fd, hlen, offset))
+        offset += hlen
+        size = header[7]
+        if not header[4]:  # a decode failure: no arrays
+            return header, None, offset + size
+        buf = np.empty(size, dtype=np.uint8)
+        if os.preadv(self._fd, [buf.data], offset) != size:
+            raise OSError(f"the spool file {self.path} is shorter than its records")
+        return header, buf, offset + size
+
+    def _read_batch(self, offset: int, count: int) -> tuple[list[tuple[tuple[Any, ...], np.ndarray | None]], int]:
+        """``count`` records from ``offset``: [(header, buffer)], offset after them."""
+        out = []
+        for _ in range(count):
+            header, buf, offset = self._read(offset)
+            out.append((header, buf))
+        return out, offset
+
+    def _read_ahead(self) -> Iterator[tuple[tuple[Any, ...], np.ndarray | None]]:
+        """(header, buffer) of every record in order; the next batch is read while one is used."""
+        left = self.records
+        ahead = self._io.submit(self._read_batch, 0, min(_BATCH, left)) if left else None
+        while ahead is not None:
+            batch, offset = ahead.result()
+            left -= len(batch)
+            ahead = self._io.submit(self._read_batch, offset, min(_BATCH, left)) if left else None
+            yield from batch
+
+    def entries(self) -> Iterator[SpoolEntry]:
+        """Every spooled message, in the order it was added (arrays are fresh, writable arrays)."""
+        if not self._wait_write():
+            return
+        for header, buf in self._read_ahead():
+            topic, index, record_ns, nbytes, kind, scalars, layout, _, error = header
+            record = None
+            if buf is not None:
+                values: dict[str, Any] = dict(scalars)
+                field_arrays: dict[str, np.ndarray] = {}
+                for key, dtype, shape, start in layout:
+                    dt = np.dtype(dtype)
+                    a = buf[start : start + math.prod(shape) * dt.itemsize].view(dt).reshape(shape)
+                    if key.startswith("fields."):
+                        field_arrays[key[7:]] = a
+                    else:
+                        values[key] = a
+                values["fields"] = field_arrays
+                record = _CLASSES[kind](**values)
+            yield SpoolEntry(topic, index, record_ns, nbytes, record, error)
+
+    def _abandon(self, why: str) -> None:
+        self.abandoned = why
+        self._discard()
+
+    def _discard(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            with contextlib.suppress(OSError):
+                pending.result()
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)
+
+    def close(self) -> None:
+        """Delete the file and stop the helper thread (idempotent)."""
+        self._discard()
+        self._io.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> Spool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
