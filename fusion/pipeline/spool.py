@@ -97,7 +97,7 @@ class Spool:
         folder = directory or tempfile.gettempdir()
         os.makedirs(folder, exist_ok=True)
         self._fd, self.path = tempfile.mkstemp(prefix="fusion-spool-", suffix=".bin", dir=folder)
-        free = shutil.disk_usage(folder).free - _RESERVE_BYTES
+        free = max(0, shutil.disk_usage(folder).free - _RESERVE_BYTES)
         self.budget = free if max_bytes is None else min(max_bytes, free)
         self.nbytes = 0
         self.records = 0
