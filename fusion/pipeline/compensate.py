@@ -138,8 +138,9 @@ class Compensator:
             fields = {k: v[keep] for k, v in fields.items()}
             pt = pt[keep] if pt is not None else None
             columns = 0  # no longer organized
-            lo = min(int(offsets.min()) + ref, ref) if len(offsets) and pt is not None else ref
-            hi = max(int(offsets.max()) + ref, ref) if len(offsets) and pt is not None else ref
+            # the span of the points kept (offsets are 0 without point times)
+            lo = min(int(offsets.min()) + ref, ref) if len(offsets) else ref
+            hi = max(int(offsets.max()) + ref, ref) if len(offsets) else ref
         raw = xyz
         if pt is None:
             stats.not_deskewed_no_time += 1

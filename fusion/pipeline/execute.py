@@ -136,21 +136,17 @@ class StreamPass:
             spooled = {tab.topic for tab in tables.values() if tab.kind in ("lidar", "radar")}
             from_bag = [t for t in from_bag if t not in spooled]
             for e in spool.entries():
-                name = by_topic.get(e.topic)
-                if name is None or e.topic not in spooled:
+                if e.topic not in spooled:
                     continue
-                seen[name] = max(seen[name], e.index)
-                if progress is not None:
-                    progress(e.nbytes)
-                if self._planned(name, e.topic, e.index, e.record_time_ns):
-                    if e.record is None:
-                        self.report.skip(e.topic, e.index, e.record_time_ns, REASON_DECODE, e.error)
-                    else:
-                        self._put(name, e.topic, e.index, e.record_time_ns, e.record)
+                name = by_topic[e.topic]
+                if not self._arrive(name, e.topic, e.index, e.record_time_ns, e.nbytes, seen, progress):
+                    continue
+                if e.record is None:
+                    self.report.skip(e.topic, e.index, e.record_time_ns, REASON_DECODE, e.error)
+                else:
+                    self._put(name, e.topic, e.index, e.record_time_ns, e.record)
             if truncated:
-                for topic in sorted(spooled):
-                    name = by_topic[topic]
-                    self.report.skip_unread(topic, seen[name] + 1, tables[name].record_ns, truncated)
+                self._unread(sorted(spooled), by_topic, seen, truncated)
         if from_bag:
             self._run_bag(from_bag, by_topic, seen, progress)
 
@@ -166,10 +162,7 @@ class StreamPass:
             for raw in self.source.messages(topics):
                 name = by_topic[raw.topic]
                 i = raw.index
-                seen[name] = max(seen[name], i)
-                if progress is not None:
-                    progress(len(raw.data))
-                if not self._planned(name, raw.topic, i, raw.record_time_ns):
+                if not self._arrive(name, raw.topic, i, raw.record_time_ns, len(raw.data), seen, progress):
                     continue
                 try:
                     rec = self.source.decode(raw, options=self.selected.decode_options)
@@ -182,12 +175,29 @@ class StreamPass:
                 self._put(name, raw.topic, i, raw.record_time_ns, rec)
         except TruncatedBagError as exc:
             self.report.warn(f"bag truncated: {exc}; every message before the damage was converted")
-            for topic in topics:
-                name = by_topic[topic]
-                self.report.skip_unread(topic, seen[name] + 1, self.plan.tables[name].record_ns, str(exc))
+            self._unread(topics, by_topic, seen, str(exc))
 
-    def _planned(self, name: str, topic: str, i: int, record_ns: int) -> bool:
-        """False (and reported) for a message the plan set aside (zero or repeated stamp)."""
+    def _unread(self, topics: list[str], by_topic: dict[str, str], seen: dict[str, int], why: str) -> None:
+        """Report every message of ``topics`` after the last one seen as never read, because ``why``."""
+        for topic in topics:
+            name = by_topic[topic]
+            self.report.skip_unread(topic, seen[name] + 1, self.plan.tables[name].record_ns, why)
+
+    def _arrive(
+        self,
+        name: str,
+        topic: str,
+        i: int,
+        record_ns: int,
+        nbytes: int,
+        seen: dict[str, int],
+        progress: Callable[[int], None] | None,
+    ) -> bool:
+        """Account for message ``i`` of ``topic`` (seen, progress); False (and reported) when the plan
+        set it aside (zero or repeated stamp)."""
+        seen[name] = max(seen[name], i)
+        if progress is not None:
+            progress(nbytes)
         tab = self.plan.tables[name]
         if i < len(tab.usable) and not tab.usable[i]:
             reason, detail = tab.reason.get(i, ("unusable", ""))

@@ -50,6 +50,15 @@ class TopicClocks:
         self.stamp.append(0 if stamp_ns is None else stamp_ns)
         self.record.append(record_ns)
 
+    def add_sweep(self, index: int, rec: PointCloud) -> None:
+        """Record a decoded sweep's first/last point time (the stamp without per-point time) and size."""
+        pt = rec.point_time_ns
+        if pt is not None and len(pt):
+            self.sweep[index] = (int(pt.min()), int(pt.max()))
+        else:
+            self.sweep[index] = (rec.meta.stamp_ns, rec.meta.stamp_ns)
+        self.points[index] = len(rec.xyz)
+
 
 @dataclass
 class Scan:
@@ -122,12 +131,7 @@ def _spool_message(
     if not sensor.fields:
         sensor.fields = dict(fields_of(rec))
     if isinstance(rec, PointCloud):
-        pt = rec.point_time_ns
-        if pt is not None and len(pt):
-            c.sweep[raw.index] = (int(pt.min()), int(pt.max()))
-        else:
-            c.sweep[raw.index] = (rec.meta.stamp_ns, rec.meta.stamp_ns)
-        c.points[raw.index] = len(rec.xyz)
+        c.add_sweep(raw.index, rec)
     spool.add(raw, rec)
 
 
@@ -203,11 +207,7 @@ def _scan_messages(
         if isinstance(rec, PointCloud) and sensor is not None:
             c = clocks[raw.topic]
             c.add(rec.meta.stamp_ns, raw.record_time_ns)
-            if rec.point_time_ns is not None and len(rec.point_time_ns):
-                c.sweep[raw.index] = (int(rec.point_time_ns.min()), int(rec.point_time_ns.max()))
-            else:
-                c.sweep[raw.index] = (rec.meta.stamp_ns, rec.meta.stamp_ns)
-            c.points[raw.index] = len(rec.xyz)
+            c.add_sweep(raw.index, rec)
             sensor.fields = dict(fields_of(rec))
             fields_known.add(raw.topic)
         elif isinstance(rec, PoseSample) and raw.topic in cont:

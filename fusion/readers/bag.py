@@ -38,6 +38,15 @@ from fusion.readers.stamps import peek_frame_id, read_stamps, stamp_of_message
 from fusion.readers.typesys import RADAR_SCAN, TypeRegistry, build_registry, standard_radar_scan
 
 
+def _cannot_deserialize(raw: RawMessage, detail: str) -> DecodeError:
+    """The error of a message whose bytes do not deserialize (names type, time, file, topic, index)."""
+    return DecodeError(
+        f"cannot deserialize {raw.msgtype} at record time {raw.record_time_ns} ns in {raw.path}: {detail}",
+        topic=raw.topic,
+        index=raw.index,
+    )
+
+
 class RosBagSource:
     """A log read with rosbags. Use :func:`open_bags`; close it (or use ``with``)."""
 
@@ -235,22 +244,14 @@ class RosBagSource:
                 return store.deserialize_ros1(raw.data, raw.msgtype)
             return store.deserialize_cdr(raw.data, raw.msgtype)
         except Exception as exc:
-            raise DecodeError(
-                f"cannot deserialize {raw.msgtype} at record time {raw.record_time_ns} ns in {raw.path}: {reason(exc)}",
-                topic=raw.topic,
-                index=raw.index,
-            ) from None
+            raise _cannot_deserialize(raw, reason(exc)) from None
 
     def _image_view(self, raw: RawMessage) -> Any:
         """A standard Image/CompressedImage without copying its data (:mod:`fusion.readers.image_raw`)."""
         try:
             return image_view(raw.data, raw.msgtype, ros1=raw.ros1)
         except DecodeError as exc:
-            raise DecodeError(
-                f"cannot deserialize {raw.msgtype} at record time {raw.record_time_ns} ns in {raw.path}: {exc.reason}",
-                topic=raw.topic,
-                index=raw.index,
-            ) from None
+            raise _cannot_deserialize(raw, exc.reason) from None
 
     def lidar_time_bounds(self, raw: RawMessage, *, options: OptionsArg = None) -> tuple[int, int, int]:
         """(first, last) per-point time in ns and the point count of a PointCloud2, without a full decode.
