@@ -88,10 +88,13 @@ def test_kill_9_then_resume(tmp_path: Path) -> None:
         tmp_path, duration_s=6.0, lidar_beams=64, lidar_columns=1024, image_width=640, image_height=480
     )
     store = tmp_path / "killed.zarr"
+    scratch = tmp_path / "tmpdir"  # the spool's folder (TMPDIR): kill -9 must leave nothing there
+    scratch.mkdir()
     proc = subprocess.Popen(
         [*FUSION, "convert", str(bags["mcap"]), "-o", str(store), "--rig", str(rig)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        env={**os.environ, "TMPDIR": str(scratch)},
     )
     deadline = time.time() + 300
     while time.time() < deadline and not (store / "streams").exists():
@@ -99,6 +102,7 @@ def test_kill_9_then_resume(tmp_path: Path) -> None:
     time.sleep(0.3)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
+    assert list(scratch.iterdir()) == []
     assert (store / "zarr.json").exists()
     with pytest.raises(IncompleteStoreError):
         fusion.open(str(store))

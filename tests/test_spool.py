@@ -3,6 +3,7 @@ budget, and conversions with the spool, without it and after giving it up all eq
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -79,7 +80,8 @@ def test_records_round_trip_exactly_in_order(tmp_path: Path) -> None:
             spool.add(raw, rec, err)  # type: ignore[arg-type]
         assert spool.records == len(written) and spool.topics == {"/lidar", "/radar"}
         spool.finish()  # the last write was in flight
-        assert Path(spool.path).stat().st_size == spool.nbytes
+        assert os.fstat(spool._fd).st_size == spool.nbytes
+        assert list(tmp_path.iterdir()) == []  # the file has no name: nothing to leave behind
         got = list(spool.entries())
         assert len(got) == len(written)
         for e, (raw, rec, err) in zip(got, written, strict=True):
@@ -92,8 +94,7 @@ def test_records_round_trip_exactly_in_order(tmp_path: Path) -> None:
                 _same(rec, e.record)
         # a second read gives the same (pass 2 may be restarted by a caller)
         assert [e.index for e in spool.entries()] == [e.index for e in got]
-        path = spool.path
-    assert not Path(path).exists()
+    assert spool._fd == -1 and list(tmp_path.iterdir()) == []
 
 
 def test_budget_gives_up_cleanly(tmp_path: Path) -> None:
@@ -103,7 +104,7 @@ def test_budget_gives_up_cleanly(tmp_path: Path) -> None:
     spool.add(_raw("/lidar", 1), _cloud(200, 1))  # would exceed 3 kB
     assert not spool.active
     assert "budget" in spool.abandoned
-    assert not Path(spool.path).exists()
+    assert spool._fd == -1 and list(tmp_path.iterdir()) == []
     spool.add(_raw("/lidar", 2), _cloud(2, 2))  # ignored once abandoned
     assert list(spool.entries()) == []
     spool.close()

@@ -7,7 +7,11 @@ the ones a topic filter drops) plus a second PointCloud2 decode. The spool avoid
 decodes each LiDAR/radar message once and appends its arrays, uncompressed, to one temporary file;
 pass 2 streams that file back in the same order.
 
-File format (private to one conversion, deleted at the end): a sequence of records, each an 8-byte
+The file has no name: it is created unlinked (``tempfile.TemporaryFile``: ``O_TMPFILE`` or an
+immediate unlink on POSIX, ``O_TEMPORARY`` on Windows), so the kernel frees its space when the
+conversion ends in any way, also ``kill -9`` or a crash; nothing is left in the spool folder.
+
+File format (private to one conversion): a sequence of records, each an 8-byte
 little-endian header length, a pickled header (message origin, record class, scalar attributes,
 array layout, or the decode error) and the arrays' bytes, each padded to 16 bytes so that every
 view is aligned. Memory stays bounded: nothing but the file handle is kept per message.
@@ -96,7 +100,9 @@ class Spool:
     def __init__(self, directory: str | None = None, max_bytes: int | None = None) -> None:
         folder = directory or tempfile.gettempdir()
         os.makedirs(folder, exist_ok=True)
-        self._fd, self.path = tempfile.mkstemp(prefix="fusion-spool-", suffix=".bin", dir=folder)
+        self.folder = folder
+        self._file = tempfile.TemporaryFile(prefix="fusion-spool-", suffix=".bin", dir=folder)
+        self._fd = self._file.fileno()
         free = max(0, shutil.disk_usage(folder).free - _RESERVE_BYTES)
         self.budget = free if max_bytes is None else min(max_bytes, free)
         self.nbytes = 0
@@ -162,7 +168,7 @@ class Spool:
             try:
                 pending.result()
             except OSError as exc:  # a full disk: fall back to reading the bag again
-                self._abandon(f"cannot write the spool file {self.path}: {exc}")
+                self._abandon(f"cannot write the spool file in {self.folder}: {exc}")
                 return False
         return True
 
@@ -181,7 +187,7 @@ class Spool:
             return header, None, offset + size
         buf = np.empty(size, dtype=np.uint8)
         if os.preadv(self._fd, [buf.data], offset) != size:
-            raise OSError(f"the spool file {self.path} is shorter than its records")
+            raise OSError(f"the spool file in {self.folder} is shorter than its records")
         return header, buf, offset + size
 
     def _read_batch(self, offset: int, count: int) -> tuple[list[tuple[tuple[Any, ...], np.ndarray | None]], int]:
@@ -233,13 +239,11 @@ class Spool:
             with contextlib.suppress(OSError):
                 pending.result()
         if self._fd >= 0:
-            os.close(self._fd)
+            self._file.close()  # unnamed: closing frees its space
             self._fd = -1
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.path)
 
     def close(self) -> None:
-        """Delete the file and stop the helper thread (idempotent)."""
+        """Free the file and stop the helper thread (idempotent)."""
         self._discard()
         self._io.shutdown(wait=True, cancel_futures=True)
 
