@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -140,3 +141,37 @@ def test_a_sealed_column_writes_its_tail_once_and_takes_no_more_rows(tmp_path: P
     assert len(_shard_files(tmp_path / "s.zarr", "t")) == 2  # on disk before finalize
     assert buf.finalize() == n and buf.shards_written == 2
     np.testing.assert_array_equal(zarr.open_array(tmp_path / "s.zarr" / "t")[...], data)
+
+
+def test_the_pool_bounds_pending_bytes_and_runs_an_oversized_job_alone() -> None:
+    import threading
+
+    from fusion.store.buffers import ShardPool
+
+    pool = ShardPool(workers=2, max_pending_bytes=100)
+    gate = threading.Event()
+    started: list[str] = []
+
+    def job(name: str) -> Callable[[], None]:
+        def run() -> None:
+            started.append(name)
+            gate.wait(10)
+
+        return run
+
+    pool.submit(job("a"), 60)
+    pool.submit(job("b"), 40)  # 100 bytes pending: exactly the budget
+    blocked = threading.Thread(target=pool.submit, args=(job("c"), 1))
+    blocked.start()
+    blocked.join(0.3)
+    assert blocked.is_alive()  # waits for room: 101 > 100
+    gate.set()
+    blocked.join(10)
+    assert not blocked.is_alive()
+    pool.drain()
+    gate.clear()
+    pool.submit(job("big"), 1_000)  # over the budget but alone: runs
+    gate.set()
+    pool.drain()
+    assert sorted(started) == ["a", "b", "big", "c"]
+    assert pool._inflight == 0

@@ -101,7 +101,7 @@ class Spool:
         folder = directory or tempfile.gettempdir()
         os.makedirs(folder, exist_ok=True)
         self.folder = folder
-        self._file = tempfile.TemporaryFile(prefix="fusion-spool-", suffix=".bin", dir=folder)
+        self._file = tempfile.TemporaryFile(prefix="fusion-spool-", suffix=".bin", dir=folder)  # noqa: SIM115 (closed in close())
         self._fd = self._file.fileno()
         free = max(0, shutil.disk_usage(folder).free - _RESERVE_BYTES)
         self.budget = free if max_bytes is None else min(max_bytes, free)

@@ -14,7 +14,7 @@ never copied before it is compressed.
 Encoding and storing run on :data:`BACKGROUND`, a pool of one worker per core: the compressors
 (numcodecs Blosc/Zstd) release the GIL, so compression runs in parallel with reading and
 decoding in the converting thread. Memory: at most one partial chunk per column plus
-``MAX_PENDING`` shards handed to the pool. Errors of a background write are raised in the
+``MAX_PENDING_BYTES`` of shards handed to the pool. Errors of a background write are raised in the
 converting thread at the next append, flush or finalize.
 """
 
@@ -40,32 +40,43 @@ from fusion.store.shards import shard_layout
 #: matters where zarr's own write path is used (the fallback of :class:`ColumnBuffer`, tools).
 WRITE_CONFIG: ArrayConfigParams = {"write_empty_chunks": True}
 
-#: Shards that may wait for the pool at once (bounds memory).
-MAX_PENDING = 4
+#: Bytes of shard data that may wait for the pool at once (bounds memory: four 32 MiB image
+#: shards, or a whole burst of LiDAR column shards completing on the same sweep).
+MAX_PENDING_BYTES = 128 << 20
 
 
 class ShardPool:
-    """Encodes and stores shards on ``workers`` threads; at most ``max_pending`` queued."""
+    """Encodes and stores shards on ``workers`` threads; at most ``max_pending_bytes`` queued.
 
-    def __init__(self, workers: int | None = None, max_pending: int = MAX_PENDING) -> None:
+    A job larger than the budget still runs, alone.
+    """
+
+    def __init__(self, workers: int | None = None, max_pending_bytes: int = MAX_PENDING_BYTES) -> None:
         self._workers = workers or max(1, min(4, os.cpu_count() or 1))
         self._pool: ThreadPoolExecutor | None = None
-        self._slots = threading.BoundedSemaphore(max_pending)
+        self._budget = max_pending_bytes
+        self._inflight = 0  # bytes of the jobs queued or running
+        self._room = threading.Condition()
         self._pending: list[Future[None]] = []
         self._lock = threading.Lock()
 
-    def submit(self, job: Callable[[], None]) -> None:
-        """Queue ``job`` (blocks while ``max_pending`` jobs are queued or running)."""
+    def submit(self, job: Callable[[], None], nbytes: int) -> None:
+        """Queue ``job`` over ``nbytes`` of data (blocks while the pending budget is used up)."""
         self._raise_failed()
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="fusion-shard")
-        self._slots.acquire()
+        with self._room:
+            while self._inflight and self._inflight + nbytes > self._budget:
+                self._room.wait()
+            self._inflight += nbytes
 
         def run() -> None:
             try:
                 job()
             finally:
-                self._slots.release()
+                with self._room:
+                    self._inflight -= nbytes
+                    self._room.notify_all()
 
         fut = self._pool.submit(run)
         with self._lock:
@@ -222,7 +233,7 @@ class ColumnBuffer:
         shard = self._flushed // self._shard_rows
         layout = self._layout
         if layout is not None:
-            BACKGROUND.submit(lambda: layout.store(shard, layout.encode(chunks)))
+            BACKGROUND.submit(lambda: layout.store(shard, layout.encode(chunks)), sum(c.nbytes for c in chunks))
         else:  # zarr's write path: the region must exist
             start, end = self._flushed, self._flushed + rows
             if end > self._capacity:
@@ -230,7 +241,7 @@ class ColumnBuffer:
                 self._array.resize((self._capacity, *self._inner))
             data = np.concatenate(chunks) if len(chunks) > 1 else chunks[0]
             array = self._array
-            BACKGROUND.submit(lambda: array.__setitem__(slice(start, end), data))
+            BACKGROUND.submit(lambda: array.__setitem__(slice(start, end), data), data.nbytes)
         self._flushed += rows
         self.shards_written += 1
 
