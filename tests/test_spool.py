@@ -173,3 +173,24 @@ def test_interrupted_conversion_removes_the_spool(tmp_path: Path) -> None:
             ConvertConfig(rig=str(rig), store=StoreConfig(spool_dir=str(spool_dir))), progress=progress,
         )  # fmt: skip
     assert spool_dir.is_dir() and list(spool_dir.iterdir()) == []
+
+
+def test_a_failing_write_gives_up_with_writes_in_flight(tmp_path: Path) -> None:
+    spool = Spool(str(tmp_path))
+    for i in range(3):
+        spool.add(_raw("/lidar", i), _cloud(50, i))
+    spool.finish()
+    assert spool.active and spool.records == 3
+    ro = os.open(os.devnull, os.O_RDONLY)
+    try:
+        os.dup2(ro, spool._fd)  # every later write fails (EBADF), like a disk that went away
+    finally:
+        os.close(ro)
+    for i in range(3, 8):  # several records handed to the writer thread before the failure is seen
+        spool.add(_raw("/lidar", i), _cloud(50, i))
+    spool.finish()
+    assert not spool.active
+    assert spool.abandoned.startswith(f"cannot write the spool file in {tmp_path}")
+    assert list(spool.entries()) == []
+    spool.close()
+    assert list(tmp_path.iterdir()) == []

@@ -30,6 +30,7 @@ import pickle
 import shutil
 import struct
 import tempfile
+from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, fields
@@ -44,6 +45,7 @@ _ALIGN = 16
 _LEN = struct.Struct("<Q")
 _BATCH = 4  # records read ahead per helper call
 _RESERVE_BYTES = 1 << 30  # never fill the spool's disk beyond free space minus this
+_IN_FLIGHT_BYTES = 32 << 20  # record bytes handed to the writer thread and not yet written
 _CLASSES: dict[str, type] = {"PointCloud": PointCloud, "RadarDetections": RadarDetections}
 
 
@@ -89,8 +91,8 @@ def _write_all(fd: int, buffers: list[Any]) -> None:
 class Spool:
     """Append-only spool file of one conversion (see module docstring).
 
-    Writing and reading run one record ahead on a helper thread (the file I/O releases the GIL),
-    so the converting thread does not wait for the disk.
+    Writing runs on a helper thread up to 32 MiB behind, reading a batch of records ahead (the file
+    I/O releases the GIL), so the converting thread does not wait for the disk.
 
     Args:
         directory: Folder for the file (None: the system temporary folder, ``TMPDIR``).
@@ -110,7 +112,8 @@ class Spool:
         self.abandoned = ""  # why the spool gave up ('' while it is in use)
         self.topics: set[str] = set()
         self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fusion-spool")
-        self._pending: Future[None] | None = None  # the write in flight
+        self._pending: deque[tuple[Future[None], int]] = deque()  # writes in flight, oldest first
+        self._in_flight = 0  # their bytes
 
     @property
     def active(self) -> bool:
@@ -122,7 +125,7 @@ class Spool:
 
         The record's arrays are written from a helper thread: do not modify them afterwards.
         """
-        if not self._wait_write():
+        if not self._wait_write(_IN_FLIGHT_BYTES):
             return
         arrays: list[tuple[str, np.ndarray]] = []
         scalars: dict[str, Any] = {}
@@ -154,17 +157,23 @@ class Spool:
         if self.nbytes + size > self.budget:
             self._abandon(f"the spool would exceed its budget of {self.budget / 1e9:.1f} GB")
             return
-        self._pending = self._io.submit(_write_all, self._fd, [_LEN.pack(len(header)), header, *buffers])
+        self._pending.append((self._io.submit(_write_all, self._fd, [_LEN.pack(len(header)), header, *buffers]), size))
+        self._in_flight += size
         self.nbytes += size
         self.records += 1
         self.topics.add(raw.topic)
 
-    def _wait_write(self) -> bool:
-        """Wait for the write in flight; False (and given up) when it failed or the spool is not in use."""
+    def _wait_write(self, keep_bytes: int = 0) -> bool:
+        """Collect finished writes and wait until at most ``keep_bytes`` are in flight.
+
+        Returns:
+            False (and the spool given up) when a write failed or the spool is not in use.
+        """
         if not self.active:
             return False
-        pending, self._pending = self._pending, None
-        if pending is not None:
+        while self._pending and (self._in_flight > keep_bytes or self._pending[0][0].done()):
+            pending, size = self._pending.popleft()
+            self._in_flight -= size
             try:
                 pending.result()
             except OSError as exc:  # a full disk: fall back to reading the bag again
@@ -173,7 +182,7 @@ class Spool:
         return True
 
     def finish(self) -> None:
-        """End of pass 1: wait for the last write (the spool may give up here, see :attr:`abandoned`)."""
+        """End of pass 1: wait for every write (the spool may give up here, see :attr:`abandoned`)."""
         self._wait_write()
 
     def _read(self, offset: int) -> tuple[tuple[Any, ...], np.ndarray | None, int]:
@@ -234,10 +243,10 @@ class Spool:
         self._discard()
 
     def _discard(self) -> None:
-        pending, self._pending = self._pending, None
-        if pending is not None:
+        while self._pending:
             with contextlib.suppress(OSError):
-                pending.result()
+                self._pending.popleft()[0].result()
+        self._in_flight = 0
         if self._fd >= 0:
             self._file.close()  # unnamed: closing frees its space
             self._fd = -1

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import heapq
-from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -27,24 +27,13 @@ from fusion.errors import (
     TruncatedBagError,
 )
 from fusion.readers.backends import backend_stream, cdr_connections, expand_paths, open_unit
-from fusion.readers.decode import decode_message, lidar_time_bounds
-from fusion.readers.failures import read_error, reason
-from fusion.readers.image_raw import image_view, standard_image_types
+from fusion.readers.decoder import MessageDecoder
+from fusion.readers.failures import read_error
 from fusion.readers.kinds import detect_kind
-from fusion.readers.radar import decode_radar_scan_raw
 from fusion.readers.records import Record
-from fusion.readers.source import I64, DecodeOptions, OptionsArg, RawMessage, TopicInfo
-from fusion.readers.stamps import peek_frame_id, read_stamps, stamp_of_message
-from fusion.readers.typesys import RADAR_SCAN, TypeRegistry, build_registry, standard_radar_scan
-
-
-def _cannot_deserialize(raw: RawMessage, detail: str) -> DecodeError:
-    """The error of a message whose bytes do not deserialize (names type, time, file, topic, index)."""
-    return DecodeError(
-        f"cannot deserialize {raw.msgtype} at record time {raw.record_time_ns} ns in {raw.path}: {detail}",
-        topic=raw.topic,
-        index=raw.index,
-    )
+from fusion.readers.source import I64, OptionsArg, RawMessage, TopicInfo
+from fusion.readers.stamps import peek_frame_id, read_stamps
+from fusion.readers.typesys import TypeRegistry, build_registry
 
 
 class RosBagSource:
@@ -80,8 +69,7 @@ class RosBagSource:
             self.close()
             raise
         self._topics: dict[str, TopicInfo] | None = None
-        self._radar_fast = standard_radar_scan(self.registry.store)
-        self._image_fast = standard_image_types(self.registry.store) - set(self.registry.missing)
+        self.decoder = MessageDecoder(self.registry, ros1=self.ros1)
         #: topic -> indices of messages whose stamp could not be read in the last :meth:`stamps` call.
         self.corrupt_stamps: dict[str, list[int]] = {}
         #: The damage hit by the last ``stamps(..., keep_partial=True)`` call, if any.
@@ -227,31 +215,8 @@ class RosBagSource:
             )
 
     def deserialize(self, raw: RawMessage) -> Any:
-        """Deserialize ``raw`` into the rosbags message object.
-
-        Raises:
-            MessageTypeError: The type has no definition (names topic and type).
-            DecodeError: The bytes do not deserialize (names topic, index, reason).
-        """
-        if (why := self.registry.missing.get(raw.msgtype)) is not None:
-            raise MessageTypeError(
-                f"{raw.path}: topic {raw.topic} has type {raw.msgtype} which cannot be decoded: {why}; "
-                "pass the package's .msg files with --msg-dir"
-            )
-        store = self.registry.store
-        try:
-            if raw.ros1:
-                return store.deserialize_ros1(raw.data, raw.msgtype)
-            return store.deserialize_cdr(raw.data, raw.msgtype)
-        except Exception as exc:
-            raise _cannot_deserialize(raw, reason(exc)) from None
-
-    def _image_view(self, raw: RawMessage) -> Any:
-        """A standard Image/CompressedImage without copying its data (:mod:`fusion.readers.image_raw`)."""
-        try:
-            return image_view(raw.data, raw.msgtype, ros1=raw.ros1)
-        except DecodeError as exc:
-            raise _cannot_deserialize(raw, exc.reason) from None
+        """Deserialize ``raw`` into the rosbags message object (see :meth:`MessageDecoder.deserialize`)."""
+        return self.decoder.deserialize(raw)
 
     def lidar_time_bounds(self, raw: RawMessage, *, options: OptionsArg = None) -> tuple[int, int, int]:
         """(first, last) per-point time in ns and the point count of a PointCloud2, without a full decode.
@@ -259,43 +224,11 @@ class RosBagSource:
         Raises:
             DecodeError: The message is corrupt (names topic, index, reason).
         """
-        opts = options.get(raw.topic) if isinstance(options, Mapping) else options
-        msg = self.deserialize(raw)
-        try:
-            return lidar_time_bounds(msg, stamp_of_message(msg), (opts or DecodeOptions()).time_convention)
-        except (DecodeError, ValueError, TypeError) as exc:
-            detail = exc.reason if isinstance(exc, DecodeError) else str(exc)
-            raise DecodeError(
-                f"{detail} (record time {raw.record_time_ns} ns, {raw.path})", topic=raw.topic, index=raw.index
-            ) from None
+        return self.decoder.lidar_time_bounds(raw, options=options)
 
     def decode(self, raw: RawMessage, *, options: OptionsArg = None) -> Record:
-        """Deserialize and decode ``raw`` into a typed record (see :mod:`fusion.readers.records`).
-
-        Args:
-            raw: A message from :meth:`messages`.
-            options: One :class:`DecodeOptions` or a mapping topic -> options.
-
-        Raises:
-            DecodeError: The message is corrupt or its content unsupported (names topic, index, reason).
-            MessageTypeError: The type has no definition.
-        """
-        opts = options.get(raw.topic) if isinstance(options, Mapping) else options
-        if raw.msgtype == RADAR_SCAN and raw.msgtype not in self.registry.missing and self._radar_fast:
-            return decode_radar_scan_raw(raw)
-        msg = self._image_view(raw) if raw.msgtype in self._image_fast else self.deserialize(raw)
-        try:
-            return decode_message(msg, raw, opts or DecodeOptions())
-        except DecodeError as exc:
-            raise type(exc)(
-                f"{exc.reason} (record time {raw.record_time_ns} ns, {raw.path})", topic=raw.topic, index=raw.index
-            ) from None
-        except Exception as exc:
-            raise DecodeError(
-                f"cannot decode {raw.msgtype} at record time {raw.record_time_ns} ns in {raw.path}: {reason(exc)}",
-                topic=raw.topic,
-                index=raw.index,
-            ) from None
+        """Deserialize and decode ``raw`` into a typed record (see :meth:`MessageDecoder.decode`)."""
+        return self.decoder.decode(raw, options=options)
 
     def stamps(self, topics: Iterable[str], *, keep_partial: bool = False) -> dict[str, tuple[I64, I64]]:
         """Header stamps and record times of every message on ``topics``, without full deserialization.
