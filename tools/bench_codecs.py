@@ -84,7 +84,7 @@ def measure(columns: dict[str, np.ndarray], title: str) -> None:
                 t = time.perf_counter()
                 size = sum(len(codec.encode(c)) for c in chunks)
                 best = min(best, time.perf_counter() - t)
-            cells.append(f"{a.nbytes / best / 1e6:.0f} MB/s ×{a.nbytes / size:.1f}")
+            cells.append(f"{a.nbytes / best / 1e6:.0f} MB/s ×{a.nbytes / size:.2f}")
         print(f"| {name} | {a.dtype} | " + " | ".join(cells) + " |")
 
 

@@ -14,7 +14,8 @@ conversion ends in any way, also ``kill -9`` or a crash; nothing is left in the 
 File format (private to one conversion): a sequence of records, each an 8-byte
 little-endian header length, a pickled header (message origin, record class, scalar attributes,
 array layout, or the decode error) and the arrays' bytes, each padded to 16 bytes so that every
-view is aligned. Memory stays bounded: nothing but the file handle is kept per message.
+view is aligned. Memory stays bounded: at most 32 MiB of records wait for the writer thread, and
+nothing is kept per message.
 
 The spool gives up cleanly (``abandoned`` is set, the file is deleted, pass 2 reads the bag) when
 the disk is full or the file would exceed its budget (free space of the spool folder minus a
