@@ -257,3 +257,22 @@ def test_approximate_time_policy_end_to_end(tmp_path: Path) -> None:
             assert cam.message_index not in used.setdefault(name, set())  # sets never share a message
             used[name].add(cam.message_index)
             assert abs(cam.dt_ns) <= 100_000_000
+
+
+def test_without_a_rig_file_the_bags_camera_info_gives_the_intrinsics(tmp_path: Path) -> None:
+    # only the first CameraInfo of each camera is decoded (the rest are skipped in pass 1): the rig
+    # built from the bag's /tf_static + CameraInfo must still carry every camera's true intrinsics
+    bag, truth, _ = _make(tmp_path, "mcap", duration_s=1.0)
+    store = tmp_path / "norig.zarr"
+    convert([bag], str(store), ConvertConfig(frames=FramesConfig(reference="lidar:lidar_top")))
+    ds = fusion.open(str(store))
+    want = truth.rig()
+    cams = [n for n, s in want.sensors.items() if s.camera is not None]
+    assert cams
+    for name in cams:
+        true_cam = want.sensors[name].camera
+        got = next(s for s in ds.calibration.sensors.values() if s.frame_id == want.sensors[name].frame_id)
+        assert got.camera is not None
+        np.testing.assert_allclose(got.camera.K, true_cam.K, rtol=0, atol=1e-9)
+        np.testing.assert_allclose(got.camera.D, true_cam.D, rtol=0, atol=1e-12)
+        assert (got.camera.width, got.camera.height) == (true_cam.width, true_cam.height)

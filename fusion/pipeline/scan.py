@@ -154,6 +154,7 @@ def _scan_messages(
     world, base = selected.world_frame, selected.base_frame
     opts = selected.decode_options
     fields_known: set[str] = set()  # LiDAR topics whose first cloud was decoded (field dtypes known)
+    info_known: set[str] = set()  # CameraInfo topics whose first message was decoded (the one kept)
     early_topics = early.topics if early is not None else set()
     nbytes = out.topic_bytes
     for raw in source.messages(topics):
@@ -182,6 +183,8 @@ def _scan_messages(
                         sensor.fields = dict(fields_of(rec))
                 except (DecodeError, MessageTypeError):
                     pass  # pass 2 reports it
+            continue
+        if raw.topic in info_known:  # only the first intrinsics of a camera are kept: no need to decode more
             continue
         if sensor is not None and raw.topic in fields_known:  # LiDAR after its first cloud: time bounds only
             c = clocks[raw.topic]
@@ -231,7 +234,9 @@ def _scan_messages(
                 orientation_xyzw=rec.orientation_xyzw if rec.orientation_xyzw is not None else _NAN4,
             )
         elif isinstance(rec, CameraInfoRecord):
-            out.camera_infos.setdefault(rec.meta.frame_id, _camera_info_dict(rec, raw.topic))
+            info_known.add(raw.topic)
+            if rec.meta.frame_id not in out.camera_infos:
+                out.camera_infos[rec.meta.frame_id] = _camera_info_dict(rec, raw.topic)
 
 
 def scan(
