@@ -25,7 +25,7 @@ import numpy as np
 import zarr
 
 from fusion.store import layout as lay
-from fusion.store.buffers import WRITE_CONFIG
+from fusion.store.create import WRITE_CONFIG
 
 CODECS: list[lay.Codec] = ["none", "lz4_shuffle", "lz4_bitshuffle", "zstd_shuffle", "zstd_bitshuffle", "zstd"]
 

@@ -130,7 +130,8 @@ def _write_arrays(store: str, repeats: int, scratch: str, direct: bool) -> dict[
 
     import zarr
 
-    from fusion.store.buffers import WRITE_CONFIG, ColumnBuffer
+    from fusion.store.buffers import ColumnBuffer
+    from fusion.store.create import WRITE_CONFIG
 
     arrays = _store_arrays(store)
     total = sum(a.nbytes for _, _, a in arrays)

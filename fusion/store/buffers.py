@@ -24,21 +24,12 @@ import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
 
 import numpy as np
 import zarr
-from zarr.core.array_spec import ArrayConfigParams
 
 from fusion.errors import StoreError
-from fusion.store.layout import ColumnSpec, compressors
 from fusion.store.shards import shard_layout
-
-#: Array runtime config of every column we create. zarr's default ``write_empty_chunks=False``
-#: compares every chunk with the fill value before encoding it; that comparison cost 80 % of a
-#: raw-image shard write through zarr (525 vs 2525 MB/s, measured here on zarr 3.1.6). It only
-#: matters where zarr's own write path is used (the fallback of :class:`ColumnBuffer`, tools).
-WRITE_CONFIG: ArrayConfigParams = {"write_empty_chunks": True}
 
 #: Bytes of shard data that may wait for the pool at once (bounds memory: four 32 MiB image
 #: shards, or a whole burst of LiDAR column shards completing on the same sweep).
@@ -105,43 +96,6 @@ class ShardPool:
 
 #: The process-wide shard pool (a store has one writer process; see docs/FORMAT.md).
 BACKGROUND = ShardPool()
-
-
-def create_column(
-    group: zarr.Group,
-    name: str,
-    *,
-    dtype: np.dtype[Any] | str,
-    inner_shape: tuple[int, ...],
-    spec: ColumnSpec,
-    expected_rows: int,
-    fill_value: Any = 0,
-    attrs: dict[str, Any] | None = None,
-) -> zarr.Array:
-    """Create a sharded column ``group/name`` with shape ``(expected_rows, *inner_shape)``.
-
-    Args:
-        group: Parent group.
-        name: Array name.
-        dtype: Element dtype.
-        inner_shape: Shape of one row (``()`` for scalars, ``(3,)`` for xyz).
-        spec: Chunking, sharding and codec.
-        expected_rows: Initial length (rounded up to nothing; grown on demand).
-        fill_value: Fill value of unwritten elements.
-        attrs: Array attributes.
-    """
-    shape = (max(int(expected_rows), 0), *inner_shape)
-    return group.create_array(
-        name,
-        shape=shape,
-        dtype=np.dtype(dtype),
-        chunks=(spec.chunk_rows, *inner_shape),
-        shards=(spec.shard_rows, *inner_shape),
-        compressors=compressors(spec.codec),
-        fill_value=fill_value,
-        attributes=attrs or {},
-        config=WRITE_CONFIG,
-    )
 
 
 class ColumnBuffer:

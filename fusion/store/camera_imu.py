@@ -51,6 +51,7 @@ class CameraWriter(StreamWriter):
     def _create_pixels(self, shape: tuple[int, ...], dtype: np.dtype[Any]) -> None:
         self._shape, self._dtype = shape, dtype
         self._add("pixels", dtype, shape, lay.raw_image_spec(shape, dtype), self._expected)
+        self.create()  # the stream's pending columns with it: pixels may come with the first image
         self.group.attrs.update({"image_shape": list(shape), "dtype": dtype.str})
 
     def _code(self, fmt: str | None) -> int:

@@ -15,7 +15,8 @@ import zarr
 
 from fusion.errors import StoreError
 from fusion.store import layout as lay
-from fusion.store.buffers import ColumnBuffer, create_column
+from fusion.store.buffers import ColumnBuffer
+from fusion.store.create import NodeBatch
 
 
 class StreamWriter:
@@ -42,6 +43,7 @@ class StreamWriter:
         self.group = group
         self.name = name
         self._cols: dict[str, ColumnBuffer] = {}
+        self._batch = NodeBatch(group.store)  # columns of this stream not yet written to the store
         for col in (*lay.TIME_COLUMNS, *extra_times):
             self._add(col, "int64", (), lay.MESSAGE, expected_messages)
         self._offsets: ColumnBuffer | None = None
@@ -53,12 +55,20 @@ class StreamWriter:
     def _add(
         self, col: str, dtype: Any, inner: tuple[int, ...], spec: lay.ColumnSpec, rows: int, fill: Any = 0
     ) -> ColumnBuffer:
-        arr = create_column(
+        arr = self._batch.column(
             self.group, col, dtype=dtype, inner_shape=inner, spec=spec, expected_rows=rows, fill_value=fill
         )
         buf = ColumnBuffer(arr, f"streams/{self.name}/{col}")
         self._cols[col] = buf
         return buf
+
+    def create(self) -> None:
+        """Write the metadata of every column added since the last call (one zarr call; idempotent).
+
+        :class:`~fusion.store.writer.StoreWriter` calls it after constructing the writer; a column
+        added later (LiDAR ``xyz_raw`` on the first append) is created at once.
+        """
+        self._batch.write()
 
     @property
     def count(self) -> int:
@@ -92,6 +102,7 @@ class StreamWriter:
 
     def finalize(self) -> int:
         """Flush every column, trim to exact sizes, record ``count`` in the group attrs."""
+        self.create()
         self.seal()  # every tail shard queued before the first wait
         for buf in self._cols.values():
             buf.finalize()
@@ -188,6 +199,7 @@ class LidarWriter(_PointStream):
             self._with_raw = xyz_raw is not None
             if self._with_raw:
                 self._add("xyz_raw", "float32", (3,), lay.LIDAR_XYZ, self._expected_points)
+                self.create()
         if (xyz_raw is not None) != bool(self._with_raw):
             raise StoreError(
                 f"streams/{self.name}: message {self.count}: xyz_raw "

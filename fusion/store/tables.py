@@ -10,23 +10,23 @@ import zarr
 from fusion.errors import StoreError
 from fusion.frame_flags import FLAG_NAMES
 from fusion.store import layout as lay
-from fusion.store.buffers import ColumnBuffer, create_column
+from fusion.store.buffers import ColumnBuffer
+from fusion.store.create import NodeBatch
 
 
-def _put(group: zarr.Group, name: str, values: np.ndarray, spec: lay.ColumnSpec, fill: Any = 0) -> None:
-    arr = create_column(
-        group,
-        name,
-        dtype=values.dtype,
-        inner_shape=values.shape[1:],
-        spec=spec,
-        expected_rows=values.shape[0],
-        fill_value=fill,
-    )
-    if values.shape[0]:  # encoded on the shard pool; StoreWriter.finalize waits for it
-        buf = ColumnBuffer(arr, f"{group.path}/{name}")
-        buf.append(np.ascontiguousarray(values))
-        buf.seal()
+def _put(batch: NodeBatch, group: zarr.Group, cols: dict[str, tuple[np.ndarray, lay.ColumnSpec, Any]]) -> None:
+    """Create the columns ``name -> (values, spec, fill)`` of ``group`` (one metadata batch), then write them."""
+    arrays = {
+        name: batch.column(group, name, dtype=values.dtype, inner_shape=values.shape[1:], spec=spec,
+                           expected_rows=values.shape[0], fill_value=fill)
+        for name, (values, spec, fill) in cols.items()
+    }  # fmt: skip
+    batch.write()
+    for name, (values, _spec, _fill) in cols.items():
+        if values.shape[0]:  # encoded on the shard pool; StoreWriter.finalize waits for it
+            buf = ColumnBuffer(arrays[name], f"{group.path}/{name}")
+            buf.append(np.ascontiguousarray(values))
+            buf.seal()
 
 
 def _shaped(what: str, value: Any, dtype: Any, shape: tuple[int, ...]) -> np.ndarray:
@@ -70,8 +70,7 @@ def write_ego_group(
     }
     meta = {"parent": "odom", "child": "base_link", "source": "", **attrs, "count": k}
     group = root.create_group(lay.EGO, attributes=meta, overwrite=True)
-    for name, values in cols.items():
-        _put(group, name, values, lay.IMU)
+    _put(NodeBatch(root.store), group, {name: (values, lay.IMU, 0) for name, values in cols.items()})
 
 
 def write_frames_group(
@@ -102,18 +101,18 @@ def write_frames_group(
     group = root.require_group(lay.FRAMES)
     flag_bits = {str(k): v for k, v in FLAG_NAMES.items()}
     group.attrs.update({"count": f, "imu_stream": imu_stream, "flag_bits": flag_bits})
-    _put(group, "time_ns", t, lay.FRAME)
-    _put(
-        group,
-        "ego_T_world_base",
-        _shaped("frames/ego_T_world_base", ego_T_world_base, np.float64, (f, 4, 4)),
-        lay.FRAME,
-    )
-    _put(group, "flags", _shaped("frames/flags", flags, np.uint32, (f,)), lay.FRAME)
-    _put(group, "imu_range", _shaped("frames/imu_range", imu_range, np.int64, (f, 2)), lay.FRAME)
+    batch = NodeBatch(root.store)
+    _put(batch, group, {
+        "time_ns": (t, lay.FRAME, 0),
+        "ego_T_world_base": (_shaped("frames/ego_T_world_base", ego_T_world_base, np.float64, (f, 4, 4)), lay.FRAME, 0),
+        "flags": (_shaped("frames/flags", flags, np.uint32, (f,)), lay.FRAME, 0),
+        "imu_range": (_shaped("frames/imu_range", imu_range, np.int64, (f, 2)), lay.FRAME, 0),
+    })  # fmt: skip
     sensor_root = group.require_group("sensors")
     for name, (index, dt_ns, valid) in sensors.items():
         sg = sensor_root.create_group(name, overwrite=True)
-        _put(sg, "index", _shaped(f"frames/sensors/{name}/index", index, np.int64, (f,)), lay.FRAME, fill=-1)
-        _put(sg, "dt_ns", _shaped(f"frames/sensors/{name}/dt_ns", dt_ns, np.int64, (f,)), lay.FRAME)
-        _put(sg, "valid", _shaped(f"frames/sensors/{name}/valid", valid, np.bool_, (f,)), lay.FRAME, fill=False)
+        _put(batch, sg, {
+            "index": (_shaped(f"frames/sensors/{name}/index", index, np.int64, (f,)), lay.FRAME, -1),
+            "dt_ns": (_shaped(f"frames/sensors/{name}/dt_ns", dt_ns, np.int64, (f,)), lay.FRAME, 0),
+            "valid": (_shaped(f"frames/sensors/{name}/valid", valid, np.bool_, (f,)), lay.FRAME, False),
+        })  # fmt: skip

@@ -170,6 +170,7 @@ class StoreWriter:
         g = self._stream_group(name, "lidar", topic, frame_id, attrs, T_base_sensor)
         w = LidarWriter(g, name, fields=fields, expected_messages=expected_messages,
                         expected_points=expected_points, with_xyz_raw=with_xyz_raw)
+        w.create()
         self.streams[name] = w
         return w
 
@@ -178,6 +179,7 @@ class StoreWriter:
         """Add a radar stream (see :meth:`RadarWriter.append`)."""
         g = self._stream_group(name, "radar", topic, frame_id, attrs, T_base_sensor)
         w = RadarWriter(g, name, fields=fields, expected_messages=expected_messages, expected_points=expected_points)
+        w.create()
         self.streams[name] = w
         return w
 
@@ -190,6 +192,7 @@ class StoreWriter:
                                T_base_sensor)
         w = CameraWriter(g, name, compressed=compressed, expected_messages=expected_messages,
                          image_shape=image_shape, dtype=dtype, expected_bytes=expected_bytes)
+        w.create()
         self.streams[name] = w
         return w
 
@@ -198,6 +201,7 @@ class StoreWriter:
         """Add an IMU stream (see :meth:`ImuWriter.append_many`)."""
         g = self._stream_group(name, "imu", topic, frame_id, attrs, T_base_sensor)
         w = ImuWriter(g, name, expected_messages=expected_messages)
+        w.create()
         self.streams[name] = w
         return w
 

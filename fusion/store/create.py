@@ -1,0 +1,123 @@
+"""Creating fusion's sharded columns, many metadata documents per zarr call.
+
+Creating an array through ``Group.create_array`` costs 2–5 ms here (zarr 3.1.6, measured: codec
+parsing, checks of every parent node and an atomic write of ``zarr.json``, each a round trip to
+zarr's event loop). A conversion creates about 60 columns, so that was ≈ 0.25 s of every
+conversion. A :class:`NodeBatch` builds each column's metadata from a cached template instead
+(the template is made once per dtype, row shape, :class:`~fusion.store.layout.ColumnSpec` and fill
+value by zarr's own ``create_array``, so the documents are the ones zarr writes) and writes all
+documents of a batch with one ``zarr.create_hierarchy`` call (measured: 0.35–0.5 ms per array).
+
+The arrays a batch returns are usable at once (a :class:`~fusion.store.buffers.ColumnBuffer`
+encodes shards without reading metadata); their ``zarr.json`` exist only after :meth:`NodeBatch.write`,
+which must run before anything reads them or changes their metadata (``resize``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import zarr
+from zarr.core.array import AsyncArray
+from zarr.core.array_spec import ArrayConfigParams
+from zarr.core.metadata.v3 import ArrayV3Metadata
+from zarr.storage import MemoryStore, StorePath
+
+from fusion.store.layout import ColumnSpec, compressors
+
+#: Array runtime config of every column we create. zarr's default ``write_empty_chunks=False``
+#: compares every chunk with the fill value before encoding it; that comparison cost 80 % of a
+#: raw-image shard write through zarr (525 vs 2525 MB/s, measured here on zarr 3.1.6). It only
+#: matters where zarr's own write path is used (the fallback of ``ColumnBuffer``, tools).
+WRITE_CONFIG: ArrayConfigParams = {"write_empty_chunks": True}
+
+
+@lru_cache(maxsize=256)
+def _template(dtype: str, inner_shape: tuple[int, ...], spec: ColumnSpec, fill_value: Any) -> ArrayV3Metadata:
+    """The metadata zarr writes for such a column (shape and attributes to be replaced)."""
+    arr = zarr.create_array(
+        MemoryStore(),
+        shape=(spec.shard_rows, *inner_shape),
+        dtype=np.dtype(dtype),
+        chunks=(spec.chunk_rows, *inner_shape),
+        shards=(spec.shard_rows, *inner_shape),
+        compressors=compressors(spec.codec),
+        fill_value=fill_value,
+        config=WRITE_CONFIG,
+    )
+    meta = arr.metadata
+    assert isinstance(meta, ArrayV3Metadata)
+    return meta
+
+
+class NodeBatch:
+    """Columns whose metadata documents are written together (see module docstring).
+
+    Args:
+        store: The store the columns belong to.
+    """
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+        self._nodes: dict[str, ArrayV3Metadata] = {}
+
+    def column(
+        self,
+        group: zarr.Group,
+        name: str,
+        *,
+        dtype: np.dtype[Any] | str,
+        inner_shape: tuple[int, ...],
+        spec: ColumnSpec,
+        expected_rows: int,
+        fill_value: Any = 0,
+        attrs: dict[str, Any] | None = None,
+    ) -> zarr.Array:
+        """A sharded column ``group/name`` of shape ``(expected_rows, *inner_shape)`` (written by :meth:`write`).
+
+        Args:
+            group: Parent group (exists in the store).
+            name: Array name.
+            dtype: Element dtype.
+            inner_shape: Shape of one row (``()`` for scalars, ``(3,)`` for xyz).
+            spec: Chunking, sharding and codec.
+            expected_rows: Initial length (grown on demand by the writer).
+            fill_value: Fill value of unwritten elements.
+            attrs: Array attributes.
+        """
+        template = _template(np.dtype(dtype).str, tuple(int(s) for s in inner_shape), spec, fill_value)
+        meta = dataclasses.replace(
+            template, shape=(max(int(expected_rows), 0), *inner_shape), attributes=dict(attrs or {})
+        )
+        path = f"{group.path}/{name}" if group.path else name
+        self._nodes[path] = meta
+        return zarr.Array(AsyncArray(metadata=meta, store_path=StorePath(self._store, path), config=WRITE_CONFIG))
+
+    def write(self) -> None:
+        """Write every pending document in one ``zarr.create_hierarchy`` call (fails on an existing node)."""
+        if self._nodes:
+            nodes, self._nodes = self._nodes, {}
+            for _ in zarr.create_hierarchy(store=self._store, nodes=dict(nodes)):
+                pass
+
+
+def create_column(
+    group: zarr.Group,
+    name: str,
+    *,
+    dtype: np.dtype[Any] | str,
+    inner_shape: tuple[int, ...],
+    spec: ColumnSpec,
+    expected_rows: int,
+    fill_value: Any = 0,
+    attrs: dict[str, Any] | None = None,
+) -> zarr.Array:
+    """Create one sharded column ``group/name`` now (arguments as :meth:`NodeBatch.column`)."""
+    batch = NodeBatch(group.store)
+    arr = batch.column(group, name, dtype=dtype, inner_shape=inner_shape, spec=spec, expected_rows=expected_rows,
+                       fill_value=fill_value, attrs=attrs)  # fmt: skip
+    batch.write()
+    return arr
