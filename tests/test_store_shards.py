@@ -177,38 +177,3 @@ def test_the_pool_bounds_pending_bytes_and_runs_an_oversized_job_alone() -> None
     assert sorted(started) == ["a", "b", "big", "c"]
     assert pool._inflight == 0
 
-
-@pytest.mark.parametrize(("name", "dtype", "inner", "spec"), CASES)
-@pytest.mark.parametrize("fill", [0, -1, False, float("nan")])
-def test_batched_columns_write_the_metadata_zarr_writes(
-    tmp_path: Path, name: str, dtype: str, inner: tuple[int, ...], spec: lay.ColumnSpec, fill: object
-) -> None:
-    import json
-
-    from fusion.store.create import WRITE_CONFIG, NodeBatch
-
-    kind = np.dtype(dtype).kind
-    if (fill != fill and kind in "iu") or (fill == -1 and kind == "u"):  # NaN / -1 where the dtype cannot hold it
-        fill = 0  # a fill value the dtype can hold
-    g = zarr.open_group(tmp_path / "s.zarr", mode="w")
-    attrs = {"unit": "m", "k": [1, 2]}
-    ref = g.create_array("ref", shape=(1234, *inner), dtype=dtype, chunks=(spec.chunk_rows, *inner),
-                         shards=(spec.shard_rows, *inner), compressors=lay.compressors(spec.codec),
-                         fill_value=fill, attributes=attrs, config=WRITE_CONFIG)  # fmt: skip
-    batch = NodeBatch(g.store)
-    sub = g.create_group("sub")
-    ours = batch.column(sub, "ours", dtype=dtype, inner_shape=inner, spec=spec, expected_rows=1234,
-                        fill_value=fill, attrs=attrs)  # fmt: skip
-    assert not (tmp_path / "s.zarr" / "sub" / "ours" / "zarr.json").exists()  # nothing written before write()
-    batch.write()
-    doc = json.loads((tmp_path / "s.zarr" / "sub" / "ours" / "zarr.json").read_text())
-    assert doc == json.loads((tmp_path / "s.zarr" / "ref" / "zarr.json").read_text())
-    reopened = zarr.open_array(tmp_path / "s.zarr" / "sub" / "ours")
-    if fill == fill:  # NaN fill values compare unequal (the documents above are equal)
-        assert reopened.metadata == ref.metadata == ours.metadata
-    assert ours.shape == (1234, *inner) and ours.path == "sub/ours"
-    ours.resize((10, *inner))  # metadata operations work on the returned array
-    assert zarr.open_array(tmp_path / "s.zarr" / "sub" / "ours").shape == (10, *inner)
-    batch.column(sub, "ours", dtype=dtype, inner_shape=inner, spec=spec, expected_rows=1)
-    with pytest.raises(zarr.errors.ContainsArrayError):
-        batch.write()  # never overwrites a node

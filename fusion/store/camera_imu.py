@@ -15,6 +15,7 @@ import zarr
 
 from fusion.errors import StoreError
 from fusion.store import layout as lay
+from fusion.store.create import NodeBatch
 from fusion.store.streams import StreamWriter
 
 
@@ -33,8 +34,9 @@ class CameraWriter(StreamWriter):
         image_shape: tuple[int, ...] | None = None,
         dtype: Any = None,
         expected_bytes: int | None = None,
+        batch: NodeBatch | None = None,
     ) -> None:
-        super().__init__(group, name, expected_messages, ragged=compressed)
+        super().__init__(group, name, expected_messages, ragged=compressed, batch=batch)
         self.compressed = compressed
         self._formats: list[str] = []
         self._add("format_code", "uint8", (), lay.MESSAGE, expected_messages)
@@ -141,11 +143,10 @@ class CameraWriter(StreamWriter):
                 f"streams/{self.name}: {self.payloads} images but {self._cols['time_ns'].count} times "
                 "(set_times was not called for every append_payload)"
             )
-        count = super().finalize()
-        self.group.attrs.update(
-            {"formats": self._formats, "format": self._formats[0] if len(self._formats) == 1 else None}
-        )
-        return count
+        return super().finalize()
+
+    def _final_attrs(self) -> dict[str, Any]:
+        return {"formats": self._formats, "format": self._formats[0] if len(self._formats) == 1 else None}
 
 
 class ImuWriter(StreamWriter):
@@ -153,8 +154,8 @@ class ImuWriter(StreamWriter):
 
     kind = "imu"
 
-    def __init__(self, group: zarr.Group, name: str, *, expected_messages: int) -> None:
-        super().__init__(group, name, expected_messages, ragged=False)
+    def __init__(self, group: zarr.Group, name: str, *, expected_messages: int, batch: NodeBatch | None = None) -> None:
+        super().__init__(group, name, expected_messages, ragged=False, batch=batch)
         self._add("angular_velocity_radps", "float64", (3,), lay.IMU, expected_messages)
         self._add("linear_acceleration_mps2", "float64", (3,), lay.IMU, expected_messages)
         self._add("orientation_xyzw", "float64", (4,), lay.IMU, expected_messages)

@@ -6,9 +6,10 @@ zarr's event loop). A conversion creates about 60 columns, so that was ≈ 0.25 
 conversion. A :class:`NodeBatch` builds each column's metadata from a cached template instead
 (the template is made once per dtype, row shape, :class:`~fusion.store.layout.ColumnSpec` and fill
 value by zarr's own ``create_array``, so the documents are the ones zarr writes) and writes all
-documents of a batch with one ``zarr.create_hierarchy`` call (measured: 0.35–0.5 ms per array).
+documents of a batch — a stream's group and its columns, say — with one ``zarr.create_hierarchy``
+call (measured: 0.35–0.5 ms per array).
 
-The arrays a batch returns are usable at once (a :class:`~fusion.store.buffers.ColumnBuffer`
+The arrays and groups a batch returns are usable at once (a :class:`~fusion.store.buffers.ColumnBuffer`
 encodes shards without reading metadata); their ``zarr.json`` exist only after :meth:`NodeBatch.write`,
 which must run before anything reads them or changes their metadata (``resize``).
 """
@@ -23,6 +24,7 @@ import numpy as np
 import zarr
 from zarr.core.array import AsyncArray
 from zarr.core.array_spec import ArrayConfigParams
+from zarr.core.group import AsyncGroup, GroupMetadata
 from zarr.core.metadata.v3 import ArrayV3Metadata
 from zarr.storage import MemoryStore, StorePath
 
@@ -60,9 +62,17 @@ class NodeBatch:
         store: The store the columns belong to.
     """
 
-    def __init__(self, store: Any) -> None:
+    def __init__(self, store: Any, *, overwrite: bool = False) -> None:
         self._store = store
-        self._nodes: dict[str, ArrayV3Metadata] = {}
+        self._overwrite = overwrite
+        self._nodes: dict[str, ArrayV3Metadata | GroupMetadata] = {}
+
+    def group(self, parent: zarr.Group, name: str, attrs: dict[str, Any] | None = None) -> zarr.Group:
+        """A group ``parent/name`` with attributes ``attrs`` (written by :meth:`write`, with its columns)."""
+        meta = GroupMetadata(attributes=dict(attrs or {}), zarr_format=3)
+        path = f"{parent.path}/{name}" if parent.path else name
+        self._nodes[path] = meta
+        return zarr.Group(AsyncGroup(metadata=meta, store_path=StorePath(self._store, path)))
 
     def column(
         self,
@@ -97,10 +107,14 @@ class NodeBatch:
         return zarr.Array(AsyncArray(metadata=meta, store_path=StorePath(self._store, path), config=WRITE_CONFIG))
 
     def write(self) -> None:
-        """Write every pending document in one ``zarr.create_hierarchy`` call (fails on an existing node)."""
+        """Write every pending document in one ``zarr.create_hierarchy`` call.
+
+        An existing node at a pending path is an error, or (``overwrite=True``) replaced with
+        everything below it, like ``create_group(..., overwrite=True)``.
+        """
         if self._nodes:
             nodes, self._nodes = self._nodes, {}
-            for _ in zarr.create_hierarchy(store=self._store, nodes=dict(nodes)):
+            for _ in zarr.create_hierarchy(store=self._store, nodes=dict(nodes), overwrite=self._overwrite):
                 pass
 
 

@@ -28,6 +28,7 @@ class StreamWriter:
         expected_messages: Pre-size for the per-message columns.
         extra_times: Additional int64 per-message columns (e.g. ``ref_time_ns``).
         ragged: Whether the stream has an ``offsets`` column.
+        batch: Where ``group`` waits to be written, if it does (its columns join it).
     """
 
     kind = ""
@@ -39,11 +40,13 @@ class StreamWriter:
         expected_messages: int,
         extra_times: tuple[str, ...] = (),
         ragged: bool = True,
+        batch: NodeBatch | None = None,
     ) -> None:
         self.group = group
         self.name = name
         self._cols: dict[str, ColumnBuffer] = {}
-        self._batch = NodeBatch(group.store)  # columns of this stream not yet written to the store
+        # nodes of this stream not yet written to the store (the group too, when it came from a batch)
+        self._batch = batch if batch is not None else NodeBatch(group.store)
         for col in (*lay.TIME_COLUMNS, *extra_times):
             self._add(col, "int64", (), lay.MESSAGE, expected_messages)
         self._offsets: ColumnBuffer | None = None
@@ -107,8 +110,12 @@ class StreamWriter:
         for buf in self._cols.values():
             buf.finalize()
         count = self._cols["time_ns"].count
-        self.group.attrs.update({"count": count})
+        self.group.attrs.update({**self._final_attrs(), "count": count})
         return count
+
+    def _final_attrs(self) -> dict[str, Any]:
+        """Group attributes known only at the end, written with ``count`` (one metadata write)."""
+        return {}
 
 
 class _PointStream(StreamWriter):
@@ -156,8 +163,9 @@ class LidarWriter(_PointStream):
         expected_messages: int,
         expected_points: int,
         with_xyz_raw: bool | None = None,
+        batch: NodeBatch | None = None,
     ) -> None:
-        super().__init__(group, name, expected_messages, extra_times=("ref_time_ns",))
+        super().__init__(group, name, expected_messages, extra_times=("ref_time_ns",), batch=batch)
         self._add("xyz", "float32", (3,), lay.LIDAR_XYZ, expected_points)
         self._add("time_offset_ns", "int32", (), lay.LIDAR_FIELD, expected_points)
         self._point_fields(fields, lay.LIDAR_FIELD, expected_points)
@@ -222,9 +230,10 @@ class RadarWriter(_PointStream):
     kind = "radar"
 
     def __init__(
-        self, group: zarr.Group, name: str, *, fields: dict[str, Any], expected_messages: int, expected_points: int
-    ) -> None:
-        super().__init__(group, name, expected_messages)
+        self, group: zarr.Group, name: str, *, fields: dict[str, Any], expected_messages: int, expected_points: int,
+        batch: NodeBatch | None = None,
+    ) -> None:  # fmt: skip
+        super().__init__(group, name, expected_messages, batch=batch)
         self._add("xyz", "float32", (3,), lay.RADAR_POINT, expected_points)
         self._add("radial_velocity_mps", "float32", (), lay.RADAR_POINT, expected_points)
         self._add("radial_velocity_comp_mps", "float32", (), lay.RADAR_POINT, expected_points)

@@ -13,18 +13,23 @@ from fusion.store import layout as lay
 from fusion.store.buffers import ColumnBuffer
 from fusion.store.create import NodeBatch
 
+Columns = dict[str, tuple[np.ndarray, lay.ColumnSpec, Any]]  # name -> (values, spec, fill value)
 
-def _put(batch: NodeBatch, group: zarr.Group, cols: dict[str, tuple[np.ndarray, lay.ColumnSpec, Any]]) -> None:
-    """Create the columns ``name -> (values, spec, fill)`` of ``group`` (one metadata batch), then write them."""
-    arrays = {
-        name: batch.column(group, name, dtype=values.dtype, inner_shape=values.shape[1:], spec=spec,
-                           expected_rows=values.shape[0], fill_value=fill)
+
+def _declare(batch: NodeBatch, group: zarr.Group, cols: Columns) -> list[tuple[zarr.Array, np.ndarray]]:
+    """The columns of ``group``, pending in ``batch``, each with its values."""
+    return [
+        (batch.column(group, name, dtype=values.dtype, inner_shape=values.shape[1:], spec=spec,
+                      expected_rows=values.shape[0], fill_value=fill), values)
         for name, (values, spec, fill) in cols.items()
-    }  # fmt: skip
-    batch.write()
-    for name, (values, _spec, _fill) in cols.items():
-        if values.shape[0]:  # encoded on the shard pool; StoreWriter.finalize waits for it
-            buf = ColumnBuffer(arrays[name], f"{group.path}/{name}")
+    ]  # fmt: skip
+
+
+def _fill(columns: list[tuple[zarr.Array, np.ndarray]]) -> None:
+    """Write the values of created columns (encoded on the shard pool; StoreWriter.finalize waits)."""
+    for arr, values in columns:
+        if values.shape[0]:
+            buf = ColumnBuffer(arr, arr.path)
             buf.append(np.ascontiguousarray(values))
             buf.seal()
 
@@ -69,8 +74,11 @@ def write_ego_group(
         "angular_velocity_radps": _shaped("ego/angular_velocity_radps", angular_velocity_radps, np.float64, (k, 3)),
     }
     meta = {"parent": "odom", "child": "base_link", "source": "", **attrs, "count": k}
-    group = root.create_group(lay.EGO, attributes=meta, overwrite=True)
-    _put(NodeBatch(root.store), group, {name: (values, lay.IMU, 0) for name, values in cols.items()})
+    batch = NodeBatch(root.store, overwrite=True)  # replaces an ego/ written before, like create_group
+    group = batch.group(root, lay.EGO, meta)
+    columns = _declare(batch, group, {name: (values, lay.IMU, 0) for name, values in cols.items()})
+    batch.write()
+    _fill(columns)
 
 
 def write_frames_group(
@@ -98,21 +106,21 @@ def write_frames_group(
     """
     t = _increasing(time_ns, "frames/time_ns", "frame")
     f = t.shape[0]
-    group = root.require_group(lay.FRAMES)
     flag_bits = {str(k): v for k, v in FLAG_NAMES.items()}
-    group.attrs.update({"count": f, "imu_stream": imu_stream, "flag_bits": flag_bits})
-    batch = NodeBatch(root.store)
-    _put(batch, group, {
+    batch = NodeBatch(root.store, overwrite=True)  # replaces a frame table written before
+    group = batch.group(root, lay.FRAMES, {"count": f, "imu_stream": imu_stream, "flag_bits": flag_bits})
+    columns = _declare(batch, group, {
         "time_ns": (t, lay.FRAME, 0),
         "ego_T_world_base": (_shaped("frames/ego_T_world_base", ego_T_world_base, np.float64, (f, 4, 4)), lay.FRAME, 0),
         "flags": (_shaped("frames/flags", flags, np.uint32, (f,)), lay.FRAME, 0),
         "imu_range": (_shaped("frames/imu_range", imu_range, np.int64, (f, 2)), lay.FRAME, 0),
     })  # fmt: skip
-    sensor_root = group.require_group("sensors")
+    sensor_root = batch.group(group, "sensors")
     for name, (index, dt_ns, valid) in sensors.items():
-        sg = sensor_root.create_group(name, overwrite=True)
-        _put(batch, sg, {
+        columns += _declare(batch, batch.group(sensor_root, name), {
             "index": (_shaped(f"frames/sensors/{name}/index", index, np.int64, (f,)), lay.FRAME, -1),
             "dt_ns": (_shaped(f"frames/sensors/{name}/dt_ns", dt_ns, np.int64, (f,)), lay.FRAME, 0),
             "valid": (_shaped(f"frames/sensors/{name}/valid", valid, np.bool_, (f,)), lay.FRAME, False),
         })  # fmt: skip
+    batch.write()
+    _fill(columns)

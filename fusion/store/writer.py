@@ -29,6 +29,7 @@ from fusion.errors import StoreError
 from fusion.store import layout as lay
 from fusion.store.buffers import BACKGROUND
 from fusion.store.camera_imu import CameraWriter, ImuWriter
+from fusion.store.create import NodeBatch
 from fusion.store.location import StoreLocation, resolve
 from fusion.store.streams import LidarWriter, RadarWriter, StreamWriter
 from fusion.store.tables import write_ego_group, write_frames_group
@@ -73,6 +74,7 @@ class StoreWriter:
         self._store = store
         self.root = root
         self.streams: dict[str, StreamWriter] = {}
+        self._streams_root: zarr.Group | None = None
         self._closed = False
 
     # ---- creation ----------------------------------------------------------------------
@@ -147,7 +149,8 @@ class StoreWriter:
 
     # ---- streams -------------------------------------------------------------------------
     def _stream_group(self, name: str, kind: str, topic: str, frame_id: str, attrs: dict[str, Any] | None,
-                      T_base_sensor: Any) -> zarr.Group:
+                      T_base_sensor: Any) -> tuple[zarr.Group, NodeBatch]:
+        """The stream's group, pending in a batch its columns join (written by the writer's ``create``)."""
         self._check_open()
         if not name or "/" in name or name in self.streams:
             raise StoreError(f"stream name {name!r} is empty, contains '/' or is already used")
@@ -157,7 +160,10 @@ class StoreWriter:
             if M.shape != (4, 4):
                 raise StoreError(f"streams/{name}: T_base_sensor must be a 4x4 matrix, got {M.shape}")
             meta["T_base_sensor"] = M.tolist()
-        return self.root.require_group(lay.STREAMS).create_group(name, attributes=meta)
+        if self._streams_root is None:
+            self._streams_root = self.root.require_group(lay.STREAMS)
+        batch = NodeBatch(self._streams_root.store)
+        return batch.group(self._streams_root, name, meta), batch
 
     def add_lidar(self, name: str, *, topic: str, frame_id: str, fields: dict[str, Any], expected_messages: int,
                   expected_points: int, attrs: dict[str, Any] | None = None, with_xyz_raw: bool | None = None,
@@ -167,9 +173,9 @@ class StoreWriter:
         ``with_xyz_raw``: keep pre-deskew points (``None``: the first ``append`` decides).
         ``T_base_sensor``: optional 4x4 / SE3 stored as a stream attribute (else the reader uses the rig).
         """
-        g = self._stream_group(name, "lidar", topic, frame_id, attrs, T_base_sensor)
+        g, batch = self._stream_group(name, "lidar", topic, frame_id, attrs, T_base_sensor)
         w = LidarWriter(g, name, fields=fields, expected_messages=expected_messages,
-                        expected_points=expected_points, with_xyz_raw=with_xyz_raw)
+                        expected_points=expected_points, with_xyz_raw=with_xyz_raw, batch=batch)
         w.create()
         self.streams[name] = w
         return w
@@ -177,8 +183,9 @@ class StoreWriter:
     def add_radar(self, name: str, *, topic: str, frame_id: str, fields: dict[str, Any], expected_messages: int,
                   expected_points: int, attrs: dict[str, Any] | None = None, T_base_sensor: Any = None) -> RadarWriter:
         """Add a radar stream (see :meth:`RadarWriter.append`)."""
-        g = self._stream_group(name, "radar", topic, frame_id, attrs, T_base_sensor)
-        w = RadarWriter(g, name, fields=fields, expected_messages=expected_messages, expected_points=expected_points)
+        g, batch = self._stream_group(name, "radar", topic, frame_id, attrs, T_base_sensor)
+        w = RadarWriter(g, name, fields=fields, expected_messages=expected_messages, expected_points=expected_points,
+                        batch=batch)
         w.create()
         self.streams[name] = w
         return w
@@ -188,10 +195,10 @@ class StoreWriter:
                    attrs: dict[str, Any] | None = None, expected_bytes: int | None = None,
                    T_base_sensor: Any = None) -> CameraWriter:
         """Add a camera stream (compressed blob, or raw ``image_shape``/``dtype`` pixels)."""
-        g = self._stream_group(name, "camera", topic, frame_id, {**(attrs or {}), "compressed": compressed},
-                               T_base_sensor)
+        g, batch = self._stream_group(name, "camera", topic, frame_id, {**(attrs or {}), "compressed": compressed},
+                                      T_base_sensor)
         w = CameraWriter(g, name, compressed=compressed, expected_messages=expected_messages,
-                         image_shape=image_shape, dtype=dtype, expected_bytes=expected_bytes)
+                         image_shape=image_shape, dtype=dtype, expected_bytes=expected_bytes, batch=batch)
         w.create()
         self.streams[name] = w
         return w
@@ -199,8 +206,8 @@ class StoreWriter:
     def add_imu(self, name: str, *, topic: str, frame_id: str, expected_messages: int,
                 attrs: dict[str, Any] | None = None, T_base_sensor: Any = None) -> ImuWriter:
         """Add an IMU stream (see :meth:`ImuWriter.append_many`)."""
-        g = self._stream_group(name, "imu", topic, frame_id, attrs, T_base_sensor)
-        w = ImuWriter(g, name, expected_messages=expected_messages)
+        g, batch = self._stream_group(name, "imu", topic, frame_id, attrs, T_base_sensor)
+        w = ImuWriter(g, name, expected_messages=expected_messages, batch=batch)
         w.create()
         self.streams[name] = w
         return w
