@@ -9,7 +9,7 @@ are deskewed to their sweep's reference time and radar Doppler is ego-compensate
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -147,8 +147,15 @@ class StreamPass:
                     self._put(name, e.topic, e.index, e.record_time_ns, e.record)
             if truncated:
                 self._unread(sorted(spooled), by_topic, seen, truncated)
+            self._seal(by_topic[t] for t in spooled)  # last shards compress while the rest goes on
         if from_bag:
             self._run_bag(from_bag, by_topic, seen, progress)
+            self._seal(by_topic[t] for t in from_bag)
+
+    def _seal(self, names: Iterable[str]) -> None:
+        """The streams ``names`` are complete: hand their last shards to the pool now."""
+        for name in names:
+            self.streams[name].seal()
 
     def _run_bag(
         self,
