@@ -56,10 +56,11 @@ def _template(dtype: str, inner_shape: tuple[int, ...], spec: ColumnSpec, fill_v
 
 
 class NodeBatch:
-    """Columns whose metadata documents are written together (see module docstring).
+    """Groups and columns whose metadata documents are written together (see module docstring).
 
     Args:
-        store: The store the columns belong to.
+        store: The store the nodes belong to.
+        overwrite: Replace an existing node at a pending path (with everything below it).
     """
 
     def __init__(self, store: Any, *, overwrite: bool = False) -> None:
@@ -89,7 +90,7 @@ class NodeBatch:
         """A sharded column ``group/name`` of shape ``(expected_rows, *inner_shape)`` (written by :meth:`write`).
 
         Args:
-            group: Parent group (exists in the store).
+            group: Parent group (in the store, or pending in this batch).
             name: Array name.
             dtype: Element dtype.
             inner_shape: Shape of one row (``()`` for scalars, ``(3,)`` for xyz).
@@ -98,10 +99,9 @@ class NodeBatch:
             fill_value: Fill value of unwritten elements.
             attrs: Array attributes.
         """
-        template = _template(np.dtype(dtype).str, tuple(int(s) for s in inner_shape), spec, fill_value)
-        meta = dataclasses.replace(
-            template, shape=(max(int(expected_rows), 0), *inner_shape), attributes=dict(attrs or {})
-        )
+        inner = tuple(int(s) for s in inner_shape)
+        template = _template(np.dtype(dtype).str, inner, spec, fill_value)
+        meta = dataclasses.replace(template, shape=(max(int(expected_rows), 0), *inner), attributes=dict(attrs or {}))
         path = f"{group.path}/{name}" if group.path else name
         self._nodes[path] = meta
         return zarr.Array(AsyncArray(metadata=meta, store_path=StorePath(self._store, path), config=WRITE_CONFIG))
