@@ -47,9 +47,8 @@ class ShardPool:
         self._pool: ThreadPoolExecutor | None = None
         self._budget = max_pending_bytes
         self._inflight = 0  # bytes of the jobs queued or running
-        self._room = threading.Condition()
+        self._room = threading.Condition()  # guards _inflight and _pending
         self._pending: list[Future[None]] = []
-        self._lock = threading.Lock()
 
     def submit(self, job: Callable[[], None], nbytes: int) -> None:
         """Queue ``job`` over ``nbytes`` of data (blocks while the pending budget is used up)."""
@@ -70,19 +69,22 @@ class ShardPool:
                     self._room.notify_all()
 
         fut = self._pool.submit(run)
-        with self._lock:
+        with self._room:
             self._pending.append(fut)
 
     def _raise_failed(self) -> None:
-        with self._lock:
-            done = [f for f in self._pending if f.done()]
-            self._pending = [f for f in self._pending if not f.done()]
+        done: list[Future[None]] = []
+        with self._room:
+            running: list[Future[None]] = []
+            for f in self._pending:  # one done() per future: one finishing meanwhile is not lost
+                (done if f.done() else running).append(f)
+            self._pending = running
         for fut in done:
             fut.result()  # re-raises a failed write here, in the converting thread
 
     def drain(self) -> None:
         """Wait for every queued job; re-raise the first failure."""
-        with self._lock:
+        with self._room:
             pending, self._pending = self._pending, []
         errors = []
         for fut in pending:

@@ -55,6 +55,11 @@ def _template(dtype: str, inner_shape: tuple[int, ...], spec: ColumnSpec, fill_v
     return meta
 
 
+def _child(parent: zarr.Group, name: str) -> str:
+    """Store path of node ``name`` below ``parent``."""
+    return f"{parent.path}/{name}" if parent.path else name
+
+
 class NodeBatch:
     """Groups and columns whose metadata documents are written together (see module docstring).
 
@@ -71,7 +76,7 @@ class NodeBatch:
     def group(self, parent: zarr.Group, name: str, attrs: dict[str, Any] | None = None) -> zarr.Group:
         """A group ``parent/name`` with attributes ``attrs`` (written by :meth:`write`, with its columns)."""
         meta = GroupMetadata(attributes=dict(attrs or {}), zarr_format=3)
-        path = f"{parent.path}/{name}" if parent.path else name
+        path = _child(parent, name)
         self._nodes[path] = meta
         return zarr.Group(AsyncGroup(metadata=meta, store_path=StorePath(self._store, path)))
 
@@ -102,7 +107,7 @@ class NodeBatch:
         inner = tuple(int(s) for s in inner_shape)
         template = _template(np.dtype(dtype).str, inner, spec, fill_value)
         meta = dataclasses.replace(template, shape=(max(int(expected_rows), 0), *inner), attributes=dict(attrs or {}))
-        path = f"{group.path}/{name}" if group.path else name
+        path = _child(group, name)
         self._nodes[path] = meta
         return zarr.Array(AsyncArray(metadata=meta, store_path=StorePath(self._store, path), config=WRITE_CONFIG))
 
@@ -118,20 +123,9 @@ class NodeBatch:
                 pass
 
 
-def create_column(
-    group: zarr.Group,
-    name: str,
-    *,
-    dtype: np.dtype[Any] | str,
-    inner_shape: tuple[int, ...],
-    spec: ColumnSpec,
-    expected_rows: int,
-    fill_value: Any = 0,
-    attrs: dict[str, Any] | None = None,
-) -> zarr.Array:
-    """Create one sharded column ``group/name`` now (arguments as :meth:`NodeBatch.column`)."""
+def create_column(group: zarr.Group, name: str, **column: Any) -> zarr.Array:
+    """Create one sharded column ``group/name`` now (keyword arguments as :meth:`NodeBatch.column`)."""
     batch = NodeBatch(group.store)
-    arr = batch.column(group, name, dtype=dtype, inner_shape=inner_shape, spec=spec, expected_rows=expected_rows,
-                       fill_value=fill_value, attrs=attrs)  # fmt: skip
+    arr = batch.column(group, name, **column)
     batch.write()
     return arr

@@ -26,6 +26,7 @@ import numpy as np
 from numba import njit, prange
 
 from fusion.sync._quat import axis_angle_to_mat, quat_to_mat, relative_axis_angle
+from fusion.sync.interpolate import _bracket
 
 #: Points per parallel work item.
 CHUNK = 4096
@@ -136,15 +137,7 @@ def _segment(times, t, k):  # type: ignore[no-untyped-def]
         if k + 2 < K and times[k + 1] <= t <= times[k + 2]:
             k += 1
         else:
-            b0 = 0
-            b1 = K - 1
-            while b1 - b0 > 1:
-                mid = (b0 + b1) >> 1
-                if times[mid] <= t:
-                    b0 = mid
-                else:
-                    b1 = mid
-            k = b0
+            k = _bracket(times, t)
     return k, (t - times[k]) / (times[k + 1] - times[k])
 
 
