@@ -158,7 +158,7 @@ class EarlyCameras:
                 report.skip(topic, i, rec_ns, REASON_DECODE, reason)
             stored = np.flatnonzero(rows >= 0)
             cam.writer.set_times(tab.stamp_ns[stored], tab.record_ns[stored], tab.common_ns[stored])
-            cam.writer.group.attrs.update({"stamp_source": tab.stamp_source, "time_offset_ns": int(tab.offset_ns)})
+            cam.writer.update_attrs({"stamp_source": tab.stamp_source, "time_offset_ns": int(tab.offset_ns)})
             report.stored(topic, len(stored))
             report.skip_unread(topic, m, tab.record_ns, truncated or "not read")
             cam.writer.seal()  # complete: its last shards compress during pass 2

@@ -29,6 +29,7 @@ import numpy as np
 import zarr
 
 from fusion.errors import StoreError
+from fusion.store.metadata import set_length
 from fusion.store.shards import shard_layout
 
 #: Bytes of shard data that may wait for the pool at once (bounds memory: four 32 MiB image
@@ -189,7 +190,7 @@ class ColumnBuffer:
         shard = self._flushed // self._shard_rows
         layout = self._layout
         if layout is not None:
-            BACKGROUND.submit(lambda: layout.store(shard, layout.encode(chunks)), sum(c.nbytes for c in chunks))
+            BACKGROUND.submit(lambda: layout.store(shard, layout.encode_parts(chunks)), sum(c.nbytes for c in chunks))
         else:  # zarr's write path: the region must exist
             start, end = self._flushed, self._flushed + rows
             if end > self._capacity:
@@ -219,7 +220,7 @@ class ColumnBuffer:
         """
         self.seal()
         BACKGROUND.drain()
-        if int(self._array.shape[0]) != self._flushed:
-            self._array.resize((self._flushed, *self._inner))
+        if int(self._array.shape[0]) != self._flushed:  # no shard lies beyond the rows written
+            self._array = set_length(self._array, self._flushed)
         self._capacity = self._flushed
         return self._flushed

@@ -16,6 +16,7 @@ import zarr
 from fusion.errors import StoreError
 from fusion.store import layout as lay
 from fusion.store.create import NodeBatch
+from fusion.store.metadata import update_attributes
 from fusion.store.streams import StreamWriter
 
 
@@ -54,7 +55,7 @@ class CameraWriter(StreamWriter):
         self._shape, self._dtype = shape, dtype
         self._add("pixels", dtype, shape, lay.raw_image_spec(shape, dtype), self._expected)
         self.create()  # the stream's pending columns with it: pixels may come with the first image
-        self.group.attrs.update({"image_shape": list(shape), "dtype": dtype.str})
+        update_attributes(self.group, {"image_shape": list(shape), "dtype": dtype.str})
 
     def _code(self, fmt: str | None) -> int:
         text = fmt or ""

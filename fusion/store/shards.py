@@ -11,8 +11,13 @@ whole shards of arrays whose layout it created itself, so it encodes them direct
 * the chunks are laid out in zarr's order with the shard index at the end
   (``(offset, nbytes)`` uint64 little-endian per chunk, missing chunks ``2**64 - 1``) followed
   by its CRC32C, exactly as zarr 3's ``ShardingCodec`` with its default index codecs does;
-* the object is stored with the array's own store (directory, zip, S3) under the array's chunk
-  key encoding.
+* the object is stored under the array's chunk key encoding. In a local directory store it is
+  written straight to its file, atomically like zarr's ``LocalStore`` (temporary file, then
+  rename) and with one ``writev`` of the compressed chunks and the index, so the GIL is released
+  for the whole write. zarr's own ``store.set`` goes through its event-loop thread and an executor
+  thread with the GIL held at every hop: measured here, those threads held the GIL 17 % of a
+  conversion that the converting thread needed. Other stores (zip, S3, memory) get the joined
+  object through ``store.set``.
 
 The output is byte-identical to zarr's (``tests/test_store_shards.py`` compares them) and is read
 by plain zarr. An array whose layout differs from the one described here gets ``None`` from
@@ -21,8 +26,11 @@ by plain zarr. An array whose layout differs from the one described here gets ``
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import google_crc32c
@@ -35,6 +43,7 @@ from zarr.codecs import BloscCodec, BytesCodec, Crc32cCodec, ShardingCodec, Zstd
 from zarr.codecs.sharding import ShardingCodecIndexLocation
 from zarr.core.buffer import default_buffer_prototype
 from zarr.core.sync import sync
+from zarr.storage import LocalStore
 
 #: Index entry of a chunk absent from its shard.
 MISSING = np.uint64(2**64 - 1)
@@ -74,14 +83,22 @@ class ShardLayout:
         return f"{path}/{chunk_key}" if path else chunk_key
 
     def encode(self, chunks: Sequence[np.ndarray]) -> bytes:
-        """Encode one shard from its inner chunks, in order.
+        """Encode one shard from its inner chunks, in order (see :meth:`encode_parts`).
+
+        Returns:
+            The shard object's bytes.
+        """
+        return b"".join(self.encode_parts(chunks))
+
+    def encode_parts(self, chunks: Sequence[np.ndarray]) -> list[bytes | memoryview]:
+        """Encode one shard from its inner chunks, in order, as the pieces of its object.
 
         Args:
             chunks: Up to ``chunks_per_shard`` arrays of shape ``(r, *inner_shape)``; every one but
                 the last has ``r == chunk_rows``; the last is padded with the fill value.
 
         Returns:
-            The shard object's bytes.
+            The encoded chunks, then the index and its CRC32C: joined, the shard object's bytes.
         """
         if not chunks or len(chunks) > self.chunks_per_shard:
             raise ValueError(f"a shard holds 1..{self.chunks_per_shard} chunks, got {len(chunks)}")
@@ -106,12 +123,58 @@ class ShardLayout:
             parts.append(encoded)
         index_bytes = index.tobytes()
         crc = np.uint32(google_crc32c.value(index_bytes)).astype("<u4").tobytes()
-        return b"".join([*parts, index_bytes, crc])
+        return [*parts, index_bytes, crc]
 
-    def store(self, shard: int, data: bytes) -> None:
-        """Write one encoded shard object (blocking; safe from any thread)."""
-        buf = default_buffer_prototype().buffer.from_bytes(data)
-        sync(self.array.store_path.store.set(self.key(shard), buf))
+    def store(self, shard: int, data: bytes | Sequence[bytes | memoryview]) -> None:
+        """Write one encoded shard object, whole or as the parts of :meth:`encode_parts`.
+
+        Blocking and safe from any thread. A local directory store gets the file written directly
+        (see the module docstring), any other store the joined bytes through ``store.set``.
+        """
+        parts = [data] if isinstance(data, bytes) else list(data)
+        store = self.array.store_path.store
+        if isinstance(store, LocalStore) and not store.read_only:
+            write_file_atomic(Path(store.root) / self.key(shard), parts)
+            return
+        buf = default_buffer_prototype().buffer.from_bytes(parts[0] if len(parts) == 1 else b"".join(parts))
+        sync(store.set(self.key(shard), buf))
+
+
+#: Most buffers one ``writev`` call takes (POSIX IOV_MAX is at least 16; Linux allows 1024).
+_IOV_MAX = min(os.sysconf("SC_IOV_MAX"), 1024) if hasattr(os, "sysconf") else 16
+
+
+def write_file_atomic(path: Path, parts: Sequence[bytes | memoryview]) -> None:
+    """Write ``parts`` back to back as the file ``path``, atomically.
+
+    Like zarr's ``LocalStore``: the bytes go to a temporary file beside ``path``, which then
+    replaces it, so a reader never sees a partial object; on any error the temporary file is
+    removed. Written with ``os.writev`` (the GIL is released during the call; partial writes
+    are continued).
+
+    Raises:
+        OSError: The file could not be written (full disk, permissions, ...).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{uuid.uuid4().hex}.partial")
+    views = [memoryview(p).cast("B") for p in parts if len(p)]
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        try:
+            while views:
+                n = os.writev(fd, views[:_IOV_MAX]) if hasattr(os, "writev") else os.write(fd, views[0])
+                while n and views:  # drop what was written, keep the rest of a partly written view
+                    if n >= len(views[0]):
+                        n -= len(views.pop(0))
+                    else:
+                        views[0] = views[0][n:]
+                        n = 0
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _numcodecs_compressor(codec: Any) -> Codec | bool | None:

@@ -17,6 +17,7 @@ from fusion.errors import StoreError
 from fusion.store import layout as lay
 from fusion.store.buffers import ColumnBuffer
 from fusion.store.create import NodeBatch
+from fusion.store.metadata import update_attributes
 
 
 class StreamWriter:
@@ -110,8 +111,12 @@ class StreamWriter:
         for buf in self._cols.values():
             buf.finalize()
         count = self._cols["time_ns"].count
-        self.group.attrs.update({**self._final_attrs(), "count": count})
+        update_attributes(self.group, {**self._final_attrs(), "count": count})
         return count
+
+    def update_attrs(self, attrs: dict[str, Any]) -> None:
+        """Merge JSON-able ``attrs`` into the stream group's attributes (one metadata write)."""
+        update_attributes(self.group, attrs)
 
     def _final_attrs(self) -> dict[str, Any]:
         """Group attributes known only at the end, written with ``count`` (one metadata write)."""

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import warnings
 from typing import Any, Protocol
 
 import numpy as np
 import zarr
 from zarr.abc.store import Store
+from zarr.core.group import GroupMetadata
 
 from fusion.errors import StoreError
 from fusion.store import layout as lay
@@ -31,6 +31,7 @@ from fusion.store.buffers import BACKGROUND
 from fusion.store.camera_imu import CameraWriter, ImuWriter
 from fusion.store.create import NodeBatch
 from fusion.store.location import StoreLocation, resolve
+from fusion.store.metadata import consolidate, local_root, open_group_object, update_attributes, write_nodes
 from fusion.store.streams import LidarWriter, RadarWriter, StreamWriter
 from fusion.store.tables import write_ego_group, write_frames_group
 
@@ -118,9 +119,15 @@ class StoreWriter:
             "base_frame": "base_link",
             "world_frame": "odom",
         }
-        root = zarr.open_group(store, mode="w", attributes=attrs, zarr_format=3)
-        for grp in (lay.STREAMS, lay.FRAMES):  # annotations/ is created by fusion.annotations
-            root.require_group(grp)
+        root_meta = GroupMetadata(attributes=attrs, zarr_format=3)
+        if local_root(store) is not None:  # the documents straight to their files (fusion.store.metadata)
+            empty = GroupMetadata(zarr_format=3)  # annotations/ is created by fusion.annotations
+            write_nodes(store, {"": root_meta, lay.STREAMS: empty, lay.FRAMES: empty})
+            root = open_group_object(store, "", root_meta)
+        else:
+            root = zarr.open_group(store, mode="w", attributes=attrs, zarr_format=3)
+            for grp in (lay.STREAMS, lay.FRAMES):
+                root.require_group(grp)
         return cls(location, store, root)
 
     def __enter__(self) -> StoreWriter:
@@ -141,11 +148,13 @@ class StoreWriter:
         reserved = {"complete", "fusion_format"} & set(extra)
         if reserved:
             raise StoreError(f"root attributes {sorted(reserved)} are managed by the writer")
-        self.root.attrs.update(to_json({"base_frame": base_frame, "world_frame": world_frame, **extra}))
+        update_attributes(self.root, to_json({"base_frame": base_frame, "world_frame": world_frame, **extra}))
 
     def write_rig(self, rig: dict[str, Any]) -> None:
-        """Store the rig dict (``calibration.Rig.to_dict()``) as ``rig/`` attribute ``rig``."""
-        self.root.require_group(lay.RIG).attrs.update({"rig": to_json(rig)})
+        """Store the rig dict (``calibration.Rig.to_dict()``) as ``rig/`` attribute ``rig`` (replaced)."""
+        batch = NodeBatch(self._store, overwrite=True)
+        batch.group(self.root, lay.RIG, {"rig": to_json(rig)})
+        batch.write()
 
     # ---- streams -------------------------------------------------------------------------
     def _stream_group(self, name: str, kind: str, topic: str, frame_id: str, attrs: dict[str, Any] | None,
@@ -161,7 +170,7 @@ class StoreWriter:
                 raise StoreError(f"streams/{name}: T_base_sensor must be a 4x4 matrix, got {M.shape}")
             meta["T_base_sensor"] = M.tolist()
         if self._streams_root is None:
-            self._streams_root = self.root.require_group(lay.STREAMS)
+            self._streams_root = open_group_object(self._store, lay.STREAMS, GroupMetadata(zarr_format=3))
         batch = NodeBatch(self._streams_root.store)
         return batch.group(self._streams_root, name, meta), batch
 
@@ -266,11 +275,7 @@ class StoreWriter:
         for w in self.streams.values():
             w.finalize()
         BACKGROUND.drain()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            zarr.consolidate_metadata(self._store)
-        self.root = zarr.open_group(self._store, mode="r+")
-        self.root.attrs.update({"complete": True})
+        consolidate(self._store, {"complete": True})  # one last write of the root document
         self._close()
         self.location.commit()
 
