@@ -16,12 +16,12 @@ import numpy as np
 from numba import njit
 
 from calibration import Rig
-from fusion.errors import ExtrapolationError
 from fusion.pipeline.config import ConvertConfig
 from fusion.pipeline.plan import ConversionPlan
 from fusion.pipeline.streams import MessageTable
 from fusion.readers.records import PointCloud, RadarDetections
-from fusion.sync import compensate_doppler, deskew_points, sensor_velocity
+from fusion.sync import compensate_doppler, sensor_velocity
+from fusion.sync.deskew_sweep import DESKEWED, deskew_sweep
 
 
 @njit(cache=True)
@@ -86,7 +86,12 @@ class Compensator:
         self.plan = plan
         self.fields = fields  # sensor -> stored point fields
         ego = plan.ego
-        self._ego = (ego.times_ns, ego.translation_m, ego.rotation_xyzw)
+        self._ego = (
+            np.ascontiguousarray(ego.times_ns, dtype=np.int64),
+            np.ascontiguousarray(ego.translation_m, dtype=np.float64).reshape(-1, 3),
+            np.ascontiguousarray(ego.rotation_xyzw, dtype=np.float64).reshape(-1, 4),
+        )
+        self._R_t_base: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._max_gap_ns = int(cfg.frames.max_gap_ms * 1e6)
         self._rig = rig
         self._T: dict[str, np.ndarray] = {}
@@ -98,12 +103,13 @@ class Compensator:
             T = self._T[name] = self._rig.sensor(name).T_base_sensor.matrix
         return T
 
-    def _ego_window(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The ego samples bracketing [lo, hi] (one beyond each end): O(sweep), not O(log)."""
-        times, t, q = self._ego
-        i0 = max(int(np.searchsorted(times, lo, side="right")) - 1, 0)
-        i1 = min(int(np.searchsorted(times, hi, side="left")) + 1, len(times))
-        return times[i0:i1], t[i0:i1], q[i0:i1]
+    def _base_lidar(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """(3, 3) rotation and (3,) translation of ``T_base_sensor`` of ``name`` (contiguous float64)."""
+        Rt = self._R_t_base.get(name)
+        if Rt is None:
+            T = self._T_base_sensor(name)
+            Rt = self._R_t_base[name] = (np.ascontiguousarray(T[:3, :3], np.float64), np.ascontiguousarray(T[:3, 3]))
+        return Rt
 
     def _ref_time(self, tab: MessageTable, i: int, common: int) -> int:
         mode = self.cfg.deskew
@@ -147,19 +153,18 @@ class Compensator:
             return CompensatedCloud(xyz, offsets, fields, ref, raw)
         if self.cfg.deskew == "off":
             return CompensatedCloud(xyz, offsets, fields, ref, raw)
-        times = self._ego[0]
-        if not (len(times) and times[0] <= lo and hi <= times[-1]):
-            stats.not_deskewed_no_ego += 1
-            return CompensatedCloud(xyz, offsets, fields, ref, raw)
-        pt_common = pt + offset_ns if offset_ns else pt
-        try:
-            xyz = deskew_points(
-                xyz, pt_common, *self._ego_window(lo, hi), self._T_base_sensor(name), ref,
-                max_gap_ns=self._max_gap_ns, columns=columns,
-            )  # fmt: skip
+        R_bl, t_bl = self._base_lidar(name)
+        xyz = np.ascontiguousarray(xyz, dtype=np.float32)
+        out = np.empty_like(xyz)
+        pt = np.ascontiguousarray(pt, dtype=np.int64)
+        status = deskew_sweep(
+            xyz, pt, offset_ns, np.int64(ref), np.int64(lo), np.int64(hi), *self._ego, R_bl, t_bl,
+            np.int64(self._max_gap_ns), columns, out,
+        )  # fmt: skip
+        if status == DESKEWED:
             stats.deskewed += 1
-        except ExtrapolationError:  # an ego gap inside the sweep: never bridged
-            stats.not_deskewed_no_ego += 1
+            return CompensatedCloud(out, offsets, fields, ref, raw)
+        stats.not_deskewed_no_ego += 1  # not covered by the trajectory, or a gap inside the sweep: never bridged
         return CompensatedCloud(xyz, offsets, fields, ref, raw)
 
     def radar(self, name: str, rec: RadarDetections, common: int) -> np.ndarray:
