@@ -328,3 +328,28 @@ def test_mcap_from_other_tools_with_empty_profile(tmp_path: Path, compression: s
         assert got == sent
         rec = src.decode(next(src.messages()))
         assert isinstance(rec, ImuSample) and rec.meta.stamp_ns == T0
+
+
+def _reading_bag(path: Path, definition: str, **fields: object) -> Path:
+    """A db3 bag with one my_pkg/msg/Reading message and its definition embedded."""
+    from rosbags.rosbag2 import Writer
+    from rosbags.typesys import get_types_from_msg
+
+    store = store_for("db3")
+    store.register(dict(get_types_from_msg(definition, "my_pkg/msg/Reading")))
+    with Writer(path, version=9) as w:
+        c = w.add_connection("/reading", "my_pkg/msg/Reading", typestore=store)
+        w.write(c, T0, store.serialize_cdr(mk(store, "my_pkg/msg/Reading", **fields), "my_pkg/msg/Reading"))
+    return path
+
+
+def test_typestores_are_shared_by_identical_definitions_only(tmp_path: Path) -> None:
+    """Logs with the same definitions share one typestore; a redefined type gets its own."""
+    a = _reading_bag(tmp_path / "a", CUSTOM, value=2.5, label="a")
+    b = _reading_bag(tmp_path / "b", CUSTOM + "uint8 extra\n", value=1.5, label="b", extra=7)
+    with open_bags(a) as s1, open_bags(a) as s2, open_bags(b) as s3:
+        assert s1.registry.store is s2.registry.store
+        assert s3.registry.store is not s1.registry.store
+        assert s3.deserialize(next(s3.messages())).extra == 7
+        m1 = s1.deserialize(next(s1.messages()))
+        assert (m1.value, m1.label) == (2.5, "a") and not hasattr(m1, "extra")
