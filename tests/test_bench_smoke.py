@@ -43,6 +43,9 @@ def test_bench_harness_tiny(tmp_path: Path) -> None:
     for r in data["rows"]:
         assert r["seconds"] > 0 and r["mb_per_s"] > 0
     assert data["rows"][1]["vs_floor"] == 1.0
+    t = data["tuned_floor"]  # the same floor with rosbags' raw iteration under tuned malloc settings
+    assert abs(t["floor_s"] - (t["raw_s"] + min(sec["(d) "], sec["(d2)"]))) < 1e-9
+    assert abs(t["convert_vs_tuned_floor"] - sec["(e) "] / t["floor_s"]) < 1e-9
     assert data["stages"]["convert"]["frames"] == 20  # 2 s at 10 Hz
     assert data["random_frame_ms_p50"] > 0
     c = data["deskew"]["column_times"]

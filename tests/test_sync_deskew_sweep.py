@@ -63,7 +63,7 @@ def test_a_gap_inside_the_sweep_is_refused_like_deskew_points():
 
 def test_a_gap_just_outside_the_sweep_is_not_a_gap():
     """Samples exactly at the sweep's ends bound the window: a gap beyond them does not count."""
-    xyz, t, _, times, tt, q = scan_and_traj(CONSTANT, START)
+    xyz, t, _, times, _, _ = scan_and_traj(CONSTANT, START)
     lo, hi = int(t.min()), int(t.max())
     inside = (times >= lo) & (times <= hi)
     before, after = times[times < lo][-1:], times[times > hi][:1]
