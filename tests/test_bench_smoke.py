@@ -47,6 +47,7 @@ def test_bench_harness_tiny(tmp_path: Path) -> None:
     assert abs(t["floor_s"] - (t["raw_s"] + min(sec["(d) "], sec["(d2)"]))) < 1e-9
     assert abs(t["convert_vs_tuned_floor"] - sec["(e) "] / t["floor_s"]) < 1e-9
     assert data["stages"]["convert"]["frames"] == 20  # 2 s at 10 Hz
+    assert len(data["stages"]["convert"]["cold_seconds"]) == 1  # the untimed first conversion, reported apart
     assert data["random_frame_ms_p50"] > 0
     c = data["deskew"]["column_times"]
     assert c["max_abs_diff_vs_numpy_m"] <= 1e-6  # the kernel equals the numpy reference

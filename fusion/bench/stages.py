@@ -175,7 +175,11 @@ def stage_write_direct(store: str, repeats: int, scratch: str, **_: Any) -> dict
     return _write_arrays(store, repeats, scratch, direct=True)
 
 
-def stage_convert(bag: str, repeats: int, scratch: str, rig: str | None = None, **_: Any) -> dict[str, Any]:
+def stage_convert(
+    bag: str, repeats: int, scratch: str, rig: str | None = None, warmup: bool = False, **_: Any
+) -> dict[str, Any]:
+    """(e) ``convert`` timed ``repeats`` times; with ``warmup``, after one untimed first conversion
+    (its time is returned as ``cold_seconds``)."""
     from fusion.pipeline.config import ConvertConfig
     from fusion.pipeline.convert import convert
 
@@ -185,7 +189,12 @@ def stage_convert(bag: str, repeats: int, scratch: str, rig: str | None = None, 
         res = convert([bag], scratch, cfg, overwrite=True)
         return {"frames": res.frames, "duration_s": res.duration_s, "bag_bytes": res.bag_bytes}
 
-    return _times(run, repeats)
+    cold: list[float] = []
+    if warmup:
+        t0 = time.perf_counter()
+        run()
+        cold.append(time.perf_counter() - t0)
+    return {**_times(run, repeats), "cold_seconds": cold}
 
 
 def stage_read(store: str, repeats: int, **_: Any) -> dict[str, Any]:
