@@ -83,6 +83,11 @@ def _ancestors(path: str) -> list[str]:
     return ["", *("/".join(parts[:i]) for i in range(1, len(parts)))]
 
 
+def _depth(path: str) -> tuple[int, str]:
+    """Sort key: parents before their children."""
+    return path.count("/"), path
+
+
 def write_nodes(store: Any, nodes: Mapping[str, NodeMetadata], *, overwrite: bool = False) -> None:
     """Write the documents of ``nodes`` (path -> metadata) as ``zarr.create_hierarchy`` does.
 
@@ -95,22 +100,27 @@ def write_nodes(store: Any, nodes: Mapping[str, NodeMetadata], *, overwrite: boo
         for _ in zarr.create_hierarchy(store=store, nodes=dict(nodes), overwrite=overwrite):
             pass
         return
-    for path in sorted(nodes, key=lambda p: (p.count("/"), p)):  # parents first: a removal covers children
-        kind = _node_type(root, path)
-        if kind is None:
-            continue
-        if not overwrite:
-            raise (ContainsArrayError if kind == "array" else ContainsGroupError)(store, path)
-        if path:
-            shutil.rmtree(root / path)
-        else:
-            for child in root.iterdir():
-                shutil.rmtree(child) if child.is_dir() else child.unlink()
-    above = {a for p in nodes for a in _ancestors(p)} - set(nodes)
-    for path in sorted(above, key=lambda p: (p.count("/"), p)):
-        kind = _node_type(root, path)
+    existing = [(path, kind) for path in sorted(nodes, key=_depth) if (kind := _node_type(root, path))]
+    if existing and not overwrite:
+        path, kind = existing[0]
+        raise (ContainsArrayError if kind == "array" else ContainsGroupError)(store, path)
+    removed = [path for path, _ in existing]
+
+    def gone(path: str) -> bool:  # below a node this call replaces
+        return any(r == "" or path == r or path.startswith(r + "/") for r in removed)
+
+    above = sorted({a for p in nodes for a in _ancestors(p)} - set(nodes), key=_depth)
+    kinds = {path: None if gone(path) else _node_type(root, path) for path in above}
+    for path, kind in kinds.items():  # every check passes before anything is changed
         if kind == "array":
             raise ContainsArrayError(store, path)
+    for path in removed:  # parents first: a removal covers its children
+        if not path:
+            for child in root.iterdir():
+                shutil.rmtree(child) if child.is_dir() else child.unlink()
+        elif (root / path).exists():
+            shutil.rmtree(root / path)
+    for path, kind in kinds.items():
         if kind is None:
             _write_doc(root, path, GroupMetadata(zarr_format=3))
     for path, meta in nodes.items():
