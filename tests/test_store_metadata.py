@@ -20,8 +20,8 @@ from zarr.storage import LocalStore, MemoryStore
 from fusion.store import layout as lay
 from fusion.store.buffers import ColumnBuffer
 from fusion.store.create import NodeBatch
-from fusion.store.metadata import consolidate, local_root, set_length, update_attributes, write_nodes
-from fusion.store.shards import write_file_atomic
+from fusion.store.localfs import local_root, write_file_atomic
+from fusion.store.metadata import consolidate, set_length, update_attributes, write_nodes
 
 
 def _docs(store: Any) -> dict[str, Any]:

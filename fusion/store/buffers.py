@@ -190,7 +190,7 @@ class ColumnBuffer:
         shard = self._flushed // self._shard_rows
         layout = self._layout
         if layout is not None:
-            BACKGROUND.submit(lambda: layout.store(shard, layout.encode_parts(chunks)), sum(c.nbytes for c in chunks))
+            BACKGROUND.submit(lambda: layout.store(shard, layout.encode(chunks)), sum(c.nbytes for c in chunks))
         else:  # zarr's write path: the region must exist
             start, end = self._flushed, self._flushed + rows
             if end > self._capacity:

@@ -32,19 +32,12 @@ from zarr.core.group import AsyncGroup, ConsolidatedMetadata, GroupMetadata
 from zarr.core.metadata.v2 import ArrayV2Metadata
 from zarr.core.metadata.v3 import ArrayV3Metadata
 from zarr.errors import ContainsArrayError, ContainsGroupError
-from zarr.storage import LocalStore, StorePath
+from zarr.storage import StorePath
 
-from fusion.store.shards import write_file_atomic
+from fusion.store.localfs import local_root, write_file_atomic
 
 ZARR_JSON = "zarr.json"
 NodeMetadata = ArrayV2Metadata | ArrayV3Metadata | GroupMetadata  # fusion writes v3 only; zarr's type
-
-
-def local_root(store: Any) -> Path | None:
-    """The root folder of a writable local directory store, else ``None`` (use zarr)."""
-    if isinstance(store, LocalStore) and not store.read_only:
-        return Path(store.root)
-    return None
 
 
 def _doc_path(root: Path, path: str) -> Path:
@@ -56,23 +49,26 @@ def _write_doc(root: Path, path: str, meta: NodeMetadata) -> None:
     write_file_atomic(_doc_path(root, path), [doc])
 
 
-def _read_doc(root: Path, path: str) -> ArrayV3Metadata | GroupMetadata | None:
-    """The node at ``path`` (``None`` when there is none)."""
+def _load(root: Path, path: str) -> dict[str, Any] | None:
+    """The parsed document of the node at ``path`` (``None`` when there is none)."""
     try:
-        doc = json.loads(_doc_path(root, path).read_bytes())
+        return dict(json.loads(_doc_path(root, path).read_bytes()))
     except FileNotFoundError:
         return None
-    if doc.get("node_type") == "array":
-        return ArrayV3Metadata.from_dict(doc)
-    return GroupMetadata.from_dict(doc)
+
+
+def _read_doc(root: Path, path: str) -> ArrayV3Metadata | GroupMetadata | None:
+    """The metadata of the node at ``path`` (``None`` when there is none)."""
+    doc = _load(root, path)
+    if doc is None:
+        return None
+    return ArrayV3Metadata.from_dict(doc) if doc.get("node_type") == "array" else GroupMetadata.from_dict(doc)
 
 
 def _node_type(root: Path, path: str) -> str | None:
     """``"array"``, ``"group"`` or ``None`` (no node at ``path``)."""
-    try:
-        return str(json.loads(_doc_path(root, path).read_bytes()).get("node_type", "group"))
-    except FileNotFoundError:
-        return None
+    doc = _load(root, path)
+    return None if doc is None else str(doc.get("node_type", "group"))
 
 
 def _ancestors(path: str) -> list[str]:

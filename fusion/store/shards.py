@@ -26,11 +26,8 @@ by plain zarr. An array whose layout differs from the one described here gets ``
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import google_crc32c
@@ -43,7 +40,8 @@ from zarr.codecs import BloscCodec, BytesCodec, Crc32cCodec, ShardingCodec, Zstd
 from zarr.codecs.sharding import ShardingCodecIndexLocation
 from zarr.core.buffer import default_buffer_prototype
 from zarr.core.sync import sync
-from zarr.storage import LocalStore
+
+from fusion.store.localfs import local_root, write_file_atomic
 
 #: Index entry of a chunk absent from its shard.
 MISSING = np.uint64(2**64 - 1)
@@ -82,15 +80,7 @@ class ShardLayout:
         path = self.array.store_path.path
         return f"{path}/{chunk_key}" if path else chunk_key
 
-    def encode(self, chunks: Sequence[np.ndarray]) -> bytes:
-        """Encode one shard from its inner chunks, in order (see :meth:`encode_parts`).
-
-        Returns:
-            The shard object's bytes.
-        """
-        return b"".join(self.encode_parts(chunks))
-
-    def encode_parts(self, chunks: Sequence[np.ndarray]) -> list[bytes | memoryview]:
+    def encode(self, chunks: Sequence[np.ndarray]) -> list[bytes | memoryview]:
         """Encode one shard from its inner chunks, in order, as the pieces of its object.
 
         Args:
@@ -125,56 +115,18 @@ class ShardLayout:
         crc = np.uint32(google_crc32c.value(index_bytes)).astype("<u4").tobytes()
         return [*parts, index_bytes, crc]
 
-    def store(self, shard: int, data: bytes | Sequence[bytes | memoryview]) -> None:
-        """Write one encoded shard object, whole or as the parts of :meth:`encode_parts`.
+    def store(self, shard: int, parts: Sequence[bytes | memoryview]) -> None:
+        """Write one shard object given as the parts :meth:`encode` returns.
 
         Blocking and safe from any thread. A local directory store gets the file written directly
         (see the module docstring), any other store the joined bytes through ``store.set``.
         """
-        parts = [data] if isinstance(data, bytes) else list(data)
         store = self.array.store_path.store
-        if isinstance(store, LocalStore) and not store.read_only:
-            write_file_atomic(Path(store.root) / self.key(shard), parts)
+        root = local_root(store)
+        if root is not None:
+            write_file_atomic(root / self.key(shard), parts)
             return
-        buf = default_buffer_prototype().buffer.from_bytes(parts[0] if len(parts) == 1 else b"".join(parts))
-        sync(store.set(self.key(shard), buf))
-
-
-#: Most buffers one ``writev`` call takes (POSIX IOV_MAX is at least 16; Linux allows 1024).
-_IOV_MAX = min(os.sysconf("SC_IOV_MAX"), 1024) if hasattr(os, "sysconf") else 16
-
-
-def write_file_atomic(path: Path, parts: Sequence[bytes | memoryview]) -> None:
-    """Write ``parts`` back to back as the file ``path``, atomically.
-
-    Like zarr's ``LocalStore``: the bytes go to a temporary file beside ``path``, which then
-    replaces it, so a reader never sees a partial object; on any error the temporary file is
-    removed. Written with ``os.writev`` (the GIL is released during the call; partial writes
-    are continued).
-
-    Raises:
-        OSError: The file could not be written (full disk, permissions, ...).
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{uuid.uuid4().hex}.partial")
-    views = [memoryview(p).cast("B") for p in parts if len(p)]
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        try:
-            while views:
-                n = os.writev(fd, views[:_IOV_MAX]) if hasattr(os, "writev") else os.write(fd, views[0])
-                while n and views:  # drop what was written, keep the rest of a partly written view
-                    if n >= len(views[0]):
-                        n -= len(views.pop(0))
-                    else:
-                        views[0] = views[0][n:]
-                        n = 0
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        sync(store.set(self.key(shard), default_buffer_prototype().buffer.from_bytes(b"".join(parts))))
 
 
 def _numcodecs_compressor(codec: Any) -> Codec | bool | None:
