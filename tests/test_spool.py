@@ -1,9 +1,11 @@
-"""The pass-1 spool (fusion.pipeline.spool): exact round trip of decoded records, clean give-up on its
-budget, and conversions with the spool, without it and after giving it up all equal."""
+"""The pass-1 spool (fusion.pipeline.spool): exact round trip of decoded records (in memory, on disk and
+both), clean give-up on its budget, and conversions with the spool in memory, on disk, without it and
+after giving it up all equal."""
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +16,7 @@ from synthlog import make_log
 import fusion
 from fusion.pipeline.config import ConvertConfig, StoreConfig
 from fusion.pipeline.convert import convert
-from fusion.pipeline.spool import Spool
+from fusion.pipeline.spool import IN_FLIGHT_BYTES, Spool
 from fusion.readers.records import MessageMeta, PointCloud, RadarDetections
 from fusion.readers.source import RawMessage
 from fusion.testing.synth import Faults
@@ -97,6 +99,66 @@ def test_records_round_trip_exactly_in_order(tmp_path: Path) -> None:
     assert spool._fd == -1 and list(tmp_path.iterdir()) == []
 
 
+def test_memory_records_come_first_then_the_file_in_order(tmp_path: Path) -> None:
+    written: list[tuple[RawMessage, object, str]] = [
+        (_raw("/lidar", 0, 321), _cloud(10, 0), ""),  # 10 * (12 + 4 + 2 + 2 + 8) = 280 bytes
+        (_raw("/radar", 0), _radar(3, 0), ""),  # 3 * (12 + 4 + 8) = 72 bytes
+        (_raw("/lidar", 1), None, "cannot deserialize: 4 bytes short"),  # no bytes
+        (_raw("/lidar", 2), _cloud(20, 2), ""),  # 560 bytes: passes the 900-byte budget, spills
+        (_raw("/radar", 1), _radar(1, 1), ""),  # would fit, but the order must hold: the file
+        (_raw("/lidar", 3), _cloud(4, 3), ""),
+    ]
+    with Spool(str(tmp_path), memory_bytes=IN_FLIGHT_BYTES + 900) as spool:  # 900 bytes for records
+        for raw, rec, err in written:
+            spool.add(raw, rec, err)  # type: ignore[arg-type]
+        spool.finish()
+        assert spool.records == 6 and spool.memory_nbytes == 280 + 72
+        assert spool.nbytes == os.fstat(spool._fd).st_size > 0
+        assert written[0][1] is spool._memory[0].record  # kept as decoded: no copy
+        got = list(spool.entries())
+        assert [(e.topic, e.index) for e in got] == [(r.topic, r.index) for r, _, _ in written]
+        for e, (raw, rec, err) in zip(got, written, strict=True):
+            assert (e.record_time_ns, e.nbytes, e.error) == (raw.record_time_ns, len(raw.data), err)
+            if rec is None:
+                assert e.record is None
+            else:
+                _same(rec, e.record)
+        # memory records are handed out once (pass 2 releases them); the file's can be read again
+        assert [e.index for e in spool.entries()] == [2, 1, 3]
+
+
+def test_memory_keeps_no_larger_buffer_alive(tmp_path: Path) -> None:
+    msg = np.arange(4000, dtype=np.float32)  # a decoded column that is a view of a larger buffer
+    cloud = _cloud(10, 0)
+    view = PointCloud(cloud.meta, msg[:30].reshape(10, 3), {"intensity": msg[100:110]}, cloud.point_time_ns, "ouster_t")
+    with Spool(str(tmp_path), memory_bytes=IN_FLIGHT_BYTES + (1 << 20)) as spool:
+        spool.add(_raw("/lidar", 0), view)
+        spool.add(_raw("/lidar", 1), cloud)
+        (a, b) = list(spool.entries())
+    assert a.record is not None and b.record is not None
+    assert a.record.xyz.base is None and a.record.fields["intensity"].base is None  # copies of 120 / 40 bytes
+    _same(view, a.record)
+    assert a.record.point_time_ns is cloud.point_time_ns  # an array that owns its bytes is kept as is
+    assert b.record is cloud
+
+
+def test_memory_budget_includes_the_writes_in_flight(tmp_path: Path) -> None:
+    for budget, kept in [(0, 0), (IN_FLIGHT_BYTES, 0), (IN_FLIGHT_BYTES + 280, 280), (IN_FLIGHT_BYTES + 279, 0)]:
+        with Spool(str(tmp_path), memory_bytes=budget) as spool:
+            spool.add(_raw("/lidar", 0), _cloud(10, 0))  # 280 array bytes
+            assert spool.memory_nbytes == kept and (spool.nbytes > 0) == (kept == 0), budget
+
+
+def test_giving_up_drops_the_memory_records(tmp_path: Path) -> None:
+    spool = Spool(str(tmp_path), max_bytes=3_000, memory_bytes=IN_FLIGHT_BYTES + 500)
+    spool.add(_raw("/lidar", 0), _cloud(10, 0))  # memory
+    spool.add(_raw("/lidar", 1), _cloud(200, 1))  # the file, over its 3 kB budget
+    assert "budget" in spool.abandoned and not spool.active
+    assert list(spool.entries()) == []
+    spool.close()
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_budget_gives_up_cleanly(tmp_path: Path) -> None:
     spool = Spool(str(tmp_path), max_bytes=3_000)
     spool.add(_raw("/lidar", 0), _cloud(20, 0))
@@ -130,21 +192,28 @@ def test_with_without_and_abandoned_spool_convert_identically(tmp_path: Path, fm
     spool_dir = tmp_path / "spool"
     stores = {}
     for label, store_cfg in {
-        "spool": StoreConfig(spool_dir=str(spool_dir)),
+        "spool": StoreConfig(spool_dir=str(spool_dir)),  # all in memory (256 MiB)
+        "disk": StoreConfig(spool_dir=str(spool_dir), spool_memory_mb=0),
+        "both": StoreConfig(spool_dir=str(spool_dir), spool_memory_mb=32.8),  # 0.8 MiB of records, then disk
         "off": StoreConfig(spool=False),
-        "abandoned": StoreConfig(spool_dir=str(spool_dir), spool_max_gb=2e-4),  # 200 kB: gives up in pass 1
+        "abandoned": StoreConfig(spool_dir=str(spool_dir), spool_max_gb=2e-4, spool_memory_mb=0),  # gives up
     }.items():
         out = tmp_path / f"{label}.zarr"
         convert([bags[fmt]], str(out), ConvertConfig(rig=str(rig), store=store_cfg))
         stores[label] = out
         assert not spool_dir.exists() or not any(spool_dir.iterdir())  # the spool file is gone
     reports = {k: fusion.open(str(v)).report for k, v in stores.items()}
-    assert reports["spool"]["spool"]["used"] and reports["spool"]["spool"]["records"] > 0
+    used = {k: r["spool"] for k, r in reports.items()}
+    assert used["spool"]["used"] and used["spool"]["records"] > 0 and used["spool"]["bytes"] == 0
+    assert used["spool"]["memory_bytes"] > 1 << 20  # the whole log's LiDAR/radar (1.7 MB)
+    assert used["disk"]["memory_bytes"] == 0 and used["disk"]["bytes"] > used["spool"]["memory_bytes"]
+    assert 0 < used["both"]["memory_bytes"] <= 0.8 * (1 << 20) and used["both"]["bytes"] > 0
+    assert used["spool"]["records"] == used["disk"]["records"] == used["both"]["records"]
     assert not reports["off"]["spool"]["used"]
     assert not reports["abandoned"]["spool"]["used"] and "budget" in reports["abandoned"]["spool"]["reason"]
     assert any("spool abandoned" in w for w in reports["abandoned"]["warnings"])
     ref = _arrays(stores["spool"])
-    for label in ("off", "abandoned"):
+    for label in ("disk", "both", "off", "abandoned"):
         other = _arrays(stores[label])
         assert other.keys() == ref.keys()
         for name in ref.keys() - {"report"}:  # the report differs in its config and spool sections
@@ -194,3 +263,22 @@ def test_a_failing_write_gives_up_with_writes_in_flight(tmp_path: Path) -> None:
     assert list(spool.entries()) == []
     spool.close()
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("store", "message"),
+    [
+        ({"spool_memory_mb": -1}, "store.spool_memory_mb must be a number of MiB >= 0, got -1"),
+        ({"spool_memory_mb": "lots"}, "store.spool_memory_mb must be a number of MiB >= 0, got 'lots'"),
+        ({"spool_memory_mb": True}, "store.spool_memory_mb must be a number of MiB >= 0, got True"),
+        ({"spool_max_gb": 0}, "store.spool_max_gb must be a number of GB > 0, got 0"),
+        ({"spool_memory": 5}, "unknown key 'store.spool_memory'"),
+    ],
+)
+def test_spool_config_errors_name_the_key(store: dict[str, object], message: str) -> None:
+    from fusion.errors import ConfigError
+    from fusion.pipeline.config import config_from_dict
+
+    with pytest.raises(ConfigError, match=re.escape(f"run.yaml: {message}")):
+        config_from_dict({"store": store}, "run.yaml")
+    assert config_from_dict({"store": {"spool_memory_mb": 0}}).store.spool_memory_mb == 0

@@ -24,7 +24,7 @@ from fusion.sync import compensate_doppler, sensor_velocity
 from fusion.sync.deskew_sweep import DESKEWED, deskew_sweep
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _sweep_times(xyz, pt, offset_ns, ref_ns, offsets):  # type: ignore[no-untyped-def]
     """One pass over a sweep: are all points finite, and per-point times on the common clock.
 

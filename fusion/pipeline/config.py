@@ -24,6 +24,7 @@ never silently changes a conversion. Example (``configs/synthetic.yaml``)::
       keep_raw_points: false            # also store the raw (not deskewed) xyz
       spool: true                       # keep decoded LiDAR/radar on disk between the passes
       spool_dir: null                   # folder of the spool file (default: TMPDIR)
+      spool_memory_mb: 256              # memory of the spool: the first messages stay in memory
 """
 
 from __future__ import annotations
@@ -85,12 +86,15 @@ class StoreConfig:
             read the bag again (see :mod:`fusion.pipeline.spool`).
         spool_dir: Folder of the spool file (None: the system temporary folder, ``TMPDIR``).
         spool_max_gb: Largest spool file, GB (None: the folder's free space minus 1 GiB).
+        spool_memory_mb: Memory the spool may use, MiB: the first decoded LiDAR/radar messages stay
+            in memory up to this budget minus the 32 MiB of writes in flight to the file (0: all on disk).
     """
 
     keep_raw_points: bool = False
     spool: bool = True
     spool_dir: str | None = None
     spool_max_gb: float | None = None
+    spool_memory_mb: float = 256.0
 
 
 @dataclass(frozen=True)
@@ -234,6 +238,9 @@ def validate_config(cfg: ConvertConfig, where: str = "<config>") -> None:
         raise ConfigError(f"{where}: store.spool must be true or false, got {st.spool!r}")
     if st.spool_max_gb is not None and (not isinstance(st.spool_max_gb, (int, float)) or st.spool_max_gb <= 0):
         raise ConfigError(f"{where}: store.spool_max_gb must be a number of GB > 0, got {st.spool_max_gb!r}")
+    mem = st.spool_memory_mb
+    if isinstance(mem, bool) or not isinstance(mem, (int, float)) or not 0 <= mem < float("inf"):
+        raise ConfigError(f"{where}: store.spool_memory_mb must be a number of MiB >= 0, got {mem!r}")
 
 
 def load_config(path: str | Path | None) -> ConvertConfig:

@@ -133,7 +133,7 @@ def _open_spool(cfg: ConvertConfig) -> Spool | None:
         return None
     folder = cfg.resolve(st.spool_dir)
     max_bytes = None if st.spool_max_gb is None else int(st.spool_max_gb * 1e9)
-    return Spool(str(folder) if folder is not None else None, max_bytes)
+    return Spool(str(folder) if folder is not None else None, max_bytes, int(st.spool_memory_mb * (1 << 20)))
 
 
 def _report_spool(spool: Spool | None, report: ReportBuilder) -> None:
@@ -147,6 +147,7 @@ def _report_spool(spool: Spool | None, report: ReportBuilder) -> None:
         "reason": spool.abandoned,
         "records": spool.records,
         "bytes": spool.nbytes,
+        "memory_bytes": spool.memory_nbytes,
     }
 
 

@@ -1,11 +1,19 @@
-"""Decoded LiDAR and radar messages of pass 1, kept on local disk for pass 2.
+"""Decoded LiDAR and radar messages of pass 1, kept in memory and then on local disk for pass 2.
 
 Pass 2 needs the frame plan (common-clock times, reference times, the ego trajectory), which only
 exists after pass 1 has read the whole log. Reading the bag a second time for the LiDAR and radar
 topics costs a full iteration of every chunk (rosbags' readers copy every record of a chunk, also
 the ones a topic filter drops) plus a second PointCloud2 decode. The spool avoids both: pass 1
-decodes each LiDAR/radar message once and appends its arrays, uncompressed, to one temporary file;
-pass 2 streams that file back in the same order.
+decodes each LiDAR/radar message once and hands it to the spool; pass 2 takes them back in the same
+order.
+
+The first records stay in memory as the decoded arrays themselves and reach pass 2 without a copy:
+up to ``memory_bytes`` (``store.spool_memory_mb``, 256 MiB by default: about 20 s of a 64-beam
+LiDAR at 10 Hz) minus the 32 MiB that writes to the file may have in flight, so that the spool's
+memory never exceeds ``memory_bytes``. Every later record is appended, uncompressed, to one
+temporary file. Short logs never touch the disk (the 20 s bench log converts 0.17 s faster than
+through the file: nothing is copied into the page cache and back), and memory stays bounded by the
+budget for any log length.
 
 The file has no name: it is created unlinked (``tempfile.TemporaryFile``: ``O_TMPFILE`` or an
 immediate unlink on POSIX, ``O_TEMPORARY`` on Windows), so the kernel frees its space when the
@@ -14,12 +22,12 @@ conversion ends in any way, also ``kill -9`` or a crash; nothing is left in the 
 File format (private to one conversion): a sequence of records, each an 8-byte
 little-endian header length, a pickled header (message origin, record class, scalar attributes,
 array layout, or the decode error) and the arrays' bytes, each padded to 16 bytes so that every
-view is aligned. Memory stays bounded: at most 32 MiB of records wait for the writer thread, and
-nothing is kept per message.
+view is aligned. Memory stays bounded: the in-memory records, at most 32 MiB of records waiting for
+the writer thread, and nothing per message on disk.
 
-The spool gives up cleanly (``abandoned`` is set, the file is deleted, pass 2 reads the bag) when
-the disk is full or the file would exceed its budget (free space of the spool folder minus a
-reserve, or ``store.spool_max_gb``).
+The spool gives up cleanly (``abandoned`` is set, the file is deleted and the in-memory records
+dropped, pass 2 reads the bag) when the disk is full or the file would exceed its budget (free
+space of the spool folder minus a reserve, or ``store.spool_max_gb``).
 """
 
 from __future__ import annotations
@@ -34,7 +42,7 @@ import tempfile
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import numpy as np
@@ -46,7 +54,7 @@ _ALIGN = 16
 _LEN = struct.Struct("<Q")
 _BATCH = 4  # records read ahead per helper call
 _RESERVE_BYTES = 1 << 30  # never fill the spool's disk beyond free space minus this
-_IN_FLIGHT_BYTES = 32 << 20  # record bytes handed to the writer thread and not yet written
+IN_FLIGHT_BYTES = 32 << 20  # record bytes handed to the writer thread and not yet written
 _CLASSES: dict[str, type] = {"PointCloud": PointCloud, "RadarDetections": RadarDetections}
 
 
@@ -69,6 +77,14 @@ class SpoolEntry:
     nbytes: int
     record: PointCloud | RadarDetections | None
     error: str = ""
+
+
+def _owned(a: np.ndarray) -> np.ndarray:
+    """``a`` when it keeps no more memory alive than its own bytes, else a copy of it."""
+    base = a
+    while isinstance(base.base, np.ndarray):
+        base = base.base
+    return a if base.base is None and base.nbytes <= a.nbytes else a.copy()
 
 
 def _pad(n: int) -> int:
@@ -98,9 +114,11 @@ class Spool:
     Args:
         directory: Folder for the file (None: the system temporary folder, ``TMPDIR``).
         max_bytes: Upper bound on the file size (None: free space minus a 1 GiB reserve).
+        memory_bytes: Memory the spool may use: the first records stay in memory up to this many
+            array bytes minus the 32 MiB that writes to the file may have in flight (0: none).
     """
 
-    def __init__(self, directory: str | None = None, max_bytes: int | None = None) -> None:
+    def __init__(self, directory: str | None = None, max_bytes: int | None = None, memory_bytes: int = 0) -> None:
         folder = directory or tempfile.gettempdir()
         os.makedirs(folder, exist_ok=True)
         self.folder = folder
@@ -108,8 +126,13 @@ class Spool:
         self._fd = self._file.fileno()
         free = max(0, shutil.disk_usage(folder).free - _RESERVE_BYTES)
         self.budget = free if max_bytes is None else min(max_bytes, free)
-        self.nbytes = 0
+        self.nbytes = 0  # bytes in the file
         self.records = 0
+        self._file_records = 0
+        self.memory_bytes = max(0, memory_bytes - IN_FLIGHT_BYTES) if memory_bytes > IN_FLIGHT_BYTES else 0
+        self.memory_nbytes = 0  # array bytes of the records kept in memory
+        self._memory: deque[SpoolEntry] = deque()  # the first records, while they fit memory_bytes
+        self._spilled = False  # a record went to the file: every later one does too (order)
         self.abandoned = ""  # why the spool gave up ('' while it is in use)
         self.topics: set[str] = set()
         self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fusion-spool")
@@ -126,7 +149,7 @@ class Spool:
 
         The record's arrays are written from a helper thread: do not modify them afterwards.
         """
-        if not self._wait_write(_IN_FLIGHT_BYTES):
+        if not self._wait_write(IN_FLIGHT_BYTES):
             return
         arrays: list[tuple[str, np.ndarray]] = []
         scalars: dict[str, Any] = {}
@@ -139,6 +162,11 @@ class Spool:
                     arrays.extend((f"fields.{k}", v) for k, v in value.items())
                 else:
                     scalars[f.name] = value
+        in_memory = sum(a.nbytes for _, a in arrays)
+        if not self._spilled and self.memory_nbytes + in_memory <= self.memory_bytes:
+            self._keep(raw, record, error, in_memory)
+            return
+        self._spilled = True
         layout = []
         offset = 0
         buffers: list[Any] = []
@@ -161,6 +189,28 @@ class Spool:
         self._pending.append((self._io.submit(_write_all, self._fd, [_LEN.pack(len(header)), header, *buffers]), size))
         self._in_flight += size
         self.nbytes += size
+        self.records += 1
+        self._file_records += 1
+        self.topics.add(raw.topic)
+
+    def _keep(self, raw: RawMessage, record: PointCloud | RadarDetections | None, error: str, nbytes: int) -> None:
+        """Keep one record in memory (arrays that are views of a larger buffer are copied first, so
+        that the budget counts every byte kept alive)."""
+        if record is not None:
+            changes: dict[str, Any] = {}
+            for f in fields(record):
+                value = getattr(record, f.name)
+                if isinstance(value, np.ndarray):
+                    if (own := _owned(value)) is not value:
+                        changes[f.name] = own
+                elif f.name == "fields":
+                    owned = {k: _owned(v) for k, v in value.items()}
+                    if any(owned[k] is not v for k, v in value.items()):
+                        changes[f.name] = owned
+            if changes:
+                record = replace(record, **changes)
+        self._memory.append(SpoolEntry(raw.topic, raw.index, raw.record_time_ns, len(raw.data), record, error))
+        self.memory_nbytes += nbytes
         self.records += 1
         self.topics.add(raw.topic)
 
@@ -209,8 +259,8 @@ class Spool:
         return out, offset
 
     def _read_ahead(self) -> Iterator[tuple[tuple[Any, ...], np.ndarray | None]]:
-        """(header, buffer) of every record in order; the next batch is read while one is used."""
-        left = self.records
+        """(header, buffer) of every record of the file in order; the next batch is read while one is used."""
+        left = self._file_records
         ahead = self._io.submit(self._read_batch, 0, min(_BATCH, left)) if left else None
         while ahead is not None:
             batch, offset = ahead.result()
@@ -219,9 +269,15 @@ class Spool:
             yield from batch
 
     def entries(self) -> Iterator[SpoolEntry]:
-        """Every spooled message, in the order it was added (arrays are fresh, writable arrays)."""
+        """Every spooled message, in the order it was added (arrays are fresh, writable arrays).
+
+        The records kept in memory are handed out once (their memory is released as pass 2 goes);
+        the file's records can be read again.
+        """
         if not self._wait_write():
             return
+        while self._memory:
+            yield self._memory.popleft()
         for header, buf in self._read_ahead():
             topic, index, record_ns, nbytes, kind, scalars, layout, _, error = header
             record = None
@@ -241,6 +297,7 @@ class Spool:
 
     def _abandon(self, why: str) -> None:
         self.abandoned = why
+        self._memory.clear()
         self._discard()
 
     def _discard(self) -> None:

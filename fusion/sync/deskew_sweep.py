@@ -48,7 +48,7 @@ def _organized(pt, columns):  # type: ignore[no-untyped-def]
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)  # nogil: the shard pool's threads go on while a sweep is deskewed
 def deskew_sweep(  # type: ignore[no-untyped-def]
     xyz, pt, offset_ns, ref_ns, lo_ns, hi_ns, times, traj_t, traj_q, R_bl, t_bl, max_gap_ns, columns, out
 ):
