@@ -353,3 +353,25 @@ def test_typestores_are_shared_by_identical_definitions_only(tmp_path: Path) -> 
         assert s3.deserialize(next(s3.messages())).extra == 7
         m1 = s1.deserialize(next(s1.messages()))
         assert (m1.value, m1.label) == (2.5, "a") and not hasattr(m1, "extra")
+
+
+def test_rosbags_store_is_loaded_only_for_a_type_the_bag_does_not_define(bag: Path) -> None:
+    """Opening a bag that embeds every definition (ROS 1 headers, MCAP schemas) skips rosbags' bundled
+    store (it imports every ROS 2 distribution's types: ≈ 70 ms); a bag without them loads it."""
+    from rosbags.interfaces import MessageDefinition, MessageDefinitionFormat
+
+    from fusion.readers import typesys
+
+    with open_bags(bag) as src:
+        conns = [c for group in src._conns for c in group]
+        want = {c.msgtype for c in conns}
+        embedded = all(c.msgdef.format != MessageDefinitionFormat.NONE for c in conns)
+    typesys._fallback_types.cache_clear()
+    reg = typesys.build_registry(conns, ros1=bag.suffix == ".bag")
+    assert not reg.missing and want <= set(reg.store.fielddefs)
+    assert typesys._fallback_types.cache_info().currsize == (0 if embedded else 1)
+    none = MessageDefinition(MessageDefinitionFormat.NONE, "")
+    bare = [c._replace(msgdef=none) for c in conns if c.msgtype == "sensor_msgs/msg/Imu"]  # as old db3 bags
+    reg = typesys.build_registry(bare, ros1=bag.suffix == ".bag")
+    assert bare and not reg.missing and "sensor_msgs/msg/Imu" in reg.store.fielddefs
+    assert typesys._fallback_types.cache_info().currsize == 1

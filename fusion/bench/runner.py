@@ -98,6 +98,9 @@ def run_stage(name: str, env: dict[str, str] | None = None, **kwargs: Any) -> di
     cmd = [sys.executable, "-m", "fusion.bench.stages", name, json.dumps(kwargs)]
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         environ = {**os.environ, "PYTHONWARNINGS": "ignore", **(env or {})}
+        # imports as from an installed package: with bytecode caching (a shell may turn it off;
+        # then every process compiles fusion's sources again, ≈ 0.2 s of its first conversion)
+        environ.pop("PYTHONDONTWRITEBYTECODE", None)
         proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=environ)
         ps = psutil.Process(proc.pid)
         peak = 0
