@@ -194,7 +194,7 @@ def test_with_without_and_abandoned_spool_convert_identically(tmp_path: Path, fm
     for label, store_cfg in {
         "spool": StoreConfig(spool_dir=str(spool_dir)),  # all in memory (256 MiB)
         "disk": StoreConfig(spool_dir=str(spool_dir), spool_memory_mb=0),
-        "both": StoreConfig(spool_dir=str(spool_dir), spool_memory_mb=32.8),  # 0.8 MiB of records, then disk
+        "both": StoreConfig(spool_dir=str(spool_dir), spool_memory_mb=IN_FLIGHT_BYTES / 2**20 + 0.8),  # 0.8 MiB kept
         "off": StoreConfig(spool=False),
         "abandoned": StoreConfig(spool_dir=str(spool_dir), spool_max_gb=2e-4, spool_memory_mb=0),  # gives up
     }.items():
