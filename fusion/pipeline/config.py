@@ -87,7 +87,7 @@ class StoreConfig:
         spool_dir: Folder of the spool file (None: the system temporary folder, ``TMPDIR``).
         spool_max_gb: Largest spool file, GB (None: the folder's free space minus 1 GiB).
         spool_memory_mb: Memory the spool may use, MiB: the first decoded LiDAR/radar messages stay
-            in memory up to this budget minus the 16 MiB of writes in flight to the file (0: all on disk).
+            in memory up to this budget minus the 32 MiB of writes in flight to the file (0: all on disk).
     """
 
     keep_raw_points: bool = False

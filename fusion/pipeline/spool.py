@@ -9,7 +9,7 @@ order.
 
 The first records stay in memory as the decoded arrays themselves and reach pass 2 without a copy:
 up to ``memory_bytes`` (``store.spool_memory_mb``, 256 MiB by default: about 20 s of a 64-beam
-LiDAR at 10 Hz) minus the 16 MiB that writes to the file may have in flight, so that the spool's
+LiDAR at 10 Hz) minus the 32 MiB that writes to the file may have in flight, so that the spool's
 memory never exceeds ``memory_bytes``. Every later record is appended, uncompressed, to one
 temporary file. Short logs never touch the disk (the 20 s bench log converts 0.17 s faster than
 through the file: nothing is copied into the page cache and back), and memory stays bounded by the
@@ -22,7 +22,7 @@ conversion ends in any way, also ``kill -9`` or a crash; nothing is left in the 
 File format (private to one conversion): a sequence of records, each an 8-byte
 little-endian header length, a pickled header (message origin, record class, scalar attributes,
 array layout, or the decode error) and the arrays' bytes, each padded to 16 bytes so that every
-view is aligned. Memory stays bounded: the in-memory records, at most 16 MiB of records waiting for
+view is aligned. Memory stays bounded: the in-memory records, at most 32 MiB of records waiting for
 the writer thread, and nothing per message on disk.
 
 The spool gives up cleanly (``abandoned`` is set, the file is deleted and the in-memory records
@@ -54,7 +54,7 @@ _ALIGN = 16
 _LEN = struct.Struct("<Q")
 _BATCH = 4  # records read ahead per helper call
 _RESERVE_BYTES = 1 << 30  # never fill the spool's disk beyond free space minus this
-IN_FLIGHT_BYTES = 16 << 20  # record bytes handed to the writer thread and not yet written
+IN_FLIGHT_BYTES = 32 << 20  # record bytes handed to the writer thread and not yet written
 _CLASSES: dict[str, type] = {"PointCloud": PointCloud, "RadarDetections": RadarDetections}
 
 
@@ -108,14 +108,14 @@ def _write_all(fd: int, buffers: list[Any]) -> None:
 class Spool:
     """Append-only spool file of one conversion (see module docstring).
 
-    Writing runs on a helper thread up to 16 MiB behind, reading a batch of records ahead (the file
+    Writing runs on a helper thread up to 32 MiB behind, reading a batch of records ahead (the file
     I/O releases the GIL), so the converting thread does not wait for the disk.
 
     Args:
         directory: Folder for the file (None: the system temporary folder, ``TMPDIR``).
         max_bytes: Upper bound on the file size (None: free space minus a 1 GiB reserve).
         memory_bytes: Memory the spool may use: the first records stay in memory up to this many
-            array bytes minus the 16 MiB that writes to the file may have in flight (0: none).
+            array bytes minus the 32 MiB that writes to the file may have in flight (0: none).
     """
 
     def __init__(self, directory: str | None = None, max_bytes: int | None = None, memory_bytes: int = 0) -> None:
