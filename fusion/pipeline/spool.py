@@ -10,10 +10,11 @@ order.
 The first records stay in memory as the decoded arrays themselves and reach pass 2 without a copy:
 up to ``memory_bytes`` (``store.spool_memory_mb``, 256 MiB by default: about 20 s of a 64-beam
 LiDAR at 10 Hz) minus the 32 MiB that writes to the file may have in flight, so that the spool
-holds about ``memory_bytes`` at most (a single record larger than 32 MiB still goes through). Every later record is appended, uncompressed, to one
-temporary file. Short logs hardly touch the disk (235 of the 238 MB of the 20 s bench log stay in
-memory; it converts 0.19 s faster than through the file: nothing is copied into the page cache and
-back), and memory stays bounded by the budget for any log length.
+holds about ``memory_bytes`` at most (a single record larger than 32 MiB still goes through).
+Every later record is appended, uncompressed, to one temporary file. Short logs hardly touch the
+disk (235 of the 238 MB of the 20 s bench log stay in memory; it converts 0.19 s faster than
+through the file: nothing is copied into the page cache and back), and memory stays bounded by the
+budget for any log length.
 
 The file has no name: it is created unlinked (``tempfile.TemporaryFile``: ``O_TMPFILE`` or an
 immediate unlink on POSIX, ``O_TEMPORARY`` on Windows), so the kernel frees its space when the
