@@ -80,12 +80,12 @@ class SpoolEntry:
     error: str = ""
 
 
-def _owned(a: np.ndarray) -> np.ndarray:
-    """``a`` when it keeps no more memory alive than its own bytes, else a copy of it."""
+def _owns(a: np.ndarray) -> bool:
+    """True when ``a`` keeps no more memory alive than its own bytes (not a view of a larger buffer)."""
     base = a
     while isinstance(base.base, np.ndarray):
         base = base.base
-    return a if base.base is None and base.nbytes <= a.nbytes else a.copy()
+    return base.base is None and base.nbytes <= a.nbytes
 
 
 def _pad(n: int) -> int:
@@ -166,7 +166,7 @@ class Spool:
                     scalars[f.name] = value
         in_memory = sum(a.nbytes for _, a in arrays)
         if not self._spilled and self.memory_nbytes + in_memory <= self._memory_limit:
-            self._keep(raw, record, error, in_memory)
+            self._keep(raw, record, error, arrays, in_memory)
             return
         self._spilled = True
         layout = []
@@ -195,22 +195,22 @@ class Spool:
         self._file_records += 1
         self.topics.add(raw.topic)
 
-    def _keep(self, raw: RawMessage, record: PointCloud | RadarDetections | None, error: str, nbytes: int) -> None:
-        """Keep one record in memory (arrays that are views of a larger buffer are copied first, so
-        that the budget counts every byte kept alive)."""
-        if record is not None:
-            changes: dict[str, Any] = {}
-            for f in fields(record):
-                value = getattr(record, f.name)
-                if isinstance(value, np.ndarray):
-                    if (own := _owned(value)) is not value:
-                        changes[f.name] = own
-                elif f.name == "fields":
-                    owned = {k: _owned(v) for k, v in value.items()}
-                    if any(owned[k] is not v for k, v in value.items()):
-                        changes[f.name] = owned
-            if changes:
-                record = replace(record, **changes)
+    def _keep(
+        self,
+        raw: RawMessage,
+        record: PointCloud | RadarDetections | None,
+        error: str,
+        arrays: list[tuple[str, np.ndarray]],
+        nbytes: int,
+    ) -> None:
+        """Keep one record in memory (``arrays``: its arrays as :meth:`add` lists them). An array that
+        is a view of a larger buffer is copied first, so that the budget counts every byte kept alive."""
+        copies = {key: a.copy() for key, a in arrays if not _owns(a)}
+        if record is not None and copies:
+            changes: dict[str, Any] = {k: v for k, v in copies.items() if not k.startswith("fields.")}
+            if len(changes) < len(copies):
+                changes["fields"] = {k: copies.get(f"fields.{k}", v) for k, v in record.fields.items()}
+            record = replace(record, **changes)
         self._memory.append(SpoolEntry(raw.topic, raw.index, raw.record_time_ns, len(raw.data), record, error))
         self.memory_nbytes += nbytes
         self.records += 1
