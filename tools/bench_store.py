@@ -24,8 +24,12 @@ import cv2
 import numpy as np
 import zarr
 
+from fusion.kinds.camera import add_camera_stream
+from fusion.kinds.imu import add_imu_stream
+from fusion.kinds.lidar import add_lidar_stream
 from fusion.store import layout as lay
 from fusion.store.create import WRITE_CONFIG
+from fusion.store.sink import FrameTable, SensorMatches
 
 CODECS: list[lay.Codec] = ["none", "lz4_shuffle", "lz4_bitshuffle", "zstd_shuffle", "zstd_bitshuffle", "zstd"]
 
@@ -114,12 +118,12 @@ def bench_store(out: Path, frames: int, zip_too: bool = True) -> dict[str, Any]:
     for url in [out / "e2e.zarr", *([out / "e2e.zip"] if zip_too else [])]:
         t0 = time.perf_counter()
         w = StoreWriter.create(url, overwrite=True)
-        lid = w.add_lidar("lidar", topic="/l", frame_id="l", fields={"intensity": np.float32, "ring": np.uint16},
-                          expected_messages=frames, expected_points=frames * 65536, attrs={},
-                          T_base_sensor=np.eye(4))
-        cams = [w.add_camera(f"cam{i}", topic="/c", frame_id="c", compressed=True, expected_messages=frames)
+        lid = add_lidar_stream(w, "lidar", topic="/l", frame_id="l",
+                               fields={"intensity": np.float32, "ring": np.uint16}, expected_messages=frames,
+                               expected_points=frames * 65536, attrs={}, T_base_sensor=np.eye(4))
+        cams = [add_camera_stream(w, f"cam{i}", topic="/c", frame_id="c", compressed=True, expected_messages=frames)
                 for i in range(2)]
-        imu = w.add_imu("imu", topic="/i", frame_id="i", expected_messages=frames * 20)
+        imu = add_imu_stream(w, "imu", topic="/i", frame_id="i", expected_messages=frames * 20)
         t_frames = 10**18 + 100_000_000 * np.arange(frames, dtype=np.int64)
         for k, t in enumerate(t_frames):
             s = scans[k % 4]
@@ -131,11 +135,11 @@ def bench_store(out: Path, frames: int, zip_too: bool = True) -> dict[str, Any]:
         imu.append_many(ti, ti, ti, rng.normal(size=(ti.size, 3)), rng.normal(size=(ti.size, 3)),
                         np.tile([0, 0, 0, 1.0], (ti.size, 1)))
         idx = np.arange(frames, dtype=np.int64)
-        match = (idx, np.zeros(frames, np.int64), np.ones(frames, bool))
+        match = SensorMatches(idx, np.zeros(frames, np.int64), np.ones(frames, bool))
         bounds = np.searchsorted(ti, t_frames, side="right")
-        w.write_frames(t_frames, np.tile(np.eye(4), (frames, 1, 1)), np.zeros(frames, np.uint32),
-                       np.stack([np.r_[0, bounds[:-1]], bounds], -1),
-                       {"lidar": match, "cam0": match, "cam1": match})
+        w.write_frames(FrameTable(t_frames, np.tile(np.eye(4), (frames, 1, 1)), np.zeros(frames, np.uint32),
+                                  np.stack([np.r_[0, bounds[:-1]], bounds], -1),
+                                  {"lidar": match, "cam0": match, "cam1": match}))
         w.finalize()
         write_s = time.perf_counter() - t0
         size = url.stat().st_size if url.suffix == ".zip" else _dir_stats(url)[0]

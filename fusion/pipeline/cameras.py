@@ -27,6 +27,7 @@ from fusion.pipeline.sensors import SelectedSensor, SelectedSensors
 from fusion.pipeline.streams import MessageTable
 from fusion.readers.records import CameraImage
 from fusion.readers.source import BagSource, RawMessage
+from fusion.store.sink import FrameSink
 
 
 def check_compressed_image(data: np.ndarray, fmt: str) -> str:
@@ -80,18 +81,18 @@ class EarlyCameras:
         writer: The store writer (``add_camera``, ``drop_stream``).
     """
 
-    def __init__(self, source: BagSource, selected: SelectedSensors, writer: Any) -> None:
+    def __init__(self, source: BagSource, selected: SelectedSensors, writer: FrameSink) -> None:
+        from fusion import kinds
+
         self._source = source
         self._options = selected.decode_options
         self._writer = writer
         self._cams: dict[str, _Camera] = {}
         for name, sel in selected.sensors.items():
-            if sel.kind != "camera" or sel.trigger_topic is not None:
+            kind = kinds.get(sel.kind)
+            if not kind.early or sel.trigger_topic is not None:
                 continue
-            w = writer.add_camera(
-                name, topic=sel.topic, frame_id=sel.frame_id, compressed=sel.compressed,
-                expected_messages=1024, attrs={"msgtype": sel.msgtype},
-            )  # fmt: skip
+            w = kind.open_early(writer, sel)
             self._cams[sel.topic] = _Camera(name, sel, w, by_record=sel.stamp_source == "record")
 
     @property

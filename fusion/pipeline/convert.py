@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from calibration import Rig
+from fusion import kinds
 from fusion.errors import StoreError
 from fusion.pipeline.cameras import EarlyCameras
 from fusion.pipeline.config import ConvertConfig
@@ -30,6 +31,8 @@ from fusion.pipeline.scan import scan
 from fusion.pipeline.sensors import select_sensors
 from fusion.pipeline.spool import Spool
 from fusion.readers import open_bags
+from fusion.store.sink import EgoColumns, FrameSink, FrameTable, RootAttrs, SensorMatches
+from fusion.store.writer import StoreWriter
 
 
 @dataclass(frozen=True)
@@ -89,7 +92,9 @@ def fingerprint(paths: Sequence[Path], cfg: ConvertConfig) -> str:
     return h.hexdigest()[:32]
 
 
-def _open_writer(out: str, fp: str, overwrite: bool, resume: bool, storage_options: dict[str, Any] | None) -> Any:
+def _open_writer(
+    out: str, fp: str, overwrite: bool, resume: bool, storage_options: dict[str, Any] | None
+) -> StoreWriter:
     from fusion.store import StoreWriter
 
     if resume:
@@ -235,32 +240,17 @@ def convert(
     )
 
 
-def _write_tables(writer: Any, rig: Rig, plan: ConversionPlan, ex: StreamPass, report: ReportBuilder) -> None:
-    """Everything besides the streamed payloads: ego, IMU, frame table, rig, report."""
+def _write_tables(writer: FrameSink, rig: Rig, plan: ConversionPlan, ex: StreamPass, report: ReportBuilder) -> None:
+    """Everything besides the streamed payloads: ego, continuous streams (IMU), frame table, rig, report."""
     ego = plan.ego
-    writer.set_root_attrs(base_frame=rig.base_frame, world_frame=ego.parent or "odom", reference=plan.reference)
+    writer.set_root_attrs(RootAttrs(base_frame=rig.base_frame, world_frame=ego.parent or "odom",
+                                    reference=plan.reference))
     writer.write_rig(rig.to_dict())
-    writer.write_ego(
-        ego.times_ns,
-        ego.translation_m,
-        ego.rotation_xyzw,
-        ego.linear_velocity_mps,
-        ego.angular_velocity_radps,
-        attrs={"parent": ego.parent, "child": ego.child, "source": ego.topic},
-    )
-    if plan.imu is not None:
-        imu = plan.imu
-        w = writer.add_imu(
-            imu.name, topic=imu.topic, frame_id=imu.frame_id, expected_messages=len(imu.times_ns), attrs={}
-        )
-        w.append_many(
-            imu.stamp_ns,
-            imu.record_ns,
-            imu.times_ns,
-            imu.angular_velocity_radps,
-            imu.linear_acceleration_mps2,
-            imu.orientation_xyzw,
-        )
+    writer.write_ego(EgoColumns(ego.times_ns, ego.translation_m, ego.rotation_xyzw, ego.linear_velocity_mps,
+                                ego.angular_velocity_radps,
+                                attrs={"parent": ego.parent, "child": ego.child, "source": ego.topic}))
+    if plan.imu is not None and ex.selected.imu is not None:
+        kinds.get(ex.selected.imu.kind).write_table(writer, plan.imu)
     frames = plan.frames
     sensors = ex.frame_sensors()
     flags = np.asarray(frames.flags, dtype=np.uint32)
@@ -269,7 +259,8 @@ def _write_tables(writer: Any, rig: Rig, plan: ConversionPlan, ex: StreamPass, r
         if plan.imu is not None
         else np.zeros((len(frames.time_ns), 2), np.int64)
     )
-    writer.write_frames(np.asarray(frames.time_ns, dtype=np.int64), ex.ego_at_frames(), flags, imu_range, sensors)
+    writer.write_frames(FrameTable(np.asarray(frames.time_ns, dtype=np.int64), ex.ego_at_frames(), flags, imu_range,
+                                   sensors))
     report.sync_quality = _quality(frames.time_ns, sensors, flags)
     report.extra["frames"] = len(frames.time_ns)
     report.extra["reference"] = plan.reference
@@ -277,13 +268,12 @@ def _write_tables(writer: Any, rig: Rig, plan: ConversionPlan, ex: StreamPass, r
     writer.write_report(report.to_dict())
 
 
-def _quality(
-    times: Any, sensors: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], flags: np.ndarray
-) -> dict[str, Any]:
+def _quality(times: Any, sensors: dict[str, SensorMatches], flags: np.ndarray) -> dict[str, Any]:
     """Per sensor p50/p99/max |Δt| (ms) over frames where it is present, and frames missing it."""
     out: dict[str, Any] = {"frames": len(times), "ego_gap_frames": int((flags & 1).astype(bool).sum())}
     per: dict[str, Any] = {}
-    for name, (_, dt, valid) in sensors.items():
+    for name, m in sensors.items():
+        dt, valid = m.dt_ns, m.valid
         a = np.abs(dt[valid]).astype(np.float64) / 1e6
         per[name] = {
             "present": int(valid.sum()),

@@ -10,13 +10,14 @@ are deskewed to their sweep's reference time and radar Doppler is ego-compensate
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 
 from calibration import Rig
+from fusion import kinds
 from fusion.errors import DecodeError, MessageTypeError, TruncatedBagError
-from fusion.pipeline.cameras import camera_payload
+from fusion.kinds.base import StreamWriterLike
 from fusion.pipeline.compensate import Compensator, LidarStats
 from fusion.pipeline.config import ConvertConfig
 from fusion.pipeline.plan import ConversionPlan
@@ -24,9 +25,31 @@ from fusion.pipeline.report import REASON_DECODE, ReportBuilder
 from fusion.pipeline.sensors import SelectedSensors
 from fusion.pipeline.spool import Spool
 from fusion.pipeline.streams import MessageTable
-from fusion.readers.records import CameraImage, PointCloud, RadarDetections
+from fusion.readers.records import Record
 from fusion.readers.source import BagSource
+from fusion.store.sink import FrameSink, SensorMatches
 from fusion.sync import interpolate_poses
+
+
+@dataclass
+class WriteContext:
+    """What a stream kind's pass-2 hooks work with (:meth:`fusion.kinds.base.StreamKind.write`).
+
+    Attributes:
+        cfg: The conversion config.
+        plan: The plan (message tables, ego trajectory, frames).
+        selected: The conversion's sensors (kept point fields).
+        compensator: Deskew and Doppler compensation against the plan's ego trajectory.
+    """
+
+    cfg: ConvertConfig
+    plan: ConversionPlan
+    selected: SelectedSensors
+    compensator: Compensator
+
+    def start_lidar(self, name: str) -> None:
+        """Begin the deskew bookkeeping of LiDAR ``name`` (reported per LiDAR)."""
+        self.compensator.lidar_stats[name] = LidarStats()
 
 
 class StreamPass:
@@ -39,7 +62,7 @@ class StreamPass:
         rig: Rig,
         cfg: ConvertConfig,
         plan: ConversionPlan,
-        writer: Any,
+        writer: FrameSink,
         report: ReportBuilder,
         prewritten: dict[str, np.ndarray] | None = None,
     ) -> None:
@@ -50,70 +73,32 @@ class StreamPass:
         self.plan = plan
         self.writer = writer
         self.report = report
-        self.streams: dict[str, Any] = {}
+        self.streams: dict[str, StreamWriterLike] = {}
         self.rows: dict[str, np.ndarray] = {}  # sensor -> topic index -> stored row (-1: not stored)
         self.next_row: dict[str, int] = {}
         fields = {name: dict(sel.fields) for name, sel in selected.sensors.items()}
         self.compensator = Compensator(rig, cfg, plan, fields)
         self.lidar_stats = self.compensator.lidar_stats
+        self.context = WriteContext(cfg, plan, selected, self.compensator)
         self.prewritten = dict(prewritten or {})  # camera streams written in pass 1: name -> rows
         ego = plan.ego
         self._ego = (ego.times_ns, ego.translation_m, ego.rotation_xyzw)
 
     # -- setup ---------------------------------------------------------------------------
     def open_streams(self) -> None:
-        keep_raw = self.cfg.store.keep_raw_points
+        """Create the store stream of every sensor this pass writes (its kind's columns)."""
         self.rows.update(self.prewritten)
         for name, tab in self.pass2_tables().items():
             sel = self.selected.sensors[name]
-            n = len(tab.stamp_ns)
-            self.rows[name] = np.full(n, -1, dtype=np.int64)
+            self.rows[name] = np.full(len(tab.stamp_ns), -1, dtype=np.int64)
             self.next_row[name] = 0
-            attrs = {"msgtype": sel.msgtype, "stamp_source": tab.stamp_source, "time_offset_ns": tab.offset_ns}
-            if tab.kind == "lidar":
-                pts = int(tab.points.sum()) if tab.points is not None else n * 1024
-                attrs.update(
-                    deskew=self.cfg.deskew, reference_time=self.cfg.frames.reference_time, keep_raw_points=keep_raw
-                )
-                self.streams[name] = self.writer.add_lidar(
-                    name,
-                    topic=tab.topic,
-                    frame_id=sel.frame_id,
-                    fields=dict(sel.fields),
-                    expected_messages=n,
-                    expected_points=max(pts, 1),
-                    attrs=attrs,
-                )
-                self.lidar_stats[name] = LidarStats()
-            elif tab.kind == "radar":
-                self.streams[name] = self.writer.add_radar(
-                    name,
-                    topic=tab.topic,
-                    frame_id=sel.frame_id,
-                    fields=dict(sel.fields),
-                    expected_messages=n,
-                    expected_points=max(n * 64, 1),
-                    attrs=attrs,
-                )
-            else:
-                self.streams[name] = self.writer.add_camera(
-                    name,
-                    topic=tab.topic,
-                    frame_id=sel.frame_id,
-                    compressed=sel.compressed,
-                    expected_messages=n,
-                    attrs=attrs,
-                )
+            self.streams[name] = kinds.get(tab.kind).open_stream(self.writer, sel, tab, self.context)
 
     def pass2_tables(self) -> dict[str, MessageTable]:
         """The tables of the sensors this pass reads (all but the streams written in pass 1)."""
         return {k: v for k, v in self.plan.tables.items() if k not in self.prewritten}
 
     # -- per message ---------------------------------------------------------------------
-    def _camera(self, name: str, rec: CameraImage, common: int) -> None:
-        data = camera_payload(rec)
-        self.streams[name].append(rec.meta.stamp_ns, rec.meta.record_time_ns, common, data, format=rec.encoding)
-
     def run(
         self,
         progress: Callable[[int], None] | None = None,
@@ -133,7 +118,7 @@ class StreamPass:
         seen: dict[str, int] = dict.fromkeys(by_topic.values(), -1)
         from_bag = sorted(by_topic)
         if spool is not None and spool.active:
-            spooled = {tab.topic for tab in tables.values() if tab.kind in ("lidar", "radar")}
+            spooled = {tab.topic for tab in tables.values() if kinds.get(tab.kind).spooled}
             from_bag = [t for t in from_bag if t not in spooled]
             for e in spool.entries():
                 if e.topic not in spooled:
@@ -213,7 +198,7 @@ class StreamPass:
                 return False
         return True
 
-    def _put(self, name: str, topic: str, i: int, record_ns: int, rec: Any) -> None:
+    def _put(self, name: str, topic: str, i: int, record_ns: int, rec: Record) -> None:
         """Write one decoded message to its stream, or report why it is invalid."""
         tab = self.plan.tables[name]
         try:
@@ -225,28 +210,12 @@ class StreamPass:
         self.next_row[name] += 1
         self.report.stored(topic)
 
-    def _store(self, name: str, tab: MessageTable, rec: Any, common: int) -> None:
-        """Write one decoded record to its stream (raises DecodeError for a payload that is invalid)."""
-        if isinstance(rec, PointCloud) and tab.kind == "lidar":
-            c = self.compensator.lidar(name, tab, rec, common)
-            self.streams[name].append(
-                rec.meta.stamp_ns, rec.meta.record_time_ns, common, c.ref_ns,
-                np.ascontiguousarray(c.xyz, dtype=np.float32), c.time_offset_ns, c.fields,
-                xyz_raw=c.raw if self.cfg.store.keep_raw_points else None,
-            )  # fmt: skip
-        elif isinstance(rec, RadarDetections) and tab.kind == "radar":
-            fields = {k: v for k, v in rec.fields.items() if k in self.selected.sensors[name].fields}
-            comp = self.compensator.radar(name, rec, common)
-            self.streams[name].append(
-                rec.meta.stamp_ns, rec.meta.record_time_ns, common, rec.xyz, rec.radial_velocity_mps, comp, fields
-            )
-        elif isinstance(rec, CameraImage) and tab.kind == "camera":
-            self._camera(name, rec, common)
-        else:
-            raise DecodeError(f"decoded as {type(rec).__name__}, expected {tab.kind}")
+    def _store(self, name: str, tab: MessageTable, rec: Record, common: int) -> None:
+        """Write one decoded record through its kind (raises DecodeError for a payload that is invalid)."""
+        kinds.get(tab.kind).write(self.context, name, self.streams[name], rec, common)
 
     # -- frame table ---------------------------------------------------------------------
-    def frame_sensors(self) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    def frame_sensors(self) -> dict[str, SensorMatches]:
         """Frame table per sensor with plan rows mapped to stored rows."""
         out = {}
         for name, m in self.plan.frames.sensors.items():
@@ -261,7 +230,7 @@ class StreamPass:
                     f"{name}: {int(lost.sum())} frame(s) matched a message that could not be stored; marked missing"
                 )
             valid &= stored >= 0
-            out[name] = (np.where(valid, stored, -1), np.where(valid, dt, 0), valid)
+            out[name] = SensorMatches(np.where(valid, stored, -1), np.where(valid, dt, 0), valid)
         return out
 
     def ego_at_frames(self) -> np.ndarray:

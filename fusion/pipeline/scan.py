@@ -1,4 +1,4 @@
-"""Pass 1 scan: one iteration over the selected topics, collecting clocks and small streams.
+"""Pass 1 scan: one iteration over the selected topics, each handled by its stream kind's scanner.
 
 Camera and radar messages are read for their header stamps (straight from the
 serialized bytes); camera payloads are also handed to the store here when an
@@ -12,27 +12,22 @@ Nothing heavy is kept in memory.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from fusion.errors import DecodeError, MessageTypeError, TruncatedBagError
+from fusion import kinds
+from fusion.errors import DecodeError, TruncatedBagError
+from fusion.kinds.base import StreamKind, TopicScanner
 from fusion.pipeline.cameras import EarlyCameras
 from fusion.pipeline.report import REASON_DECODE, ReportBuilder
 from fusion.pipeline.sensors import SelectedSensor, SelectedSensors, fields_of
 from fusion.pipeline.spool import Spool
 from fusion.pipeline.streams import IMU_COLUMNS, POSE_COLUMNS, SampleColumns
-from fusion.readers.records import (
-    CameraInfoRecord,
-    ImuSample,
-    PointCloud,
-    PoseSample,
-    RadarDetections,
-    TransformBatch,
-)
-from fusion.readers.source import BagSource, RawMessage
+from fusion.readers.records import PointCloud, PoseSample, Record, TransformBatch
+from fusion.readers.source import BagSource, DecodeOptions, RawMessage
 from fusion.readers.stamps import StampExtractor
 
 
@@ -77,166 +72,128 @@ class Scan:
     truncated: str | None = None  # why pass 1 stopped before the end (a damaged bag)
 
 
-def _camera_info_dict(rec: CameraInfoRecord, topic: str) -> dict[str, Any]:
-    return {
-        "width": rec.width,
-        "height": rec.height,
-        "distortion_model": rec.distortion_model,
-        "d": [float(x) for x in rec.d],
-        "k": [float(x) for x in np.ravel(rec.k)],
-        "topic": topic,
-    }
-
-
 _NAN3 = np.full(3, np.nan)
-_NAN4 = np.full(4, np.nan)
 
 
-def _add_pose(out: Scan, p: PoseSample) -> None:
-    if not len(out.poses):
-        out.pose_frames = (p.parent_frame, p.child_frame)
-    out.pose_topics.add(p.meta.topic)
-    out.poses.append(
-        stamp_ns=p.meta.stamp_ns,
-        index=p.meta.index,
-        record_ns=p.meta.record_time_ns,
-        translation_m=p.translation_m,
-        rotation_xyzw=p.rotation_xyzw,
-        linear_velocity_mps=p.linear_velocity_mps if p.linear_velocity_mps is not None else _NAN3,
-        angular_velocity_radps=p.angular_velocity_radps if p.angular_velocity_radps is not None else _NAN3,
-    )
+class _ClockScanner:
+    """A topic read for its stamps only (a trigger topic that is no sensor of its own)."""
+
+    def __init__(self, ctx: ScanContext, topic: str) -> None:
+        self.ctx, self.clocks = ctx, ctx.clocks[topic]
+
+    def message(self, raw: RawMessage) -> None:
+        self.clocks.add(self.ctx.extractor.stamp(raw), raw.record_time_ns)
 
 
-def _spool_message(
-    source: BagSource,
-    raw: RawMessage,
-    sensor: SelectedSensor,
-    c: TopicClocks,
-    extractor: StampExtractor,
-    spool: Spool,
-    opts: Any,
-) -> None:
-    """A LiDAR/radar message while spooling: decoded once, clocks and sweep taken, arrays spooled."""
-    try:
-        rec = source.decode(raw, options=opts)
-    except (DecodeError, MessageTypeError) as exc:
-        c.add(extractor.stamp(raw), raw.record_time_ns)
-        spool.add(raw, None, exc.reason if isinstance(exc, DecodeError) else str(exc))
-        return
-    if not isinstance(rec, (PointCloud, RadarDetections)):
-        c.add(extractor.stamp(raw), raw.record_time_ns)
-        spool.add(raw, None, f"decoded as {type(rec).__name__}, expected {sensor.kind}")
-        return
-    c.add(rec.meta.stamp_ns, raw.record_time_ns)
-    if not sensor.fields:
-        sensor.fields = dict(fields_of(rec))
-    if isinstance(rec, PointCloud):
-        c.add_sweep(raw.index, rec)
-    spool.add(raw, rec)
+@dataclass
+class ScanContext:
+    """What a stream kind's pass-1 scanner works with (:meth:`fusion.kinds.base.StreamKind.scanner`).
 
+    Attributes:
+        source: The open log.
+        selected: The conversion's sensors (world/base frames, decode options).
+        report: Receives decode failures of the continuous streams and warnings.
+        extractor: Reads header stamps from the serialized bytes.
+        out: What pass 1 collects.
+        early: Writes camera payloads during pass 1, if any.
+        spool: Keeps decoded spooled-kind messages for pass 2, if any.
+    """
 
-def _scan_messages(
-    source: BagSource,
-    topics: list[str],
-    by_topic: dict[str, Any],
-    clocks: dict[str, TopicClocks],
-    cont: set[str],
-    triggers: set[str],
-    extractor: StampExtractor,
-    out: Scan,
-    selected: SelectedSensors,
-    report: ReportBuilder,
-    early: EarlyCameras | None,
-    spool: Spool | None,
-    tick: Callable[[int], None] | None,
-) -> None:
-    """The pass-1 loop (see :func:`scan`)."""
-    world, base = selected.world_frame, selected.base_frame
-    opts = selected.decode_options
-    fields_known: set[str] = set()  # LiDAR topics whose first cloud was decoded (field dtypes known)
-    info_known: set[str] = set()  # CameraInfo topics whose first message was decoded (the one kept)
-    early_topics = early.topics if early is not None else set()
-    nbytes = out.topic_bytes
-    for raw in source.messages(topics):
-        nbytes[raw.topic] = nbytes.get(raw.topic, 0) + len(raw.data)
-        if tick is not None:
-            tick(len(raw.data))
-        sensor = by_topic.get(raw.topic)
-        if raw.topic in triggers and sensor is None:
-            clocks[raw.topic].add(extractor.stamp(raw), raw.record_time_ns)
-            continue
-        if sensor is not None and sensor.kind in ("lidar", "radar") and spool is not None and spool.active:
-            _spool_message(source, raw, sensor, clocks[raw.topic], extractor, spool, opts)
-            continue
-        if sensor is not None and sensor.kind != "lidar":
-            c = clocks[raw.topic]
-            stamp = extractor.stamp(raw)
-            c.add(stamp, raw.record_time_ns)
-            if raw.topic in early_topics:
-                assert early is not None
-                early.add(raw, stamp)
-                continue
-            if sensor.kind == "radar" and not sensor.fields:
-                try:
-                    rec = source.decode(raw, options=opts)
-                    if isinstance(rec, RadarDetections):
-                        sensor.fields = dict(fields_of(rec))
-                except (DecodeError, MessageTypeError):
-                    pass  # pass 2 reports it
-            continue
-        if raw.topic in info_known:  # only the first intrinsics of a camera are kept: no need to decode more
-            continue
-        if sensor is not None and raw.topic in fields_known:  # LiDAR after its first cloud: time bounds only
-            c = clocks[raw.topic]
-            c.add(extractor.stamp(raw), raw.record_time_ns)
-            try:
-                lo, hi, n = source.lidar_time_bounds(raw, options=opts)
-            except (DecodeError, MessageTypeError):
-                continue  # no sweep bounds: never a frame; pass 2 reports the message
-            c.sweep[raw.index] = (lo, hi)
-            c.points[raw.index] = n
-            continue
+    source: BagSource
+    selected: SelectedSensors
+    report: ReportBuilder
+    extractor: StampExtractor
+    out: Scan
+    early: EarlyCameras | None
+    spool: Spool | None
+
+    @property
+    def clocks(self) -> dict[str, TopicClocks]:
+        """Per topic, the clocks of its messages."""
+        return self.out.clocks
+
+    @property
+    def options(self) -> Mapping[str, DecodeOptions]:
+        """topic -> decode options."""
+        return self.selected.decode_options
+
+    def decode(self, raw: RawMessage) -> Record:
+        """Decode ``raw`` with its topic's options (raises DecodeError)."""
+        return self.source.decode(raw, options=self.selected.decode_options)
+
+    def clock_scanner(self, topic: str) -> _ClockScanner:
+        """A scanner that records the stamps of ``topic`` only."""
+        self.clocks.setdefault(topic, TopicClocks())
+        return _ClockScanner(self, topic)
+
+    def decode_failed(self, raw: RawMessage, exc: DecodeError) -> None:
+        """A continuous-stream message that does not decode: reported and counted."""
+        self.report.skip(raw.topic, raw.index, raw.record_time_ns, REASON_DECODE, exc.reason)
+        self.out.ego_decode_errors += 1
+
+    def add_pose(self, p: PoseSample) -> None:
+        """One ego pose ``T_world_base`` (x, y, z, w) with its twist (NaN when absent)."""
+        out = self.out
+        if not len(out.poses):
+            out.pose_frames = (p.parent_frame, p.child_frame)
+        out.pose_topics.add(p.meta.topic)
+        out.poses.append(
+            stamp_ns=p.meta.stamp_ns,
+            index=p.meta.index,
+            record_ns=p.meta.record_time_ns,
+            translation_m=p.translation_m,
+            rotation_xyzw=p.rotation_xyzw,
+            linear_velocity_mps=p.linear_velocity_mps if p.linear_velocity_mps is not None else _NAN3,
+            angular_velocity_radps=p.angular_velocity_radps if p.angular_velocity_radps is not None else _NAN3,
+        )
+
+    def add_static(self, batch: TransformBatch) -> None:
+        """Every transform of a static TF message, for the rig."""
+        for tf in batch.transforms:
+            self.out.static_transforms.append((tf.parent_frame, tf.child_frame, tf.translation_m, tf.rotation_xyzw))
+
+    def spool_message(self, raw: RawMessage, sensor: SelectedSensor, kind: StreamKind) -> None:
+        """A spooled kind's message: decoded once, clocks (and sweep) taken, the record spooled."""
+        c = self.clocks[raw.topic]
+        spool = self.spool
+        assert spool is not None
         try:
-            rec = source.decode(raw, options=opts)
-        except (DecodeError, MessageTypeError) as exc:
-            reason = exc.reason if isinstance(exc, DecodeError) else str(exc)
-            if sensor is not None:  # LiDAR: clocks still needed to keep indices aligned (pass 2 reports it)
-                c = clocks[raw.topic]
-                c.add(extractor.stamp(raw), raw.record_time_ns)
-            elif raw.topic in cont:
-                report.skip(raw.topic, raw.index, raw.record_time_ns, REASON_DECODE, reason)
-                out.ego_decode_errors += 1
-            continue
-        if isinstance(rec, PointCloud) and sensor is not None:
-            c = clocks[raw.topic]
-            c.add(rec.meta.stamp_ns, raw.record_time_ns)
-            c.add_sweep(raw.index, rec)
+            rec = self.decode(raw)
+        except DecodeError as exc:
+            c.add(self.extractor.stamp(raw), raw.record_time_ns)
+            spool.add(raw, None, exc.reason)
+            return
+        if not isinstance(rec, kind.records):
+            c.add(self.extractor.stamp(raw), raw.record_time_ns)
+            spool.add(raw, None, f"decoded as {type(rec).__name__}, expected {sensor.kind}")
+            return
+        c.add(rec.meta.stamp_ns, raw.record_time_ns)
+        if not sensor.fields:
             sensor.fields = dict(fields_of(rec))
-            fields_known.add(raw.topic)
-        elif isinstance(rec, PoseSample) and raw.topic in cont:
-            _add_pose(out, rec)
-        elif isinstance(rec, TransformBatch):
-            if rec.static:
-                for tf in rec.transforms:
-                    out.static_transforms.append((tf.parent_frame, tf.child_frame, tf.translation_m, tf.rotation_xyzw))
-            if raw.topic in cont:
-                for tf in rec.transforms:
-                    if tf.child_frame == base and (world is None or tf.parent_frame == world):
-                        _add_pose(out, tf)
-        elif isinstance(rec, ImuSample) and raw.topic in cont:
-            out.imu_frame = out.imu_frame or rec.meta.frame_id
-            out.imu.append(
-                stamp_ns=rec.meta.stamp_ns,
-                index=rec.meta.index,
-                record_ns=rec.meta.record_time_ns,
-                angular_velocity_radps=rec.angular_velocity_radps,
-                linear_acceleration_mps2=rec.linear_acceleration_mps2,
-                orientation_xyzw=rec.orientation_xyzw if rec.orientation_xyzw is not None else _NAN4,
-            )
-        elif isinstance(rec, CameraInfoRecord):
-            info_known.add(raw.topic)
-            if rec.meta.frame_id not in out.camera_infos:
-                out.camera_infos[rec.meta.frame_id] = _camera_info_dict(rec, raw.topic)
+        if kind.has_sweeps and isinstance(rec, PointCloud):
+            c.add_sweep(raw.index, rec)
+        spool.add(raw, rec)
+
+
+def _scanners(ctx: ScanContext, triggers: set[str]) -> dict[str, TopicScanner]:
+    """The pass-1 handler of every topic read: its kind's, by the topic's role in the conversion."""
+    sel = ctx.selected
+    topics = ctx.source.topics
+    out: dict[str, TopicScanner] = {}
+    for topic in sel.calibration_topics:
+        out[topic] = kinds.get(topics[topic].kind).scanner(ctx, topic, None)
+    if sel.ego_topic is not None:
+        ego_kind = topics[sel.ego_topic].kind
+        kind = kinds.get(ego_kind) if ego_kind in kinds.KINDS else kinds.get("tf")
+        out[sel.ego_topic] = kind.scanner(ctx, sel.ego_topic, None)
+    if sel.imu is not None:
+        out[sel.imu.topic] = kinds.get(sel.imu.kind).scanner(ctx, sel.imu.topic, sel.imu)
+    for topic in triggers:
+        out[topic] = ctx.clock_scanner(topic)
+    for s in sel.sensors.values():
+        ctx.clocks.setdefault(s.topic, TopicClocks())
+        out[s.topic] = kinds.get(s.kind).scanner(ctx, s.topic, s)
+    return out
 
 
 def scan(
@@ -247,7 +204,9 @@ def scan(
     tick: Callable[[int], None] | None = None,
     spool: Spool | None = None,
 ) -> Scan:
-    """Run pass 1 over every selected topic plus /tf_static and CameraInfo topics.
+    """Run pass 1 over every selected topic plus the calibration topics (/tf_static, CameraInfo).
+
+    Each topic is handled by its stream kind's scanner (:meth:`fusion.kinds.base.StreamKind.scanner`).
 
     Args:
         source: The open log.
@@ -258,33 +217,17 @@ def scan(
             while it is active those messages are decoded fully here.
         tick: Called with each message's payload size (progress).
     """
-    extractor = StampExtractor(source)
-    by_topic = {s.topic: s for s in selected.sensors.values()}
-    clocks = {t: TopicClocks() for t in by_topic}
-    cont = {selected.ego_topic} if selected.ego_topic else set()
-    if selected.imu is not None:
-        cont.add(selected.imu.topic)
+    out = Scan({}, SampleColumns(POSE_COLUMNS), SampleColumns(IMU_COLUMNS), [], {})
+    ctx = ScanContext(source, selected, report, StampExtractor(source), out, early, spool)
     triggers = {s.trigger_topic for s in selected.sensors.values() if s.trigger_topic}
-    for t in triggers:
-        clocks.setdefault(t, TopicClocks())
-    topics = set(by_topic) | cont | set(selected.calibration_topics) | triggers
-    out = Scan(clocks, SampleColumns(POSE_COLUMNS), SampleColumns(IMU_COLUMNS), [], {})
+    handlers = _scanners(ctx, triggers)
+    nbytes = out.topic_bytes
     try:
-        _scan_messages(
-            source,
-            sorted(topics),
-            by_topic,
-            clocks,
-            cont,
-            triggers,
-            extractor,
-            out,
-            selected,
-            report,
-            early,
-            spool,
-            tick,
-        )
+        for raw in source.messages(sorted(handlers)):
+            nbytes[raw.topic] = nbytes.get(raw.topic, 0) + len(raw.data)
+            if tick is not None:
+                tick(len(raw.data))
+            handlers[raw.topic].message(raw)
     except TruncatedBagError as exc:
         out.truncated = str(exc)
         report.warn(f"pass 1 stopped at the damage: {exc}")

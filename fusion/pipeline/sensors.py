@@ -18,18 +18,7 @@ from calibration import Rig
 from fusion.errors import ConfigError
 from fusion.pipeline.config import ConvertConfig
 from fusion.pipeline.report import ReportBuilder
-from fusion.readers.records import SensorKind
 from fusion.readers.source import BagSource, DecodeOptions
-
-_KINDS = {
-    SensorKind.LIDAR: "lidar",
-    SensorKind.RADAR: "radar",
-    SensorKind.CAMERA: "camera",
-    SensorKind.IMU: "imu",
-    SensorKind.ODOMETRY: "odometry",
-    SensorKind.TF: "tf",
-    SensorKind.GNSS: "gnss",
-}
 
 
 @dataclass
@@ -39,7 +28,7 @@ class SelectedSensor:
     Attributes:
         name: Sensor name (rig key).
         topic: Topic name.
-        kind: ``lidar``, ``radar``, ``camera``, ``imu``.
+        kind: Registered stream-kind name (:mod:`fusion.kinds`): ``lidar``, ``radar``, ``camera``, ``imu``, ...
         frame_id: Sensor frame.
         msgtype: ROS message type.
         compressed: Camera stream of CompressedImage.
@@ -105,6 +94,7 @@ def _wanted(topic: str, cfg: ConvertConfig) -> bool:
 
 def select_sensors(source: BagSource, cfg: ConvertConfig, report: ReportBuilder) -> SelectedSensors:
     """Resolve sensors from discovery + the sensor-mapping YAML + topic filters."""
+    from fusion import kinds
     from fusion.readers.sensors import resolve_sensors
 
     overrides = cfg.resolve(cfg.sensors) if cfg.sensors is not None else None
@@ -115,12 +105,16 @@ def select_sensors(source: BagSource, cfg: ConvertConfig, report: ReportBuilder)
     options: dict[str, DecodeOptions] = {}
     ego_candidates: list[tuple[str, str]] = []
     for name, spec in specs.items():
-        topic, kind, frame_id = spec.topic, _KINDS.get(spec.kind, "other"), spec.frame_id
+        topic, frame_id = spec.topic, spec.frame_id
         if topic not in topics or not _wanted(topic, cfg):
             continue
         info = topics[topic]
         options[topic] = spec.decode_options()
-        if kind in ("lidar", "radar", "camera"):
+        if spec.kind not in kinds.KINDS:
+            continue
+        stream_kind = kinds.get(spec.kind)
+        kind, role = stream_kind.name, stream_kind.role
+        if role is kinds.Role.FRAME:
             sensors[name] = SelectedSensor(
                 name,
                 topic,
@@ -131,9 +125,9 @@ def select_sensors(source: BagSource, cfg: ConvertConfig, report: ReportBuilder)
                 stamp_source=spec.stamp_source,
                 spec=spec,
             )
-        elif kind == "imu" and imu is None:
+        elif role is kinds.Role.CONTINUOUS and imu is None:
             imu = SelectedSensor(name, topic, kind, frame_id or info.frame_id, info.msgtype)
-        elif kind in ("odometry", "tf"):
+        elif role is kinds.Role.EGO:
             ego_candidates.append((name, topic))
     ego_topic = cfg.ego.topic
     ego_name = "ego"
@@ -142,12 +136,14 @@ def select_sensors(source: BagSource, cfg: ConvertConfig, report: ReportBuilder)
             raise ConfigError(f"ego.topic {ego_topic!r} is not in the bag (topics: {', '.join(sorted(topics))})")
         ego_name = next((n for n, t in ego_candidates if t == ego_topic), "ego")
     else:
-        odo = [(n, t) for n, t in ego_candidates if topics[t].kind == SensorKind.ODOMETRY]
-        tf = [(n, t) for n, t in ego_candidates if topics[t].kind == SensorKind.TF]
-        picks = odo or tf
-        if picks:
-            ego_name, ego_topic = picks[0]
-    calib = [t for t, info in topics.items() if info.kind in (SensorKind.TF_STATIC, SensorKind.CAMERA_INFO)]
+        ranked = sorted(
+            ((kinds.get(topics[t].kind).ego_priority, i, n, t) for i, (n, t) in enumerate(ego_candidates)
+             if topics[t].kind in kinds.KINDS and kinds.get(topics[t].kind).role is kinds.Role.EGO)
+        )
+        if ranked:
+            _, _, ego_name, ego_topic = ranked[0]
+    calib = [t for t, info in topics.items()
+             if info.kind in kinds.KINDS and kinds.get(info.kind).role is kinds.Role.CALIBRATION]
     for name, s in list(sensors.items()) + ([(imu.name, imu)] if imu else []):
         report.topic(s.topic, s.msgtype, name, s.kind, topics[s.topic].count)
     if ego_topic is not None:

@@ -48,7 +48,7 @@ from typing import Any
 
 import numpy as np
 
-from fusion.readers.records import PointCloud, RadarDetections
+from fusion.readers.records import Record
 from fusion.readers.source import RawMessage
 
 _ALIGN = 16
@@ -56,7 +56,13 @@ _LEN = struct.Struct("<Q")
 _BATCH = 4  # records read ahead per helper call
 _RESERVE_BYTES = 1 << 30  # never fill the spool's disk beyond free space minus this
 IN_FLIGHT_BYTES = 32 << 20  # record bytes handed to the writer thread and not yet written
-_CLASSES: dict[str, type] = {"PointCloud": PointCloud, "RadarDetections": RadarDetections}
+
+
+def _record_classes() -> dict[str, type]:
+    """Record class name -> class, for every record type a spooled stream kind decodes to."""
+    from fusion import kinds
+
+    return {cls.__name__: cls for kind in kinds.all_kinds() if kind.spooled for cls in kind.records}
 
 
 @dataclass(frozen=True)
@@ -76,7 +82,7 @@ class SpoolEntry:
     index: int
     record_time_ns: int
     nbytes: int
-    record: PointCloud | RadarDetections | None
+    record: Record | None
     error: str = ""
 
 
@@ -145,7 +151,7 @@ class Spool:
         """True while messages are being spooled (not abandoned, not closed)."""
         return self._fd >= 0 and not self.abandoned
 
-    def add(self, raw: RawMessage, record: PointCloud | RadarDetections | None, error: str = "") -> None:
+    def add(self, raw: RawMessage, record: Record | None, error: str = "") -> None:
         """Append one message: its decoded record, or the reason it could not be decoded.
 
         The record's arrays are kept as they are (in memory) or written from a helper thread: do not
@@ -198,7 +204,7 @@ class Spool:
     def _keep(
         self,
         raw: RawMessage,
-        record: PointCloud | RadarDetections | None,
+        record: Record | None,
         error: str,
         arrays: list[tuple[str, np.ndarray]],
         nbytes: int,
@@ -209,7 +215,7 @@ class Spool:
         if record is not None and copies:
             changes: dict[str, Any] = {k: v for k, v in copies.items() if not k.startswith("fields.")}
             if len(changes) < len(copies):
-                changes["fields"] = {k: copies.get(f"fields.{k}", v) for k, v in record.fields.items()}
+                changes["fields"] = {k: copies.get(f"fields.{k}", v) for k, v in getattr(record, "fields", {}).items()}
             record = replace(record, **changes)
         self._memory.append(SpoolEntry(raw.topic, raw.index, raw.record_time_ns, len(raw.data), record, error))
         self.memory_nbytes += nbytes
@@ -280,6 +286,7 @@ class Spool:
             return
         while self._memory:
             yield self._memory.popleft()
+        classes = _record_classes()
         for header, buf in self._read_ahead():
             topic, index, record_ns, nbytes, kind, scalars, layout, _, error = header
             record = None
@@ -294,7 +301,7 @@ class Spool:
                     else:
                         values[key] = a
                 values["fields"] = field_arrays
-                record = _CLASSES[kind](**values)
+                record = classes[kind](**values)
             yield SpoolEntry(topic, index, record_ns, nbytes, record, error)
 
     def _abandon(self, why: str) -> None:

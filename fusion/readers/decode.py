@@ -1,13 +1,12 @@
-"""Dispatch a deserialized message to its per-kind decoder."""
+"""Decode a deserialized message through its stream kind; the LiDAR decoding helpers."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from fusion.readers import camera, camera_info, gnss, imu, lidar_time, motion, radar
-from fusion.readers.kinds import is_doppler_field
+from fusion.readers import lidar_time
 from fusion.readers.pointcloud import column, other_fields, structured_points, xyz_of
-from fusion.readers.records import MessageMeta, OtherMessage, PointCloud, Record, SensorKind
+from fusion.readers.records import MessageMeta, OtherMessage, PointCloud, Record
 from fusion.readers.stamps import stamp_of_message
 
 if TYPE_CHECKING:
@@ -54,41 +53,19 @@ def lidar_time_bounds(msg: Any, stamp_ns: int, convention: str | None) -> tuple[
 
 
 def decode_message(msg: Any, raw: RawMessage, options: DecodeOptions) -> Record:
-    """Deserialized ``msg`` of ``raw.msgtype`` → typed record.
+    """Deserialized ``msg`` of ``raw.msgtype`` → the typed record of its stream kind (:mod:`fusion.kinds`).
+
+    The kind is the sensor map's (``options.kind``) when it decodes the type, else the one the type
+    (and, for types several kinds share, the topic or point fields) identifies. A type no kind
+    decodes gives an :class:`OtherMessage`.
 
     Raises:
         DecodeError: Content that cannot be decoded (the caller adds topic/index).
     """
+    from fusion import kinds
+
     meta = message_meta(msg, raw)
-    t = raw.msgtype
-    if t == "sensor_msgs/msg/PointCloud2":
-        kind = options.kind
-        if kind is None:
-            kind = SensorKind.RADAR if any(is_doppler_field(f.name) for f in msg.fields) else SensorKind.LIDAR
-        if kind is SensorKind.RADAR:
-            return radar.decode_radar_cloud(msg, meta, options.radar_fields)
-        return decode_lidar(msg, meta, options.time_convention)
-    if t == "sensor_msgs/msg/Image":
-        return camera.decode_raw_image(msg, meta)
-    if t == "sensor_msgs/msg/CompressedImage":
-        return camera.decode_compressed(msg, meta)
-    if t == "sensor_msgs/msg/CameraInfo":
-        return camera_info.decode_camera_info(msg, meta)
-    if t == "sensor_msgs/msg/Imu":
-        return imu.decode_imu(msg, meta)
-    if t == "nav_msgs/msg/Odometry":
-        return motion.decode_odometry(msg, meta)
-    if t in ("geometry_msgs/msg/PoseStamped", "geometry_msgs/msg/PoseWithCovarianceStamped"):
-        return motion.decode_pose_stamped(msg, meta)
-    if t == "geometry_msgs/msg/TransformStamped":
-        return motion.decode_transform_stamped(msg, meta)
-    if t in ("tf2_msgs/msg/TFMessage", "tf/msg/tfMessage"):
-        static = options.kind is SensorKind.TF_STATIC or raw.topic.rstrip("/").endswith("tf_static")
-        return motion.decode_tf(msg, meta, static)
-    if t == "sensor_msgs/msg/NavSatFix":
-        return gnss.decode_navsatfix(msg, meta)
-    if t == "radar_msgs/msg/RadarScan":
-        return radar.decode_radar_scan(msg, meta)
-    if t == "radar_msgs/msg/RadarTracks":
-        return radar.decode_radar_tracks(msg, meta)
-    return OtherMessage(meta, t)
+    kind = kinds.for_message(raw.msgtype, raw.topic, options.kind, lambda: [f.name for f in getattr(msg, "fields", ())])
+    if kind is None:
+        return OtherMessage(meta, raw.msgtype)
+    return kind.decode(msg, meta, options)

@@ -127,7 +127,7 @@ def inspect_source(src: BagSource) -> dict[str, Any]:
             "msgtype": info.msgtype,
             "count": info.count,
             "connections": info.connections,
-            "kind": info.kind.value,
+            "kind": str(getattr(info.kind, "value", info.kind)),
             "frame_id": info.frame_id,
         }
         if info.type_error:

@@ -19,10 +19,6 @@ from fusion.errors import ConfigError
 from fusion.readers.records import SensorKind
 from fusion.readers.source import BagSource, DecodeOptions, RadarFieldMap, TopicInfo
 
-SENSOR_KINDS = {
-    SensorKind.CAMERA, SensorKind.LIDAR, SensorKind.RADAR, SensorKind.RADAR_TRACKS,
-    SensorKind.IMU, SensorKind.ODOMETRY, SensorKind.GNSS,
-}  # fmt: skip
 _FRAME_SUFFIXES = ("_optical_frame", "_optical", "_link", "_frame")
 _TOPIC_NOISE = {
     "image_raw", "image", "compressed", "image_rect", "image_color", "image_rect_color", "points", "data",
@@ -48,7 +44,7 @@ class SensorSpec:
     """
 
     name: str
-    kind: SensorKind
+    kind: str
     topics: tuple[str, ...]
     frame_id: str = ""
     info_topic: str | None = None
@@ -98,27 +94,45 @@ def sensor_name(info: TopicInfo) -> str:
 
 def discover_sensors(source: BagSource) -> dict[str, SensorSpec]:
     """Sensors found from message types and frame ids (cameras get their CameraInfo topic)."""
+    from fusion import kinds
+
     topics = source.topics
-    infos = {t: i for t, i in topics.items() if i.kind is SensorKind.CAMERA_INFO}
+    infos = {t: i for t, i in topics.items() if i.kind in kinds.KINDS and kinds.get(i.kind).provides_intrinsics}
     out: dict[str, SensorSpec] = {}
     ego_taken = False
     for topic, info in topics.items():
-        if info.kind not in SENSOR_KINDS or info.type_error:
+        kind = kinds.get(info.kind) if info.kind in kinds.KINDS else None
+        if kind is None or not kind.is_sensor or info.type_error:
             continue
-        if info.kind is SensorKind.ODOMETRY and not ego_taken:
+        if kind.role is kinds.Role.EGO and not ego_taken:
             name, ego_taken = "ego", True
         else:
             name = sensor_name(info)
         if name in out:
             name = f"{name}_{_topic_name(topic)}"
         info_topic = None
-        if info.kind is SensorKind.CAMERA:
+        if kind.wants_intrinsics:
             ns = topic.rstrip("/").rsplit("/", 2)[0]
             same_frame = [t for t, i in infos.items() if i.frame_id and i.frame_id == info.frame_id]
             same_ns = [t for t in infos if t.startswith(ns + "/") or t.rsplit("/", 1)[0] == topic.rsplit("/", 1)[0]]
             info_topic = next(iter(same_frame or same_ns), None)
         out[name] = SensorSpec(name, info.kind, (topic,), info.frame_id, info_topic)
     return out
+
+
+def _kind_name(value: Any, where: str) -> str:
+    """A sensor map's ``kind``: a registered stream kind (:mod:`fusion.kinds`) or ``other``."""
+    from fusion import kinds
+
+    text = str(value)
+    if text == SensorKind.OTHER:
+        return SensorKind.OTHER
+    if text not in kinds.KINDS:
+        raise ConfigError(f"{where} {value!r} is not one of {['other', *kinds.KINDS]}")
+    try:
+        return SensorKind(text)
+    except ValueError:
+        return text
 
 
 def _spec_from_yaml(name: str, raw: Any, where: str) -> SensorSpec:
@@ -142,12 +156,7 @@ def _spec_from_yaml(name: str, raw: Any, where: str) -> SensorSpec:
     topics = raw.get("topics") or ([raw["topic"]] if "topic" in raw else [])
     if not topics:
         raise ConfigError(f"{where}: sensors.{name}.topic is required")
-    try:
-        kind = SensorKind(raw.get("kind", "other"))
-    except ValueError:
-        raise ConfigError(
-            f"{where}: sensors.{name}.kind {raw.get('kind')!r} is not one of {[k.value for k in SensorKind]}"
-        ) from None
+    kind = _kind_name(raw.get("kind", "other"), f"{where}: sensors.{name}.kind")
     rf = raw.get("radar_fields") or {}
     if not isinstance(rf, dict) or set(rf) - {"doppler", "extras", "doppler_scale"}:
         raise ConfigError(f"{where}: sensors.{name}.radar_fields takes doppler, extras, doppler_scale")
@@ -210,7 +219,7 @@ def resolve_sensors(source: BagSource, overrides: SensorMap | Path | str | None 
             spec = replace(
                 spec,
                 frame_id=spec.frame_id or base.frame_id,
-                kind=base.kind if spec.kind is SensorKind.OTHER else spec.kind,
+                kind=base.kind if spec.kind == SensorKind.OTHER else spec.kind,
                 info_topic=spec.info_topic or base.info_topic,
             )
             if not spec.frame_id:

@@ -18,7 +18,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
-from fusion.readers.records import Record, SensorKind
+from fusion.readers.records import Record
 
 I64 = npt.NDArray[np.int64]
 
@@ -53,7 +53,7 @@ class DecodeOptions:
         radar_fields: Radar field mapping for PointCloud2 radars.
     """
 
-    kind: SensorKind | None = None
+    kind: str | None = None
     time_convention: str | None = None
     radar_fields: RadarFieldMap = field(default_factory=RadarFieldMap)
 
@@ -83,7 +83,7 @@ class TopicInfo:
     msgtype: str
     count: int
     connections: int
-    kind: SensorKind
+    kind: str
     frame_id: str = ""
     has_header: bool = False
     type_error: str = ""

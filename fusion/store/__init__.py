@@ -19,12 +19,17 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from fusion.store.dataset import Dataset, EgoTrajectory, Frame, open_dataset
-    from fusion.store.frame import CameraFrame, ImuSamples, LidarFrame, RadarFrame, SensorInfo
+    from fusion.kinds.camera import CameraFrame
+    from fusion.kinds.imu import ImuSamples
+    from fusion.kinds.lidar import LidarFrame
+    from fusion.kinds.radar import RadarFrame
+    from fusion.store.dataset import Dataset, EgoTrajectory, Frame, StreamView, open_dataset
+    from fusion.store.frame import SensorInfo
     from fusion.store.inspect import inspect_store
     from fusion.store.layout import FORMAT_VERSION
+    from fusion.store.sink import FrameSink
     from fusion.store.validate import ValidationResult, validate_store
-    from fusion.store.writer import FrameSink, StoreWriter
+    from fusion.store.writer import StoreWriter
 
 __all__ = [
     "FORMAT_VERSION",
@@ -38,6 +43,7 @@ __all__ = [
     "RadarFrame",
     "SensorInfo",
     "StoreWriter",
+    "StreamView",
     "ValidationResult",
     "inspect_store",
     "open_dataset",
@@ -49,16 +55,17 @@ _EXPORTS = {
     "EgoTrajectory": "fusion.store.dataset",
     "Frame": "fusion.store.dataset",
     "open_dataset": "fusion.store.dataset",
-    "CameraFrame": "fusion.store.frame",
-    "ImuSamples": "fusion.store.frame",
-    "LidarFrame": "fusion.store.frame",
-    "RadarFrame": "fusion.store.frame",
+    "StreamView": "fusion.store.dataset",
+    "CameraFrame": "fusion.kinds.camera",
+    "ImuSamples": "fusion.kinds.imu",
+    "LidarFrame": "fusion.kinds.lidar",
+    "RadarFrame": "fusion.kinds.radar",
     "SensorInfo": "fusion.store.frame",
     "inspect_store": "fusion.store.inspect",
     "FORMAT_VERSION": "fusion.store.layout",
     "ValidationResult": "fusion.store.validate",
     "validate_store": "fusion.store.validate",
-    "FrameSink": "fusion.store.writer",
+    "FrameSink": "fusion.store.sink",
     "StoreWriter": "fusion.store.writer",
 }
 

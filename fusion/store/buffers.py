@@ -11,8 +11,10 @@ kept by reference (no copy; an appended array must not be modified afterwards); 
 is copied into one chunk-sized buffer. A raw camera image (one image per chunk) is therefore
 never copied before it is compressed.
 
-Encoding and storing run on :data:`BACKGROUND`, a pool of one worker per core: the compressors
-(numcodecs Blosc/Zstd) release the GIL, so compression runs in parallel with reading and
+Encoding and storing run on a :class:`ShardPool` owned by the store writer (one per
+:class:`~fusion.store.writer.StoreWriter`, so two writers in one process — e.g. two conversions
+in a threaded Dask worker — never wait on each other or receive each other's errors), one worker
+per core: the compressors (numcodecs Blosc/Zstd) release the GIL, so compression runs in parallel with reading and
 decoding in the converting thread. Memory: at most one partial chunk per column plus
 ``MAX_PENDING_BYTES`` of shards handed to the pool. Errors of a background write are raised in the
 converting thread at the next append, flush or finalize.
@@ -96,9 +98,11 @@ class ShardPool:
         if errors:
             raise errors[0]
 
-
-#: The process-wide shard pool (a store has one writer process; see docs/FORMAT.md).
-BACKGROUND = ShardPool()
+    def shutdown(self) -> None:
+        """Stop the worker threads (after :meth:`drain`); the pool starts them again on the next submit."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
 
 
 class ColumnBuffer:
@@ -107,9 +111,11 @@ class ColumnBuffer:
     Args:
         array: Target array; its shard and chunk shapes along axis 0 set the buffering.
         what: Name used in error messages (e.g. ``streams/lidar_top/xyz``).
+        pool: Where shards are encoded and stored (the store writer's; a private one when None).
     """
 
-    def __init__(self, array: zarr.Array, what: str) -> None:
+    def __init__(self, array: zarr.Array, what: str, pool: ShardPool | None = None) -> None:
+        self.pool = pool if pool is not None else ShardPool()
         self._array = array
         self._what = what
         self._layout = shard_layout(array)
@@ -190,7 +196,7 @@ class ColumnBuffer:
         shard = self._flushed // self._shard_rows
         layout = self._layout
         if layout is not None:
-            BACKGROUND.submit(lambda: layout.store(shard, layout.encode(chunks)), sum(c.nbytes for c in chunks))
+            self.pool.submit(lambda: layout.store(shard, layout.encode(chunks)), sum(c.nbytes for c in chunks))
         else:  # zarr's write path: the region must exist
             start, end = self._flushed, self._flushed + rows
             if end > self._capacity:
@@ -198,7 +204,7 @@ class ColumnBuffer:
                 self._array.resize((self._capacity, *self._inner))
             data = np.concatenate(chunks) if len(chunks) > 1 else chunks[0]
             array = self._array
-            BACKGROUND.submit(lambda: array.__setitem__(slice(start, end), data), data.nbytes)
+            self.pool.submit(lambda: array.__setitem__(slice(start, end), data), data.nbytes)
         self._flushed += rows
         self.shards_written += 1
 
@@ -219,7 +225,7 @@ class ColumnBuffer:
             The final row count.
         """
         self.seal()
-        BACKGROUND.drain()
+        self.pool.drain()
         if int(self._array.shape[0]) != self._flushed:  # no shard lies beyond the rows written
             self._array = set_length(self._array, self._flushed)
         self._capacity = self._flushed

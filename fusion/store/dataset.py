@@ -15,10 +15,13 @@ from typing import Any, overload
 
 import numpy as np
 
-from fusion.store.frame import CameraFrame, ImuSamples, LidarFrame, RadarFrame, SensorInfo
+from fusion import kinds
+from fusion.errors import StoreError
+from fusion.store import geometry as geo
+from fusion.store.frame import SensorInfo
 from fusion.store.state import StoreState, StoreStatus, open_state, read_many, store_status
 
-__all__ = ["Dataset", "EgoTrajectory", "Frame", "StoreStatus", "open_dataset", "store_status"]
+__all__ = ["Dataset", "EgoTrajectory", "Frame", "StoreStatus", "StreamView", "open_dataset", "store_status"]
 
 
 @dataclass(frozen=True)
@@ -60,42 +63,25 @@ class Frame:
         """Sensor name → whether the frame has a matched message of it."""
         return {name: bool(v[self.index]) for name, (_, _, v) in self._state.matches.items()}
 
-    def _views(self, kind: str, cls: type[Any]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        pose = self._state.ego_T_world_base[self.index]
-        for name, (index, dt, valid) in self._state.matches.items():
-            stream = self._state.streams.get(name)
-            if stream is None or stream.kind != kind or not valid[self.index] or index[self.index] < 0:
-                continue
-            out[name] = cls(self._state, stream, int(index[self.index]), self.time_ns, int(dt[self.index]), pose)
-        return out
+    def views(self, kind: str) -> Any:
+        """What the stream kind ``kind`` shows of this frame (:meth:`fusion.kinds.base.StreamKind.frame_view`).
 
-    @cached_property
-    def cameras(self) -> dict[str, CameraFrame]:
-        """Camera name → matched image (missing cameras are absent)."""
-        return self._views("camera", CameraFrame)
+        For a frame-matched kind, sensor name → view of its matched message (missing sensors are
+        absent); for the IMU, the samples since the previous frame (None without an IMU).
+        """
+        cache: dict[str, Any] = self.__dict__.setdefault("_views", {})
+        if kind not in cache:
+            cache[kind] = kinds.get(kind).frame_view(self._state, self.index)
+        return cache[kind]
 
-    @cached_property
-    def lidar(self) -> dict[str, LidarFrame]:
-        """LiDAR name → matched scan, compensated to :attr:`time_ns` (missing ones are absent)."""
-        return self._views("lidar", LidarFrame)
-
-    @cached_property
-    def radar(self) -> dict[str, RadarFrame]:
-        """Radar name → matched scan (missing ones are absent)."""
-        return self._views("radar", RadarFrame)
-
-    @cached_property
-    def imu(self) -> ImuSamples | None:
-        """IMU samples since the previous frame (``None`` when the store has no IMU)."""
-        name = self._state.imu_stream
-        if name is None or name not in self._state.streams:
-            return None
-        stream = self._state.streams[name]
-        a, b = (int(x) for x in self._state.imu_range[self.index])
-        names = ("stamp_ns", "angular_velocity_radps", "linear_acceleration_mps2", "orientation_xyzw")
-        cols = dict(zip(names, read_many([(stream.array(c), slice(a, b)) for c in names])))
-        return ImuSamples(stream=name, start=a, stop=b, time_ns=stream.time_ns[a:b].copy(), **cols)
+    def __getattr__(self, attr: str) -> Any:
+        """``frame.cameras``, ``frame.lidar``, ``frame.radar``, ``frame.imu``: each registered kind's
+        ``frame_attr`` (:mod:`fusion.kinds`) gives its :meth:`views`."""
+        if not attr.startswith("_"):
+            for kind in kinds.all_kinds():
+                if kind.frame_attr == attr:
+                    return self.views(kind.name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {attr!r}")
 
     @property
     def boxes(self) -> list[Any]:
@@ -105,6 +91,76 @@ class Frame:
         except ImportError:
             return []
         return list(read_frame_boxes(self._state.live_root, self.index))
+
+
+class StreamView:
+    """Every stored message of one sensor at full rate: ``ds.stream(name)``.
+
+    ``len``, ``time_ns`` (M,) common-clock message times, ``stamp_ns`` / ``record_time_ns``, and
+    ``view[i]``: message ``i`` as its kind shows it in a frame (the same classes as
+    ``Frame.cameras`` / ``.lidar`` / ``.radar``), seen at its own time (points at their stored
+    reference time, ``dt_ns`` 0, ``in_world()`` through the ego pose at that time). For a
+    continuous kind (IMU) use :meth:`rows`.
+    """
+
+    def __init__(self, state: StoreState, name: str) -> None:
+        if name not in state.streams:
+            raise KeyError(f"no stream {name!r} in {state.location.url}; streams: {', '.join(sorted(state.streams))}")
+        self._state = state
+        self._stream = state.streams[name]
+        self.name = name
+        self.kind = self._stream.kind
+
+    def __len__(self) -> int:
+        return self._stream.count
+
+    def __repr__(self) -> str:
+        return f"StreamView({self.name!r}, kind={self.kind!r}, messages={len(self)})"
+
+    @property
+    def attrs(self) -> dict[str, Any]:
+        """The stream group's attributes (topic, frame_id, msgtype, time offset, ...)."""
+        return dict(self._stream.attrs)
+
+    @property
+    def time_ns(self) -> np.ndarray:
+        """(M,) int64 common-clock time of every message."""
+        return np.asarray(self._stream.time_ns)
+
+    @property
+    def stamp_ns(self) -> np.ndarray:
+        """(M,) int64 header stamps (the sensor's clock)."""
+        return np.asarray(self._stream.array("stamp_ns")[...])
+
+    @property
+    def record_time_ns(self) -> np.ndarray:
+        """(M,) int64 bag record times."""
+        return np.asarray(self._stream.array("record_time_ns")[...])
+
+    def __getitem__(self, i: int) -> Any:
+        n = len(self)
+        if not -n <= i < n:
+            raise IndexError(f"message {i} out of range for stream {self.name!r} of {n} messages")
+        i %= n
+        kind = kinds.get(self.kind)
+        ref = self._stream.message_columns.get("ref_time_ns")
+        t = int(ref[i]) if ref is not None else int(self._stream.time_ns[i])
+        try:
+            pose = geo.ego_pose_at(self._state.ego, t)
+        except StoreError:
+            pose = np.full((4, 4), np.nan)
+        return kind.view(self._state, self._stream, i, t, int(self._stream.time_ns[i]) - t, pose)
+
+    def __iter__(self) -> Iterator[Any]:
+        for i in range(len(self)):
+            yield self[i]
+
+    def rows(self, start: int = 0, stop: int | None = None) -> dict[str, np.ndarray]:
+        """Rows ``[start, stop)`` of every one-row-per-message column (times and the kind's arrays)."""
+        stop = len(self) if stop is None else stop
+        names = [c for c in self._stream.columns if c not in ("offsets",) and c not in self._stream.point_columns()]
+        values = read_many([(self._stream.array(c), slice(start, stop)) for c in names])
+        return dict(zip(names, values))
 
 
 class Dataset:
@@ -196,6 +252,10 @@ class Dataset:
         """Stream name → :class:`SensorInfo`."""
         return {name: SensorInfo(s.kind, str(s.attrs.get("topic", "")), str(s.attrs.get("frame_id", "")), s.count)
                 for name, s in self.state.streams.items()}
+
+    def stream(self, name: str) -> StreamView:
+        """Every stored message of sensor ``name`` at full rate (:class:`StreamView`)."""
+        return StreamView(self.state, name)
 
     @property
     def calibration(self) -> Any:

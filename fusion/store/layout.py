@@ -26,7 +26,7 @@ REPORT = "report"
 ANNOTATIONS = "annotations"
 
 TIME_COLUMNS = ("stamp_ns", "record_time_ns", "time_ns")
-KINDS = ("lidar", "radar", "camera", "imu")
+
 #: Point-column names a LiDAR/radar ``fields`` dict may not use (they are written by fusion).
 RESERVED_POINT_NAMES = frozenset(
     {

@@ -149,29 +149,34 @@ def write_sample(url: Any, sample: Sample | None = None, *, overwrite: bool = Fa
                  storage_options: dict[str, Any] | None = None, finalize: bool = True,
                  fingerprint: str = "sample") -> Sample:
     """Write ``sample`` (default :func:`make_sample`) to ``url``; ``finalize=False`` aborts instead."""
+    from fusion.kinds.camera import add_camera_stream
+    from fusion.kinds.imu import add_imu_stream
+    from fusion.kinds.lidar import add_lidar_stream
+    from fusion.kinds.radar import add_radar_stream
+    from fusion.store.sink import EgoColumns, FrameTable, RootAttrs, SensorMatches
     from fusion.store.writer import StoreWriter
 
     smp = sample or make_sample()
     w = StoreWriter.create(url, overwrite=overwrite, input_fingerprint=fingerprint, storage_options=storage_options)
-    w.set_root_attrs(base_frame="base_link", world_frame="odom", vehicle="sample")
+    w.set_root_attrs(RootAttrs(base_frame="base_link", world_frame="odom", extra={"vehicle": "sample"}))
     w.write_rig(smp.rig)
     writers: dict[str, Any] = {}
     for name, ms in smp.messages.items():
         common: dict[str, Any] = {"topic": f"/{name}", "frame_id": name, "expected_messages": max(len(ms) - 2, 0),
                   "attrs": {"msgtype": "test", "time_convention": "stamp"}}
         if name.startswith("lidar"):
-            writers[name] = w.add_lidar(name, fields={"intensity": np.float32, "ring": np.uint16},
+            writers[name] = add_lidar_stream(w, name, fields={"intensity": np.float32, "ring": np.uint16},
                                         expected_points=100, with_xyz_raw=name == "lidar_top" or None,
                                         T_base_sensor=None if name == "lidar_top" else EXTRINSICS[name],
                                         **common)
         elif name.startswith("radar"):
-            writers[name] = w.add_radar(name, fields={"rcs": np.float32}, expected_points=100,
+            writers[name] = add_radar_stream(w, name, fields={"rcs": np.float32}, expected_points=100,
                                         T_base_sensor=EXTRINSICS[name], **common)
         elif name == "cam_raw":
-            writers[name] = w.add_camera(name, compressed=False, **common)  # shape from the first image
+            writers[name] = add_camera_stream(w, name, compressed=False, **common)  # shape from the first image
         else:
-            writers[name] = w.add_camera(name, compressed=True, **common)
-    imu_w = w.add_imu("imu", topic="/imu", frame_id="imu", expected_messages=10, attrs={})
+            writers[name] = add_camera_stream(w, name, compressed=True, **common)
+    imu_w = add_imu_stream(w, "imu", topic="/imu", frame_id="imu", expected_messages=10, attrs={})
     order = sorted(((m["time_ns"], name, j) for name, ms in smp.messages.items() for j, m in enumerate(ms)))
     for _, name, j in order:
         m = smp.messages[name][j]
@@ -188,8 +193,9 @@ def write_sample(url: Any, sample: Sample | None = None, *, overwrite: bool = Fa
         imu_w.append_many(*(smp.imu[c][sl] for c in ("stamp_ns", "record_time_ns", "time_ns",
                                                       "angular_velocity_radps", "linear_acceleration_mps2",
                                                       "orientation_xyzw")))
-    w.write_ego(**smp.ego, attrs={"parent": "odom", "child": "base_link", "source": "sample"})
-    w.write_frames(smp.frames_time_ns, smp.ego_T_world_base, smp.flags, smp.imu_range, smp.matches)
+    w.write_ego(EgoColumns(**smp.ego, attrs={"parent": "odom", "child": "base_link", "source": "sample"}))
+    w.write_frames(FrameTable(smp.frames_time_ns, smp.ego_T_world_base, smp.flags, smp.imu_range,
+                              {k: SensorMatches(*m) for k, m in smp.matches.items()}))
     w.write_report(smp.report)
     if finalize:
         w.finalize()

@@ -18,6 +18,7 @@ import numpy as np
 import zarr
 from zarr.core.sync import sync
 
+from fusion import kinds
 from fusion.errors import FormatVersionError, IncompleteStoreError, StoreError
 from fusion.store import layout as lay
 from fusion.store.location import StoreLocation, resolve
@@ -25,7 +26,13 @@ from fusion.store.location import StoreLocation, resolve
 
 @dataclass
 class StreamState:
-    """Cached metadata and per-message columns of ``streams/<name>``."""
+    """Cached metadata and per-message columns of ``streams/<name>``.
+
+    Attributes:
+        message_columns: The kind's small per-message columns, read once at open (its
+            ``message_columns``, e.g. LiDAR ``ref_time_ns``, camera ``format_code``).
+        message_arrays: The kind's other one-row-per-message columns (e.g. raw camera ``pixels``).
+    """
 
     name: str
     kind: str
@@ -33,8 +40,8 @@ class StreamState:
     group: zarr.Group
     time_ns: np.ndarray
     offsets: np.ndarray | None
-    ref_time_ns: np.ndarray | None
-    format_code: np.ndarray | None
+    message_columns: dict[str, np.ndarray] = field(default_factory=dict)
+    message_arrays: tuple[str, ...] = ()
     columns: tuple[str, ...] = ()
     arrays: dict[str, zarr.Array] = field(default_factory=dict)
 
@@ -53,8 +60,12 @@ class StreamState:
         return arr
 
     def point_columns(self) -> list[str]:
-        """Names of the per-point columns (length ``offsets[-1]``; not camera ``data``)."""
-        skip = {*lay.TIME_COLUMNS, "ref_time_ns", "offsets", "format_code", "data", "pixels"}
+        """Names of the ragged columns: every row-per-element column (length ``offsets[-1]``).
+
+        For point kinds these are ``xyz`` and the per-point fields; for a compressed camera its
+        byte blob ``data``.
+        """
+        skip = {*lay.TIME_COLUMNS, *self.message_columns, *self.message_arrays, "offsets"}
         return [k for k in self.columns if k not in skip]
 
 
@@ -80,15 +91,18 @@ class StoreState:
                 g = sg[name]
                 assert isinstance(g, zarr.Group)
                 keys = set(g.array_keys())
+                kind_name = str(g.attrs.get("kind", ""))
+                kind = kinds.get(kind_name) if kind_name in kinds.KINDS else None
+                cached = kind.message_columns if kind is not None else ()
                 self.streams[name] = StreamState(
                     name=name,
-                    kind=str(g.attrs.get("kind", "")),
+                    kind=kind_name,
                     attrs=dict(g.attrs),
                     group=g,
                     time_ns=_arr(g, "time_ns") if "time_ns" in keys else np.zeros(0, np.int64),
                     offsets=_arr(g, "offsets") if "offsets" in keys else None,
-                    ref_time_ns=_arr(g, "ref_time_ns") if "ref_time_ns" in keys else None,
-                    format_code=_arr(g, "format_code") if "format_code" in keys else None,
+                    message_columns={c: _arr(g, c) for c in cached if c in keys},
+                    message_arrays=kind.message_arrays if kind is not None else (),
                     columns=tuple(sorted(keys)),
                 )
         self.matches: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import zarr
 
+from fusion import kinds
 from fusion.errors import FusionError
 from fusion.store import layout as lay
 from fusion.store.state import StoreState, check_root, open_root
@@ -48,7 +49,7 @@ def _check_stream(name: str, s: Any, problems: list[str], report_counts: dict[st
         node = g[col]
         return int(node.shape[0]) if isinstance(node, zarr.Array) else -1
 
-    for col in (*lay.TIME_COLUMNS, *(("ref_time_ns",) if s.ref_time_ns is not None else ())):
+    for col in lay.TIME_COLUMNS:
         if col not in g:
             problems.append(f"{where}/{col}: missing")
         elif rows(col) != m:
@@ -73,18 +74,14 @@ def _check_stream(name: str, s: Any, problems: list[str], report_counts: dict[st
             )
         # offsets[0] == 0, monotonic and offsets[-1] == rows together imply every offset is in range
         by_rows: dict[int, list[str]] = {}
-        for col in s.point_columns() + (["data"] if "data" in g else []):
+        for col in s.point_columns():
             by_rows.setdefault(rows(col), []).append(col)
         for n, cols in sorted(by_rows.items()):
             if off.size and int(off[-1]) != n:
                 problems.append(f"{where}/offsets[-1] = {int(off[-1])} but {where}/{{{', '.join(cols)}}} "
                                 f"{'has' if len(cols) == 1 else 'have'} {n} rows")
-    elif s.kind == "imu":
-        for col in ("angular_velocity_radps", "linear_acceleration_mps2", "orientation_xyzw"):
-            if col in g and rows(col) != m:
-                problems.append(f"{where}/{col}: {rows(col)} rows, expected {m}")
-    if "pixels" in g and rows("pixels") != m:
-        problems.append(f"{where}/pixels: {rows('pixels')} images, expected {m}")
+    if s.kind in kinds.KINDS:  # a kind this fusion does not know gets the common checks only
+        problems.extend(kinds.get(s.kind).validate(s))
 
 
 def _check_frames(st: StoreState, problems: list[str]) -> None:

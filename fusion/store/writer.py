@@ -1,14 +1,18 @@
 """`StoreWriter`: the streaming, shard-aligned writer of a fusion store (layout in docs/FORMAT.md).
 
-Usage (the conversion pipeline)::
+It implements :class:`~fusion.store.sink.FrameSink`, the typed seam the conversion pipeline writes
+through. Usage::
 
     w = StoreWriter.create("drive.zarr", input_fingerprint=fp)
-    w.set_root_attrs(base_frame="base_link", world_frame="odom")
-    lid = w.add_lidar("lidar_top", topic=..., frame_id=..., fields={"intensity": np.float32},
-                      expected_messages=600, expected_points=600 * 65536, attrs={})
+    w.set_root_attrs(RootAttrs(base_frame="base_link", world_frame="odom"))
+    lid = add_lidar_stream(w, "lidar_top", topic=..., frame_id=..., fields={"intensity": np.float32},
+                           expected_messages=600, expected_points=600 * 65536)   # fusion.kinds.lidar
     lid.append(...)                                   # one call per scan
-    w.write_ego(...); w.write_frames(...); w.write_report(report)
+    w.write_ego(EgoColumns(...)); w.write_frames(FrameTable(...)); w.write_report(report)
     w.finalize()                                      # `complete=True` is the very last write
+
+Each writer owns its :class:`~fusion.store.buffers.ShardPool`: two writers in one process (a
+threaded Dask worker converting two logs) never wait on each other or see each other's errors.
 
 Completion is atomic: the root attribute ``complete`` stays ``False`` until every shard,
 trim, the report and the consolidated metadata are written.
@@ -18,7 +22,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import numpy as np
 import zarr
@@ -27,44 +32,16 @@ from zarr.core.group import GroupMetadata
 
 from fusion.errors import StoreError
 from fusion.store import layout as lay
-from fusion.store.buffers import BACKGROUND
-from fusion.store.camera_imu import CameraWriter, ImuWriter
+from fusion.store.buffers import ShardPool
 from fusion.store.create import NodeBatch
 from fusion.store.location import StoreLocation, resolve
 from fusion.store.metadata import consolidate, local_root, open_group_object, update_attributes, write_nodes
-from fusion.store.streams import LidarWriter, RadarWriter, StreamWriter
+from fusion.store.sink import Attrs, EgoColumns, FrameSink, FrameTable, RootAttrs, StreamGroup, StreamHeader
+from fusion.store.streams import ZarrStreamGroup, to_json
 from fusion.store.tables import write_ego_group, write_frames_group
 
-
-def to_json(value: Any) -> Any:
-    """A JSON-compatible copy of ``value`` (numpy scalars/arrays become Python numbers/lists)."""
-
-    def default(obj: Any) -> Any:
-        if isinstance(obj, np.ndarray):
-            return obj.tolist()
-        if isinstance(obj, np.generic):
-            return obj.item()
-        if isinstance(obj, set | frozenset | tuple):
-            return list(obj)
-        raise TypeError(f"{type(obj).__name__} is not JSON serializable")
-
-    return json.loads(json.dumps(value, default=default))
-
-
-class FrameSink(Protocol):
-    """What the conversion pipeline needs from a store writer (``StoreWriter`` satisfies it)."""
-
-    def set_root_attrs(self, *, base_frame: str, world_frame: str, **extra: Any) -> None: ...
-    def write_rig(self, rig: dict[str, Any]) -> None: ...
-    def add_lidar(self, name: str, **kw: Any) -> LidarWriter: ...
-    def add_radar(self, name: str, **kw: Any) -> RadarWriter: ...
-    def add_camera(self, name: str, **kw: Any) -> CameraWriter: ...
-    def add_imu(self, name: str, **kw: Any) -> ImuWriter: ...
-    def write_ego(self, *a: Any, **kw: Any) -> None: ...
-    def write_frames(self, *a: Any, **kw: Any) -> None: ...
-    def write_report(self, report: dict[str, Any]) -> None: ...
-    def finalize(self) -> None: ...
-    def abort(self) -> None: ...
+__all__ = ["FrameSink", "StoreWriter", "to_json"]
+W = TypeVar("W")
 
 
 class StoreWriter:
@@ -74,7 +51,9 @@ class StoreWriter:
         self.location = location
         self._store = store
         self.root = root
-        self.streams: dict[str, StreamWriter] = {}
+        self.streams: dict[str, Any] = {}
+        self.kinds: dict[str, str] = {}
+        self.pool = ShardPool()
         self._streams_root: zarr.Group | None = None
         self._closed = False
 
@@ -143,91 +122,60 @@ class StoreWriter:
             self.abort()
 
     # ---- attributes ----------------------------------------------------------------------
-    def set_root_attrs(self, *, base_frame: str = "base_link", world_frame: str = "odom", **extra: Any) -> None:
-        """Set ``base_frame``, ``world_frame`` and any extra JSON-able root attributes."""
-        reserved = {"complete", "fusion_format"} & set(extra)
+    def set_root_attrs(self, attrs: RootAttrs) -> None:
+        """Set ``base_frame``, ``world_frame`` and ``reference`` (when given)."""
+        reserved = {"complete", "fusion_format"} & set(attrs.extra)
         if reserved:
             raise StoreError(f"root attributes {sorted(reserved)} are managed by the writer")
-        update_attributes(self.root, to_json({"base_frame": base_frame, "world_frame": world_frame, **extra}))
+        values: dict[str, object] = {"base_frame": attrs.base_frame, "world_frame": attrs.world_frame,
+                                     **attrs.extra}
+        if attrs.reference is not None:
+            values["reference"] = attrs.reference
+        update_attributes(self.root, to_json(values))
 
-    def write_rig(self, rig: dict[str, Any]) -> None:
+    def write_rig(self, rig: Attrs) -> None:
         """Store the rig dict (``calibration.Rig.to_dict()``) as ``rig/`` attribute ``rig`` (replaced)."""
         batch = NodeBatch(self._store, overwrite=True)
-        batch.group(self.root, lay.RIG, {"rig": to_json(rig)})
+        batch.group(self.root, lay.RIG, {"rig": to_json(dict(rig))})
         batch.write()
 
     # ---- streams -------------------------------------------------------------------------
-    def _stream_group(self, name: str, kind: str, topic: str, frame_id: str, attrs: dict[str, Any] | None,
-                      T_base_sensor: Any) -> tuple[zarr.Group, NodeBatch]:
-        """The stream's group, pending in a batch its columns join (written by the writer's ``create``)."""
+    def add_stream(self, header: StreamHeader, factory: Callable[[StreamGroup], W]) -> W:
+        """Create ``streams/<header.name>`` and the writer ``factory`` builds on it (its columns join the
+        group's one metadata write).
+
+        Raises:
+            StoreError: The name is empty, contains '/', or is already used; a bad ``T_base_sensor``.
+        """
         self._check_open()
+        name = header.name
         if not name or "/" in name or name in self.streams:
             raise StoreError(f"stream name {name!r} is empty, contains '/' or is already used")
-        meta = {**to_json(attrs or {}), "kind": kind, "topic": topic, "frame_id": frame_id, "count": 0}
-        if T_base_sensor is not None:
-            M = np.asarray(getattr(T_base_sensor, "matrix", T_base_sensor), dtype=np.float64)
+        meta = {**to_json(dict(header.attrs)), "kind": header.kind, "topic": header.topic,
+                "frame_id": header.frame_id, "count": 0}
+        if header.T_base_sensor is not None:
+            M = np.asarray(header.T_base_sensor, dtype=np.float64)
             if M.shape != (4, 4):
                 raise StoreError(f"streams/{name}: T_base_sensor must be a 4x4 matrix, got {M.shape}")
             meta["T_base_sensor"] = M.tolist()
         if self._streams_root is None:
             self._streams_root = open_group_object(self._store, lay.STREAMS, GroupMetadata(zarr_format=3))
         batch = NodeBatch(self._streams_root.store)
-        return batch.group(self._streams_root, name, meta), batch
-
-    def add_lidar(self, name: str, *, topic: str, frame_id: str, fields: dict[str, Any], expected_messages: int,
-                  expected_points: int, attrs: dict[str, Any] | None = None, with_xyz_raw: bool | None = None,
-                  T_base_sensor: Any = None) -> LidarWriter:
-        """Add a LiDAR stream (see :meth:`LidarWriter.append`).
-
-        ``with_xyz_raw``: keep pre-deskew points (``None``: the first ``append`` decides).
-        ``T_base_sensor``: optional 4x4 / SE3 stored as a stream attribute (else the reader uses the rig).
-        """
-        g, batch = self._stream_group(name, "lidar", topic, frame_id, attrs, T_base_sensor)
-        w = LidarWriter(g, name, fields=fields, expected_messages=expected_messages,
-                        expected_points=expected_points, with_xyz_raw=with_xyz_raw, batch=batch)
-        w.create()
-        self.streams[name] = w
-        return w
-
-    def add_radar(self, name: str, *, topic: str, frame_id: str, fields: dict[str, Any], expected_messages: int,
-                  expected_points: int, attrs: dict[str, Any] | None = None, T_base_sensor: Any = None) -> RadarWriter:
-        """Add a radar stream (see :meth:`RadarWriter.append`)."""
-        g, batch = self._stream_group(name, "radar", topic, frame_id, attrs, T_base_sensor)
-        w = RadarWriter(g, name, fields=fields, expected_messages=expected_messages, expected_points=expected_points,
-                        batch=batch)
-        w.create()
-        self.streams[name] = w
-        return w
-
-    def add_camera(self, name: str, *, topic: str, frame_id: str, compressed: bool, expected_messages: int,
-                   image_shape: tuple[int, ...] | None = None, dtype: Any = None,
-                   attrs: dict[str, Any] | None = None, expected_bytes: int | None = None,
-                   T_base_sensor: Any = None) -> CameraWriter:
-        """Add a camera stream (compressed blob, or raw ``image_shape``/``dtype`` pixels)."""
-        g, batch = self._stream_group(name, "camera", topic, frame_id, {**(attrs or {}), "compressed": compressed},
-                                      T_base_sensor)
-        w = CameraWriter(g, name, compressed=compressed, expected_messages=expected_messages,
-                         image_shape=image_shape, dtype=dtype, expected_bytes=expected_bytes, batch=batch)
-        w.create()
-        self.streams[name] = w
-        return w
-
-    def add_imu(self, name: str, *, topic: str, frame_id: str, expected_messages: int,
-                attrs: dict[str, Any] | None = None, T_base_sensor: Any = None) -> ImuWriter:
-        """Add an IMU stream (see :meth:`ImuWriter.append_many`)."""
-        g, batch = self._stream_group(name, "imu", topic, frame_id, attrs, T_base_sensor)
-        w = ImuWriter(g, name, expected_messages=expected_messages, batch=batch)
-        w.create()
-        self.streams[name] = w
-        return w
+        group = batch.group(self._streams_root, name, meta)
+        writer = factory(ZarrStreamGroup(group, name, batch, self.pool))
+        batch.write()
+        self.streams[name] = writer
+        self.kinds[name] = header.kind
+        return writer
 
     def drop_stream(self, name: str) -> None:
         """Delete stream ``name`` and its arrays (to write it again from the start)."""
         self._check_open()
         if name not in self.streams:
             raise StoreError(f"no stream {name!r} to drop")
-        BACKGROUND.drain()  # no shard of it may still be in flight
+        self.pool.drain()  # no shard of it may still be in flight
         del self.streams[name]
+        del self.kinds[name]
         del self.root[f"{lay.STREAMS}/{name}"]
 
     @property
@@ -236,31 +184,33 @@ class StoreWriter:
         return sum(s.buffer_bytes for s in self.streams.values())
 
     # ---- whole tables --------------------------------------------------------------------
-    def write_ego(self, time_ns: np.ndarray, translation_m: np.ndarray, rotation_xyzw: np.ndarray,
-                  linear_velocity_mps: np.ndarray, angular_velocity_radps: np.ndarray,
-                  attrs: dict[str, Any] | None = None) -> None:
+    def write_ego(self, ego: EgoColumns) -> None:
         """Write the full-rate ego trajectory ``T_world_base`` (K,) and base-frame twist."""
         self._check_open()
-        write_ego_group(self.root, time_ns, translation_m, rotation_xyzw, linear_velocity_mps,
-                        angular_velocity_radps, to_json(attrs or {}))
+        write_ego_group(self.root, ego.time_ns, ego.translation_m, ego.rotation_xyzw, ego.linear_velocity_mps,
+                        ego.angular_velocity_radps, to_json(dict(ego.attrs)))
 
-    def write_frames(self, time_ns: np.ndarray, ego_T_world_base: np.ndarray, flags: np.ndarray,
-                     imu_range: np.ndarray, sensors: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
-                     imu_stream: str | None = None) -> None:
+    def write_frames(self, frames: FrameTable) -> None:
         """Write the frame table (F,) and per-sensor ``(index, dt_ns, valid)`` matches.
 
-        ``imu_stream`` names the stream ``imu_range`` indexes (default: the only IMU stream).
+        ``frames.imu_stream`` names the stream ``imu_range`` indexes (default: the only stream of a
+        continuous kind).
         """
         self._check_open()
+        imu_stream = frames.imu_stream
         if imu_stream is None:
-            imus = [n for n, s in self.streams.items() if s.kind == "imu"]
-            imu_stream = imus[0] if len(imus) == 1 else None
-        write_frames_group(self.root, time_ns, ego_T_world_base, flags, imu_range, sensors, imu_stream)
+            from fusion import kinds
 
-    def write_report(self, report: dict[str, Any]) -> None:
+            cont = [n for n, k in self.kinds.items() if k in kinds.KINDS and kinds.get(k).role is kinds.Role.CONTINUOUS]
+            imu_stream = cont[0] if len(cont) == 1 else None
+        sensors = {k: (m.index, m.dt_ns, m.valid) for k, m in frames.sensors.items()}
+        write_frames_group(self.root, frames.time_ns, frames.ego_T_world_base, frames.flags, frames.imu_range,
+                           sensors, imu_stream)
+
+    def write_report(self, report: Attrs) -> None:
         """Store the conversion report as a ``report (B,) uint8`` JSON blob (UTF-8)."""
         self._check_open()
-        blob = np.frombuffer(json.dumps(to_json(report), sort_keys=True).encode(), dtype=np.uint8)
+        blob = np.frombuffer(json.dumps(to_json(dict(report)), sort_keys=True).encode(), dtype=np.uint8)
         arr = self.root.create_array(lay.REPORT, shape=blob.shape, dtype="uint8", chunks=(max(blob.size, 1),),
                                      compressors=lay.compressors("zstd"), fill_value=0, overwrite=True,
                                      attributes={"encoding": "json/utf-8"})
@@ -274,7 +224,8 @@ class StoreWriter:
             w.seal()  # every tail shard queued before the first wait
         for w in self.streams.values():
             w.finalize()
-        BACKGROUND.drain()
+        self.pool.drain()
+        self.pool.shutdown()
         consolidate(self._store, {"complete": True})  # one last write of the root document
         self._close()
         self.location.commit()
@@ -283,7 +234,8 @@ class StoreWriter:
         """Close without marking the store complete (it stays detectable as interrupted)."""
         if not self._closed:
             with contextlib.suppress(Exception):  # the store is abandoned; the original error matters
-                BACKGROUND.drain()
+                self.pool.drain()
+            self.pool.shutdown()
             self._close()
 
     def _close(self) -> None:
