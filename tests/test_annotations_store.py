@@ -18,6 +18,8 @@ from fusion.annotations.openlabel import decode_openlabel
 from fusion.annotations.openlabel_encode import SensorInfo, encode_openlabel
 from fusion.annotations.scene import Scene
 from fusion.annotations.store_io import read_all_frames, read_frame_boxes, read_keyframes, write_annotations
+from fusion.kinds.lidar import add_lidar_stream
+from fusion.store.sink import EgoColumns, FrameTable, RootAttrs, SensorMatches
 
 T0 = 1_700_000_000_000_000_000
 DT = 100_000_000
@@ -155,16 +157,18 @@ def store(tmp_path: Path) -> Path:
         "cam_front": cal.Sensor("cam_front", "camera", "cam_front_optical", cal.SE3.from_matrix(T_BASE_CAM)),
     })
     w = StoreWriter.create(str(path))
-    w.set_root_attrs(base_frame="base_link", world_frame="odom")
+    w.set_root_attrs(RootAttrs(base_frame="base_link", world_frame="odom"))
     w.write_rig(rig.to_dict())
-    lid = w.add_lidar("lidar_top", topic="/points", frame_id="lidar_link", fields={}, expected_messages=F,
+    lid = add_lidar_stream(w, "lidar_top", topic="/points", frame_id="lidar_link", fields={}, expected_messages=F,
                       expected_points=F * 400)
     for i, t in enumerate(times):
         xyz = np.random.default_rng(i).uniform(-5, 5, (400, 3)).astype(np.float32)
         lid.append(int(t), int(t), int(t), int(t), xyz, np.zeros(400, np.int32), {})
-    w.write_ego(times, P[:, :3, 3], quat_xyzw_from_yaw(0.1 * np.arange(F)), np.zeros((F, 3)), np.zeros((F, 3)))
-    w.write_frames(times, P, np.zeros(F, np.uint32), np.zeros((F, 2), np.int64),
-                   {"lidar_top": (np.arange(F, dtype=np.int64), np.zeros(F, np.int64), np.ones(F, bool))})
+    w.write_ego(EgoColumns(times, P[:, :3, 3], quat_xyzw_from_yaw(0.1 * np.arange(F)), np.zeros((F, 3)),
+                           np.zeros((F, 3))))
+    w.write_frames(FrameTable(times, P, np.zeros(F, np.uint32), np.zeros((F, 2), np.int64),
+                              {"lidar_top": SensorMatches(np.arange(F, dtype=np.int64), np.zeros(F, np.int64),
+                                                          np.ones(F, bool))}))
     w.write_report({})
     w.finalize()
     return path

@@ -22,8 +22,10 @@ CHILD = """
 import sys
 import numpy as np
 from fusion.store import StoreWriter
+from fusion.kinds.lidar import add_lidar_stream
+from fusion.kinds.imu import add_imu_stream
 w = StoreWriter.create(sys.argv[1], input_fingerprint="killed")
-lid = w.add_lidar("lid", topic="/l", frame_id="l", fields={}, expected_messages=100,
+lid = add_lidar_stream(w, "lid", topic="/l", frame_id="l", fields={}, expected_messages=100,
                   expected_points=100 * 65536, attrs={})
 xyz = np.ones((65536, 3), np.float32)
 toff = np.zeros(65536, np.int32)
@@ -65,7 +67,7 @@ def test_abandoned_writer_is_incomplete_and_overwrite_redoes(tmp_path: Path) -> 
 def test_writer_dropped_without_finalize(tmp_path: Path) -> None:
     path = tmp_path / "d.zarr"
     w = StoreWriter.create(path)
-    w.add_imu("imu", topic="/i", frame_id="i", expected_messages=3).append_many(
+    add_imu_stream(w, "imu", topic="/i", frame_id="i", expected_messages=3).append_many(
         np.arange(3), np.arange(3), np.arange(3), np.zeros((3, 3)), np.zeros((3, 3)), np.tile([0, 0, 0, 1.0], (3, 1)))
     del w
     _assert_incomplete(path)

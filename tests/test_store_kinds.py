@@ -10,15 +10,19 @@ import pytest
 
 import fusion
 from fusion.errors import IncompleteStoreError, StoreError
+from fusion.kinds.camera import add_camera_stream
+from fusion.kinds.imu import add_imu_stream
 from fusion.store import StoreWriter, validate_store
 from fusion.store.sample import EXTRINSICS, make_sample, write_sample
+from fusion.store.sink import FrameTable, SensorMatches
 
 T0 = 1_700_000_000_000_000_000
 
 
 def _frames(w: StoreWriter, n: int, sensors: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]) -> None:
     t = T0 + 100_000_000 * np.arange(n, dtype=np.int64)
-    w.write_frames(t, np.tile(np.eye(4), (n, 1, 1)), np.zeros(n, np.uint32), np.zeros((n, 2), np.int64), sensors)
+    w.write_frames(FrameTable(t, np.tile(np.eye(4), (n, 1, 1)), np.zeros(n, np.uint32), np.zeros((n, 2), np.int64),
+                              {k: SensorMatches(*m) for k, m in sensors.items()}))
 
 
 def test_mixed_formats_png_depth_and_raw_camera(tmp_path: Path) -> None:
@@ -30,8 +34,8 @@ def test_mixed_formats_png_depth_and_raw_camera(tmp_path: Path) -> None:
     formats = ["jpeg", "png", "16UC1; compressedDepth png"]
     path = tmp_path / "c.zarr"
     with StoreWriter.create(path) as w:
-        cam = w.add_camera("cam", topic="/c", frame_id="c", compressed=True, expected_messages=1)
-        raw = w.add_camera("raw", topic="/r", frame_id="r", compressed=False, expected_messages=1)
+        cam = add_camera_stream(w, "cam", topic="/c", frame_id="c", compressed=True, expected_messages=1)
+        raw = add_camera_stream(w, "raw", topic="/r", frame_id="r", compressed=False, expected_messages=1)
         for k in range(3):
             t = T0 + 100_000_000 * k
             cam.append(t, t, t, blobs[k], format=formats[k])
@@ -56,7 +60,7 @@ def test_mixed_formats_png_depth_and_raw_camera(tmp_path: Path) -> None:
 def test_undecodable_image_names_stream_and_message(tmp_path: Path) -> None:
     path = tmp_path / "u.zarr"
     with StoreWriter.create(path) as w:
-        w.add_camera("cam", topic="/c", frame_id="c", compressed=True, expected_messages=1).append(
+        add_camera_stream(w, "cam", topic="/c", frame_id="c", compressed=True, expected_messages=1).append(
             T0, T0, T0, b"not a jpeg", format="jpeg")
         _frames(w, 1, {"cam": (np.zeros(1, np.int64), np.zeros(1, np.int64), np.ones(1, bool))})
     cf = fusion.open(str(path))[0].cameras["cam"]
@@ -85,7 +89,7 @@ def test_radar_compensated_to_frame_time_exactly(tmp_path: Path) -> None:
 def test_context_manager_aborts_on_error(tmp_path: Path) -> None:
     path = tmp_path / "e.zarr"
     with pytest.raises(RuntimeError, match="boom"), StoreWriter.create(path) as w:
-        w.add_imu("imu", topic="/i", frame_id="i", expected_messages=1)
+        add_imu_stream(w, "imu", topic="/i", frame_id="i", expected_messages=1)
         raise RuntimeError("boom")
     with pytest.raises(IncompleteStoreError):
         fusion.open(str(path))

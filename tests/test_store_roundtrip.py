@@ -12,8 +12,12 @@ from scipy.spatial.transform import Rotation, Slerp
 
 import fusion
 from fusion.errors import StoreError
+from fusion.kinds.imu import add_imu_stream
+from fusion.kinds.lidar import add_lidar_stream
+from fusion.kinds.radar import add_radar_stream
 from fusion.store import StoreWriter
 from fusion.store.sample import EXTRINSICS, Sample, make_sample, write_sample
+from fusion.store.sink import FrameTable
 
 
 @pytest.fixture(scope="module")
@@ -189,7 +193,7 @@ def _walk(group: zarr.Group) -> list[tuple[str, zarr.Array]]:
 
 def test_writer_rejects_bad_input(tmp_path: Path) -> None:
     w = StoreWriter.create(tmp_path / "bad.zarr")
-    lid = w.add_lidar("lid", topic="/l", frame_id="l", fields={"intensity": np.float32}, expected_messages=2,
+    lid = add_lidar_stream(w, "lid", topic="/l", frame_id="l", fields={"intensity": np.float32}, expected_messages=2,
                       expected_points=10, attrs={})
     with pytest.raises(StoreError, match=r"streams/lid: message 0: time_offset_ns has shape \(2,\), expected \(3,\)"):
         lid.append(1, 1, 1, 1, np.zeros((3, 3), np.float32), np.zeros(2, np.int32), {"intensity": np.zeros(3)})
@@ -197,12 +201,13 @@ def test_writer_rejects_bad_input(tmp_path: Path) -> None:
         lid.append(1, 1, 1, 1, np.zeros((3, 3), np.float32), np.zeros(3, np.int32), {"i": np.zeros(3)})
     assert lid.count == 0  # nothing half-appended
     with pytest.raises(StoreError, match="stream name 'lid' is empty, contains '/' or is already used"):
-        w.add_imu("lid", topic="/i", frame_id="i", expected_messages=1)
+        add_imu_stream(w, "lid", topic="/i", frame_id="i", expected_messages=1)
     with pytest.raises(StoreError, match="point field name 'xyz' is reserved"):
-        w.add_radar("rad", topic="/r", frame_id="r", fields={"xyz": np.float32}, expected_messages=1,
+        add_radar_stream(w, "rad", topic="/r", frame_id="r", fields={"xyz": np.float32}, expected_messages=1,
                     expected_points=1)
     with pytest.raises(StoreError, match="frames/time_ns must be strictly increasing; frame 2"):
-        w.write_frames(np.array([1, 2, 2]), np.tile(np.eye(4), (3, 1, 1)), np.zeros(3), np.zeros((3, 2)), {})
+        w.write_frames(FrameTable(np.array([1, 2, 2]), np.tile(np.eye(4), (3, 1, 1)), np.zeros(3, np.uint32),
+                                  np.zeros((3, 2), np.int64), {}))
     w.abort()
     with pytest.raises(StoreError, match="already finalized or aborted"):
         w.write_report({})

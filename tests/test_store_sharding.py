@@ -12,6 +12,10 @@ import zarr
 from zarr.storage import LocalStore, WrapperStore
 
 import fusion
+from fusion.kinds.camera import add_camera_stream
+from fusion.kinds.imu import add_imu_stream
+from fusion.kinds.lidar import add_lidar_stream
+from fusion.kinds.radar import add_radar_stream
 from fusion.store import StoreWriter
 from fusion.store import layout as lay
 
@@ -45,7 +49,7 @@ def test_each_shard_written_once_and_bytes_match_data(tmp_path: Path, expected_p
     path = tmp_path / "s.zarr"
     store = CountingStore(LocalStore(path))
     w = StoreWriter.create(store)
-    lid = w.add_lidar("lid", topic="/l", frame_id="l", fields={}, expected_messages=10,
+    lid = add_lidar_stream(w, "lid", topic="/l", frame_id="l", fields={}, expected_messages=10,
                       expected_points=expected_points, attrs={})
     xyz_all = rng.normal(0, 30, (N_MSG * PTS, 3)).astype(np.float32)
     toff = rng.integers(-10**8, 10**8, N_MSG * PTS).astype(np.int32)
@@ -82,16 +86,16 @@ def test_buffer_memory_is_bounded_by_shards(tmp_path: Path) -> None:
     """A typical rig (2 LiDARs with raw points, 6 cameras, 2 radars, IMU) buffers ≤ 512 MiB."""
     w = StoreWriter.create(tmp_path / "m.zarr")
     for i in range(2):
-        lid = w.add_lidar(f"l{i}", topic="/l", frame_id="l", fields={"intensity": np.float32, "ring": np.uint16},
+        lid = add_lidar_stream(w, f"l{i}", topic="/l", frame_id="l", fields={"intensity": np.float32, "ring": np.uint16},
                           expected_messages=10, expected_points=10, attrs={}, with_xyz_raw=True)
         lid.append(0, 0, 0, 0, np.zeros((1, 3), np.float32), np.zeros(1, np.int32),
                    {"intensity": np.zeros(1), "ring": np.zeros(1)}, xyz_raw=np.zeros((1, 3), np.float32))
     for i in range(6):
-        w.add_camera(f"c{i}", topic="/c", frame_id="c", compressed=True, expected_messages=10).append(0, 0, 0, b"x")
+        add_camera_stream(w, f"c{i}", topic="/c", frame_id="c", compressed=True, expected_messages=10).append(0, 0, 0, b"x")
     for i in range(2):
-        w.add_radar(f"r{i}", topic="/r", frame_id="r", fields={"rcs": np.float32}, expected_messages=1,
+        add_radar_stream(w, f"r{i}", topic="/r", frame_id="r", fields={"rcs": np.float32}, expected_messages=1,
                     expected_points=1)
-    w.add_imu("imu", topic="/i", frame_id="i", expected_messages=1)
+    add_imu_stream(w, "imu", topic="/i", frame_id="i", expected_messages=1)
     mib = w.buffer_bytes / 2**20
     assert 200 < mib <= 512, mib
     w.abort()

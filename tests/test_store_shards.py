@@ -12,7 +12,7 @@ import pytest
 import zarr
 
 from fusion.store import layout as lay
-from fusion.store.buffers import BACKGROUND, ColumnBuffer
+from fusion.store.buffers import ColumnBuffer
 from fusion.store.create import create_column
 from fusion.store.shards import shard_layout
 
@@ -119,7 +119,7 @@ def test_a_failed_shard_write_is_raised_in_the_converting_thread(tmp_path: Path)
     buf.append(np.arange(spec.shard_rows + 5, dtype=np.int64))
     with pytest.raises(ValueError, match=r"read-only|read only"):
         buf.finalize()
-    BACKGROUND.drain()
+    buf.pool.drain()
 
 
 def test_a_sealed_column_writes_its_tail_once_and_takes_no_more_rows(tmp_path: Path) -> None:
@@ -138,7 +138,7 @@ def test_a_sealed_column_writes_its_tail_once_and_takes_no_more_rows(tmp_path: P
     assert buf.shards_written == 2
     with pytest.raises(StoreError, match="sealed"):
         buf.append(data[:1])
-    BACKGROUND.drain()
+    buf.pool.drain()
     assert len(_shard_files(tmp_path / "s.zarr", "t")) == 2  # on disk before finalize
     assert buf.finalize() == n and buf.shards_written == 2
     np.testing.assert_array_equal(zarr.open_array(tmp_path / "s.zarr" / "t")[...], data)
