@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from fusion.errors import DecodeError, MessageTypeError, TruncatedBagError
+from fusion.errors import DecodeError, TruncatedBagError
 from fusion.pipeline.cameras import EarlyCameras
 from fusion.pipeline.report import REASON_DECODE, ReportBuilder
 from fusion.pipeline.sensors import SelectedSensor, SelectedSensors, fields_of
@@ -119,9 +119,9 @@ def _spool_message(
     """A LiDAR/radar message while spooling: decoded once, clocks and sweep taken, arrays spooled."""
     try:
         rec = source.decode(raw, options=opts)
-    except (DecodeError, MessageTypeError) as exc:
+    except DecodeError as exc:
         c.add(extractor.stamp(raw), raw.record_time_ns)
-        spool.add(raw, None, exc.reason if isinstance(exc, DecodeError) else str(exc))
+        spool.add(raw, None, exc.reason)
         return
     if not isinstance(rec, (PointCloud, RadarDetections)):
         c.add(extractor.stamp(raw), raw.record_time_ns)
@@ -181,7 +181,7 @@ def _scan_messages(
                     rec = source.decode(raw, options=opts)
                     if isinstance(rec, RadarDetections):
                         sensor.fields = dict(fields_of(rec))
-                except (DecodeError, MessageTypeError):
+                except DecodeError:
                     pass  # pass 2 reports it
             continue
         if raw.topic in info_known:  # only the first intrinsics of a camera are kept: no need to decode more
@@ -191,15 +191,15 @@ def _scan_messages(
             c.add(extractor.stamp(raw), raw.record_time_ns)
             try:
                 lo, hi, n = source.lidar_time_bounds(raw, options=opts)
-            except (DecodeError, MessageTypeError):
+            except DecodeError:
                 continue  # no sweep bounds: never a frame; pass 2 reports the message
             c.sweep[raw.index] = (lo, hi)
             c.points[raw.index] = n
             continue
         try:
             rec = source.decode(raw, options=opts)
-        except (DecodeError, MessageTypeError) as exc:
-            reason = exc.reason if isinstance(exc, DecodeError) else str(exc)
+        except DecodeError as exc:
+            reason = exc.reason
             if sensor is not None:  # LiDAR: clocks still needed to keep indices aligned (pass 2 reports it)
                 c = clocks[raw.topic]
                 c.add(extractor.stamp(raw), raw.record_time_ns)
