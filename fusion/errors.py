@@ -11,7 +11,19 @@ from __future__ import annotations
 
 
 class FusionError(Exception):
-    """Root of every error fusion raises deliberately."""
+    """Root of every error fusion raises deliberately.
+
+    Attributes:
+        reason: What went wrong, without a location prefix. For most errors this is the
+            whole message (``str(exc)``); :class:`DecodeError` prefixes its message with
+            ``topic[index]: `` and keeps the bare reason here.
+    """
+
+    reason: str
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*args)
+        self.reason = str(self)
 
 
 class ConfigError(FusionError):
@@ -38,10 +50,6 @@ class TruncatedBagError(BagError):
     """The bag is damaged; everything before the damage was read."""
 
 
-class MessageTypeError(BagError):
-    """A message type has no definition anywhere (names topic and type)."""
-
-
 class DecodeError(FusionError):
     """One message cannot be decoded (names topic, index and reason).
 
@@ -50,11 +58,21 @@ class DecodeError(FusionError):
     """
 
     def __init__(self, reason: str, *, topic: str = "", index: int = -1) -> None:
+        where = f"{topic}[{index}]: " if topic else ""
+        super().__init__(f"{where}{reason}")
         self.reason = reason
         self.topic = topic
         self.index = index
-        where = f"{topic}[{index}]: " if topic else ""
-        super().__init__(f"{where}{reason}")
+
+
+class MessageTypeError(DecodeError, BagError):
+    """A message type has no definition anywhere (names topic and type).
+
+    Every message of such a topic is undecodable, so this is a :class:`DecodeError` (per
+    message, conversion skips and reports it under the same reason); it stays a
+    :class:`BagError` for the callers that refuse a bag over it. Raised with the whole
+    message as its only argument: ``reason == str(exc)``.
+    """
 
 
 class UnsupportedEncodingError(DecodeError):

@@ -250,8 +250,10 @@ def test_missing_type_definition_and_msg_dir(tmp_path: Path) -> None:
     with open_bags(out) as src:
         assert "no definition" in src.topics["/reading"].type_error
         raw = next(src.messages())
-        with pytest.raises(MessageTypeError, match=r"/reading.*my_pkg/msg/Reading"):
+        with pytest.raises(MessageTypeError, match=r"/reading.*my_pkg/msg/Reading") as err:
             src.decode(raw)
+        assert isinstance(err.value, DecodeError)  # conversion skips it as one undecodable message
+        assert err.value.reason == str(err.value)  # the report text the pipeline wrote before (str(exc))
         with pytest.raises(MessageTypeError, match="my_pkg/msg/Reading"):
             src.stamps(["/reading"])
     pkg = tmp_path / "msgs" / "my_pkg" / "msg"

@@ -7,11 +7,12 @@ and hands its bytes (compressed) or pixels (raw) to the store; the time columns 
 once the plan is known (:meth:`EarlyCameras.settle`). Pass 2 then reads only the LiDAR and radar
 topics.
 
-Which messages are stored is decided online with the rule the plan applies
-(``MessageTable.mark_unusable``): a zero stamp or a stamp already seen on the topic is not
-stored. Two cases can only be decided with the whole log, and there the stream is dropped and
-written again in pass 2: a stream whose header stamps are mostly zero (aligned by record time),
-and a stream timed by a trigger topic (never written early).
+Which messages are stored is decided online with the stamp filter the plan applies
+(:class:`fusion.sync.stamps.StampFilter`, the online form of ``MessageTable.mark_unusable``'s
+batch rule): a zero stamp or a stamp already seen on the topic is not stored. Two cases can
+only be decided with the whole log, and there the stream is dropped and written again in
+pass 2: a stream whose header stamps are mostly zero (aligned by record time), and a stream
+timed by a trigger topic (never written early).
 """
 
 from __future__ import annotations
@@ -21,13 +22,14 @@ from typing import Any
 
 import numpy as np
 
-from fusion.errors import DecodeError, MessageTypeError
+from fusion.errors import DecodeError
 from fusion.pipeline.report import REASON_DECODE, ReportBuilder
 from fusion.pipeline.sensors import SelectedSensor, SelectedSensors
 from fusion.pipeline.streams import MessageTable
 from fusion.readers.records import CameraImage
 from fusion.readers.source import BagSource, RawMessage
 from fusion.store.sink import FrameSink
+from fusion.sync.stamps import StampFilter
 
 
 def check_compressed_image(data: np.ndarray, fmt: str) -> str:
@@ -66,7 +68,7 @@ class _Camera:
     sensor: SelectedSensor
     writer: Any
     by_record: bool  # the config aligns this stream by record time
-    seen: dict[int, int] = field(default_factory=dict)  # stamp -> first topic index
+    stamps: StampFilter = field(default_factory=StampFilter)  # on the clock the stream is aligned by
     rows: list[int] = field(default_factory=list)  # topic index -> stored row, -1 when not stored
     unusable: list[int] = field(default_factory=list)  # zero or repeated stamp (online rule)
     failed: list[tuple[int, int, str]] = field(default_factory=list)  # (index, record ns, reason)
@@ -107,7 +109,7 @@ class EarlyCameras:
         while len(cam.rows) < i:  # indices the reader never yielded: nothing stored
             cam.rows.append(-1)
         key = raw.record_time_ns if cam.by_record else (stamp_ns or 0)
-        if key == 0 or cam.seen.setdefault(key, i) != i:
+        if cam.stamps.offer(i, key) is not None:
             cam.unusable.append(i)
             cam.rows.append(-1)
             return
@@ -118,10 +120,6 @@ class EarlyCameras:
             payload = camera_payload(rec)
         except DecodeError as exc:
             cam.failed.append((i, raw.record_time_ns, exc.reason))
-            cam.rows.append(-1)
-            return
-        except MessageTypeError as exc:
-            cam.failed.append((i, raw.record_time_ns, str(exc)))
             cam.rows.append(-1)
             return
         cam.rows.append(cam.writer.payloads)
@@ -153,7 +151,7 @@ class EarlyCameras:
                 self._writer.drop_stream(cam.name)
                 continue
             for i in np.flatnonzero(~tab.usable).tolist():
-                reason, detail = tab.reason.get(i, ("unusable", ""))
+                reason, detail = tab.reason[i]  # the same mask as the online rule's: always a stamp reason
                 report.skip(topic, i, int(tab.record_ns[i]), reason, detail)
             for i, rec_ns, reason in cam.failed:
                 report.skip(topic, i, rec_ns, REASON_DECODE, reason)

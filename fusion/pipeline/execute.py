@@ -16,7 +16,7 @@ import numpy as np
 
 from calibration import Rig
 from fusion import kinds
-from fusion.errors import DecodeError, MessageTypeError, TruncatedBagError
+from fusion.errors import DecodeError, TruncatedBagError
 from fusion.kinds.base import StreamWriterLike
 from fusion.pipeline.compensate import Compensator, LidarStats
 from fusion.pipeline.config import ConvertConfig
@@ -161,9 +161,6 @@ class StreamPass:
                 except DecodeError as exc:
                     self.report.skip(raw.topic, i, raw.record_time_ns, REASON_DECODE, exc.reason)
                     continue
-                except MessageTypeError as exc:
-                    self.report.skip(raw.topic, i, raw.record_time_ns, REASON_DECODE, str(exc))
-                    continue
                 self._put(name, raw.topic, i, raw.record_time_ns, rec)
         except TruncatedBagError as exc:
             self.report.warn(f"bag truncated: {exc}; every message before the damage was converted")
@@ -192,9 +189,9 @@ class StreamPass:
             progress(nbytes)
         tab = self.plan.tables[name]
         if i < len(tab.usable) and not tab.usable[i]:
-            reason, detail = tab.reason.get(i, ("unusable", ""))
-            if reason in ("zero_stamp", "duplicate_stamp"):
-                self.report.skip(topic, i, record_ns, reason, detail)
+            stamp_reason = tab.reason.get(i)  # None: no sweep bounds (undecodable), reported when decoded
+            if stamp_reason is not None:
+                self.report.skip(topic, i, record_ns, *stamp_reason)
                 return False
         return True
 

@@ -17,7 +17,7 @@ import numpy as np
 from calibration import Rig
 from fusion.errors import ConfigError, SyncError
 from fusion.pipeline.config import ConvertConfig
-from fusion.pipeline.report import REASON_DUPLICATE, REASON_ZERO_STAMP, ReportBuilder
+from fusion.pipeline.report import REASON_ZERO_STAMP, ReportBuilder
 from fusion.pipeline.scan import Scan
 from fusion.pipeline.sensors import SelectedSensors
 from fusion.pipeline.streams import EgoTable, ImuTable, MessageTable, finite_difference_twist
@@ -31,6 +31,7 @@ from fusion.sync import (
     plan_frames,
     relative_offset_ns,
 )
+from fusion.sync.stamps import filter_stamps
 
 DISCRETE = ("lidar", "radar", "camera")
 
@@ -70,20 +71,16 @@ def _reference(cfg: ConvertConfig, selected: SelectedSensors) -> str:
 def _sort_unique(
     stamps: np.ndarray, indices: np.ndarray, topic: str, record: np.ndarray, report: ReportBuilder, count_topic: bool
 ) -> np.ndarray:
-    """Positions of samples to keep, time-sorted: zero and repeated stamps are reported and dropped."""
-    order = np.argsort(stamps, kind="stable")
-    s = stamps[order]
-    zero = s == 0
-    dup = np.zeros(len(s), dtype=bool)
-    dup[1:] = s[1:] == s[:-1]
-    dup &= ~zero
+    """Positions of samples to keep, time-sorted: zero and repeated stamps (the stamp filter,
+    :mod:`fusion.sync.stamps`) are reported, in time order, and dropped."""
+    verdict = filter_stamps(stamps)
     if count_topic:
-        for pos in np.flatnonzero(zero | dup).tolist():
-            i = int(order[pos])
-            reason = REASON_ZERO_STAMP if zero[pos] else REASON_DUPLICATE
-            detail = "header.stamp is 0" if zero[pos] else "same stamp as an earlier sample"
+        for i in verdict.rejected_in_time_order().tolist():
+            reason = verdict.reason(i)
+            assert reason is not None
+            detail = "header.stamp is 0" if reason == REASON_ZERO_STAMP else "same stamp as an earlier sample"
             report.skip(topic, int(indices[i]), int(record[i]), reason, detail)
-    keep = order[~(zero | dup)]
+    keep = verdict.kept_in_time_order()
     if count_topic and topic in report.topics:
         report.stored(topic, len(keep))
     return keep

@@ -16,10 +16,12 @@ from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-# Reasons a message is not in the store (stable strings; documented in docs/FORMAT.md).
+from fusion.sync.stamps import REASON_DUPLICATE as REASON_DUPLICATE
+from fusion.sync.stamps import REASON_ZERO_STAMP as REASON_ZERO_STAMP
+
+# Reasons a message is not in the store (stable strings; documented in docs/FORMAT.md). The two
+# stamp reasons are the stamp filter's (fusion.sync.stamps), re-exported here with the others.
 REASON_DECODE = "decode_error"
-REASON_DUPLICATE = "duplicate_stamp"
-REASON_ZERO_STAMP = "zero_stamp"
 REASON_NO_SENSOR = "no_sensor"
 REASON_TRUNCATED = "bag_truncated"
 REASON_EXTRAPOLATION = "outside_ego_trajectory"

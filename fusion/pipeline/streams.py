@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from fusion.sync.stamps import DUPLICATE, REASON_DUPLICATE, REASON_ZERO_STAMP, ZERO, filter_stamps
+
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
 
@@ -29,7 +31,7 @@ class MessageTable:
         record_ns: (M,) bag record times.
         offset_ns: The sensor's time offset: ``common = stamp + offset``.
         usable: (M,) False for messages excluded from matching (zero or duplicate stamp).
-        reason: Topic index -> why a message is unusable.
+        reason: Topic index -> (reason, detail) of a zero or duplicate stamp (``mark_unusable``).
         sweep_start_ns / sweep_end_ns: (M,) common-clock sweep bounds for LiDARs (pass 1
             decodes the per-point time field of LiDAR messages); -1 when unknown.
         points: (M,) points per message (LiDAR/radar) for pre-sizing the store.
@@ -56,26 +58,14 @@ class MessageTable:
         return base + np.int64(self.offset_ns)
 
     def mark_unusable(self) -> None:
-        """Flag zero and duplicated stamps (the first of equal stamps stays usable)."""
-        m = len(self.stamp_ns)
-        self.usable = np.ones(m, dtype=bool)
-        stamps = self.record_ns if self.stamp_source == "record" else self.stamp_ns
-        zero = stamps == 0
-        for z in np.flatnonzero(zero).tolist():
-            self.reason[z] = ("zero_stamp", "header.stamp is 0; the message has no usable hardware time")
-        self.usable &= ~zero
-        order = np.argsort(stamps, kind="stable")
-        sorted_stamps = stamps[order]
-        dup_sorted = np.zeros(m, dtype=bool)
-        dup_sorted[1:] = sorted_stamps[1:] == sorted_stamps[:-1]
-        first_of_run = np.maximum.accumulate(np.where(~dup_sorted, np.arange(m), 0))
-        for pos in np.flatnonzero(dup_sorted & ~zero[order]).tolist():
-            i = int(order[pos])
-            j = int(order[first_of_run[pos]])
-            self.reason[i] = ("duplicate_stamp", f"same header stamp as message {j}")
-        dup = np.zeros(m, dtype=bool)
-        dup[order] = dup_sorted
-        self.usable &= ~dup
+        """Flag zero and duplicated stamps with the stamp filter (:mod:`fusion.sync.stamps`; the
+        first of equal stamps in record order stays usable), on the clock the stream is aligned by."""
+        verdict = filter_stamps(self.record_ns if self.stamp_source == "record" else self.stamp_ns)
+        self.usable = verdict.usable
+        for z in np.flatnonzero(verdict.code == ZERO).tolist():
+            self.reason[z] = (REASON_ZERO_STAMP, "header.stamp is 0; the message has no usable hardware time")
+        for i in np.flatnonzero(verdict.code == DUPLICATE).tolist():
+            self.reason[i] = (REASON_DUPLICATE, f"same header stamp as message {int(verdict.first[i])}")
 
 
 @dataclass

@@ -147,6 +147,8 @@ class RosBagSource:
             return ()
         try:
             msg = self.deserialize(raw)
+        except MessageTypeError:
+            raise  # a type without definition is not a corrupt message
         except DecodeError:
             return ()
         return tuple(f.name for f in msg.fields)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from fusion.errors import DecodeError, TruncatedBagError
+from fusion.errors import DecodeError, MessageTypeError, TruncatedBagError
 
 if TYPE_CHECKING:
     from fusion.readers.source import BagSource, RawMessage
@@ -79,6 +79,8 @@ class StampExtractor:
             return header_stamp_ns(raw.data, ros1=raw.ros1)
         try:
             return stamp_of_message(self._source.deserialize(raw))
+        except MessageTypeError:
+            raise  # a type without definition is not a corrupt message: the caller refuses the topic
         except DecodeError:
             return None
 

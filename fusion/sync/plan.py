@@ -18,6 +18,7 @@ from fusion.sync.frames import (
     StreamTimes,
 )
 from fusion.sync.matching import default_tolerance_ns, match_nearest
+from fusion.sync.stamps import REASON_DUPLICATE, REASON_ZERO_STAMP
 
 I64 = NDArray[np.int64]
 
@@ -87,7 +88,7 @@ def _reference_frames(spec: FrameSpec, streams: Mapping[str, StreamTimes]) -> tu
     ts = t[order]
     first = np.ones(ts.size, dtype=bool)
     first[1:] = ts[1:] != ts[:-1]
-    excluded = {"zero_stamp": zero.astype(np.int64), "duplicate_stamp": np.sort(order[~first]).astype(np.int64)}
+    excluded = {REASON_ZERO_STAMP: zero.astype(np.int64), REASON_DUPLICATE: np.sort(order[~first]).astype(np.int64)}
     return ts[first], order[first].astype(np.int64), excluded
 
 

@@ -17,6 +17,10 @@ from numpy.typing import NDArray
 from fusion.errors import ConfigError, SyncError
 from fusion.sync.approximate_time import approximate_time_sets
 from fusion.sync.frames import FrameSpec, SensorMatch, StreamTimes
+from fusion.sync.stamps import REASON_DUPLICATE, REASON_ZERO_STAMP
+
+#: Excluded-reference reason of a reference message in no matched set.
+REASON_UNMATCHED = "unmatched"
 
 I64 = NDArray[np.int64]
 NO_TOLERANCE = -1
@@ -87,8 +91,8 @@ def approximate_frames(
     in_set[dup] = True
     in_set[zero_ref] = True
     excluded = {
-        "zero_stamp": zero_ref,
-        "duplicate_stamp": np.sort(dup).astype(np.int64),
-        "unmatched": np.flatnonzero(~in_set).astype(np.int64),
+        REASON_ZERO_STAMP: zero_ref,
+        REASON_DUPLICATE: np.sort(dup).astype(np.int64),
+        REASON_UNMATCHED: np.flatnonzero(~in_set).astype(np.int64),
     }
     return ref_t.astype(np.int64), ref_idx.astype(np.int64), sensors, excluded

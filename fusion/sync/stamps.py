@@ -1,0 +1,122 @@
+"""The one stamp filter: which messages of a stream have a usable time.
+
+The rule, applied to one stream's stamps (int64 ns) in record order (topic index ``0..M-1``):
+
+* a stamp of 0 is no time at all: the message is rejected as :data:`REASON_ZERO_STAMP`;
+* among messages with equal non-zero stamps the first in record order is kept and every
+  later one is rejected as :data:`REASON_DUPLICATE`;
+* every other message is kept, whether or not its stamp is in time order (an out-of-order
+  stamp is a new time; matching sorts by time).
+
+Every rejected message has exactly one reason (a zero stamp is never also a duplicate).
+The rule has two forms that agree on every sequence (``tests/test_stamp_filter.py``):
+:func:`filter_stamps` judges a whole stream at once (vectorized; the plan), and
+:class:`StampFilter` judges one message at a time as it arrives (pass 1 writing camera
+payloads before the plan exists).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+I64 = npt.NDArray[np.int64]
+
+# Reasons a message has no usable time (stable strings: they appear in the conversion report
+# and in FramePlan.excluded_reference; documented in docs/FORMAT.md).
+REASON_ZERO_STAMP = "zero_stamp"
+REASON_DUPLICATE = "duplicate_stamp"
+
+#: Verdict codes of :class:`StampVerdict`: index = code, value = reason (None: kept).
+KEPT, ZERO, DUPLICATE = 0, 1, 2
+REASONS: tuple[str | None, ...] = (None, REASON_ZERO_STAMP, REASON_DUPLICATE)
+
+
+@dataclass(frozen=True, eq=False)
+class StampVerdict:
+    """The filter's verdict on one stream of M stamps.
+
+    Attributes:
+        code: (M,) int8 :data:`KEPT`, :data:`ZERO` or :data:`DUPLICATE` per topic index.
+        first: (M,) int64 topic index of the first message with the same stamp (the message
+            itself when kept; the kept one for a duplicate); -1 for a zero stamp.
+        order: (M,) int64 topic indices sorted by stamp, equal stamps in record order.
+    """
+
+    code: npt.NDArray[np.int8]
+    first: I64
+    order: I64
+
+    @property
+    def usable(self) -> npt.NDArray[np.bool_]:
+        """(M,) True where the message is kept."""
+        return self.code == KEPT
+
+    def reason(self, index: int) -> str | None:
+        """Why message ``index`` is rejected, or None when it is kept."""
+        return REASONS[int(self.code[index])]
+
+    def kept_in_time_order(self) -> I64:
+        """(K,) topic indices of the kept messages, strictly increasing in stamp."""
+        return self.order[self.code[self.order] == KEPT]
+
+    def rejected_in_time_order(self) -> I64:
+        """Topic indices of the rejected messages, by stamp (equal stamps in record order)."""
+        return self.order[self.code[self.order] != KEPT]
+
+
+def filter_stamps(stamps: npt.ArrayLike) -> StampVerdict:
+    """Judge a whole stream at once (see the module docstring for the rule).
+
+    Args:
+        stamps: (M,) int64 ns in record order (any clock: header or bag record time).
+
+    Returns:
+        The verdict; O(M log M) (one stable sort).
+    """
+    s = np.asarray(stamps, dtype=np.int64).reshape(-1)
+    m = s.size
+    order = np.argsort(s, kind="stable").astype(np.int64)
+    ts = s[order]
+    new = np.ones(m, dtype=bool)
+    new[1:] = ts[1:] != ts[:-1]
+    # Stable sort: the first of a run of equal stamps is the lowest topic index.
+    run_start = np.maximum.accumulate(np.where(new, np.arange(m), 0)) if m else np.zeros(0, np.int64)
+    first = np.empty(m, dtype=np.int64)
+    first[order] = order[run_start]
+    zero = s == 0
+    code = np.where(zero, ZERO, np.where(first == np.arange(m), KEPT, DUPLICATE)).astype(np.int8)
+    first[zero] = -1
+    return StampVerdict(code=code, first=first, order=order)
+
+
+class StampFilter:
+    """The same rule, one message at a time, for messages offered in record order.
+
+    Offering indices ``0..M-1`` (or any increasing subsequence, e.g. with unreadable
+    messages left out) gives for each exactly ``filter_stamps(stamps).reason(i)`` of the
+    stream made of the offered messages.
+    """
+
+    def __init__(self) -> None:
+        self._first: dict[int, int] = {}
+        self._last = -1
+
+    def offer(self, index: int, stamp: int) -> str | None:
+        """Judge message ``index`` with ``stamp`` (int ns): its rejection reason, or None when kept.
+
+        Raises:
+            ValueError: ``index`` does not increase (the rule keeps the first in record order).
+        """
+        if index <= self._last:
+            raise ValueError(f"stamp filter: index {index} offered after {self._last}; offer in record order")
+        self._last = index
+        if stamp == 0:
+            return REASON_ZERO_STAMP
+        return None if self._first.setdefault(int(stamp), index) == index else REASON_DUPLICATE
+
+    def first(self, stamp: int) -> int:
+        """Index of the kept message with ``stamp``; -1 when none was offered (or ``stamp`` is 0)."""
+        return self._first.get(int(stamp), -1)
