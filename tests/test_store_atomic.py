@@ -14,6 +14,7 @@ import pytest
 
 import fusion
 from fusion.errors import FormatVersionError, IncompleteStoreError, StoreError
+from fusion.kinds.imu import add_imu_stream
 from fusion.store import StoreWriter, validate_store
 from fusion.store.dataset import store_status
 from fusion.store.sample import make_sample, write_sample
@@ -23,7 +24,6 @@ import sys
 import numpy as np
 from fusion.store import StoreWriter
 from fusion.kinds.lidar import add_lidar_stream
-from fusion.kinds.imu import add_imu_stream
 w = StoreWriter.create(sys.argv[1], input_fingerprint="killed")
 lid = add_lidar_stream(w, "lid", topic="/l", frame_id="l", fields={}, expected_messages=100,
                   expected_points=100 * 65536, attrs={})

@@ -86,12 +86,14 @@ def test_buffer_memory_is_bounded_by_shards(tmp_path: Path) -> None:
     """A typical rig (2 LiDARs with raw points, 6 cameras, 2 radars, IMU) buffers ≤ 512 MiB."""
     w = StoreWriter.create(tmp_path / "m.zarr")
     for i in range(2):
-        lid = add_lidar_stream(w, f"l{i}", topic="/l", frame_id="l", fields={"intensity": np.float32, "ring": np.uint16},
-                          expected_messages=10, expected_points=10, attrs={}, with_xyz_raw=True)
+        lid = add_lidar_stream(w, f"l{i}", topic="/l", frame_id="l",
+                               fields={"intensity": np.float32, "ring": np.uint16}, expected_messages=10,
+                               expected_points=10, attrs={}, with_xyz_raw=True)
         lid.append(0, 0, 0, 0, np.zeros((1, 3), np.float32), np.zeros(1, np.int32),
                    {"intensity": np.zeros(1), "ring": np.zeros(1)}, xyz_raw=np.zeros((1, 3), np.float32))
     for i in range(6):
-        add_camera_stream(w, f"c{i}", topic="/c", frame_id="c", compressed=True, expected_messages=10).append(0, 0, 0, b"x")
+        cam = add_camera_stream(w, f"c{i}", topic="/c", frame_id="c", compressed=True, expected_messages=10)
+        cam.append(0, 0, 0, b"x")
     for i in range(2):
         add_radar_stream(w, f"r{i}", topic="/r", frame_id="r", fields={"rcs": np.float32}, expected_messages=1,
                     expected_points=1)
