@@ -33,10 +33,11 @@ def canonical(**kw: object) -> Cuboid:
 
 def assert_golden(box: Cuboid) -> None:
     ref = canonical()
-    assert np.max(np.abs(box.center_m - ref.center_m)) <= 1e-9
-    assert np.max(np.abs(box.size_lwh_m - ref.size_lwh_m)) <= 1e-9
-    assert np.max(np.abs(box.rotation_matrix - ref.rotation_matrix)) <= 1e-9
-    assert abs(box.yaw_rad - math.radians(30)) <= 1e-9
+    # every codec round-trips to the float64 floor: measured 0 m, 0 m, 2.8e-16, 3.3e-16 rad
+    assert np.max(np.abs(box.center_m - ref.center_m)) <= 1e-12
+    assert np.max(np.abs(box.size_lwh_m - ref.size_lwh_m)) <= 1e-12
+    assert np.max(np.abs(box.rotation_matrix - ref.rotation_matrix)) <= 1e-12
+    assert abs(box.yaw_rad - math.radians(30)) <= 1e-12
     assert box.time_ns == T0
 
 

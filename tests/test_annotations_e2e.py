@@ -61,8 +61,9 @@ def test_synthetic_log_import_counts_and_export(tmp_path: Path) -> None:
         tb = truth.boxes_at([frame.time_ns])
         for box in frame.boxes:
             m = int(box.track_id.removeprefix("obj"))
-            assert np.max(np.abs(box.center_m - tb.centers[0, m])) <= 0.05
-            assert abs(math.remainder(box.yaw_rad - tb.yaws[m], 2 * math.pi)) <= math.radians(0.5)
+            # the requirement is 5 cm / 0.5°; these constant-velocity tracks are interpolated exactly
+            assert np.max(np.abs(box.center_m - tb.centers[0, m])) <= 1e-12  # measured 8.9e-16 m
+            assert abs(math.remainder(box.yaw_rad - tb.yaws[m], 2 * math.pi)) <= 1e-12  # measured 1.1e-16 rad
             # interpolated boxes carry the derived world velocity (exact for these tracks); labelled
             # ones are stored as labelled (no velocity here; the importer derives one for counting)
             if box.source == "interpolated":
@@ -92,8 +93,9 @@ def test_synthetic_log_import_counts_and_export(tmp_path: Path) -> None:
             else:
                 n_moving_checked += hits
                 n_moving_boxes += 1
+    # velocity_err measured 2.5e-14 m/s
     assert n_static_checked > 20 and n_moving_checked > 500 and n_moving_boxes > 10
-    assert velocity_err <= 1e-6 and n_interpolated > 0 and n_labelled > 0
+    assert velocity_err <= 1e-13 and n_interpolated > 0 and n_labelled > 0
 
     exported = tmp_path / "export.json"
     main(["annotate", "export", str(store), "-o", str(exported)])

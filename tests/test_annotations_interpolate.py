@@ -25,8 +25,10 @@ def truth_box(track: int, t_ns: int) -> Cuboid:
 
 
 def angle_between(qa: np.ndarray, qb: np.ndarray) -> float:
+    """Angle (deg) of the relative rotation; atan2 form, exact near 0 (acos floors at ~1.2e-6 deg)."""
     d = quat_xyzw_to_matrix(qa).T @ quat_xyzw_to_matrix(qb)
-    return math.degrees(math.acos(np.clip((np.trace(d) - 1) / 2, -1, 1)))
+    axis = np.array([d[2, 1] - d[1, 2], d[0, 2] - d[2, 0], d[1, 0] - d[0, 1]])
+    return math.degrees(math.atan2(float(np.linalg.norm(axis)) / 2, (np.trace(d) - 1) / 2))
 
 
 def test_2hz_keyframes_to_10hz_frames_match_truth() -> None:
@@ -45,9 +47,9 @@ def test_2hz_keyframes_to_10hz_frames_match_truth() -> None:
             assert np.max(np.abs(box.size_lwh_m - ref.size_lwh_m)) <= 1e-12
             assert box.source == "interpolated" and box.time_ns == frame_times[f]
             v_ref = np.array([8.0 + int(box.track_id[1:]), 1.5 - int(box.track_id[1:]), 0.0])
-            assert np.max(np.abs(box.velocity_mps - v_ref)) <= 1e-6
+            assert np.max(np.abs(box.velocity_mps - v_ref)) <= 1e-12  # measured 0
     assert worst_pos <= 0.05 and worst_deg <= 0.5  # the requirement
-    assert worst_pos <= 1e-6 and worst_deg <= 1e-5  # exact for this motion model
+    assert worst_pos <= 3e-14 and worst_deg <= 7e-14  # exact here: measured 7.1e-15 m, 2.4e-14 deg
 
 
 def test_keyframe_times_stay_labelled_and_untouched() -> None:
@@ -72,8 +74,8 @@ def test_extrapolation_limit() -> None:
         box = out[i]
         assert box is not None
         ref = truth_box(0, int(frame_times[i]))
-        assert np.max(np.abs(box.center_m - ref.center_m)) <= 1e-6
-        assert angle_between(box.rotation_xyzw, ref.rotation_xyzw) <= 1e-5
+        assert np.max(np.abs(box.center_m - ref.center_m)) <= 1e-12  # measured 0
+        assert angle_between(box.rotation_xyzw, ref.rotation_xyzw) <= 1e-14  # measured 2.0e-15 deg
 
 
 def test_single_keyframe_track_is_held_only_within_limit() -> None:
@@ -123,8 +125,9 @@ def test_against_synthetic_generator_truth(tmp_path_factory: pytest.TempPathFact
     for f_boxes in frames:
         for b in f_boxes:
             r = ref[(b.track_id, b.time_ns)]
-            assert np.max(np.abs(b.center_m - r.center_m)) <= 0.05
-            assert angle_between(b.rotation_xyzw, r.rotation_xyzw) <= 0.5
+            # the requirement is 5 cm / 0.5°; the generator's boxes move at constant velocity and yaw rate
+            assert np.max(np.abs(b.center_m - r.center_m)) <= 5e-14  # measured 1.4e-14 m
+            assert angle_between(b.rotation_xyzw, r.rotation_xyzw) <= 4e-14  # measured 1.3e-14 deg
             n_moving += int(not truth.boxes_at([b.time_ns]).is_static[int(b.track_id)])
     n_frames_inside = int(np.sum(frame_times <= key_times[-1]))
     assert sum(len(f) for f in frames) == truth.boxes_at([t0]).ids.size * n_frames_inside

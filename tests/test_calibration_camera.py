@@ -40,13 +40,14 @@ def test_projection_matches_opencv_and_round_trips(model: str) -> None:
     uv, valid = cam.project(P)
     assert valid.sum() > 1500  # plenty of points fall in the image
     ref = _cv2_project(model, P, D)
-    assert np.max(np.abs(uv[valid] - ref[valid])) < 1e-6
+    assert np.max(np.abs(uv[valid] - ref[valid])) < 1e-12  # measured 2.3e-13 px (worst model)
     rays = cam.unproject(uv[valid])
     np.testing.assert_allclose(np.linalg.norm(rays, axis=1), 1.0, atol=1e-12)
-    np.testing.assert_allclose(rays, P[valid] / np.linalg.norm(P[valid], axis=1, keepdims=True), atol=1e-9)
+    np.testing.assert_allclose(rays, P[valid] / np.linalg.norm(P[valid], axis=1, keepdims=True), rtol=0,
+                               atol=5e-14)  # fmt: skip  # measured 1.3e-14 (rational_polynomial)
     uv2, valid2 = cam.project(rays)
     assert valid2.all()
-    assert np.max(np.abs(uv2 - uv[valid])) < 1e-6
+    assert np.max(np.abs(uv2 - uv[valid])) < 1e-12  # measured 2.3e-13 px
 
 
 @pytest.mark.parametrize("model", list(MODELS))
@@ -59,7 +60,7 @@ def test_pixel_grid_round_trip_inside_valid_area(model: str) -> None:
     finite = np.all(np.isfinite(rays), axis=1)
     uv_back, ok = cam.project(rays[finite])
     assert ok.all()
-    assert np.max(np.abs(uv_back - uv[finite])) < 1e-6
+    assert np.max(np.abs(uv_back - uv[finite])) < 1e-12  # measured 2.3e-13 px
     # the mask agrees with per-pixel unprojection
     assert mask.shape == (480, 640)
     grid = np.stack([u.ravel(), v.ravel()], axis=1).astype(np.float64)
@@ -79,7 +80,7 @@ def test_unprojection_agrees_with_cv2_undistort_points() -> None:
     xy = cv2.undistortPoints(
         uv.reshape(-1, 1, 2), K, D, criteria=(cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 200, 1e-15)
     ).reshape(-1, 2)
-    np.testing.assert_allclose(rays[:, :2] / rays[:, 2:], xy, atol=1e-8)
+    np.testing.assert_allclose(rays[:, :2] / rays[:, 2:], xy, rtol=0, atol=1e-12)  # measured 0
 
 
 def test_valid_mask_behind_outside_and_non_monotonic() -> None:

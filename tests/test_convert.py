@@ -76,8 +76,8 @@ def test_deskewed_points_match_truth_and_raw_do_not(converted) -> None:
         raw_errs.append(np.linalg.norm(r - scan.world_xyz, axis=1))
     e, r = np.concatenate(errs), np.concatenate(raw_errs)
     assert len(errs) >= 15
-    assert np.median(e) <= 0.005
-    assert np.percentile(e, 99) <= 0.02
+    assert np.median(e) <= 5e-4  # measured 1.7e-4 m (float32 store, interpolated ego pose)
+    assert np.percentile(e, 99) <= 7e-3  # measured 2.3e-3 m (same in all three formats)
     assert np.percentile(r, 99) > 0.1  # without deskew: decimetres at 10 m/s
 
 
@@ -104,9 +104,9 @@ def test_ego_pose_matches_truth(converted) -> None:
             continue
         t, q = truth.pose_at(np.array([frame.time_ns]))
         T = frame.ego_pose
-        assert np.linalg.norm(T[:3, 3] - t[0]) <= 1e-3
+        assert np.linalg.norm(T[:3, 3] - t[0]) <= 1.4e-4  # measured 4.6e-5 m
         dang = Rotation.from_matrix(T[:3, :3]).inv() * Rotation.from_quat(q[0])
-        assert np.degrees(dang.magnitude()) <= 0.01
+        assert np.degrees(dang.magnitude()) <= 2e-3  # measured 6.7e-4 deg
 
 
 def test_radar_static_returns_compensated(converted) -> None:
@@ -124,7 +124,8 @@ def test_radar_static_returns_compensated(converted) -> None:
         comp.append(np.abs(r.radial_velocity_comp_mps[static]))
     c = np.concatenate(comp)
     assert len(c) > 20
-    assert np.nanmedian(c) <= 0.05
+    assert np.nanmedian(c) <= 1.4e-4  # float32 store: measured 4.7e-5 m/s
+    assert np.nanmax(c) <= 8.5e-4  # measured 2.75e-4 m/s
 
 
 def test_counts_report_and_validate(converted) -> None:
@@ -193,7 +194,7 @@ def test_camera_clock_offset_stated_and_estimated(tmp_path: Path) -> None:
     store2 = tmp_path / "estimated.zarr"
     convert([bag], str(store2), _cfg(rig0, clock=ClockConfig(estimate=("camera_left",), apply=True)))
     est = fusion.open(str(store2)).report["clock"]["camera_left"]["offset_ns"]
-    assert abs(est - offset) <= 1_000_000
+    assert abs(est - offset) <= 1_000_000  # measured 4.2e5 ns (arrival-time estimate, 2.4x)
 
 
 def test_conversion_is_deterministic(tmp_path: Path) -> None:
@@ -239,7 +240,7 @@ def test_beam_crossing_camera_timing(tmp_path: Path) -> None:
             continue
         target = frame.time_ns + 25_000_000
         chosen = true_t[cam.message_index]
-        assert abs(np.abs(true_t - target).min() - abs(chosen - target)) <= 200_000  # nearest to the crossing
+        assert abs(chosen - target) == np.abs(true_t - target).min()  # the nearest to the crossing: measured exact
         checked += 1
     assert checked >= len(ds) - 3
 
@@ -256,7 +257,7 @@ def test_approximate_time_policy_end_to_end(tmp_path: Path) -> None:
         for name, cam in frame.cameras.items():
             assert cam.message_index not in used.setdefault(name, set())  # sets never share a message
             used[name].add(cam.message_index)
-            assert abs(cam.dt_ns) <= 100_000_000
+            assert abs(cam.dt_ns) <= 100_000_000  # measured 43 ms: the policy's own limit
 
 
 def test_without_a_rig_file_the_bags_camera_info_gives_the_intrinsics(tmp_path: Path) -> None:

@@ -27,25 +27,25 @@ def test_camera_30ms_off_recovered_within_1ms():
     fit_c = estimate_clock_offset(cam_stamp, cam_rec)
     fit_l = estimate_clock_offset(lid_stamp, lid_rec)
     # each absolute offset includes that sensor's minimum latency (~2 ms): observable only relatively
-    assert abs(fit_c.offset_ns - 32 * MS) <= 1 * MS
+    assert abs(fit_c.offset_ns - 32 * MS) <= 120_000  # measured 4.0e4 ns
     rel = relative_offset_ns(fit_c, fit_l)
-    assert abs(rel - 30 * MS) <= 1 * MS
+    assert abs(rel - 30 * MS) <= 20_000  # measured 6.8e3 ns
     span_s = (cam_stamp.max() - cam_stamp.min()) / 1e9
     assert abs(fit_c.drift_ppm) <= 2 * fit_c.uncertainty_ns / 1e9 / span_s * 1e6  # drift is weakly observable
-    assert 0 <= fit_c.uncertainty_ns <= 2 * MS
+    assert 0 <= fit_c.uncertainty_ns <= 2 * MS  # measured 1.05 ms (an upper bound, not an error)
     fixed = estimate_clock_offset(cam_stamp, cam_rec, fit_drift=False)
-    assert fixed.drift_ppm == 0.0 and abs(fixed.offset_ns - 32 * MS) <= 1 * MS
+    assert fixed.drift_ppm == 0.0 and abs(fixed.offset_ns - 32 * MS) <= 10_000  # measured 3.3e3 ns
     # put on the common (LiDAR) clock: hardware time recovered within 1 ms
-    assert np.max(np.abs(cam_stamp + rel - cam_true)) <= 1 * MS
+    assert np.max(np.abs(cam_stamp + rel - cam_true)) <= 20_000  # measured 6.8e3 ns
 
 
 def test_drift_recovered():
     rng = np.random.default_rng(5)
     stamp, record, true = stream(rng, 3000, 50 * MS, offset_ns=-7 * MS, drift_ppm=40.0)
     fit = estimate_clock_offset(stamp, record)
-    assert abs(fit.drift_ppm - 40.0) <= 1.0
+    assert abs(fit.drift_ppm - 40.0) <= 0.41  # measured 0.137 ppm
     pred = stamp + fit.offset_at(stamp) - 2 * MS  # minus the (known, test-only) minimum latency
-    assert np.max(np.abs(pred - true)) <= 1 * MS
+    assert np.max(np.abs(pred - true)) <= 60_000  # measured 1.95e4 ns
 
 
 def test_latency_only_above_the_line_and_uncertainty_grows_with_sparse_support():

@@ -20,16 +20,23 @@ def angle_deg(q_a: np.ndarray, q_b: np.ndarray) -> np.ndarray:
     return np.rad2deg((Rotation.from_quat(q_a).inv() * Rotation.from_quat(q_b)).magnitude())
 
 
-@pytest.mark.parametrize("traj", [CONSTANT, VARYING], ids=["constant", "varying"])
-def test_pose_from_50hz_matches_truth(traj):
+# (position m, angle deg) bounds: constant measured 2.6e-4 m / 5.1e-14 deg (pure yaw: slerp is exact),
+# varying measured 5.1e-4 m / 1.45e-3 deg (the position bound stays at the former 1e-3, 2x)
+INTERP_BOUNDS = {"constant": (8e-4, 2e-13), "varying": (1e-3, 4.5e-3)}
+
+
+@pytest.mark.parametrize("name", ["constant", "varying"])
+def test_pose_from_50hz_matches_truth(name):
+    traj = {"constant": CONSTANT, "varying": VARYING}[name]
     times, t, q = samples(traj, T0_NS, T0_NS + 5_000_000_000)
     rng = np.random.default_rng(1)
     query = np.sort(rng.integers(times[0], times[-1], 20_000))
     ti, qi, inside = interpolate_poses(times, t, q, query)
     tt, qt = traj.pose(query)
     assert inside.all()
-    assert np.max(np.linalg.norm(ti - tt, axis=1)) <= 1e-3
-    assert np.max(angle_deg(qi, qt)) <= 0.01
+    pos_bound, ang_bound = INTERP_BOUNDS[name]
+    assert np.max(np.linalg.norm(ti - tt, axis=1)) <= pos_bound
+    assert np.max(angle_deg(qi, qt)) <= ang_bound
     # and it is not trivially exact: without interpolation (nearest sample) the error is cm-level
     nearest = np.clip(np.searchsorted(times, query), 0, times.size - 1)
     assert np.max(np.linalg.norm(t[nearest] - tt, axis=1)) > 0.05
@@ -43,9 +50,9 @@ def test_exact_at_samples_and_hemisphere_check():
     q[1] *= -1  # same rotation, other hemisphere: slerp must still take the short way
     ti, qi, inside = interpolate_poses(times, t, q, np.array([0, 5, 10, 15, 20]))
     assert inside.all()
-    np.testing.assert_allclose(ti[:, 0], [0, 0.5, 1, 1.5, 2], atol=1e-15)
+    np.testing.assert_allclose(ti[:, 0], [0, 0.5, 1, 1.5, 2], rtol=0, atol=1e-15)  # measured 0
     np.testing.assert_allclose(angle_deg(qi, yaw_quats(np.deg2rad([0, 5, 10, 15, 20]))),
-                               0, atol=1e-9)  # fmt: skip
+                               0, atol=1e-12)  # fmt: skip  # measured 0 deg
 
 
 def test_no_extrapolation_mask_and_error():

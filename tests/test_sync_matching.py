@@ -40,7 +40,7 @@ def test_nearest_in_hardware_time_all_frames(unique):
     truth = brute_nearest(lidar, cam_hw, 17 * MS)
     assert np.array_equal(idx, truth)
     ok = idx >= 0
-    assert ok.mean() > 0.99
+    assert ok.mean() > 0.99  # measured 0.9967 (a coverage count, not an error)
     np.testing.assert_array_equal(dt[ok], cam_hw[idx[ok]] - lidar[ok])
 
 
@@ -53,7 +53,7 @@ def test_offset_camera_matches_after_estimated_offset():
     fit_cam = estimate_clock_offset(cam_stamp, cam_rec)
     fit_lidar = estimate_clock_offset(lidar, lidar_rec)
     rel = relative_offset_ns(fit_cam, fit_lidar)
-    assert abs(rel - off) <= 1 * MS
+    assert abs(rel - off) <= 5_500  # measured 1.8e3 ns
     truth = brute_nearest(lidar, cam_hw, 17 * MS)
     idx, _ = match_nearest(lidar, cam_stamp + rel, 17 * MS)
     assert np.array_equal(idx, truth)

@@ -48,9 +48,9 @@ def test_interpolated_pose_vs_truth(truth):
     ti, qi, inside = interpolate_poses(times, t, q, query)
     tt, qt = truth.pose_at(query)
     assert inside.all()
-    assert np.max(np.linalg.norm(ti - tt, axis=1)) <= 1e-3
+    assert np.max(np.linalg.norm(ti - tt, axis=1)) <= 7.5e-4  # measured 2.4e-4 m
     ang = np.rad2deg((Rotation.from_quat(qi).inv() * Rotation.from_quat(qt)).magnitude())
-    assert np.max(ang) <= 0.01
+    assert np.max(ang) <= 0.01  # measured 3.6e-3 deg
 
 
 def test_deskew_truth_scans(truth):
@@ -66,8 +66,8 @@ def test_deskew_truth_scans(truth):
         errs.append(np.linalg.norm(out - expect, axis=1))
         raw.append(np.linalg.norm(s.xyz_lidar - expect, axis=1))
     e = np.concatenate(errs)
-    assert np.median(e) <= 5e-3
-    assert np.percentile(e, 99) <= 2e-2
+    assert np.median(e) <= 6.5e-4  # measured 2.1e-4 m
+    assert np.percentile(e, 99) <= 7.5e-3  # measured 2.4e-3 m
     assert np.percentile(np.concatenate(raw), 99) > 0.1
 
 
@@ -77,7 +77,7 @@ def test_offset_camera_nearest_in_true_time(truth):
     fit_c = estimate_clock_offset(cam.stamp_ns, cam.record_time_ns, fit_drift=False)
     fit_l = estimate_clock_offset(lid.stamp_ns, lid.record_time_ns, fit_drift=False)
     rel = relative_offset_ns(fit_c, fit_l)
-    assert abs(rel - CAM_OFFSET_NS) <= 1_000_000
+    assert abs(rel - CAM_OFFSET_NS) <= 300_000  # measured 9.8e4 ns
     tol = 40_000_000
     idx, _ = match_nearest(lid.true_time_ns, cam.stamp_ns + rel, tol)
     d = np.abs(cam.true_time_ns[None, :] - lid.true_time_ns[:, None])
@@ -117,4 +117,4 @@ def test_radar_static_doppler(truth):
         comp_static.append(compensate_doppler(s.xyz_radar[static], s.doppler_mps[static], v_s))
     c = np.concatenate(comp_static)
     assert c.size > 50
-    assert np.median(np.abs(c)) <= 0.05
+    assert np.max(np.abs(c)) <= 2e-14  # exact: measured max 5.3e-15 m/s (median 8.9e-16)
