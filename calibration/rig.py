@@ -18,6 +18,20 @@ from calibration.frames import FrameTree
 from calibration.se3 import SE3
 
 SENSOR_KINDS: tuple[str, ...] = ("camera", "lidar", "radar", "imu", "gnss", "odometry")
+_ACCEPTED_KINDS: set[str] = set(SENSOR_KINDS)
+
+
+def accept_sensor_kind(kind: str) -> None:
+    """Accept ``kind`` as a sensor kind besides :data:`SENSOR_KINDS` (a stream kind registered at run
+    time, e.g. by ``fusion.kinds.register``)."""
+    if not kind or not kind.replace("_", "").isalnum() or not kind.islower():
+        raise CalibrationError(f"sensor kind {kind!r} must be a lowercase identifier")
+    _ACCEPTED_KINDS.add(kind)
+
+
+def sensor_kinds() -> list[str]:
+    """Every accepted sensor kind: :data:`SENSOR_KINDS` and those accepted since."""
+    return [*SENSOR_KINDS, *sorted(_ACCEPTED_KINDS - set(SENSOR_KINDS))]
 
 
 @dataclass(frozen=True, eq=False)
@@ -26,7 +40,7 @@ class Sensor:
 
     Attributes:
         name: unique sensor name (e.g. ``camera_front``).
-        kind: one of :data:`SENSOR_KINDS`.
+        kind: one of :data:`SENSOR_KINDS` (or a kind accepted with :func:`accept_sensor_kind`).
         frame_id: the sensor's frame (for cameras the **optical** frame), without leading slash.
         T_base_sensor: extrinsic, maps points in ``frame_id`` into the rig's base frame.
         time_offset_ns: int ns, ``common_time_ns = header_stamp_ns + time_offset_ns``.
@@ -45,9 +59,9 @@ class Sensor:
     def __post_init__(self) -> None:
         if not self.name or not isinstance(self.name, str):
             raise CalibrationError(f"sensor name must be a non-empty string, got {self.name!r}")
-        if self.kind not in SENSOR_KINDS:
+        if self.kind not in _ACCEPTED_KINDS:
             raise CalibrationError(
-                f"sensor {self.name!r}: field 'kind' is {self.kind!r}; use one of {list(SENSOR_KINDS)}"
+                f"sensor {self.name!r}: field 'kind' is {self.kind!r}; use one of {sensor_kinds()}"
             )
         if not self.frame_id or not isinstance(self.frame_id, str):
             raise CalibrationError(f"sensor {self.name!r}: field 'frame_id' must be a non-empty string")

@@ -16,7 +16,7 @@ from numpy.typing import ArrayLike
 from calibration.camera import CameraModel
 from calibration.errors import CalibrationError, FrameTreeError, IntrinsicsError, RigFileError
 from calibration.frames import FrameTree
-from calibration.rig import SENSOR_KINDS, Rig, Sensor
+from calibration.rig import Rig, Sensor, sensor_kinds
 from calibration.se3 import SE3
 
 #: Substrings of a frame id (lower case) → sensor kind, checked in this order.
@@ -110,8 +110,8 @@ def rig_from_ros(
     base = base_frame.lstrip("/")
     kind_map = {k.lstrip("/"): v for k, v in (kinds or {}).items()}
     for fid, kind in kind_map.items():
-        if kind not in SENSOR_KINDS:
-            raise CalibrationError(f"kinds[{fid!r}] = {kind!r}; use one of {list(SENSOR_KINDS)}")
+        if kind not in sensor_kinds():
+            raise CalibrationError(f"kinds[{fid!r}] = {kind!r}; use one of {sensor_kinds()}")
     infos = {k.lstrip("/"): v for k, v in camera_infos.items()}
 
     candidates: dict[str, str] = {}

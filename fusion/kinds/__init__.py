@@ -69,6 +69,10 @@ def register(kind: StreamKind, module: str | None = None, attr: str | None = Non
     KINDS[kind.name] = (mod, name_in_module)
     _loaded[kind.name] = kind
     _by_type = None
+    if kind.is_sensor and kind.role in (Role.FRAME, Role.CONTINUOUS):
+        from calibration.rig import accept_sensor_kind
+
+        accept_sensor_kind(kind.name)  # its sensors may stand in a rig
 
 
 def unregister(name: str) -> None:

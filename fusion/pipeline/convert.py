@@ -165,6 +165,7 @@ def convert(
     resume: bool = False,
     storage_options: dict[str, Any] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    sink: FrameSink | None = None,
 ) -> ConvertResult:
     """Convert one log (one or several bag files read as one) into a store.
 
@@ -177,6 +178,8 @@ def convert(
         storage_options: fsspec options for remote stores.
         progress: Called with (bytes read, bytes to read) over both passes (the total grows
             once pass 1 knows what pass 2 reads).
+        sink: Write into this :class:`~fusion.store.sink.FrameSink` instead of a store at ``out``
+            (e.g. a :class:`~fusion.store.memory.MemorySink`; ``out`` then only names the result).
 
     Returns:
         The :class:`ConvertResult` summary.
@@ -191,7 +194,7 @@ def convert(
     with _serial_kernels(), open_bags(paths, msg_dirs=[d for d in msg_dirs if d is not None]) as source:
         selected = select_sensors(source, cfg, report)
         fp = fingerprint(paths, cfg)
-        writer = _open_writer(out, fp, overwrite, resume, storage_options)
+        writer = sink if sink is not None else _open_writer(out, fp, overwrite, resume, storage_options)
         spool = _open_spool(cfg)
         try:
             done, total = 0, total_bytes
