@@ -160,7 +160,7 @@ class TestImu(StreamKindConformance):
         out = []
         for k in range(10 * M):
             stamp, rec = _times(k, NS // 100)
-            w, a = RNG.normal(size=3), RNG.normal(size=3) + [0, 0, 9.81]
+            w, a = RNG.normal(size=3), [*RNG.normal(size=3), 0, 0, 9.81]
             msg = store.types["sensor_msgs/msg/Imu"](
                 header=header(store, stamp, self.sensor), orientation=q(x=0.0, y=0.0, z=0.0, w=1.0),
                 orientation_covariance=np.zeros(9), angular_velocity=v3(x=w[0], y=w[1], z=w[2]),

@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.mark.parametrize("fmt", ["mcap", "bag"])
 def test_conversion_into_memory_equals_the_store(tmp_path: Path, fmt: str) -> None:
-    bags, _, rig = make_log(tmp_path, formats=(fmt,), duration_s=1.5)
+    bags, _, _rig = make_log(tmp_path, formats=(fmt,), duration_s=1.5)
     cfg = load_config(REPO / "configs" / "synthetic.yaml")
     sink = MemorySink()
     mem = convert([bags[fmt]], "memory", cfg, sink=sink)

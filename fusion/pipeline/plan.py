@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from calibration import Rig
+from fusion import kinds
 from fusion.errors import ConfigError, SyncError
 from fusion.pipeline.config import ConvertConfig
 from fusion.pipeline.report import REASON_ZERO_STAMP, ReportBuilder
@@ -33,8 +34,6 @@ from fusion.sync import (
 )
 from fusion.sync.stamps import filter_stamps
 
-DISCRETE = ("lidar", "radar", "camera")
-
 
 @dataclass
 class ConversionPlan:
@@ -51,13 +50,12 @@ class ConversionPlan:
 
 def _reference(cfg: ConvertConfig, selected: SelectedSensors) -> str:
     ref = cfg.frames.reference
-    if ref is None:
-        lidars = [n for n, s in selected.sensors.items() if s.kind == "lidar"]
-        cams = [n for n, s in selected.sensors.items() if s.kind == "camera"]
-        if lidars:
-            return f"lidar:{sorted(lidars)[0]}"
-        if cams:
-            return f"camera:{sorted(cams)[0]}"
+    if ref is None:  # the first sensor of the kind that defines frames first (LiDAR, then camera)
+        ranked = sorted((p, s.kind, n) for n, s in selected.sensors.items()
+                        if (p := kinds.get(s.kind).reference_priority) is not None)
+        if ranked:
+            _, kind, name = ranked[0]
+            return f"{kind}:{name}"
         raise SyncError("no LiDAR or camera to define frames; set frames.reference to 'rate:<hz>' in the config")
     kind, _, name = ref.partition(":")
     if kind != "rate" and name not in selected.sensors:
@@ -197,7 +195,7 @@ def _tables(scan: Scan, selected: SelectedSensors, rig: Rig, report: ReportBuild
                 "aligning this stream by bag record time (off by the transport latency)"
             )
         tab.mark_unusable()
-        if sel.kind == "lidar":
+        if kinds.get(sel.kind).has_sweeps:
             m = len(st)
             start = np.full(m, -1, dtype=np.int64)
             end = np.full(m, -1, dtype=np.int64)
@@ -252,7 +250,7 @@ def make_plan(
         rows = np.flatnonzero(tab.usable)
         usable_index[name] = rows
         common = tab.common_ns[rows]
-        if tab.kind == "lidar" and tab.sweep_start_ns is not None and tab.sweep_end_ns is not None:
+        if tab.sweep_start_ns is not None and tab.sweep_end_ns is not None:
             streams[name] = StreamTimes(
                 common_ns=common,
                 kind=tab.kind,
