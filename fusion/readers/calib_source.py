@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from fusion.errors import DecodeError
-from fusion.readers.records import CameraInfoRecord, SensorKind, TransformBatch
+from fusion.readers.records import CameraInfoRecord, TransformBatch
 from fusion.readers.source import BagSource
 
 StaticTransform = tuple[str, str, np.ndarray, np.ndarray]
@@ -37,14 +37,16 @@ class CalibrationSources:
 
 def collect_calibration(source: BagSource) -> CalibrationSources:
     """Collect ``/tf_static`` (every TF_STATIC topic) and the first CameraInfo of each frame."""
+    from fusion import kinds
+    from fusion.kinds.calibration import camera_info_dict
+
     topics = source.topics
-    wanted = [
-        t for t, i in topics.items() if i.kind in (SensorKind.TF_STATIC, SensorKind.CAMERA_INFO) and not i.type_error
-    ]
+    known = {t: kinds.get(i.kind) for t, i in topics.items() if i.kind in kinds.KINDS and not i.type_error}
+    wanted = [t for t, k in known.items() if k.role is kinds.Role.CALIBRATION]
     out = CalibrationSources()
     edges: dict[tuple[str, str], StaticTransform] = {}
     for raw in source.messages(wanted) if wanted else iter(()):
-        is_info = topics[raw.topic].kind is SensorKind.CAMERA_INFO
+        is_info = known[raw.topic].provides_intrinsics
         if is_info and any(v["topic"] == raw.topic for v in out.camera_infos.values()):
             continue
         try:
@@ -61,15 +63,8 @@ def collect_calibration(source: BagSource) -> CalibrationSources:
                     tf.rotation_xyzw,
                 )
         elif isinstance(rec, CameraInfoRecord) and rec.meta.frame_id not in out.camera_infos:
-            out.camera_infos[rec.meta.frame_id] = {
-                "width": rec.width,
-                "height": rec.height,
-                "distortion_model": rec.distortion_model,
-                "d": rec.d.tolist(),
-                "k": rec.k.reshape(-1).tolist(),
-                "topic": raw.topic,
-            }
-    images = {i.frame_id: t for t, i in topics.items() if i.kind is SensorKind.CAMERA and i.frame_id}
+            out.camera_infos[rec.meta.frame_id] = camera_info_dict(rec, raw.topic)
+    images = {topics[t].frame_id: t for t, k in known.items() if k.wants_intrinsics and topics[t].frame_id}
     for frame, info in out.camera_infos.items():
         info["info_topic"] = info["topic"]
         info["topic"] = images.get(frame, info["topic"])
