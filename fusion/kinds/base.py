@@ -15,14 +15,18 @@ import enum
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
+import numpy as np
+import numpy.typing as npt
+
 if TYPE_CHECKING:
     from fusion.pipeline.execute import WriteContext
     from fusion.pipeline.scan import ScanContext
     from fusion.pipeline.sensors import SelectedSensor
-    from fusion.pipeline.streams import MessageTable
+    from fusion.pipeline.streams import ImuTable, MessageTable
     from fusion.readers.records import MessageMeta, Record
     from fusion.readers.source import DecodeOptions, RawMessage
-    from fusion.store.sink import FrameSink
+    from fusion.store.frame import MessageView
+    from fusion.store.sink import Attrs, FrameSink
     from fusion.store.state import StoreState, StreamState
 
 
@@ -54,6 +58,28 @@ class StreamWriterLike(Protocol):
 
     def seal(self) -> None:
         """No more messages: hand the last shards on now."""
+        ...
+
+
+class EarlyWriter(StreamWriterLike, Protocol):
+    """A stream written in pass 1: payloads first, their times once the plan is known."""
+
+    @property
+    def payloads(self) -> int:
+        """Payloads appended so far."""
+        ...
+
+    def append_payload(self, data: npt.NDArray[np.generic], format: str | None = None) -> None:
+        """Append one message's payload (kept by reference)."""
+        ...
+
+    def set_times(self, stamp_ns: npt.NDArray[np.int64], record_time_ns: npt.NDArray[np.int64],
+                  time_ns: npt.NDArray[np.int64]) -> None:
+        """The times of every payload appended so far, in order."""
+        ...
+
+    def update_attrs(self, attrs: Attrs) -> None:
+        """Merge attributes into the stream's group."""
         ...
 
 
@@ -132,7 +158,7 @@ class StreamKind(Protocol):
         """Create the store stream of ``sensor`` for pass 2 (columns, codecs, chunking)."""
         ...
 
-    def open_early(self, sink: FrameSink, sensor: SelectedSensor) -> Any:
+    def open_early(self, sink: FrameSink, sensor: SelectedSensor) -> EarlyWriter:
         """The stream pass 1 writes payloads into (``early`` kinds only)."""
         ...
 
@@ -145,16 +171,16 @@ class StreamKind(Protocol):
         """
         ...
 
-    def write_table(self, sink: FrameSink, table: Any) -> None:
+    def write_table(self, sink: FrameSink, table: ImuTable) -> None:
         """Write a CONTINUOUS kind's whole planned table at the end of the conversion."""
         ...
 
     def view(self, state: StoreState, stream: StreamState, message: int, frame_time_ns: int, dt_ns: int,
-             frame_pose: Any) -> Any:
+             frame_pose: npt.NDArray[np.float64]) -> MessageView:
         """The reader's view of stored ``message`` matched to a frame at ``frame_time_ns``."""
         ...
 
-    def frame_view(self, state: StoreState, frame: int) -> Any:
+    def frame_view(self, state: StoreState, frame: int) -> object:
         """What ``Frame.<frame_attr>`` shows for frame ``frame``."""
         ...
 
@@ -206,7 +232,7 @@ class KindBase:
         """Default: a kind that pass 2 never writes."""
         raise NotImplementedError(f"stream kind {self.name!r} is not written message by message")
 
-    def open_early(self, sink: FrameSink, sensor: SelectedSensor) -> Any:
+    def open_early(self, sink: FrameSink, sensor: SelectedSensor) -> EarlyWriter:
         """Default: not written in pass 1."""
         raise NotImplementedError(f"stream kind {self.name!r} is not written in pass 1")
 
@@ -214,17 +240,17 @@ class KindBase:
         """Default: a kind that pass 2 never writes."""
         raise NotImplementedError(f"stream kind {self.name!r} is not written message by message")
 
-    def write_table(self, sink: FrameSink, table: Any) -> None:
+    def write_table(self, sink: FrameSink, table: ImuTable) -> None:
         """Write a continuous kind's whole table at the end of the conversion (default: nothing)."""
 
     def view(self, state: StoreState, stream: StreamState, message: int, frame_time_ns: int, dt_ns: int,
-             frame_pose: Any) -> Any:
+             frame_pose: npt.NDArray[np.float64]) -> MessageView:
         """Default: no per-message view."""
         raise NotImplementedError(f"stream kind {self.name!r} has no message view")
 
-    def frame_view(self, state: StoreState, frame: int) -> Any:
+    def frame_view(self, state: StoreState, frame: int) -> object:
         """What ``Frame.<frame_attr>`` shows: default, sensor name -> view of its matched message."""
-        out: dict[str, Any] = {}
+        out: dict[str, MessageView] = {}
         pose = state.ego_T_world_base[frame]
         time_ns = int(state.times_ns[frame])
         for name, (index, dt, valid) in state.matches.items():

@@ -18,11 +18,11 @@ timed by a trigger topic (never written early).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
 from fusion.errors import DecodeError
+from fusion.kinds.base import EarlyWriter
 from fusion.pipeline.report import REASON_DECODE, ReportBuilder
 from fusion.pipeline.sensors import SelectedSensor, SelectedSensors
 from fusion.pipeline.streams import MessageTable
@@ -66,7 +66,7 @@ def camera_payload(rec: CameraImage) -> np.ndarray:
 class _Camera:
     name: str
     sensor: SelectedSensor
-    writer: Any
+    writer: EarlyWriter
     by_record: bool  # the config aligns this stream by record time
     stamps: StampFilter = field(default_factory=StampFilter)  # on the clock the stream is aligned by
     rows: list[int] = field(default_factory=list)  # topic index -> stored row, -1 when not stored
