@@ -17,7 +17,8 @@ import numpy as np
 
 from fusion.errors import DecodeError
 from fusion.readers.bag import open_bags
-from fusion.readers.records import PointCloud, SensorKind
+from fusion import kinds
+from fusion.readers.records import PointCloud
 from fusion.readers.source import BagSource
 
 GAP_PERIODS = 3.0
@@ -137,7 +138,7 @@ def inspect_source(src: BagSource) -> dict[str, Any]:
             bad = corrupt.get(name, [])
             entry.update(stamp_stats(s, r, has_header=info.has_header, corrupt=bad))
             entry["anomalies"]["corrupt"] = len(bad)
-        if info.kind is SensorKind.LIDAR and info.count and not info.type_error:
+        if info.kind in kinds.KINDS and kinds.get(info.kind).has_sweeps and info.count and not info.type_error:
             entry["lidar_time_convention"] = _lidar_convention(src, name)
         out_topics[name] = entry
     start = int(min(r.min() for r in rec_all)) if rec_all else None
