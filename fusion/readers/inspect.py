@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from fusion import kinds
 from fusion.errors import DecodeError
 from fusion.readers.bag import open_bags
-from fusion import kinds
 from fusion.readers.records import PointCloud
 from fusion.readers.source import BagSource
 
