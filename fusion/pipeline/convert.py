@@ -238,7 +238,7 @@ def convert(
 def _write_tables(writer: Any, rig: Rig, plan: ConversionPlan, ex: StreamPass, report: ReportBuilder) -> None:
     """Everything besides the streamed payloads: ego, IMU, frame table, rig, report."""
     ego = plan.ego
-    writer.set_root_attrs(base_frame=rig.base_frame, world_frame=ego.parent or "odom", reference=plan.reference)
+    writer.set_root_attrs(base_frame=rig.base_frame, world_frame=ego.parent or "odom", reference=str(plan.reference))
     writer.write_rig(rig.to_dict())
     writer.write_ego(
         ego.times_ns,
@@ -272,7 +272,7 @@ def _write_tables(writer: Any, rig: Rig, plan: ConversionPlan, ex: StreamPass, r
     writer.write_frames(np.asarray(frames.time_ns, dtype=np.int64), ex.ego_at_frames(), flags, imu_range, sensors)
     report.sync_quality = _quality(frames.time_ns, sensors, flags)
     report.extra["frames"] = len(frames.time_ns)
-    report.extra["reference"] = plan.reference
+    report.extra["reference"] = str(plan.reference)
     report.extra["lidar"] = {k: vars(v) for k, v in ex.lidar_stats.items()}
     writer.write_report(report.to_dict())
 
