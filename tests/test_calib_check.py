@@ -15,7 +15,10 @@ import fusion
 from fusion.export.preview import lidar_in_camera
 from fusion.pipeline.config import ConvertConfig, FramesConfig
 from fusion.pipeline.convert import convert
+from fusion.sync import FrameReference
 from fusion.testing.synth.camera import box_color_bgr
+
+TOP = FrameReference("lidar", sensor="lidar_top")
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +26,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
     tmp = tmp_path_factory.mktemp("check")
     bags, truth, rig = make_log(tmp, lidar_beams=32, lidar_columns=512, image_width=320, image_height=240)
     path = tmp / "s.zarr"
-    convert([bags["mcap"]], str(path), ConvertConfig(rig=str(rig), frames=FramesConfig(reference="lidar:lidar_top")))
+    convert([bags["mcap"]], str(path), ConvertConfig(rig=str(rig), frames=FramesConfig(reference=TOP)))
     return path, truth
 
 

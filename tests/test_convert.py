@@ -14,13 +14,16 @@ import fusion
 from fusion.pipeline.config import ClockConfig, ConvertConfig, EgoConfig, FramesConfig, StoreConfig
 from fusion.pipeline.convert import convert
 from fusion.store.validate import validate_store
+from fusion.sync import FrameReference
 from fusion.testing.synth import Faults
+
+TOP = FrameReference("lidar", sensor="lidar_top")
 
 
 def _cfg(rig: Path, **kw: object) -> ConvertConfig:
     base = ConvertConfig(
         rig=str(rig),
-        frames=FramesConfig(reference="lidar:lidar_top", reference_time="sweep_start"),
+        frames=FramesConfig(reference=TOP, reference_time="sweep_start"),
         ego=EgoConfig(topic="/odom"),
         deskew="frame",
         store=StoreConfig(keep_raw_points=True),
@@ -226,7 +229,7 @@ def test_beam_crossing_camera_timing(tmp_path: Path) -> None:
     """
     bag, truth, rig = _make(tmp_path, "mcap", duration_s=3.0)
     frames = FramesConfig(
-        reference="lidar:lidar_top", beam_crossing=("camera_left",), lidar_azimuth_start_deg=180.0, lidar_direction="cw"
+        reference=TOP, beam_crossing=("camera_left",), lidar_azimuth_start_deg=180.0, lidar_direction="cw"
     )
     store = tmp_path / "beam.zarr"
     convert([bag], str(store), _cfg(rig, frames=frames))
@@ -248,7 +251,7 @@ def test_beam_crossing_camera_timing(tmp_path: Path) -> None:
 def test_approximate_time_policy_end_to_end(tmp_path: Path) -> None:
     bag, _, rig = _make(tmp_path, "bag", duration_s=2.0)
     store = tmp_path / "approx.zarr"
-    convert([bag], str(store), _cfg(rig, frames=FramesConfig(reference="lidar:lidar_top", policy="approximate_time")))
+    convert([bag], str(store), _cfg(rig, frames=FramesConfig(reference=TOP, policy="approximate_time")))
     ds = fusion.open(str(store))
     assert validate_store(str(store)).ok
     assert len(ds) >= 15
@@ -265,7 +268,7 @@ def test_without_a_rig_file_the_bags_camera_info_gives_the_intrinsics(tmp_path: 
     # built from the bag's /tf_static + CameraInfo must still carry every camera's true intrinsics
     bag, truth, _ = _make(tmp_path, "mcap", duration_s=1.0)
     store = tmp_path / "norig.zarr"
-    convert([bag], str(store), ConvertConfig(frames=FramesConfig(reference="lidar:lidar_top")))
+    convert([bag], str(store), ConvertConfig(frames=FramesConfig(reference=TOP)))
     ds = fusion.open(str(store))
     want = truth.rig()
     cams = [n for n, s in want.sensors.items() if s.camera is not None]

@@ -268,10 +268,10 @@ def test_a_failing_write_gives_up_with_writes_in_flight(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("store", "message"),
     [
-        ({"spool_memory_mb": -1}, "store.spool_memory_mb must be a number of MiB >= 0, got -1"),
-        ({"spool_memory_mb": "lots"}, "store.spool_memory_mb must be a number of MiB >= 0, got 'lots'"),
-        ({"spool_memory_mb": True}, "store.spool_memory_mb must be a number of MiB >= 0, got True"),
-        ({"spool_max_gb": 0}, "store.spool_max_gb must be a number of GB > 0, got 0"),
+        ({"spool_memory_mb": -1}, "store.spool_memory_mb: expected a number ≥ 0 and ≤ 1e7 (MiB), got -1"),
+        ({"spool_memory_mb": "lots"}, "store.spool_memory_mb: expected a number ≥ 0 and ≤ 1e7 (MiB), got 'lots'"),
+        ({"spool_memory_mb": True}, "store.spool_memory_mb: expected a number ≥ 0 and ≤ 1e7 (MiB), got true"),
+        ({"spool_max_gb": 0}, "store.spool_max_gb: expected a number > 0 and ≤ 1e6 (GB) or null, got 0"),
         ({"spool_memory": 5}, "unknown key 'store.spool_memory'"),
     ],
 )

@@ -9,6 +9,7 @@ from scipy.spatial.transform import Rotation
 synth = pytest.importorskip("fusion.testing.synth")
 
 from fusion.sync import (  # noqa: E402
+    FrameReference,
     FrameSpec,
     StreamTimes,
     compensate_doppler,
@@ -20,6 +21,8 @@ from fusion.sync import (  # noqa: E402
     relative_offset_ns,
     sensor_velocity,
 )
+
+ref = FrameReference.parse
 
 CAM_OFFSET_NS = 40_000_000
 
@@ -96,7 +99,7 @@ def test_plan_on_truth_stamps(truth):
         "lidar_top": StreamTimes(lid.stamp_ns + off["lidar_top"], "lidar"),
         "camera_front": StreamTimes(cam.stamp_ns + off["camera_front"], "camera"),
     }
-    plan = plan_frames(FrameSpec("lidar:lidar_top", reference_time="header"), streams, np.sort(odom))
+    plan = plan_frames(FrameSpec(ref("lidar:lidar_top"), reference_time="header"), streams, np.sort(odom))
     m = plan.sensors["camera_front"]
     truly = np.argmin(np.abs(cam.true_time_ns[None, :] - lid.true_time_ns[plan.reference_index][:, None]), axis=1)
     assert np.array_equal(m.index[m.valid], truly[m.valid]) and m.valid.mean() > 0.9

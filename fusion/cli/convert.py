@@ -33,7 +33,7 @@ Examples:
 )
 @click.option("--include-topic", "include", multiple=True, help="Only convert these topics (repeatable).")
 @click.option("--exclude-topic", "exclude", multiple=True, help="Never convert these topics (repeatable).")
-@click.option("--reference", help="Frame reference, e.g. lidar:lidar_top, camera:front, rate:10.")
+@click.option("--reference", help="Frame reference, e.g. lidar:lidar_top, camera:front, radar:front, rate:10.")
 @click.option("--deskew", type=click.Choice(["off", "frame", "sweep_end"]), help="LiDAR motion compensation.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing store.")
 @click.option("--resume", is_flag=True, help="Finish an interrupted conversion of the same inputs (redone cleanly).")
@@ -69,7 +69,10 @@ def convert(
     """
     from dataclasses import replace
 
+    from fusion.config_values import choice
     from fusion.pipeline.config import load_config, validate_config
+    from fusion.sync.deskew import DESKEW_MODES
+    from fusion.sync.reference import FrameReference
 
     cfg = load_config(config_path)
     if rig_path is not None:
@@ -79,9 +82,9 @@ def convert(
     if exclude:
         cfg = replace(cfg, exclude_topics=tuple(exclude))
     if reference:
-        cfg = replace(cfg, frames=replace(cfg.frames, reference=reference))
+        cfg = replace(cfg, frames=replace(cfg.frames, reference=FrameReference.parse(reference, "--reference")))
     if deskew:
-        cfg = replace(cfg, deskew=deskew)
+        cfg = replace(cfg, deskew=choice(DESKEW_MODES)(deskew, "--deskew"))
     validate_config(cfg, "command line")
     options = _storage_options(storage_opts)
     if each:

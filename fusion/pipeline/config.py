@@ -1,13 +1,17 @@
 """Conversion configuration: the YAML schema of ``fusion convert --config``.
 
 Every key is optional; the defaults convert a typical rig with the first LiDAR
-as the frame reference. Unknown keys are an error that names the key, so a typo
-never silently changes a conversion. Example (``configs/synthetic.yaml``)::
+as the frame reference. The YAML is parsed once into the frozen records below, with
+``Literal`` types for the closed choices and a typed :class:`FrameReference`; the readers
+of ``fusion.config_values`` check every value's type and range. A bad value or an unknown
+key is one :class:`ConfigError` naming the key path, the value and what is expected, so a
+typo never silently changes a conversion (types and ranges: ``docs/CONVERT.md``).
+Example (``configs/synthetic.yaml``)::
 
     sensors: sensors/synthetic.yaml     # topic -> sensor mapping (relative to this file)
     rig: rigs/synthetic.yaml            # calibration; overrides what the bag carries, per sensor
     frames:
-      reference: lidar:lidar_top        # lidar:<name> | camera:<name> | rate:<hz>
+      reference: lidar:lidar_top        # lidar:<name> | camera:<name> | radar:<name> | rate:<hz>
       reference_time: sweep_start       # sweep_start | sweep_end | header
       policy: nearest                   # nearest | approximate_time
       tolerance_ms: {camera_front: 40}  # default: half of each sensor's median period
@@ -30,33 +34,46 @@ never silently changes a conversion. Example (``configs/synthetic.yaml``)::
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import yaml
 
+from fusion.config_values import (
+    Reader,
+    choice,
+    number,
+    number_map,
+    read_bool,
+    read_names,
+    read_optional_str,
+    read_section,
+    read_str,
+)
 from fusion.errors import ConfigError
+from fusion.sync.beam import LidarDirection
+from fusion.sync.deskew import DESKEW_MODES, DeskewMode
+from fusion.sync.reference import POLICIES, REFERENCE_TIMES, FrameReference, Policy, ReferenceTime
 
-_REFERENCE_TIMES = ("sweep_start", "sweep_end", "header")
-_POLICIES = ("nearest", "approximate_time")
-_DESKEW = ("off", "frame", "sweep_end")
+MAX_MS = 1e9
+"""Largest duration in milliseconds (≈ 11.6 days): tolerances and gaps."""
 
 
 @dataclass(frozen=True)
 class FramesConfig:
-    """How frames are defined and how other sensors are matched to them."""
+    """How frames are defined and how other sensors are matched to them (types: ``docs/CONVERT.md``)."""
 
-    reference: str | None = None  # None: the first LiDAR, else the first camera
-    reference_time: str = "sweep_start"
-    policy: str = "nearest"
-    tolerance_ms: Mapping[str, float] = field(default_factory=dict)
+    reference: FrameReference | None = None  # None: the first LiDAR, else the first camera
+    reference_time: ReferenceTime = "sweep_start"
+    policy: Policy = "nearest"
+    tolerance_ms: Mapping[str, float] = field(default_factory=dict)  # sensor -> ms, > 0
     unique: bool = True
     max_gap_ms: float = 100.0
     age_penalty: float = 0.1
     beam_crossing: tuple[str, ...] = ()  # cameras matched at the reference LiDAR's beam-crossing time
     lidar_azimuth_start_deg: float = 0.0  # beam azimuth at sweep start (LiDAR frame)
-    lidar_direction: str = "ccw"  # spin direction seen from +z
+    lidar_direction: LidarDirection = "ccw"  # spin direction seen from +z
 
 
 @dataclass(frozen=True)
@@ -120,7 +137,7 @@ class ConvertConfig:
     rig: str | None = None
     frames: FramesConfig = field(default_factory=FramesConfig)
     ego: EgoConfig = field(default_factory=EgoConfig)
-    deskew: str = "frame"
+    deskew: DeskewMode = "frame"
     clock: ClockConfig = field(default_factory=ClockConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
     include_topics: tuple[str, ...] = ()
@@ -142,105 +159,118 @@ class ConvertConfig:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly form (stored in the conversion report)."""
-        from dataclasses import asdict
-
+        """JSON-friendly form (stored in the conversion report); :meth:`from_dict` reads it back."""
         out = asdict(self)
+        out["frames"]["reference"] = None if self.frames.reference is None else str(self.frames.reference)
         out["frames"]["tolerance_ms"] = dict(self.frames.tolerance_ms)
         return out
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ConvertConfig:
+        """Inverse of :meth:`to_dict` (its ``source_path`` included); validates like :func:`config_from_dict`."""
+        rest = {k: v for k, v in data.items() if k != "source_path"}
+        source = data.get("source_path")
+        return config_from_dict(rest, "<config>" if source is None else str(source))
 
-def _section(cls: type, data: Any, key: str, where: str) -> Any:
-    if data is None:
-        return cls()
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"{where}: '{key}' must be a mapping, got {type(data).__name__}")
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise ConfigError(f"{where}: unknown key '{key}.{unknown[0]}' (known: {', '.join(sorted(known))})")
-    values = dict(data)
-    for name in ("estimate", "beam_crossing"):
-        if name in values and values[name] is not None:
-            values[name] = tuple(values[name])
-    if "tolerance_ms" in values:
-        tol = values["tolerance_ms"] or {}
-        if not isinstance(tol, Mapping):
-            raise ConfigError(f"{where}: '{key}.tolerance_ms' must map sensor -> milliseconds")
-        values["tolerance_ms"] = {str(k): float(v) for k, v in tol.items()}
-    return cls(**values)
+
+def _reference(value: object, key: str) -> FrameReference | None:
+    return None if value is None else FrameReference.parse(value, key)
+
+
+_MS = number(0, MAX_MS, "milliseconds", low_open=True)
+#: Per section: key -> reader. The keys are exactly the record's fields (checked by the tests).
+_FRAMES: dict[str, Reader] = {
+    "reference": _reference,
+    "reference_time": choice(REFERENCE_TIMES),
+    "policy": choice(POLICIES),
+    "tolerance_ms": number_map(_MS, "sensor -> milliseconds"),
+    "unique": read_bool,
+    "max_gap_ms": _MS,
+    "age_penalty": number(0, 1e6, "dimensionless"),
+    "beam_crossing": read_names,
+    "lidar_azimuth_start_deg": number(-360, 360, "degrees"),
+    "lidar_direction": choice(get_args(LidarDirection)),
+}
+_EGO: dict[str, Reader] = {"topic": read_optional_str, "world_frame": read_optional_str, "base_frame": read_str}
+_CLOCK: dict[str, Reader] = {"estimate": read_names, "apply": read_bool}
+_STORE: dict[str, Reader] = {
+    "keep_raw_points": read_bool,
+    "spool": read_bool,
+    "spool_dir": read_optional_str,
+    "spool_max_gb": number(0, 1e6, "GB", low_open=True, optional=True),
+    "spool_memory_mb": number(0, 1e7, "MiB"),
+}
+
+
+def _record(cls: type, readers: dict[str, Reader]) -> Reader:
+    """Reader of one section into its frozen record: defaults for absent keys, unknown keys refused."""
+
+    def read(value: object, key: str) -> Any:
+        data = read_section(value, key, readers)
+        prefix = f"{key}." if key else ""
+        return cls(**{name: readers[name](item, prefix + name) for name, item in data.items()})
+
+    return read
+
+
+_TOP: dict[str, Reader] = {
+    "sensors": read_optional_str,
+    "rig": read_optional_str,
+    "frames": _record(FramesConfig, _FRAMES),
+    "ego": _record(EgoConfig, _EGO),
+    "deskew": choice(DESKEW_MODES),
+    "clock": _record(ClockConfig, _CLOCK),
+    "store": _record(StoreConfig, _STORE),
+    "include_topics": read_names,
+    "exclude_topics": read_names,
+    "msg_dirs": read_names,
+}
+SECTIONS: dict[type, dict[str, Reader]] = {
+    FramesConfig: _FRAMES,
+    EgoConfig: _EGO,
+    ClockConfig: _CLOCK,
+    StoreConfig: _STORE,
+    ConvertConfig: {**_TOP, "source_path": read_optional_str},
+}
+"""Each record type and the readers of its keys (one per field)."""
 
 
 def config_from_dict(data: Mapping[str, Any], where: str = "<config>") -> ConvertConfig:
-    """Build and validate a :class:`ConvertConfig` from a parsed YAML mapping.
+    """Parse a YAML mapping into a :class:`ConvertConfig`: every key typed and checked once.
+
+    Args:
+        data: the parsed YAML (the keys of ``docs/CONVERT.md``; ``source_path`` is not one of them).
+        where: the file it came from (named in errors; becomes ``source_path`` unless ``"<config>"``).
 
     Raises:
-        ConfigError: naming ``where`` and the offending key.
+        ConfigError: ``"<where>: <key path>: expected <what>, got <value>"`` for the first bad value,
+            or ``"<where>: unknown key '<key path>' (known: ...)"``.
     """
-    known = {f.name for f in fields(ConvertConfig)} - {"source_path"}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise ConfigError(f"{where}: unknown key '{unknown[0]}' (known: {', '.join(sorted(known))})")
-    cfg = ConvertConfig(
-        sensors=data.get("sensors"),
-        rig=data.get("rig"),
-        frames=_section(FramesConfig, data.get("frames"), "frames", where),
-        ego=_section(EgoConfig, data.get("ego"), "ego", where),
-        deskew=str(data.get("deskew", "frame")),
-        clock=_section(ClockConfig, data.get("clock"), "clock", where),
-        store=_section(StoreConfig, data.get("store"), "store", where),
-        include_topics=tuple(data.get("include_topics") or ()),
-        exclude_topics=tuple(data.get("exclude_topics") or ()),
-        msg_dirs=tuple(data.get("msg_dirs") or ()),
-        source_path=None if where == "<config>" else where,
-    )
-    validate_config(cfg, where)
+    try:
+        cfg: ConvertConfig = _record(ConvertConfig, _TOP)(data, "")
+        cfg = replace(cfg, source_path=None if where == "<config>" else where)
+        _check_together(cfg)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
     return cfg
 
 
+def _check_together(cfg: ConvertConfig) -> None:
+    """Checks that involve more than one key."""
+    ref = cfg.frames.reference
+    if cfg.frames.beam_crossing and (ref is None or ref.kind != "lidar"):
+        raise ConfigError("frames.beam_crossing needs frames.reference: lidar:<name>")
+
+
 def validate_config(cfg: ConvertConfig, where: str = "<config>") -> None:
-    """Check enumerated values and ranges; raise :class:`ConfigError` naming the key."""
-    fr = cfg.frames
-    if fr.reference_time not in _REFERENCE_TIMES:
-        raise ConfigError(
-            f"{where}: frames.reference_time must be one of {_REFERENCE_TIMES}, got {fr.reference_time!r}"
-        )
-    if fr.policy not in _POLICIES:
-        raise ConfigError(f"{where}: frames.policy must be one of {_POLICIES}, got {fr.policy!r}")
-    if fr.reference is not None:
-        kind, _, name = fr.reference.partition(":")
-        if kind not in ("lidar", "camera", "rate") or not name:
-            raise ConfigError(
-                f"{where}: frames.reference must look like 'lidar:<sensor>', 'camera:<sensor>' or 'rate:<hz>', "
-                f"got {fr.reference!r}"
-            )
-        if kind == "rate":
-            try:
-                if float(name) <= 0:
-                    raise ValueError
-            except ValueError:
-                raise ConfigError(
-                    f"{where}: frames.reference rate must be a positive number of Hz, got {name!r}"
-                ) from None
-    if fr.lidar_direction not in ("ccw", "cw"):
-        raise ConfigError(f"{where}: frames.lidar_direction must be 'ccw' or 'cw', got {fr.lidar_direction!r}")
-    if fr.beam_crossing and not (fr.reference or "").startswith("lidar:"):
-        raise ConfigError(f"{where}: frames.beam_crossing needs frames.reference: lidar:<name>")
-    if fr.max_gap_ms <= 0:
-        raise ConfigError(f"{where}: frames.max_gap_ms must be > 0, got {fr.max_gap_ms}")
-    for sensor, tol in fr.tolerance_ms.items():
-        if tol <= 0:
-            raise ConfigError(f"{where}: frames.tolerance_ms.{sensor} must be > 0 ms, got {tol}")
-    if cfg.deskew not in _DESKEW:
-        raise ConfigError(f"{where}: deskew must be one of {_DESKEW}, got {cfg.deskew!r}")
-    st = cfg.store
-    if not isinstance(st.spool, bool):
-        raise ConfigError(f"{where}: store.spool must be true or false, got {st.spool!r}")
-    if st.spool_max_gb is not None and (not isinstance(st.spool_max_gb, (int, float)) or st.spool_max_gb <= 0):
-        raise ConfigError(f"{where}: store.spool_max_gb must be a number of GB > 0, got {st.spool_max_gb!r}")
-    mem = st.spool_memory_mb
-    if isinstance(mem, bool) or not isinstance(mem, (int, float)) or not 0 <= mem < float("inf"):
-        raise ConfigError(f"{where}: store.spool_memory_mb must be a number of MiB >= 0, got {mem!r}")
+    """Check a config built or changed in code (e.g. by CLI flags) exactly as a file is checked.
+
+    Raises:
+        ConfigError: naming ``where`` and the key, as :func:`config_from_dict`.
+    """
+    data = cfg.to_dict()
+    data.pop("source_path")
+    config_from_dict(data, where)
 
 
 def load_config(path: str | Path | None) -> ConvertConfig:
@@ -256,7 +286,7 @@ def load_config(path: str | Path | None) -> ConvertConfig:
         raise ConfigError(f"config file not found: {p} (pass an existing YAML file to --config)")
     try:
         data = yaml.safe_load(p.read_text()) or {}
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError) as exc:  # ValueError: an integer literal of > 4300 digits
         raise ConfigError(f"{p}: not valid YAML ({exc})") from None
     if not isinstance(data, Mapping):
         raise ConfigError(f"{p}: the top level must be a mapping of keys")

@@ -247,7 +247,7 @@ def _write_tables(writer: FrameSink, rig: Rig, plan: ConversionPlan, ex: StreamP
     """Everything besides the streamed payloads: ego, continuous streams (IMU), frame table, rig, report."""
     ego = plan.ego
     writer.set_root_attrs(RootAttrs(base_frame=rig.base_frame, world_frame=ego.parent or "odom",
-                                    reference=plan.reference))
+                                    reference=str(plan.reference)))
     writer.write_rig(rig.to_dict())
     writer.write_ego(EgoColumns(ego.times_ns, ego.translation_m, ego.rotation_xyzw, ego.linear_velocity_mps,
                                 ego.angular_velocity_radps,
@@ -266,7 +266,7 @@ def _write_tables(writer: FrameSink, rig: Rig, plan: ConversionPlan, ex: StreamP
                                    sensors))
     report.sync_quality = _quality(frames.time_ns, sensors, flags)
     report.extra["frames"] = len(frames.time_ns)
-    report.extra["reference"] = plan.reference
+    report.extra["reference"] = str(plan.reference)
     report.extra["lidar"] = {k: vars(v) for k, v in ex.lidar_stats.items()}
     writer.write_report(report.to_dict())
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from fusion.pipeline.config import ConvertConfig, EgoConfig, FramesConfig
 from fusion.pipeline.convert import ConvertResult, convert
+from fusion.sync.reference import FrameReference
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,7 @@ def run_demo(
     save_rig(truth.rig(), rig_path)
     cfg = ConvertConfig(
         rig=str(rig_path),
-        frames=FramesConfig(reference="lidar:lidar_top", reference_time="sweep_start"),
+        frames=FramesConfig(reference=FrameReference.parse("lidar:lidar_top"), reference_time="sweep_start"),
         ego=EgoConfig(topic="/odom"),
         deskew="frame",
     )

@@ -25,6 +25,7 @@ from fusion.pipeline.streams import EgoTable, ImuTable, MessageTable, finite_dif
 from fusion.readers.sensors import effective_stamps
 from fusion.sync import (
     FramePlan,
+    FrameReference,
     FrameSpec,
     StreamTimes,
     beam_crossing_fraction,
@@ -43,25 +44,29 @@ class ConversionPlan:
     ego: EgoTable
     imu: ImuTable | None
     frames: FramePlan
-    reference: str
+    reference: FrameReference
     usable_index: dict[str, np.ndarray] = field(default_factory=dict)  # plan row -> topic index
     clock_fits: dict[str, Any] = field(default_factory=dict)
 
 
-def _reference(cfg: ConvertConfig, selected: SelectedSensors) -> str:
+def _reference(cfg: ConvertConfig, selected: SelectedSensors) -> FrameReference:
     ref = cfg.frames.reference
     if ref is None:  # the first sensor of the kind that defines frames first (LiDAR, then camera)
         ranked = sorted((p, s.kind, n) for n, s in selected.sensors.items()
                         if (p := kinds.get(s.kind).reference_priority) is not None)
         if ranked:
             _, kind, name = ranked[0]
-            return f"{kind}:{name}"
+            return FrameReference.parse(f"{kind}:{name}", "frames.reference")
         raise SyncError("no LiDAR or camera to define frames; set frames.reference to 'rate:<hz>' in the config")
-    kind, _, name = ref.partition(":")
-    if kind != "rate" and name not in selected.sensors:
+    if ref.sensor is not None and ref.sensor not in selected.sensors:
         raise ConfigError(
-            f"frames.reference names sensor '{name}', which is not among the selected sensors "
+            f"frames.reference names sensor '{ref.sensor}', which is not among the selected sensors "
             f"({', '.join(sorted(selected.sensors)) or 'none'})"
+        )
+    if ref.sensor is not None and selected.sensors[ref.sensor].kind != ref.kind:
+        raise ConfigError(
+            f"frames.reference: '{ref}' names a {selected.sensors[ref.sensor].kind} sensor "
+            f"(write '{selected.sensors[ref.sensor].kind}:{ref.sensor}')"
         )
     return ref
 
@@ -136,14 +141,14 @@ def build_imu(scan: Scan, name: str, topic: str, offset_ns: int, report: ReportB
 
 
 def _estimate_clocks(
-    cfg: ConvertConfig, tables: dict[str, MessageTable], reference: str, report: ReportBuilder
+    cfg: ConvertConfig, tables: dict[str, MessageTable], reference: FrameReference, report: ReportBuilder
 ) -> dict[str, Any]:
     fits: dict[str, Any] = {}
     if not cfg.clock.estimate:
         return fits
-    ref_name = reference.partition(":")[2]
-    if ref_name not in tables:
-        raise ConfigError("clock.estimate needs a sensor reference (frames.reference lidar:/camera:)")
+    ref_name = reference.sensor
+    if ref_name is None or ref_name not in tables:
+        raise ConfigError("clock.estimate needs a sensor reference (frames.reference lidar:/camera:/radar:)")
     ref = tables[ref_name]
     ref_fit = estimate_clock_offset(ref.stamp_ns[ref.usable], ref.record_ns[ref.usable])
     for name in cfg.clock.estimate:
@@ -209,12 +214,12 @@ def _tables(scan: Scan, selected: SelectedSensors, rig: Rig, report: ReportBuild
     return tables
 
 
-def _beam_crossing(cfg: ConvertConfig, rig: Rig, reference: str) -> dict[str, float]:
+def _beam_crossing(cfg: ConvertConfig, rig: Rig, reference: FrameReference) -> dict[str, float]:
     """Per camera, the fraction of the sweep at which the LiDAR beam crosses its optical axis."""
     out: dict[str, float] = {}
-    lidar = reference.partition(":")[2]
+    lidar = reference.sensor
     for cam in cfg.frames.beam_crossing:
-        if cam not in rig or lidar not in rig:
+        if lidar is None or cam not in rig or lidar not in rig:
             raise ConfigError(f"frames.beam_crossing: {cam!r} and the reference LiDAR {lidar!r} must be in the rig")
         T_lidar_cam = rig.sensor(lidar).T_base_sensor.inverse() @ rig.sensor(cam).T_base_sensor
         out[cam] = beam_crossing_fraction(

@@ -21,6 +21,7 @@ from fusion.sync.interpolate import interpolate_imu, interpolate_poses, lookup_p
 from fusion.sync.matching import default_tolerance_ns, match_nearest
 from fusion.sync.plan import plan_frames
 from fusion.sync.radar import compensate_doppler, compensate_doppler_from_ego, sensor_velocity
+from fusion.sync.reference import FrameReference
 from fusion.sync.transforms import to_base, to_world
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "ApproximateTimeSynchronizer",
     "ClockFit",
     "FramePlan",
+    "FrameReference",
     "FrameSpec",
     "SensorMatch",
     "StreamTimes",

@@ -9,9 +9,13 @@ so its target time is ``sweep_start + f·duration`` with ``f`` from :func:`beam_
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+
+LidarDirection = Literal["ccw", "cw"]
+"""Spin direction of a LiDAR seen from its +z axis."""
 
 
 def camera_azimuth_rad(T_lidar_camera: ArrayLike) -> float:

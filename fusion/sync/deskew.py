@@ -13,7 +13,7 @@ Modes: ``"off"`` (copy), ``"frame"`` (to ``ref_time_ns``, the frame reference ti
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -24,7 +24,7 @@ from fusion.sync.interpolate import _check_times, _rows, lookup_poses
 from fusion.sync.kernels_deskew import apply_column_affines, column_affines, deskew_kernel, prepare_segments
 
 DeskewMode = Literal["off", "frame", "sweep_end"]
-DESKEW_MODES: tuple[str, ...] = ("off", "frame", "sweep_end")
+DESKEW_MODES: tuple[DeskewMode, ...] = get_args(DeskewMode)
 F32 = NDArray[np.float32]
 I64 = NDArray[np.int64]
 F64 = NDArray[np.float64]

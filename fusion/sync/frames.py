@@ -13,13 +13,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from fusion.errors import ConfigError
 from fusion.frame_flags import FLAG_EGO_GAP_SWEEP, FLAG_EGO_GAP_TIME, FLAG_IMU_GAP
+from fusion.sync.reference import POLICIES, REFERENCE_TIMES, FrameReference, Policy, ReferenceKind, ReferenceTime
 
 I64 = NDArray[np.int64]
 
-REFERENCE_TIMES = ("sweep_start", "sweep_end", "header")
-POLICIES = ("nearest", "approximate_time")
 #: ``FramePlan.flags`` bits: see :mod:`fusion.frame_flags`.
 
 
@@ -27,8 +25,12 @@ POLICIES = ("nearest", "approximate_time")
 class FrameSpec:
     """How frames are defined and matched.
 
+    The values come checked from the config layer (:mod:`fusion.pipeline.config`, which names the
+    key of a bad value); ``__post_init__`` only guards programmatic use (``ValueError``).
+
     Attributes:
-        reference: ``"lidar:<sensor>"``, ``"camera:<sensor>"`` or ``"rate:<hz>"``.
+        reference: the parsed frame reference (``lidar:<sensor>``, ``camera:<sensor>``,
+            ``radar:<sensor>`` or ``rate:<hz>``), see :class:`FrameReference`.
         reference_time: for LiDAR streams, which time is the frame time: ``"sweep_start"``,
             ``"sweep_end"`` (needs the stream's sweep arrays) or ``"header"`` (the stamp).
             Non-LiDAR streams always use their (offset-corrected) header stamp.
@@ -44,10 +46,10 @@ class FrameSpec:
             instead of at the frame time.
     """
 
-    reference: str
-    reference_time: str = "sweep_start"
+    reference: FrameReference
+    reference_time: ReferenceTime = "sweep_start"
     tolerances_ns: Mapping[str, int] = field(default_factory=dict)
-    policy: str = "nearest"
+    policy: Policy = "nearest"
     unique: bool = True
     max_gap_ns: int = 100_000_000
     queue_size: int = 10
@@ -55,46 +57,31 @@ class FrameSpec:
     sweep_fraction: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        kind, _, arg = self.reference.partition(":")
-        if kind not in ("lidar", "camera", "rate") or not arg:
-            raise ConfigError(
-                f"frames.reference = {self.reference!r}: expected 'lidar:<sensor>', 'camera:<sensor>' or 'rate:<hz>'"
-            )
-        if kind == "rate":
-            try:
-                hz = float(arg)
-            except ValueError:
-                hz = -1.0
-            if not hz > 0:
-                raise ConfigError(f"frames.reference = {self.reference!r}: rate must be a positive number in Hz")
-        if self.reference_time not in REFERENCE_TIMES:
-            raise ConfigError(f"frames.reference_time = {self.reference_time!r}: expected one of {REFERENCE_TIMES}")
-        if self.policy not in POLICIES:
-            raise ConfigError(f"frames.policy = {self.policy!r}: expected one of {POLICIES}")
-        if self.max_gap_ns <= 0:
-            raise ConfigError(f"frames.max_gap_ns = {self.max_gap_ns}: must be > 0")
-        for name, tol in self.tolerances_ns.items():
-            if tol < 0:
-                raise ConfigError(f"frames.tolerances_ns.{name} = {tol}: must be >= 0")
-        if self.queue_size < 1:
-            raise ConfigError(f"frames.queue_size = {self.queue_size}: must be >= 1")
+        ok = (
+            isinstance(self.reference, FrameReference)
+            and self.reference_time in REFERENCE_TIMES
+            and self.policy in POLICIES
+            and self.max_gap_ns > 0
+            and self.queue_size >= 1
+            and all(tol >= 0 for tol in self.tolerances_ns.values())
+        )
+        if not ok:
+            raise ValueError(f"invalid FrameSpec (parse config values with fusion.pipeline.config): {self!r}")
 
     @property
-    def reference_kind(self) -> str:
-        """``"lidar"``, ``"camera"`` or ``"rate"``."""
-        return self.reference.partition(":")[0]
+    def reference_kind(self) -> ReferenceKind:
+        """``"lidar"``, ``"camera"``, ``"radar"`` or ``"rate"``."""
+        return self.reference.kind
 
     @property
     def reference_sensor(self) -> str | None:
         """The reference sensor name, or None for a fixed rate."""
-        kind, _, arg = self.reference.partition(":")
-        return None if kind == "rate" else arg
+        return self.reference.sensor
 
     @property
     def rate_hz(self) -> float | None:
         """The fixed frame rate (Hz) for ``rate:<hz>``, else None."""
-        kind, _, arg = self.reference.partition(":")
-        return float(arg) if kind == "rate" else None
+        return self.reference.rate_hz
 
 
 @dataclass(frozen=True, eq=False)
