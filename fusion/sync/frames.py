@@ -116,11 +116,11 @@ class StreamTimes:
     def times(self, which: str) -> I64:
         """The stream's times for ``which`` ∈ {header, sweep_start, sweep_end} (LiDAR sweeps only).
 
-        Non-LiDAR streams and LiDAR streams without sweep arrays return ``common_ns``.
+        Streams without sweep arrays (not LiDAR, or LiDAR without per-point time) return ``common_ns``.
         """
-        if self.kind == "lidar" and which == "sweep_start" and self.sweep_start_ns is not None:
+        if which == "sweep_start" and self.sweep_start_ns is not None:
             return np.asarray(self.sweep_start_ns, dtype=np.int64)
-        if self.kind == "lidar" and which == "sweep_end" and self.sweep_end_ns is not None:
+        if which == "sweep_end" and self.sweep_end_ns is not None:
             return np.asarray(self.sweep_end_ns, dtype=np.int64)
         return np.asarray(self.common_ns, dtype=np.int64)
 

@@ -154,7 +154,7 @@ def plan_frames(
     flags = np.zeros(F, dtype=np.uint8)
     flags[~covered(ego, time_ns, time_ns, spec.max_gap_ns)] |= FLAG_EGO_GAP_TIME
     for name, s in streams.items():
-        if s.kind != "lidar" or s.sweep_start_ns is None or s.sweep_end_ns is None:
+        if s.sweep_start_ns is None or s.sweep_end_ns is None:
             continue
         m = sensors[name]
         rows = np.flatnonzero(m.valid)
