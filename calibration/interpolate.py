@@ -130,12 +130,20 @@ def interp_row(times, vec, quat, t, k, out_vec, out_q, j):  # type: ignore[no-un
     """Row ``j`` of ``out_vec`` (M, D) / ``out_q`` (M, 4): ``vec``/``quat`` at ``t`` in segment ``k``.
 
     ``vec`` (N, D) is interpolated linearly and ``quat`` (N, 4) x, y, z, w slerped (skipped when
-    ``quat`` has no rows); ``k`` from :func:`bracket`. Exact at samples.
+    ``quat`` has no rows); ``k`` from :func:`bracket`. On a sample the row is that sample exactly.
     """
     n = times.shape[0]
     d = vec.shape[1]
-    a = segment_alpha(times, t, k)
     k1 = min(k + 1, n - 1)
+    if t == times[k] or t == times[k1]:  # on a sample: that sample, bit for bit
+        s = k if t == times[k] else k1
+        for c in range(d):
+            out_vec[j, c] = vec[s, c]
+        if quat.shape[0] == n:
+            for c in range(4):
+                out_q[j, c] = quat[s, c]
+        return
+    a = segment_alpha(times, t, k)
     for c in range(d):
         out_vec[j, c] = vec[k, c] + a * (vec[k1, c] - vec[k, c])
     if quat.shape[0] == n:
