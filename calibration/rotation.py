@@ -54,9 +54,17 @@ def normalize_quat_xyzw(q: ArrayLike, what: str = "quaternion") -> F64:
     return np.where(exact, arr, arr / norm)
 
 
-def quat_xyzw_to_matrix(q: ArrayLike) -> F64:
-    """Rotation matrices (..., 3, 3) from unit quaternions (..., 4) in x, y, z, w order."""
-    x, y, z, w = np.moveaxis(_as_quat(q), -1, 0)
+def quat_xyzw_to_matrix(q: ArrayLike, *, normalize: bool = False) -> F64:
+    """Rotation matrices (..., 3, 3) from unit quaternions (..., 4) in x, y, z, w order.
+
+    Args:
+        q: quaternions (..., 4), x, y, z, w.
+        normalize: divide by the norm first (for rounded quaternions, e.g. from label files).
+    """
+    arr = _as_quat(q)
+    if normalize:
+        arr = arr / np.linalg.norm(arr, axis=-1, keepdims=True)
+    x, y, z, w = np.moveaxis(arr, -1, 0)
     xx, yy, zz = x * x, y * y, z * z
     xy, xz, yz = x * y, x * z, y * z
     wx, wy, wz = w * x, w * y, w * z
@@ -144,6 +152,13 @@ def slerp_xyzw(q0: ArrayLike, q1: ArrayLike, alpha: ArrayLike) -> F64:
     w1 = np.where(close, t, np.sin(t * theta) / safe)
     out = w0 * a + w1 * b
     return out / np.linalg.norm(out, axis=-1, keepdims=True)
+
+
+def quat_xyzw_from_yaw(yaw_rad: ArrayLike) -> F64:
+    """Quaternions (..., 4), x, y, z, w, of rotations by ``yaw_rad`` (...,) about +z."""
+    half = 0.5 * np.asarray(yaw_rad, dtype=np.float64)
+    zero = np.zeros_like(half)
+    return np.stack([zero, zero, np.sin(half), np.cos(half)], axis=-1)
 
 
 def yaw_from_quat_xyzw(q: ArrayLike) -> F64:

@@ -190,3 +190,39 @@ def interpolate_se3(a: SE3, b: SE3, alpha: float) -> SE3:
     q = slerp_xyzw(a.quat_xyzw, b.quat_xyzw, alpha)
     t = (1.0 - alpha) * a.translation + alpha * b.translation
     return SE3._trusted(q, t)
+
+
+# Array-level helpers on homogeneous (..., 4, 4) matrices ``T_a_b`` (for vectorized code paths).
+
+
+def make_transform(R: ArrayLike, t: ArrayLike) -> F64:
+    """Homogeneous transforms (..., 4, 4) from rotations (..., 3, 3) and translations (..., 3), metres."""
+    Rm = np.asarray(R, dtype=np.float64)
+    tv = np.asarray(t, dtype=np.float64)
+    T = np.zeros((*Rm.shape[:-2], 4, 4))
+    T[..., :3, :3] = Rm
+    T[..., :3, 3] = tv
+    T[..., 3, 3] = 1.0
+    return T
+
+
+def pose_matrix(translation: ArrayLike, quat_xyzw: ArrayLike) -> F64:
+    """Homogeneous transforms (..., 4, 4) from translations (..., 3), m, and quaternions (..., 4) x, y, z, w.
+
+    The quaternions are normalized first (stored values may be rounded).
+    """
+    return make_transform(quat_xyzw_to_matrix(quat_xyzw, normalize=True), translation)
+
+
+def invert_transform(T: ArrayLike) -> F64:
+    """Inverse of rigid transforms (..., 4, 4): ``T_a_b`` → ``T_b_a``."""
+    M = np.asarray(T, dtype=np.float64)
+    Rt = np.swapaxes(M[..., :3, :3], -1, -2)
+    return make_transform(Rt, -(Rt @ M[..., :3, 3:])[..., 0])
+
+
+def transform_points(T: ArrayLike, points: ArrayLike) -> F64:
+    """Map points (N, 3) from frame b into frame a with one (4, 4) ``T_a_b``; float64 (N, 3)."""
+    M = np.asarray(T, dtype=np.float64)
+    p = np.asarray(points, dtype=np.float64)
+    return np.asarray(p @ M[:3, :3].T + M[:3, 3])

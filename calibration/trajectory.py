@@ -8,7 +8,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from calibration.errors import ExtrapolationError, TransformError
-from calibration.rotation import F64, normalize_quat_xyzw, slerp_xyzw
+from calibration.rotation import F64, normalize_quat_xyzw
 from calibration.se3 import SE3
 
 I64 = NDArray[np.int64]
@@ -25,8 +25,9 @@ class Trajectory:
         parent: parent frame id (e.g. ``odom``).
         child: child frame id (e.g. ``base_link``).
 
-    Interpolation is linear in translation and slerp in rotation, with the hemisphere
-    check (``q`` and ``−q`` mixed in the samples interpolate the short way), like tf2.
+    Interpolation is :func:`calibration.interpolate.interpolate_poses` (the one pose interpolator):
+    linear in translation and slerp in rotation, with the hemisphere check (``q`` and ``−q`` mixed
+    in the samples interpolate the short way), like tf2.
     """
 
     times_ns: I64
@@ -75,41 +76,41 @@ class Trajectory:
         """Last sample time (ns)."""
         return int(self.times_ns[-1])
 
-    def interpolate(self, times_ns: ArrayLike, allow_extrapolation: bool = False) -> tuple[F64, F64]:
-        """Poses at query times (vectorized).
+    def interpolate(
+        self, times_ns: ArrayLike, allow_extrapolation: bool = False, max_gap_ns: int | None = None
+    ) -> tuple[F64, F64]:
+        """Poses at query times (vectorized), by :func:`calibration.interpolate.interpolate_poses`.
 
         Args:
             times_ns: (M,) int64 query times (ns); a scalar is treated as (1,).
             allow_extrapolation: when True, queries outside ``[start_ns, end_ns]`` hold the
                 nearest end pose (no extrapolation of motion); when False they raise.
+            max_gap_ns: samples further apart than this are a gap a query inside raises for
+                (never bridged); None: no gap limit.
 
         Returns:
             ``(translations_m (M, 3), rotations_xyzw (M, 4))``, quaternions x, y, z, w.
 
         Raises:
-            ExtrapolationError: a query lies outside the sampled range and
-                ``allow_extrapolation`` is False (message names the frames and the range).
+            ExtrapolationError: a query lies outside the sampled range and ``allow_extrapolation``
+                is False, or inside a gap (message names the frames and the range).
         """
+        from calibration.interpolate import NO_GAP_LIMIT, interpolate_poses  # numba: imported on first use
+
         q_ns = np.atleast_1d(np.asarray(times_ns)).astype(np.int64)
         t = self.times_ns
-        outside = (q_ns < t[0]) | (q_ns > t[-1])
-        if np.any(outside) and not allow_extrapolation:
-            bad = q_ns[outside]
+        extrapolation_ns = int(NO_GAP_LIMIT) if allow_extrapolation else 0
+        trans, rot, inside = interpolate_poses(
+            t, self.translations_m, self.rotations_xyzw, q_ns, max_gap_ns, max_extrapolation_ns=extrapolation_ns
+        )
+        if not inside.all():
+            bad = q_ns[~inside]
+            gap = f" or inside a gap > {max_gap_ns} ns" if max_gap_ns is not None else ""
             raise ExtrapolationError(
                 f"Trajectory {self.parent}->{self.child}: {bad.size} query time(s) outside the sampled range "
-                f"[{t[0]}, {t[-1]}] ns (first offending: {int(bad[0])} ns); pass allow_extrapolation=True "
+                f"[{t[0]}, {t[-1]}] ns{gap} (first offending: {int(bad[0])} ns); pass allow_extrapolation=True "
                 "to hold the end poses, or restrict the queries"
             )
-        q_ns = np.clip(q_ns, t[0], t[-1])
-        if t.size == 1:
-            m = q_ns.size
-            return np.repeat(self.translations_m, m, axis=0), np.repeat(self.rotations_xyzw, m, axis=0)
-        hi = np.clip(np.searchsorted(t, q_ns, side="right"), 1, t.size - 1)
-        lo = hi - 1
-        # Subtract in int64 first so large epoch stamps keep ns precision.
-        alpha = (q_ns - t[lo]).astype(np.float64) / (t[hi] - t[lo]).astype(np.float64)
-        trans = self.translations_m[lo] + alpha[:, None] * (self.translations_m[hi] - self.translations_m[lo])
-        rot = slerp_xyzw(self.rotations_xyzw[lo], self.rotations_xyzw[hi], alpha)
         return trans, rot
 
     def at(self, time_ns: int, allow_extrapolation: bool = False) -> SE3:

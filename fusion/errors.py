@@ -83,8 +83,11 @@ class SyncError(FusionError):
     """Synchronization cannot proceed (e.g. no reference stream)."""
 
 
-class ExtrapolationError(SyncError):
-    """A continuous stream was asked for a time outside its range."""
+from calibration.errors import ExtrapolationError as _CalibrationExtrapolationError  # noqa: E402
+
+
+class ExtrapolationError(SyncError, _CalibrationExtrapolationError):
+    """A continuous stream was asked for a time outside its range (also a calibration ExtrapolationError)."""
 
 
 class StoreError(FusionError):

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fusion.annotations._rotation import matrix_to_quat_xyzw
+from calibration.rotation import matrix_to_quat_xyzw
 from fusion.annotations.model import Cuboid
 from fusion.annotations.openlabel import decode_openlabel
 from fusion.annotations.openlabel_encode import encode_openlabel

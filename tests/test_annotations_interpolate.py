@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from fusion.annotations._rotation import quat_xyzw_from_yaw, quat_xyzw_to_matrix, slerp_xyzw
+from calibration.rotation import quat_xyzw_from_yaw, quat_xyzw_to_matrix, slerp_xyzw
 from fusion.annotations.interpolate import interpolate_to_frames, interpolate_track
 from fusion.annotations.model import Cuboid
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fusion.annotations._rotation import quat_xyzw_to_matrix
+from calibration.rotation import quat_xyzw_to_matrix
 from fusion.annotations.model import Cuboid
 from fusion.annotations.points_in_box import count_points, points_in_boxes
 

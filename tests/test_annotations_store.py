@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import zarr
 
-from fusion.annotations._rotation import invert_transform, quat_xyzw_from_yaw, quat_xyzw_to_matrix
+from calibration.rotation import quat_xyzw_from_yaw, quat_xyzw_to_matrix
+from calibration.se3 import invert_transform
 from fusion.annotations.annotation_set import AnnotationSet, CoordinateSystem
 from fusion.annotations.importer import prepare_import
 from fusion.annotations.model import Cuboid, boxes_close, to_base, to_sensor

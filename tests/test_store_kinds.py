@@ -74,7 +74,10 @@ def test_radar_compensated_to_frame_time_exactly(tmp_path: Path) -> None:
     path = tmp_path / "r.zarr"
     write_sample(path, smp)
     ds = fusion.open(str(path))
-    from fusion.store.geometry import ego_pose_at
+    from fusion.store.geometry import READER_MAX_EXTRAPOLATION_NS, ego_poses
+
+    def ego_pose_at(e: dict[str, np.ndarray], t: int) -> np.ndarray:
+        return ego_poses(e, [t], max_extrapolation_ns=READER_MAX_EXTRAPOLATION_NS)[0]
 
     T = EXTRINSICS["radar_front"]
     for i, f in enumerate(ds):

@@ -214,7 +214,10 @@ def test_writer_rejects_bad_input(tmp_path: Path) -> None:
 
 
 def test_ego_pose_extrapolates_only_briefly() -> None:
-    from fusion.store.geometry import ego_pose_at
+    from fusion.store.geometry import READER_MAX_EXTRAPOLATION_NS, ego_poses
+
+    def ego_pose_at(e: dict[str, np.ndarray], t: int) -> np.ndarray:
+        return ego_poses(e, [t], max_extrapolation_ns=READER_MAX_EXTRAPOLATION_NS)[0]
 
     smp = make_sample(n_frames=3, points=10)
     e = smp.ego
@@ -227,3 +230,5 @@ def test_ego_pose_extrapolates_only_briefly() -> None:
     np.testing.assert_allclose(before[:2, :2], [[np.cos(yaw), -np.sin(yaw)], [np.sin(yaw), np.cos(yaw)]], atol=1e-12)
     with pytest.raises(StoreError, match=r"does not cover time .* \(nor within 100 ms of it\)"):
         ego_pose_at(e, t0 - 100_000_001)
+    with pytest.raises(StoreError, match=r"\(nor within 0 ms of it\)"):  # no extrapolation unless asked for
+        ego_poses(e, [t0 - 1], max_extrapolation_ns=0)

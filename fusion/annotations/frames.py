@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from fusion.annotations._rotation import make_transform, matrix_to_quat_xyzw, quat_xyzw_to_matrix, slerp_xyzw
+from calibration.rotation import matrix_to_quat_xyzw, quat_xyzw_to_matrix, slerp_xyzw
+from calibration.se3 import make_transform
 from fusion.annotations.annotation_set import CoordinateSystem, FrameTransform
 
 F64 = NDArray[np.float64]
@@ -74,7 +75,7 @@ class EgoPoses:
         else:
             a = (time_ns - int(t[i - 1])) / float(int(t[i]) - int(t[i - 1]))
             trans = (1 - a) * self.T_world_base[i - 1, :3, 3] + a * self.T_world_base[i, :3, 3]
-            T = make_transform(quat_xyzw_to_matrix(slerp_xyzw(self._q[i - 1], self._q[i], a)), trans)
+            T = make_transform(quat_xyzw_to_matrix(slerp_xyzw(self._q[i - 1], self._q[i], a), normalize=True), trans)
         if not np.all(np.isfinite(T)):
             return Unresolved("no_ego_pose", f"no ego pose at time {time_ns} ns (the store frame has an ego gap)")
         return T

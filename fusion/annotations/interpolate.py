@@ -28,7 +28,7 @@ from dataclasses import replace
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from fusion.annotations._rotation import slerp_xyzw
+from calibration.rotation import slerp_xyzw
 from fusion.annotations.model import Cuboid
 
 F64 = NDArray[np.float64]

@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from fusion.annotations._rotation import invert_transform, matrix_to_quat_xyzw
+from calibration.rotation import matrix_to_quat_xyzw
+from calibration.se3 import invert_transform
 from fusion.annotations.annotation_set import AnnotationSet, Issue
 from fusion.annotations.model import Cuboid
 from fusion.errors import AnnotationError

@@ -18,12 +18,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from fusion.annotations._rotation import (
-    matrix_to_quat_xyzw,
-    quat_xyzw_from_yaw,
-    quat_xyzw_to_matrix,
-    yaw_from_quat_xyzw,
-)
+from calibration.rotation import matrix_to_quat_xyzw, quat_xyzw_from_yaw, quat_xyzw_to_matrix, yaw_from_quat_xyzw
 
 F64 = NDArray[np.float64]
 Source = Literal["labelled", "interpolated"]
@@ -120,7 +115,7 @@ class Cuboid:
     @property
     def rotation_matrix(self) -> F64:
         """``R_frame_object`` (3, 3)."""
-        return quat_xyzw_to_matrix(self.rotation_xyzw)
+        return quat_xyzw_to_matrix(self.rotation_xyzw, normalize=True)
 
     @property
     def pose(self) -> F64:

@@ -23,7 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from fusion.annotations._rotation import make_transform, matrix_to_quat_xyzw, quat_xyzw_to_matrix, rpy_to_matrix
+from calibration.rotation import matrix_to_quat_xyzw, quat_xyzw_to_matrix, rpy_to_matrix
+from calibration.se3 import make_transform
 from fusion.annotations.annotation_set import AnnotationSet, CoordinateSystem, FrameTransform, Issue
 from fusion.annotations.model import Cuboid
 from fusion.annotations.openlabel_schema import validate_openlabel
@@ -59,12 +60,12 @@ def parse_transform_data(data: dict[str, Any], where: str) -> np.ndarray:
         q = np.asarray(data["quaternion"], dtype=np.float64)
         if abs(np.linalg.norm(q) - 1.0) > 1e-3:
             raise ValueError(f"{where}.quaternion (x,y,z,w) is not unit (norm {np.linalg.norm(q):.6g})")
-        return make_transform(quat_xyzw_to_matrix(q), t)
+        return make_transform(quat_xyzw_to_matrix(q, normalize=True), t)
     seq = str(data.get("sequence", "ZYX")).upper()
     if seq != "ZYX":
         raise ValueError(f"{where}.sequence {seq!r} is not supported (only ZYX)")
     a, b, c = (float(v) for v in data["euler_angles"])  # ZYX: rz, ry, rx
-    return make_transform(rpy_to_matrix(c, b, a), t)
+    return make_transform(rpy_to_matrix([c, b, a]), t)
 
 
 def _attributes(attrs: dict[str, Any]) -> dict[str, Any]:
@@ -88,7 +89,7 @@ def _cuboid(item: dict[str, Any], where: str, **kw: Any) -> Cuboid:
         if abs(norm - 1.0) > 1e-3:
             raise ValueError(f"quaternion val[3:7] (qx,qy,qz,qw) is not unit (norm {norm:.6g})")
     else:
-        q = matrix_to_quat_xyzw(rpy_to_matrix(v[3], v[4], v[5]))
+        q = matrix_to_quat_xyzw(rpy_to_matrix(v[3:6]))
     size = v[-3:]
     if np.any(size < 0):
         raise ValueError(f"size val[-3:] (sx,sy,sz) must be >= 0, got {size.tolist()}")

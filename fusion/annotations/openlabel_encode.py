@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from fusion.annotations._rotation import matrix_to_quat_xyzw
+from calibration.rotation import matrix_to_quat_xyzw
 from fusion.annotations.model import Cuboid
 from fusion.annotations.openlabel import track_uid
 from fusion.errors import AnnotationError

@@ -28,7 +28,7 @@ import numba
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from fusion.annotations._rotation import quat_xyzw_to_matrix
+from calibration.rotation import quat_xyzw_to_matrix
 from fusion.annotations.model import Cuboid
 
 _N_CHUNKS = 64
@@ -162,7 +162,8 @@ def points_in_boxes(
         dt = np.ascontiguousarray(dt_s, dtype=np.float64)
         if dt.shape != (pts.shape[0],):
             raise ValueError(f"dt_s must be ({pts.shape[0]},), got {dt.shape}")
-    R_T = np.ascontiguousarray(np.swapaxes(quat_xyzw_to_matrix(q), -1, -2)) if q.size else np.zeros((0, 3, 3))
+    R = quat_xyzw_to_matrix(q, normalize=True) if q.size else np.zeros((0, 3, 3))
+    R_T = np.ascontiguousarray(np.swapaxes(R, -1, -2))
     radius2 = np.sum(half * half, axis=1) * (1.0 + 1e-9) + 1e-12
     counts = np.zeros((_N_CHUNKS, c.shape[0]), dtype=np.int64)
     first = np.empty(pts.shape[0], dtype=np.int32)

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from calibration.se3 import invert_transform, transform_points
 from fusion.errors import StoreError
 from fusion.store import geometry as geo
 from fusion.store import layout as lay
@@ -57,7 +58,9 @@ class PointView(MessageView):
     Stored points are deskewed to the message's reference time ``t_r`` (``ref_time_ns``, else the
     message time); when ``t_r`` differs from the frame time ``t_f`` the exact rigid correction
     ``T_sensor(t_f)^-1 · T_sensor(t_r)`` with ``T_sensor(t) = T_world_base(t) · T_base_sensor`` is
-    applied, ``T_world_base`` interpolated from the stored ego trajectory.
+    applied, ``T_world_base`` interpolated from the stored ego trajectory (linear translation, slerp
+    rotation; the reader explicitly extrapolates up to ``geometry.READER_MAX_EXTRAPOLATION_NS`` =
+    100 ms outside the trajectory with the end sample's constant twist).
     """
 
     #: Columns that are not "other fields" (``.fields``) of this kind.
@@ -90,11 +93,11 @@ class PointView(MessageView):
         ego = self._state.ego
         T_bs = self._state.T_base_sensor(self.name)
         try:
-            T_wb_f = geo.ego_pose_at(ego, self.frame_time_ns)
-            T_wb_r = geo.ego_pose_at(ego, self.ref_time_ns)
+            T_wb_f, T_wb_r = geo.ego_poses(ego, [self.frame_time_ns, self.ref_time_ns],
+                                           max_extrapolation_ns=geo.READER_MAX_EXTRAPOLATION_NS)
         except StoreError as exc:
             raise StoreError(f"streams/{self.name}[{self.message_index}]: {exc}") from exc
-        return geo.invert(T_wb_f @ T_bs) @ (T_wb_r @ T_bs)
+        return invert_transform(T_wb_f @ T_bs) @ (T_wb_r @ T_bs)
 
     @cached_property
     def xyz(self) -> np.ndarray:
@@ -102,7 +105,7 @@ class PointView(MessageView):
         stored = self.column("xyz")
         if self.ref_time_ns == self.frame_time_ns:
             return stored
-        return geo.apply(self.correction, stored).astype(np.float32)
+        return transform_points(self.correction, stored).astype(np.float32)
 
     @property
     def fields(self) -> dict[str, np.ndarray]:
@@ -118,8 +121,8 @@ class PointView(MessageView):
 
     def in_base(self) -> np.ndarray:
         """(N, 3) float64 points in the base frame at the frame time, m."""
-        return geo.apply(self._state.T_base_sensor(self.name), self.xyz)
+        return transform_points(self._state.T_base_sensor(self.name), self.xyz)
 
     def in_world(self) -> np.ndarray:
         """(N, 3) float64 points in the world frame (frame ``ego_pose`` · T_base_sensor), m."""
-        return geo.apply(self._frame_pose @ self._state.T_base_sensor(self.name), self.xyz)
+        return transform_points(self._frame_pose @ self._state.T_base_sensor(self.name), self.xyz)

@@ -16,6 +16,7 @@ import numpy as np
 from numba import njit
 
 from calibration import Rig
+from calibration.interpolate import locate
 from fusion.pipeline.config import ConvertConfig
 from fusion.pipeline.plan import ConversionPlan
 from fusion.pipeline.streams import MessageTable
@@ -169,13 +170,15 @@ class Compensator:
 
     def radar(self, name: str, rec: RadarDetections, common: int) -> np.ndarray:
         """(N,) float32 ego-compensated radial velocity, m/s (NaN outside the ego trajectory)."""
-        ego = self.plan.ego
-        if not (len(ego.times_ns) and ego.times_ns[0] <= common <= ego.times_ns[-1]):
+        # the ego twist at the message time: the pose interpolator's segment and fraction, blended as
+        # (1 - a)·v0 + a·v1 (the stored values' arithmetic, kept bit for bit). max_gap_ns=None: radar
+        # compensation bridges ego gaps (as the stores written so far do; deskew never bridges them).
+        k, alpha, inside = locate(self._ego[0], np.array([common], np.int64), max_gap_ns=None)
+        if not inside[0]:
             return np.full(len(rec.radial_velocity_mps), np.nan, dtype=np.float32)
-        k = int(np.searchsorted(ego.times_ns, common))
-        k = min(max(k, 1), len(ego.times_ns) - 1)
-        a = (common - ego.times_ns[k - 1]) / max(1, ego.times_ns[k] - ego.times_ns[k - 1])
-        v = (1 - a) * ego.linear_velocity_mps[k - 1] + a * ego.linear_velocity_mps[k]
-        w = (1 - a) * ego.angular_velocity_radps[k - 1] + a * ego.angular_velocity_radps[k]
+        ego, k0, a = self.plan.ego, int(k[0]), float(alpha[0])
+        k1 = min(k0 + 1, len(ego.times_ns) - 1)
+        v = (1 - a) * ego.linear_velocity_mps[k0] + a * ego.linear_velocity_mps[k1]
+        w = (1 - a) * ego.angular_velocity_radps[k0] + a * ego.angular_velocity_radps[k1]
         v_sensor = sensor_velocity(self._T_base_sensor(name), v, w)
         return compensate_doppler(rec.xyz, rec.radial_velocity_mps, v_sensor).astype(np.float32)

@@ -146,7 +146,7 @@ class StreamView:
         ref = self._stream.message_columns.get("ref_time_ns")
         t = int(ref[i]) if ref is not None else int(self._stream.time_ns[i])
         try:
-            pose = geo.ego_pose_at(self._state.ego, t)
+            pose = geo.ego_poses(self._state.ego, [t], max_extrapolation_ns=0)[0]
         except StoreError:
             pose = np.full((4, 4), np.nan)
         return kind.view(self._state, self._stream, i, t, int(self._stream.time_ns[i]) - t, pose)

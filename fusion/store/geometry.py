@@ -1,106 +1,62 @@
-"""Small pose helpers for the reader: tf2-style trajectory interpolation and 4×4 algebra.
+"""The reader's ego-pose lookup: ``T_world_base`` matrices from a store's ``ego/`` arrays.
 
-Quaternion math is ``calibration.rotation``'s; quaternions are x, y, z, w.
+Store-specific glue only: the interpolation is :func:`calibration.interpolate.interpolate_poses`
+(the one pose interpolator) and the matrix algebra is :mod:`calibration.se3`'s. The reader's
+extrapolation policy is explicit: callers pass ``max_extrapolation_ns`` (the reader passes
+:data:`READER_MAX_EXTRAPOLATION_NS`), within which the end pose is moved by the end sample's stored
+constant twist (``linear_velocity_mps``, ``angular_velocity_radps``, base frame). Quaternions are
+x, y, z, w.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
-from calibration.rotation import quat_xyzw_to_matrix as _quat_to_matrix
-from calibration.rotation import slerp_xyzw
+from calibration.interpolate import interpolate_poses
+from calibration.se3 import pose_matrix
 from fusion.errors import StoreError
 
 F64 = NDArray[np.float64]
 
-
-def quat_xyzw_to_matrix(q: F64) -> F64:
-    """(…, 3, 3) rotation matrices from (…, 4) quaternions x, y, z, w (normalized first)."""
-    return _quat_to_matrix(q / np.linalg.norm(q, axis=-1, keepdims=True))
-
-
-def pose_matrix(translation: F64, quat_xyzw: F64) -> F64:
-    """(…, 4, 4) homogeneous transforms from (…, 3) translations and (…, 4) quaternions."""
-    shape = translation.shape[:-1]
-    M = np.zeros((*shape, 4, 4))
-    M[..., :3, :3] = quat_xyzw_to_matrix(quat_xyzw)
-    M[..., :3, 3] = translation
-    M[..., 3, 3] = 1.0
-    return M
+#: How far outside the ego trajectory the reader extrapolates a pose (constant twist), ns: a radar
+#: message just before the first odometry sample still gets its motion correction.
+READER_MAX_EXTRAPOLATION_NS = 100_000_000
 
 
-def interpolate_pose(times_ns: NDArray[np.int64], translation_m: F64, rotation_xyzw: F64, query_ns: int) -> F64:
-    """``T_world_base`` (4, 4) at ``query_ns``: linear translation, slerp rotation (like tf2).
+def ego_poses(
+    ego: dict[str, np.ndarray], query_ns: ArrayLike, *, max_extrapolation_ns: int, max_gap_ns: int | None = None
+) -> F64:
+    """``T_world_base`` (M, 4, 4) at query times (M,) int64 ns from the stored ego arrays.
 
-    Raises:
-        StoreError: if ``query_ns`` is outside ``[times_ns[0], times_ns[-1]]`` (no extrapolation).
-    """
-    if times_ns.size == 0 or query_ns < times_ns[0] or query_ns > times_ns[-1]:
-        span = f"[{times_ns[0]}, {times_ns[-1]}]" if times_ns.size else "(empty)"
-        raise StoreError(
-            f"ego trajectory {span} does not cover time {query_ns} ns (nor within "
-            f"{MAX_EXTRAPOLATION_NS / 1e6:g} ms of it); cannot motion-compensate"
-        )
-    i = int(np.searchsorted(times_ns, query_ns, side="right")) - 1
-    if times_ns[i] == query_ns or i + 1 >= times_ns.size:
-        return pose_matrix(translation_m[i], rotation_xyzw[i])
-    alpha = (query_ns - int(times_ns[i])) / (int(times_ns[i + 1]) - int(times_ns[i]))
-    t = translation_m[i] + alpha * (translation_m[i + 1] - translation_m[i])
-    q = slerp_xyzw(rotation_xyzw[i], rotation_xyzw[i + 1], alpha)
-    return pose_matrix(t, q)
-
-
-#: Largest time outside the ego trajectory a pose is extrapolated over (constant twist).
-MAX_EXTRAPOLATION_NS = 100_000_000
-
-
-def rotation_vector_to_matrix(rotvec: F64) -> F64:
-    """(3, 3) rotation of a rotation vector (axis · angle, rad), Rodrigues' formula."""
-    theta = float(np.linalg.norm(rotvec))
-    if theta < 1e-15:
-        return np.eye(3)
-    k = rotvec / theta
-    K = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
-    return np.eye(3) + np.sin(theta) * K + (1 - np.cos(theta)) * (K @ K)
-
-
-def ego_pose_at(ego: dict[str, np.ndarray], query_ns: int,
-                max_extrapolation_ns: int = MAX_EXTRAPOLATION_NS) -> F64:
-    """``T_world_base`` (4, 4) at ``query_ns`` from the stored ego arrays.
-
-    Inside the trajectory: :func:`interpolate_pose`. Up to ``max_extrapolation_ns`` outside
-    it: the end pose moved by the end sample's constant base-frame twist
-    (``linear_velocity_mps``, ``angular_velocity_radps``).
+    Args:
+        ego: the store's ``ego/`` arrays (``time_ns`` (K,), ``translation_m`` (K, 3),
+            ``rotation_xyzw`` (K, 4) x, y, z, w, ``linear_velocity_mps`` and
+            ``angular_velocity_radps`` (K, 3) in the base frame).
+        query_ns: (M,) int64 ns.
+        max_extrapolation_ns: queries up to this far outside the trajectory get the end pose moved by
+            the end sample's constant twist (0: none).
+        max_gap_ns: samples further apart are a gap (never bridged); None: no gap limit.
 
     Raises:
-        StoreError: further outside (or with no trajectory).
+        StoreError: a query is not covered (naming the trajectory span and the time).
     """
+    q_ns = np.atleast_1d(np.asarray(query_ns, dtype=np.int64))
     t = ego["time_ns"]
-    if t.size and t[0] <= query_ns <= t[-1]:
-        return interpolate_pose(t, ego["translation_m"], ego["rotation_xyzw"], query_ns)
     if t.size:
-        i = 0 if query_ns < t[0] else t.size - 1
-        dt_ns = query_ns - int(t[i])
-        if abs(dt_ns) <= max_extrapolation_ns:
-            dt = dt_ns * 1e-9
-            motion = np.eye(4)
-            motion[:3, :3] = rotation_vector_to_matrix(ego["angular_velocity_radps"][i] * dt)
-            motion[:3, 3] = ego["linear_velocity_mps"][i] * dt
-            return pose_matrix(ego["translation_m"][i], ego["rotation_xyzw"][i]) @ motion
-    return interpolate_pose(t, ego["translation_m"], ego["rotation_xyzw"], query_ns)  # raises
-
-
-def invert(T: F64) -> F64:
-    """Inverse of a rigid (4, 4) transform."""
-    R = T[:3, :3]
-    out = np.eye(4)
-    out[:3, :3] = R.T
-    out[:3, 3] = -R.T @ T[:3, 3]
-    return out
-
-
-def apply(T: F64, points: NDArray[np.floating]) -> F64:
-    """Apply a (4, 4) transform to (N, 3) points; returns float64 (N, 3)."""
-    p = np.asarray(points, dtype=np.float64)
-    return p @ T[:3, :3].T + T[:3, 3]
+        trans, rot, inside = interpolate_poses(
+            t, ego["translation_m"], ego["rotation_xyzw"], q_ns, max_gap_ns,
+            max_extrapolation_ns=max_extrapolation_ns,
+            twist=(ego["linear_velocity_mps"], ego["angular_velocity_radps"]),
+        )  # fmt: skip
+        if inside.all():
+            return pose_matrix(trans, rot)
+        bad = int(q_ns[np.flatnonzero(~inside)[0]])
+    else:
+        bad = int(q_ns[0]) if q_ns.size else 0
+    span = f"[{t[0]}, {t[-1]}]" if t.size else "(empty)"
+    gap = f" or has a gap > {max_gap_ns} ns there" if max_gap_ns is not None else ""
+    raise StoreError(
+        f"ego trajectory {span} does not cover time {bad} ns (nor within "
+        f"{max_extrapolation_ns / 1e6:g} ms of it){gap}; cannot motion-compensate"
+    )

@@ -87,7 +87,7 @@ def make_sample(n_frames: int = 12, points: int = 1024, image_hw: tuple[int, int
         "linear_velocity_mps": np.tile([5.0, 0.0, 0.0], (s.size, 1)),
         "angular_velocity_radps": np.tile([0.0, 0.0, 0.2], (s.size, 1)),
     }
-    poses = np.stack([geo.interpolate_pose(et, ego["translation_m"], ego["rotation_xyzw"], int(t)) for t in ft])
+    poses = geo.ego_poses(ego, ft, max_extrapolation_ns=0)
     msgs: dict[str, list[dict[str, Any]]] = {k: [] for k in ("lidar_top", "lidar_rear", "radar_front",
                                                                "cam_front", "cam_left", "cam_raw")}
     matches: dict[str, tuple[list[int], list[int], list[bool]]] = {k: ([], [], []) for k in msgs}

@@ -2,7 +2,8 @@
 
 All quaternions are **x, y, z, w** (ROS / scipy order) and passed as four scalars
 so the kernels never allocate. Rotation matrices are returned as nine scalars,
-row-major ``(r00, r01, r02, r10, ..., r22)``.
+row-major ``(r00, r01, r02, r10, ..., r22)``. ``slerp4`` is :mod:`calibration.interpolate`'s
+(the pose interpolator's), re-exported.
 """
 
 from __future__ import annotations
@@ -11,39 +12,9 @@ import math
 
 from numba import njit
 
-#: Below this angle (rad) between two unit quaternions slerp falls back to a
-#: normalised lerp; the difference is far below float64 resolution there.
-_SLERP_EPS = 1e-9
+from calibration.interpolate import slerp4
 
-
-@njit(cache=True, inline="always")
-def slerp4(
-    x0: float, y0: float, z0: float, w0: float, x1: float, y1: float, z1: float, w1: float, a: float
-) -> tuple[float, float, float, float]:
-    """Slerp between unit quaternions q0, q1 (x, y, z, w) at fraction ``a`` ∈ [0, 1].
-
-    Hemisphere check: if ``q0·q1 < 0``, q1 is negated first (short way round).
-    Returns a unit quaternion (x, y, z, w) with ``w``'s sign following q0.
-    """
-    d = x0 * x1 + y0 * y1 + z0 * z1 + w0 * w1
-    if d < 0.0:
-        x1, y1, z1, w1, d = -x1, -y1, -z1, -w1, -d
-    d = min(d, 1.0)
-    theta = math.acos(d)
-    if theta < _SLERP_EPS:
-        s0 = 1.0 - a
-        s1 = a
-    else:
-        st = math.sin(theta)
-        s0 = math.sin((1.0 - a) * theta) / st
-        s1 = math.sin(a * theta) / st
-    x = s0 * x0 + s1 * x1
-    y = s0 * y0 + s1 * y1
-    z = s0 * z0 + s1 * z1
-    w = s0 * w0 + s1 * w1
-    n = math.sqrt(x * x + y * y + z * z + w * w)
-    return x / n, y / n, z / n, w / n
-
+__all__ = ["axis_angle_to_mat", "quat_to_mat", "relative_axis_angle", "slerp4"]
 
 @njit(cache=True, inline="always")
 def quat_to_mat(

@@ -18,9 +18,12 @@ from typing import Literal, get_args
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from calibration.interpolate import COVERED, GAP, NO_GAP_LIMIT, span_status
+from calibration.interpolate import check_rows as _rows
+from calibration.interpolate import check_times as _check_times
 from calibration.rotation import quat_xyzw_to_matrix, slerp_xyzw
 from fusion.errors import ExtrapolationError
-from fusion.sync.interpolate import _check_times, _rows, lookup_poses
+from fusion.sync.interpolate import lookup_poses
 from fusion.sync.kernels_deskew import apply_column_affines, column_affines, deskew_kernel, prepare_segments
 
 DeskewMode = Literal["off", "frame", "sweep_end"]
@@ -64,19 +67,21 @@ def _resolve_ref(mode: str, ref_time_ns: int | None, pt: NDArray[np.int64]) -> i
 
 
 def _check_gap(times: I64, lo: int, hi: int, max_gap_ns: int | None) -> None:
-    """Raise if the samples bracketing [lo, hi] are spaced more than ``max_gap_ns`` apart."""
-    if max_gap_ns is None or times.size < 2:
+    """Raise if the samples bracketing [lo, hi] are spaced more than ``max_gap_ns`` apart.
+
+    The rule is :func:`calibration.interpolate.span_status` (the pose interpolator's gap rule);
+    ``[lo, hi]`` is already known to lie inside the trajectory.
+    """
+    if max_gap_ns is None or span_status(times, lo, hi, int(max_gap_ns)) != GAP:
         return
     i0 = max(int(np.searchsorted(times, lo, side="right")) - 1, 0)
     i1 = min(int(np.searchsorted(times, hi, side="left")), times.size - 1)
-    if i1 > i0:
-        gaps = np.diff(times[i0 : i1 + 1])
-        if gaps.max() > max_gap_ns:
-            j = i0 + int(np.argmax(gaps))
-            raise ExtrapolationError(
-                f"deskew: the trajectory has a gap of {int(gaps.max())} ns > max_gap_ns={max_gap_ns} "
-                f"between {int(times[j])} and {int(times[j + 1])} ns inside [{lo}, {hi}] ns (never bridged)"
-            )
+    gaps = np.diff(times[i0 : i1 + 1])
+    j = i0 + int(np.argmax(gaps))
+    raise ExtrapolationError(
+        f"deskew: the trajectory has a gap of {int(gaps.max())} ns > max_gap_ns={max_gap_ns} "
+        f"between {int(times[j])} and {int(times[j + 1])} ns inside [{lo}, {hi}] ns (never bridged)"
+    )
 
 
 def _column_times(pt: I64, columns: int) -> I64 | None:
@@ -89,14 +94,15 @@ def _column_times(pt: I64, columns: int) -> I64 | None:
 
 
 def _check_range(times: NDArray[np.int64], pt: NDArray[np.int64], ref: int) -> None:
+    """Raise unless ``ref`` and every point time lie inside the trajectory (``span_status``, no gap limit)."""
     lo, hi = int(times[0]), int(times[-1])
-    if not lo <= ref <= hi:
+    if span_status(times, ref, ref, NO_GAP_LIMIT) != COVERED:
         raise ExtrapolationError(
             f"deskew: reference time {ref} ns is outside the trajectory [{lo}, {hi}] ns (no extrapolation)"
         )
     if pt.size:
         pmin, pmax = int(pt.min()), int(pt.max())
-        if pmin < lo or pmax > hi:
+        if span_status(times, pmin, pmax, NO_GAP_LIMIT) != COVERED:
             raise ExtrapolationError(
                 f"deskew: point times [{pmin}, {pmax}] ns are not covered by the trajectory "
                 f"[{lo}, {hi}] ns (no extrapolation); flag the frame and use mode 'off'"

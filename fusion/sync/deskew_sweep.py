@@ -14,26 +14,16 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from fusion.sync._quat import quat_to_mat, slerp4
+from calibration.interpolate import COVERED, bracket, first_at_or_after, interp_row, span_status
+from calibration.interpolate import GAP as SPAN_GAP
+from fusion.sync._quat import quat_to_mat
 from fusion.sync.kernels_deskew import apply_column_affines, column_affines, deskew_kernel, prepare_segments
 
 #: :func:`deskew_sweep` results.
 DESKEWED = 0
 GAP = 1  # the trajectory has a gap longer than ``max_gap_ns`` inside the sweep: ``out`` untouched
+# (the rule is :func:`calibration.interpolate.span_status`, the pose interpolator's)
 NOT_COVERED = 2  # a point time or the reference time is outside the trajectory: ``out`` untouched
-
-
-@njit(cache=True)
-def _first_at_or_after(times, t):  # type: ignore[no-untyped-def]
-    """Smallest j with times[j] >= t (len(times) when none): ``searchsorted(times, t, 'left')``."""
-    lo, hi = 0, times.shape[0]
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if times[mid] < t:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
 
 
 @njit(cache=True)
@@ -71,32 +61,23 @@ def deskew_sweep(  # type: ignore[no-untyped-def]
     Returns:
         DESKEWED, GAP or NOT_COVERED (``out`` untouched for the latter two).
     """
-    K = times.shape[0]
-    if K == 0 or lo_ns < times[0] or hi_ns > times[K - 1]:
-        return NOT_COVERED
+    status = span_status(times, lo_ns, hi_ns, max_gap_ns)  # the pose interpolator's gap rule
+    if status != COVERED:
+        return GAP if status == SPAN_GAP else NOT_COVERED
     # the samples bracketing [lo, hi]: j0 = last at or before lo, j1 = first at or after hi
-    j0 = max(_first_at_or_after(times, lo_ns + 1) - 1, 0)
-    j1 = min(_first_at_or_after(times, hi_ns), K - 1)
-    for j in range(j0, j1):
-        if times[j + 1] - times[j] > max_gap_ns:
-            return GAP
+    K = times.shape[0]
+    j0 = max(first_at_or_after(times, lo_ns + 1) - 1, 0)
+    j1 = min(first_at_or_after(times, hi_ns), K - 1)
     w_times = times[j0 : j1 + 1]
     w_t = traj_t[j0 : j1 + 1]
     w_q = traj_q[j0 : j1 + 1]
-    # T_world_base at the reference time (linear translation, slerp rotation)
+    # T_world_base at the reference time: the pose interpolator's row (linear translation, slerp rotation)
     W = w_times.shape[0]
-    k = 0
-    a = 0.0
-    if W > 1:
-        k = min(max(_first_at_or_after(w_times, ref_ns + 1) - 1, 0), W - 2)
-        a = (ref_ns - w_times[k]) / (w_times[k + 1] - w_times[k])
-    k1 = min(k + 1, W - 1)
-    t_ref = np.empty(3)
-    for c in range(3):
-        t_ref[c] = w_t[k, c] + a * (w_t[k1, c] - w_t[k, c])
-    qx, qy, qz, qw = slerp4(w_q[k, 0], w_q[k, 1], w_q[k, 2], w_q[k, 3],
-                            w_q[k1, 0], w_q[k1, 1], w_q[k1, 2], w_q[k1, 3], a)  # fmt: skip
-    r = quat_to_mat(qx, qy, qz, qw)
+    ref_t = np.empty((1, 3))
+    ref_q = np.empty((1, 4))
+    interp_row(w_times, w_t, w_q, ref_ns, bracket(w_times, ref_ns), ref_t, ref_q, 0)
+    t_ref = ref_t[0]
+    r = quat_to_mat(ref_q[0, 0], ref_q[0, 1], ref_q[0, 2], ref_q[0, 3])
     R_ref = np.empty((3, 3))
     for i in range(3):
         for j in range(3):

@@ -25,8 +25,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from calibration.interpolate import bracket
 from fusion.sync._quat import axis_angle_to_mat, quat_to_mat, relative_axis_angle
-from fusion.sync.interpolate import _bracket
 
 #: Points per parallel work item.
 CHUNK = 4096
@@ -137,7 +137,7 @@ def _segment(times, t, k):  # type: ignore[no-untyped-def]
         if k + 2 < K and times[k + 1] <= t <= times[k + 2]:
             k += 1
         else:
-            k = _bracket(times, t)
+            k = bracket(times, t)
     return k, (t - times[k]) / (times[k + 1] - times[k])
 
 
