@@ -1,4 +1,4 @@
-"""Camera payloads written in pass 1 (fusion.pipeline.cameras): every message accounted for, the
+"""Camera payloads written in pass 1 (fusion.pipeline.early): every message accounted for, the
 online store/skip decision equal to the plan's, and the fallback to pass 2 where it cannot be."""
 
 from __future__ import annotations

@@ -138,7 +138,7 @@ def test_empty_stream() -> None:
 @settings(max_examples=150, deadline=None)
 @given(STREAM)
 def test_message_table_marks_what_the_online_filter_rejects(stamps: list[int]) -> None:
-    """The plan's mask (batch) equals pass 1's camera rule (online): EarlyCameras.settle relies on it."""
+    """The plan's mask (batch) equals pass 1's camera rule (online): EarlyStreams.settle relies on it."""
     m = len(stamps)
     tab = MessageTable("cam", "/cam", "camera", np.asarray(stamps, np.int64), np.arange(m, dtype=np.int64) + 100)
     tab.mark_unusable()

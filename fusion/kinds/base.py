@@ -162,6 +162,10 @@ class StreamKind(Protocol):
         """The stream pass 1 writes payloads into (``early`` kinds only)."""
         ...
 
+    def early_payload(self, record: Record) -> tuple[npt.NDArray[np.generic], str]:
+        """What pass 1 stores of one decoded message: (payload, format); raises DecodeError."""
+        ...
+
     def write(self, ctx: WriteContext, name: str, writer: StreamWriterLike, record: Record,
               common_ns: int) -> None:
         """Compensate (deskew, Doppler) and append one decoded message at common time ``common_ns``.
@@ -233,6 +237,10 @@ class KindBase:
         raise NotImplementedError(f"stream kind {self.name!r} is not written message by message")
 
     def open_early(self, sink: FrameSink, sensor: SelectedSensor) -> EarlyWriter:
+        """Default: not written in pass 1."""
+        raise NotImplementedError(f"stream kind {self.name!r} is not written in pass 1")
+
+    def early_payload(self, record: Record) -> tuple[npt.NDArray[np.generic], str]:
         """Default: not written in pass 1."""
         raise NotImplementedError(f"stream kind {self.name!r} is not written in pass 1")
 

@@ -2,7 +2,7 @@
 
 - Decode: compressed bytes as received (never re-encoded), raw pixels in the encoding's own
   layout (:mod:`fusion.readers.camera`).
-- Pass 1: stamps; the payload is written at once (:mod:`fusion.pipeline.cameras`: it needs nothing
+- Pass 1: stamps; the payload is written at once (:mod:`fusion.pipeline.early`: it needs nothing
   from the plan), unless the stream is timed by a trigger topic.
 - Pass 2: only streams pass 1 could not write (trigger-timed, or aligned by record time).
 - Store: compressed: ``data (B,) uint8`` + ``offsets``; raw: ``pixels (M, H, W[, C])``, one image per
@@ -212,6 +212,36 @@ class CameraFrame(MessageView):
         return np.asarray(img)
 
 
+def check_compressed_image(data: np.ndarray, fmt: str) -> str:
+    """Cheap container check of compressed image bytes (no decode); '' when plausible.
+
+    JPEG must start with the SOI marker (FF D8 FF) and hold the EOI marker (FF D9) near its end;
+    PNG must start with its 8-byte signature. A truncated or garbled payload is caught here;
+    damage inside the entropy-coded data is only found by decoding.
+    """
+    b = np.ascontiguousarray(data, dtype=np.uint8)
+    f = fmt.lower()
+    if len(b) == 0:
+        return "empty compressed image"
+    if "png" in f:
+        return "" if b[:8].tobytes() == b"\x89PNG\r\n\x1a\n" else "not a PNG (bad signature)"
+    if "jpeg" in f or "jpg" in f or f in ("", "bgr8", "rgb8", "mono8"):
+        if b[:3].tobytes() != b"\xff\xd8\xff":
+            return "not a JPEG (no SOI marker)"
+        if b"\xff\xd9" not in b[-64:].tobytes():
+            return "truncated JPEG (no EOI marker at the end)"
+    return ""
+
+
+def camera_payload(rec: CameraImage) -> np.ndarray:
+    """What a camera stream stores of one image; raises DecodeError for an invalid payload."""
+    if rec.compressed:
+        problem = check_compressed_image(rec.data, rec.encoding)
+        if problem:
+            raise DecodeError(problem, topic=rec.meta.topic, index=rec.meta.index)
+    return rec.data
+
+
 def add_camera_stream(sink: FrameSink, name: str, *, topic: str, frame_id: str, compressed: bool,
                       expected_messages: int, image_shape: tuple[int, ...] | None = None,
                       dtype: npt.DTypeLike | None = None, attrs: Attrs | None = None,
@@ -269,6 +299,12 @@ class CameraKind(KindBase):
                                  compressed=sensor.compressed, expected_messages=1024,
                                  attrs={"msgtype": sensor.msgtype})
 
+    def early_payload(self, record: Record) -> tuple[np.ndarray, str]:
+        """What pass 1 stores of a message: its bytes (compressed) or pixels (raw), and its format."""
+        if not isinstance(record, CameraImage):
+            raise DecodeError(f"decoded as {type(record).__name__}, expected {self.name}")
+        return camera_payload(record), record.encoding
+
     def open_stream(self, sink: FrameSink, sensor: SelectedSensor, table: MessageTable,
                     ctx: WriteContext) -> StreamWriterLike:
         attrs = {"msgtype": sensor.msgtype, "stamp_source": table.stamp_source, "time_offset_ns": table.offset_ns}
@@ -276,8 +312,6 @@ class CameraKind(KindBase):
                                  compressed=sensor.compressed, expected_messages=len(table.stamp_ns), attrs=attrs)
 
     def write(self, ctx: WriteContext, name: str, writer: StreamWriterLike, record: Record, common_ns: int) -> None:
-        from fusion.pipeline.cameras import camera_payload
-
         if not isinstance(record, CameraImage) or not isinstance(writer, CameraWriter):
             raise DecodeError(f"decoded as {type(record).__name__}, expected {self.name}")
         writer.append(record.meta.stamp_ns, record.meta.record_time_ns, common_ns, camera_payload(record),

@@ -21,8 +21,8 @@ import numpy as np
 from calibration import Rig
 from fusion import kinds
 from fusion.errors import StoreError
-from fusion.pipeline.cameras import EarlyCameras
 from fusion.pipeline.config import ConvertConfig
+from fusion.pipeline.early import EarlyStreams
 from fusion.pipeline.execute import StreamPass
 from fusion.pipeline.plan import ConversionPlan, make_plan
 from fusion.pipeline.report import ReportBuilder
@@ -205,7 +205,7 @@ def convert(
                 if progress is not None:
                     progress(done, total)
 
-            early = EarlyCameras(source, selected, writer)
+            early = EarlyStreams(source, selected, writer)
             first = scan(source, selected, report, early=early, tick=tick, spool=spool)
             if spool is not None:
                 spool.finish()

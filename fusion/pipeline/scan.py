@@ -2,7 +2,7 @@
 
 Camera and radar messages are read for their header stamps (straight from the
 serialized bytes); camera payloads are also handed to the store here when an
-:class:`~fusion.pipeline.cameras.EarlyCameras` is given, so pass 2 skips them.
+:class:`~fusion.pipeline.early.EarlyStreams` is given, so pass 2 skips them.
 LiDAR clouds are decoded for their per-point time extent (sweep bounds) and
 size. With a :class:`~fusion.pipeline.spool.Spool`, LiDAR and radar messages are
 decoded fully instead and kept on disk for pass 2, which then never reads the bag.
@@ -21,7 +21,7 @@ import numpy as np
 from fusion import kinds
 from fusion.errors import DecodeError, TruncatedBagError
 from fusion.kinds.base import StreamKind, TopicScanner
-from fusion.pipeline.cameras import EarlyCameras
+from fusion.pipeline.early import EarlyStreams
 from fusion.pipeline.report import REASON_DECODE, ReportBuilder
 from fusion.pipeline.sensors import SelectedSensor, SelectedSensors, fields_of
 from fusion.pipeline.spool import Spool
@@ -104,7 +104,7 @@ class ScanContext:
     report: ReportBuilder
     extractor: StampExtractor
     out: Scan
-    early: EarlyCameras | None
+    early: EarlyStreams | None
     spool: Spool | None
 
     @property
@@ -200,7 +200,7 @@ def scan(
     source: BagSource,
     selected: SelectedSensors,
     report: ReportBuilder,
-    early: EarlyCameras | None = None,
+    early: EarlyStreams | None = None,
     tick: Callable[[int], None] | None = None,
     spool: Spool | None = None,
 ) -> Scan:
@@ -212,7 +212,7 @@ def scan(
         source: The open log.
         selected: Selected sensors.
         report: Receives decode failures of the continuous streams and warnings.
-        early: Writes camera payloads during this pass (see :mod:`fusion.pipeline.cameras`).
+        early: Writes camera payloads during this pass (see :mod:`fusion.pipeline.early`).
         spool: Keeps every decoded LiDAR/radar message for pass 2 (see :mod:`fusion.pipeline.spool`);
             while it is active those messages are decoded fully here.
         tick: Called with each message's payload size (progress).

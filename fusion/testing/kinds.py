@@ -33,8 +33,8 @@ T0 = 1_700_000_000 * NS
 PROTOCOL_MEMBERS = (
     "name", "role", "msgtypes", "records", "frame_attr", "reference_priority", "spooled", "has_sweeps", "early",
     "message_columns", "message_arrays", "is_sensor", "wants_intrinsics", "provides_intrinsics", "ego_priority",
-    "claims", "decode", "scanner", "open_stream", "open_early", "write", "write_table", "view", "frame_view",
-    "validate",
+    "claims", "decode", "scanner", "open_stream", "open_early", "early_payload", "write", "write_table", "view",
+    "frame_view", "validate",
 )  # fmt: skip
 
 

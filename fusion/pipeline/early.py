@@ -1,10 +1,11 @@
-"""Camera payloads written in pass 1, so that pass 2 never reads a camera message again.
+"""Payloads written in pass 1 (streams of ``early`` kinds: cameras), so that pass 2 never reads them again.
 
 Images are most of a drive log's bytes. Their payload needs nothing from the frame plan: only
 their times do (the common clock may use an offset estimated from every stamp of the log). So
-pass 1, which reads every message for its header stamp anyway, also decodes each camera message
-and hands its bytes (compressed) or pixels (raw) to the store; the time columns are written
-once the plan is known (:meth:`EarlyCameras.settle`). Pass 2 then reads only the LiDAR and radar
+pass 1, which reads every message for its header stamp anyway, also decodes each message of an
+``early`` stream kind and hands its payload (:meth:`~fusion.kinds.base.StreamKind.early_payload`)
+to the stream the kind opened (:meth:`~fusion.kinds.base.StreamKind.open_early`); the time columns
+are written once the plan is known (:meth:`EarlyStreams.settle`). Pass 2 then reads only the other
 topics.
 
 Which messages are stored is decided online with the stamp filter the plan applies
@@ -22,50 +23,20 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from fusion.errors import DecodeError
-from fusion.kinds.base import EarlyWriter
+from fusion.kinds.base import EarlyWriter, StreamKind
 from fusion.pipeline.report import REASON_DECODE, ReportBuilder
 from fusion.pipeline.sensors import SelectedSensor, SelectedSensors
 from fusion.pipeline.streams import MessageTable
-from fusion.readers.records import CameraImage
 from fusion.readers.source import BagSource, RawMessage
 from fusion.store.sink import FrameSink
 from fusion.sync.stamps import StampFilter
 
 
-def check_compressed_image(data: np.ndarray, fmt: str) -> str:
-    """Cheap container check of compressed image bytes (no decode); '' when plausible.
-
-    JPEG must start with the SOI marker (FF D8 FF) and hold the EOI marker (FF D9) near its end;
-    PNG must start with its 8-byte signature. A truncated or garbled payload is caught here;
-    damage inside the entropy-coded data is only found by decoding.
-    """
-    b = np.ascontiguousarray(data, dtype=np.uint8)
-    f = fmt.lower()
-    if len(b) == 0:
-        return "empty compressed image"
-    if "png" in f:
-        return "" if b[:8].tobytes() == b"\x89PNG\r\n\x1a\n" else "not a PNG (bad signature)"
-    if "jpeg" in f or "jpg" in f or f in ("", "bgr8", "rgb8", "mono8"):
-        if b[:3].tobytes() != b"\xff\xd8\xff":
-            return "not a JPEG (no SOI marker)"
-        if b"\xff\xd9" not in b[-64:].tobytes():
-            return "truncated JPEG (no EOI marker at the end)"
-    return ""
-
-
-def camera_payload(rec: CameraImage) -> np.ndarray:
-    """What a camera stream stores of one image; raises DecodeError for an invalid payload."""
-    if rec.compressed:
-        problem = check_compressed_image(rec.data, rec.encoding)
-        if problem:
-            raise DecodeError(problem, topic=rec.meta.topic, index=rec.meta.index)
-    return rec.data
-
-
 @dataclass
-class _Camera:
+class _Early:
     name: str
     sensor: SelectedSensor
+    kind: StreamKind
     writer: EarlyWriter
     by_record: bool  # the config aligns this stream by record time
     stamps: StampFilter = field(default_factory=StampFilter)  # on the clock the stream is aligned by
@@ -74,12 +45,13 @@ class _Camera:
     failed: list[tuple[int, int, str]] = field(default_factory=list)  # (index, record ns, reason)
 
 
-class EarlyCameras:
-    """Pass-1 camera writer of one conversion (see module docstring).
+class EarlyStreams:
+    """Pass-1 writer of the early streams of one conversion (see module docstring).
 
     Args:
         source: The open log (decodes the messages).
-        selected: Selected sensors; every camera not timed by a trigger topic is written early.
+        selected: Selected sensors; every one of an ``early`` kind not timed by a trigger topic is
+            written early.
         writer: The store writer (``add_camera``, ``drop_stream``).
     """
 
@@ -89,13 +61,13 @@ class EarlyCameras:
         self._source = source
         self._options = selected.decode_options
         self._writer = writer
-        self._cams: dict[str, _Camera] = {}
+        self._cams: dict[str, _Early] = {}
         for name, sel in selected.sensors.items():
             kind = kinds.get(sel.kind)
             if not kind.early or sel.trigger_topic is not None:
                 continue
             w = kind.open_early(writer, sel)
-            self._cams[sel.topic] = _Camera(name, sel, w, by_record=sel.stamp_source == "record")
+            self._cams[sel.topic] = _Early(name, sel, kind, w, by_record=sel.stamp_source == "record")
 
     @property
     def topics(self) -> set[str]:
@@ -115,15 +87,13 @@ class EarlyCameras:
             return
         try:
             rec = self._source.decode(raw, options=self._options)
-            if not isinstance(rec, CameraImage):
-                raise DecodeError(f"decoded as {type(rec).__name__}, expected camera")
-            payload = camera_payload(rec)
+            payload, fmt = cam.kind.early_payload(rec)
         except DecodeError as exc:
             cam.failed.append((i, raw.record_time_ns, exc.reason))
             cam.rows.append(-1)
             return
         cam.rows.append(cam.writer.payloads)
-        cam.writer.append_payload(payload, format=rec.encoding)
+        cam.writer.append_payload(payload, format=fmt)
 
     def settle(
         self, tables: dict[str, MessageTable], report: ReportBuilder, truncated: str | None
