@@ -23,10 +23,10 @@ from typing import Any, Protocol
 import numpy as np
 import zarr
 from zarr.abc.store import Store
-from zarr.core.group import GroupMetadata
 
 from fusion.errors import StoreError
 from fusion.store import layout as lay
+from fusion.store._zarr_compat import GroupMetadata
 from fusion.store.buffers import BACKGROUND
 from fusion.store.camera_imu import CameraWriter, ImuWriter
 from fusion.store.create import NodeBatch
