@@ -14,7 +14,7 @@ from test_readers_util import store_for, write_bag
 from fusion.errors import TruncatedBagError
 from fusion.readers import open_bags
 from fusion.readers.inspect import inspect_bags
-from fusion.readers.recovery import scan_mcap
+from fusion.readers.mcap_scan import scan_mcap
 
 
 def serialized(fmt: str) -> list[tuple[str, int, bytes]]:
