@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 import pytest
 import zarr
-from zarr.core.group import GroupMetadata
 from zarr.storage import LocalStore, MemoryStore
 
 from fusion.store import layout as lay
+from fusion.store._zarr_compat import GroupMetadata
 from fusion.store.buffers import ColumnBuffer
 from fusion.store.create import NodeBatch
 from fusion.store.localfs import local_root, write_file_atomic

@@ -35,11 +35,12 @@ def build_export(
 def export_store(store_url: str | Path, out: Path, **storage_options: Any) -> dict[str, Any]:
     """Write the store's ``annotations/`` as OpenLABEL 1.0 to ``out``; returns the document."""
     from fusion.annotations.store_access import open_scene
-    from fusion.annotations.store_io import GROUP, read_all_frames
+    from fusion.annotations.store_io import read_all_frames
+    from fusion.store.layout import ANNOTATIONS
 
     ds, scene = open_scene(store_url, **storage_options)
     root = ds.state.root
-    if GROUP not in root:
+    if ANNOTATIONS not in root:
         raise AnnotationError(f"{store_url}: the store has no annotations; run `fusion annotate import` first")
     times, frames = read_all_frames(root)
     if not np.array_equal(times, scene.times_ns):

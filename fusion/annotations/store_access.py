@@ -1,4 +1,4 @@
-"""Open a fusion store for annotation import/export (the only module touching ``fusion.store``)."""
+"""Open a fusion store for annotation import/export (the only annotation module opening a store)."""
 
 from __future__ import annotations
 

@@ -5,10 +5,11 @@ Layout (B boxes over F frames, K original labels)::
     annotations/            attrs: format_version, vocabularies, frame, issues, source, ...
       time_ns      (F,)    int64   frame times (copy of the store's, for self-containment)
       offsets      (F+1,)  int64   boxes of frame f are rows offsets[f]:offsets[f+1]
-      <columns>    (B, …)          see COLUMNS
+      <columns>    (B, …)          see ANNOTATION_COLUMNS
       keyframes/              the original labels (same columns) + time_ns (K,) int64
 
-Missing optional values: NaN (velocity, score), -1 (point counts, vocabulary codes).
+Missing optional values: NaN (velocity, score), -1 (point counts, vocabulary codes). The names,
+dtypes and chunking are those of :mod:`fusion.store.layout` (``ANNOTATION_*``).
 """
 
 from __future__ import annotations
@@ -22,32 +23,7 @@ import zarr
 
 from fusion.annotations.annotation_set import Issue
 from fusion.annotations.model import SOURCES, Cuboid
-
-GROUP = "annotations"
-KEYFRAMES = "keyframes"
-FORMAT_VERSION = "1.0"
-_CHUNK = 65536
-#: column -> (dtype, trailing shape)
-COLUMNS: dict[str, tuple[str, tuple[int, ...]]] = {
-    "center_m": ("float64", (3,)),
-    "size_lwh_m": ("float64", (3,)),
-    "rotation_xyzw": ("float64", (4,)),
-    "velocity_mps": ("float64", (3,)),
-    "label_code": ("int32", ()),
-    "track_code": ("int32", ()),
-    "attributes_code": ("int32", ()),
-    "visibility_code": ("int32", ()),
-    "score": ("float64", ()),
-    "num_lidar_points": ("int32", ()),
-    "num_radar_points": ("int32", ()),
-    "source": ("uint8", ()),
-}
-_VOCABS = {
-    "label_code": "labels",
-    "track_code": "tracks",
-    "attributes_code": "attributes",
-    "visibility_code": "visibility",
-}
+from fusion.store import layout as lay
 
 
 def _vocab(values: Sequence[str | None]) -> tuple[list[str], np.ndarray]:
@@ -76,16 +52,16 @@ def _columns(boxes: Sequence[Cuboid]) -> tuple[dict[str, np.ndarray], dict[str, 
         "visibility_code": [b.visibility for b in boxes],
     }
     for col, values in texts.items():
-        vocabs[_VOCABS[col]], cols[col] = _vocab(values)
+        vocabs[lay.ANNOTATION_VOCABULARIES[col]], cols[col] = _vocab(values)
     return cols, vocabs
 
 
 def _write_table(group: zarr.Group, cols: dict[str, np.ndarray]) -> None:
-    for name, (dtype, tail) in COLUMNS.items():
+    for name, (dtype, tail) in lay.ANNOTATION_COLUMNS.items():
         data = cols[name]
         shape = (data.shape[0], *tail)
-        arr = group.create_array(name, shape=shape, dtype=dtype, chunks=(max(1, min(shape[0], _CHUNK)), *tail),
-                                 overwrite=True)
+        chunks = (max(1, min(shape[0], lay.ANNOTATION_CHUNK_ROWS)), *tail)
+        arr = group.create_array(name, shape=shape, dtype=dtype, chunks=chunks, overwrite=True)
         if data.shape[0]:
             arr[...] = data
 
@@ -116,18 +92,19 @@ def write_annotations(
     offsets = np.zeros(times.size + 1, dtype=np.int64)
     offsets[1:] = np.cumsum([len(b) for b in frames])
     cols, vocabs = _columns(flat)
-    group = root.create_group(GROUP, overwrite=True)
+    group = root.create_group(lay.ANNOTATIONS, overwrite=True)
     for name, data in (("time_ns", times), ("offsets", offsets)):
         arr = group.create_array(name, shape=data.shape, dtype="int64", chunks=(max(1, data.size),), overwrite=True)
         arr[...] = data
     _write_table(group, cols)
     frames_set = sorted({b.frame for b in flat} | {b.frame for b in keyframes})
     group.attrs.update({
-        "format_version": FORMAT_VERSION, "frame": frames_set[0] if len(frames_set) == 1 else frames_set,
+        "format_version": lay.ANNOTATIONS_FORMAT_VERSION,
+        "frame": frames_set[0] if len(frames_set) == 1 else frames_set,
         "vocabularies": vocabs, "sources": list(SOURCES), "quaternion_order": "xyzw",
         "issues": [i.to_dict() for i in issues], **(attrs or {}),
     })
-    kgroup = group.create_group(KEYFRAMES, overwrite=True)
+    kgroup = group.create_group(lay.ANNOTATION_KEYFRAMES, overwrite=True)
     kcols, kvocabs = _columns(list(keyframes))
     kt = np.array([b.time_ns for b in keyframes], dtype=np.int64)
     arr = kgroup.create_array("time_ns", shape=kt.shape, dtype="int64", chunks=(max(1, kt.size),), overwrite=True)
@@ -154,11 +131,11 @@ def group_of(group: zarr.Group, name: str) -> zarr.Group:
 
 def _boxes(group: zarr.Group, a: int, b: int, times: np.ndarray, frame: str) -> list[Cuboid]:
     vocabs: Any = dict(group.attrs)["vocabularies"]
-    cols = {name: np.asarray(array_of(group, name)[a:b]) for name in COLUMNS}
+    cols = {name: np.asarray(array_of(group, name)[a:b]) for name in lay.ANNOTATION_COLUMNS}
 
     def text(col: str, i: int) -> str | None:
         code = int(cols[col][i])
-        return None if code < 0 else str(vocabs[_VOCABS[col]][code])
+        return None if code < 0 else str(vocabs[lay.ANNOTATION_VOCABULARIES[col]][code])
 
     out = []
     for i in range(b - a):
@@ -184,9 +161,9 @@ def _frame_name(group: zarr.Group) -> str:
 
 def read_frame_boxes(root_group: zarr.Group, frame_index: int) -> list[Cuboid]:
     """Boxes (world frame) of frame ``frame_index``; ``[]`` when the store has no annotations."""
-    if GROUP not in root_group:
+    if lay.ANNOTATIONS not in root_group:
         return []
-    group = group_of(root_group, GROUP)
+    group = group_of(root_group, lay.ANNOTATIONS)
     offsets = array_of(group, "offsets")
     n = offsets.shape[0] - 1
     if not -n <= frame_index < n:
@@ -199,7 +176,7 @@ def read_frame_boxes(root_group: zarr.Group, frame_index: int) -> list[Cuboid]:
 
 def read_all_frames(root_group: zarr.Group) -> tuple[np.ndarray, list[list[Cuboid]]]:
     """``(frame_times_ns (F,), boxes per frame)`` of the whole ``annotations/`` group."""
-    group = group_of(root_group, GROUP)
+    group = group_of(root_group, lay.ANNOTATIONS)
     offsets = np.asarray(array_of(group, "offsets")[:])
     times = np.asarray(array_of(group, "time_ns")[:])
     per_box_t = np.repeat(times, np.diff(offsets))
@@ -209,7 +186,7 @@ def read_all_frames(root_group: zarr.Group) -> tuple[np.ndarray, list[list[Cuboi
 
 def read_keyframes(root_group: zarr.Group) -> list[Cuboid]:
     """The original labels stored under ``annotations/keyframes`` (world frame, their own times)."""
-    group = group_of(root_group, GROUP)
-    k = group_of(group, KEYFRAMES)
+    group = group_of(root_group, lay.ANNOTATIONS)
+    k = group_of(group, lay.ANNOTATION_KEYFRAMES)
     times = np.asarray(array_of(k, "time_ns")[:])
     return _boxes(k, 0, times.size, times, _frame_name(group))

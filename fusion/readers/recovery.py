@@ -1,7 +1,8 @@
 """Sequential readers for damaged ROS 1 bags and MCAP files (index or footer missing).
 
-(Damaged rosbag2 sqlite files are read page by page by :mod:`fusion.readers.sqlite_scan`
-behind the same :class:`ScanReader` facade.)
+(MCAP files are scanned by :mod:`fusion.readers.mcap_scan`, damaged rosbag2 sqlite files page by
+page by :mod:`fusion.readers.sqlite_scan`, behind the same :class:`ScanReader` facade; the shared
+pieces are in :mod:`fusion.readers.scan_common`.)
 
 rosbags reads through the index at the end of a file; a bag cut short (recorder
 killed, disk full, interrupted copy) loses that index and rosbags refuses it.
@@ -15,47 +16,25 @@ Memory: one chunk at a time.
 
 from __future__ import annotations
 
-import bz2
 import struct
 from collections.abc import Collection, Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from rosbags.interfaces import (
     Connection,
     ConnectionExtRosbag1,
-    ConnectionExtRosbag2,
     MessageDefinition,
     MessageDefinitionFormat,
 )
 from rosbags.rosbag1.reader import normalize
 from rosbags.typesys.msg import normalize_msgtype
 
+from fusion.readers.mcap_scan import scan_mcap
+from fusion.readers.scan_common import DamagedBagError, partial_decompress, read_bounded, read_exact
 from fusion.readers.sqlite_scan import scan_sqlite
 
 _U32 = struct.Struct("<I")
-_U64 = struct.Struct("<Q")
-
-
-class DamagedBagError(Exception):
-    """Where and why a sequential scan stopped."""
-
-
-def _partial_decompress(kind: str, data: bytes) -> bytes:
-    """Decompress as much of ``data`` as possible (truncated streams give a prefix)."""
-    if kind in ("", "none"):
-        return data
-    if kind == "bz2":
-        return bz2.BZ2Decompressor().decompress(data)
-    if kind == "lz4":
-        import lz4.frame
-
-        return bytes(lz4.frame.LZ4FrameDecompressor().decompress(data))
-    if kind == "zstd":
-        import zstandard
-
-        return bytes(zstandard.ZstdDecompressor().decompressobj().decompress(data))
-    raise DamagedBagError(f"unsupported compression {kind!r}")
 
 
 # -- ROS 1 -------------------------------------------------------------------------------------
@@ -93,21 +72,6 @@ def _ros1_records(buf: bytes) -> Iterator[tuple[dict[str, bytes], bytes]]:
         pos = start + dlen
 
 
-def _read_bounded(f: BinaryIO, n: int) -> bytes:
-    """``f.read(n)`` that never allocates more than the bytes left (a corrupt length can be huge)."""
-    here = f.tell()
-    end = f.seek(0, 2)
-    f.seek(here)
-    return f.read(max(0, min(n, end - here)))
-
-
-def _read_exact(f: BinaryIO, n: int, what: str) -> bytes:
-    data = _read_bounded(f, n)
-    if len(data) != n:
-        raise DamagedBagError(f"file ends inside {what} at byte {f.tell()}")
-    return data
-
-
 def scan_ros1(path: Path) -> Iterator[tuple[str, Any]]:
     """Events ``("conn", Connection)``, ``("msg", (conn_id, time_ns, data))``, ``("damage", reason)``."""
     with path.open("rb") as f:
@@ -121,14 +85,14 @@ def scan_ros1(path: Path) -> Iterator[tuple[str, Any]]:
             try:
                 if len(head) < 4:
                     raise DamagedBagError(f"file ends inside a record at byte {offset}")
-                header = _ros1_fields(_read_exact(f, _U32.unpack(head)[0], "a record header"))
-                (dlen,) = _U32.unpack(_read_exact(f, 4, "a record"))
-                data = _read_bounded(f, dlen)
+                header = _ros1_fields(read_exact(f, _U32.unpack(head)[0], "a record header"))
+                (dlen,) = _U32.unpack(read_exact(f, 4, "a record"))
+                data = read_bounded(f, dlen)
                 op = header.get("op", b"\x00")[0]
                 short = len(data) < dlen
                 if op == 0x05:  # chunk: parse as much as decompresses
                     try:
-                        raw = _partial_decompress(header.get("compression", b"none").decode(), data)
+                        raw = partial_decompress(header.get("compression", b"none").decode(), data)
                     except DamagedBagError:
                         raise
                     except Exception as exc:
@@ -174,91 +138,6 @@ def _ros1_event(header: dict[str, bytes], data: bytes, seen: set[int]) -> Iterat
     elif op == 0x02:
         sec, nsec = struct.unpack("<II", header["time"])
         yield "msg", (_U32.unpack(header["conn"])[0], sec * 1_000_000_000 + nsec, data)
-
-
-# -- MCAP --------------------------------------------------------------------------------------
-def _mstr(buf: bytes, pos: int) -> tuple[str, int]:
-    (n,) = _U32.unpack_from(buf, pos)
-    return buf[pos + 4 : pos + 4 + n].decode(), pos + 4 + n
-
-
-def _mcap_records(buf: bytes) -> Iterator[tuple[int, bytes]]:
-    """Records inside an MCAP chunk; :class:`DamagedBagError` at an incomplete tail."""
-    pos = 0
-    while pos < len(buf):
-        if pos + 9 > len(buf):
-            raise DamagedBagError(f"chunk data damaged or cut at offset {pos} of {len(buf)}")
-        op = buf[pos]
-        (n,) = _U64.unpack_from(buf, pos + 1)
-        if pos + 9 + n > len(buf):
-            raise DamagedBagError(f"chunk data damaged or cut at offset {pos} of {len(buf)}")
-        yield op, buf[pos + 9 : pos + 9 + n]
-        pos += 9 + n
-
-
-def scan_mcap(path: Path, *, any_profile: bool = False) -> Iterator[tuple[str, Any]]:
-    """Events like :func:`scan_ros1` for an MCAP file (ROS 2 profile unless ``any_profile``)."""
-    schemas: dict[int, tuple[str, str, str]] = {}
-    with path.open("rb") as f:
-        f.read(8)  # magic, checked by the caller
-        while True:
-            offset = f.tell()
-            head = f.read(9)
-            if not head:
-                return
-            try:
-                if len(head) < 9:
-                    raise DamagedBagError(f"file ends inside a record at byte {offset}")
-                op, n = head[0], _U64.unpack_from(head, 1)[0]
-                body = _read_bounded(f, n)
-                if op == 0x06:  # chunk
-                    comp, pos = _mstr(body, 28)
-                    (clen,) = _U64.unpack_from(body, pos)
-                    raw = _partial_decompress(comp, body[pos + 8 : pos + 8 + clen])
-                    for sub_op, sub in _mcap_records(raw):
-                        yield from _mcap_event(sub_op, sub, schemas, any_profile)
-                elif len(body) == n:
-                    if op == 0x02:  # footer
-                        return
-                    yield from _mcap_event(op, body, schemas, any_profile)
-                if len(body) < n:
-                    raise DamagedBagError(f"file ends inside a record at byte {offset} (record of {n} bytes)")
-            except DamagedBagError as exc:
-                yield "damage", str(exc)
-                return
-            except Exception as exc:
-                yield "damage", f"unreadable record at byte {offset} ({type(exc).__name__}: {exc})"
-                return
-
-
-def _mcap_event(
-    op: int, body: bytes, schemas: dict[int, tuple[str, str, str]], any_profile: bool = False
-) -> Iterator[tuple[str, Any]]:
-    if op == 0x01:
-        profile, _ = _mstr(body, 0)
-        if profile != "ros2" and not any_profile:
-            raise DamagedBagError(f"MCAP profile {profile!r} is not ros2")
-    elif op == 0x03:
-        (sid,) = struct.unpack_from("<H", body, 0)
-        name, pos = _mstr(body, 2)
-        enc, pos = _mstr(body, pos)
-        data, _ = _mstr(body, pos)
-        schemas[sid] = (name, enc, data)
-    elif op == 0x04:
-        cid, sid = struct.unpack_from("<HH", body, 0)
-        topic, pos = _mstr(body, 4)
-        enc, pos = _mstr(body, pos)
-        name, senc, data = schemas.get(sid, ("", "", ""))
-        fmt = {"ros2msg": MessageDefinitionFormat.MSG, "ros2idl": MessageDefinitionFormat.IDL}.get(
-            senc, MessageDefinitionFormat.NONE
-        )
-        yield (
-            "conn",
-            Connection(cid, topic, name, MessageDefinition(fmt, data), "", 0, ConnectionExtRosbag2(enc, []), None),
-        )
-    elif op == 0x05:
-        cid, _seq, log_time = struct.unpack_from("<HIQ", body, 0)
-        yield "msg", (cid, log_time, body[22:])
 
 
 # -- reader facade -----------------------------------------------------------------------------

@@ -23,12 +23,9 @@ from typing import Any
 
 import numpy as np
 import zarr
-from zarr.core.array import AsyncArray
-from zarr.core.array_spec import ArrayConfigParams
-from zarr.core.group import AsyncGroup, GroupMetadata
-from zarr.core.metadata.v3 import ArrayV3Metadata
 from zarr.storage import MemoryStore, StorePath
 
+from fusion.store._zarr_compat import ArrayConfigParams, ArrayV3Metadata, GroupMetadata
 from fusion.store.layout import ColumnSpec, compressors
 from fusion.store.metadata import write_nodes
 
@@ -80,7 +77,7 @@ class NodeBatch:
         meta = GroupMetadata(attributes=dict(attrs or {}), zarr_format=3)
         path = _child(parent, name)
         self._nodes[path] = meta
-        return zarr.Group(AsyncGroup(metadata=meta, store_path=StorePath(self._store, path)))
+        return zarr.Group(zarr.AsyncGroup(metadata=meta, store_path=StorePath(self._store, path)))
 
     def column(
         self,
@@ -111,7 +108,7 @@ class NodeBatch:
         meta = dataclasses.replace(template, shape=(max(int(expected_rows), 0), *inner), attributes=dict(attrs or {}))
         path = _child(group, name)
         self._nodes[path] = meta
-        return zarr.Array(AsyncArray(metadata=meta, store_path=StorePath(self._store, path), config=WRITE_CONFIG))
+        return zarr.Array(zarr.AsyncArray(metadata=meta, store_path=StorePath(self._store, path), config=WRITE_CONFIG))
 
     def write(self) -> None:
         """Write every pending document at once (:func:`fusion.store.metadata.write_nodes`).

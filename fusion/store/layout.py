@@ -118,6 +118,42 @@ def raw_image_spec(image_shape: tuple[int, ...], dtype: np.dtype[Any]) -> Column
     return ColumnSpec(1, per_shard, RAW_IMAGE_CODEC)
 
 
+# ---- annotations/ (written and read by fusion.annotations.store_io; docs/ANNOTATIONS.md) ------
+# ``annotations/`` holds time_ns (F,) and offsets (F+1,) int64 (the boxes of frame f are rows
+# offsets[f]:offsets[f+1]) and the per-box columns below; ``annotations/keyframes/`` holds the
+# original labels: time_ns (K,) and the same columns.
+
+#: Attribute ``format_version`` of ``annotations/``.
+ANNOTATIONS_FORMAT_VERSION = "1.0"
+#: The group of the original labels, below ``annotations/``.
+ANNOTATION_KEYFRAMES = "keyframes"
+#: Rows per chunk of every annotation array (a shorter array is one chunk); not sharded.
+ANNOTATION_CHUNK_ROWS = 65_536
+#: Per-box column -> (dtype, shape of one row). Missing values: NaN (velocity, score), -1 (point
+#: counts, vocabulary codes). ``rotation_xyzw`` is a quaternion x, y, z, w.
+ANNOTATION_COLUMNS: dict[str, tuple[str, tuple[int, ...]]] = {
+    "center_m": ("float64", (3,)),
+    "size_lwh_m": ("float64", (3,)),
+    "rotation_xyzw": ("float64", (4,)),
+    "velocity_mps": ("float64", (3,)),
+    "label_code": ("int32", ()),
+    "track_code": ("int32", ()),
+    "attributes_code": ("int32", ()),
+    "visibility_code": ("int32", ()),
+    "score": ("float64", ()),
+    "num_lidar_points": ("int32", ()),
+    "num_radar_points": ("int32", ()),
+    "source": ("uint8", ()),
+}
+#: Vocabulary-coded column -> its key in the group's ``vocabularies`` attribute (code = list index).
+ANNOTATION_VOCABULARIES: dict[str, str] = {
+    "label_code": "labels",
+    "track_code": "tracks",
+    "attributes_code": "attributes",
+    "visibility_code": "visibility",
+}
+
+
 def stream_path(name: str) -> str:
     """Group path of sensor stream ``name``."""
     return f"{STREAMS}/{name}"

@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from zarr.abc.store import Store
-from zarr.core.sync import sync
 from zarr.storage import LocalStore
 
 from fusion.errors import StoreError
+from fusion.store._zarr_compat import sync
 
 PARTIAL_SUFFIX = ".partial"
 

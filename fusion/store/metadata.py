@@ -26,14 +26,11 @@ from pathlib import Path
 from typing import Any
 
 import zarr
-from zarr.core.array import AsyncArray
-from zarr.core.buffer import default_buffer_prototype
-from zarr.core.group import AsyncGroup, ConsolidatedMetadata, GroupMetadata
-from zarr.core.metadata.v2 import ArrayV2Metadata
-from zarr.core.metadata.v3 import ArrayV3Metadata
+from zarr.buffer import default_buffer_prototype
 from zarr.errors import ContainsArrayError, ContainsGroupError
 from zarr.storage import StorePath
 
+from fusion.store._zarr_compat import ArrayV2Metadata, ArrayV3Metadata, ConsolidatedMetadata, GroupMetadata
 from fusion.store.localfs import local_root, write_file_atomic
 
 ZARR_JSON = "zarr.json"
@@ -148,12 +145,12 @@ def set_length(array: zarr.Array, rows: int) -> zarr.Array:
     assert isinstance(meta, ArrayV3Metadata)
     new = meta.update_shape(shape)
     _write_doc(root, array.path, new)
-    return zarr.Array(AsyncArray(metadata=new, store_path=array.store_path, config=array._async_array.config))
+    return zarr.Array(zarr.AsyncArray(metadata=new, store_path=array.store_path, config=array.async_array.config))
 
 
 def open_group_object(store: Any, path: str, meta: GroupMetadata) -> zarr.Group:
     """A group object for ``path`` with metadata ``meta`` (already written; no store read)."""
-    return zarr.Group(AsyncGroup(metadata=meta, store_path=StorePath(store, path)))
+    return zarr.Group(zarr.AsyncGroup(metadata=meta, store_path=StorePath(store, path)))
 
 
 def consolidate(store: Any, root_attrs: Mapping[str, Any]) -> None:
@@ -170,7 +167,7 @@ def consolidate(store: Any, root_attrs: Mapping[str, Any]) -> None:
             zarr.consolidate_metadata(store)
         zarr.open_group(store, mode="r+").update_attributes(dict(root_attrs))
         return
-    members: dict[str, NodeMetadata] = {}
+    members: dict[str, Any] = {}  # path -> document, flat, as zarr stores consolidated metadata
     for folder, dirs, files in os.walk(root):
         rel = Path(folder).relative_to(root).as_posix()
         if rel == ".":
@@ -178,17 +175,16 @@ def consolidate(store: Any, root_attrs: Mapping[str, Any]) -> None:
         if ZARR_JSON not in files:  # not a node (zarr lists only children with a document)
             dirs[:] = []
             continue
-        node = _read_doc(root, rel)
-        assert node is not None
-        if not isinstance(node, GroupMetadata):
+        doc = _load(root, rel)
+        assert doc is not None
+        if doc.get("node_type") == "array":
             dirs[:] = []  # an array: its chunks
-        elif node.consolidated_metadata is None:  # an empty child group is explicit, as zarr writes it
-            node = dataclasses.replace(node, consolidated_metadata=ConsolidatedMetadata(metadata={}))
-        members[rel] = node
-    ConsolidatedMetadata._flat_to_nested(members)
+        elif not doc.get("consolidated_metadata"):  # an empty child group is explicit, as zarr writes it
+            doc["consolidated_metadata"] = {"kind": "inline", "must_understand": False, "metadata": {}}
+        members[rel] = doc
+    # zarr's reader of a stored consolidated document nests the flat members under their groups
+    consolidated = ConsolidatedMetadata.from_dict({"kind": "inline", "must_understand": False, "metadata": members})
     top = _read_doc(root, "")
     assert isinstance(top, GroupMetadata)
-    merged = dataclasses.replace(
-        top, attributes={**top.attributes, **root_attrs}, consolidated_metadata=ConsolidatedMetadata(metadata=members)
-    )
+    merged = dataclasses.replace(top, attributes={**top.attributes, **root_attrs}, consolidated_metadata=consolidated)
     _write_doc(root, "", merged)

@@ -36,11 +36,10 @@ import zarr
 from numcodecs.abc import Codec
 from numcodecs.blosc import Blosc
 from numcodecs.zstd import Zstd
-from zarr.codecs import BloscCodec, BytesCodec, Crc32cCodec, ShardingCodec, ZstdCodec
-from zarr.codecs.sharding import ShardingCodecIndexLocation
-from zarr.core.buffer import default_buffer_prototype
-from zarr.core.sync import sync
+from zarr.buffer import default_buffer_prototype
+from zarr.codecs import BloscCodec, BytesCodec, Crc32cCodec, ShardingCodec, ShardingCodecIndexLocation, ZstdCodec
 
+from fusion.store._zarr_compat import sync
 from fusion.store.localfs import local_root, write_file_atomic
 
 #: Index entry of a chunk absent from its shard.

@@ -16,11 +16,11 @@ from typing import Any
 
 import numpy as np
 import zarr
-from zarr.core.sync import sync
 
 from fusion import kinds
 from fusion.errors import FormatVersionError, IncompleteStoreError, StoreError
 from fusion.store import layout as lay
+from fusion.store._zarr_compat import sync
 from fusion.store.location import StoreLocation, resolve
 
 
@@ -188,7 +188,7 @@ def read_many(requests: list[tuple[zarr.Array, Any]]) -> list[np.ndarray]:
         return [np.asarray(arr[sel])]
 
     async def _all() -> list[Any]:
-        return list(await asyncio.gather(*(arr._async_array.getitem(sel) for arr, sel in requests)))
+        return list(await asyncio.gather(*(arr.async_array.getitem(sel) for arr, sel in requests)))
 
     return [np.asarray(v) for v in sync(_all())]
 

@@ -28,10 +28,10 @@ from typing import Any, TypeVar
 import numpy as np
 import zarr
 from zarr.abc.store import Store
-from zarr.core.group import GroupMetadata
 
 from fusion.errors import StoreError
 from fusion.store import layout as lay
+from fusion.store._zarr_compat import GroupMetadata
 from fusion.store.buffers import ShardPool
 from fusion.store.create import NodeBatch
 from fusion.store.location import StoreLocation, resolve
