@@ -55,7 +55,7 @@ _EXPORTS = {
     "EgoTrajectory": "fusion.store.dataset",
     "Frame": "fusion.store.dataset",
     "open_dataset": "fusion.store.dataset",
-    "StreamView": "fusion.store.dataset",
+    "StreamView": "fusion.store.streamview",
     "CameraFrame": "fusion.kinds.camera",
     "ImuSamples": "fusion.kinds.imu",
     "LidarFrame": "fusion.kinds.lidar",
