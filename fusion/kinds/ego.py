@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from fusion.errors import DecodeError
 from fusion.kinds.base import KindBase, Role, TopicScanner
 from fusion.readers.records import PoseSample, TransformBatch
 
@@ -39,11 +38,7 @@ class _Scanner:
 
     def message(self, raw: RawMessage) -> None:
         ctx = self.ctx
-        try:
-            rec = ctx.decode(raw)
-        except DecodeError as exc:
-            ctx.decode_failed(raw, exc)
-            return
+        rec = ctx.decode_or_report(raw)
         if isinstance(rec, PoseSample):
             ctx.add_pose(rec)
         elif isinstance(rec, TransformBatch):

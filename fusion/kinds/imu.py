@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from fusion.errors import DecodeError
 from fusion.kinds.base import KindBase, Role, TopicScanner
 from fusion.store import layout as lay
 from fusion.store.sink import FrameSink, StreamGroup, StreamHeader
@@ -104,11 +103,7 @@ class _Scanner:
         from fusion.readers.records import ImuSample
 
         ctx = self.ctx
-        try:
-            rec = ctx.decode(raw)
-        except DecodeError as exc:
-            ctx.decode_failed(raw, exc)
-            return
+        rec = ctx.decode_or_report(raw)
         if not isinstance(rec, ImuSample):
             return
         out = ctx.out

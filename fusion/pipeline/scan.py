@@ -126,10 +126,15 @@ class ScanContext:
         self.clocks.setdefault(topic, TopicClocks())
         return _ClockScanner(self, topic)
 
-    def decode_failed(self, raw: RawMessage, exc: DecodeError) -> None:
-        """A continuous-stream message that does not decode: reported and counted."""
-        self.report.skip(raw.topic, raw.index, raw.record_time_ns, REASON_DECODE, exc.reason)
-        self.out.ego_decode_errors += 1
+    def decode_or_report(self, raw: RawMessage) -> Record | None:
+        """A continuous-stream (IMU, ego) message decoded, or None when it does not decode (then it is
+        reported as skipped and counted)."""
+        try:
+            return self.decode(raw)
+        except DecodeError as exc:
+            self.report.skip(raw.topic, raw.index, raw.record_time_ns, REASON_DECODE, exc.reason)
+            self.out.ego_decode_errors += 1
+            return None
 
     def add_pose(self, p: PoseSample) -> None:
         """One ego pose ``T_world_base`` (x, y, z, w) with its twist (NaN when absent)."""

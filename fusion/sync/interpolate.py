@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from calibration.errors import ExtrapolationError as CalibrationExtrapolationError
 from calibration.interpolate import (
     NO_GAP_LIMIT,
     check_rows,
@@ -19,8 +20,8 @@ from calibration.interpolate import (
     interpolate_poses,
     interpolate_rows,
     interpolate_vectors,
-    outside_message,
 )
+from calibration.interpolate import lookup_poses as _lookup_poses
 from fusion.errors import ExtrapolationError
 
 __all__ = ["NO_GAP_LIMIT", "interpolate_imu", "interpolate_poses", "interpolate_vectors", "lookup_poses"]
@@ -45,13 +46,10 @@ def lookup_poses(
         ExtrapolationError: a query time is outside the samples (or in a gap), naming the
             first such time and the covered range.
     """
-    t, q, inside = interpolate_poses(times_ns, translations, rotations_xyzw, query_ns, max_gap_ns)
-    if not inside.all():
-        raise ExtrapolationError(
-            outside_message(np.asarray(times_ns, np.int64), np.asarray(query_ns, np.int64).reshape(-1),
-                            inside, what, max_gap_ns)
-        )  # fmt: skip
-    return t, q
+    try:
+        return _lookup_poses(times_ns, translations, rotations_xyzw, query_ns, max_gap_ns, what)
+    except CalibrationExtrapolationError as exc:
+        raise ExtrapolationError(str(exc)) from None
 
 
 def interpolate_imu(
