@@ -56,7 +56,8 @@ def _print_sensors(con: Any, result: Any) -> None:
         table.add_column(col, justify="right" if col in ("stored", "clock offset") else "left")
     for name, s in sorted(sensors.items()):
         skipped = str(s["skipped"]) + (f" ({s['main_skip_reason']})" if s.get("main_skip_reason") else "")
-        offset = f"{s['clock_offset_ns'] / 1e6:.3f} ms" + (" (record time)" if s.get("stamp_source") == "record" else "")
+        by_record = " (record time)" if s.get("stamp_source") == "record" else ""
+        offset = f"{s['clock_offset_ns'] / 1e6:.3f} ms{by_record}"
         table.add_row(name, s["kind"], ", ".join(s["topics"]), offset, s["extrinsic"], str(s["stored"]), skipped)
     con.print(table)
 

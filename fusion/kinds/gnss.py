@@ -56,8 +56,9 @@ class GnssWriter(StreamWriter):
         """Append K fixes: times (K,) int64 ns; ``columns`` as :data:`COLUMNS` with K rows each."""
         t = np.asarray(time_ns, dtype=np.int64).reshape(-1)
         k = t.shape[0]
-        cols = {"stamp_ns": (np.asarray(stamp_ns, np.int64).reshape(-1), ()),
-                "record_time_ns": (np.asarray(record_time_ns, np.int64).reshape(-1), ()), "time_ns": (t, ())}
+        cols: dict[str, tuple[np.ndarray, tuple[int, ...]]] = {
+            "stamp_ns": (np.asarray(stamp_ns, np.int64).reshape(-1), ()),
+            "record_time_ns": (np.asarray(record_time_ns, np.int64).reshape(-1), ()), "time_ns": (t, ())}
         for col, (dtype, shape) in COLUMNS.items():
             cols[col] = (np.asarray(columns[col], dtype=dtype), shape)
         for col, (arr, inner) in cols.items():

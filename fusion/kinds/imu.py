@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fusion.errors import DecodeError
-from fusion.pipeline.streams import ImuTable, SampleTable
 from fusion.kinds.base import KindBase, Role, TopicScanner
+from fusion.pipeline.streams import ImuTable, SampleTable
 from fusion.store import layout as lay
 from fusion.store.sink import FrameSink, StreamGroup, StreamHeader
 from fusion.store.state import read_many

@@ -152,7 +152,8 @@ def _check_report(report: dict[str, Any], problems: list[str], max_skipped_share
                             f"({100 * n_skipped / in_bag:.0f} % > {100 * max_skipped_share:g} %){because}")
 
 
-def validate_store(url: Any, *, max_skipped_share: float = MAX_SKIPPED_SHARE, **storage_options: Any) -> ValidationResult:
+def validate_store(url: Any, *, max_skipped_share: float = MAX_SKIPPED_SHARE,
+                   **storage_options: Any) -> ValidationResult:
     """Check a store; never raises for a bad store (problems are returned).
 
     Args:
