@@ -98,7 +98,6 @@ class GnssKind(KindBase):
     role = Role.CONTINUOUS
     msgtypes = ("sensor_msgs/msg/NavSatFix",)
     message_arrays = tuple(COLUMNS)
-    sample_columns = SCAN_COLUMNS
 
     records = (GnssFix,)
 
