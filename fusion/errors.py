@@ -94,6 +94,10 @@ class StoreError(FusionError):
     """A Zarr store cannot be written or read."""
 
 
+class NothingStoredError(FusionError):
+    """A selected sensor stored no message (names the sensor and the dominant skip reason)."""
+
+
 class IncompleteStoreError(StoreError):
     """The store was not finalized (interrupted conversion)."""
 

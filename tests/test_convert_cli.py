@@ -56,7 +56,7 @@ def test_convert_cli_and_validate(log: tuple[Path, Path], tmp_path: Path) -> Non
     [
         (["convert", "/nonexistent/drive.bag", "-o", "x.zarr"], "/nonexistent/drive.bag"),
         (["convert", "BAG", "-o", "OUT", "--config", "CFG"], "frames.referenc"),
-        (["convert", "BAG", "-o", "OUT", "--include-topic", "/nope"], "no LiDAR, radar or camera topic"),
+        (["convert", "BAG", "-o", "OUT", "--include-topic", "/nope"], "no sensor, continuous or ego topic selected"),
     ],
 )
 def test_user_mistakes_give_one_error_line(

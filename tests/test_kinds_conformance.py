@@ -177,6 +177,35 @@ class TestImu(StreamKindConformance):
         np.testing.assert_array_equal(stored["orientation_xyzw"], [0.0, 0.0, 0.0, 1.0])
 
 
+def navsatfix(store: Typestore, stamp: int, frame: str, k: int) -> Any:
+    """A NavSatFix ``k`` steps along a track near 52° N, 5° E (status alternating fix / SBAS)."""
+    status = store.types["sensor_msgs/msg/NavSatStatus"](status=k % 2, service=1)
+    cov = np.diag([0.5 + 0.01 * k, 0.6, 2.0]).reshape(-1)
+    return store.types["sensor_msgs/msg/NavSatFix"](
+        header=header(store, stamp, frame), status=status, latitude=52.0 + 1e-5 * k, longitude=5.0 - 2e-5 * k,
+        altitude=10.0 + 0.1 * k, position_covariance=cov, position_covariance_type=2)
+
+
+class TestGnss(StreamKindConformance):
+    kind_name = "gnss"
+    sensor = "gps"
+    topic = "/gps/fix"
+
+    def messages(self, store: Typestore) -> list[tuple[str, str, int, Any]]:
+        out = [(self.topic, "sensor_msgs/msg/NavSatFix", _times(k, NS // 5)[1],
+                navsatfix(store, _times(k, NS // 5)[0], self.sensor, k)) for k in range(5 * M)]
+        cam = TestRawCamera()
+        return sorted(out + cam.messages(store), key=lambda m: m[2])
+
+    def check_message(self, stored: Any, written: Any) -> None:
+        assert stored["latitude_deg"] == written.latitude
+        assert stored["longitude_deg"] == written.longitude
+        assert stored["altitude_m"] == written.altitude
+        assert stored["status"] == written.status.status
+        assert stored["covariance_type"] == written.position_covariance_type
+        np.testing.assert_array_equal(stored["position_covariance_m2"], written.position_covariance.reshape(3, 3))
+
+
 def test_every_registered_kind_is_complete() -> None:
     """Every kind the registry lists loads and has every member of the protocol."""
     from fusion.testing.kinds import PROTOCOL_MEMBERS

@@ -44,6 +44,24 @@ def _ms(value: Any) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
+def _print_sensors(con: Any, result: Any) -> None:
+    """Per sensor: topics, clock offset applied, extrinsic source, stored/skipped (main reason); the reference."""
+    if getattr(result, "reference", ""):
+        con.print(f"frame reference: {result.reference}")
+    sensors = getattr(result, "sensors", None) or {}
+    if not sensors:
+        return
+    table = Table(title="sensors", show_edge=False)
+    for col in ("sensor", "kind", "topics", "clock offset", "extrinsic", "stored", "skipped (main reason)"):
+        table.add_column(col, justify="right" if col in ("stored", "clock offset") else "left")
+    for name, s in sorted(sensors.items()):
+        skipped = str(s["skipped"]) + (f" ({s['main_skip_reason']})" if s.get("main_skip_reason") else "")
+        by_record = " (record time)" if s.get("stamp_source") == "record" else ""
+        offset = f"{s['clock_offset_ns'] / 1e6:.3f} ms{by_record}"
+        table.add_row(name, s["kind"], ", ".join(s["topics"]), offset, s["extrinsic"], str(s["stored"]), skipped)
+    con.print(table)
+
+
 def print_convert_result(result: Any) -> None:
     """The final summary of ``fusion convert``: frames, counts, skips, sync quality, throughput."""
     con = console()
@@ -67,6 +85,7 @@ def print_convert_result(result: Any) -> None:
             _ms(q.get("max_ms")),
         )
     con.print(table)
+    _print_sensors(con, result)
     for name, st in (result.lidar or {}).items():
         con.print(
             f"{name}: {st['deskewed']} sweeps deskewed, {st['not_deskewed_no_time']} without per-point time, "

@@ -23,8 +23,13 @@ def _parse_options(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--storage-option", "-S", "storage_options", multiple=True, metavar="KEY=VALUE",
               help="Remote store option (endpoint_url, key, secret, region); repeatable.")
-def validate(store: str, as_json: bool, storage_options: tuple[str, ...]) -> None:
+@click.option("--max-skipped-share", type=click.FloatRange(0.0, 1.0), default=0.5, show_default=True,
+              help="Largest share of a topic's messages the report may list as skipped.")
+def validate(store: str, as_json: bool, storage_options: tuple[str, ...], max_skipped_share: float) -> None:
     """Check STORE (directory, .zip or s3://bucket/key); exit 1 listing every problem.
+
+    Besides the store's consistency: a selected sensor that stored nothing, and a topic of which
+    more than --max-skipped-share of the messages were skipped (the report lists them).
 
     \b
     Example:
@@ -33,7 +38,7 @@ def validate(store: str, as_json: bool, storage_options: tuple[str, ...]) -> Non
     """
     from fusion.store.validate import validate_store
 
-    result = validate_store(store, **_parse_options(storage_options))
+    result = validate_store(store, max_skipped_share=max_skipped_share, **_parse_options(storage_options))
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))
     elif result.ok:

@@ -27,7 +27,7 @@ KINDS: dict[str, tuple[str, str]] = {
     "tf": ("fusion.kinds.ego", "TF"),
     "tf_static": ("fusion.kinds.calibration", "TF_STATIC"),
     "camera_info": ("fusion.kinds.calibration", "CAMERA_INFO"),
-    "gnss": ("fusion.kinds.decoded", "GNSS"),
+    "gnss": ("fusion.kinds.gnss", "KIND"),
     "radar_tracks": ("fusion.kinds.decoded", "RADAR_TRACKS"),
 }
 

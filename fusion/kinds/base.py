@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from fusion.pipeline.execute import WriteContext
     from fusion.pipeline.scan import ScanContext
     from fusion.pipeline.sensors import SelectedSensor
-    from fusion.pipeline.streams import ImuTable, MessageTable
+    from fusion.pipeline.streams import ImuTable, MessageTable, SampleTable
     from fusion.readers.records import MessageMeta, Record
     from fusion.readers.source import DecodeOptions, RawMessage
     from fusion.store.frame import MessageView
@@ -175,7 +175,7 @@ class StreamKind(Protocol):
         """
         ...
 
-    def write_table(self, sink: FrameSink, table: ImuTable) -> None:
+    def write_table(self, sink: FrameSink, table: ImuTable | SampleTable) -> None:
         """Write a CONTINUOUS kind's whole planned table at the end of the conversion."""
         ...
 
@@ -248,7 +248,7 @@ class KindBase:
         """Default: a kind that pass 2 never writes."""
         raise NotImplementedError(f"stream kind {self.name!r} is not written message by message")
 
-    def write_table(self, sink: FrameSink, table: ImuTable) -> None:
+    def write_table(self, sink: FrameSink, table: ImuTable | SampleTable) -> None:
         """Write a continuous kind's whole table at the end of the conversion (default: nothing)."""
 
     def view(self, state: StoreState, stream: StreamState, message: int, frame_time_ns: int, dt_ns: int,

@@ -1,4 +1,4 @@
-"""Stream kinds decoded but not stored yet: ``gnss`` (``NavSatFix``) and ``radar_tracks``.
+"""Stream kinds decoded but not stored yet: ``radar_tracks``.
 
 They are recognised (``fusion inspect`` names them; the sensor map may select them) and decoded
 into typed records, but a conversion does not write them: they are not selected as sensors.
@@ -15,19 +15,6 @@ if TYPE_CHECKING:
     from fusion.readers.source import DecodeOptions
 
 
-class GnssKind(KindBase):
-    """``sensor_msgs/NavSatFix`` fixes (WGS-84)."""
-
-    name = "gnss"
-    role = Role.DECODED
-    msgtypes = ("sensor_msgs/msg/NavSatFix",)
-
-    def decode(self, msg: Any, meta: MessageMeta, options: DecodeOptions) -> Record:
-        from fusion.readers.gnss import decode_navsatfix
-
-        return decode_navsatfix(msg, meta)
-
-
 class RadarTracksKind(KindBase):
     """``radar_msgs/RadarTracks``: tracked objects."""
 
@@ -41,5 +28,4 @@ class RadarTracksKind(KindBase):
         return decode_radar_tracks(msg, meta)
 
 
-GNSS = GnssKind()
 RADAR_TRACKS = RadarTracksKind()

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fusion.kinds.base import KindBase, Role, TopicScanner
+from fusion.pipeline.streams import ImuTable, SampleTable
 from fusion.store import layout as lay
 from fusion.store.sink import FrameSink, StreamGroup, StreamHeader
 from fusion.store.state import read_many
@@ -25,7 +26,6 @@ from fusion.store.streams import StreamWriter
 if TYPE_CHECKING:
     from fusion.pipeline.scan import ScanContext
     from fusion.pipeline.sensors import SelectedSensor
-    from fusion.pipeline.streams import ImuTable
     from fusion.readers.records import MessageMeta, Record
     from fusion.readers.source import DecodeOptions, RawMessage
     from fusion.store.state import StoreState, StreamState
@@ -97,7 +97,12 @@ class _Scanner:
     """Pass 1 of the IMU topic: every sample decoded into the scan's IMU columns."""
 
     def __init__(self, ctx: ScanContext, topic: str) -> None:
-        self.ctx = ctx
+        from fusion.pipeline.streams import IMU_COLUMNS
+
+        self.ctx, self.topic = ctx, topic
+        primary = ctx.selected.imu
+        # the frame IMU's samples go to the scan's IMU columns; a further IMU's to its own
+        self.columns = None if primary is not None and primary.topic == topic else ctx.samples(topic, IMU_COLUMNS)
 
     def message(self, raw: RawMessage) -> None:
         from fusion.readers.records import ImuSample
@@ -107,8 +112,13 @@ class _Scanner:
         if not isinstance(rec, ImuSample):
             return
         out = ctx.out
-        out.imu_frame = out.imu_frame or rec.meta.frame_id
-        out.imu.append(
+        if self.columns is None:
+            out.imu_frame = out.imu_frame or rec.meta.frame_id
+            columns = out.imu
+        else:
+            ctx.sample_frame(self.topic, rec.meta.frame_id)
+            columns = self.columns
+        columns.append(
             stamp_ns=rec.meta.stamp_ns,
             index=rec.meta.index,
             record_ns=rec.meta.record_time_ns,
@@ -135,8 +145,13 @@ class ImuKind(KindBase):
     def scanner(self, ctx: ScanContext, topic: str, sensor: SelectedSensor | None) -> TopicScanner:
         return _Scanner(ctx, topic)
 
-    def write_table(self, sink: FrameSink, table: ImuTable) -> None:
+    def write_table(self, sink: FrameSink, table: ImuTable | SampleTable) -> None:
         """Write the planned IMU samples (common clock, sorted, unique) as one stream."""
+        if isinstance(table, SampleTable):
+            c = table.columns
+            table = ImuTable(table.name, table.topic, table.frame_id, table.stamp_ns, table.record_ns,
+                             table.times_ns, c["angular_velocity_radps"], c["linear_acceleration_mps2"],
+                             c["orientation_xyzw"])
         w = add_imu_stream(sink, table.name, topic=table.topic, frame_id=table.frame_id,
                            expected_messages=len(table.times_ns), attrs={})
         w.append_many(table.stamp_ns, table.record_ns, table.times_ns, table.angular_velocity_radps,

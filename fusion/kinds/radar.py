@@ -137,6 +137,7 @@ class RadarKind(KindBase):
     records = (RadarDetections,)
     frame_attr = "radar"
     spooled = True
+    reference_priority = 2  # frames from a radar only when there is no LiDAR and no camera
 
     def claims(self, msgtype: str, topic: str, fields: Sequence[str]) -> bool:
         """A RadarScan, or a PointCloud2 with a radial-velocity field."""

@@ -30,6 +30,7 @@ from fusion.pipeline.rigs import resolve_rig
 from fusion.pipeline.scan import scan
 from fusion.pipeline.sensors import select_sensors
 from fusion.pipeline.spool import Spool
+from fusion.pipeline.summary import check_stored, sensor_summary
 from fusion.readers import open_bags
 from fusion.store.sink import EgoColumns, FrameSink, FrameTable, RootAttrs, SensorMatches
 from fusion.store.writer import StoreWriter
@@ -50,6 +51,9 @@ class ConvertResult:
         duration_s: Span of the log (first to last frame), s.
         warnings: Report warnings.
         lidar: Deskew statistics per LiDAR.
+        sensors: Per sensor: kind, topics, stamp source, clock offset applied (ns), extrinsic
+            source (``bag tf`` / ``rig file`` / ``identity``), stored, skipped, main skip reason.
+        reference: The frame reference and why it was chosen.
     """
 
     store: str
@@ -62,6 +66,8 @@ class ConvertResult:
     duration_s: float
     warnings: list[str] = field(default_factory=list)
     lidar: dict[str, dict[str, int]] = field(default_factory=dict)
+    sensors: dict[str, dict[str, Any]] = field(default_factory=dict)
+    reference: str = ""
 
     @property
     def mb_per_s(self) -> float:
@@ -216,6 +222,7 @@ def convert(
             ex.open_streams()
             total = done + sum(first.topic_bytes.get(t.topic, 0) for t in ex.pass2_tables().values())
             ex.run(tick, spool=spool, truncated=first.truncated)
+            check_stored(selected, report)
             _report_spool(spool, report)
             _write_tables(writer, rig, plan, ex, report)
             writer.finalize()
@@ -240,6 +247,8 @@ def convert(
         duration_s=duration,
         warnings=list(report.warnings),
         lidar={k: asdict(v) for k, v in ex.lidar_stats.items()},
+        sensors=sensor_summary(selected, rig, plan, report),
+        reference=report.reference_choice or str(plan.reference),
     )
 
 
@@ -254,6 +263,9 @@ def _write_tables(writer: FrameSink, rig: Rig, plan: ConversionPlan, ex: StreamP
                                 attrs={"parent": ego.parent, "child": ego.child, "source": ego.topic}))
     if plan.imu is not None and ex.selected.imu is not None:
         kinds.get(ex.selected.imu.kind).write_table(writer, plan.imu)
+    kind_of = {c.name: c.kind for c in ex.selected.continuous}
+    for table in plan.samples:
+        kinds.get(kind_of[table.name]).write_table(writer, table)
     frames = plan.frames
     sensors = ex.frame_sensors()
     flags = np.asarray(frames.flags, dtype=np.uint32)
@@ -263,7 +275,7 @@ def _write_tables(writer: FrameSink, rig: Rig, plan: ConversionPlan, ex: StreamP
         else np.zeros((len(frames.time_ns), 2), np.int64)
     )
     writer.write_frames(FrameTable(np.asarray(frames.time_ns, dtype=np.int64), ex.ego_at_frames(), flags, imu_range,
-                                   sensors))
+                                   sensors, imu_stream=plan.imu.name if plan.imu is not None else None))
     report.sync_quality = _quality(frames.time_ns, sensors, flags)
     report.extra["frames"] = len(frames.time_ns)
     report.extra["reference"] = str(plan.reference)

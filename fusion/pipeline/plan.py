@@ -21,7 +21,7 @@ from fusion.pipeline.config import ConvertConfig
 from fusion.pipeline.report import REASON_ZERO_STAMP, ReportBuilder
 from fusion.pipeline.scan import Scan
 from fusion.pipeline.sensors import SelectedSensors
-from fusion.pipeline.streams import EgoTable, ImuTable, MessageTable, finite_difference_twist
+from fusion.pipeline.streams import EgoTable, ImuTable, MessageTable, SampleTable, finite_difference_twist
 from fusion.readers.sensors import effective_stamps
 from fusion.sync import (
     FramePlan,
@@ -47,17 +47,61 @@ class ConversionPlan:
     reference: FrameReference
     usable_index: dict[str, np.ndarray] = field(default_factory=dict)  # plan row -> topic index
     clock_fits: dict[str, Any] = field(default_factory=dict)
+    samples: list[SampleTable] = field(default_factory=list)  # continuous streams besides the frame IMU
 
 
-def _reference(cfg: ConvertConfig, selected: SelectedSensors) -> FrameReference:
+#: Largest default frame rate, Hz (a log of only continuous streams gets frames at their rate).
+MAX_DEFAULT_RATE_HZ = 100.0
+#: Default frame rate, Hz, of a log with no sensor and no continuous stream to take a rate from.
+DEFAULT_RATE_HZ = 10.0
+
+
+def default_rate_hz(scan: Scan) -> tuple[float, str]:
+    """The default frame rate of a log without LiDAR, camera or radar, and where it comes from.
+
+    The rate of the fastest continuous stream (IMU, GNSS, ego poses; the median spacing of its
+    stamps), capped at :data:`MAX_DEFAULT_RATE_HZ` and rounded to 0.1 Hz; :data:`DEFAULT_RATE_HZ`
+    when there is none with two distinct stamps.
+    """
+    best: tuple[float, str] | None = None
+    sources = [("ego poses", scan.poses), ("imu", scan.imu), *scan.samples.items()]
+    for what, cols in sources:
+        if len(cols) < 2:
+            continue
+        st = np.unique(cols["stamp_ns"][cols["stamp_ns"] > 0])
+        if st.size < 2:
+            continue
+        hz = 1e9 / float(np.median(np.diff(st)))
+        if best is None or hz > best[0]:
+            best = (hz, what)
+    if best is None:
+        return DEFAULT_RATE_HZ, f"no sensor or continuous stream to take a rate from: {DEFAULT_RATE_HZ:g} Hz"
+    hz = round(min(best[0], MAX_DEFAULT_RATE_HZ), 1) or DEFAULT_RATE_HZ
+    capped = " (capped)" if best[0] > MAX_DEFAULT_RATE_HZ else ""
+    return hz, f"the rate of the fastest continuous stream ({best[1]}, {best[0]:.1f} Hz){capped}"
+
+
+def _reference(cfg: ConvertConfig, selected: SelectedSensors, scan: Scan | None = None,
+               report: ReportBuilder | None = None) -> FrameReference:
     ref = cfg.frames.reference
-    if ref is None:  # the first sensor of the kind that defines frames first (LiDAR, then camera)
+    if ref is None:  # the first sensor of the kind that defines frames first (LiDAR, camera, radar)
         ranked = sorted((p, s.kind, n) for n, s in selected.sensors.items()
                         if (p := kinds.get(s.kind).reference_priority) is not None)
         if ranked:
             _, kind, name = ranked[0]
-            return FrameReference.parse(f"{kind}:{name}", "frames.reference")
-        raise SyncError("no LiDAR or camera to define frames; set frames.reference to 'rate:<hz>' in the config")
+            chosen = FrameReference.parse(f"{kind}:{name}", "frames.reference")
+            why = f"the first {kind} (default order: LiDAR, camera, radar, then a rate)"
+        else:
+            if scan is None:
+                raise SyncError("no LiDAR, camera or radar to define frames; set frames.reference to 'rate:<hz>'")
+            hz, why = default_rate_hz(scan)
+            chosen = FrameReference("rate", rate_hz=hz)
+            why = f"no LiDAR, camera or radar: {why}"
+        if report is not None:
+            report.reference_choice = f"{chosen} ({why})"
+        return chosen
+    if report is not None:
+        report.reference_choice = f"{ref} (frames.reference in the config)"
     if ref.sensor is not None and ref.sensor not in selected.sensors:
         raise ConfigError(
             f"frames.reference names sensor '{ref.sensor}', which is not among the selected sensors "
@@ -228,16 +272,30 @@ def _beam_crossing(cfg: ConvertConfig, rig: Rig, reference: FrameReference) -> d
     return out
 
 
+def build_samples(scan: Scan, name: str, topic: str, offset_ns: int, report: ReportBuilder) -> SampleTable | None:
+    """Sort and de-duplicate a continuous stream's samples (GNSS, a further IMU) onto the common clock."""
+    cols = scan.samples.get(topic)
+    if cols is None or not len(cols):
+        return None
+    stamps = cols["stamp_ns"]
+    idx = _sort_unique(stamps, cols["index"], topic, cols["record_ns"], report, count_topic=True)
+    data = {k: cols[k][idx] for k in cols.columns if k not in ("stamp_ns", "index", "record_ns")}
+    return SampleTable(name, topic, scan.sample_frames.get(topic, ""), stamps[idx], cols["record_ns"][idx],
+                       stamps[idx] + np.int64(offset_ns), data)
+
+
 def make_plan(
     scan: Scan, selected: SelectedSensors, rig: Rig, cfg: ConvertConfig, report: ReportBuilder
 ) -> ConversionPlan:
     """Build clock tables, the ego/IMU streams and the frame plan from the pass-1 scan."""
-    reference = _reference(cfg, selected)
+    reference = _reference(cfg, selected, scan, report)
     tables = _tables(scan, selected, rig, report)
     ego = build_ego(scan, selected.offset_ns(rig, selected.ego_name), selected.ego_topic or "/tf", report)
     imu = None
     if selected.imu is not None:
         imu = build_imu(scan, selected.imu.name, selected.imu.topic, selected.offset_ns(rig, selected.imu.name), report)
+    samples = [t for c in selected.continuous
+               if (t := build_samples(scan, c.name, c.topic, selected.offset_ns(rig, c.name), report)) is not None]
     fits = _estimate_clocks(cfg, tables, reference, report)
     spec = FrameSpec(
         reference=reference,
@@ -265,5 +323,6 @@ def make_plan(
             )
         else:
             streams[name] = StreamTimes(common_ns=common, kind=tab.kind, record_ns=tab.record_ns[rows])
-    frames = plan_frames(spec, streams, ego.times_ns, imu.times_ns if imu is not None else None)
-    return ConversionPlan(tables, ego, imu, frames, reference, usable_index, fits)
+    frames = plan_frames(spec, streams, ego.times_ns, imu.times_ns if imu is not None else None,
+                         [t.times_ns for t in samples])
+    return ConversionPlan(tables, ego, imu, frames, reference, usable_index, fits, samples)

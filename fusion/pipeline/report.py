@@ -79,6 +79,10 @@ class ReportBuilder:
     sync_quality: dict[str, Any] = field(default_factory=dict)
     sensors: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    extrinsic_sources: dict[str, str] = field(default_factory=dict)
+    """Sensor -> ``bag tf`` / ``rig file`` / ``identity`` (for the conversion summary, not stored)."""
+    reference_choice: str = ""
+    """The frame reference and why it was chosen (for the conversion summary, not stored)."""
 
     def topic(self, topic: str, msgtype: str, sensor: str | None, kind: str, count: int) -> TopicTally:
         tally = self.topics.get(topic)

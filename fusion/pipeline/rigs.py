@@ -70,10 +70,13 @@ def _rename_selected(selected: SelectedSensors, rig: Rig, report: ReportBuilder)
         if sel.topic in report.topics:
             report.topics[sel.topic].sensor = new
     selected.sensors = renamed
-    if selected.imu is not None and selected.imu.name not in rig and selected.imu.frame_id in by_frame:
-        selected.imu.name = by_frame[selected.imu.frame_id]
-        if selected.imu.topic in report.topics:
-            report.topics[selected.imu.topic].sensor = selected.imu.name
+    taken = set(renamed)
+    for c in ([selected.imu] if selected.imu is not None else []) + selected.continuous:
+        if c.name not in rig and c.frame_id in by_frame and by_frame[c.frame_id] not in taken:
+            c.name = by_frame[c.frame_id]
+            taken.add(c.name)
+            if c.topic in report.topics:
+                report.topics[c.topic].sensor = c.name
 
 
 def resolve_rig(scan: Scan, selected: SelectedSensors, cfg: ConvertConfig, report: ReportBuilder) -> Rig:
@@ -87,6 +90,7 @@ def resolve_rig(scan: Scan, selected: SelectedSensors, cfg: ConvertConfig, repor
     """
     base = selected.base_frame
     rig = bag_rig(scan, base, report)
+    file_rig: Rig | None = None
     if cfg.rig is not None:
         path = cfg.resolve(cfg.rig)
         try:
@@ -101,9 +105,10 @@ def resolve_rig(scan: Scan, selected: SelectedSensors, cfg: ConvertConfig, repor
     rig = rig if rig is not None else Rig({}, base)
     _rename_selected(selected, rig, report)
     sensors: dict[str, Sensor] = {}
-    wanted = list(selected.sensors.values()) + ([selected.imu] if selected.imu else [])
+    wanted = list(selected.sensors.values()) + ([selected.imu] if selected.imu else []) + selected.continuous
     for sel in wanted:
         s = rig.sensors.get(sel.name) or _by_frame(rig, sel.frame_id)
+        report.extrinsic_sources[sel.name] = extrinsic_source(sel, s, file_rig)
         if s is None:
             report.warn(
                 f"sensor {sel.name} (frame {sel.frame_id or '?'}) has no calibration in the bag or rig file: "
@@ -132,6 +137,15 @@ def resolve_rig(scan: Scan, selected: SelectedSensors, cfg: ConvertConfig, repor
         for n, s in out.sensors.items()
     }
     return out
+
+
+def extrinsic_source(sel: SelectedSensor, sensor: Sensor | None, file_rig: Rig | None) -> str:
+    """Where a selected sensor's extrinsic comes from: ``rig file``, ``bag tf`` or ``identity``."""
+    if sensor is None:
+        return "identity"
+    if file_rig is not None and (sel.name in file_rig or _by_frame(file_rig, sensor.frame_id) is not None):
+        return "rig file"
+    return "bag tf"
 
 
 def rig_summary(rig: Rig) -> dict[str, Any]:

@@ -68,6 +68,8 @@ class Scan:
     pose_frames: tuple[str, str] = ("", "")  # (parent, child) of the first ego pose
     pose_topics: set[str] = field(default_factory=set)  # topics the ego poses came from
     imu_frame: str = ""
+    samples: dict[str, SampleColumns] = field(default_factory=dict)  # other continuous topics' samples
+    sample_frames: dict[str, str] = field(default_factory=dict)  # their first frame_id
     topic_bytes: dict[str, int] = field(default_factory=dict)  # payload bytes read per topic
     truncated: str | None = None  # why pass 1 stopped before the end (a damaged bag)
 
@@ -125,6 +127,18 @@ class ScanContext:
         """A scanner that records the stamps of ``topic`` only."""
         self.clocks.setdefault(topic, TopicClocks())
         return _ClockScanner(self, topic)
+
+    def samples(self, topic: str, spec: dict[str, tuple[Any, tuple[int, ...]]]) -> SampleColumns:
+        """The pass-1 columns of continuous ``topic`` (``spec``: column -> (dtype, sample shape))."""
+        cols = self.out.samples.get(topic)
+        if cols is None:
+            cols = self.out.samples[topic] = SampleColumns(spec)
+        return cols
+
+    def sample_frame(self, topic: str, frame_id: str) -> None:
+        """The frame of continuous ``topic`` (its first message's)."""
+        if not self.out.sample_frames.get(topic):
+            self.out.sample_frames[topic] = frame_id
 
     def decode_or_report(self, raw: RawMessage) -> Record | None:
         """A continuous-stream (IMU, ego) message decoded, or None when it does not decode (then it is
@@ -193,6 +207,8 @@ def _scanners(ctx: ScanContext, triggers: set[str]) -> dict[str, TopicScanner]:
         out[sel.ego_topic] = kind.scanner(ctx, sel.ego_topic, None)
     if sel.imu is not None:
         out[sel.imu.topic] = kinds.get(sel.imu.kind).scanner(ctx, sel.imu.topic, sel.imu)
+    for c in sel.continuous:
+        out[c.topic] = kinds.get(c.kind).scanner(ctx, c.topic, c)
     for topic in triggers:
         out[topic] = ctx.clock_scanner(topic)
     for s in sel.sensors.values():

@@ -64,6 +64,8 @@ class SelectedSensors:
     base_frame: str
     decode_options: dict[str, DecodeOptions]
     calibration_topics: list[str]
+    continuous: list[SelectedSensor] = field(default_factory=list)
+    """Continuous streams besides ``imu`` (the frame IMU): GNSS, further IMUs; stored at full rate."""
 
     def offset_ns(self, rig: Rig, name: str) -> int:
         """The rig's time offset of a sensor (0 when the rig does not know it)."""
@@ -81,6 +83,7 @@ class SelectedSensors:
         out = [s.topic for s in self.sensors.values()]
         if self.imu is not None:
             out.append(self.imu.topic)
+        out.extend(c.topic for c in self.continuous)
         if self.ego_topic:
             out.append(self.ego_topic)
         return sorted(set(out))
@@ -102,6 +105,7 @@ def select_sensors(source: BagSource, cfg: ConvertConfig, report: ReportBuilder)
     topics = source.topics
     sensors: dict[str, SelectedSensor] = {}
     imu: SelectedSensor | None = None
+    continuous: list[SelectedSensor] = []
     options: dict[str, DecodeOptions] = {}
     ego_candidates: list[tuple[str, str]] = []
     for name, spec in specs.items():
@@ -125,8 +129,12 @@ def select_sensors(source: BagSource, cfg: ConvertConfig, report: ReportBuilder)
                 stamp_source=spec.stamp_source,
                 spec=spec,
             )
-        elif role is kinds.Role.CONTINUOUS and imu is None:
-            imu = SelectedSensor(name, topic, kind, frame_id or info.frame_id, info.msgtype)
+        elif role is kinds.Role.CONTINUOUS:
+            sel = SelectedSensor(name, topic, kind, frame_id or info.frame_id, info.msgtype)
+            if imu is None and stream_kind.frame_attr is not None:  # the first one frames slice (imu_range)
+                imu = sel
+            else:
+                continuous.append(sel)
         elif role is kinds.Role.EGO:
             ego_candidates.append((name, topic))
     ego_topic = cfg.ego.topic
@@ -144,13 +152,13 @@ def select_sensors(source: BagSource, cfg: ConvertConfig, report: ReportBuilder)
             _, _, ego_name, ego_topic = ranked[0]
     calib = [t for t, info in topics.items()
              if info.kind in kinds.KINDS and kinds.get(info.kind).role is kinds.Role.CALIBRATION]
-    for name, s in list(sensors.items()) + ([(imu.name, imu)] if imu else []):
+    for name, s in list(sensors.items()) + ([(imu.name, imu)] if imu else []) + [(c.name, c) for c in continuous]:
         report.topic(s.topic, s.msgtype, name, s.kind, topics[s.topic].count)
     if ego_topic is not None:
         report.topic(ego_topic, topics[ego_topic].msgtype, ego_name, "ego", topics[ego_topic].count)
-    if not sensors:
+    if not sensors and imu is None and not continuous and ego_topic is None:
         raise ConfigError(
-            "no LiDAR, radar or camera topic selected (check --include-topic/--exclude-topic or the "
+            "no sensor, continuous or ego topic selected (check --include-topic/--exclude-topic or the "
             f"sensors mapping); topics in the bag: {', '.join(sorted(topics))}"
         )
     return SelectedSensors(
@@ -162,6 +170,7 @@ def select_sensors(source: BagSource, cfg: ConvertConfig, report: ReportBuilder)
         base_frame=cfg.ego.base_frame,
         decode_options=options,
         calibration_topics=sorted(calib),
+        continuous=continuous,
     )
 
 

@@ -105,6 +105,26 @@ class ImuTable:
     orientation_xyzw: F64
 
 
+@dataclass
+class SampleTable:
+    """A continuous stream other than the frame IMU (GNSS, further IMUs) on the common clock,
+    sorted, unique times, in its sensor frame.
+
+    Attributes:
+        name, topic, frame_id: The sensor, its topic and frame.
+        stamp_ns / record_ns / times_ns: (K,) header stamps, record times, common-clock times.
+        columns: The kind's per-sample columns (K, ...) (its pass-1 columns without the clocks).
+    """
+
+    name: str
+    topic: str
+    frame_id: str
+    stamp_ns: I64
+    record_ns: I64
+    times_ns: I64
+    columns: dict[str, npt.NDArray[Any]]
+
+
 class SampleColumns:
     """Append-only numeric columns that grow by doubling: no Python object per sample.
 
@@ -130,6 +150,11 @@ class SampleColumns:
 
     def __len__(self) -> int:
         return self._n
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The column names, in spec order."""
+        return tuple(self._spec)
 
     def __getitem__(self, name: str) -> np.ndarray:
         return self._cols[name][: self._n]

@@ -132,11 +132,34 @@ def _check_frames(st: StoreState, problems: list[str]) -> None:
                             f"({int(incons.sum())} frame(s))")
 
 
-def validate_store(url: Any, **storage_options: Any) -> ValidationResult:
+#: Default largest share of a topic's messages that may be skipped before ``fusion validate`` objects.
+MAX_SKIPPED_SHARE = 0.5
+
+
+def _check_report(report: dict[str, Any], problems: list[str], max_skipped_share: float) -> None:
+    """A selected sensor that stored nothing, and topics whose skipped share exceeds ``max_skipped_share``."""
+    for topic, t in sorted((report.get("topics") or {}).items()):
+        in_bag, stored = int(t.get("in_bag", 0)), int(t.get("stored", 0))
+        skipped: dict[str, int] = dict(t.get("skipped") or {})
+        n_skipped = sum(int(v) for v in skipped.values())
+        main = max(sorted(skipped.items()), key=lambda kv: kv[1])[0] if skipped else None
+        because = f"; main reason: {main} ({skipped[main]})" if main else ""
+        who = f"sensor {t.get('sensor')} ({topic})" if t.get("sensor") else topic
+        if t.get("sensor") and t.get("kind") != "ego" and stored == 0:
+            problems.append(f"{who}: nothing stored (0 of {in_bag} message(s)){because}")
+        elif in_bag and n_skipped / in_bag > max_skipped_share:
+            problems.append(f"{who}: {n_skipped} of {in_bag} message(s) skipped "
+                            f"({100 * n_skipped / in_bag:.0f} % > {100 * max_skipped_share:g} %){because}")
+
+
+def validate_store(url: Any, *, max_skipped_share: float = MAX_SKIPPED_SHARE,
+                   **storage_options: Any) -> ValidationResult:
     """Check a store; never raises for a bad store (problems are returned).
 
     Args:
         url: Local directory, ``*.zip`` or ``s3://bucket/key``.
+        max_skipped_share: Largest share (0..1) of a topic's messages the report may list as
+            skipped; more is a problem. A selected sensor that stored nothing is always one.
         **storage_options: Remote options.
     """
     problems: list[str] = []
@@ -157,6 +180,7 @@ def validate_store(url: Any, **storage_options: Any) -> ValidationResult:
         for name, s in st.streams.items():
             _check_stream(name, s, problems, counts)
         _check_frames(st, problems)
+        _check_report(st.report, problems, max_skipped_share)
         ego = st.ego
         bad = np.diff(ego["time_ns"]) <= 0
         if bad.any():

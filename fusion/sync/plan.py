@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -55,15 +55,28 @@ def _sorted_times(x: ArrayLike | None, what: str) -> I64 | None:
     return a
 
 
-def _reference_frames(spec: FrameSpec, streams: Mapping[str, StreamTimes]) -> tuple[I64, I64, dict[str, I64]]:
-    """Frame times, reference indices and excluded reference messages."""
+def _span(times: Sequence[I64]) -> tuple[list[int], list[int]]:
+    """First and last time of each non-empty array."""
+    return [int(np.min(t)) for t in times if t.size], [int(np.max(t)) for t in times if t.size]
+
+
+def _reference_frames(spec: FrameSpec, streams: Mapping[str, StreamTimes],
+                      continuous: Sequence[I64] = ()) -> tuple[I64, I64, dict[str, I64]]:
+    """Frame times, reference indices and excluded reference messages.
+
+    A rate reference spans the intersection of the frame-matched streams; with none, that of
+    the ``continuous`` streams (IMU, GNSS, ego), or their union when they do not overlap.
+    """
     name = spec.reference_sensor
     if name is None:
         hz = spec.rate_hz or 1.0
-        if not streams:
+        if not streams and not any(t.size for t in continuous):
             raise SyncError("frames.reference = rate: needs at least one sensor stream to span")
-        firsts = [int(np.min(s.common_ns)) for s in streams.values() if s.common_ns.size]
-        lasts = [int(np.max(s.common_ns)) for s in streams.values() if s.common_ns.size]
+        firsts, lasts = _span([s.common_ns for s in streams.values()])
+        if not streams:
+            firsts, lasts = _span(continuous)
+            if firsts and max(firsts) > min(lasts):  # no common span: the union
+                firsts, lasts = [min(firsts)], [max(lasts)]
         if not firsts:
             raise SyncError("frames.reference = rate: every stream is empty")
         step = round(1e9 / hz)
@@ -112,6 +125,7 @@ def plan_frames(
     streams: Mapping[str, StreamTimes],
     ego_times_ns: ArrayLike,
     imu_times_ns: ArrayLike | None = None,
+    continuous_times_ns: Sequence[ArrayLike] = (),
 ) -> FramePlan:
     """Plan every frame: reference times, per-sensor matches, IMU ranges and gap flags.
 
@@ -120,6 +134,9 @@ def plan_frames(
         streams: sensor name → its pass-1 times (common clock). The reference sensor must be here.
         ego_times_ns: (E,) int64 sorted ego (odometry) sample times, common clock.
         imu_times_ns: optional (I,) int64 sorted IMU sample times, common clock.
+        continuous_times_ns: other continuous streams' times (GNSS, further IMUs), common clock:
+            with the ego and IMU times they are what a rate reference spans when no frame-matched
+            stream is given.
 
     Returns:
         A :class:`FramePlan` (frames sorted, strictly increasing; see its docstring).
@@ -136,7 +153,9 @@ def plan_frames(
 
         time_ns, ref_idx, sensors, excluded = approximate_frames(spec, streams)
     else:
-        time_ns, ref_idx, excluded = _reference_frames(spec, streams)
+        spans = [ego, *([imu] if imu is not None else []),
+                 *(np.asarray(t, dtype=np.int64).reshape(-1) for t in continuous_times_ns)]
+        time_ns, ref_idx, excluded = _reference_frames(spec, streams, spans)
         sensors = {}
         for name, s in streams.items():
             if name == spec.reference_sensor:

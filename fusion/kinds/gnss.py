@@ -1,0 +1,135 @@
+"""Stream kind ``gnss``: ``sensor_msgs/NavSatFix`` fixes, stored at full rate like the IMU.
+
+- Decode: WGS-84 latitude/longitude (deg), altitude (m above the ellipsoid), fix status
+  (-1 no fix, 0 fix, 1 SBAS, 2 GBAS), position covariance (3, 3) m² (ENU) and its type
+  (0 unknown, 1 approximated, 2 diagonal known, 3 known) (:mod:`fusion.readers.gnss`).
+- Pass 1: every fix decoded into columns (no object per fix); decode failures reported.
+- Plan: sorted onto the common clock, zero and repeated stamps dropped (reported).
+- Store: ``latitude_deg``, ``longitude_deg``, ``altitude_m`` (K,) float64, ``status`` (K,) int8,
+  ``position_covariance_m2`` (K, 3, 3) float64, ``covariance_type`` (K,) uint8.
+- Read: ``ds.stream(name).rows()`` (frames do not slice it).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from fusion.kinds.base import KindBase, Role, TopicScanner
+from fusion.readers.records import GnssFix
+from fusion.store import layout as lay
+from fusion.store.sink import FrameSink, StreamGroup, StreamHeader
+from fusion.store.streams import StreamWriter
+
+if TYPE_CHECKING:
+    from fusion.pipeline.scan import ScanContext
+    from fusion.pipeline.sensors import SelectedSensor
+    from fusion.pipeline.streams import ImuTable, SampleTable
+    from fusion.readers.records import MessageMeta, Record
+    from fusion.readers.source import DecodeOptions, RawMessage
+    from fusion.store.state import StreamState
+
+#: The stored columns beyond the times: name -> (dtype, shape of one fix).
+COLUMNS: dict[str, tuple[Any, tuple[int, ...]]] = {
+    "latitude_deg": (np.float64, ()), "longitude_deg": (np.float64, ()), "altitude_m": (np.float64, ()),
+    "status": (np.int8, ()), "position_covariance_m2": (np.float64, (3, 3)), "covariance_type": (np.uint8, ()),
+}  # fmt: skip
+
+#: Pass-1 columns: the bag's clocks and topic index, then :data:`COLUMNS`.
+SCAN_COLUMNS: dict[str, tuple[Any, tuple[int, ...]]] = {
+    "stamp_ns": (np.int64, ()), "index": (np.int64, ()), "record_ns": (np.int64, ()), **COLUMNS,
+}  # fmt: skip
+
+
+class GnssWriter(StreamWriter):
+    """``streams/<name>`` of a GNSS receiver: the columns of :data:`COLUMNS`, one row per fix."""
+
+    def __init__(self, group: StreamGroup, *, expected_messages: int) -> None:
+        super().__init__(group, expected_messages, ragged=False)
+        for col, (dtype, shape) in COLUMNS.items():
+            self._add(col, dtype, shape, lay.IMU, expected_messages)
+
+    def append_many(self, stamp_ns: np.ndarray, record_time_ns: np.ndarray, time_ns: np.ndarray,
+                    columns: dict[str, np.ndarray]) -> None:
+        """Append K fixes: times (K,) int64 ns; ``columns`` as :data:`COLUMNS` with K rows each."""
+        t = np.asarray(time_ns, dtype=np.int64).reshape(-1)
+        k = t.shape[0]
+        cols: dict[str, tuple[np.ndarray, tuple[int, ...]]] = {
+            "stamp_ns": (np.asarray(stamp_ns, np.int64).reshape(-1), ()),
+            "record_time_ns": (np.asarray(record_time_ns, np.int64).reshape(-1), ()), "time_ns": (t, ())}
+        for col, (dtype, shape) in COLUMNS.items():
+            cols[col] = (np.asarray(columns[col], dtype=dtype), shape)
+        for col, (arr, inner) in cols.items():
+            self._check_len(col, arr, k, inner)
+        for col, (arr, _) in cols.items():
+            self._cols[col].append(arr)
+
+
+class _Scanner:
+    """Pass 1 of a GNSS topic: every fix decoded into the topic's sample columns."""
+
+    def __init__(self, ctx: ScanContext, topic: str) -> None:
+        self.ctx, self.topic = ctx, topic
+        self.columns = ctx.samples(topic, SCAN_COLUMNS)
+
+    def message(self, raw: RawMessage) -> None:
+        rec = self.ctx.decode_or_report(raw)
+        if not isinstance(rec, GnssFix):
+            return
+        self.ctx.sample_frame(self.topic, rec.meta.frame_id)
+        self.columns.append(
+            stamp_ns=rec.meta.stamp_ns, index=rec.meta.index, record_ns=rec.meta.record_time_ns,
+            latitude_deg=rec.latitude_deg, longitude_deg=rec.longitude_deg, altitude_m=rec.altitude_m,
+            status=rec.status, position_covariance_m2=rec.position_covariance_m2,
+            covariance_type=rec.covariance_type,
+        )
+
+
+class GnssKind(KindBase):
+    """The ``gnss`` stream kind (see module docstring)."""
+
+    name = "gnss"
+    role = Role.CONTINUOUS
+    msgtypes = ("sensor_msgs/msg/NavSatFix",)
+    message_arrays = tuple(COLUMNS)
+
+    records = (GnssFix,)
+
+    def decode(self, msg: Any, meta: MessageMeta, options: DecodeOptions) -> Record:
+        from fusion.readers.gnss import decode_navsatfix
+
+        return decode_navsatfix(msg, meta)
+
+    def scanner(self, ctx: ScanContext, topic: str, sensor: SelectedSensor | None) -> TopicScanner:
+        return _Scanner(ctx, topic)
+
+    def write_table(self, sink: FrameSink, table: ImuTable | SampleTable) -> None:
+        """Write the planned fixes (common clock, sorted, unique) as one stream."""
+        cols = getattr(table, "columns", None)
+        if cols is None:
+            raise TypeError(f"gnss stream {table.name!r}: expected a SampleTable, got {type(table).__name__}")
+        header = StreamHeader(table.name, self.name, table.topic, table.frame_id, {}, None)
+        w = sink.add_stream(header, lambda g: GnssWriter(g, expected_messages=len(table.times_ns)))
+        w.append_many(table.stamp_ns, table.record_ns, table.times_ns, cols)
+
+    def validate(self, stream: StreamState) -> list[str]:
+        """Every column has one row per fix; latitudes in [-90, 90], longitudes in [-180, 180] (or NaN)."""
+        out = []
+        for col in COLUMNS:
+            if col not in stream.columns:
+                out.append(f"streams/{stream.name}/{col}: missing")
+            elif int(stream.array(col).shape[0]) != stream.count:
+                out.append(f"streams/{stream.name}/{col}: {int(stream.array(col).shape[0])} rows, "
+                           f"expected {stream.count}")
+        if not out and stream.count:
+            lat = np.asarray(stream.array("latitude_deg")[:])
+            lon = np.asarray(stream.array("longitude_deg")[:])
+            bad = int(((np.abs(lat) > 90) | (np.abs(lon) > 180)).sum())
+            if bad:
+                out.append(f"streams/{stream.name}: {bad} fix(es) outside latitude ±90° / longitude ±180°")
+        return out
+
+
+KIND = GnssKind()
+__all__ = ["COLUMNS", "KIND", "GnssKind", "GnssWriter"]
