@@ -159,13 +159,26 @@ def test_calib_extract_takes_constant_tf_as_static(tmp_path: Path) -> None:
     assert rig.by_frame("os1_lidar").T_base_sensor.allclose(cal.SE3.from_quat_xyzw(YAW_180, LIDAR_T), 1e-9)
 
 
+def test_conversion_takes_constant_tf_as_static(tmp_path: Path) -> None:
+    write_bag(tmp_path / "bag", OUSTER_TF, {}, dynamic=True)
+    store = tmp_path / "out.zarr"
+    convert([tmp_path / "bag"], str(store), ConvertConfig())
+    rig = _stored_rig(store)
+    assert rig.base_frame == "os1_sensor"
+    assert rig.by_frame("os1_lidar").T_base_sensor.allclose(cal.SE3.from_quat_xyzw(YAW_180, LIDAR_T), 1e-9)
+
+
 def test_constant_edges_split_moving_from_constant() -> None:
     q = np.tile([0.0, 0.0, 0.0, 1.0], (5, 1))
     t = np.zeros((5, 3))
     moving_t = t.copy()
     moving_t[:, 0] = np.linspace(0, 1, 5)
-    static, moving = constant_edges({("a", "b"): (t, q), ("a", "c"): (moving_t, q)})
-    assert [(p, c) for p, c, _, _ in static] == [("a", "b")] and moving == [("a", "c")]
+    turning_q = q.copy()
+    turning_q[-1] = [0.0, 0.0, np.sin(0.0015), np.cos(0.0015)]  # 3 mrad: moving
+    small_q = q.copy()
+    small_q[-1] = [0.0, 0.0, np.sin(0.0004), np.cos(0.0004)]  # 0.8 mrad: constant
+    static, moving = constant_edges({("a", "b"): (t, small_q), ("a", "c"): (moving_t, q), ("a", "d"): (t, turning_q)})
+    assert [(p, c) for p, c, _, _ in static] == [("a", "b")] and moving == [("a", "c"), ("a", "d")]
 
 
 def test_calib_extract_with_nothing_to_extract_fails_with_one_error_line(tmp_path: Path) -> None:
@@ -184,7 +197,13 @@ def test_real_sick_bag_radar_streams_share_a_frame(shared_data: Path, tmp_path: 
     store = tmp_path / "sick.zarr"
     convert([shared_data / REAL / "sick_rms1xxx_radar_lms1xx_lidar2d.bag"], str(store), ConvertConfig())
     rig = _stored_rig(store)
-    assert sum(s.frame_id == "radar" for s in rig.sensors.values()) == 2
+    assert rig.base_frame == "cloud"  # the root of its /tf-only tree (frame ids "/cloud", "/radar" in the bag)
+    radar = [s for s in rig.sensors.values() if s.frame_id == "radar"]
+    assert len(radar) == 2 and {s.kind for s in radar} == {"radar", "lidar"}  # detections + tracks
+    assert all(s.T_base_sensor.allclose(cal.SE3.identity(), 1e-12) for s in radar)  # /tf cloud->radar: identity
+    warnings = fusion.open(str(store)).report["warnings"]
+    assert any("constant over the bag taken as static" in w for w in warnings)
+    assert not any("identity extrinsic" in w for w in warnings)
     assert validate_store(str(store)).ok
 
 

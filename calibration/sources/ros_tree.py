@@ -157,33 +157,63 @@ def _with_base_sensor(rig: Rig, frame: str, kind: str, info: Mapping[str, Any] |
     return rig.with_sensor(Sensor(name if name not in rig else frame, kind, frame, camera=cam, topic=topic))
 
 
+class EdgeVariation:
+    """How much each dynamic ``/tf`` edge moves over a bag, accumulated one transform at a time.
+
+    An edge is constant when its translation stays within :data:`CONSTANT_TRANSLATION_M` and its
+    rotation within :data:`CONSTANT_ROTATION_RAD` of its first sample (memory: one sample per edge).
+    """
+
+    def __init__(self) -> None:
+        self._first: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
+        self._moved: dict[tuple[str, str], tuple[float, float]] = {}
+
+    def __len__(self) -> int:
+        return len(self._first)
+
+    def add(self, parent: str, child: str, translation_m: ArrayLike, rotation_xyzw: ArrayLike) -> None:
+        """One sample of edge ``T_parent_child`` (translation (3,) m, quaternion x, y, z, w)."""
+        key = (parent.lstrip("/"), child.lstrip("/"))
+        t = np.asarray(translation_m, dtype=np.float64).reshape(3)
+        q = np.asarray(rotation_xyzw, dtype=np.float64).reshape(4)
+        q = q / np.linalg.norm(q)
+        first = self._first.get(key)
+        if first is None:
+            self._first[key] = (t, q)
+            self._moved[key] = (0.0, 0.0)
+            return
+        dt = float(np.linalg.norm(t - first[0]))
+        dr = 2.0 * float(np.arccos(min(1.0, abs(float(q @ first[1])))))
+        old = self._moved[key]
+        self._moved[key] = (max(old[0], dt), max(old[1], dr))
+
+    def split(self, exclude_children: Iterable[str] = ()) -> tuple[list[StaticTransform], list[tuple[str, str]]]:
+        """``(constant edges as static transforms (first sample), moving edges)``, in first-seen order;
+        edges whose child is in ``exclude_children`` (e.g. already on /tf_static) are left out."""
+        skip = {c.lstrip("/") for c in exclude_children}
+        static: list[StaticTransform] = []
+        moving: list[tuple[str, str]] = []
+        for key, (t, q) in self._first.items():
+            if key[1] in skip:
+                continue
+            dt, dr = self._moved[key]
+            if dt <= CONSTANT_TRANSLATION_M and dr <= CONSTANT_ROTATION_RAD:
+                static.append((key[0], key[1], t, q))
+            else:
+                moving.append(key)
+        return static, moving
+
+
 def constant_edges(
     samples: Mapping[tuple[str, str], tuple[ArrayLike, ArrayLike]],
 ) -> tuple[list[StaticTransform], list[tuple[str, str]]]:
-    """Split dynamic ``/tf`` edges into constant ones (taken as static) and moving ones.
-
-    Args:
-        samples: (parent, child) → ``(translations_m (M, 3), rotations_xyzw (M, 4))`` over the bag.
-
-    Returns:
-        ``(static_transforms, moving_edges)``: an edge is constant when its translation varies by at
-        most :data:`CONSTANT_TRANSLATION_M` and its rotation by at most :data:`CONSTANT_ROTATION_RAD`
-        from the first sample; constant edges keep their first sample.
-    """
-    static: list[StaticTransform] = []
-    moving: list[tuple[str, str]] = []
+    """:class:`EdgeVariation` over whole sample arrays: (parent, child) → ``(translations_m (M, 3),
+    rotations_xyzw (M, 4))``; returns ``(constant edges as static transforms, moving edges)``."""
+    acc = EdgeVariation()
     for (parent, child), (t, q) in samples.items():
-        t_arr = np.asarray(t, dtype=np.float64).reshape(-1, 3)
-        q_arr = np.asarray(q, dtype=np.float64).reshape(-1, 4)
-        q_arr = q_arr / np.linalg.norm(q_arr, axis=1, keepdims=True)
-        dt = float(np.max(np.linalg.norm(t_arr - t_arr[0], axis=1)))
-        dot = np.clip(np.abs(q_arr @ q_arr[0]), 0.0, 1.0)
-        dr = float(np.max(2.0 * np.arccos(dot)))
-        if dt <= CONSTANT_TRANSLATION_M and dr <= CONSTANT_ROTATION_RAD:
-            static.append((parent, child, t_arr[0], q_arr[0]))
-        else:
-            moving.append((parent, child))
-    return static, moving
+        for ti, qi in zip(np.asarray(t).reshape(-1, 3), np.asarray(q).reshape(-1, 4), strict=True):
+            acc.add(parent, child, ti, qi)
+    return acc.split()
 
 
-__all__ = ["RosRig", "choose_base_frame", "constant_edges", "extract_rig", "sensor_frames"]
+__all__ = ["EdgeVariation", "RosRig", "choose_base_frame", "constant_edges", "extract_rig", "sensor_frames"]

@@ -40,10 +40,18 @@ def bag_rig(scan: Scan, base_frame: str, report: ReportBuilder, kinds: dict[str,
     Without ``base_frame`` in the tf tree, the tree's root connected to the most sensor frames is the
     base frame; the choice, and sensor frames not connected to it, are reported.
     """
-    if not scan.static_transforms and not scan.camera_infos:
+    static = list(scan.static_transforms)
+    ego_child = scan.pose_frames[1] if len(scan.poses) else ""
+    constant, _ = scan.dynamic_tf.split([str(c) for _, c, _, _ in static] + [ego_child])
+    if not static and not scan.camera_infos and not constant:
         return None
+    if constant:
+        report.warn(
+            f"{len(constant)} /tf transform(s) constant over the bag taken as static for the rig: "
+            + ", ".join(f"{p}->{c}" for p, c, _, _ in constant[:8]) + (" ..." if len(constant) > 8 else "")
+        )
     try:
-        found = extract_rig(scan.static_transforms, scan.camera_infos, base_frame=base_frame, kinds=kinds)
+        found = extract_rig(static + constant, scan.camera_infos, base_frame=base_frame, kinds=kinds)
     except CalibrationError as exc:
         report.warn(f"the bag's /tf_static + CameraInfo do not form a rig ({exc}); using the rig file only")
         return None

@@ -46,7 +46,7 @@ def collect_calibration(source: BagSource) -> CalibrationSources:
     """Collect ``/tf_static`` (every TF_STATIC topic), the first CameraInfo of each frame and the
     dynamic ``/tf`` edges that stay constant over the bag (taken as static)."""
     from calibration.rig import sensor_kinds
-    from calibration.sources.ros_tree import constant_edges
+    from calibration.sources.ros_tree import EdgeVariation
     from fusion import kinds
     from fusion.kinds.calibration import camera_info_dict
     from fusion.kinds.ego import TfKind
@@ -57,7 +57,7 @@ def collect_calibration(source: BagSource) -> CalibrationSources:
     wanted = [t for t, k in known.items() if k.role is kinds.Role.CALIBRATION] + dynamic
     out = CalibrationSources()
     edges: dict[tuple[str, str], StaticTransform] = {}
-    moving: dict[tuple[str, str], tuple[list[np.ndarray], list[np.ndarray]]] = {}
+    moving = EdgeVariation()
     for raw in source.messages(wanted) if wanted else iter(()):
         is_info = known[raw.topic].provides_intrinsics
         if is_info and any(v["topic"] == raw.topic for v in out.camera_infos.values()):
@@ -69,9 +69,7 @@ def collect_calibration(source: BagSource) -> CalibrationSources:
             continue
         if isinstance(rec, TransformBatch) and not rec.static:
             for tf in rec.transforms:
-                ts, qs = moving.setdefault((tf.parent_frame.lstrip("/"), tf.child_frame.lstrip("/")), ([], []))
-                ts.append(tf.translation_m)
-                qs.append(tf.rotation_xyzw)
+                moving.add(tf.parent_frame, tf.child_frame, tf.translation_m, tf.rotation_xyzw)
         elif isinstance(rec, TransformBatch):
             for tf in rec.transforms:
                 edges[tf.parent_frame, tf.child_frame] = (
@@ -88,8 +86,8 @@ def collect_calibration(source: BagSource) -> CalibrationSources:
         info["topic"] = images.get(frame, info["topic"])
     out.static_transforms = list(edges.values())
     children = {str(c).lstrip("/") for _, c, _, _ in out.static_transforms}
-    const, out.dynamic_moving = constant_edges({e: v for e, v in moving.items() if e[1] not in children})
-    out.static_transforms += const
+    const, out.dynamic_moving = moving.split(children)
+    out.static_transforms += [(p, c, np.asarray(t), np.asarray(q)) for p, c, t, q in const]
     out.dynamic_constant = [(str(p), str(c)) for p, c, _, _ in const]
     for t, k in known.items():
         fid = topics[t].frame_id.lstrip("/") if topics[t].frame_id else ""
