@@ -19,6 +19,8 @@ from calibration.se3 import SE3
 
 SENSOR_KINDS: tuple[str, ...] = ("camera", "lidar", "radar", "imu", "gnss", "odometry")
 _ACCEPTED_KINDS: set[str] = set(SENSOR_KINDS)
+#: Sensors sharing a frame must agree on its extrinsic to this tolerance (SE3.allclose).
+SHARED_FRAME_TOL = 1e-6
 
 
 def accept_sensor_kind(kind: str) -> None:
@@ -121,15 +123,16 @@ class Rig:
 
     Raises:
         CalibrationError: a key differs from its sensor's name.
-        FrameTreeError: two sensors share a frame_id, or a sensor at the base frame has a
-            non-identity extrinsic.
+        FrameTreeError: two sensors share a frame_id with different extrinsics (several streams of
+            one sensor may share its frame: image_raw + image_rect, radar detections + tracks), or a
+            sensor at the base frame has a non-identity extrinsic.
     """
 
     def __init__(self, sensors: Mapping[str, Sensor], base_frame: str = "base_link") -> None:
         base_frame = base_frame.lstrip("/")
         if not base_frame:
             raise FrameTreeError("rig base_frame must be a non-empty frame id")
-        seen: dict[str, str] = {}
+        seen: dict[str, Sensor] = {}
         for key, s in sensors.items():
             if key != s.name:
                 raise CalibrationError(f"rig key {key!r} holds sensor named {s.name!r}; they must match")
@@ -138,12 +141,14 @@ class Rig:
                     f"sensor {s.name!r}: field 'frame_id' equals the base frame {base_frame!r} but its "
                     "T_base_sensor is not the identity (cycle); give the sensor its own frame"
                 )
-            if s.frame_id in seen:
+            other = seen.get(s.frame_id)
+            if other is not None and not s.T_base_sensor.allclose(other.T_base_sensor, SHARED_FRAME_TOL):
                 raise FrameTreeError(
-                    f"sensors {seen[s.frame_id]!r} and {s.name!r}: field 'frame_id' {s.frame_id!r} "
-                    "is shared; each sensor needs its own frame"
+                    f"sensors {other.name!r} and {s.name!r} share frame_id {s.frame_id!r} but their "
+                    "T_base_sensor differ (contradictory extrinsics for one frame); give them the same "
+                    "extrinsic or their own frames"
                 )
-            seen[s.frame_id] = s.name
+            seen.setdefault(s.frame_id, s)
         self._sensors: dict[str, Sensor] = dict(sensors)
         self.base_frame = base_frame
 
@@ -178,7 +183,7 @@ class Rig:
         return [s for s in self._sensors.values() if s.kind == kind]
 
     def by_frame(self, frame_id: str) -> Sensor:
-        """The sensor whose frame is ``frame_id`` (leading slash ignored)."""
+        """The first sensor whose frame is ``frame_id`` (leading slash ignored)."""
         fid = frame_id.lstrip("/")
         for s in self._sensors.values():
             if s.frame_id == fid:

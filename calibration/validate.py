@@ -69,5 +69,5 @@ def validate_rig(rig: Rig, required_sensors: Iterable[str] = ()) -> None:
         if s.camera is not None:
             _check_camera(s, s.camera)
     tree = rig.frame_tree()
-    if len(rig):
+    if len(rig) and tree.frames:  # no frames: every sensor sits at the base frame (e.g. one camera)
         tree.validate_connected(rig.base_frame)

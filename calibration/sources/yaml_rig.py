@@ -22,7 +22,9 @@ from calibration.se3 import SE3
 
 SCHEMA_VERSION = 1
 _ROT_KEYS = ("quat_xyzw", "rpy_rad", "rpy_deg", "matrix")
-_SENSOR_KEYS = {"kind", "frame_id", "topic", "time_offset_ns", "T_base_sensor", "camera"}
+_SENSOR_KEYS = {"kind", "frame_id", "topic", "time_offset_ns", "T_base_sensor", "camera", "intrinsics"}
+#: ``intrinsics: missing`` marks a camera known by its extrinsic only (no CameraInfo).
+INTRINSICS_MISSING = "missing"
 _CAMERA_KEYS = {
     "width",
     "height",
@@ -155,6 +157,11 @@ def sensor_from_dict(name: str, d: Mapping[str, Any], source: str) -> Sensor:
             raise RigFileError(f"{where}: missing key {k!r}")
     T = transform_from_dict(d["T_base_sensor"], f"{where} field T_base_sensor")
     cam = None if d.get("camera") is None else camera_from_dict(d["camera"], f"{where} field camera")
+    if "intrinsics" in d and (d["intrinsics"] != INTRINSICS_MISSING or cam is not None or d["kind"] != "camera"):
+        raise RigFileError(
+            f"{where} field intrinsics: only 'intrinsics: {INTRINSICS_MISSING}' on a camera without a camera "
+            f"block is allowed, got {d['intrinsics']!r}"
+        )
     offset = d.get("time_offset_ns", 0)
     if isinstance(offset, (float, bool)) or not isinstance(offset, int):
         raise RigFileError(f"{where} field time_offset_ns: must be an integer (ns), got {offset!r}")
@@ -199,6 +206,8 @@ def rig_to_dict(rig: Rig) -> dict[str, Any]:
         entry["T_base_sensor"] = transform_to_dict(s.T_base_sensor)
         if s.camera is not None:
             entry["camera"] = camera_to_dict(s.camera)
+        elif s.kind == "camera":
+            entry["intrinsics"] = INTRINSICS_MISSING
         sensors[s.name] = entry
     return {"version": SCHEMA_VERSION, "base_frame": rig.base_frame, "sensors": sensors}
 

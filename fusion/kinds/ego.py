@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from fusion.errors import DecodeError
 from fusion.kinds.base import KindBase, Role, TopicScanner
 from fusion.readers.records import PoseSample, TransformBatch
 
@@ -44,9 +45,26 @@ class _Scanner:
         elif isinstance(rec, TransformBatch):
             if rec.static:
                 ctx.add_static(rec)
+            else:
+                ctx.add_dynamic(rec)
             for tf in rec.transforms:
                 if tf.child_frame == self.base and (self.world is None or tf.parent_frame == self.world):
                     ctx.add_pose(tf)
+
+
+class _RigTfScanner:
+    """Pass 1 of a /tf topic that is not the ego source: its edges, for the rig (constant ones)."""
+
+    def __init__(self, ctx: ScanContext) -> None:
+        self.ctx = ctx
+
+    def message(self, raw: RawMessage) -> None:
+        try:
+            rec = self.ctx.decode(raw)
+        except DecodeError:
+            return  # not a stream of the conversion: nothing to report
+        if isinstance(rec, TransformBatch) and not rec.static:
+            self.ctx.add_dynamic(rec)
 
 
 class OdometryKind(KindBase):
@@ -95,6 +113,10 @@ class TfKind(KindBase):
 
     def scanner(self, ctx: ScanContext, topic: str, sensor: SelectedSensor | None) -> TopicScanner:
         return _Scanner(ctx)
+
+    def rig_scanner(self, ctx: ScanContext) -> TopicScanner:
+        """Pass 1 of a /tf topic read only for the rig (its constant edges; see pipeline/rigs.py)."""
+        return _RigTfScanner(ctx)
 
 
 ODOMETRY = OdometryKind()

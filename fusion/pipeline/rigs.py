@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from calibration import SE3, CalibrationError, Rig, Sensor, load_rig, merge_rigs, rig_from_ros, validate_rig
-from calibration.sources.ros import camera_from_camera_info
+from calibration import SE3, CalibrationError, Rig, Sensor, load_rig, merge_rigs, validate_rig
+from calibration.rig import sensor_kinds
+from calibration.sources.ros import camera_from_camera_info, infer_kind
+from calibration.sources.ros_tree import extract_rig
 from fusion.errors import ConfigError
 from fusion.pipeline.config import ConvertConfig
 from fusion.pipeline.report import ReportBuilder
@@ -19,15 +21,54 @@ from fusion.pipeline.scan import Scan
 from fusion.pipeline.sensors import SelectedSensor, SelectedSensors
 
 
-def bag_rig(scan: Scan, base_frame: str, report: ReportBuilder) -> Rig | None:
-    """The rig the bag carries (``None`` when it has no usable /tf_static or CameraInfo)."""
-    if not scan.static_transforms and not scan.camera_infos:
+def _sensor_kinds(scan: Scan, selected: SelectedSensors) -> dict[str, str]:
+    """Frames of selected sensors the frame names alone would not make sensors (e.g. a camera's
+    image frame without CameraInfo), so their extrinsic is kept; the first sensor of a frame wins."""
+    out: dict[str, str] = {}
+    wanted = list(selected.sensors.values()) + ([selected.imu] if selected.imu else [])
+    for sel in wanted:
+        fid = (sel.frame_id or "").lstrip("/")
+        if fid and fid not in out and fid not in scan.camera_infos and infer_kind(fid) is None \
+                and sel.kind in sensor_kinds():
+            out[fid] = sel.kind
+    return out
+
+
+def bag_rig(scan: Scan, base_frame: str, report: ReportBuilder, kinds: dict[str, str] | None = None) -> Rig | None:
+    """The rig the bag carries (``None`` when it has no usable /tf_static or CameraInfo).
+
+    Without ``base_frame`` in the tf tree, the tree's root connected to the most sensor frames is the
+    base frame; the choice, and sensor frames not connected to it, are reported.
+    """
+    static = list(scan.static_transforms)
+    ego_child = scan.pose_frames[1] if len(scan.poses) else ""
+    constant, _ = scan.dynamic_tf.split([str(c) for _, c, _, _ in static] + [ego_child])
+    if not static and not scan.camera_infos and not constant:
         return None
+    if constant:
+        report.warn(
+            f"{len(constant)} /tf transform(s) constant over the bag taken as static for the rig: "
+            + ", ".join(f"{p}->{c}" for p, c, _, _ in constant[:8]) + (" ..." if len(constant) > 8 else "")
+        )
     try:
-        return rig_from_ros(scan.static_transforms, scan.camera_infos, base_frame=base_frame)
+        found = extract_rig(static + constant, scan.camera_infos, base_frame=base_frame, kinds=kinds)
     except CalibrationError as exc:
         report.warn(f"the bag's /tf_static + CameraInfo do not form a rig ({exc}); using the rig file only")
         return None
+    if found.fallback:
+        report.warn(f"base frame {found.rig.base_frame!r}: {found.base_reason}")
+        report.extra["base_frame"] = {
+            "frame": found.rig.base_frame,
+            "reason": found.base_reason,
+            "other_roots": list(found.other_roots),
+            "unconnected_sensor_frames": sorted(found.unconnected),
+        }
+    if found.unconnected:
+        report.warn(
+            f"sensor frame(s) {', '.join(sorted(found.unconnected))} are not connected to the base frame "
+            f"{found.rig.base_frame!r} in the tf tree (other roots: {', '.join(found.other_roots) or 'none'})"
+        )
+    return found.rig
 
 
 def _intrinsics(scan: Scan, frame_id: str, report: ReportBuilder) -> Any:
@@ -63,8 +104,12 @@ def _rename_selected(selected: SelectedSensors, rig: Rig, report: ReportBuilder)
     """Selected sensors take the rig's name for their frame (the rig file names sensors)."""
     by_frame = {s.frame_id: n for n, s in rig.sensors.items()}
     renamed: dict[str, SelectedSensor] = {}
+    taken = set(selected.sensors)
     for name, sel in selected.sensors.items():
         new = name if name in rig else by_frame.get(sel.frame_id, name)
+        if new != name and new in taken:  # another stream of that frame has (or takes) the name
+            new = name
+        taken.add(new)
         sel.name = new
         renamed[new] = sel
         if sel.topic in report.topics:
@@ -89,7 +134,7 @@ def resolve_rig(scan: Scan, selected: SelectedSensors, cfg: ConvertConfig, repor
         ConfigError: the rig file cannot be read.
     """
     base = selected.base_frame
-    rig = bag_rig(scan, base, report)
+    rig = bag_rig(scan, base, report, _sensor_kinds(scan, selected))
     file_rig: Rig | None = None
     if cfg.rig is not None:
         path = cfg.resolve(cfg.rig)
@@ -123,6 +168,8 @@ def resolve_rig(scan: Scan, selected: SelectedSensors, cfg: ConvertConfig, repor
                 _intrinsics(scan, sel.frame_id, report),
                 sel.topic,
             )
+        if s.kind != sel.kind:  # another stream of the sensor in this frame (radar tracks beside detections)
+            s = s.replace(kind=sel.kind, camera=s.camera if sel.kind == "camera" else None)
         sensors[sel.name] = s.replace(name=sel.name, topic=sel.topic)
     for name, s in rig.sensors.items():  # keep the rest of the rig (other frames) for reference
         if name not in sensors and all(x.frame_id != s.frame_id for x in sensors.values()):

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from calibration.sources.ros_tree import EdgeVariation
 from fusion import kinds
 from fusion.errors import DecodeError, TruncatedBagError
 from fusion.kinds.base import StreamKind, TopicScanner
@@ -72,6 +73,7 @@ class Scan:
     sample_frames: dict[str, str] = field(default_factory=dict)  # their first frame_id
     topic_bytes: dict[str, int] = field(default_factory=dict)  # payload bytes read per topic
     truncated: str | None = None  # why pass 1 stopped before the end (a damaged bag)
+    dynamic_tf: EdgeVariation = field(default_factory=EdgeVariation)  # /tf edges (constant ones join the rig)
 
 
 _NAN3 = np.full(3, np.nan)
@@ -166,6 +168,11 @@ class ScanContext:
             angular_velocity_radps=p.angular_velocity_radps if p.angular_velocity_radps is not None else _NAN3,
         )
 
+    def add_dynamic(self, batch: TransformBatch) -> None:
+        """Every transform of a /tf message, to find the edges that never move (part of the rig)."""
+        for tf in batch.transforms:
+            self.out.dynamic_tf.add(tf.parent_frame, tf.child_frame, tf.translation_m, tf.rotation_xyzw)
+
     def add_static(self, batch: TransformBatch) -> None:
         """Every transform of a static TF message, for the rig."""
         for tf in batch.transforms:
@@ -214,6 +221,10 @@ def _scanners(ctx: ScanContext, triggers: set[str]) -> dict[str, TopicScanner]:
     for s in sel.sensors.values():
         ctx.clocks.setdefault(s.topic, TopicClocks())
         out[s.topic] = kinds.get(s.kind).scanner(ctx, s.topic, s)
+    for topic, info in topics.items():  # topics a kind reads for the rig only (/tf: its constant edges)
+        rig_scanner = getattr(kinds.get(info.kind), "rig_scanner", None) if info.kind in kinds.KINDS else None
+        if topic not in out and rig_scanner is not None and not info.type_error:
+            out[topic] = rig_scanner(ctx)
     return out
 
 

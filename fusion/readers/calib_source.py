@@ -28,23 +28,36 @@ class CalibrationSources:
         camera_infos: camera frame_id → {width, height, distortion_model, d, k, topic, info_topic};
             ``topic`` is the image topic with the same frame id (else the CameraInfo topic).
         skipped: reasons for messages that could not be decoded (topic[index]: reason).
+        dynamic_constant: ``(parent, child)`` of dynamic ``/tf`` edges constant over the bag, taken
+            as static (only edges ``/tf_static`` does not give).
+        dynamic_moving: ``(parent, child)`` of dynamic ``/tf`` edges that move (not part of the rig).
+        sensor_frames: frame_id → kind of the bag's sensor topics (LiDAR, camera, radar, IMU, ...).
     """
 
     static_transforms: list[StaticTransform] = field(default_factory=list)
     camera_infos: dict[str, dict[str, Any]] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
+    dynamic_constant: list[tuple[str, str]] = field(default_factory=list)
+    dynamic_moving: list[tuple[str, str]] = field(default_factory=list)
+    sensor_frames: dict[str, str] = field(default_factory=dict)
 
 
 def collect_calibration(source: BagSource) -> CalibrationSources:
-    """Collect ``/tf_static`` (every TF_STATIC topic) and the first CameraInfo of each frame."""
+    """Collect ``/tf_static`` (every TF_STATIC topic), the first CameraInfo of each frame and the
+    dynamic ``/tf`` edges that stay constant over the bag (taken as static)."""
+    from calibration.rig import sensor_kinds
+    from calibration.sources.ros_tree import EdgeVariation
     from fusion import kinds
     from fusion.kinds.calibration import camera_info_dict
+    from fusion.kinds.ego import TfKind
 
     topics = source.topics
     known = {t: kinds.get(i.kind) for t, i in topics.items() if i.kind in kinds.KINDS and not i.type_error}
-    wanted = [t for t, k in known.items() if k.role is kinds.Role.CALIBRATION]
+    dynamic = [t for t, k in known.items() if isinstance(k, TfKind)]
+    wanted = [t for t, k in known.items() if k.role is kinds.Role.CALIBRATION] + dynamic
     out = CalibrationSources()
     edges: dict[tuple[str, str], StaticTransform] = {}
+    moving = EdgeVariation()
     for raw in source.messages(wanted) if wanted else iter(()):
         is_info = known[raw.topic].provides_intrinsics
         if is_info and any(v["topic"] == raw.topic for v in out.camera_infos.values()):
@@ -54,7 +67,10 @@ def collect_calibration(source: BagSource) -> CalibrationSources:
         except DecodeError as exc:
             out.skipped.append(str(exc))
             continue
-        if isinstance(rec, TransformBatch):
+        if isinstance(rec, TransformBatch) and not rec.static:
+            for tf in rec.transforms:
+                moving.add(tf.parent_frame, tf.child_frame, tf.translation_m, tf.rotation_xyzw)
+        elif isinstance(rec, TransformBatch):
             for tf in rec.transforms:
                 edges[tf.parent_frame, tf.child_frame] = (
                     tf.parent_frame,
@@ -69,4 +85,12 @@ def collect_calibration(source: BagSource) -> CalibrationSources:
         info["info_topic"] = info["topic"]
         info["topic"] = images.get(frame, info["topic"])
     out.static_transforms = list(edges.values())
+    children = {str(c).lstrip("/") for _, c, _, _ in out.static_transforms}
+    const, out.dynamic_moving = moving.split(children)
+    out.static_transforms += [(p, c, np.asarray(t), np.asarray(q)) for p, c, t, q in const]
+    out.dynamic_constant = [(str(p), str(c)) for p, c, _, _ in const]
+    for t, k in known.items():
+        fid = topics[t].frame_id.lstrip("/") if topics[t].frame_id else ""
+        if fid and k.is_sensor and k.name in sensor_kinds() and fid not in out.sensor_frames:
+            out.sensor_frames[fid] = k.name
     return out
