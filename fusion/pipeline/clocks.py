@@ -101,12 +101,17 @@ def decide_offsets(
             wanted, reason = False, f.detail
         elif wanted and f.period_ns and f.uncertainty_ns > cfg.max_uncertainty_fraction * f.period_ns:
             wanted = False
-            reason = (f"uncertainty {f.uncertainty_ns / 1e6:.3f} ms exceeds {cfg.max_uncertainty_fraction:g} of the "
-                      f"period ({f.period_ns / 1e6:.3f} ms)")
+            reason = (
+                f"uncertainty {f.uncertainty_ns / 1e6:.3f} ms exceeds {cfg.max_uncertainty_fraction:g} of the "
+                f"period ({f.period_ns / 1e6:.3f} ms)"
+            )
             report.warn(f"clock: the offset estimate of {name} is not applied: {reason}")
         elif not wanted:
-            reason = "another clock domain; clock.auto_apply is false" if f.other_domain else (
-                "sub-second: reported only (clock.apply applies the estimates of clock.estimate)")
+            reason = (
+                "another clock domain; clock.auto_apply is false"
+                if f.other_domain
+                else ("sub-second: reported only (clock.apply applies the estimates of clock.estimate)")
+            )
         offset = rig + int(f.relative_ns) if wanted and f.relative_ns is not None else rig
         if wanted:
             report.warn(
