@@ -201,3 +201,13 @@ def test_a_few_reordered_messages_do_not_pull_the_estimate() -> None:
     out = analyse_domains({"ref": ref, "s": StreamClock(s.stamp_ns, rec)})
     assert out["s"].relative_ns is not None
     assert abs(out["s"].relative_ns - 7 * 10**9) < 10_000_000  # measured 2.7 ms (20 samples); ~−98 ms unfiltered
+
+
+def test_too_few_samples_give_no_uncertainty_and_no_offset() -> None:
+    rng = np.random.default_rng(5)
+    ref = _stream(rng, T0 + np.arange(0, 10**9, 10**7, dtype=np.int64), 0)
+    few = _stream(rng, T0 + np.arange(0, 4 * 10**8, 10**8, dtype=np.int64), 10**10)  # 4 samples
+    report = ReportBuilder()
+    dec = decide_offsets(ClockConfig(), {"ref": ref, "few": few}, {}, "ref", report)
+    assert dec["few"].finding.uncertainty_ns is None and not dec["few"].applied
+    assert "fewer than 5 samples" in report.clock["few"]["reason"]

@@ -268,6 +268,8 @@ def analyse_domains(
         }[domain]
         if src != name:
             detail += f" (one offset for this clock, measured on {src})"
+        if not np.isfinite(unc):
+            detail += " (fewer than 5 samples: no uncertainty, never applied)"
         out[name] = ClockDomain(
             name,
             domain,
@@ -275,7 +277,7 @@ def analyse_domains(
             int(rel),
             rel_to,
             float(f.fit.drift_ppm),
-            round(unc),
+            round(unc) if np.isfinite(unc) else None,
             period,
             int(f.fit.n_samples),
             detail,
