@@ -85,6 +85,13 @@ def print_bag_summary(summary: dict[str, Any]) -> None:
     con.print(table)
     for line in notes_out:
         con.print(line)
+    domains = summary.get("clock_domains") or {}
+    other = {t: d for t, d in domains.items() if d["domain"] != "common"}
+    if domains:
+        con.print(f"clock domains: {len(domains) - len(other)} topic(s) on the record clock"
+                  + ("" if other else " (all)"))
+    for topic, d in other.items():
+        con.print(f"  [yellow]{topic}[/yellow]: {d['domain']}: {d['detail']}")
     if summary.get("error"):
         con.print(f"[red]damaged:[/red] {summary['error']}")
 

@@ -24,6 +24,9 @@ Example (``configs/synthetic.yaml``)::
     clock:
       estimate: [camera_left]           # sensors whose clock offset is estimated from arrival times
       apply: false                      # apply the estimates (else only report them)
+      auto_apply: true                  # streams on another clock domain (>= 1 s away): estimate + apply
+      domain_threshold_s: 1.0           # offsets this large are another clock domain
+      max_uncertainty_fraction: 0.25    # refuse an estimate less certain than 1/4 of the stream's period
     store:
       keep_raw_points: false            # also store the raw (not deskewed) xyz
       spool: true                       # keep decoded LiDAR/radar on disk between the passes
@@ -89,8 +92,11 @@ class EgoConfig:
 class ClockConfig:
     """Clock-offset estimation for sensors whose offset is unknown."""
 
-    estimate: tuple[str, ...] = ()
-    apply: bool = False
+    estimate: tuple[str, ...] = ()  # streams (any kind) whose offset is estimated against the clock reference
+    apply: bool = False  # apply the estimates of ``estimate`` (else only report them)
+    auto_apply: bool = True  # estimate and apply the offset of a stream on another clock domain
+    domain_threshold_s: float = 1.0  # an offset this large or larger is another clock domain, s
+    max_uncertainty_fraction: float = 0.25  # refuse an estimate less certain than this share of the period
 
 
 @dataclass(frozen=True)
@@ -192,7 +198,13 @@ _FRAMES: dict[str, Reader] = {
     "lidar_direction": choice(get_args(LidarDirection)),
 }
 _EGO: dict[str, Reader] = {"topic": read_optional_str, "world_frame": read_optional_str, "base_frame": read_str}
-_CLOCK: dict[str, Reader] = {"estimate": read_names, "apply": read_bool}
+_CLOCK: dict[str, Reader] = {
+    "estimate": read_names,
+    "apply": read_bool,
+    "auto_apply": read_bool,
+    "domain_threshold_s": number(0, 1e9, "seconds", low_open=True),
+    "max_uncertainty_fraction": number(0, 10, "fraction of the period", low_open=True),
+}
 _STORE: dict[str, Reader] = {
     "keep_raw_points": read_bool,
     "spool": read_bool,

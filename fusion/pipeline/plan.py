@@ -17,6 +17,7 @@ import numpy as np
 from calibration import Rig
 from fusion import kinds
 from fusion.errors import ConfigError, SyncError
+from fusion.pipeline.clocks import apply_to_table, decide_offsets, stream_clocks, warn_unmatched
 from fusion.pipeline.config import ConvertConfig
 from fusion.pipeline.report import REASON_ZERO_STAMP, ReportBuilder
 from fusion.pipeline.scan import Scan
@@ -29,9 +30,7 @@ from fusion.sync import (
     FrameSpec,
     StreamTimes,
     beam_crossing_fraction,
-    estimate_clock_offset,
     plan_frames,
-    relative_offset_ns,
 )
 from fusion.sync.stamps import filter_stamps
 
@@ -184,35 +183,26 @@ def build_imu(scan: Scan, name: str, topic: str, offset_ns: int, report: ReportB
     )
 
 
-def _estimate_clocks(
-    cfg: ConvertConfig, tables: dict[str, MessageTable], reference: FrameReference, report: ReportBuilder
-) -> dict[str, Any]:
-    fits: dict[str, Any] = {}
-    if not cfg.clock.estimate:
-        return fits
-    ref_name = reference.sensor
-    if ref_name is None or ref_name not in tables:
-        raise ConfigError("clock.estimate needs a sensor reference (frames.reference lidar:/camera:/radar:)")
-    ref = tables[ref_name]
-    ref_fit = estimate_clock_offset(ref.stamp_ns[ref.usable], ref.record_ns[ref.usable])
-    for name in cfg.clock.estimate:
-        if name not in tables:
-            raise ConfigError(f"clock.estimate names '{name}', not a selected LiDAR/radar/camera")
-        tab = tables[name]
-        fit = estimate_clock_offset(tab.stamp_ns[tab.usable], tab.record_ns[tab.usable])
-        offset = relative_offset_ns(fit, ref_fit) + ref.offset_ns
-        fits[name] = {
-            "offset_ns": offset,
-            "drift_ppm": float(fit.drift_ppm),
-            "uncertainty_ns": float(np.hypot(fit.uncertainty_ns, ref_fit.uncertainty_ns)),
-            "relative_to": ref_name,
-            "applied": bool(cfg.clock.apply),
-            "rig_offset_ns": tab.offset_ns,
-        }
-        if cfg.clock.apply:
-            tab.offset_ns = offset
-    report.clock = fits
-    return fits
+def _clock_offsets(
+    cfg: ConvertConfig, scan: Scan, selected: SelectedSensors, rig: Rig, tables: dict[str, MessageTable],
+    reference: FrameReference, report: ReportBuilder,
+) -> dict[str, int]:
+    """Clock domains of every stream; the offsets to use for IMU and ego (tables are updated)."""
+    continuous: dict[str, tuple[np.ndarray, np.ndarray, int]] = {}
+    rig_offsets = {name: tab.offset_ns for name, tab in tables.items()}
+    if selected.imu is not None and len(scan.imu):
+        rig_offsets[selected.imu.name] = selected.offset_ns(rig, selected.imu.name)
+        continuous[selected.imu.name] = (scan.imu["stamp_ns"], scan.imu["record_ns"], rig_offsets[selected.imu.name])
+    ego = selected.ego_name
+    if len(scan.poses) and ego not in tables:
+        rig_offsets[ego] = selected.offset_ns(rig, ego)
+        continuous[ego] = (scan.poses["stamp_ns"], scan.poses["record_ns"], rig_offsets[ego])
+    clocks = stream_clocks(tables, continuous)
+    decisions = decide_offsets(cfg.clock, clocks, rig_offsets, reference.sensor, report)
+    for name, tab in tables.items():
+        if name in decisions:
+            apply_to_table(tab, decisions[name].offset_ns)
+    return {name: d.offset_ns for name, d in decisions.items()}
 
 
 def _tables(scan: Scan, selected: SelectedSensors, rig: Rig, report: ReportBuilder) -> dict[str, MessageTable]:
@@ -290,13 +280,16 @@ def make_plan(
     """Build clock tables, the ego/IMU streams and the frame plan from the pass-1 scan."""
     reference = _reference(cfg, selected, scan, report)
     tables = _tables(scan, selected, rig, report)
-    ego = build_ego(scan, selected.offset_ns(rig, selected.ego_name), selected.ego_topic or "/tf", report)
+    offsets = _clock_offsets(cfg, scan, selected, rig, tables, reference, report)
+    ego_offset = offsets.get(selected.ego_name, selected.offset_ns(rig, selected.ego_name))
+    ego = build_ego(scan, ego_offset, selected.ego_topic or "/tf", report)
     imu = None
     if selected.imu is not None:
-        imu = build_imu(scan, selected.imu.name, selected.imu.topic, selected.offset_ns(rig, selected.imu.name), report)
+        name = selected.imu.name
+        imu = build_imu(scan, name, selected.imu.topic, offsets.get(name, selected.offset_ns(rig, name)), report)
     samples = [t for c in selected.continuous
-               if (t := build_samples(scan, c.name, c.topic, selected.offset_ns(rig, c.name), report)) is not None]
-    fits = _estimate_clocks(cfg, tables, reference, report)
+               if (t := build_samples(scan, c.name, c.topic, offsets.get(c.name, selected.offset_ns(rig, c.name)),
+                                      report)) is not None]
     spec = FrameSpec(
         reference=reference,
         reference_time=cfg.frames.reference_time,
@@ -325,4 +318,5 @@ def make_plan(
             streams[name] = StreamTimes(common_ns=common, kind=tab.kind, record_ns=tab.record_ns[rows])
     frames = plan_frames(spec, streams, ego.times_ns, imu.times_ns if imu is not None else None,
                          [t.times_ns for t in samples])
-    return ConversionPlan(tables, ego, imu, frames, reference, usable_index, fits, samples)
+    warn_unmatched(frames, None if imu is None else len(imu.times_ns), None if imu is None else imu.name, report)
+    return ConversionPlan(tables, ego, imu, frames, reference, usable_index, dict(report.clock), samples)

@@ -152,9 +152,20 @@ def inspect_source(src: BagSource) -> dict[str, Any]:
         "duration_s": round((end - start) / 1e9, 6) if start is not None and end is not None else 0.0,
         "topics": out_topics,
     }
+    summary["clock_domains"] = clock_domains(stamps, {t: i.has_header for t, i in topics.items()})
     if truncated is not None:
         summary["error"] = str(truncated)
     return summary
+
+
+def clock_domains(stamps: dict[str, tuple[np.ndarray, np.ndarray]], has_header: dict[str, bool]) -> dict[str, Any]:
+    """Per topic with header stamps, its clock domain against the record clock
+    (:func:`fusion.sync.domains.analyse_domains`; ``docs/SYNC.md``)."""
+    from fusion.sync.domains import StreamClock, analyse_domains
+
+    streams = {t: StreamClock(np.asarray(s, np.int64), np.asarray(r, np.int64))
+               for t, (s, r) in stamps.items() if has_header.get(t) and len(s)}
+    return {t: {k: v for k, v in f.to_dict().items() if k != "stream"} for t, f in analyse_domains(streams).items()}
 
 
 def inspect_bags(paths: Sequence[Path | str] | Path | str, *, msg_dirs: Iterable[Path | str] = ()) -> dict[str, Any]:
@@ -169,7 +180,9 @@ def inspect_bags(paths: Sequence[Path | str] | Path | str, *, msg_dirs: Iterable
         "topics": {topic: {"msgtype", "count", "connections", "kind", "frame_id", "time_source",
         "rate_hz", "period_ms", "jitter_ms", "first_stamp_ns", "last_stamp_ns",
         "latency_ms": {median, p99, min, max} | None, "anomalies": {zero, non_monotonic,
-        duplicated, gaps, max_gap_ms, corrupt}, "lidar_time_convention"?, "type_error"?}}}``.
+        duplicated, gaps, max_gap_ms, corrupt}, "lidar_time_convention"?, "type_error"?}},
+        "clock_domains": {topic: {"domain", "offset_to_record_ns", "relative_ns", "relative_to", "drift_ppm",
+        "uncertainty_ns", "period_ns", "n_samples", "detail"}}}`` (see :mod:`fusion.sync.domains`).
         A bag damaged part-way adds ``"error"``; the statistics then cover the intact part.
 
     Raises:

@@ -23,7 +23,7 @@ MAX_EXTRA_CAMERAS = 4
 """``camera_right``, ``camera_rear``, ``camera_front_left``, ``camera_front_right`` (in that order)."""
 EXTRA_CAMERA_NAMES: tuple[str, ...] = ("camera_right", "camera_rear", "camera_front_left", "camera_front_right")
 BASE_CLOCKS: tuple[str, ...] = ("lidar_top", "camera_front", "camera_left", "radar_front", "imu", "odom")
-_OMIT_WHEN_DEFAULT: tuple[str, ...] = ("extra_cameras", "extra_camera_rate_hz")
+_OMIT_WHEN_DEFAULT: tuple[str, ...] = ("extra_cameras", "extra_camera_rate_hz", "lidar_publish", "sensor_latency_ns")
 """Fields left out of :meth:`SynthConfig.to_dict` at their default (default logs' truth.json is unchanged)."""
 
 DEFAULT_START_TIME_NS = 1_700_000_000_000_000_000
@@ -132,6 +132,10 @@ class SynthConfig:
         imu_rate_hz, odom_rate_hz: continuous streams (/tf is published at the odom rate).
         latency_ns: (min, max) uniform transport latency, ns, added to the true time to
             give the record time (then sorted per topic: one publisher's messages stay FIFO).
+        lidar_publish: ``stamp`` (record time = stamp's true time + latency, the default) or
+            ``sweep_end`` (record time = the sweep's true end + latency, as real drivers publish).
+        sensor_latency_ns: ((sensor, min, max), ...) per-sensor transport latency overriding
+            ``latency_ns`` for that sensor's topics (e.g. a LiDAR driver's own latency).
         clock_offsets_ns: sensor name -> offset ns; that sensor's header stamps are
             ``true_time - offset`` (the rig's ``time_offset_ns`` = offset). Sensor names:
             lidar_top, camera_front, camera_left, radar_front, imu, odom, plus the enabled
@@ -162,6 +166,8 @@ class SynthConfig:
     imu_rate_hz: float = 200.0
     odom_rate_hz: float = 50.0
     latency_ns: tuple[int, int] = (2_000_000, 30_000_000)
+    lidar_publish: str = "stamp"
+    sensor_latency_ns: tuple[tuple[str, int, int], ...] = ()
     clock_offsets_ns: Mapping[str, int] = field(default_factory=dict)
     faults: Faults = field(default_factory=Faults)
     n_static_boxes: int = 12
@@ -201,6 +207,13 @@ class SynthConfig:
             raise ConfigError(f"latency_ns must be (min ≥ 0, max ≥ min) ns, got {self.latency_ns!r}")
         object.__setattr__(self, "latency_ns", (lo, hi))
         known = set(BASE_CLOCKS) | set(EXTRA_CAMERA_NAMES[: self.extra_cameras])
+        if self.lidar_publish not in ("stamp", "sweep_end"):
+            raise ConfigError(f"lidar_publish must be 'stamp' or 'sweep_end', got {self.lidar_publish!r}")
+        per_sensor = tuple((str(n), int(a), int(b)) for n, a, b in self.sensor_latency_ns)
+        for n, a, b in per_sensor:
+            if n not in known or a < 0 or b < a:
+                raise ConfigError(f"sensor_latency_ns: ({n!r}, {a}, {b}) needs a known sensor and 0 <= min <= max ns")
+        object.__setattr__(self, "sensor_latency_ns", per_sensor)
         offsets = {str(k): int(v) for k, v in dict(self.clock_offsets_ns).items()}
         unknown = sorted(set(offsets) - known)
         if unknown:
@@ -220,6 +233,10 @@ class SynthConfig:
                                 "image_width": 160, "image_height": 120}
         return SynthConfig(**{**base, **changes})
 
+    def latency_of(self, sensor: str) -> tuple[int, int]:
+        """(min, max) transport latency of ``sensor``'s topics, ns."""
+        return next(((a, b) for n, a, b in self.sensor_latency_ns if n == sensor), self.latency_ns)
+
     def offset_ns(self, sensor: str) -> int:
         """Clock offset of ``sensor`` in ns (0 when not configured)."""
         return int(self.clock_offsets_ns.get(sensor, 0))
@@ -237,6 +254,8 @@ class SynthConfig:
                if not (f.name in _OMIT_WHEN_DEFAULT and getattr(self, f.name) == f.default)}
         out["latency_ns"] = list(self.latency_ns)
         out["clock_offsets_ns"] = dict(self.clock_offsets_ns)
+        if "sensor_latency_ns" in out:
+            out["sensor_latency_ns"] = [list(x) for x in self.sensor_latency_ns]
         faults = dataclasses.asdict(self.faults)
         faults["gap"] = list(self.faults.gap) if self.faults.gap else None
         faults["topics"] = list(self.faults.topics)
@@ -252,4 +271,5 @@ class SynthConfig:
             f["gap"] = tuple(f["gap"])
         f["topics"] = tuple(f.get("topics", ()))
         d["latency_ns"] = tuple(d.get("latency_ns", (2_000_000, 30_000_000)))
+        d["sensor_latency_ns"] = tuple(tuple(x) for x in d.get("sensor_latency_ns", ()))
         return SynthConfig(**d, faults=Faults(**f))

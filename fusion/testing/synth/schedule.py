@@ -2,7 +2,9 @@
 
 Per topic, message ``seq`` (generation order) has a true time; its header stamp is
 ``true - clock_offset`` (0 for a zero_stamp fault); its record time is
-``true + latency`` with latency uniform in ``[min, max]`` ns, then sorted within
+``true + latency`` (for a LiDAR with ``lidar_publish="sweep_end"``: the sweep's true end + latency;
+the latency range per sensor from ``sensor_latency_ns``, else ``latency_ns``) with latency
+uniform in ``[min, max]`` ns, then sorted within
 the topic (FIFO transport: the realized latency stays within [min, max]) and made
 strictly increasing with ≥ 2 ns steps. Faults then modify the written rows; the
 result is the truth table of every message (written or not) with its record-order
@@ -70,11 +72,15 @@ def build_table(cfg: SynthConfig, topic: str, true_ns: I64, rng: np.random.Gener
     """Stamps, record times and faults of one topic's messages (``true_ns`` in seq order)."""
     n = true_ns.size
     f = cfg.faults
-    lo, hi = cfg.latency_ns
-    rec = np.sort(true_ns + rng.integers(lo, hi + 1, n, dtype=np.int64))
+    clock = rigdef.topic_clock(cfg.extra_cameras)[topic]
+    lo, hi = cfg.latency_of(clock)
+    base = true_ns
+    if topic == rigdef.TOPIC_LIDAR and cfg.lidar_publish == "sweep_end":  # published after its last point
+        base = lidar_sweep_starts(cfg)[:n] + np.int64(round(1e9 / cfg.lidar_rate_hz))
+    rec = np.sort(base + rng.integers(lo, hi + 1, n, dtype=np.int64))
     steps = 2 * np.arange(n, dtype=np.int64)
     rec = np.maximum.accumulate(rec - steps) + steps if n else rec
-    stamp = true_ns - np.int64(cfg.offset_ns(rigdef.topic_clock(cfg.extra_cameras)[topic]))
+    stamp = true_ns - np.int64(cfg.offset_ns(clock))
     fault = np.zeros(n, dtype=np.int8)
     if f.gap is not None and topic in GAP_TOPICS:
         g0 = cfg.start_time_ns + round(f.gap[0] * 1e9)
