@@ -24,15 +24,20 @@ def _parse_options(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option("--storage-option", "-S", "storage_options", multiple=True, metavar="KEY=VALUE",
               help="Remote store option (endpoint_url, key, secret, region); repeatable.")
 def validate(store: str, as_json: bool, storage_options: tuple[str, ...]) -> None:
-    """Check STORE (directory, .zip or s3://bucket/key); exit 1 listing every problem.
+    """Check STORE (directory, .zip or s3://bucket/key); exit 1 listing every problem, 2 when there is no STORE.
 
     \b
     Example:
       fusion validate drive.zarr
       fusion validate s3://bucket/drive.zarr -S endpoint_url=http://127.0.0.1:9000 --json
     """
+    from pathlib import Path
+
+    from fusion.errors import StoreError
     from fusion.store.validate import validate_store
 
+    if "://" not in store and not Path(store).exists():
+        raise StoreError(f"{store}: no such store (nothing at this path)")
     result = validate_store(store, **_parse_options(storage_options))
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))

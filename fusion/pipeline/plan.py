@@ -49,6 +49,15 @@ class ConversionPlan:
     clock_fits: dict[str, Any] = field(default_factory=dict)
 
 
+def check_reference(cfg: ConvertConfig, selected: SelectedSensors) -> None:
+    """Check ``frames.reference`` against the selected sensors (run before any store is created).
+
+    Raises:
+        ConfigError, SyncError: as :func:`make_plan` would, naming the key.
+    """
+    _reference(cfg, selected)
+
+
 def _reference(cfg: ConvertConfig, selected: SelectedSensors) -> FrameReference:
     ref = cfg.frames.reference
     if ref is None:  # the first sensor of the kind that defines frames first (LiDAR, then camera)
