@@ -214,3 +214,16 @@ def test_interrupted_conversion_keeps_its_store_for_resume(env: dict[str, Path],
         convert([env["bag"]], str(out), ConvertConfig(rig=str(env["rig"])), progress=stop)
     assert (out / "zarr.json").is_file()
     assert json.loads((out / "zarr.json").read_text())["attributes"]["complete"] is False
+
+
+def test_demo_reruns_into_the_same_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The README's first command works twice: the rerun replaces the demo's own output."""
+    out = tmp_path / "demo"
+    keep = out / "notes.txt"
+    out.mkdir()
+    keep.write_text("mine")
+    for _ in range(2):
+        capsys.readouterr()
+        assert main(["demo", "-o", str(out), "--duration", "1"]) is None
+        assert "fusion validate: OK" in capsys.readouterr().out
+    assert fusion.open(str(out / "demo.zarr")) is not None and keep.read_text() == "mine"

@@ -1,9 +1,9 @@
 """Point-cloud export of a frame (binary PCD or PLY) for viewers and annotation tools.
 
 Every per-point column of the store travels with the points: ``intensity``, ``ring``,
-the bag's own per-point time (e.g. ``t``) and ``time_offset_ns`` (int64 ns after the
-sweep start), each with its stored dtype (PLY has no 64-bit integers: ``time_offset_ns``
-is written there as a double). Points with a non-finite coordinate are never written.
+the bag's own per-point time (e.g. ``t``) and ``time_offset_ns`` (ns after the sweep
+start), each with its stored dtype (PLY has no 64-bit integers: such a column is written
+there as a double). Points with a non-finite coordinate are never written.
 The files are written with numpy alone (no open3d), binary little-endian.
 """
 
