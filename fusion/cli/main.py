@@ -1,7 +1,7 @@
 """The ``fusion`` console script.
 
 Subcommands live in their own modules and are imported lazily, so
-``fusion --help`` stays fast and a heavy dependency of one command (open3d,
+``fusion --help`` stays fast and a heavy dependency of one command (opencv,
 dask) never slows down another. Every deliberate error (``FusionError``,
 ``CalibrationError``), every usage mistake (a bad option value) and every
 ``OSError`` on a file (read-only folder, no space, a path under a file, ...)
