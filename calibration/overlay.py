@@ -146,3 +146,44 @@ def draw_box_edges(
                     poly = np.rint(np.clip(uv[run], -1e6, 1e6) * 16.0).astype(np.int32).reshape(-1, 1, 2)
                     cv2.polylines(out, [poly], False, color, thickness_px, cv2.LINE_AA, shift=4)
     return out
+
+
+def draw_colorbar(
+    image_bgr: NDArray[np.uint8],
+    vmin: float,
+    vmax: float,
+    unit: str = "m",
+    colormap: int = cv2.COLORMAP_JET,
+    width_px: int = 14,
+    margin_px: int = 8,
+) -> NDArray[np.uint8]:
+    """Draw a vertical colour bar (``vmin`` at the bottom, ``vmax`` at the top) with labels at the right edge.
+
+    Args:
+        image_bgr: (H, W, 3) uint8 BGR image (copied, not modified).
+        vmin, vmax: the value range of the colormap (as given to :func:`draw_points`).
+        unit: unit appended to the labels.
+        colormap: the same OpenCV colormap id as the points.
+        width_px, margin_px: bar width and its distance from the image edges, pixels.
+
+    Returns:
+        A new (H, W, 3) uint8 image; the bar spans the middle half of the height.
+    """
+    _check_image(image_bgr)
+    out = image_bgr.copy()
+    h, w = out.shape[:2]
+    top, bottom = h // 4, (3 * h) // 4
+    if bottom - top < 2 or w < width_px + 2 * margin_px + 60:
+        return out
+    x1 = w - margin_px
+    x0 = x1 - width_px
+    n = bottom - top
+    values = vmax - (vmax - vmin) * np.arange(n) / max(n - 1, 1)
+    colors = colorize(values, vmin, vmax, colormap)
+    out[top:bottom, x0:x1] = colors[:, None, :]
+    cv2.rectangle(out, (x0 - 1, top - 1), (x1, bottom), (255, 255, 255), 1)
+    for value, y in ((vmax, top + 4), ((vmin + vmax) / 2, (top + bottom) // 2 + 4), (vmin, bottom)):
+        label = f"{value:g} {unit}"
+        (tw, _), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, 0.4, 1)
+        cv2.putText(out, label, (x0 - 4 - tw, y), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1, cv2.LINE_AA)
+    return out

@@ -32,12 +32,23 @@ def show(value: object) -> str:
     elif isinstance(value, (int, float)):
         return repr(value)
     elif isinstance(value, Mapping):
-        text = f"a mapping {value!r}"
+        text = f"a mapping {_flow(value)}"
     elif isinstance(value, (list, tuple)):
-        text = f"a list {list(value)!r}"
+        text = f"a list {_flow(list(value))}"
     else:
         text = f"{value!r} ({type(value).__name__})"
     return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _flow(value: object) -> str:
+    """YAML flow style (``{a: 1}``, ``[true]``): how the user wrote it, not Python's repr."""
+    import yaml
+
+    try:
+        text = yaml.safe_dump(value, default_flow_style=True, width=10_000, allow_unicode=True)
+    except yaml.YAMLError:
+        return repr(value)
+    return " ".join(text.split()).removesuffix("...").strip()
 
 
 def key_name(name: object) -> str:

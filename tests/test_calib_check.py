@@ -120,3 +120,38 @@ def test_calib_check_draws_annotation_boxes(store: tuple[Path, object], tmp_path
         return int(((img[..., 1] > 200) & (img[..., 0] < 60) & (img[..., 2] < 60)).sum())
 
     assert green(png) > green(plain) + 500
+
+
+def test_default_frame_is_the_first_with_an_ego_pose(store: tuple[Path, object], tmp_path: Path) -> None:
+    from fusion.export.preview import default_frame
+
+    path, _ = store
+    ds = fusion.open(str(path))
+    posed = [bool(np.isfinite(ds[i].ego_pose).all()) for i in range(len(ds))]
+    assert not posed[0]  # the log starts before the first odometry sample: frame 0 has no pose
+    first = posed.index(True)
+    assert default_frame(ds) == first
+    png = tmp_path / "d.png"
+    cmd = [sys.executable, "-m", "fusion", "calib", "check", str(path), "-o", str(png)]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip().endswith(f"(frame {first})") and cv2.imread(str(png)) is not None
+
+
+def test_title_says_when_not_motion_compensated_and_a_colour_bar_is_drawn(store: tuple[Path, object]) -> None:
+    from calibration.overlay import colorize
+    from fusion.export.preview import render_frame
+
+    path, _ = store
+    ds = fusion.open(str(path))
+    posed = [bool(np.isfinite(ds[i].ego_pose).all()) for i in range(len(ds))]
+    red_text = {}
+    for index in (0, posed.index(True)):
+        img = render_frame(ds, index)["camera_front"]
+        band = img[30:52, 8:200]
+        red_text[index] = int((np.abs(band.astype(int) - (0, 0, 255)).sum(axis=2) < 60).sum())
+        h, w = img.shape[:2]
+        x = w - 8 - 7  # the middle of the 14 px bar, 8 px from the right edge
+        np.testing.assert_array_equal(img[h // 4, x], colorize([60.0], 0.0, 60.0)[0])  # far at the top
+        np.testing.assert_array_equal(img[3 * h // 4 - 1, x], colorize([0.0], 0.0, 60.0)[0])  # near at the bottom
+    assert red_text[0] > 200 and red_text[posed.index(True)] < 10  # measured: 683 vs 0 pixels

@@ -60,7 +60,7 @@ def test_abandoned_writer_is_incomplete_and_overwrite_redoes(tmp_path: Path) -> 
     assert validate_store(str(path)).problems == []
     ds = fusion.open(str(path))
     assert len(ds) == 5 and ds.attrs["input_fingerprint"] == "redo"
-    with pytest.raises(StoreError, match=r"a fusion store already exists at .*pass overwrite=True"):
+    with pytest.raises(StoreError, match=r"a fusion store already exists at .*pass --overwrite"):
         StoreWriter.create(path)
 
 

@@ -124,7 +124,7 @@ def rig_from_ros(
     if candidates and base not in tree.frames:
         raise FrameTreeError(
             f"base frame {base!r} does not appear in the static transforms; roots are {tree.roots()}; "
-            "pass base_frame= one of them"
+            "pass one of them as the base frame (--base-frame)"
         )
 
     sensors: dict[str, Sensor] = {}

@@ -1,4 +1,4 @@
-"""``fusion calib``: rig calibration from bags (``extract``); more subcommands may join the group."""
+"""``fusion calib``: rig calibration from bags (``extract``) and its visual check (``check``)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from fusion.cli.output import console
 
 @click.group("calib")
 def calib() -> None:
-    """Extract, convert, validate and visually check rig calibration."""
+    """Extract a rig from bags (extract) and check it visually on camera images (check)."""
 
 
 @calib.command("extract")

@@ -24,18 +24,21 @@ Examples:
 """,
 )
 @click.argument("source")
-@click.option("--frame", "index", default=0, show_default=True, help="Frame index to draw.")
+@click.option("--frame", "index", type=int, default=None,
+              help="Frame index to draw (default: the first frame with an ego pose and a camera image).")
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="PNG to write.")
 @click.option("--rig", "rig_path", type=click.Path(path_type=Path), help="Rig YAML (for a bag).")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="Conversion config (for a bag).")
-def check(source: str, index: int, output: Path, rig_path: Path | None, config_path: Path | None) -> None:
+def check(source: str, index: int | None, output: Path, rig_path: Path | None, config_path: Path | None) -> None:
     """Project every LiDAR point of a frame into every camera (motion-compensated to each image's time)
-    and write one PNG, so calibration or timing errors show at a glance."""
+    and write one PNG, so calibration or timing errors show at a glance. Points are coloured by range
+    (colour bar in each image); a frame shown without motion compensation (no ego pose) says so in its title."""
     import fusion
-    from fusion.export.preview import write_check_png
+    from fusion.export.preview import default_frame, write_check_png
 
     if _is_store(source):
         ds = fusion.open(source)
+        index = default_frame(ds) if index is None else index
         out = write_check_png(ds, index, output)
     else:
         from dataclasses import replace
@@ -49,5 +52,7 @@ def check(source: str, index: int, output: Path, rig_path: Path | None, config_p
         with tempfile.TemporaryDirectory(prefix="fusion-check-") as tmp:
             store = str(Path(tmp) / "check.zarr")
             convert([source], store, cfg)
-            out = write_check_png(fusion.open(store), index, output)
-    click.echo(f"wrote {out}")
+            ds = fusion.open(store)
+            index = default_frame(ds) if index is None else index
+            out = write_check_png(ds, index, output)
+    click.echo(f"wrote {out} (frame {index})")

@@ -123,6 +123,17 @@ def _result_dict(result: Any) -> dict[str, Any]:
     return d
 
 
+def _failure_message(exc: BaseException) -> str:
+    """One line for a failed log of ``--each``: the message of a deliberate error, the path of an OSError."""
+    from fusion.cli.main import os_error_message
+
+    if isinstance(exc, FusionError):
+        return str(exc)
+    if isinstance(exc, OSError):
+        return os_error_message(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
 def _convert_each(
     bags: tuple[Path, ...],
     output: str,
@@ -151,10 +162,10 @@ def _convert_each(
     for bag, res in results:
         if isinstance(res, BaseException):
             failed += 1
-            msg = str(res) if isinstance(res, FusionError) else f"{type(res).__name__}: {res}"
+            msg = _failure_message(res)
             rows.append({"bag": str(bag), "error": msg})
             if not as_json:
-                console(stderr=True).print(f"[red]error[/red] {bag}: {msg}")
+                console(stderr=True).print(f"[red]error[/red]: {bag}: {msg}")
         else:
             rows.append({"bag": str(bag), **_result_dict(res)})
             if not as_json:

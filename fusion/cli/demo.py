@@ -24,7 +24,7 @@ Examples:
     default="fusion-demo",
     show_default=True,
     type=click.Path(path_type=Path),
-    help="Folder for the generated log and the store.",
+    help="Folder for the generated log and the store (a rerun replaces the demo's previous output there).",
 )
 @click.option("--duration", default=4.0, show_default=True, help="Length of the generated log, s.")
 @click.option(
@@ -39,11 +39,20 @@ Examples:
 def demo(out_dir: Path, duration: float, fmt: str, seed: int) -> None:
     """Generate a synthetic drive log (LiDAR, 2 cameras, radar, IMU, odometry) with ground truth,
     convert it into a synchronized Zarr store, validate it and report accuracy against the truth."""
+    from fusion.cli.output import SYNTH_FLAGS, in_flags
+    from fusion.errors import ConfigError
     from fusion.pipeline.demo import run_demo
 
+    if not duration > 0:
+        raise ConfigError(f"--duration must be > 0 s, got {duration}")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError(f"{out_dir} is a file; -o names the demo's folder")
     con = console()
     con.print(f"generating a {duration:.0f} s synthetic drive log ({fmt}) in {out_dir}/log ...")
-    res = run_demo(out_dir, duration_s=duration, fmt=fmt, seed=seed)
+    try:
+        res = run_demo(out_dir, duration_s=duration, fmt=fmt, seed=seed)
+    except ConfigError as exc:
+        raise ConfigError(in_flags(exc, SYNTH_FLAGS)) from None
     con.print(f"generated {res.log} in {res.generate_s:.1f} s")
     print_convert_result(res.convert)
     acc = res.accuracy

@@ -1,14 +1,17 @@
 """The ``fusion`` console script.
 
 Subcommands live in their own modules and are imported lazily, so
-``fusion --help`` stays fast and a heavy dependency of one command (open3d,
+``fusion --help`` stays fast and a heavy dependency of one command (opencv,
 dask) never slows down another. Every deliberate error (``FusionError``,
-``CalibrationError``) is printed as one ``error:`` line with exit status 2;
-a traceback only ever means a bug in fusion.
+``CalibrationError``), every usage mistake (a bad option value) and every
+``OSError`` on a file (read-only folder, no space, a path under a file, ...)
+is printed as one ``error:`` line naming the option or path, with exit
+status 2; a traceback only ever means a bug in fusion.
 """
 
 from __future__ import annotations
 
+import errno
 import importlib
 import importlib.util
 import os
@@ -26,7 +29,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "inspect": ("fusion.cli.inspect", "inspect", "Summarise bags (topics, rates, latency, anomalies) or a store."),
     "convert": ("fusion.cli.convert", "convert", "Read, synchronize and write bags into a Zarr v3 store."),
     "validate": ("fusion.cli.validate", "validate", "Check a store for completeness and consistency."),
-    "calib": ("fusion.cli.calib", "calib", "Extract, convert, validate and visually check rig calibration."),
+    "calib": ("fusion.cli.calib", "calib", "Extract a rig from bags; draw LiDAR on camera images to check it."),
     "synth": ("fusion.cli.synth", "synth", "Write a synthetic drive log with ground truth."),
     "annotate": ("fusion.cli.annotate", "annotate", "Import and export 3D cuboid annotations."),
     "export": ("fusion.cli.export", "export", "Export frames: point clouds (PCD/PLY)."),
@@ -74,6 +77,34 @@ def cli() -> None:
     """
 
 
+def os_error_message(exc: OSError) -> str:
+    """One line for an ``OSError``: the path(s) it names and the system's reason, no Python words."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    paths = [str(p) for p in (exc.filename, exc.filename2) if p is not None]
+    if not paths:
+        return f"{reason} ({type(exc).__name__})" if not exc.strerror else reason
+    if exc.errno == errno.EEXIST and os.path.isfile(paths[0]):
+        return f"{paths[0]} is a file, not a folder"
+    hint = {
+        errno.EACCES: "the folder is not writable (or the file not readable) for this user",
+        errno.EROFS: "the file system is read-only",
+        errno.ENOSPC: "the disk is full",
+        errno.ENOTDIR: "a part of the path is a file, not a folder",
+        errno.EEXIST: "it already exists",
+        errno.EISDIR: "it is a folder, not a file",
+    }.get(exc.errno or 0)
+    return f"{' -> '.join(paths)}: {reason}" + (f" ({hint})" if hint else "")
+
+
+def usage_message(exc: click.UsageError) -> str:
+    """A click usage error on one line, with the command's help hint."""
+    msg = " ".join(exc.format_message().split())
+    ctx = exc.ctx
+    if ctx is not None and ctx.command_path:
+        msg += f" (see {ctx.command_path} --help)"
+    return msg
+
+
 def main(argv: list[str] | None = None) -> Any:
     """Entry point: run the CLI, turning deliberate errors into one line."""
     try:
@@ -81,13 +112,21 @@ def main(argv: list[str] | None = None) -> Any:
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
+    except click.UsageError as exc:
+        click.echo(f"error: {usage_message(exc)}", err=True)
+        sys.exit(2)
     except click.ClickException as exc:
-        exc.show()
+        click.echo(f"error: {exc.format_message()}", err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except (FusionError, CalibrationError) as exc:
         click.echo(f"error: {exc}", err=True)
+        if os.environ.get("FUSION_DEBUG"):
+            raise
+        sys.exit(2)
+    except OSError as exc:
+        click.echo(f"error: {os_error_message(exc)}", err=True)
         if os.environ.get("FUSION_DEBUG"):
             raise
         sys.exit(2)

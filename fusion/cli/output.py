@@ -97,3 +97,25 @@ def print_convert_result(result: Any) -> None:
         f"{result.bag_bytes / 1e6:.1f} MB in {result.seconds:.2f} s: {result.mb_per_s:.1f} MB/s, "
         f"{result.realtime_factor:.1f}x real time"
     )
+
+
+#: ``SynthConfig`` / ``Faults`` field -> the ``fusion synth`` / ``fusion demo`` flag that sets it.
+SYNTH_FLAGS = {
+    "duration_s": "--duration", "seed": "--seed", "speed_mps": "--speed", "yaw_rate_dps": "--yaw-rate",
+    "lidar_beams": "--lidar-beams", "lidar_columns": "--lidar-columns", "lidar_time_convention": "--lidar-time",
+    "image_width": "--width", "image_height": "--height", "image size": "--width/--height",
+    "extra_cameras": "--extra-cameras", "extra_camera_rate_hz": "--extra-camera-rate",
+    "n_static_boxes": "--static-boxes", "n_moving_objects": "--moving-objects", "latency_ns": "--latency",
+    "clock_offsets_ns": "--clock-offset", "faults.drop_rate": "--drop-rate", "faults.duplicate_count": "--duplicates",
+    "faults.zero_stamp_count": "--zero-stamps", "faults.out_of_order_count": "--out-of-order",
+    "faults.corrupt_count": "--corrupt", "faults.gap": "--gap",
+}
+
+
+def in_flags(exc: Exception, flags: dict[str, str]) -> str:
+    """An error message with the Python field name it starts with replaced by the CLI flag."""
+    msg = str(exc)
+    for name in sorted(flags, key=len, reverse=True):
+        if msg.startswith(name + " ") or msg.startswith(name + ":"):
+            return flags[name] + msg[len(name):]
+    return msg

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -136,34 +137,13 @@ def synth(
     a Doppler radar, an IMU, odometry and tf; the truth (truth.json + truth.npz, see
     docs/SYNTH.md) gives every pose, point, box and message time exactly.
     """
-    from fusion.testing.synth import Faults, SynthConfig, generate
+    from fusion.cli.output import SYNTH_FLAGS, in_flags
+    from fusion.testing.synth import generate
 
-    faults = Faults(
-        drop_rate=drop_rate,
-        duplicate_count=duplicates,
-        zero_stamp_count=zero_stamps,
-        out_of_order_count=out_of_order,
-        corrupt_count=corrupt,
-        gap=gap or None,
-    )
-    cfg = SynthConfig(
-        duration_s=duration,
-        seed=seed,
-        speed_mps=speed,
-        yaw_rate_dps=yaw_rate,
-        lidar_beams=lidar_beams,
-        lidar_columns=lidar_columns,
-        lidar_time_convention=lidar_time,
-        image_width=width,
-        image_height=height,
-        extra_cameras=extra_cameras,
-        extra_camera_rate_hz=extra_camera_rate,
-        n_static_boxes=static_boxes,
-        n_moving_objects=moving_objects,
-        latency_ns=latency,
-        clock_offsets_ns=_parse_offsets(clock_offsets),
-        faults=faults,
-    )
+    try:
+        cfg = _synth_config(**locals())
+    except ConfigError as exc:
+        raise ConfigError(in_flags(exc, SYNTH_FLAGS)) from None
     out = generate(cfg, out_dir, formats=formats or FORMAT_CHOICES, overwrite=overwrite)
     for fmt, path in out.bags.items():
         click.echo(f"{fmt:5s} {path}")
@@ -172,4 +152,36 @@ def synth(
     click.echo(
         f"{sum(out.counts.values())} messages per bag, {len(out.counts)} topics, "
         f"{total} written in {out.elapsed_s:.1f} s"
+    )
+
+
+def _synth_config(**opt: Any) -> Any:
+    """The ``SynthConfig`` of the command-line options (raises ConfigError naming a field)."""
+    from fusion.testing.synth import Faults, SynthConfig
+
+    faults = Faults(
+        drop_rate=opt["drop_rate"],
+        duplicate_count=opt["duplicates"],
+        zero_stamp_count=opt["zero_stamps"],
+        out_of_order_count=opt["out_of_order"],
+        corrupt_count=opt["corrupt"],
+        gap=opt["gap"] or None,
+    )
+    return SynthConfig(
+        duration_s=opt["duration"],
+        seed=opt["seed"],
+        speed_mps=opt["speed"],
+        yaw_rate_dps=opt["yaw_rate"],
+        lidar_beams=opt["lidar_beams"],
+        lidar_columns=opt["lidar_columns"],
+        lidar_time_convention=opt["lidar_time"],
+        image_width=opt["width"],
+        image_height=opt["height"],
+        extra_cameras=opt["extra_cameras"],
+        extra_camera_rate_hz=opt["extra_camera_rate"],
+        n_static_boxes=opt["static_boxes"],
+        n_moving_objects=opt["moving_objects"],
+        latency_ns=opt["latency"],
+        clock_offsets_ns=_parse_offsets(opt["clock_offsets"]),
+        faults=faults,
     )

@@ -26,7 +26,7 @@ def _parse_options(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option("--max-skipped-share", type=click.FloatRange(0.0, 1.0), default=0.5, show_default=True,
               help="Largest share of a topic's messages the report may list as skipped.")
 def validate(store: str, as_json: bool, storage_options: tuple[str, ...], max_skipped_share: float) -> None:
-    """Check STORE (directory, .zip or s3://bucket/key); exit 1 listing every problem.
+    """Check STORE (directory, .zip or s3://bucket/key); exit 1 listing every problem, 2 when there is no STORE.
 
     Besides the store's consistency: a selected sensor that stored nothing, and a topic of which
     more than --max-skipped-share of the messages were skipped (the report lists them).
@@ -36,8 +36,13 @@ def validate(store: str, as_json: bool, storage_options: tuple[str, ...], max_sk
       fusion validate drive.zarr
       fusion validate s3://bucket/drive.zarr -S endpoint_url=http://127.0.0.1:9000 --json
     """
+    from pathlib import Path
+
+    from fusion.errors import StoreError
     from fusion.store.validate import validate_store
 
+    if "://" not in store and not Path(store).exists():
+        raise StoreError(f"{store}: no such store (nothing at this path)")
     result = validate_store(store, max_skipped_share=max_skipped_share, **_parse_options(storage_options))
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))

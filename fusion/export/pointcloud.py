@@ -1,11 +1,15 @@
-"""Point-cloud export of a frame (PCD/PLY via open3d) for viewers and annotation tools.
+"""Point-cloud export of a frame (binary PCD or PLY) for viewers and annotation tools.
 
-open3d is imported lazily here only: it is large and needs the system library
-libusb-1.0 at import time.
+Every per-point column of the store travels with the points: ``intensity``, ``ring``,
+the bag's own per-point time (e.g. ``t``) and ``time_offset_ns`` (ns after the sweep
+start), each with its stored dtype (PLY has no 64-bit integers: such a column is written
+there as a double). Points with a non-finite coordinate are never written.
+The files are written with numpy alone (no open3d), binary little-endian.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -13,58 +17,168 @@ import numpy as np
 
 from fusion.errors import StoreError
 
-FRAMES = ("sensor", "base", "world")
+FRAMES = ("auto", "sensor", "base", "world")
+SUFFIXES = (".pcd", ".ply")
 
 
-def frame_points(
-    ds: Any, index: int, *, lidar: str | None = None, frame: str = "world"
-) -> tuple[np.ndarray, np.ndarray]:
-    """Points of one frame's LiDAR(s), deskewed to the frame time.
+@dataclass(frozen=True)
+class FrameCloud:
+    """The points of one frame, ready to write.
+
+    Attributes:
+        xyz: (N, 3) float64 m in :attr:`frame`.
+        fields: Per-point columns, each (N,), in the store's dtype.
+        frame: ``sensor``, ``base`` or ``world`` (what ``auto`` resolved to).
+        notes: What the user should know (a fallback, dropped non-finite points).
+    """
+
+    xyz: np.ndarray
+    fields: dict[str, np.ndarray]
+    frame: str
+    notes: list[str] = field(default_factory=list)
+
+
+def has_ego_pose(frame: Any) -> bool:
+    """Whether a frame has a finite ego pose (``T_world_base``) at its time."""
+    return bool(np.isfinite(frame.ego_pose).all())
+
+
+def frame_points(ds: Any, index: int, *, lidar: str | None = None, frame: str = "auto") -> FrameCloud:
+    """Points of one frame's LiDAR(s), deskewed to the frame time, with every per-point column.
 
     Args:
         ds: An open dataset.
-        index: Frame index.
-        lidar: One LiDAR name, or None for all LiDARs of the frame (only with ``frame`` base/world).
-        frame: ``sensor`` (the LiDAR frame), ``base`` (base_link) or ``world``.
+        index: Frame index (``-len(ds) <= index < len(ds)``).
+        lidar: One LiDAR name, or None for all LiDARs of the frame.
+        frame: ``sensor`` (the LiDAR frame; one LiDAR only), ``base`` (base_link), ``world``
+            (needs the frame's ego pose) or ``auto`` (world when the frame has an ego pose,
+            else base for several LiDARs and sensor for one, with a note).
 
-    Returns:
-        (xyz (N, 3) float64 m in the requested frame, intensity (N,) float32; zeros when absent).
+    Raises:
+        StoreError: bad index, unknown LiDAR, ``world`` without an ego pose, ``sensor`` with
+            several LiDARs (each message names the CLI option).
     """
     if frame not in FRAMES:
-        raise StoreError(f"frame must be one of {FRAMES}, got {frame!r}")
+        raise StoreError(f"--in must be one of {', '.join(FRAMES)}, got {frame!r}")
+    n = len(ds)
+    if not -n <= index < n:
+        raise StoreError(f"--frame {index} is out of range: the store has {n} frames (0..{n - 1})")
     fr = ds[index]
-    names = [lidar] if lidar is not None else sorted(fr.lidar)
     if lidar is not None and lidar not in fr.lidar:
-        raise StoreError(f"frame {index} has no LiDAR {lidar!r} (present: {sorted(fr.lidar) or 'none'})")
+        raise StoreError(f"frame {index} has no LiDAR {lidar!r} (--lidar; present: {sorted(fr.lidar) or 'none'})")
+    names = [lidar] if lidar is not None else sorted(fr.lidar)
+    if not names:
+        raise StoreError(f"frame {index} has no LiDAR sweep; pick another --frame")
+    notes: list[str] = []
+    posed = has_ego_pose(fr)
+    if frame == "auto":
+        frame = "world" if posed else ("sensor" if len(names) == 1 else "base")
+        if not posed:
+            notes.append(f"frame {index} has no ego pose: points are in the {frame} frame, not the world")
+    if frame == "world" and not posed:
+        raise StoreError(
+            f"frame {index} has no ego pose, so its points cannot be put in the world frame; "
+            "use --in base or --in sensor, or a frame with a pose"
+        )
     if frame == "sensor" and len(names) != 1:
-        raise StoreError("frame='sensor' needs exactly one LiDAR: pass lidar=<name>")
-    xyz, inten = [], []
+        raise StoreError(f"--in sensor needs exactly one LiDAR; frame {index} has {names}: pass --lidar NAME")
+    xyz: list[np.ndarray] = []
+    cols: list[dict[str, np.ndarray]] = []
     for name in names:
         pts = fr.lidar[name]
         p = pts.xyz.astype(np.float64) if frame == "sensor" else (pts.in_base() if frame == "base" else pts.in_world())
         xyz.append(p)
-        f = pts.fields.get("intensity")
-        inten.append(np.asarray(f, dtype=np.float32) if f is not None else np.zeros(len(p), np.float32))
-    if not xyz:
-        return np.zeros((0, 3)), np.zeros(0, np.float32)
-    return np.concatenate(xyz), np.concatenate(inten)
+        c = dict(pts.fields)
+        if "time_offset_ns" in pts.stream.point_columns():
+            c["time_offset_ns"] = pts["time_offset_ns"]
+        cols.append(c)
+    common = [k for k in cols[0] if all(k in c for c in cols)]
+    all_xyz = np.concatenate(xyz)
+    fields = {k: np.concatenate([np.asarray(c[k]) for c in cols]) for k in common}
+    keep = np.isfinite(all_xyz).all(axis=1)
+    if not keep.all():
+        notes.append(f"{int((~keep).sum())} point(s) without a finite position were left out")
+        all_xyz = all_xyz[keep]
+        fields = {k: v[keep] for k, v in fields.items()}
+    return FrameCloud(all_xyz, fields, frame, notes)
 
 
-def write_point_cloud(path: str | Path, xyz: np.ndarray, intensity: np.ndarray | None = None) -> Path:
-    """Write (N, 3) points as PCD or PLY (by suffix) with intensity as grey colour."""
-    import open3d as o3d
+_PCD_TYPES = {"f": "F", "i": "I", "u": "U"}
+_PLY_TYPES = {"i1": "char", "u1": "uchar", "i2": "short", "u2": "ushort", "i4": "int", "u4": "uint",
+              "f4": "float", "f8": "double"}
 
+
+def _columns(cloud: FrameCloud, ply: bool) -> list[tuple[str, np.ndarray]]:
+    cols: list[tuple[str, np.ndarray]] = [(a, cloud.xyz[:, i]) for i, a in enumerate("xyz")]
+    for name, v in cloud.fields.items():
+        v = np.asarray(v)
+        if v.ndim != 1 or v.dtype.kind not in _PCD_TYPES:
+            continue
+        if ply and f"{v.dtype.kind}{v.dtype.itemsize}" not in _PLY_TYPES:
+            v = v.astype(np.float64)
+        cols.append((name, v))
+    return cols
+
+
+def _records(cols: list[tuple[str, np.ndarray]]) -> np.ndarray:
+    dtype = np.dtype([(n, v.dtype.newbyteorder("<")) for n, v in cols])
+    rec = np.empty(len(cols[0][1]), dtype=dtype)
+    for n, v in cols:
+        rec[n] = v
+    return rec
+
+
+def write_point_cloud(path: str | Path, cloud: FrameCloud, *, overwrite: bool = False) -> Path:
+    """Write a :class:`FrameCloud` as binary PCD (v0.7) or binary little-endian PLY, by suffix.
+
+    Raises:
+        StoreError: another suffix, or the file exists and ``overwrite`` is False.
+        OSError: the file cannot be written.
+    """
     out = Path(path)
-    if out.suffix.lower() not in (".pcd", ".ply"):
-        raise StoreError(f"{out}: use a .pcd or .ply file name")
-    pc = o3d.geometry.PointCloud()
-    pc.points = o3d.utility.Vector3dVector(np.asarray(xyz, dtype=np.float64))
-    if intensity is not None and len(intensity):
-        i = np.asarray(intensity, dtype=np.float64)
-        span = float(i.max() - i.min()) or 1.0
-        g = ((i - i.min()) / span)[:, None].repeat(3, axis=1)
-        pc.colors = o3d.utility.Vector3dVector(g)
+    if out.suffix.lower() not in SUFFIXES:
+        raise StoreError(f"{out}: use a .pcd or .ply file name (-o)")
+    if out.exists() and not overwrite:
+        raise StoreError(f"{out} exists; pass --overwrite to replace it")
+    ply = out.suffix.lower() == ".ply"
+    rec = _records(_columns(cloud, ply))
+    if ply:
+        props = "".join(f"property {_PLY_TYPES[f'{rec.dtype[n].kind}{rec.dtype[n].itemsize}']} {n}\n"
+                        for n in rec.dtype.names or ())
+        header = (f"ply\nformat binary_little_endian 1.0\ncomment fusion export, frame {cloud.frame}\n"
+                  f"element vertex {len(rec)}\n{props}end_header\n")
+    else:
+        names = rec.dtype.names or ()
+        header = (
+            f"# .PCD v0.7 - fusion export, frame {cloud.frame}\nVERSION 0.7\nFIELDS {' '.join(names)}\n"
+            f"SIZE {' '.join(str(rec.dtype[n].itemsize) for n in names)}\n"
+            f"TYPE {' '.join(_PCD_TYPES[rec.dtype[n].kind] for n in names)}\n"
+            f"COUNT {' '.join('1' for _ in names)}\nWIDTH {len(rec)}\nHEIGHT 1\nVIEWPOINT 0 0 0 1 0 0 0\n"
+            f"POINTS {len(rec)}\nDATA binary\n"
+        )
     out.parent.mkdir(parents=True, exist_ok=True)
-    if not o3d.io.write_point_cloud(str(out), pc):  # type: ignore[arg-type]
-        raise StoreError(f"open3d could not write {out}")
+    with open(out, "wb") as f:
+        f.write(header.encode("ascii"))
+        f.write(rec.tobytes())
     return out
+
+
+def read_pcd(path: str | Path) -> tuple[dict[str, str], np.ndarray]:
+    """Read a binary PCD written by :func:`write_point_cloud` (header dict, structured records)."""
+    raw = Path(path).read_bytes()
+    header: dict[str, str] = {}
+    pos = 0
+    while True:
+        end = raw.index(b"\n", pos)
+        line = raw[pos:end].decode("ascii")
+        pos = end + 1
+        if line.startswith("#"):
+            continue
+        key, _, value = line.partition(" ")
+        header[key] = value
+        if key == "DATA":
+            break
+    kinds = {"F": "f", "I": "i", "U": "u"}
+    names, sizes, types = header["FIELDS"].split(), header["SIZE"].split(), header["TYPE"].split()
+    dtype = np.dtype([(n, f"<{kinds[t]}{s}") for n, s, t in zip(names, sizes, types, strict=True)])
+    return header, np.frombuffer(raw, dtype=dtype, count=int(header["POINTS"]), offset=pos)

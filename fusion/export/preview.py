@@ -6,7 +6,9 @@ rig does not smear the overlay:
 
     p_cam = T_cam_base · T_base_world(t_image) · T_world_base(t_frame) · T_base_lidar · p_lidar
 
-then projected with the camera model. Misalignment between edges in the image
+then projected with the camera model. When the frame or the image time has no ego
+pose, the points are drawn without that motion compensation and each image's title
+says so; every image carries a colour bar of the range (m). Misalignment between edges in the image
 and depth discontinuities in the points shows calibration or timing errors at a glance.
 """
 
@@ -19,7 +21,7 @@ import cv2
 import numpy as np
 
 from calibration import SE3, CalibrationError, Trajectory
-from calibration.overlay import draw_box_edges, draw_points
+from calibration.overlay import draw_box_edges, draw_colorbar, draw_points
 from fusion.errors import StoreError
 
 
@@ -72,6 +74,8 @@ def render_frame(ds: Any, index: int, *, max_range_m: float = 60.0) -> dict[str,
     rig = ds.calibration
     traj = _ego_trajectory(ds)
     out: dict[str, np.ndarray] = {}
+    if not camera_names(ds):
+        raise StoreError("this store has no camera; calib check draws LiDAR points on camera images")
     if not frame.cameras:
         raise StoreError(f"frame {index} has no camera image (valid: {frame.valid}); pick another --frame")
     for cam_name, cam in frame.cameras.items():
@@ -85,7 +89,9 @@ def render_frame(ds: Any, index: int, *, max_range_m: float = 60.0) -> dict[str,
             uv, valid, pts_cam = lidar_in_camera(ds, frame, cam_name, lidar_name, traj)
             rng = np.linalg.norm(pts_cam, axis=1)
             image = draw_points(image, uv, rng, valid & (rng < max_range_m), 0.0, max_range_m)
+        image = draw_colorbar(image, 0.0, max_range_m, "m")
         T_wb_img = _pose(traj, cam.time_ns)
+        compensated = _pose(traj, frame.time_ns) is not None and T_wb_img is not None
         boxes = frame.boxes
         if boxes and T_wb_img is not None:
             T_cam_world = sensor.T_base_sensor.inverse() @ T_wb_img.inverse()
@@ -93,8 +99,39 @@ def render_frame(ds: Any, index: int, *, max_range_m: float = 60.0) -> dict[str,
             image = draw_box_edges(image, corners, sensor.camera, (0, 255, 0))
         label = f"{cam_name}  frame {index}  dt={cam.dt_ns / 1e6:+.1f} ms"
         cv2.putText(image, label, (8, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 2, cv2.LINE_AA)
+        if not compensated:
+            cv2.putText(image, "NOT motion-compensated: no ego pose", (8, 46), cv2.FONT_HERSHEY_SIMPLEX, 0.6,
+                        (0, 0, 255), 2, cv2.LINE_AA)
         out[cam_name] = image
     return out
+
+
+def camera_names(ds: Any) -> list[str]:
+    """The cameras this store holds (rig sensors of kind ``camera`` with a stream)."""
+    rig = ds.calibration
+    names = ds[0].valid if len(ds) else {}
+    return [n for n in names if n in rig and rig.sensor(n).kind == "camera"]
+
+
+def default_frame(ds: Any) -> int:
+    """The first frame with an ego pose and a camera image (else the first with a camera, else 0).
+
+    Raises:
+        StoreError: the store has no camera.
+    """
+    cams = camera_names(ds)
+    if not cams:
+        raise StoreError("this store has no camera; calib check draws LiDAR points on camera images")
+    first_with_camera = None
+    for i in range(len(ds)):
+        fr = ds[i]
+        if not any(fr.valid.get(c) for c in cams):
+            continue
+        if first_with_camera is None:
+            first_with_camera = i
+        if np.isfinite(fr.ego_pose).all():
+            return i
+    return first_with_camera if first_with_camera is not None else 0
 
 
 def mosaic(images: dict[str, np.ndarray], width: int = 960) -> np.ndarray:
@@ -106,8 +143,10 @@ def mosaic(images: dict[str, np.ndarray], width: int = 960) -> np.ndarray:
     return np.vstack(rows)
 
 
-def write_check_png(ds: Any, index: int, path: str | Path) -> Path:
-    """Render frame ``index`` of a dataset and write the mosaic PNG; returns the path."""
+def write_check_png(ds: Any, index: int | None, path: str | Path) -> Path:
+    """Render frame ``index`` (None: :func:`default_frame`) of a dataset and write the mosaic PNG."""
+    if index is None:
+        index = default_frame(ds)
     n = len(ds)
     if not -n <= index < n:
         raise StoreError(f"--frame {index} is out of range: the store has {n} frames")

@@ -225,8 +225,16 @@ def _record(cls: type, readers: dict[str, Reader]) -> Reader:
     return read
 
 
+def _read_sensor_file(value: object, key: str) -> str | None:
+    """``sensors:`` names a sensor-mapping file; an inline mapping is refused with what to do."""
+    if isinstance(value, dict):
+        raise ConfigError(f"{key}: expected the path of a sensor-mapping YAML file, got a mapping; put the "
+                          "mapping in its own file (see configs/sensors/) and write its path here")
+    return read_optional_str(value, key)
+
+
 _TOP: dict[str, Reader] = {
-    "sensors": read_optional_str,
+    "sensors": _read_sensor_file,
     "rig": read_optional_str,
     "frames": _record(FramesConfig, _FRAMES),
     "ego": _record(EgoConfig, _EGO),

@@ -1,8 +1,13 @@
 """``fusion convert``: read → plan (pass 1) → execute (pass 2) → finalized Zarr store.
 
 The store is marked complete only at the very end; an interrupted conversion
-leaves an incomplete store that ``fusion.open`` and ``fusion validate`` detect,
-and ``resume=True`` redoes cleanly when the inputs are unchanged.
+(Ctrl-C, a killed process) leaves an incomplete store that ``fusion.open`` and
+``fusion validate`` detect, and ``resume=True`` redoes cleanly when the inputs
+are unchanged. A conversion that fails for any other reason (a config, rig or
+planning error, a full disk) removes the store it created, so nothing
+half-written is left behind (docs/FORMAT.md, "Completeness"). The checks that
+need no bag data (config, rig file, output location) run before the store is
+created.
 """
 
 from __future__ import annotations
@@ -24,9 +29,9 @@ from fusion.errors import StoreError
 from fusion.pipeline.config import ConvertConfig
 from fusion.pipeline.early import EarlyStreams
 from fusion.pipeline.execute import StreamPass
-from fusion.pipeline.plan import ConversionPlan, make_plan
+from fusion.pipeline.plan import ConversionPlan, check_reference, make_plan
 from fusion.pipeline.report import ReportBuilder
-from fusion.pipeline.rigs import resolve_rig
+from fusion.pipeline.rigs import check_rig_file, resolve_rig
 from fusion.pipeline.scan import scan
 from fusion.pipeline.sensors import select_sensors
 from fusion.pipeline.spool import Spool
@@ -115,7 +120,21 @@ def _open_writer(
                 "use --overwrite to replace it or choose another output"
             )
         overwrite = True
-    return StoreWriter.create(out, overwrite=overwrite, input_fingerprint=fp, storage_options=storage_options)
+    try:
+        return StoreWriter.create(out, overwrite=overwrite, input_fingerprint=fp, storage_options=storage_options)
+    except OSError as exc:
+        raise StoreError(f"cannot create the store at {out}: {exc.strerror or exc}") from None
+
+
+def _interrupted(exc: BaseException) -> bool:
+    """Whether a conversion stopped because it was interrupted (kept for ``--resume``), not failed."""
+    return isinstance(exc, (KeyboardInterrupt, SystemExit))
+
+
+def _discard(writer: StoreWriter) -> None:
+    """Remove the store a failed conversion created (the original error is what matters)."""
+    with contextlib.suppress(Exception):
+        writer.location.remove()
 
 
 @contextlib.contextmanager
@@ -199,6 +218,8 @@ def convert(
     msg_dirs = [cfg.resolve(d) for d in cfg.msg_dirs]
     with _serial_kernels(), open_bags(paths, msg_dirs=[d for d in msg_dirs if d is not None]) as source:
         selected = select_sensors(source, cfg, report)
+        check_reference(cfg, selected)
+        check_rig_file(cfg)
         fp = fingerprint(paths, cfg)
         writer = sink if sink is not None else _open_writer(out, fp, overwrite, resume, storage_options)
         spool = _open_spool(cfg)
@@ -226,8 +247,10 @@ def convert(
             _report_spool(spool, report)
             _write_tables(writer, rig, plan, ex, report)
             writer.finalize()
-        except BaseException:
+        except BaseException as exc:
             writer.abort()
+            if sink is None and isinstance(writer, StoreWriter) and not _interrupted(exc):
+                _discard(writer)
             raise
         finally:
             if spool is not None:

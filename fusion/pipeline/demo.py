@@ -82,7 +82,12 @@ def accuracy_vs_truth(store: Path, truth: Any) -> dict[str, Any]:
 def run_demo(
     out_dir: Path, *, duration_s: float = 4.0, fmt: str = "mcap", seed: int = 0, overwrite: bool = True
 ) -> DemoResult:
-    """Generate a synthetic log in ``out_dir``, convert it to ``out_dir/demo.zarr``, validate and measure."""
+    """Generate a synthetic log in ``out_dir``, convert it to ``out_dir/demo.zarr``, validate and measure.
+
+    With ``overwrite`` (the default) a rerun replaces the demo's own previous output in ``out_dir``
+    (``log/``, ``rig.yaml``, ``demo.zarr``); anything else in the folder is left alone, and a
+    ``log``/``demo.zarr`` that is not the demo's is refused rather than deleted.
+    """
     from calibration import save_rig
     from fusion.store.validate import validate_store
     from fusion.testing.synth import SynthConfig, generate, load_truth
@@ -92,7 +97,7 @@ def run_demo(
     synth = SynthConfig(
         duration_s=duration_s, seed=seed, lidar_beams=32, lidar_columns=1024, image_width=640, image_height=480
     )
-    gen = generate(synth, out_dir / "log", formats=(fmt,))
+    gen = generate(synth, out_dir / "log", formats=(fmt,), overwrite=overwrite)
     generate_s = time.perf_counter() - t0
     truth = load_truth(gen.truth_path)
     rig_path = out_dir / "rig.yaml"

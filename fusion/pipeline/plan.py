@@ -80,6 +80,16 @@ def default_rate_hz(scan: Scan) -> tuple[float, str]:
     return hz, f"the rate of the fastest continuous stream ({best[1]}, {best[0]:.1f} Hz){capped}"
 
 
+def check_reference(cfg: ConvertConfig, selected: SelectedSensors) -> None:
+    """Check ``frames.reference`` against the selected sensors (run before any store is created).
+
+    Raises:
+        ConfigError, SyncError: as :func:`make_plan` would, naming the key.
+    """
+    if cfg.frames.reference is not None:  # the default is chosen from the scan (a rate for a log of continuous streams)
+        _reference(cfg, selected)
+
+
 def _reference(cfg: ConvertConfig, selected: SelectedSensors, scan: Scan | None = None,
                report: ReportBuilder | None = None) -> FrameReference:
     ref = cfg.frames.reference

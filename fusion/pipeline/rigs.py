@@ -124,6 +124,21 @@ def _rename_selected(selected: SelectedSensors, rig: Rig, report: ReportBuilder)
                 report.topics[c.topic].sensor = c.name
 
 
+def check_rig_file(cfg: ConvertConfig) -> None:
+    """Load the rig file (``--rig`` / ``rig:``) once before any store is created.
+
+    Raises:
+        ConfigError: the rig file cannot be read (names the file).
+    """
+    path = cfg.resolve(cfg.rig) if cfg.rig is not None else None
+    if path is None:
+        return
+    try:
+        load_rig(path)
+    except CalibrationError as exc:
+        raise ConfigError(f"rig file {path}: {exc}") from None
+
+
 def resolve_rig(scan: Scan, selected: SelectedSensors, cfg: ConvertConfig, report: ReportBuilder) -> Rig:
     """Merge bag and file calibration, then make sure every selected sensor is in the rig.
 

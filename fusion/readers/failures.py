@@ -8,6 +8,7 @@ saying what to do.
 
 from __future__ import annotations
 
+import re
 import struct
 from pathlib import Path
 
@@ -85,6 +86,7 @@ def open_error(path: Path, exc: BaseException) -> BagError:
     if "profile is not ros2" in low:
         return _non_ros_mcap(path)
     if "serialization format" in low and "not supported" in low:
+        text = re.sub(r"\{'([^'{}]*)'\}", r"'\1'", text)  # rosbags names the format as a Python set
         return UnsupportedBagError(f"{path}: {text} fusion reads ROS 2 bags serialized as 'cdr' only")
     if "compression" in low and "not supported" in low:
         return UnsupportedBagError(f"{path}: {text}")

@@ -88,7 +88,7 @@ def _check_frames(st: StoreState, problems: list[str]) -> None:
     t = st.times_ns
     f = t.shape[0]
     if "frames/time_ns" not in st.root:
-        problems.append("frames/time_ns: missing (write_frames was never called)")
+        problems.append("frames/time_ns: missing (the conversion never wrote its frame table)")
         return
     bad = np.diff(t) <= 0
     if bad.any():

@@ -255,8 +255,8 @@ def _exists_message(location: StoreLocation) -> str:
     except Exception:
         complete = False
     if complete:
-        return f"a fusion store already exists at {location.url}; pass overwrite=True (--overwrite) to replace it"
+        return f"a fusion store already exists at {location.url}; pass --overwrite to replace it"
     return (
         f"an incomplete fusion store (interrupted conversion) exists at {location.url}; "
-        "run `fusion convert --resume ...` or pass overwrite=True (--overwrite) to start again"
+        "run `fusion convert --resume ...` or pass --overwrite to start again"
     )

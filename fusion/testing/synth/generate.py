@@ -106,7 +106,7 @@ def _prepare(out_dir: Path, formats: Sequence[str], overwrite: bool) -> None:
     targets = [out_dir / FORMATS[f] for f in FORMATS] + [out_dir / TRUTH_JSON, out_dir / TRUTH_NPZ]
     existing = [p for p in targets if p.exists()]
     if existing and not overwrite:
-        raise ConfigError(f"{existing[0]} exists; choose an empty folder or pass overwrite=True (--overwrite)")
+        raise ConfigError(f"{existing[0]} exists; choose an empty folder or pass --overwrite")
     for p in existing:
         shutil.rmtree(p) if p.is_dir() else p.unlink()
 
