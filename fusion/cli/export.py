@@ -25,7 +25,7 @@ Example:
 @click.option("--in", "frame", type=click.Choice(["sensor", "base", "world"]), default="world", show_default=True)
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help=".pcd or .ply file")
 def points(store: str, index: int, lidar: str | None, frame: str, output: Path) -> None:
-    """Write one frame's deskewed LiDAR points as PCD/PLY (open3d)."""
+    """Write one frame's deskewed LiDAR points as binary PCD/PLY."""
     import fusion
     from fusion.export.pointcloud import frame_points, write_point_cloud
 

@@ -1,8 +1,4 @@
-"""Point-cloud export of a frame (PCD/PLY via open3d) for viewers and annotation tools.
-
-open3d is imported lazily here only: it is large and needs the system library
-libusb-1.0 at import time.
-"""
+"""Point-cloud export of a frame (binary PCD/PLY, :mod:`fusion.export.pcd`) for viewers and annotation tools."""
 
 from __future__ import annotations
 
@@ -51,20 +47,11 @@ def frame_points(
 
 
 def write_point_cloud(path: str | Path, xyz: np.ndarray, intensity: np.ndarray | None = None) -> Path:
-    """Write (N, 3) points as PCD or PLY (by suffix) with intensity as grey colour."""
-    import open3d as o3d
+    """Write (N, 3) points (as float32 x, y, z, m) and their intensity as PCD or PLY (by suffix)."""
+    from fusion.export.pcd import write_points
 
-    out = Path(path)
-    if out.suffix.lower() not in (".pcd", ".ply"):
-        raise StoreError(f"{out}: use a .pcd or .ply file name")
-    pc = o3d.geometry.PointCloud()
-    pc.points = o3d.utility.Vector3dVector(np.asarray(xyz, dtype=np.float64))
-    if intensity is not None and len(intensity):
-        i = np.asarray(intensity, dtype=np.float64)
-        span = float(i.max() - i.min()) or 1.0
-        g = ((i - i.min()) / span)[:, None].repeat(3, axis=1)
-        pc.colors = o3d.utility.Vector3dVector(g)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if not o3d.io.write_point_cloud(str(out), pc):  # type: ignore[arg-type]
-        raise StoreError(f"open3d could not write {out}")
-    return out
+    p = np.asarray(xyz, dtype=np.float32)
+    columns = {"x": p[:, 0], "y": p[:, 1], "z": p[:, 2]}
+    if intensity is not None:
+        columns["intensity"] = np.asarray(intensity, dtype=np.float32)
+    return write_points(path, columns)
