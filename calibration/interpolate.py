@@ -14,7 +14,7 @@ One rule for every consumer (deskew, radar compensation, the store reader, ``Tra
 
 Uncovered queries get NaN rows and ``inside = False``; :func:`lookup_poses` raises
 :class:`~calibration.errors.ExtrapolationError` instead. Quaternions are **x, y, z, w**; times are
-int64 ns. The per-query work is a numba kernel (parallel from :data:`PARALLEL_MIN_QUERIES` queries);
+int64 ns. The per-query work is a serial numba kernel;
 :func:`span_status`, :func:`bracket` and :func:`interp_row` are numba functions other kernels call.
 """
 
@@ -37,11 +37,7 @@ from calibration.interp_kernels import (
     NOT_COVERED as NOT_COVERED,
 )
 from calibration.interp_kernels import (
-    PARALLEL_MIN_QUERIES as PARALLEL_MIN_QUERIES,
-)
-from calibration.interp_kernels import (
-    _interp_kernel_parallel,
-    _interp_kernel_serial,
+    _interp_kernel,
     _locate_kernel,
 )
 from calibration.interp_kernels import (
@@ -98,8 +94,7 @@ def interpolate_rows(
     out_q = np.empty((m, 4)) if quat.shape[0] == times.shape[0] else np.empty((0, 4))
     inside = np.empty(m, dtype=np.bool_)
     gap = NO_GAP_LIMIT if max_gap_ns is None else int(max_gap_ns)
-    kernel = _interp_kernel_parallel if m >= PARALLEL_MIN_QUERIES else _interp_kernel_serial
-    kernel(times, vec, quat, query, gap, out_v, out_q, inside)
+    _interp_kernel(times, vec, quat, query, gap, out_v, out_q, inside)
     return out_v, out_q, inside
 
 

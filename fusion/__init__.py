@@ -13,7 +13,11 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
-from fusion.errors import FusionError
+from fusion._numba_cache import configure_numba_cache
+
+configure_numba_cache()  # before anything imports numba: a non-editable install caches in the user's cache
+
+from fusion.errors import FusionError  # noqa: E402
 
 try:
     __version__ = version("fusion")

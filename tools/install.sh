@@ -1,19 +1,19 @@
 #!/usr/bin/env bash
-# Install fusion into ./.venv from this repository's own files.
-# Needs Python >= 3.11 and pip; on Debian/Ubuntu it also installs libusb-1.0 (open3d needs it at import).
-# Usage: bash tools/install.sh [--fresh]      (--fresh recreates .venv)
+# Install fusion into ./.venv from this repository's own files, then compile its kernels.
+# Needs Python >= 3.11 and pip (no system packages). One line per step; pip's output goes to
+# .venv/install.log (named in any error). Usage: bash tools/install.sh [--fresh] [--verbose]
+#   --fresh    recreate .venv        --verbose  show pip's output as well
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! ldconfig -p 2>/dev/null | grep -q 'libusb-1.0.so.0'; then
-  if command -v apt-get >/dev/null 2>&1; then
-    SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
-    echo "installing libusb-1.0-0 (needed by open3d) with apt-get" >&2
-    $SUDO apt-get update -qq && $SUDO apt-get install -y -qq libusb-1.0-0 >/dev/null
-  else
-    echo "warning: libusb-1.0 not found; install it with your package manager for open3d" >&2
-  fi
-fi
+FRESH=0; VERBOSE=0
+for arg in "$@"; do
+  case "$arg" in
+    --fresh) FRESH=1 ;;
+    --verbose) VERBOSE=1 ;;
+    *) echo "error: unknown option $arg (use --fresh, --verbose)" >&2; exit 2 ;;
+  esac
+done
 
 PY="${PYTHON:-}"
 if [ -z "$PY" ]; then
@@ -25,15 +25,37 @@ if [ -z "$PY" ]; then
 fi
 [ -n "$PY" ] || { echo "error: Python >= 3.11 not found (set PYTHON=/path/to/python3.11)" >&2; exit 2; }
 
-if [ "${1:-}" = "--fresh" ]; then rm -rf .venv; fi
-if [ ! -x .venv/bin/python ]; then
-  if ! "$PY" -m venv .venv 2>/dev/null; then
-    # Debian/Ubuntu system Pythons ship venv separately (python3.X-venv); fall back to virtualenv.
-    rm -rf .venv
-    "$PY" -m pip install -q --disable-pip-version-check --user virtualenv
-    "$PY" -m virtualenv -q .venv
+LOG=.venv/install.log
+# run CMD..., its output appended to $LOG (and shown with --verbose); on failure name the log and show its end
+step() {
+  local what="$1"; shift
+  echo "$what" >&2
+  echo "== $what: $*" >>"$LOG"
+  local rc=0
+  if [ "$VERBOSE" = 1 ]; then "$@" 2>&1 | tee -a "$LOG" >&2 || rc=$?; else "$@" >>"$LOG" 2>&1 || rc=$?; fi
+  if [ "$rc" != 0 ]; then
+    echo "error: '$what' failed (exit $rc); the full output is in $LOG, its end:" >&2
+    tail -n 15 "$LOG" | sed 's/^/  | /' >&2
+    exit 1
   fi
+}
+
+if [ "$FRESH" = 1 ]; then rm -rf .venv; fi
+start=$(date +%s)
+if [ ! -x .venv/bin/python ]; then
+  mkdir -p .venv; : >"$LOG"
+  if ! "$PY" -m venv .venv >>"$LOG" 2>&1; then
+    # Debian/Ubuntu system Pythons ship venv separately (python3.X-venv); fall back to virtualenv.
+    rm -rf .venv; mkdir -p .venv; : >"$LOG"
+    step "creating .venv with virtualenv ($PY has no venv module)" "$PY" -m pip install --user virtualenv
+    "$PY" -m virtualenv -q .venv >>"$LOG" 2>&1
+  fi
+  echo "created .venv ($($PY --version))" >&2
 fi
-.venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
-.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test]"
-echo "fusion installed in .venv ($(.venv/bin/python --version))" >&2
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+step "upgrading pip" .venv/bin/python -m pip install --upgrade pip
+step "installing fusion and its dependencies (a few minutes the first time; log: $LOG)" \
+  .venv/bin/python -m pip install -e ".[test]"
+step "compiling the conversion kernels (fusion warmup)" .venv/bin/fusion warmup
+size=$(du -sm .venv | cut -f1)
+echo "fusion installed in .venv ($(.venv/bin/python --version), ${size} MB, $(( $(date +%s) - start )) s)" >&2

@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "annotate": ("fusion.cli.annotate", "annotate", "Import and export 3D cuboid annotations."),
     "export": ("fusion.cli.export", "export", "Export frames: point clouds (PCD/PLY)."),
     "bench": ("fusion.cli.bench", "bench", "Measure throughput and memory of every stage."),
+    "warmup": ("fusion.cli.warmup", "warmup", "Compile and cache the conversion kernels (run once after install)."),
 }
 
 

@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 
 from fusion.errors import StoreError
+from fusion.export.pcd import PCD_DTYPES, SUFFIXES, write_points
 
 FRAMES = ("auto", "sensor", "base", "world")
-SUFFIXES = (".pcd", ".ply")
 
 
 @dataclass(frozen=True)
@@ -103,33 +103,20 @@ def frame_points(ds: Any, index: int, *, lidar: str | None = None, frame: str = 
     return FrameCloud(all_xyz, fields, frame, notes)
 
 
-_PCD_TYPES = {"f": "F", "i": "I", "u": "U"}
-_PLY_TYPES = {"i1": "char", "u1": "uchar", "i2": "short", "u2": "ushort", "i4": "int", "u4": "uint",
-              "f4": "float", "f8": "double"}
-
-
-def _columns(cloud: FrameCloud, ply: bool) -> list[tuple[str, np.ndarray]]:
-    cols: list[tuple[str, np.ndarray]] = [(a, cloud.xyz[:, i]) for i, a in enumerate("xyz")]
+def _columns(cloud: FrameCloud) -> dict[str, np.ndarray]:
+    """x, y, z and every 1-D numeric field; a dtype PCD/PLY cannot hold (64-bit integers) as float64."""
+    cols: dict[str, np.ndarray] = {a: cloud.xyz[:, i] for i, a in enumerate("xyz")}
     for name, v in cloud.fields.items():
         v = np.asarray(v)
-        if v.ndim != 1 or v.dtype.kind not in _PCD_TYPES:
+        if v.ndim != 1 or v.dtype.kind not in "fiu":
             continue
-        if ply and f"{v.dtype.kind}{v.dtype.itemsize}" not in _PLY_TYPES:
-            v = v.astype(np.float64)
-        cols.append((name, v))
+        cols[name] = v if np.dtype(v.dtype) in PCD_DTYPES else v.astype(np.float64)
     return cols
 
 
-def _records(cols: list[tuple[str, np.ndarray]]) -> np.ndarray:
-    dtype = np.dtype([(n, v.dtype.newbyteorder("<")) for n, v in cols])
-    rec = np.empty(len(cols[0][1]), dtype=dtype)
-    for n, v in cols:
-        rec[n] = v
-    return rec
-
-
 def write_point_cloud(path: str | Path, cloud: FrameCloud, *, overwrite: bool = False) -> Path:
-    """Write a :class:`FrameCloud` as binary PCD (v0.7) or binary little-endian PLY, by suffix.
+    """Write a :class:`FrameCloud` as binary PCD (v0.7) or binary little-endian PLY, by suffix
+    (:func:`fusion.export.pcd.write_points`).
 
     Raises:
         StoreError: another suffix, or the file exists and ``overwrite`` is False.
@@ -140,27 +127,7 @@ def write_point_cloud(path: str | Path, cloud: FrameCloud, *, overwrite: bool = 
         raise StoreError(f"{out}: use a .pcd or .ply file name (-o)")
     if out.exists() and not overwrite:
         raise StoreError(f"{out} exists; pass --overwrite to replace it")
-    ply = out.suffix.lower() == ".ply"
-    rec = _records(_columns(cloud, ply))
-    if ply:
-        props = "".join(f"property {_PLY_TYPES[f'{rec.dtype[n].kind}{rec.dtype[n].itemsize}']} {n}\n"
-                        for n in rec.dtype.names or ())
-        header = (f"ply\nformat binary_little_endian 1.0\ncomment fusion export, frame {cloud.frame}\n"
-                  f"element vertex {len(rec)}\n{props}end_header\n")
-    else:
-        names = rec.dtype.names or ()
-        header = (
-            f"# .PCD v0.7 - fusion export, frame {cloud.frame}\nVERSION 0.7\nFIELDS {' '.join(names)}\n"
-            f"SIZE {' '.join(str(rec.dtype[n].itemsize) for n in names)}\n"
-            f"TYPE {' '.join(_PCD_TYPES[rec.dtype[n].kind] for n in names)}\n"
-            f"COUNT {' '.join('1' for _ in names)}\nWIDTH {len(rec)}\nHEIGHT 1\nVIEWPOINT 0 0 0 1 0 0 0\n"
-            f"POINTS {len(rec)}\nDATA binary\n"
-        )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "wb") as f:
-        f.write(header.encode("ascii"))
-        f.write(rec.tobytes())
-    return out
+    return write_points(out, _columns(cloud))
 
 
 def read_pcd(path: str | Path) -> tuple[dict[str, str], np.ndarray]:

@@ -24,6 +24,7 @@ DESKEWED = 0
 GAP = 1  # the trajectory has a gap longer than ``max_gap_ns`` inside the sweep: ``out`` untouched
 # (the rule is :func:`calibration.interpolate.span_status`, the pose interpolator's)
 NOT_COVERED = 2  # a point time or the reference time is outside the trajectory: ``out`` untouched
+NOT_ORGANIZED = 3  # internal: the organized kernel's answer for a cloud it does not handle
 
 
 @njit(cache=True)
@@ -38,32 +39,9 @@ def _organized(pt, columns):  # type: ignore[no-untyped-def]
     return True
 
 
-@njit(cache=True, nogil=True)  # nogil: the shard pool's threads go on while a sweep is deskewed
-def deskew_sweep(  # type: ignore[no-untyped-def]
-    xyz, pt, offset_ns, ref_ns, lo_ns, hi_ns, times, traj_t, traj_q, R_bl, t_bl, max_gap_ns, columns, out
-):
-    """Deskew one sweep to the LiDAR pose at ``ref_ns`` (as :func:`fusion.sync.deskew_points`).
-
-    Args:
-        xyz: (N, 3) float32 finite points in the LiDAR frame, m.
-        pt: (N,) int64 per-point times on the sensor clock, ns.
-        offset_ns: Sensor clock -> common clock, ns (``pt + offset_ns`` is on the common clock).
-        ref_ns: Reference time (common clock), ns.
-        lo_ns, hi_ns: Earliest and latest of the point times (common clock) and ``ref_ns``, ns.
-        times: (K,) int64 trajectory sample times (common clock), strictly increasing, ns.
-        traj_t: (K, 3) float64 translations of ``T_world_base``, m.
-        traj_q: (K, 4) float64 rotations of ``T_world_base``, x, y, z, w.
-        R_bl, t_bl: (3, 3), (3,) float64 ``T_base_lidar``.
-        max_gap_ns: Trajectory samples further apart than this inside [lo_ns, hi_ns] are a gap.
-        columns: Width of an organized cloud (0: not organized).
-        out: (N, 3) float32 output.
-
-    Returns:
-        DESKEWED, GAP or NOT_COVERED (``out`` untouched for the latter two).
-    """
-    status = span_status(times, lo_ns, hi_ns, max_gap_ns)  # the pose interpolator's gap rule
-    if status != COVERED:
-        return GAP if status == SPAN_GAP else NOT_COVERED
+@njit(cache=True)  # not inlined: compiled once for both kernels
+def _segments(lo_ns, hi_ns, ref_ns, times, traj_t, traj_q, R_bl, t_bl):  # type: ignore[no-untyped-def]
+    """The trajectory window over [lo_ns, hi_ns] and its per-segment arrays, folded to ``ref_ns``."""
     # the samples bracketing [lo, hi]: j0 = last at or before lo, j1 = first at or after hi
     K = times.shape[0]
     j0 = max(first_at_or_after(times, lo_ns + 1) - 1, 0)
@@ -88,11 +66,81 @@ def deskew_sweep(  # type: ignore[no-untyped-def]
     seg_d = np.empty((S, 3))
     seg_axis = np.empty((S, 4))
     prepare_segments(w_t, w_q, R_ref, t_ref, R_bl, t_bl, seg_M, seg_c, seg_d, seg_axis)
-    if _organized(pt, columns):  # one composed map per column
-        col_t = pt[:columns] + offset_ns
-        affines = np.empty((columns, 12))
-        column_affines(col_t, w_times, seg_M, seg_c, seg_d, seg_axis, R_bl, t_bl, affines)
-        apply_column_affines(xyz, affines, False, out)
-    else:
-        deskew_kernel(xyz, pt + offset_ns, w_times, seg_M, seg_c, seg_d, seg_axis, R_bl, t_bl, False, out)
+    return w_times, seg_M, seg_c, seg_d, seg_axis
+
+
+@njit(cache=True, nogil=True)  # nogil: the shard pool's threads go on while a sweep is deskewed
+def _deskew_organized(  # type: ignore[no-untyped-def]
+    xyz, pt, offset_ns, ref_ns, lo_ns, hi_ns, times, traj_t, traj_q, R_bl, t_bl, max_gap_ns, columns, out
+):
+    """:func:`deskew_sweep` of an organized cloud (one time per column); NOT_ORGANIZED otherwise."""
+    if not _organized(pt, columns):
+        return NOT_ORGANIZED
+    status = span_status(times, lo_ns, hi_ns, max_gap_ns)  # the pose interpolator's gap rule
+    if status != COVERED:
+        return GAP if status == SPAN_GAP else NOT_COVERED
+    w_times, seg_M, seg_c, seg_d, seg_axis = _segments(lo_ns, hi_ns, ref_ns, times, traj_t, traj_q, R_bl, t_bl)
+    col_t = pt[:columns] + offset_ns
+    affines = np.empty((columns, 12))
+    column_affines(col_t, w_times, seg_M, seg_c, seg_d, seg_axis, R_bl, t_bl, affines)
+    apply_column_affines(xyz, affines, False, out)
     return DESKEWED
+
+
+@njit(cache=True, nogil=True)
+def _deskew_per_point(  # type: ignore[no-untyped-def]
+    xyz, pt, offset_ns, ref_ns, lo_ns, hi_ns, times, traj_t, traj_q, R_bl, t_bl, max_gap_ns, out
+):
+    """:func:`deskew_sweep` of any cloud, one pose per point time (the per-point kernel)."""
+    status = span_status(times, lo_ns, hi_ns, max_gap_ns)
+    if status != COVERED:
+        return GAP if status == SPAN_GAP else NOT_COVERED
+    w_times, seg_M, seg_c, seg_d, seg_axis = _segments(lo_ns, hi_ns, ref_ns, times, traj_t, traj_q, R_bl, t_bl)
+    deskew_kernel(xyz, pt + offset_ns, w_times, seg_M, seg_c, seg_d, seg_axis, R_bl, t_bl, False, out)
+    return DESKEWED
+
+
+def deskew_sweep(
+    xyz: np.ndarray,
+    pt: np.ndarray,
+    offset_ns: int | np.int64,
+    ref_ns: int | np.int64,
+    lo_ns: int | np.int64,
+    hi_ns: int | np.int64,
+    times: np.ndarray,
+    traj_t: np.ndarray,
+    traj_q: np.ndarray,
+    R_bl: np.ndarray,
+    t_bl: np.ndarray,
+    max_gap_ns: int | np.int64,
+    columns: int,
+    out: np.ndarray,
+) -> int:
+    """Deskew one sweep to the LiDAR pose at ``ref_ns`` (as :func:`fusion.sync.deskew_points`).
+
+    Two kernels, so that a log of organized clouds never compiles the per-point kernel (its
+    first-run compile cost several seconds): the organized one answers NOT_ORGANIZED when the
+    point times are not one per column, and the per-point one then runs.
+
+    Args:
+        xyz: (N, 3) float32 finite points in the LiDAR frame, m.
+        pt: (N,) int64 per-point times on the sensor clock, ns.
+        offset_ns: Sensor clock -> common clock, ns (``pt + offset_ns`` is on the common clock).
+        ref_ns: Reference time (common clock), ns.
+        lo_ns, hi_ns: Earliest and latest of the point times (common clock) and ``ref_ns``, ns.
+        times: (K,) int64 trajectory sample times (common clock), strictly increasing, ns.
+        traj_t: (K, 3) float64 translations of ``T_world_base``, m.
+        traj_q: (K, 4) float64 rotations of ``T_world_base``, x, y, z, w.
+        R_bl, t_bl: (3, 3), (3,) float64 ``T_base_lidar``.
+        max_gap_ns: Trajectory samples further apart than this inside [lo_ns, hi_ns] are a gap.
+        columns: Width of an organized cloud (0: not organized).
+        out: (N, 3) float32 output.
+
+    Returns:
+        DESKEWED, GAP or NOT_COVERED (``out`` untouched for the latter two).
+    """
+    args = (xyz, pt, offset_ns, ref_ns, lo_ns, hi_ns, times, traj_t, traj_q, R_bl, t_bl, max_gap_ns)
+    status = int(_deskew_organized(*args, columns, out))
+    if status != NOT_ORGANIZED:
+        return status
+    return int(_deskew_per_point(*args, out))
