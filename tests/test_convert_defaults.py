@@ -139,7 +139,8 @@ def test_a_sensor_that_stores_nothing_fails_the_conversion(tmp_path: Path) -> No
     with pytest.raises(NothingStoredError, match=r"sensor lidar \(/lidar/points\): 0 of 20 message\(s\) stored; "
                        r"main reason: 20 decode_error"):
         convert([bag], str(tmp_path / "out.zarr"), ConvertConfig())
-    assert not validate_store(tmp_path / "out.zarr").ok  # the store is not left looking valid
+    assert not (tmp_path / "out.zarr").exists()  # nothing left behind that could look valid
+    assert not validate_store(tmp_path / "out.zarr").ok
 
 
 def test_nothing_stored_through_the_cli_is_one_error_line(tmp_path: Path) -> None:
@@ -150,7 +151,8 @@ def test_nothing_stored_through_the_cli_is_one_error_line(tmp_path: Path) -> Non
     errors = [line for line in r.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "sensor lidar (/lidar/points)" in errors[0] and "decode_error" in errors[0]
     assert "Traceback" not in r.stderr
-    assert _fusion("validate", str(out)).returncode == 1
+    assert not out.exists()  # a failed conversion leaves no store behind
+    assert _fusion("validate", str(out)).returncode == 2
     # excluded on purpose: the IMU alone converts, frames at its rate
     r = _fusion("convert", str(bag), "-o", str(out), "--overwrite", "--exclude-topic", "/lidar/points", "--json")
     assert r.returncode == 0, r.stderr

@@ -50,30 +50,32 @@ def _rows(columns: Mapping[str, np.ndarray]) -> np.ndarray:
     return rows
 
 
-def _pcd_header(rows: np.ndarray) -> str:
+def _pcd_header(rows: np.ndarray, comment: str) -> str:
     names = list(rows.dtype.names or ())
     types = [_TYPES[np.dtype(rows.dtype[n].newbyteorder("="))] for n in names]
     return (
-        "# .PCD v0.7 - Point Cloud Data file format\nVERSION 0.7\n"
+        f"# .PCD v0.7 - {comment or 'Point Cloud Data file format'}\nVERSION 0.7\n"
         f"FIELDS {' '.join(names)}\nSIZE {' '.join(str(t[1]) for t in types)}\n"
         f"TYPE {' '.join(t[0] for t in types)}\nCOUNT {' '.join('1' for _ in names)}\n"
         f"WIDTH {len(rows)}\nHEIGHT 1\nVIEWPOINT 0 0 0 1 0 0 0\nPOINTS {len(rows)}\nDATA binary\n"
     )
 
 
-def _ply_header(rows: np.ndarray) -> str:
+def _ply_header(rows: np.ndarray, comment: str) -> str:
     names = list(rows.dtype.names or ())
     props = "".join(f"property {_TYPES[np.dtype(rows.dtype[n].newbyteorder('='))][2]} {n}\n" for n in names)
-    return f"ply\nformat binary_little_endian 1.0\nelement vertex {len(rows)}\n{props}end_header\n"
+    note = f"comment {comment}\n" if comment else ""
+    return f"ply\nformat binary_little_endian 1.0\n{note}element vertex {len(rows)}\n{props}end_header\n"
 
 
-def write_points(path: str | Path, columns: Mapping[str, np.ndarray]) -> Path:
+def write_points(path: str | Path, columns: Mapping[str, np.ndarray], comment: str = "") -> Path:
     """Write named per-point fields as a binary PCD or PLY file (by suffix), atomically.
 
     Args:
         path: Output file, ``.pcd`` or ``.ply``; written to a temporary name then renamed.
         columns: Field name -> (N,) array (float32/64, (u)int8/16/32), in file order,
             e.g. ``{"x": x, "y": y, "z": z, "intensity": i}``.
+        comment: One line of text for the header (e.g. the coordinate frame), no line break.
 
     Returns:
         The path written.
@@ -83,7 +85,8 @@ def write_points(path: str | Path, columns: Mapping[str, np.ndarray]) -> Path:
     if suffix not in SUFFIXES:
         raise StoreError(f"{out}: use a .pcd or .ply file name")
     rows = _rows(columns)
-    header = _pcd_header(rows) if suffix == ".pcd" else _ply_header(rows)
+    comment = comment.replace("\n", " ")
+    header = _pcd_header(rows, comment) if suffix == ".pcd" else _ply_header(rows, comment)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
     try:

@@ -127,7 +127,7 @@ def write_point_cloud(path: str | Path, cloud: FrameCloud, *, overwrite: bool = 
         raise StoreError(f"{out}: use a .pcd or .ply file name (-o)")
     if out.exists() and not overwrite:
         raise StoreError(f"{out} exists; pass --overwrite to replace it")
-    return write_points(out, _columns(cloud))
+    return write_points(out, _columns(cloud), comment=f"fusion export, frame {cloud.frame}")
 
 
 def read_pcd(path: str | Path) -> tuple[dict[str, str], np.ndarray]:

@@ -90,6 +90,12 @@ def check_reference(cfg: ConvertConfig, selected: SelectedSensors) -> None:
         _reference(cfg, selected)
 
 
+def _repeated_share(stamps: np.ndarray) -> float:
+    """Share of the non-zero stamps that repeat an earlier one."""
+    nz = stamps[stamps != 0]
+    return 1.0 - np.unique(nz).size / nz.size if nz.size else 0.0
+
+
 def _reference(cfg: ConvertConfig, selected: SelectedSensors, scan: Scan | None = None,
                report: ReportBuilder | None = None) -> FrameReference:
     ref = cfg.frames.reference
@@ -242,6 +248,13 @@ def _tables(scan: Scan, selected: SelectedSensors, rig: Rig, report: ReportBuild
             report.warn(
                 f"{name} ({sel.topic}): {int((tab.stamp_ns == 0).sum())}/{len(st)} header stamps are 0; "
                 "aligning this stream by bag record time (off by the transport latency)"
+            )
+        elif tab.stamp_source == "header" and len(tab.stamp_ns) > 1 and _repeated_share(tab.stamp_ns) > 0.5:
+            tab.stamp_source = "record"
+            report.warn(
+                f"{name} ({sel.topic}): {_repeated_share(tab.stamp_ns):.0%} of its header stamps repeat an earlier "
+                "one (the sensor does not update them); aligning this stream by bag record time (off by the "
+                "transport latency)"
             )
         tab.mark_unusable()
         if kinds.get(sel.kind).has_sweeps:
