@@ -94,7 +94,8 @@ def test_imu_on_another_clock_is_estimated_and_applied_by_default(tmp_path: Path
     off = 10**18  # the IMU's clock runs 1e9 s behind
     bags, _, _ = make_log(tmp_path / "a", clock_offsets_ns={"imu": off}, duration_s=6.0)
     plain, _, _ = make_log(tmp_path / "b", duration_s=6.0)
-    convert([bags["mcap"]], str(tmp_path / "a.zarr"), ConvertConfig())
+    summary = convert([bags["mcap"]], str(tmp_path / "a.zarr"), ConvertConfig()).sensors["imu_link"]
+    assert summary["clock_domain"] == "uptime" and abs(summary["clock_offset_ns"] - off) < 1_000_000  # in the summary
     convert([plain["mcap"]], str(tmp_path / "b.zarr"), ConvertConfig())
     ds = fusion.open(str(tmp_path / "a.zarr"))
     entry = ds.report["clock"]["imu_link"]

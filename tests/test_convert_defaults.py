@@ -159,8 +159,8 @@ def test_nothing_stored_through_the_cli_is_one_error_line(tmp_path: Path) -> Non
     d = json.loads(r.stdout)
     assert d["counts"] == {"imu": 200} and d["reference"].startswith("rate:100")
     assert d["sensors"]["imu"] == {"kind": "imu", "topics": ["/imu/data"], "stamp_source": "header",
-                                   "clock_offset_ns": 0, "extrinsic": "identity", "stored": 200, "skipped": 0,
-                                   "main_skip_reason": None}
+                                   "clock_offset_ns": 0, "clock_domain": "common", "extrinsic": "identity",
+                                   "stored": 200, "skipped": 0, "main_skip_reason": None}
     assert _fusion("validate", str(out)).returncode == 0
 
 

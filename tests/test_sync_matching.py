@@ -96,3 +96,16 @@ def test_default_tolerance_is_half_median_period():
     assert idx.tolist() == [2]
     with pytest.raises(SyncError, match="distinct stamp"):
         default_tolerance_ns(np.array([5, 5]))
+
+
+def test_default_tolerance_of_a_bursty_stream_is_half_its_mean_period() -> None:
+    """Messages recorded three at a time (0.1 ms apart) every 30 ms: the median spacing is 0.1 ms, the
+    period 10 ms on average; half the mean period is the tolerance (half the median would match nothing)."""
+    from fusion.sync.matching import default_tolerance_ns
+
+    base = np.arange(50, dtype=np.int64) * 30_000_000
+    bursty = np.sort(np.concatenate([base, base + 100_000, base + 200_000]))
+    tol = default_tolerance_ns(bursty)
+    assert abs(tol - (bursty[-1] - bursty[0]) / (bursty.size - 1) / 2) < 1  # 4.97 ms
+    regular = np.arange(50, dtype=np.int64) * 10_000_000
+    assert default_tolerance_ns(regular) == 5_000_000  # unchanged for a regular stream

@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "inspect": ("fusion.cli.inspect", "inspect", "Summarise bags (topics, rates, latency, anomalies) or a store."),
     "convert": ("fusion.cli.convert", "convert", "Read, synchronize and write bags into a Zarr v3 store."),
     "validate": ("fusion.cli.validate", "validate", "Check a store for completeness and consistency."),
+    "config": ("fusion.cli.config", "config", "Write the config discovery makes of a log (init), to edit."),
     "calib": ("fusion.cli.calib", "calib", "Extract a rig from bags; draw LiDAR on camera images to check it."),
     "synth": ("fusion.cli.synth", "synth", "Write a synthetic drive log with ground truth."),
     "annotate": ("fusion.cli.annotate", "annotate", "Import and export 3D cuboid annotations."),

@@ -57,7 +57,8 @@ def _print_sensors(con: Any, result: Any) -> None:
     for name, s in sorted(sensors.items()):
         skipped = str(s["skipped"]) + (f" ({s['main_skip_reason']})" if s.get("main_skip_reason") else "")
         by_record = " (record time)" if s.get("stamp_source") == "record" else ""
-        offset = f"{s['clock_offset_ns'] / 1e6:.3f} ms{by_record}"
+        domain = s.get("clock_domain", "common")
+        offset = f"{s['clock_offset_ns'] / 1e6:.3f} ms{by_record}" + ("" if domain == "common" else f" ({domain})")
         table.add_row(name, s["kind"], ", ".join(s["topics"]), offset, s["extrinsic"], str(s["stored"]), skipped)
     con.print(table)
 

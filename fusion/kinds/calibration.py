@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from fusion.errors import DecodeError
 from fusion.kinds.base import KindBase, Role, TopicScanner
 from fusion.kinds.ego import is_static_topic
 from fusion.readers.records import CameraInfoRecord, TransformBatch
@@ -29,10 +28,7 @@ class _StaticScanner:
         self.ctx = ctx
 
     def message(self, raw: RawMessage) -> None:
-        try:
-            rec = self.ctx.decode(raw)
-        except DecodeError:
-            return
+        rec = self.ctx.decode_quiet(raw)
         if isinstance(rec, TransformBatch) and rec.static:
             self.ctx.add_static(rec)
 
@@ -80,10 +76,7 @@ class _InfoScanner:
     def message(self, raw: RawMessage) -> None:
         if self.known:
             return
-        try:
-            rec = self.ctx.decode(raw)
-        except DecodeError:
-            return
+        rec = self.ctx.decode_quiet(raw)
         if isinstance(rec, CameraInfoRecord):
             self.known = True
             infos = self.ctx.out.camera_infos

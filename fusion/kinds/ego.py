@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from fusion.errors import DecodeError
 from fusion.kinds.base import KindBase, Role, TopicScanner
 from fusion.readers.records import PoseSample, TransformBatch
 
@@ -59,10 +58,7 @@ class _RigTfScanner:
         self.ctx = ctx
 
     def message(self, raw: RawMessage) -> None:
-        try:
-            rec = self.ctx.decode(raw)
-        except DecodeError:
-            return  # not a stream of the conversion: nothing to report
+        rec = self.ctx.decode_quiet(raw)
         if isinstance(rec, TransformBatch) and not rec.static:
             self.ctx.add_dynamic(rec)
 

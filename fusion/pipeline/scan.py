@@ -142,6 +142,13 @@ class ScanContext:
         if not self.out.sample_frames.get(topic):
             self.out.sample_frames[topic] = frame_id
 
+    def decode_quiet(self, raw: RawMessage) -> Record | None:
+        """``raw`` decoded, or None when it does not decode (a topic read only for the rig: not reported)."""
+        try:
+            return self.decode(raw)
+        except DecodeError:
+            return None
+
     def decode_or_report(self, raw: RawMessage) -> Record | None:
         """A continuous-stream (IMU, ego) message decoded, or None when it does not decode (then it is
         reported as skipped and counted)."""

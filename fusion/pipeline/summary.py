@@ -67,19 +67,24 @@ def check_stored(selected: SelectedSensors, report: ReportBuilder) -> None:
 
 def sensor_summary(selected: SelectedSensors, rig: Rig, plan: ConversionPlan,
                    report: ReportBuilder) -> dict[str, dict[str, Any]]:
-    """Per sensor: kind, topics, ``clock_offset_ns`` applied, ``extrinsic`` source, stored/skipped, main reason."""
+    """Per sensor: kind, topics, ``clock_offset_ns`` applied and ``clock_domain`` (:mod:`fusion.sync.domains`),
+    ``extrinsic`` source, stored/skipped, main reason."""
     out: dict[str, dict[str, Any]] = {}
     for sel in selected_streams(selected):
         tally = report.topics.get(sel.topic)
         topics = [sel.topic] + ([sel.trigger_topic] if sel.trigger_topic else [])
         table = plan.tables.get(sel.name)
+        clock = report.clock.get(sel.name) or {}
         offset = table.offset_ns if table is not None else selected.offset_ns(rig, sel.name)
+        if table is None and clock.get("applied"):  # a continuous stream: its offset is the applied estimate
+            offset = int(clock["offset_ns"])
         skipped = sum(tally.skipped.values()) if tally is not None else 0
         out[sel.name] = {
             "kind": sel.kind,
             "topics": topics,
             "stamp_source": sel.stamp_source if sel.trigger_topic else (table.stamp_source if table else "header"),
             "clock_offset_ns": int(offset),
+            "clock_domain": str(clock.get("domain", "common")),
             "extrinsic": report.extrinsic_sources.get(sel.name, "identity"),
             "stored": tally.stored if tally is not None else 0,
             "skipped": skipped,

@@ -29,6 +29,9 @@ I64 = NDArray[np.int64]
 def default_tolerance_ns(msg_ns: ArrayLike) -> int:
     """Half the median period of a stream (ns): the default matching tolerance.
 
+    A stream that arrives in bursts (median spacing under a quarter of the mean) takes the mean
+    period instead (a radar aligned by record time whose messages are recorded several at once).
+
     Args:
         msg_ns: (M,) int64 stamps, any order; duplicates are ignored.
 
@@ -41,7 +44,11 @@ def default_tolerance_ns(msg_ns: ArrayLike) -> int:
             f"cannot derive a default matching tolerance from {u.size} distinct stamp(s); "
             "give the sensor's tolerance explicitly"
         )
-    return int(np.median(np.diff(u))) // 2
+    period = float(np.median(np.diff(u)))
+    mean = float(u[-1] - u[0]) / (u.size - 1)
+    if period < 0.25 * mean:  # bursts (several messages recorded at once): the median spacing is not the period
+        period = mean
+    return int(period) // 2
 
 
 def candidates(msg_ns: ArrayLike) -> tuple[I64, I64]:
