@@ -10,7 +10,6 @@ The public entry point for reading a converted store is :func:`open`::
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 from fusion._numba_cache import configure_numba_cache
@@ -19,13 +18,25 @@ configure_numba_cache()  # before anything imports numba: a non-editable install
 
 from fusion.errors import FusionError  # noqa: E402
 
-try:
-    __version__ = version("fusion")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0+local"
-
 if TYPE_CHECKING:
     from fusion.store.dataset import Dataset
+
+    __version__: str
+
+
+def __getattr__(name: str) -> Any:
+    """``fusion.__version__``, read from the installed metadata on first use (importlib.metadata costs
+    ≈ 25 ms, which every CLI start-up would pay)."""
+    if name != "__version__":
+        raise AttributeError(f"module 'fusion' has no attribute {name!r}")
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        value = version("fusion")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        value = "0.0.0+local"
+    globals()["__version__"] = value
+    return value
 
 
 def open(path_or_url: str, **storage_options: Any) -> Dataset:

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from fusion.cli.output import console, print_convert_result, progress_bar
+from fusion.cli.output import console, print_convert_result, progress_bar, result_dict
 from fusion.errors import FusionError
 
 
@@ -94,12 +94,40 @@ def convert(
         raise click.UsageError("--dask fans out over several logs: use it together with --each")
     from fusion.pipeline.convert import convert as run
 
-    with progress_bar("converting", enabled=not as_json and sys.stderr.isatty()) as update:
-        result = run(bags, output, cfg, overwrite=overwrite, resume=resume, storage_options=options, progress=update)
+    try:
+        with progress_bar("converting", enabled=not as_json and sys.stderr.isatty()) as update:
+            result = run(bags, output, cfg, overwrite=overwrite, resume=resume, storage_options=options,
+                         progress=update)  # fmt: skip
+    except KeyboardInterrupt:
+        raise Interrupted([output]) from None
     if as_json:
-        click.echo(json.dumps(_result_dict(result), indent=2))
+        click.echo(json.dumps(result_dict(result), indent=2))
     else:
         print_convert_result(result)
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during a conversion: the stores it was writing are incomplete (``fusion.cli.main`` prints it)."""
+
+    def __init__(self, stores: list[str], each: bool = False) -> None:
+        super().__init__()
+        self.stores = stores
+        self.each = each
+
+    def message(self, argv: list[str]) -> str:
+        """One line: which store(s) are incomplete and the command (``fusion`` + ``argv``) that finishes them."""
+        cmd = " ".join(_quote(a) for a in argv if a not in ("--resume", "--overwrite"))
+        what = self.stores[0]
+        if self.each:
+            what = "every store of a log not finished under " + self.stores[0].rsplit("/", 1)[0]
+        return (f"interrupted: {what} is incomplete; finish with: fusion {cmd} --resume "
+                "(or start again with --overwrite)")  # fmt: skip
+
+
+def _quote(arg: str) -> str:
+    import shlex
+
+    return shlex.quote(arg)
 
 
 def _storage_options(items: tuple[str, ...]) -> dict[str, Any] | None:
@@ -112,15 +140,6 @@ def _storage_options(items: tuple[str, ...]) -> dict[str, Any] | None:
             raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--storage-option")
         out[key] = value
     return out
-
-
-def _result_dict(result: Any) -> dict[str, Any]:
-    from dataclasses import asdict
-
-    d = asdict(result)
-    d["mb_per_s"] = result.mb_per_s
-    d["realtime_factor"] = result.realtime_factor
-    return d
 
 
 def _failure_message(exc: BaseException) -> str:
@@ -145,9 +164,10 @@ def _convert_each(
     options: dict[str, Any] | None,
     as_json: bool,
 ) -> None:
-    from fusion.pipeline.batch import convert_many
+    from fusion.pipeline.batch import convert_many, store_names
 
-    results = convert_many(
+    try:
+        results = convert_many(
         list(bags),
         output,
         cfg,
@@ -156,7 +176,10 @@ def _convert_each(
         dask=dask_address,
         workers=workers,
         storage_options=options,
-    )
+        )
+    except KeyboardInterrupt:
+        base = output.rstrip("/")
+        raise Interrupted([f"{base}/{n}" for n in store_names(list(bags))], each=True) from None
     failed = 0
     rows = []
     for bag, res in results:
@@ -167,10 +190,31 @@ def _convert_each(
             if not as_json:
                 console(stderr=True).print(f"[red]error[/red]: {bag}: {msg}")
         else:
-            rows.append({"bag": str(bag), **_result_dict(res)})
+            rows.append({"bag": str(bag), **result_dict(res)})
             if not as_json:
                 print_convert_result(res)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
+    else:
+        print_each_table(rows)
     if failed:
         raise SystemExit(2)
+
+
+def print_each_table(rows: list[dict[str, Any]]) -> None:
+    """The last thing ``--each`` prints: one line per log (ok or failed with the reason, frames, time, size)."""
+    from fusion.cli.tables import Column, fit_table
+
+    con = console()
+    columns = (Column("log", elide=True), Column("store", elide=True), Column("result", elide=True),
+               Column("frames", right=True), Column("time s", right=True), Column("MB", right=True),
+               Column("× real time", right=True))  # fmt: skip
+    table_rows = []
+    for r in rows:
+        if "error" in r:
+            table_rows.append((r["bag"], "-", f"failed: {r['error']}", "-", "-", "-", "-"))
+        else:
+            table_rows.append((r["bag"], r["store"], "ok", str(r["frames"]), f"{r['seconds']:.2f}",
+                               f"{r['bag_bytes'] / 1e6:.1f}", f"{r['realtime_factor']:.1f}"))  # fmt: skip
+    ok = sum(1 for r in rows if "error" not in r)
+    con.print(fit_table(columns, table_rows, con, title=f"{ok} of {len(rows)} log(s) converted"))

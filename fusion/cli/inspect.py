@@ -7,18 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.table import Table
 
 from fusion.cli.output import console
-
-
-def _wide_console() -> Any:
-    con = console()
-    if not con.is_terminal:
-        from rich.console import Console
-
-        con = Console(highlight=False, width=220)
-    return con
+from fusion.cli.tables import Column, fit_table
 
 
 def _iso(ns: int | None) -> str:
@@ -32,7 +23,9 @@ def _iso(ns: int | None) -> str:
 def _lat(ms: float | None) -> str:
     if ms is None:
         return "-"
-    return f"{ms / 1000:.1f}s" if abs(ms) >= 10_000 else f"{ms:.2f}"
+    if abs(ms) >= 86_400_000:
+        return f"{ms / 86_400_000:.2f} d"
+    return f"{ms / 1000:.1f} s" if abs(ms) >= 10_000 else f"{ms:.2f}"
 
 
 def _fmt(v: Any, digits: int = 2) -> str:
@@ -54,16 +47,16 @@ def _anomalies(a: dict[str, Any] | None) -> str:
 
 def print_bag_summary(summary: dict[str, Any]) -> None:
     """Rich table of :func:`fusion.readers.inspect.inspect_bags` output."""
-    con = _wide_console()
+    con = console()
     con.print(
         f"[bold]{', '.join(summary['paths'])}[/bold] ({summary.get('format', '?')}): "
         f"{summary.get('message_count', 0)} messages, {summary.get('duration_s', 0.0):.3f} s of record time"
         f" ({_iso(summary.get('start_record_ns'))} → {_iso(summary.get('end_record_ns'))})"
     )
-    table = Table(show_edge=False)
-    cols = ("topic", "type", "kind", "frame", "count", "rate Hz", "jitter ms", "latency p50 / p99 ms", "anomalies")
-    for c in cols:
-        table.add_column(c, justify="right" if c in ("count", "rate Hz", "jitter ms") else "left", overflow="fold")
+    columns = (Column("topic", elide=True), Column("type", elide=True), Column("kind"), Column("frame", elide=True),
+               Column("count", right=True), Column("rate Hz", right=True), Column("jitter ms", right=True),
+               Column("latency p50 / p99 ms"), Column("anomalies", elide=True))  # fmt: skip
+    rows: list[tuple[str, ...]] = []
     notes_out: list[str] = []
     for name, t in summary["topics"].items():
         lat = t.get("latency_ms")
@@ -74,15 +67,15 @@ def print_bag_summary(summary: dict[str, Any]) -> None:
             notes.append(f"point time: {t['lidar_time_convention']}")
         if t.get("type_error"):
             notes.append(f"[red]{t['type_error']}[/red]")
-        table.add_row(
+        rows.append((
             name, t["msgtype"].replace("/msg/", "/"), t["kind"], t.get("frame_id") or "-", str(t["count"]),
             _fmt(t.get("rate_hz")), _fmt(t.get("jitter_ms"), 3),
             f"{_lat(lat['median'])} / {_lat(lat['p99'])}" if lat else "-",
             _anomalies(t.get("anomalies")),
-        )  # fmt: skip
+        ))  # fmt: skip
         if notes:
             notes_out.append(f"  {name}: {'; '.join(notes)}")
-    con.print(table)
+    con.print(fit_table(columns, rows, con))
     for line in notes_out:
         con.print(line)
     domains = summary.get("clock_domains") or {}
@@ -96,22 +89,46 @@ def print_bag_summary(summary: dict[str, Any]) -> None:
         con.print(f"[red]damaged:[/red] {summary['error']}")
 
 
-def print_store_summary(summary: dict[str, Any]) -> None:
-    """Key facts of :func:`fusion.store.inspect_store` output."""
-    con = _wide_console()
-    keys = ("url", "fusion_format", "complete", "frames", "duration_s", "frame_rate_hz", "base_frame", "world_frame")
-    for k in keys:
-        if k in summary:
-            con.print(f"[bold]{k}[/bold]: {summary[k]}")
-    table = Table(show_edge=False)
-    for c in ("sensor", "kind", "topic", "count", "matched", "median |dt| ms", "max |dt| ms"):
-        table.add_column(c)
+def _pct(v: Any) -> str:
+    return "-" if v is None else f"{100 * float(v):.1f} %"
+
+
+def print_store_summary(summary: dict[str, Any], *, max_warnings: int = 10) -> None:
+    """Key facts of :func:`fusion.store.inspect_store` output, the sensors, the report's warnings and skips."""
+    con = console()
+    state = "complete" if summary.get("complete") else "[red]incomplete[/red] (an interrupted conversion)"
+    rate = summary.get("frame_rate_hz")
+    con.print(
+        f"[bold]{summary.get('url')}[/bold]: fusion store format {summary.get('fusion_format', '?')}, {state}; "
+        f"{summary.get('frames', 0)} frames over {float(summary.get('duration_s') or 0.0):.2f} s"
+        + (f" ({rate:.2f} Hz)" if rate else "")
+        + f", start {_iso(summary.get('start_ns'))}"
+    )
+    con.print(f"frames: base {summary.get('base_frame', '-')}, world {summary.get('world_frame', '-')}; "
+              f"ego poses: {summary.get('ego_samples', 0)}")  # fmt: skip
+    columns = (Column("sensor", elide=True), Column("kind"), Column("topic", elide=True),
+               Column("stored", right=True), Column("frames matched", right=True),
+               Column("median |Δt| ms", right=True), Column("max |Δt| ms", right=True),
+               Column("skipped", elide=True))  # fmt: skip
+    skipped = summary.get("skipped_by_topic") or {}
+    rows = []
     for name, s in (summary.get("sensors") or {}).items():
-        table.add_row(
+        reasons = skipped.get(str(s.get("topic", "")), {})
+        skip = ", ".join(f"{n} {r}" for r, n in sorted(reasons.items(), key=lambda kv: -kv[1])) or "0"
+        rows.append((
             name, str(s.get("kind", "-")), str(s.get("topic", "-")), str(s.get("count", "-")),
-            _fmt(s.get("matched_fraction")), _fmt(s.get("median_abs_dt_ms")), _fmt(s.get("max_abs_dt_ms")),
-        )  # fmt: skip
-    con.print(table)
+            _pct(s.get("matched_fraction")), _fmt(s.get("median_abs_dt_ms")), _fmt(s.get("max_abs_dt_ms")), skip,
+        ))  # fmt: skip
+    con.print(fit_table(columns, rows, con))
+    topics = {str(s.get("topic", "")) for s in (summary.get("sensors") or {}).values()}
+    for topic, reasons in skipped.items():
+        if topic not in topics:
+            con.print(f"skipped on {topic}: " + ", ".join(f"{n} {r}" for r, n in sorted(reasons.items())))
+    warnings = summary.get("warnings") or []
+    for w in warnings[:max_warnings]:
+        con.print(f"[yellow]warning[/yellow]: {w}")
+    if len(warnings) > max_warnings:
+        con.print(f"… and {len(warnings) - max_warnings} more warning(s) (--json lists them all)")
 
 
 @click.command("inspect")

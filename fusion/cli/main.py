@@ -109,10 +109,13 @@ def usage_message(exc: click.UsageError) -> str:
 
 def main(argv: list[str] | None = None) -> Any:
     """Entry point: run the CLI, turning deliberate errors into one line."""
+    args = list(sys.argv[1:] if argv is None else argv)
     try:
-        return cli.main(args=argv, standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
+        return cli.main(args=args, standalone_mode=False)
+    except click.exceptions.Abort as exc:  # click turns Ctrl-C inside a command into Abort
+        cause = exc.__cause__ or exc.__context__
+        message = getattr(cause, "message", None)
+        click.echo(message(args) if callable(message) else "interrupted", err=True)
         sys.exit(130)
     except click.UsageError as exc:
         click.echo(f"error: {usage_message(exc)}", err=True)
@@ -132,8 +135,9 @@ def main(argv: list[str] | None = None) -> Any:
         if os.environ.get("FUSION_DEBUG"):
             raise
         sys.exit(2)
-    except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
+    except KeyboardInterrupt as exc:
+        message = getattr(exc, "message", None)
+        click.echo(message(args) if callable(message) else "interrupted", err=True)
         sys.exit(130)
 
 

@@ -7,27 +7,50 @@ from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
+
+from fusion.cli.tables import Column, fit_table
+
+#: Width of a console that is not a terminal (a log, a pipe): tables are printed whole, never cut.
+UNLIMITED_WIDTH = 1000
 
 
 def console(stderr: bool = False) -> Console:
-    """A rich console (colour only on a TTY)."""
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    """A rich console: colour and the terminal's width on a TTY; elsewhere no colour and no width limit."""
+    con = Console(stderr=stderr, highlight=False, soft_wrap=True)
+    if not con.is_terminal:
+        con.width = UNLIMITED_WIDTH
+    return con
 
 
 @contextmanager
-def progress_bar(label: str, enabled: bool) -> Iterator[Callable[[int, int], None]]:
-    """Yield ``update(done, total)``; draws a bar on stderr only when ``enabled`` (a TTY)."""
+def progress_bar(label: str, enabled: bool, unit: str = "bytes") -> Iterator[Callable[[int, int], None]]:
+    """Yield ``update(done, total)``; draws a bar on stderr only when ``enabled`` (a TTY).
+
+    Args:
+        label: What is being done ("converting").
+        enabled: Draw the bar (pass ``sys.stderr.isatty()`` and not ``--json``).
+        unit: ``bytes`` (size and speed columns) or a plural noun counted as ``done/total`` ("messages", "frames").
+    """
     if not enabled:
         yield lambda done, total: None
         return
-    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
 
+    columns: tuple[Any, ...] = (
+        (DownloadColumn(), TransferSpeedColumn()) if unit == "bytes" else (MofNCompleteColumn(), TextColumn(unit))
+    )
     with Progress(
         "[progress.description]{task.description}",
         BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
+        *columns,
         TimeRemainingColumn(),
         console=console(stderr=True),
         transient=True,
@@ -51,32 +74,66 @@ def _print_sensors(con: Any, result: Any) -> None:
     sensors = getattr(result, "sensors", None) or {}
     if not sensors:
         return
-    table = Table(title="sensors", show_edge=False)
-    for col in ("sensor", "kind", "topics", "clock offset", "extrinsic", "stored", "skipped (main reason)"):
-        table.add_column(col, justify="right" if col in ("stored", "clock offset") else "left")
+    columns = (Column("sensor", elide=True), Column("kind"), Column("topics", elide=True),
+               Column("clock offset", right=True), Column("clock", elide=True), Column("extrinsic"),
+               Column("stored", right=True), Column("skipped (main reason)", elide=True))  # fmt: skip
+    rows = []
     for name, s in sorted(sensors.items()):
         skipped = str(s["skipped"]) + (f" ({s['main_skip_reason']})" if s.get("main_skip_reason") else "")
-        by_record = " (record time)" if s.get("stamp_source") == "record" else ""
-        domain = s.get("clock_domain", "common")
-        offset = f"{s['clock_offset_ns'] / 1e6:.3f} ms{by_record}" + ("" if domain == "common" else f" ({domain})")
-        table.add_row(name, s["kind"], ", ".join(s["topics"]), offset, s["extrinsic"], str(s["stored"]), skipped)
-    con.print(table)
+        clock = CLOCK_WORDS.get(s.get("clock_domain", "common"), s.get("clock_domain", "common"))
+        if s.get("stamp_source") == "record":
+            clock += ", by record time"
+        rows.append((name, s["kind"], ", ".join(s["topics"]), format_offset_ns(s["clock_offset_ns"]), clock,
+                     s["extrinsic"], str(s["stored"]), skipped))  # fmt: skip
+    con.print(fit_table(columns, rows, con, title="sensors"))
 
 
-def print_convert_result(result: Any) -> None:
-    """The final summary of ``fusion convert``: frames, counts, skips, sync quality, throughput."""
+#: ``fusion.sync.domains`` clock domain -> the words of the summary's ``clock`` column.
+CLOCK_WORDS = {
+    "common": "common", "offset": "another clock", "uptime": "uptime clock", "simulated": "simulated time",
+    "zero": "stamps all 0", "drift": "drifting", "unknown": "unknown",
+}
+
+
+def format_offset_ns(offset_ns: int) -> str:
+    """A clock offset with a unit that keeps it short: ``0.000 ms``, ``-23.000 ms``, ``+338524.891 s``, ``-3.92 d``."""
+    ms = offset_ns / 1e6
+    if abs(ms) < 10_000:
+        return f"{ms:.3f} ms"
+    s = ms / 1e3
+    return f"{s:+.3f} s" if abs(s) < 10 * 86_400 else f"{s / 86_400:+.2f} d"
+
+
+def result_dict(result: Any) -> dict[str, Any]:
+    """A ``ConvertResult`` as the JSON ``--json`` prints (with its derived MB/s and real-time factor)."""
+    from dataclasses import asdict
+
+    d = asdict(result)
+    d["mb_per_s"] = result.mb_per_s
+    d["realtime_factor"] = result.realtime_factor
+    return d
+
+
+def print_convert_result(result: Any, *, sensors: bool = True) -> None:
+    """The final summary of ``fusion convert``: frames, counts, skips, sync quality, throughput.
+
+    Args:
+        result: The ``ConvertResult``.
+        sensors: Also print the per-sensor table (topics, clock, extrinsic source, skips).
+    """
     con = console()
     con.print(
         f"[bold]{result.store}[/bold]: {result.frames} frames over {result.duration_s:.1f} s, "
         f"{result.skipped} message(s) skipped (listed in the report)"
     )
-    table = Table(title="sync quality (|Δt| to the frame reference time)", show_edge=False)
-    for col in ("sensor", "stored msgs", "frames present", "missing", "p50 ms", "p99 ms", "max ms"):
-        table.add_column(col, justify="right" if col != "sensor" else "left")
+    columns = [Column("sensor", elide=True)] + [
+        Column(h, right=True) for h in ("stored msgs", "frames present", "missing", "p50 ms", "p99 ms", "max ms")
+    ]
     per = (result.quality or {}).get("sensors", {})
+    rows = []
     for name in sorted(set(per) | set(result.counts)):
         q = per.get(name, {})
-        table.add_row(
+        rows.append((
             name,
             str(result.counts.get(name, "-")),
             str(q.get("present", "-")),
@@ -84,9 +141,12 @@ def print_convert_result(result: Any) -> None:
             _ms(q.get("p50_ms")),
             _ms(q.get("p99_ms")),
             _ms(q.get("max_ms")),
-        )
-    con.print(table)
-    _print_sensors(con, result)
+        ))
+    con.print(fit_table(columns, rows, con, title="sync quality (|Δt| to the frame reference time)"))
+    if sensors:
+        _print_sensors(con, result)
+    elif getattr(result, "reference", ""):
+        con.print(f"frame reference: {result.reference}")
     for name, st in (result.lidar or {}).items():
         con.print(
             f"{name}: {st['deskewed']} sweeps deskewed, {st['not_deskewed_no_time']} without per-point time, "

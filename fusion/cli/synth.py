@@ -104,6 +104,7 @@ Example:
     help="Fault: no odometry/IMU/tf in this window.",
 )
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs in the folder.")
+@click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
 def synth(
     out_dir: Path,
     duration: float,
@@ -129,6 +130,7 @@ def synth(
     corrupt: int,
     gap: tuple[float, float] | None,
     overwrite: bool,
+    as_json: bool,
 ) -> None:
     """Write a deterministic synthetic drive log with exact ground truth.
 
@@ -144,11 +146,24 @@ def synth(
         cfg = _synth_config(**locals())
     except ConfigError as exc:
         raise ConfigError(in_flags(exc, SYNTH_FLAGS)) from None
-    out = generate(cfg, out_dir, formats=formats or FORMAT_CHOICES, overwrite=overwrite)
+    import sys
+
+    from fusion.cli.output import progress_bar
+
+    with progress_bar("writing", enabled=not as_json and sys.stderr.isatty(), unit="messages") as update:
+        out = generate(cfg, out_dir, formats=formats or FORMAT_CHOICES, overwrite=overwrite, progress=update)
+    total = sum(out.counts.values()) * len(out.bags)
+    if as_json:
+        import json
+
+        click.echo(json.dumps({
+            "bags": {fmt: str(path) for fmt, path in out.bags.items()}, "truth": str(out.truth_path),
+            "messages_per_bag": sum(out.counts.values()), "counts": out.counts, "seconds": round(out.elapsed_s, 3),
+        }, indent=2))  # fmt: skip
+        return
     for fmt, path in out.bags.items():
         click.echo(f"{fmt:5s} {path}")
     click.echo(f"truth {out.truth_path}")
-    total = sum(out.counts.values()) * len(out.bags)
     click.echo(
         f"{sum(out.counts.values())} messages per bag, {len(out.counts)} topics, "
         f"{total} written in {out.elapsed_s:.1f} s"

@@ -20,8 +20,9 @@ def inspect_store(url: Any, **storage_options: Any) -> dict[str, Any]:
         ``{"url", "fusion_format", "complete", "created_by", "input_fingerprint", "base_frame",
         "world_frame", "frames", "start_ns", "end_ns", "duration_s", "frame_rate_hz",
         "sensors": {name: {"kind", "topic", "frame_id", "count", "matched_frames",
-        "matched_fraction", "median_abs_dt_ms", "max_abs_dt_ms"}}, "ego_samples", "sync", "report_counts"}``
-        (``sync`` and ``report_counts`` come from the conversion report when present).
+        "matched_fraction", "median_abs_dt_ms", "max_abs_dt_ms"}}, "ego_samples", "sync", "report_counts", "warnings",
+        "skipped_by_topic": {topic: {reason: count}}, "skipped_total"}`` (``sync``, ``report_counts``,
+        the warnings and the skips come from the conversion report when present).
 
     Raises:
         StoreError / FormatVersionError: when the location holds no readable fusion store
@@ -63,4 +64,21 @@ def inspect_store(url: Any, **storage_options: Any) -> dict[str, Any]:
         "ego_samples": int(st.ego["time_ns"].shape[0]),
         "sync": report.get("sync", report.get("sync_quality")),
         "report_counts": report.get("counts"),
+        "warnings": list(report.get("warnings") or []),
+        "skipped_by_topic": _skipped_by_topic(report),
+        "skipped_total": int(report.get("skipped_total", len(report.get("skipped") or []))),
     }
+
+
+def _skipped_by_topic(report: dict[str, Any]) -> dict[str, dict[str, int]]:
+    """Per topic, the number of messages the conversion skipped per reason (from the report)."""
+    out: dict[str, dict[str, int]] = {}
+    for topic, t in (report.get("topics") or {}).items():
+        reasons = {str(k): int(v) for k, v in (t.get("skipped") or {}).items() if v}
+        if reasons:
+            out[str(topic)] = reasons
+    if not out:  # older reports: only the list of skipped messages
+        for item in report.get("skipped") or []:
+            reasons = out.setdefault(str(item.get("topic", "?")), {})
+            reasons[str(item.get("reason", "?"))] = reasons.get(str(item.get("reason", "?")), 0) + 1
+    return out

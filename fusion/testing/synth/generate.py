@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -112,7 +112,7 @@ def _prepare(out_dir: Path, formats: Sequence[str], overwrite: bool) -> None:
 
 
 def generate(cfg: SynthConfig, out_dir: str | Path, formats: Sequence[str] = ("bag", "db3", "mcap"),
-             overwrite: bool = False) -> SynthOutput:
+             overwrite: bool = False, progress: Callable[[int, int], None] | None = None) -> SynthOutput:
     """Write the log described by ``cfg`` into ``out_dir`` in ``formats`` plus ``truth.json``/``truth.npz``.
 
     Args:
@@ -120,6 +120,7 @@ def generate(cfg: SynthConfig, out_dir: str | Path, formats: Sequence[str] = ("b
         out_dir: output folder (created). Bags: ``synth.bag``, ``synth_db3/``, ``synth_mcap/``.
         formats: any of ``bag`` (ROS 1), ``db3`` (ROS 2 sqlite3), ``mcap`` (ROS 2 MCAP).
         overwrite: replace existing outputs instead of raising ConfigError.
+        progress: called as ``progress(written, total)`` (messages) while the bags are written.
 
     Returns:
         :class:`SynthOutput`.
@@ -143,8 +144,11 @@ def generate(cfg: SynthConfig, out_dir: str | Path, formats: Sequence[str] = ("b
     pending: dict[tuple[str, int], tuple[dict[str, bytes], int]] = {}
     remaining = {(t, int(s)): int(n) for t, tab in tables.items()
                  for s, n in zip(*np.unique(tab.seq[tab.index >= 0], return_counts=True))}
+    step = max(1, len(plan) // 200)
     try:
-        for record_ns, topic, seq, fault in plan:
+        for i, (record_ns, topic, seq, fault) in enumerate(plan):
+            if progress is not None and i % step == 0:
+                progress(i, len(plan))
             key = (topic, seq)
             if key in pending:
                 data, left = pending.pop(key)
@@ -156,6 +160,8 @@ def generate(cfg: SynthConfig, out_dir: str | Path, formats: Sequence[str] = ("b
                 pending[key] = (data, left - 1)
     finally:
         writers.close()
+    if progress is not None:
+        progress(len(plan), len(plan))
     for seq in range(len(src.sweep_starts)):  # sweeps/scans never written still get truth
         src.sweep(seq)
     for seq in range(true_times[rigdef.TOPIC_RADAR].size):
