@@ -169,3 +169,31 @@ def test_ctrl_c_names_the_store_and_how_to_resume(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "fusion", *resume[1:]], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert main(["validate", str(store)]) is None
+
+
+@pytest.mark.shared
+def test_calib_extract_prints_json(shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bag = shared_data / "real" / "sick_rms1xxx_radar_lms1xx_lidar2d.bag"
+    assert main(["calib", "extract", str(bag), "-o", str(tmp_path / "rig.yaml"), "--json"]) is None
+    out = json.loads(capsys.readouterr().out)
+    assert out["sensors"] == ["cloud", "radar"] and out["base_frame"] == "cloud" and out["constant_tf"] == 1
+
+
+def test_annotate_import_prints_json(logs: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    import numpy as np
+
+    import fusion
+    from fusion.annotations.model import Cuboid
+    from fusion.annotations.openlabel_encode import encode_openlabel
+
+    t = int(fusion.open(str(logs["store"]))[2].time_ns)
+    box = Cuboid.from_yaw(np.array([5.0, 0.0, 0.0]), np.array([4.0, 2.0, 1.5]), 0.0, "car", "obj0", time_ns=t,
+                          frame="odom")
+    late = Cuboid.from_yaw(np.array([5.0, 0.0, 0.0]), np.array([4.0, 2.0, 1.5]), 0.0, "car", "obj1",
+                           time_ns=t + 10**12, frame="odom")
+    labels = logs["tmp"] / "labels.json"
+    labels.write_text(json.dumps(encode_openlabel([box, late])))
+    assert main(["annotate", "import", str(logs["store"]), str(labels), "--json"]) is None
+    out = json.loads(capsys.readouterr().out)
+    assert out["labels_decoded"] == 2 and out["keyframes"] == 1 and out["tracks"] == 1
+    assert [i["kind"] for i in out["not_imported"]] == ["outside_time_range"]

@@ -58,6 +58,15 @@ class ImportResult:
         """Boxes over all frames."""
         return sum(len(f) for f in self.frames)
 
+    def to_dict(self) -> dict[str, object]:
+        """The counts and issues as JSON-able values (``fusion annotate import --json``)."""
+        return {
+            "labels_decoded": self.n_labels, "keyframes": len(self.keyframes),
+            "tracks": len({b.track_id for b in self.keyframes}), "boxes": self.n_boxes, "frames": len(self.frames),
+            "interpolated": sum(b.source == "interpolated" for f in self.frames for b in f),
+            "not_imported": [{"kind": i.kind, "where": i.where, "message": i.message} for i in self.issues],
+        }  # fmt: skip
+
     def summary(self) -> str:
         """One paragraph for the CLI."""
         n_interp = sum(b.source == "interpolated" for f in self.frames for b in f)

@@ -35,8 +35,9 @@ def annotate() -> None:
 @click.option("--kitti-times", type=click.Path(exists=True, path_type=Path), default=None,
               help="KITTI: text file with one time (int ns) per KITTI frame (default: store frame i).")
 @click.option("--topic", "topics", multiple=True, help="bag: Detection3DArray topic(s) (default: all).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result (counts, labels not imported) as JSON.")
 def import_cmd(store: str, file: Path, fmt: str | None, max_extrapolation_ms: float, camera: str | None,
-               kitti_times: Path | None, topics: tuple[str, ...]) -> None:
+               kitti_times: Path | None, topics: tuple[str, ...], as_json: bool) -> None:
     """Decode FILE, move labels into the world frame, interpolate each track to every frame,
     count LiDAR/radar points per box and write them to STORE (replacing its annotations).
 
@@ -57,7 +58,12 @@ def import_cmd(store: str, file: Path, fmt: str | None, max_extrapolation_ms: fl
         options["topics"] = list(topics)
     result = import_file(store, file, fmt, max_extrapolation_ns=round(max_extrapolation_ms * 1e6),
                          decode_options=options)
-    click.echo(result.summary())
+    if as_json:
+        import json
+
+        click.echo(json.dumps(result.to_dict(), indent=2))
+    else:
+        click.echo(result.summary())
 
 
 @annotate.command("export")

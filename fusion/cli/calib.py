@@ -21,7 +21,8 @@ def calib() -> None:
 @click.option("--base-frame", default="base_link", show_default=True, help="The rig's base frame.")
 @click.option("--msg-dir", "msg_dirs", multiple=True, type=click.Path(path_type=Path, file_okay=False),
               help="Folder with <pkg>/msg/*.msg for types the bag does not define (repeatable).")  # fmt: skip
-def extract(bags: tuple[Path, ...], output: Path, base_frame: str, msg_dirs: tuple[Path, ...]) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print what was extracted as JSON.")
+def extract(bags: tuple[Path, ...], output: Path, base_frame: str, msg_dirs: tuple[Path, ...], as_json: bool) -> None:
     """Build a rig from /tf_static (and constant /tf edges) and the first CameraInfo per camera; save it as YAML.
 
     Without BASE_FRAME in the tf tree, the root connected to the most sensor frames is the base
@@ -51,6 +52,17 @@ def extract(bags: tuple[Path, ...], output: Path, base_frame: str, msg_dirs: tup
         raise ConfigError(f"{names}: the tf tree ({len(found.static_transforms)} transform(s)) names no sensor frame "
                           "and there is no CameraInfo; nothing to extract")
     cal.save_rig(rig, output)
+    if as_json:
+        import json
+
+        click.echo(json.dumps({
+            "rig": str(output), "sensors": sorted(rig.sensors), "base_frame": rig.base_frame,
+            "base_reason": result.base_reason, "static_transforms": len(found.static_transforms),
+            "camera_infos": len(found.camera_infos), "constant_tf": len(found.dynamic_constant),
+            "intrinsics_missing": list(result.no_intrinsics), "unconnected": sorted(result.unconnected),
+            "skipped": list(found.skipped),
+        }, indent=2))  # fmt: skip
+        return
     con = console()
     con.print(
         f"[bold]{output}[/bold]: {len(rig.sensors)} sensor(s) from {len(found.static_transforms)} static transform(s) "
