@@ -227,3 +227,16 @@ def test_demo_reruns_into_the_same_folder(tmp_path: Path, capsys: pytest.Capture
         assert main(["demo", "-o", str(out), "--duration", "1"]) is None
         assert "fusion validate: OK" in capsys.readouterr().out
     assert fusion.open(str(out / "demo.zarr")) is not None and keep.read_text() == "mine"
+
+
+@pytest.mark.parametrize("text", ["frames:\n  reference: [a\n  b: {\n", "a: " + "[" * 3000 + "]" * 3000 + "\n",
+                                  "a: " + "9" * 5000 + "\n"])
+def test_yaml_errors_are_one_line(env: dict[str, Path], capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                  text: str) -> None:
+    """A broken, too deeply nested or too large YAML document: one line naming the file (and the position)."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text)
+    err = fails(capsys, ["convert", env["bag"], "-o", tmp_path / "x.zarr", "--config", bad], str(bad), "YAML")
+    if text.startswith("frames"):
+        assert "line 3, column 4" in err
+    fails(capsys, ["convert", env["bag"], "-o", tmp_path / "x.zarr", "--rig", bad], str(bad), "YAML")

@@ -30,6 +30,7 @@ from calibration.camera import CameraModel
 from calibration.errors import CalibrationError, IntrinsicsError, RigFileError
 from calibration.rig import Rig, Sensor
 from calibration.se3 import SE3
+from calibration.sources.yaml_errors import yaml_error_line
 
 
 def _mat(cam: Mapping[str, Any], key: str, where: str) -> SE3:
@@ -104,8 +105,8 @@ def rig_from_kalibr(
         data = yaml.safe_load(p.read_text(encoding="utf-8"))
     except OSError as e:
         raise RigFileError(f"{p}: cannot read Kalibr file ({e.strerror})") from e
-    except yaml.YAMLError as e:
-        raise RigFileError(f"{p}: not valid YAML ({e})") from e
+    except (yaml.YAMLError, ValueError, RecursionError) as e:  # ValueError: an int literal of > 4300 digits
+        raise RigFileError(f"{p}: not valid YAML: {yaml_error_line(e)}") from e
     if not isinstance(data, Mapping):
         raise RigFileError(f"{p}: expected a mapping of cam0, cam1, ...")
     names = sorted((k for k in data if str(k).startswith("cam") and str(k)[3:].isdigit()), key=lambda k: int(k[3:]))

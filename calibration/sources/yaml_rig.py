@@ -19,6 +19,7 @@ from calibration.errors import CalibrationError, RigFileError, UnitsError
 from calibration.rig import Rig, Sensor
 from calibration.rotation import rpy_to_matrix
 from calibration.se3 import SE3
+from calibration.sources.yaml_errors import yaml_error_line
 
 SCHEMA_VERSION = 1
 _ROT_KEYS = ("quat_xyzw", "rpy_rad", "rpy_deg", "matrix")
@@ -226,8 +227,8 @@ def load_rig(path: str | Path) -> Rig:
         raise RigFileError(f"{p}: cannot read rig file ({e.strerror}); check the path") from e
     try:
         data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        raise RigFileError(f"{p}: not valid YAML ({e})") from e
+    except (yaml.YAMLError, ValueError, RecursionError) as e:  # ValueError: an int literal of > 4300 digits
+        raise RigFileError(f"{p}: not valid YAML: {yaml_error_line(e)}") from e
     return rig_from_dict(data, str(p))
 
 

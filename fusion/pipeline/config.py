@@ -43,6 +43,7 @@ from typing import Any, get_args
 
 import yaml
 
+from calibration.sources.yaml_errors import yaml_error_line
 from fusion.config_values import (
     Reader,
     choice,
@@ -306,8 +307,8 @@ def load_config(path: str | Path | None) -> ConvertConfig:
         raise ConfigError(f"config file not found: {p} (pass an existing YAML file to --config)")
     try:
         data = yaml.safe_load(p.read_text()) or {}
-    except (yaml.YAMLError, ValueError) as exc:  # ValueError: an integer literal of > 4300 digits
-        raise ConfigError(f"{p}: not valid YAML ({exc})") from None
+    except (yaml.YAMLError, ValueError, RecursionError) as exc:  # ValueError: an int literal of > 4300 digits
+        raise ConfigError(f"{p}: not valid YAML: {yaml_error_line(exc)}") from None
     if not isinstance(data, Mapping):
         raise ConfigError(f"{p}: the top level must be a mapping of keys")
     return config_from_dict(data, where=str(p))

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from calibration.sources.yaml_errors import yaml_error_line
 from fusion.errors import ConfigError
 from fusion.readers.records import SensorKind
 from fusion.readers.source import BagSource, DecodeOptions, RadarFieldMap, TopicInfo
@@ -185,8 +186,10 @@ def load_sensor_map(path: Path | str) -> SensorMap:
     p = Path(path)
     try:
         doc = yaml.safe_load(p.read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{p}: cannot read sensor map ({exc})") from None
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read sensor map ({exc.strerror or exc})") from None
+    except (yaml.YAMLError, ValueError, RecursionError) as exc:  # ValueError: an int literal of > 4300 digits
+        raise ConfigError(f"{p}: sensor map is not valid YAML: {yaml_error_line(exc)}") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("sensors", {}), dict):
         raise ConfigError(f"{p}: expected a mapping with a 'sensors' mapping")
     sensors = {str(n): _spec_from_yaml(str(n), raw, str(p)) for n, raw in (doc.get("sensors") or {}).items()}
