@@ -263,7 +263,7 @@ def convert(
         store=str(out),
         frames=len(fr),
         counts=report.counts(),
-        skipped=len(report.skipped),
+        skipped=report.skipped_count,
         quality=report.sync_quality,
         seconds=time.perf_counter() - t0,
         bag_bytes=total_bytes,

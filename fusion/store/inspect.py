@@ -66,7 +66,8 @@ def inspect_store(url: Any, **storage_options: Any) -> dict[str, Any]:
         "report_counts": report.get("counts"),
         "warnings": list(report.get("warnings") or []),
         "skipped_by_topic": _skipped_by_topic(report),
-        "skipped_total": int(report.get("skipped_total", len(report.get("skipped") or []))),
+        "skipped_total": int(report.get("skipped_total",
+                                        sum(int(i.get("count", 1)) for i in report.get("skipped") or []))),
     }
 
 
@@ -80,5 +81,6 @@ def _skipped_by_topic(report: dict[str, Any]) -> dict[str, dict[str, int]]:
     if not out:  # older reports: only the list of skipped messages
         for item in report.get("skipped") or []:
             reasons = out.setdefault(str(item.get("topic", "?")), {})
-            reasons[str(item.get("reason", "?"))] = reasons.get(str(item.get("reason", "?")), 0) + 1
+            reason = str(item.get("reason", "?"))
+            reasons[reason] = reasons.get(reason, 0) + int(item.get("count", 1))
     return out
