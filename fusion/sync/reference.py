@@ -28,6 +28,8 @@ REFERENCE_TIMES: tuple[ReferenceTime, ...] = get_args(ReferenceTime)
 POLICIES: tuple[Policy, ...] = get_args(Policy)
 MAX_RATE_HZ = 1e6
 """Largest ``rate:<hz>`` (one frame per microsecond)."""
+MIN_RATE_HZ = 1e-3
+"""Smallest ``rate:<hz>`` (one frame per 1000 s; a smaller rate would overflow the frame period in ns)."""
 
 _FORM = re.compile(r"(lidar|camera|radar|rate):(.+)")  # "." excludes a line break
 _EXPECTED = "'lidar:<sensor>', 'camera:<sensor>', 'radar:<sensor>' or 'rate:<hz>'"
@@ -40,7 +42,7 @@ class FrameReference:
     Attributes:
         kind: ``"lidar"``, ``"camera"``, ``"radar"`` (frames at that sensor's messages) or ``"rate"``.
         sensor: the reference sensor's name; None for ``rate``.
-        rate_hz: the frame rate, Hz, in (0, 1e6]; None unless ``kind == "rate"``.
+        rate_hz: the frame rate, Hz, in [0.001, 1e6]; None unless ``kind == "rate"``.
     """
 
     kind: ReferenceKind
@@ -67,7 +69,7 @@ class FrameReference:
 
         Raises:
             ConfigError: ``"<key>: expected ..., got <value>"`` for anything else, including a rate
-                that is not a finite number of Hz in (0, 1e6].
+                that is not a finite number of Hz in [0.001, 1e6].
         """
         match = _FORM.fullmatch(text) if isinstance(text, str) else None
         if match is None:
@@ -79,8 +81,8 @@ class FrameReference:
             hz = float(arg)
         except ValueError:
             hz = math.nan
-        if not (math.isfinite(hz) and 0 < hz <= MAX_RATE_HZ):
-            raise ConfigError(f"{key}: expected 'rate:<hz>' with a number of Hz > 0 and ≤ 1e6, got {show(text)}")
+        if not (math.isfinite(hz) and MIN_RATE_HZ <= hz <= MAX_RATE_HZ):
+            raise ConfigError(f"{key}: expected 'rate:<hz>' with a number of Hz ≥ 0.001 and ≤ 1e6, got {show(text)}")
         return cls("rate", rate_hz=hz)
 
     def __str__(self) -> str:
