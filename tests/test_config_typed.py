@@ -292,7 +292,7 @@ def bag(tmp_path_factory: pytest.TempPathFactory) -> Path:
             ["--reference", "rate:10"],
             "command line: frames.beam_crossing needs frames.reference: lidar:<name>",
         ),
-        ("", ["--reference", "rate:0"], "--reference: expected 'rate:<hz>' with a number of Hz > 0"),
+        ("", ["--reference", "rate:0"], "--reference: expected 'rate:<hz>' with a number of Hz ≥ 0.001"),
         ("", ["--reference", "camera:lidar_top"], "'camera:lidar_top' names a lidar sensor"),
     ],
 )
