@@ -108,10 +108,13 @@ def select_sensors(source: BagSource, cfg: ConvertConfig, report: ReportBuilder)
     continuous: list[SelectedSensor] = []
     options: dict[str, DecodeOptions] = {}
     ego_candidates: list[tuple[str, str]] = []
+    from fusion.store.names import check_name
+
     for name, spec in specs.items():
         topic, frame_id = spec.topic, spec.frame_id
         if topic not in topics or not _wanted(topic, cfg):
             continue
+        check_name(name, f"sensor name (topic {topic})")
         info = topics[topic]
         options[topic] = spec.decode_options()
         if spec.kind not in kinds.KINDS:

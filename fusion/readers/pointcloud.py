@@ -107,5 +107,8 @@ def xyz_of(points: np.ndarray) -> np.ndarray:
 
 
 def other_fields(points: np.ndarray, skip: tuple[str, ...] = ("x", "y", "z")) -> dict[str, np.ndarray]:
-    """Every field except ``skip`` as native-endian contiguous arrays."""
-    return {n: column(points, n) for n in (points.dtype.names or ()) if n not in skip}
+    """Every field except ``skip`` as native-endian contiguous arrays, by a name safe as a store column
+    (:func:`fusion.store.names.safe_name`: a field called ``../x`` in a hostile bag is stored as ``x.._x``)."""
+    from fusion.store.names import safe_name
+
+    return {safe_name(n): column(points, n) for n in (points.dtype.names or ()) if n not in skip}

@@ -89,8 +89,11 @@ def _topic_name(topic: str) -> str:
 
 
 def sensor_name(info: TopicInfo) -> str:
-    """Name of a discovered sensor: cleaned frame id, else the topic."""
-    return _clean_frame(info.frame_id) if info.frame_id else _topic_name(info.name)
+    """Name of a discovered sensor: cleaned frame id, else the topic — escaped to a name safe as a store
+    path (:func:`fusion.store.names.safe_name`; the frame id and topic stay in the stream's attributes)."""
+    from fusion.store.names import safe_name
+
+    return safe_name(_clean_frame(info.frame_id) if info.frame_id else _topic_name(info.name))
 
 
 def discover_sensors(source: BagSource) -> dict[str, SensorSpec]:

@@ -145,12 +145,15 @@ class StoreWriter:
         group's one metadata write).
 
         Raises:
-            StoreError: The name is empty, contains '/', or is already used; a bad ``T_base_sensor``.
+            StoreError: The name is not safe as a store path (:mod:`fusion.store.names`) or already used; a bad
+                ``T_base_sensor``.
         """
         self._check_open()
         name = header.name
-        if not name or "/" in name or name in self.streams:
-            raise StoreError(f"stream name {name!r} is empty, contains '/' or is already used")
+        from fusion.store.names import unsafe_reason
+
+        if (reason := unsafe_reason(name)) is not None or name in self.streams:
+            raise StoreError(f"stream name {name!r}: {reason or 'already used'}")
         meta = {**to_json(dict(header.attrs)), "kind": header.kind, "topic": header.topic,
                 "frame_id": header.frame_id, "count": 0}
         if header.T_base_sensor is not None:
