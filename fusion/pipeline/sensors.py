@@ -98,9 +98,10 @@ def _wanted(topic: str, cfg: ConvertConfig) -> bool:
 def select_sensors(source: BagSource, cfg: ConvertConfig, report: ReportBuilder) -> SelectedSensors:
     """Resolve sensors from discovery + the sensor-mapping YAML + topic filters."""
     from fusion import kinds
-    from fusion.readers.sensors import resolve_sensors
+    from fusion.readers.sensors import load_sensor_map, resolve_sensors
 
-    overrides = cfg.resolve(cfg.sensors) if cfg.sensors is not None else None
+    smap_path = cfg.resolve(cfg.sensors)
+    overrides = load_sensor_map(smap_path) if smap_path is not None else None
     specs = resolve_sensors(source, overrides)
     topics = source.topics
     sensors: dict[str, SelectedSensor] = {}
@@ -115,6 +116,10 @@ def select_sensors(source: BagSource, cfg: ConvertConfig, report: ReportBuilder)
         if topic not in topics or not _wanted(topic, cfg):
             continue
         check_name(name, f"sensor name (topic {topic})")
+        configured = overrides is not None and name in overrides.sensors
+        if topics[topic].count == 0 and not configured:  # advertised, never published: nothing to convert
+            report.warn(f"{topic}: no message in the bag; left out (name it in a sensor map to require it)")
+            continue
         info = topics[topic]
         options[topic] = spec.decode_options()
         if spec.kind not in kinds.KINDS:

@@ -118,6 +118,17 @@ class CameraImage:
     width: int = 0
     height: int = 0
 
+    def __post_init__(self) -> None:
+        """An image holds pixels: a raw image of 0 × 0 (or with no pixel data) and a compressed image of no
+        bytes are not images, and the message is skipped as undecodable."""
+        empty = (self.width <= 0 or self.height <= 0 or self.data.size == 0) if not self.compressed else (
+            self.data.size == 0)  # fmt: skip
+        if empty:
+            from fusion.errors import DecodeError
+
+            raise DecodeError(f"empty image ({self.width} x {self.height} px, {self.data.size} bytes, "
+                              f"encoding {self.encoding!r})")  # fmt: skip
+
 
 @dataclass(frozen=True, slots=True)
 class RadarDetections:
@@ -202,6 +213,22 @@ class PoseSample:
     rotation_xyzw: F64
     linear_velocity_mps: F64 | None = None
     angular_velocity_radps: F64 | None = None
+
+    def __post_init__(self) -> None:
+        """A pose is a rigid transform: finite translation, a quaternion of norm 1 ± 0.1 (normalised here);
+        anything else (a zero quaternion, NaN) is not a pose and the message is skipped as undecodable."""
+        q = np.asarray(self.rotation_xyzw, dtype=np.float64)
+        norm = float(np.sqrt(np.sum(q * q))) if q.shape == (4,) else float("nan")
+        if not (np.all(np.isfinite(self.translation_m)) and 0.9 <= norm <= 1.1):
+            from fusion.errors import DecodeError
+
+            xyzw = ", ".join(f"{v:g}" for v in q.ravel()[:4])
+            what = "non-finite translation" if not np.all(np.isfinite(self.translation_m)) else (
+                f"orientation quaternion of norm {norm:.3g} (x, y, z, w = {xyzw})")
+            raise DecodeError(f"{self.parent_frame or '?'} -> {self.child_frame or '?'}: {what} is not a rigid "
+                              "transform")  # fmt: skip
+        if norm != 1.0:
+            object.__setattr__(self, "rotation_xyzw", q / norm)
 
 
 @dataclass(frozen=True, slots=True)

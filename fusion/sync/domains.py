@@ -136,7 +136,7 @@ def _fit(c: StreamClock) -> _Fit | None:
     keep = keep[np.argsort(c.stamp_ns[keep], kind="stable")]
     rec = c.record_ns[keep]
     reordered = rec < np.maximum.accumulate(rec) if rec.size else np.zeros(0, bool)
-    if reordered.mean() <= 0.2:  # FIFO transport with a few reordered messages (a fault): they would
+    if reordered.size and reordered.mean() <= 0.2:  # FIFO transport with a few reordered messages (a fault): they would
         keep = keep[~reordered]  # pull the support line down, so they are left out
     pub, rec = c.stamp_ns[keep], c.record_ns[keep]
     if c.publish_ns is not None and pub.size:
