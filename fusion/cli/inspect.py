@@ -56,7 +56,7 @@ def print_bag_summary(summary: dict[str, Any]) -> None:
     """Rich table of :func:`fusion.readers.inspect.inspect_bags` output."""
     con = _wide_console()
     con.print(
-        f"[bold]{', '.join(summary['paths'])}[/bold] ({summary.get('format', '?')}): "
+        f"[bold]{', '.join(summary['paths'])}[/bold] ({summary.get('format_name') or summary.get('format', '?')}): "
         f"{summary.get('message_count', 0)} messages, {summary.get('duration_s', 0.0):.3f} s of record time"
         f" ({_iso(summary.get('start_record_ns'))} → {_iso(summary.get('end_record_ns'))})"
     )

@@ -95,6 +95,18 @@ class RosBagSource:
         return self._paths
 
     @property
+    def format_name(self) -> str:
+        """What the log is, for people: ``ROS 1 bag``, ``ROS 1 MCAP``, ``ROS 2 MCAP``, ``ROS 2 sqlite3``."""
+        names = set()
+        for unit in self._units:
+            mcap = unit.suffix == ".mcap" or (unit.is_dir() and any(unit.glob("*.mcap")))
+            if self.ros1:
+                names.add("ROS 1 MCAP" if mcap else "ROS 1 bag")
+            else:
+                names.add("ROS 2 MCAP" if mcap else "ROS 2 sqlite3")
+        return " + ".join(sorted(names))
+
+    @property
     def topics(self) -> dict[str, TopicInfo]:
         """Topic -> :class:`TopicInfo` (kind and frame id from the first message, cached)."""
         if self._topics is None:
