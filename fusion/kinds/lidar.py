@@ -182,7 +182,7 @@ class LidarKind(KindBase):
 
     name = "lidar"
     role = Role.FRAME
-    msgtypes = ("sensor_msgs/msg/PointCloud2",)
+    msgtypes = ("sensor_msgs/msg/PointCloud2", "fusion_msgs/msg/PacketSweep")
     records = (PointCloud,)
     message_columns = ("ref_time_ns",)
     frame_attr = "lidar"
@@ -191,12 +191,15 @@ class LidarKind(KindBase):
     has_sweeps = True
 
     def claims(self, msgtype: str, topic: str, fields: Sequence[str]) -> bool:
-        """A PointCloud2 without a radial-velocity field."""
-        return not any(is_doppler_field(f) for f in fields)
+        """A PointCloud2 without a radial-velocity field (or a sweep of raw LiDAR packets)."""
+        return msgtype.endswith("PacketSweep") or not any(is_doppler_field(f) for f in fields)
 
     def decode(self, msg: Any, meta: MessageMeta, options: DecodeOptions) -> Record:
         from fusion.readers.decode import decode_lidar
+        from fusion.readers.packets import decode_sweep, is_sweep
 
+        if is_sweep(msg):  # raw packets grouped into a sweep (fusion.readers.packets)
+            return decode_sweep(msg, meta)
         return decode_lidar(msg, meta, options.time_convention)
 
     def scanner(self, ctx: ScanContext, topic: str, sensor: SelectedSensor | None) -> TopicScanner:

@@ -1,0 +1,138 @@
+"""Ouster LiDAR packets → one sweep's points, through the Ouster SDK (``ouster-sdk``, optional).
+
+The SDK parses the packets of every lidar profile it supports (``LEGACY``, ``RNG19_RFL8_SIG16_NIR16``,
+``RNG15_RFL8_NIR8``, dual returns, ...) from the sensor metadata JSON: :class:`OusterModel` batches
+one frame's packets into a ``LidarFrame``, projects the range image with the SDK's XYZ lookup
+table (sensor frame ``os_sensor``, m), destaggers every field, gives each pixel its column's
+timestamp (ns, sensor clock) and drops the pixels without a return (range 0) or whose column is
+not valid (status bit 0), counting them.
+
+Install: ``pip install --no-deps ouster-sdk`` (see ``docs/READERS.md``: the SDK pins an old
+rosbags, so it is installed without its dependencies; decoding needs only numpy).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from fusion.errors import DecodeError, FusionError
+
+#: Frame of the points the SDK's XYZ lookup table gives (``use_extrinsics=False``).
+SENSOR_FRAME = "os_sensor"
+INSTALL_HINT = "pip install --no-deps ouster-sdk  (the SDK pins rosbags==0.9.23; install it without dependencies)"
+
+
+class MissingSdkError(FusionError):
+    """Ouster packets need the optional ``ouster-sdk`` package."""
+
+
+def sdk() -> Any:
+    """The ``ouster.sdk.core`` module, or :class:`MissingSdkError` saying how to install it."""
+    try:
+        from ouster.sdk import core
+    except ImportError as exc:
+        raise MissingSdkError(
+            f"decoding Ouster packets needs the ouster-sdk package ({exc}); install it: {INSTALL_HINT}"
+        ) from None
+    return core
+
+
+@dataclass(frozen=True, slots=True)
+class Sweep:
+    """One decoded sweep, points in destaggered row-major order (row = beam), no-return pixels removed.
+
+    Attributes:
+        xyz: (N, 3) float32 points in the sensor frame, m.
+        point_time_ns: (N,) int64 column timestamps of the points, ns (sensor clock).
+        fields: Per-point fields, each (N,): the profile's channels lower-cased (``range_mm``,
+            ``reflectivity``, ``signal``, ``near_ir``, ...) and ``ring`` (uint16 beam index).
+        dropped: Pixels of the frame without a return (range 0) or in an invalid column.
+        height, width: The frame's beams and columns.
+    """
+
+    xyz: npt.NDArray[np.float32]
+    point_time_ns: npt.NDArray[np.int64]
+    fields: dict[str, np.ndarray]
+    dropped: int
+    height: int
+    width: int
+
+
+class OusterModel:
+    """Decoding state of one sensor, built from its metadata JSON (cached by :func:`model`).
+
+    Raises:
+        DecodeError: The metadata JSON is not valid for the SDK.
+    """
+
+    def __init__(self, metadata_json: str) -> None:
+        core = sdk()
+        try:
+            self.info = core.SensorInfo(metadata_json)
+            self.pf = core.PacketFormat(self.info)
+        except Exception as exc:
+            raise DecodeError(f"Ouster metadata JSON rejected by the SDK: {exc}") from None
+        self._core = core
+        self.lut = core.XYZLut(self.info)
+        self.height = int(self.info.format.pixels_per_column)
+        self.width = int(self.info.format.columns_per_frame)
+        self.packet_size = int(self.pf.lidar_packet_size)
+        self.imu_packet_size = int(self.pf.imu_packet_size)
+        self.profile = str(self.info.format.udp_profile_lidar)
+
+    def frame_id(self, buf: npt.NDArray[np.uint8]) -> int:
+        """The frame id of a lidar packet (a new id = a new sweep)."""
+        return int(self.pf.frame_id(buf))
+
+    def first_time_ns(self, buf: npt.NDArray[np.uint8]) -> int:
+        """The earliest timestamp of the packet's valid columns (0 when none is valid)."""
+        core = self._core
+        ts = np.asarray(self.pf.packet_header(core.ColHeader.TIMESTAMP, buf), dtype=np.int64)
+        status = np.asarray(self.pf.packet_header(core.ColHeader.STATUS, buf))
+        ok = ts[(status & 1).astype(bool) & (ts > 0)]
+        return int(ok.min()) if ok.size else 0
+
+    def frame(self, packets: list[npt.NDArray[np.uint8]]) -> Any:
+        """The SDK's (staggered) ``LidarFrame`` of one sweep's packets."""
+        core = self._core
+        frame = core.LidarFrame(self.info)
+        batcher = core.FrameBatcher(self.info)
+        for buf in packets:
+            pkt = core.LidarPacket(self.pf)
+            pkt.buf[:] = buf
+            batcher.batch(pkt, frame)
+        return frame
+
+    def decode(self, packets: list[npt.NDArray[np.uint8]]) -> Sweep:
+        """One sweep's packets (all of one frame id) → :class:`Sweep`."""
+        core = self._core
+        frame = self.frame(packets)
+        h, w = self.height, self.width
+        ts = np.asarray(frame.timestamp, dtype=np.int64)
+        col_ok = (np.asarray(frame.status) & 1).astype(bool) & (ts > 0)
+        time_img = np.ascontiguousarray(np.broadcast_to(np.where(col_ok, ts, 0), (h, w)))
+        rng = np.asarray(frame.field("RANGE"))
+        xyz = self.lut(frame)
+        time_d = core.destagger(self.info, time_img).reshape(-1)
+        keep = (core.destagger(self.info, rng).reshape(-1) != 0) & (time_d > 0)
+        xyz_d = core.destagger(self.info, np.ascontiguousarray(xyz)).reshape(-1, 3)
+        fields: dict[str, np.ndarray] = {}
+        for name in frame.fields:
+            img = np.asarray(frame.field(name))
+            if img.ndim != 2:
+                continue
+            key = "range_mm" if name == "RANGE" else ("range2_mm" if name == "RANGE2" else name.lower())
+            fields[key] = core.destagger(self.info, img).reshape(-1)[keep]
+        fields["ring"] = np.repeat(np.arange(h, dtype=np.uint16), w)[keep]
+        return Sweep(xyz_d[keep].astype(np.float32), time_d[keep], fields, int(keep.size - keep.sum()), h, w)
+
+
+@functools.lru_cache(maxsize=8)
+def model(metadata_json: str) -> OusterModel:
+    """The :class:`OusterModel` of a metadata JSON (built once per process: the XYZ table is costly)."""
+    return OusterModel(metadata_json)

@@ -1,0 +1,271 @@
+"""Raw LiDAR packet topics read as sweeps: many packet messages → one ``fusion_msgs/PacketSweep``.
+
+A driver that records packets (``ouster_ros/PacketMsg`` on ``lidar_packets``) publishes one
+message per UDP packet; a sweep is every packet of one frame (the frame id changes when the
+measurement id wraps). :class:`PacketTopics` sits inside :class:`~fusion.readers.bag.RosBagSource`:
+its :meth:`~PacketTopics.wrap` turns the packet messages of each such topic into one
+:class:`~fusion.readers.source.RawMessage` per sweep, a ROS 1 serialized ``fusion_msgs/PacketSweep``
+(header stamp = the sweep's first point time, the packets, the vendor and its metadata), so the
+rest of fusion sees a topic of sweeps: stamps read from the bytes, one message per frame, decoded
+by the ``lidar`` stream kind (:func:`decode_sweep`) into the same :class:`PointCloud` record as a
+PointCloud2. The topic's ``count`` is its number of sweeps (a header-only pass over the packets).
+
+The sensor metadata (Ouster: the metadata JSON) comes from the sensor map
+(``packets: {vendor: ouster, metadata: path}``) or from the bag's ``metadata`` topic
+(``std_msgs/String``, the one nearest the packet topic's namespace).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from fusion.errors import ConfigError, DecodeError, FusionError
+from fusion.readers.records import MessageMeta, PointCloud
+from fusion.readers.source import RawMessage
+
+if TYPE_CHECKING:
+    from fusion.readers.bag import RosBagSource
+
+SWEEP_TYPE = "fusion_msgs/msg/PacketSweep"
+#: Packet message type -> vendor.
+PACKET_TYPES: dict[str, str] = {"ouster_ros/msg/PacketMsg": "ouster"}
+STRING_TYPE = "std_msgs/msg/String"
+
+
+@dataclass(frozen=True, slots=True)
+class PacketSpec:
+    """A sensor map's ``packets:`` entry: the vendor and the metadata file (None: the bag's topic)."""
+
+    vendor: str
+    metadata: str | None = None
+
+
+def packet_buf(raw: RawMessage) -> npt.NDArray[np.uint8]:
+    """The ``uint8[] buf`` of a serialized packet message (ROS 1 or CDR), without copying."""
+    data = raw.data
+    off = 0 if raw.ros1 else 4
+    if len(data) < off + 4:
+        raise DecodeError("packet message too short", topic=raw.topic, index=raw.index)
+    (n,) = (struct.unpack_from("<I" if raw.ros1 or data[1] else ">I", data, off))
+    if len(data) < off + 4 + n:
+        raise DecodeError(f"packet message of {len(data)} bytes holds a {n}-byte buffer", topic=raw.topic,
+                          index=raw.index)
+    return np.frombuffer(data, np.uint8, n, off + 4)
+
+
+def sweep_bytes(store: Any, ros1: bool, seq: int, stamp_ns: int, frame_id: str, vendor: str, metadata: str,
+                packet_size: int, packets: list[npt.NDArray[np.uint8]]) -> bytes:
+    """A ``fusion_msgs/PacketSweep`` serialized by rosbags with the log's typestore (ROS 1 or CDR)."""
+    types = store.types
+    sec, nsec = divmod(max(stamp_ns, 0), 1_000_000_000)
+    stamp = types["builtin_interfaces/msg/Time"](sec=sec, nanosec=nsec)
+    header_cls = types["std_msgs/msg/Header"]
+    fields = header_cls.__dataclass_fields__
+    header = (header_cls(seq=seq & 0xFFFFFFFF, stamp=stamp, frame_id=frame_id) if "seq" in fields
+              else header_cls(stamp=stamp, frame_id=frame_id))
+    msg = types[SWEEP_TYPE](header=header, vendor=vendor, metadata=metadata, packet_size=packet_size,
+                            data=np.concatenate(packets) if packets else np.zeros(0, np.uint8))
+    return bytes(store.serialize_ros1(msg, SWEEP_TYPE) if ros1 else store.serialize_cdr(msg, SWEEP_TYPE))
+
+
+class _Vendor:
+    """One topic's decoder (Ouster today): frame id of a packet, first time, packet size."""
+
+    def __init__(self, vendor: str, metadata: str) -> None:
+        if vendor != "ouster":
+            raise ConfigError(f"packets.vendor {vendor!r} is not supported (supported: ouster)")
+        from fusion.readers.ouster import SENSOR_FRAME, model
+
+        self.vendor, self.metadata = vendor, metadata
+        self.model = model(metadata)
+        self.frame = SENSOR_FRAME
+
+    def describe(self) -> str:
+        m = self.model
+        return f"Ouster packets → sweeps (ouster-sdk, {m.profile}, {m.height}×{m.width})"
+
+
+class PacketTopics:
+    """The packet topics of one source and how they become sweeps (see module docstring)."""
+
+    def __init__(self, source: RosBagSource) -> None:
+        self._source = source
+        self._specs: dict[str, PacketSpec] = {}
+        self._vendors: dict[str, _Vendor] = {}
+        self.errors: dict[str, str] = {}
+        self._counts: dict[str, int] = {}
+
+    def configure(self, topic: str, spec: PacketSpec) -> None:
+        """Use ``spec`` (vendor, metadata file) for ``topic`` (forget what was derived before)."""
+        self._specs[topic] = spec
+        self._vendors.pop(topic, None)
+        self.errors.pop(topic, None)
+        self._counts.pop(topic, None)
+
+    def is_packet_topic(self, topic: str, msgtype: str) -> bool:
+        """A topic of LiDAR packets (IMU packet topics are not: their name says ``imu``)."""
+        return msgtype in PACKET_TYPES and "imu" not in topic.rsplit("/", 1)[-1]
+
+    def vendor(self, topic: str) -> _Vendor | None:
+        """The decoder of a packet topic, or None (then :attr:`errors` says why)."""
+        if topic in self._vendors:
+            return self._vendors[topic]
+        if topic in self.errors:
+            return None
+        try:
+            spec = self._specs.get(topic)
+            msgtype = self._source.msgtype_of(topic)
+            vendor = spec.vendor if spec is not None else PACKET_TYPES[msgtype]
+            text = self._metadata(topic, spec)
+            self._vendors[topic] = _Vendor(vendor, text)
+            return self._vendors[topic]
+        except FusionError as exc:
+            self.errors[topic] = exc.reason
+            return None
+
+    def _metadata(self, topic: str, spec: PacketSpec | None) -> str:
+        if spec is not None and spec.metadata:
+            try:
+                return Path(spec.metadata).read_text()
+            except OSError as exc:
+                raise ConfigError(f"packets.metadata {spec.metadata}: cannot read ({exc})") from None
+        candidates = [t for t in self._source.topic_types() if t.rsplit("/", 1)[-1] == "metadata"
+                      and self._source.msgtype_of(t) == STRING_TYPE]
+        ns = topic.rsplit("/", 1)[0]
+        candidates.sort(key=lambda t: (-len(_common_prefix(t.rsplit("/", 1)[0], ns)), t))
+        for t in candidates:
+            raw = next(iter(self._source.raw_messages([t])), None)
+            if raw is not None:
+                return str(self._source.deserialize(raw).data)
+        raise ConfigError(
+            f"topic {topic}: the packets need the sensor metadata JSON and the bag has no 'metadata' topic "
+            "(std_msgs/String); give it in the sensor map: packets: {vendor: ouster, metadata: <file.json>}"
+        )
+
+    def describe(self, topic: str) -> str:
+        """How fusion reads ``topic`` (for ``fusion inspect``)."""
+        v = self.vendor(topic)
+        return v.describe() if v is not None else f"LiDAR packets, not decodable: {self.errors.get(topic, '')}"
+
+    def count(self, topic: str) -> int:
+        """Sweeps on ``topic`` (one pass over its packets' headers; 0 when it cannot be decoded)."""
+        if topic not in self._counts:
+            n = 0
+            for _ in self._group(self._source.raw_messages([topic]), topic, headers_only=True):
+                n += 1
+            self._counts[topic] = n
+        return self._counts[topic]
+
+    def _group(self, raws: Iterator[RawMessage], topic: str, *, headers_only: bool = False
+               ) -> Iterator[tuple[list[npt.NDArray[np.uint8]], int]]:
+        """(packets, record time of the last one) per sweep of ``topic`` (wrong-size packets skipped)."""
+        v = self.vendor(topic)
+        if v is None:
+            return
+        size, current, bufs, last_t = v.model.packet_size, None, [], 0
+        for raw in raws:
+            try:
+                buf = packet_buf(raw)
+            except DecodeError:
+                continue
+            if len(buf) != size:
+                continue
+            fid = v.model.frame_id(buf)
+            if current is not None and fid != current and bufs:
+                yield bufs, last_t
+                bufs = []
+            current, last_t = fid, raw.record_time_ns
+            bufs.append(buf if headers_only else buf.copy())
+        if bufs:
+            yield bufs, last_t
+
+    def wrap(self, messages: Iterator[RawMessage], topics: set[str]) -> Iterator[RawMessage]:
+        """``messages`` with the packets of ``topics`` replaced by their sweeps (record order kept)."""
+        state: dict[str, list[Any]] = {}
+        index: dict[str, int] = {}
+        path = self._source.paths[0]
+
+        def emit(topic: str) -> RawMessage | None:
+            bufs, last_t, _fid = state.pop(topic)
+            v = self._vendors[topic]
+            stamp = min((t for t in (v.model.first_time_ns(b) for b in bufs) if t > 0), default=0)
+            i = index.get(topic, 0)
+            index[topic] = i + 1
+            ros1 = self._source.ros1
+            data = sweep_bytes(self._source.registry.store, ros1, i, stamp, v.frame, v.vendor, v.metadata,
+                               v.model.packet_size, bufs)
+            return RawMessage(topic, i, last_t, SWEEP_TYPE, data, ros1, path)
+
+        for raw in messages:
+            if raw.topic not in topics:
+                yield raw
+                continue
+            v = self.vendor(raw.topic)
+            if v is None:
+                continue
+            try:
+                buf = packet_buf(raw)
+            except DecodeError:
+                continue
+            if len(buf) != v.model.packet_size:
+                continue
+            fid = v.model.frame_id(buf)
+            cur = state.get(raw.topic)
+            if cur is not None and cur[2] != fid:
+                out = emit(raw.topic)
+                if out is not None:
+                    yield out
+                cur = None
+            if cur is None:
+                cur = state[raw.topic] = [[], 0, fid]
+            cur[0].append(buf.copy())
+            cur[1] = raw.record_time_ns
+        for topic in sorted(state):
+            out = emit(topic)
+            if out is not None:
+                yield out
+
+
+def _common_prefix(a: str, b: str) -> str:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return a[:n]
+
+
+def is_sweep(msg: Any) -> bool:
+    """True for a deserialized ``fusion_msgs/PacketSweep``."""
+    return hasattr(msg, "packet_size") and hasattr(msg, "vendor") and hasattr(msg, "metadata")
+
+
+def decode_sweep(msg: Any, meta: MessageMeta) -> PointCloud:
+    """A ``fusion_msgs/PacketSweep`` → :class:`PointCloud` (per-point time: the column timestamps).
+
+    Raises:
+        DecodeError: Unknown vendor, bad metadata, or packets the SDK cannot parse.
+    """
+    if str(msg.vendor) != "ouster":
+        raise DecodeError(f"packet sweep of unknown vendor {msg.vendor!r}")
+    from fusion.readers.ouster import model
+
+    size = int(msg.packet_size)
+    data = np.asarray(msg.data, dtype=np.uint8)
+    if size <= 0 or data.size % size:
+        raise DecodeError(f"packet sweep of {data.size} bytes is not a whole number of {size}-byte packets")
+    try:
+        sweep = model(str(msg.metadata)).decode(list(data.reshape(-1, size)))
+    except FusionError:
+        raise
+    except Exception as exc:
+        raise DecodeError(f"Ouster packets do not decode ({type(exc).__name__}: {exc})") from None
+    return PointCloud(meta, sweep.xyz, sweep.fields, sweep.point_time_ns, "ouster_packets", 1, len(sweep.xyz),
+                      dropped_points=sweep.dropped)
