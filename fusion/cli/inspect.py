@@ -67,7 +67,7 @@ def print_bag_summary(summary: dict[str, Any]) -> None:
     notes_out: list[str] = []
     for name, t in summary["topics"].items():
         lat = t.get("latency_ms")
-        notes = []
+        notes = [f"read as: {t['reader']}"] if t.get("reader") else []
         if t.get("time_source") == "record":
             notes.append("no header stamp: record time")
         if t.get("lidar_time_convention"):

@@ -133,6 +133,8 @@ def inspect_source(src: BagSource) -> dict[str, Any]:
         }
         if info.type_error:
             entry["type_error"] = info.type_error
+        if getattr(info, "reader", ""):
+            entry["reader"] = info.reader
         if name in stamps:
             s, r = stamps[name]
             bad = corrupt.get(name, [])
