@@ -110,26 +110,31 @@ class OusterModel:
 
     def decode(self, packets: list[npt.NDArray[np.uint8]]) -> Sweep:
         """One sweep's packets (all of one frame id) → :class:`Sweep`."""
-        core = self._core
         frame = self.frame(packets)
-        h, w = self.height, self.width
+        perm, col, row = self._order
         ts = np.asarray(frame.timestamp, dtype=np.int64)
-        col_ok = (np.asarray(frame.status) & 1).astype(bool) & (ts > 0)
-        time_img = np.ascontiguousarray(np.broadcast_to(np.where(col_ok, ts, 0), (h, w)))
-        rng = np.asarray(frame.field("RANGE"))
-        xyz = self.lut(frame)
-        time_d = core.destagger(self.info, time_img).reshape(-1)
-        keep = (core.destagger(self.info, rng).reshape(-1) != 0) & (time_d > 0)
-        xyz_d = core.destagger(self.info, np.ascontiguousarray(xyz)).reshape(-1, 3)
+        ts = np.where((np.asarray(frame.status) & 1).astype(bool) & (ts > 0), ts, 0)
+        time_d = ts[col]
+        keep = (np.asarray(frame.field("RANGE")).reshape(-1)[perm] != 0) & (time_d > 0)
+        idx = perm[keep]
+        xyz = np.asarray(self.lut(frame)).reshape(-1, 3)[idx].astype(np.float32)
         fields: dict[str, np.ndarray] = {}
         for name in frame.fields:
             img = np.asarray(frame.field(name))
-            if img.ndim != 2:
-                continue
-            key = "range_mm" if name == "RANGE" else ("range2_mm" if name == "RANGE2" else name.lower())
-            fields[key] = core.destagger(self.info, img).reshape(-1)[keep]
-        fields["ring"] = np.repeat(np.arange(h, dtype=np.uint16), w)[keep]
-        return Sweep(xyz_d[keep].astype(np.float32), time_d[keep], fields, int(keep.size - keep.sum()), h, w)
+            if img.ndim == 2:
+                key = "range_mm" if name == "RANGE" else ("range2_mm" if name == "RANGE2" else name.lower())
+                fields[key] = img.reshape(-1)[idx]
+        fields["ring"] = row[keep]
+        return Sweep(xyz, time_d[keep], fields, int(keep.size - idx.size), self.height, self.width)
+
+    @functools.cached_property
+    def _order(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.uint16]]:
+        """(perm, column, row): destaggered pixel k is staggered pixel ``perm[k]`` (row-major), which
+        lies in staggered column ``column[k]``; ``row[k]`` is its beam. From the SDK's own destagger."""
+        h, w = self.height, self.width
+        perm = np.asarray(self._core.destagger(self.info, np.arange(h * w, dtype=np.int64).reshape(h, w)))
+        perm = perm.reshape(-1).astype(np.int64)
+        return perm, perm % w, (perm // w).astype(np.uint16)
 
 
 @functools.lru_cache(maxsize=8)
