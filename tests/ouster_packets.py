@@ -2,8 +2,9 @@
 
 The pcap holds one frame (64 lidar packets, 10 IMU packets). :func:`write_packet_bag` writes it
 ``sweeps`` times: repeat ``k`` is the same packets with the frame id + k and every column
-timestamp + k·100 ms (set through the SDK's packet format), record times + k·100 ms, so a log of
-several real sweeps exists. The metadata JSON goes on ``<ns>/metadata`` (``std_msgs/String``).
+timestamp + k·100 ms (set through the SDK's packet format; IMU packets: their timestamps + k·100 ms),
+record times + k·100 ms, so a log of several real sweeps exists. The metadata JSON goes on
+``<ns>/metadata`` (``std_msgs/String``).
 """
 
 from __future__ import annotations
@@ -51,6 +52,15 @@ def shifted(meta: str, buf: np.ndarray, k: int) -> np.ndarray:
     return np.array(pkt.buf, np.uint8)
 
 
+def shifted_imu(buf: np.ndarray, k: int) -> np.ndarray:
+    """An IMU packet of repeat ``k``: its three timestamps (legacy IMU profile: sys, accel, gyro as
+    little-endian uint64 at bytes 0, 8, 16) + k·100 ms."""
+    out = buf.copy()
+    ts = out[:24].view("<u8")
+    ts += np.uint64(k * PERIOD_NS)
+    return out
+
+
 def typestore(ros1: bool) -> Any:
     store = get_typestore(Stores.ROS1_NOETIC if ros1 else Stores.LATEST)
     store.register(get_types_from_msg(PACKET_MSG.read_text(), "ouster_ros/msg/PacketMsg"))
@@ -82,7 +92,7 @@ def write_packet_bag(path: Path, *, sweeps: int = 1, ros1: bool = True, ns: str 
             w.write(mconn, t0 - 1_000_000, ser(String(meta), "std_msgs/msg/String"))
         for k in range(sweeps):
             for what, t, buf in packets:
-                data = shifted(meta, buf, k) if what == "lidar" else buf
+                data = shifted(meta, buf, k) if what == "lidar" else shifted_imu(buf, k)
                 w.write(lidar if what == "lidar" else imu, t + k * PERIOD_NS,
                         ser(Packet(data), "ouster_ros/msg/PacketMsg"))
     return path

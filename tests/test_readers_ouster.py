@@ -116,6 +116,7 @@ def test_five_sweeps_ros1_and_ros2_agree(bags: dict[str, Path]) -> None:
         assert ra.meta.stamp_ns == rb.meta.stamp_ns == a[0].meta.stamp_ns + k * PERIOD_NS
 
 
+@pytest.mark.slow
 def test_convert_validate_open(bags: dict[str, Path], tmp_path: Path) -> None:
     store = tmp_path / "ouster.zarr"
     res = subprocess.run([*FUSION, "convert", str(bags["ros1_5"]), "-o", str(store)], capture_output=True, text=True,
@@ -135,6 +136,7 @@ def test_convert_validate_open(bags: dict[str, Path], tmp_path: Path) -> None:
     assert rep["in_bag"] == 5 and rep["stored"] == 5
 
 
+@pytest.mark.slow
 def test_metadata_from_the_sensor_map(bags: dict[str, Path], tmp_path: Path) -> None:
     with open_bags(bags["nometa"]) as src:
         err = src.topics[TOPIC].type_error
@@ -177,3 +179,27 @@ def test_packet_buf_reads_both_serializations(buf: bytes, ros1: bool) -> None:
         msg, "ouster_ros/msg/PacketMsg")
     raw = RawMessage("/p", 0, 0, "ouster_ros/msg/PacketMsg", bytes(data), ros1, Path("x"))
     assert packet_buf(raw).tobytes() == buf
+
+
+def test_imu_packets_become_imu_samples(bags: dict[str, Path]) -> None:
+    import ouster.sdk.core as core
+    from ouster_packets import pcap_packets
+
+    meta, packets = pcap_packets()
+    pf = core.PacketFormat(core.SensorInfo(meta))
+    imu = [b for what, _t, b in packets if what == "imu"]
+    with open_bags(bags["ros1_5"]) as src:
+        info = src.topics["/ouster/imu_packets"]
+        assert info.kind == "imu" and info.count == 5 * len(imu) and info.frame_id == "os_imu"
+        recs = [src.decode(r) for r in src.messages(["/ouster/imu_packets"])]
+    g = 9.80665
+    for k in range(5):
+        for j, buf in enumerate(imu):
+            rec = recs[k * len(imu) + j]
+            assert rec.meta.stamp_ns == pf.imu_gyro_ts(buf) + k * PERIOD_NS
+            # the wire has g and deg/s; the records SI (float32 in the SDK: within 1e-6 relative)
+            la = np.array([pf.imu_la_x(buf), pf.imu_la_y(buf), pf.imu_la_z(buf)]) * g
+            av = np.deg2rad([pf.imu_av_x(buf), pf.imu_av_y(buf), pf.imu_av_z(buf)])
+            assert np.allclose(rec.linear_acceleration_mps2, la, rtol=1e-6, atol=1e-6)
+            assert np.allclose(rec.angular_velocity_radps, av, rtol=1e-6, atol=1e-7)
+            assert rec.orientation_xyzw is None

@@ -30,7 +30,7 @@ from fusion.readers.backends import backend_stream, cdr_connections, expand_path
 from fusion.readers.decoder import MessageDecoder
 from fusion.readers.failures import read_error
 from fusion.readers.kinds import detect_kind
-from fusion.readers.packets import PACKET_TYPES, SWEEP_TYPE, PacketSpec, PacketTopics
+from fusion.readers.packets import IMU_TYPE, PACKET_TYPES, SWEEP_TYPE, PacketSpec, PacketTopics
 from fusion.readers.records import Record
 from fusion.readers.source import I64, OptionsArg, RawMessage, TopicInfo
 from fusion.readers.stamps import peek_frame_id, read_stamps
@@ -65,7 +65,7 @@ class RosBagSource:
                         f"{', '.join(sorted(set([topics] if isinstance(topics, str) else topics)))}"
                     )
             flat = [c for conns in self._conns for c in conns]
-            extra = (SWEEP_TYPE,) if any(c.msgtype in PACKET_TYPES for c in flat) else ()
+            extra = (SWEEP_TYPE, IMU_TYPE) if any(c.msgtype in PACKET_TYPES for c in flat) else ()
             self.registry: TypeRegistry = build_registry(flat, ros1=self.ros1, msg_dirs=msg_dirs, extra=extra)
         except BaseException:
             self.close()
@@ -160,8 +160,8 @@ class RosBagSource:
                     frame_id = peek_frame_id(first.data, ros1=first.ros1)
             kind = detect_kind(msgtypes[0], topic, self._fields_of(first))
             reader = ""
-            if topic in packet_topics and not missing:  # a topic of sweeps (fusion.readers.packets)
-                kind = detect_kind(SWEEP_TYPE, topic)
+            if topic in packet_topics and not missing:  # sweeps or IMU samples (fusion.readers.packets)
+                kind = detect_kind(self.packets.message_type(topic), topic)
                 vendor = self.packets.vendor(topic)
                 frame_id, has_header, reader = (vendor.frame if vendor else ""), True, self.packets.describe(topic)
                 count = self.packets.count(topic) if vendor else count

@@ -24,6 +24,8 @@ from fusion.errors import DecodeError, FusionError
 
 #: Frame of the points the SDK's XYZ lookup table gives (``use_extrinsics=False``).
 SENSOR_FRAME = "os_sensor"
+#: Frame of the IMU packets' measurements.
+IMU_FRAME = "os_imu"
 INSTALL_HINT = "pip install --no-deps ouster-sdk  (the SDK pins rosbags==0.9.23; install it without dependencies)"
 
 
@@ -96,6 +98,15 @@ class OusterModel:
         status = np.asarray(self.pf.packet_header(core.ColHeader.STATUS, buf))
         ok = ts[(status & 1).astype(bool) & (ts > 0)]
         return int(ok.min()) if ok.size else 0
+
+    def imu(self, buf: npt.NDArray[np.uint8]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64],
+                                                       npt.NDArray[np.float64]]:
+        """An IMU packet's measurements: (time ns (M,), acceleration m/s² (M, 3), angular rate rad/s (M, 3)),
+        IMU frame ``os_imu``, SI units as the SDK's ``ImuPacket`` gives them (the wire has g and deg/s)."""
+        pkt = self._core.ImuPacket(self.pf)
+        pkt.buf[:] = buf
+        t = np.asarray(pkt.timestamp(), dtype=np.int64)
+        return t, np.asarray(pkt.accel(), np.float64).reshape(-1, 3), np.asarray(pkt.gyro(), np.float64).reshape(-1, 3)
 
     def frame(self, packets: list[npt.NDArray[np.uint8]]) -> Any:
         """The SDK's (staggered) ``LidarFrame`` of one sweep's packets."""

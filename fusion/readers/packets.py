@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from fusion.readers.bag import RosBagSource
 
 SWEEP_TYPE = "fusion_msgs/msg/PacketSweep"
+IMU_TYPE = "sensor_msgs/msg/Imu"
 #: Packet message type -> vendor.
 PACKET_TYPES: dict[str, str] = {"ouster_ros/msg/PacketMsg": "ouster"}
 STRING_TYPE = "std_msgs/msg/String"
@@ -60,35 +61,57 @@ def packet_buf(raw: RawMessage) -> npt.NDArray[np.uint8]:
     return np.frombuffer(data, np.uint8, n, off + 4)
 
 
-def sweep_bytes(store: Any, ros1: bool, seq: int, stamp_ns: int, frame_id: str, vendor: str, metadata: str,
-                packet_size: int, packets: list[npt.NDArray[np.uint8]]) -> bytes:
-    """A ``fusion_msgs/PacketSweep`` serialized by rosbags with the log's typestore (ROS 1 or CDR)."""
+def _header(store: Any, seq: int, stamp_ns: int, frame_id: str) -> Any:
+    """A ``std_msgs/Header`` of the log's typestore (ROS 1 with ``seq``, ROS 2 without)."""
     types = store.types
     sec, nsec = divmod(max(stamp_ns, 0), 1_000_000_000)
     stamp = types["builtin_interfaces/msg/Time"](sec=sec, nanosec=nsec)
-    header_cls = types["std_msgs/msg/Header"]
-    fields = header_cls.__dataclass_fields__
-    header = (header_cls(seq=seq & 0xFFFFFFFF, stamp=stamp, frame_id=frame_id) if "seq" in fields
-              else header_cls(stamp=stamp, frame_id=frame_id))
-    msg = types[SWEEP_TYPE](header=header, vendor=vendor, metadata=metadata, packet_size=packet_size,
-                            data=np.concatenate(packets) if packets else np.zeros(0, np.uint8))
+    cls = types["std_msgs/msg/Header"]
+    if "seq" in cls.__dataclass_fields__:
+        return cls(seq=seq & 0xFFFFFFFF, stamp=stamp, frame_id=frame_id)
+    return cls(stamp=stamp, frame_id=frame_id)
+
+
+def sweep_bytes(store: Any, ros1: bool, seq: int, stamp_ns: int, frame_id: str, vendor: str, metadata: str,
+                packet_size: int, packets: list[npt.NDArray[np.uint8]]) -> bytes:
+    """A ``fusion_msgs/PacketSweep`` serialized by rosbags with the log's typestore (ROS 1 or CDR)."""
+    data = np.concatenate(packets) if packets else np.zeros(0, np.uint8)
+    msg = store.types[SWEEP_TYPE](header=_header(store, seq, stamp_ns, frame_id), vendor=vendor, metadata=metadata,
+                                  packet_size=packet_size, data=data)
     return bytes(store.serialize_ros1(msg, SWEEP_TYPE) if ros1 else store.serialize_cdr(msg, SWEEP_TYPE))
+
+
+def imu_bytes(store: Any, ros1: bool, seq: int, stamp_ns: int, frame_id: str, accel: npt.NDArray[np.float64],
+              gyro: npt.NDArray[np.float64]) -> bytes:
+    """A ``sensor_msgs/Imu`` (no orientation: covariance[0] = -1) serialized with the log's typestore."""
+    types = store.types
+    vec, quat = types["geometry_msgs/msg/Vector3"], types["geometry_msgs/msg/Quaternion"]
+    no_orientation = np.zeros(9)
+    no_orientation[0] = -1.0
+    msg = types[IMU_TYPE](header=_header(store, seq, stamp_ns, frame_id), orientation=quat(0.0, 0.0, 0.0, 1.0),
+                          orientation_covariance=no_orientation, angular_velocity=vec(*map(float, gyro)),
+                          angular_velocity_covariance=np.zeros(9), linear_acceleration=vec(*map(float, accel)),
+                          linear_acceleration_covariance=np.zeros(9))
+    return bytes(store.serialize_ros1(msg, IMU_TYPE) if ros1 else store.serialize_cdr(msg, IMU_TYPE))
 
 
 class _Vendor:
     """One topic's decoder (Ouster today): frame id of a packet, first time, packet size."""
 
-    def __init__(self, vendor: str, metadata: str) -> None:
+    def __init__(self, vendor: str, metadata: str, imu: bool) -> None:
         if vendor != "ouster":
             raise ConfigError(f"packets.vendor {vendor!r} is not supported (supported: ouster)")
-        from fusion.readers.ouster import SENSOR_FRAME, model
+        from fusion.readers.ouster import IMU_FRAME, SENSOR_FRAME, model
 
-        self.vendor, self.metadata = vendor, metadata
+        self.vendor, self.metadata, self.imu = vendor, metadata, imu
         self.model = model(metadata)
-        self.frame = SENSOR_FRAME
+        self.frame = IMU_FRAME if imu else SENSOR_FRAME
+        self.size = self.model.imu_packet_size if imu else self.model.packet_size
 
     def describe(self) -> str:
         m = self.model
+        if self.imu:
+            return "Ouster IMU packets → sensor_msgs/Imu, one per measurement (ouster-sdk, m/s², rad/s)"
         return f"Ouster packets → sweeps (ouster-sdk, {m.profile}, {m.height}×{m.width})"
 
 
@@ -109,9 +132,19 @@ class PacketTopics:
         self.errors.pop(topic, None)
         self._counts.pop(topic, None)
 
-    def is_packet_topic(self, topic: str, msgtype: str) -> bool:
-        """A topic of LiDAR packets (IMU packet topics are not: their name says ``imu``)."""
-        return msgtype in PACKET_TYPES and "imu" not in topic.rsplit("/", 1)[-1]
+    @staticmethod
+    def is_packet_topic(topic: str, msgtype: str) -> bool:
+        """A topic of raw packets (LiDAR, or IMU when its name says ``imu``)."""
+        return msgtype in PACKET_TYPES
+
+    @staticmethod
+    def is_imu(topic: str) -> bool:
+        """A packet topic of IMU packets (``imu_packets``)."""
+        return "imu" in topic.rsplit("/", 1)[-1]
+
+    def message_type(self, topic: str) -> str:
+        """The type the topic's messages are read as (``PacketSweep``, or ``sensor_msgs/Imu``)."""
+        return IMU_TYPE if self.is_imu(topic) else SWEEP_TYPE
 
     def vendor(self, topic: str) -> _Vendor | None:
         """The decoder of a packet topic, or None (then :attr:`errors` says why)."""
@@ -124,7 +157,7 @@ class PacketTopics:
             msgtype = self._source.msgtype_of(topic)
             vendor = spec.vendor if spec is not None else PACKET_TYPES[msgtype]
             text = self._metadata(topic, spec)
-            self._vendors[topic] = _Vendor(vendor, text)
+            self._vendors[topic] = _Vendor(vendor, text, self.is_imu(topic))
             return self._vendors[topic]
         except FusionError as exc:
             self.errors[topic] = exc.reason
@@ -152,56 +185,40 @@ class PacketTopics:
     def describe(self, topic: str) -> str:
         """How fusion reads ``topic`` (for ``fusion inspect``)."""
         v = self.vendor(topic)
-        return v.describe() if v is not None else f"LiDAR packets, not decodable: {self.errors.get(topic, '')}"
+        return v.describe() if v is not None else f"raw packets, not decodable: {self.errors.get(topic, '')}"
 
     def count(self, topic: str) -> int:
-        """Sweeps on ``topic`` (one pass over its packets' headers; 0 when it cannot be decoded)."""
+        """Messages the topic is read as: sweeps, or IMU measurements (one pass over the packets)."""
         if topic not in self._counts:
-            n = 0
-            for _ in self._group(self._source.raw_messages([topic]), topic, headers_only=True):
-                n += 1
-            self._counts[topic] = n
+            self._counts[topic] = sum(1 for _ in self.wrap(self._source.raw_messages([topic]), {topic},
+                                                           headers_only=True))
         return self._counts[topic]
 
-    def _group(self, raws: Iterator[RawMessage], topic: str, *, headers_only: bool = False
-               ) -> Iterator[tuple[list[npt.NDArray[np.uint8]], int]]:
-        """(packets, record time of the last one) per sweep of ``topic`` (wrong-size packets skipped)."""
-        v = self.vendor(topic)
-        if v is None:
-            return
-        size, current, bufs, last_t = v.model.packet_size, None, [], 0
-        for raw in raws:
-            try:
-                buf = packet_buf(raw)
-            except DecodeError:
-                continue
-            if len(buf) != size:
-                continue
-            fid = v.model.frame_id(buf)
-            if current is not None and fid != current and bufs:
-                yield bufs, last_t
-                bufs = []
-            current, last_t = fid, raw.record_time_ns
-            bufs.append(buf if headers_only else buf.copy())
-        if bufs:
-            yield bufs, last_t
+    def wrap(self, messages: Iterator[RawMessage], topics: set[str], *, headers_only: bool = False
+             ) -> Iterator[RawMessage]:
+        """``messages`` with the packets of ``topics`` replaced by sweeps / IMU messages (record order kept).
 
-    def wrap(self, messages: Iterator[RawMessage], topics: set[str]) -> Iterator[RawMessage]:
-        """``messages`` with the packets of ``topics`` replaced by their sweeps (record order kept)."""
+        ``headers_only``: yield placeholders (no payload) for counting.
+        """
         state: dict[str, list[Any]] = {}
         index: dict[str, int] = {}
         path = self._source.paths[0]
+        store, ros1 = self._source.registry.store, self._source.ros1
 
-        def emit(topic: str) -> RawMessage | None:
-            bufs, last_t, _fid = state.pop(topic)
-            v = self._vendors[topic]
-            stamp = min((t for t in (v.model.first_time_ns(b) for b in bufs) if t > 0), default=0)
+        def message(topic: str, t: int, data: bytes) -> RawMessage:
             i = index.get(topic, 0)
             index[topic] = i + 1
-            ros1 = self._source.ros1
-            data = sweep_bytes(self._source.registry.store, ros1, i, stamp, v.frame, v.vendor, v.metadata,
+            return RawMessage(topic, i, t, self.message_type(topic), data, ros1, path)
+
+        def sweep(topic: str) -> RawMessage:
+            bufs, last_t, _fid = state.pop(topic)
+            v = self._vendors[topic]
+            if headers_only:
+                return message(topic, last_t, b"")
+            stamp = min((t for t in (v.model.first_time_ns(b) for b in bufs) if t > 0), default=0)
+            data = sweep_bytes(store, ros1, index.get(topic, 0), stamp, v.frame, v.vendor, v.metadata,
                                v.model.packet_size, bufs)
-            return RawMessage(topic, i, last_t, SWEEP_TYPE, data, ros1, path)
+            return message(topic, last_t, data)
 
         for raw in messages:
             if raw.topic not in topics:
@@ -214,23 +231,25 @@ class PacketTopics:
                 buf = packet_buf(raw)
             except DecodeError:
                 continue
-            if len(buf) != v.model.packet_size:
+            if len(buf) != v.size:
+                continue
+            if v.imu:
+                for t, acc, gyro in zip(*v.model.imu(buf), strict=True):
+                    data = b"" if headers_only else imu_bytes(store, ros1, index.get(raw.topic, 0), int(t),
+                                                              v.frame, acc, gyro)
+                    yield message(raw.topic, raw.record_time_ns, data)
                 continue
             fid = v.model.frame_id(buf)
             cur = state.get(raw.topic)
             if cur is not None and cur[2] != fid:
-                out = emit(raw.topic)
-                if out is not None:
-                    yield out
+                yield sweep(raw.topic)
                 cur = None
             if cur is None:
                 cur = state[raw.topic] = [[], 0, fid]
-            cur[0].append(buf.copy())
+            cur[0].append(buf if headers_only else buf.copy())
             cur[1] = raw.record_time_ns
         for topic in sorted(state):
-            out = emit(topic)
-            if out is not None:
-                yield out
+            yield sweep(topic)
 
 
 def _common_prefix(a: str, b: str) -> str:
