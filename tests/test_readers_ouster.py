@@ -203,3 +203,13 @@ def test_imu_packets_become_imu_samples(bags: dict[str, Path]) -> None:
             assert np.allclose(rec.linear_acceleration_mps2, la, rtol=1e-6, atol=1e-6)
             assert np.allclose(rec.angular_velocity_radps, av, rtol=1e-6, atol=1e-7)
             assert rec.orientation_xyzw is None
+
+
+def test_convert_without_the_sdk_is_one_error_line(bags: dict[str, Path], tmp_path: Path) -> None:
+    code = ("import sys; sys.modules['ouster.sdk'] = None; from fusion.cli.main import main; "
+            f"sys.argv = ['fusion', 'convert', {str(bags['ros1'])!r}, '-o', {str(tmp_path / 'x.zarr')!r}]; main()")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 2
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and TOPIC in lines[0]
+    assert "pip install --no-deps ouster-sdk" in lines[0]

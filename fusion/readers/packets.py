@@ -185,7 +185,7 @@ class PacketTopics:
     def describe(self, topic: str) -> str:
         """How fusion reads ``topic`` (for ``fusion inspect``)."""
         v = self.vendor(topic)
-        return v.describe() if v is not None else f"raw packets, not decodable: {self.errors.get(topic, '')}"
+        return v.describe() if v is not None else "raw packets, not decodable (see the type error)"
 
     def count(self, topic: str) -> int:
         """Messages the topic is read as: sweeps, or IMU measurements (one pass over the packets)."""
