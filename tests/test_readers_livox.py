@@ -15,6 +15,7 @@ from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
 import fusion
 from fusion.readers import open_bags
+from fusion.readers.inspect import inspect_source
 from fusion.readers.livox import decode_livox, decode_livox_raw
 from fusion.readers.records import MessageMeta, PointCloud
 from fusion.readers.source import RawMessage
@@ -92,9 +93,12 @@ def test_records_equal_what_was_written(tmp_path: Path, pkg: str, ros1: bool) ->
     with open_bags(path) as src:
         info = src.topics["/livox/lidar"]
         assert info.kind == "lidar" and info.frame_id == "livox_frame" and info.count == 4
+        assert info.reader.startswith("Livox CustomMsg")
         recs = [src.decode(r) for r in src.messages()]
         slow = [decode_livox(src.deserialize(r), rec.meta) for r, rec in zip(src.messages(), recs, strict=True)]
         bounds = [src.lidar_time_bounds(r) for r in src.messages()]
+        entry = inspect_source(src)["topics"]["/livox/lidar"]
+    assert entry["reader"].startswith("Livox CustomMsg") and entry["lidar_time_convention"] == "livox_offset_time"
     for rec, lazy, (timebase, pts), b in zip(recs, slow, truth, bounds, strict=True):
         assert isinstance(rec, PointCloud) and rec.time_convention == "livox_offset_time"
         assert rec.meta.stamp_ns == timebase

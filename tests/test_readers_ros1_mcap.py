@@ -51,6 +51,14 @@ def test_same_topics_messages_and_records_as_the_bag(logs: tuple[Path, Path, Pat
                 assert np.array_equal(da.xyz, db.xyz) and np.array_equal(da.point_time_ns, db.point_time_ns)
 
 
+def test_inspect_says_ros1_mcap(logs: tuple[Path, Path, Path]) -> None:
+    from fusion.readers.inspect import inspect_bags
+
+    summary = inspect_bags(logs[1])
+    assert summary["format"] == "ros1" and summary["format_name"] == "ROS 1 MCAP"
+    assert summary["message_count"] == sum(t["count"] for t in summary["topics"].values()) > 0
+
+
 def test_messages_written_from_rosbags_objects(tmp_path: Path) -> None:
     from rosbags.typesys import Stores, get_typestore
 

@@ -30,6 +30,7 @@ from fusion.readers.backends import backend_stream, cdr_connections, expand_path
 from fusion.readers.decoder import MessageDecoder
 from fusion.readers.failures import read_error
 from fusion.readers.kinds import detect_kind
+from fusion.readers.livox import LIVOX_READER, LIVOX_TYPES
 from fusion.readers.packets import IMU_TYPE, PACKET_TYPES, SWEEP_TYPE, PacketSpec, PacketTopics
 from fusion.readers.records import Record
 from fusion.readers.source import I64, OptionsArg, RawMessage, TopicInfo
@@ -159,7 +160,7 @@ class RosBagSource:
                 if first is not None and has_header:
                     frame_id = peek_frame_id(first.data, ros1=first.ros1)
             kind = detect_kind(msgtypes[0], topic, self._fields_of(first))
-            reader = ""
+            reader = LIVOX_READER if msgtypes[0] in LIVOX_TYPES else ""
             if topic in packet_topics and not missing:  # sweeps or IMU samples (fusion.readers.packets)
                 kind = detect_kind(self.packets.message_type(topic), topic)
                 vendor = self.packets.vendor(topic)

@@ -22,6 +22,8 @@ from fusion.readers.stamps import header_stamp_ns, peek_frame_id
 
 LIVOX_TYPES = ("livox_ros_driver/msg/CustomMsg", "livox_ros_driver2/msg/CustomMsg")
 CONVENTION = "livox_offset_time"
+#: What ``fusion inspect`` says of a CustomMsg topic.
+LIVOX_READER = "Livox CustomMsg → one sweep per message, point time = timebase + offset_time"
 _MSG_FIELDS = ["header", "timebase", "point_num", "lidar_id", "rsvd", "points"]
 _POINT_FIELDS = [("offset_time", "uint32"), ("x", "float32"), ("y", "float32"), ("z", "float32"),
                  ("reflectivity", "uint8"), ("tag", "uint8"), ("line", "uint8")]
