@@ -68,9 +68,11 @@ def typestore(ros1: bool) -> Any:
 
 
 def write_packet_bag(path: Path, *, sweeps: int = 1, ros1: bool = True, ns: str = "/ouster",
-                     with_metadata: bool = True) -> Path:
-    """A ROS 1 ``.bag`` (or ROS 2 MCAP directory) of the pcap's packets repeated ``sweeps`` times."""
-    meta, packets = pcap_packets()
+                     with_metadata: bool = True, packets_of: tuple[str, list[tuple[str, int, np.ndarray]]] | None = None
+                     ) -> Path:
+    """A ROS 1 ``.bag`` (or ROS 2 MCAP directory) of the pcap's packets (or ``packets_of`` = (metadata
+    JSON, packets)) repeated ``sweeps`` times."""
+    meta, packets = packets_of if packets_of is not None else pcap_packets()
     store = typestore(ros1)
     Packet, String = store.types["ouster_ros/msg/PacketMsg"], store.types["std_msgs/msg/String"]
     ser = store.serialize_ros1 if ros1 else store.serialize_cdr
