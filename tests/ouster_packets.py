@@ -68,7 +68,8 @@ def typestore(ros1: bool) -> Any:
 
 
 def write_packet_bag(path: Path, *, sweeps: int = 1, ros1: bool = True, ns: str = "/ouster",
-                     with_metadata: bool = True, packets_of: tuple[str, list[tuple[str, int, np.ndarray]]] | None = None
+                     with_metadata: bool = True, decoy_metadata: bool = False,
+                     packets_of: tuple[str, list[tuple[str, int, np.ndarray]]] | None = None
                      ) -> Path:
     """A ROS 1 ``.bag`` (or ROS 2 MCAP directory) of the pcap's packets (or ``packets_of`` = (metadata
     JSON, packets)) repeated ``sweeps`` times."""
@@ -89,6 +90,9 @@ def write_packet_bag(path: Path, *, sweeps: int = 1, ros1: bool = True, ns: str 
         lidar = w.add_connection(f"{ns}/lidar_packets", "ouster_ros/msg/PacketMsg", typestore=store)
         imu = w.add_connection(f"{ns}/imu_packets", "ouster_ros/msg/PacketMsg", typestore=store)
         t0 = packets[0][1]
+        if decoy_metadata:  # another sensor's metadata topic, first in name order
+            decoy = w.add_connection("/a/metadata", "std_msgs/msg/String", typestore=store)
+            w.write(decoy, t0 - 2_000_000, ser(String("{not this sensor}"), "std_msgs/msg/String"))
         if with_metadata:
             mconn = w.add_connection(f"{ns}/metadata", "std_msgs/msg/String", typestore=store)
             w.write(mconn, t0 - 1_000_000, ser(String(meta), "std_msgs/msg/String"))

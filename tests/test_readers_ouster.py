@@ -154,6 +154,12 @@ def test_metadata_from_the_sensor_map(bags: dict[str, Path], tmp_path: Path) -> 
     assert len(ds) == 2 and len(ds[0].lidar["os0"].xyz) == PIXELS - NO_RETURN
 
 
+def test_metadata_topic_nearest_the_packets_is_used(tmp_path: Path, shared_data: Path) -> None:
+    bag = write_packet_bag(tmp_path / "decoy.bag", decoy_metadata=True)
+    (rec,) = _sweeps(bag)
+    assert len(rec.xyz) == PIXELS - NO_RETURN
+
+
 def test_inspect_names_the_reader(bags: dict[str, Path]) -> None:
     res = subprocess.run([*FUSION, "inspect", str(bags["ros1_5"]), "--json"], capture_output=True, text=True,
                          timeout=300)

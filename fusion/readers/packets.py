@@ -4,11 +4,13 @@ A driver that records packets (``ouster_ros/PacketMsg`` on ``lidar_packets``) pu
 message per UDP packet; a sweep is every packet of one frame (the frame id changes when the
 measurement id wraps). :class:`PacketTopics` sits inside :class:`~fusion.readers.bag.RosBagSource`:
 its :meth:`~PacketTopics.wrap` turns the packet messages of each such topic into one
-:class:`~fusion.readers.source.RawMessage` per sweep, a ROS 1 serialized ``fusion_msgs/PacketSweep``
-(header stamp = the sweep's first point time, the packets, the vendor and its metadata), so the
-rest of fusion sees a topic of sweeps: stamps read from the bytes, one message per frame, decoded
-by the ``lidar`` stream kind (:func:`decode_sweep`) into the same :class:`PointCloud` record as a
-PointCloud2. The topic's ``count`` is its number of sweeps (a header-only pass over the packets).
+:class:`~fusion.readers.source.RawMessage` per sweep, a ``fusion_msgs/PacketSweep`` serialized with
+the log's typestore (header stamp = the sweep's first point time, the packets, the vendor and its
+metadata), so the rest of fusion sees a topic of sweeps: stamps read from the bytes, one message
+per frame, decoded by the ``lidar`` stream kind (:func:`decode_sweep`) into the same
+:class:`PointCloud` record as a PointCloud2. IMU packet topics (name with ``imu``) become standard
+``sensor_msgs/Imu`` messages, one per measurement. A topic's ``count`` is the number of messages it
+is read as (one header-only pass over its packets).
 
 The sensor metadata (Ouster: the metadata JSON) comes from the sensor map
 (``packets: {vendor: ouster, metadata: path}``) or from the bag's ``metadata`` topic
@@ -171,8 +173,14 @@ class PacketTopics:
                 raise ConfigError(f"packets.metadata {spec.metadata}: cannot read ({exc})") from None
         candidates = [t for t in self._source.topic_types() if t.rsplit("/", 1)[-1] == "metadata"
                       and self._source.msgtype_of(t) == STRING_TYPE]
-        ns = topic.rsplit("/", 1)[0]
-        candidates.sort(key=lambda t: (-len(_common_prefix(t.rsplit("/", 1)[0], ns)), t))
+        ns = topic.split("/")[:-1]
+
+        def shared(t: str) -> int:  # leading namespace parts in common with the packet topic
+            parts = t.split("/")[:-1]
+            same = [a == b for a, b in zip(parts, ns, strict=False)]
+            return same.index(False) if False in same else len(same)
+
+        candidates.sort(key=lambda t: (-shared(t), t))
         for t in candidates:
             raw = next(iter(self._source.raw_messages([t])), None)
             if raw is not None:
@@ -250,15 +258,6 @@ class PacketTopics:
             cur[1] = raw.record_time_ns
         for topic in sorted(state):
             yield sweep(topic)
-
-
-def _common_prefix(a: str, b: str) -> str:
-    n = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        n += 1
-    return a[:n]
 
 
 def is_sweep(msg: Any) -> bool:
