@@ -88,6 +88,15 @@ def expand_paths(paths: Sequence[Path]) -> tuple[bool, list[Path]]:
     return kinds == {"ros1"}, units
 
 
+def format_name(units: Sequence[Path], ros1: bool) -> str:
+    """``ROS 1 bag``, ``ROS 1 MCAP``, ``ROS 2 MCAP`` or ``ROS 2 sqlite3`` (joined with `` + `` when mixed)."""
+    names = set()
+    for unit in units:
+        mcap = unit.suffix == ".mcap" or (unit.is_dir() and any(unit.glob("*.mcap")))
+        names.add(f"ROS {1 if ros1 else 2} {'MCAP' if mcap else ('bag' if ros1 else 'sqlite3')}")
+    return " + ".join(sorted(names))
+
+
 def _cdr_mcap(path: Path) -> bool:
     """An MCAP whose profile is not ``ros2`` but which carries cdr messages (written by other tools)."""
     if sniff(path) != "mcap":

@@ -26,7 +26,7 @@ from fusion.errors import (
     MessageTypeError,
     TruncatedBagError,
 )
-from fusion.readers.backends import backend_stream, cdr_connections, expand_paths, open_unit
+from fusion.readers.backends import backend_stream, cdr_connections, expand_paths, format_name, open_unit
 from fusion.readers.decoder import MessageDecoder
 from fusion.readers.failures import read_error
 from fusion.readers.kinds import detect_kind
@@ -102,14 +102,7 @@ class RosBagSource:
     @property
     def format_name(self) -> str:
         """What the log is, for people: ``ROS 1 bag``, ``ROS 1 MCAP``, ``ROS 2 MCAP``, ``ROS 2 sqlite3``."""
-        names = set()
-        for unit in self._units:
-            mcap = unit.suffix == ".mcap" or (unit.is_dir() and any(unit.glob("*.mcap")))
-            if self.ros1:
-                names.add("ROS 1 MCAP" if mcap else "ROS 1 bag")
-            else:
-                names.add("ROS 2 MCAP" if mcap else "ROS 2 sqlite3")
-        return " + ".join(sorted(names))
+        return format_name(self._units, self.ros1)
 
     @property
     def topics(self) -> dict[str, TopicInfo]:
