@@ -49,7 +49,7 @@ def print_bag_summary(summary: dict[str, Any]) -> None:
     """Rich table of :func:`fusion.readers.inspect.inspect_bags` output."""
     con = console()
     con.print(
-        f"[bold]{', '.join(summary['paths'])}[/bold] ({summary.get('format', '?')}): "
+        f"[bold]{', '.join(summary['paths'])}[/bold] ({summary.get('format_name') or summary.get('format', '?')}): "
         f"{summary.get('message_count', 0)} messages, {summary.get('duration_s', 0.0):.3f} s of record time"
         f" ({_iso(summary.get('start_record_ns'))} → {_iso(summary.get('end_record_ns'))})"
     )
@@ -60,7 +60,7 @@ def print_bag_summary(summary: dict[str, Any]) -> None:
     notes_out: list[str] = []
     for name, t in summary["topics"].items():
         lat = t.get("latency_ms")
-        notes = []
+        notes = [f"read as: {t['reader']}"] if t.get("reader") else []
         if t.get("time_source") == "record":
             notes.append("no header stamp: record time")
         if t.get("lidar_time_convention"):

@@ -1,5 +1,9 @@
 """Stream kind ``lidar``: ``sensor_msgs/PointCloud2`` LiDAR sweeps with per-point time.
 
+Also decoded into the same :class:`PointCloud` record: raw Ouster packets grouped into sweeps
+(``fusion_msgs/PacketSweep``, :mod:`fusion.readers.packets`) and Livox ``CustomMsg``
+(:mod:`fusion.readers.livox`).
+
 - Decode: the cloud's points and fields, per-point time normalised to absolute ns
   (:mod:`fusion.readers.lidar_time`).
 - Pass 1: stamps and sweep bounds (first/last point time) for the plan; with the spool, the
@@ -182,7 +186,8 @@ class LidarKind(KindBase):
 
     name = "lidar"
     role = Role.FRAME
-    msgtypes = ("sensor_msgs/msg/PointCloud2",)
+    msgtypes = ("sensor_msgs/msg/PointCloud2", "fusion_msgs/msg/PacketSweep", "livox_ros_driver/msg/CustomMsg",
+                "livox_ros_driver2/msg/CustomMsg")
     records = (PointCloud,)
     message_columns = ("ref_time_ns",)
     frame_attr = "lidar"
@@ -191,12 +196,18 @@ class LidarKind(KindBase):
     has_sweeps = True
 
     def claims(self, msgtype: str, topic: str, fields: Sequence[str]) -> bool:
-        """A PointCloud2 without a radial-velocity field."""
-        return not any(is_doppler_field(f) for f in fields)
+        """A PointCloud2 without a radial-velocity field (the other types are LiDAR only)."""
+        return not msgtype.endswith("PointCloud2") or not any(is_doppler_field(f) for f in fields)
 
     def decode(self, msg: Any, meta: MessageMeta, options: DecodeOptions) -> Record:
         from fusion.readers.decode import decode_lidar
+        from fusion.readers.livox import decode_livox, is_livox
+        from fusion.readers.packets import decode_sweep, is_sweep
 
+        if is_sweep(msg):  # raw packets grouped into a sweep (fusion.readers.packets)
+            return decode_sweep(msg, meta)
+        if is_livox(msg):  # Livox CustomMsg (fusion.readers.livox)
+            return decode_livox(msg, meta)
         return decode_lidar(msg, meta, options.time_convention)
 
     def scanner(self, ctx: ScanContext, topic: str, sensor: SelectedSensor | None) -> TopicScanner:

@@ -164,10 +164,14 @@ def select_sensors(source: BagSource, cfg: ConvertConfig, report: ReportBuilder)
         report.topic(s.topic, s.msgtype, name, s.kind, topics[s.topic].count)
     if ego_topic is not None:
         report.topic(ego_topic, topics[ego_topic].msgtype, ego_name, "ego", topics[ego_topic].count)
+    undecodable = {t: i.type_error for t, i in topics.items() if i.type_error and _wanted(t, cfg)}
+    for t, why in undecodable.items():
+        report.warn(f"topic {t} is not read: {why}")
     if not sensors and imu is None and not continuous and ego_topic is None:
+        why = "".join(f"; {t} cannot be decoded: {e}" for t, e in sorted(undecodable.items()))
         raise ConfigError(
             "no sensor, continuous or ego topic selected (check --include-topic/--exclude-topic or the "
-            f"sensors mapping); topics in the bag: {', '.join(sorted(topics))}"
+            f"sensors mapping); topics in the bag: {', '.join(sorted(topics))}{why}"
         )
     return SelectedSensors(
         sensors=sensors,

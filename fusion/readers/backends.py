@@ -20,6 +20,7 @@ from rosbags.rosbag2.reader import DirectoryReader
 
 from fusion.errors import BagError, BagNotFoundError, EmptyBagError, TruncatedBagError, UnsupportedBagError
 from fusion.readers.failures import mcap_summary, open_error, reason, sniff
+from fusion.readers.mcap_ros1 import ROS1_ENCODING, Ros1McapReader, is_ros1_mcap
 from fusion.readers.recovery import ScanReader
 
 ROS2_SUFFIXES = (".db3", ".mcap")
@@ -48,7 +49,7 @@ def expand_paths(paths: Sequence[Path]) -> tuple[bool, list[Path]]:
             bags = sorted(p for p in path.iterdir() if p.suffix == ".bag" and p.is_file())
             if files:
                 units.extend(files)
-                kinds.add("ros2")
+                kinds.update("ros1" if f.suffix == ".mcap" and is_ros1_mcap(f) else "ros2" for f in files)
             elif bags:
                 units.extend(bags)
                 kinds.add("ros1")
@@ -66,7 +67,7 @@ def expand_paths(paths: Sequence[Path]) -> tuple[bool, list[Path]]:
         elif magic in ("mcap", "sqlite"):
             if path.suffix not in ROS2_SUFFIXES:
                 raise UnsupportedBagError(f"{path}: looks like a {magic} bag but is not named .mcap/.db3; rename it")
-            kinds.add("ros2")
+            kinds.add("ros1" if magic == "mcap" and is_ros1_mcap(path) else "ros2")
         elif path.suffix == ".mcap":
             raise BagError(
                 f"{path}: damaged MCAP file (invalid magic bytes; line endings converted by a text transfer?); "
@@ -87,6 +88,15 @@ def expand_paths(paths: Sequence[Path]) -> tuple[bool, list[Path]]:
     return kinds == {"ros1"}, units
 
 
+def format_name(units: Sequence[Path], ros1: bool) -> str:
+    """``ROS 1 bag``, ``ROS 1 MCAP``, ``ROS 2 MCAP`` or ``ROS 2 sqlite3`` (joined with `` + `` when mixed)."""
+    names = set()
+    for unit in units:
+        mcap = unit.suffix == ".mcap" or (unit.is_dir() and any(unit.glob("*.mcap")))
+        names.add(f"ROS {1 if ros1 else 2} {'MCAP' if mcap else ('bag' if ros1 else 'sqlite3')}")
+    return " + ".join(sorted(names))
+
+
 def _cdr_mcap(path: Path) -> bool:
     """An MCAP whose profile is not ``ros2`` but which carries cdr messages (written by other tools)."""
     if sniff(path) != "mcap":
@@ -104,6 +114,8 @@ def open_unit(unit: Path, ros1: bool) -> list[tuple[Any, Path]]:
     Also reads, by sequential scan, MCAP files rosbags refuses for their profile (not ``ros2``)
     when they carry cdr messages.
     """
+    if ros1 and unit.suffix == ".mcap":
+        return [_open_ros1_mcap(unit)]
     try:
         reader: Any = Reader1(unit) if ros1 else Reader2(unit)
         reader.open()
@@ -121,6 +133,21 @@ def open_unit(unit: Path, ros1: bool) -> list[tuple[Any, Path]]:
     if kind not in ("ros1", "mcap", "sqlite"):
         raise err
     return [(_scan(unit, kind, err), unit)]
+
+
+def _open_ros1_mcap(unit: Path) -> tuple[Any, Path]:
+    """A ROS 1 MCAP through its index, or by sequential scan when the summary is missing (cut short)."""
+    reader = Ros1McapReader(unit)
+    try:
+        reader.open()
+        return reader, unit
+    except Exception as exc:
+        err = TruncatedBagError(
+            f"{unit}: the MCAP summary is missing or damaged ({reason(exc)}); it was probably cut short"
+        )
+    scan = _scan(unit, "mcap_ros1", err)
+    scan.connections = [c for c in scan.connections if getattr(c.ext, "serialization_format", "") == ROS1_ENCODING]
+    return scan, unit
 
 
 def _scan(unit: Path, kind: str, err: BagError) -> ScanReader:

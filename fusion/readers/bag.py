@@ -26,10 +26,12 @@ from fusion.errors import (
     MessageTypeError,
     TruncatedBagError,
 )
-from fusion.readers.backends import backend_stream, cdr_connections, expand_paths, open_unit
+from fusion.readers.backends import backend_stream, cdr_connections, expand_paths, format_name, open_unit
 from fusion.readers.decoder import MessageDecoder
 from fusion.readers.failures import read_error
 from fusion.readers.kinds import detect_kind
+from fusion.readers.livox import LIVOX_READER, LIVOX_TYPES
+from fusion.readers.packets import IMU_TYPE, PACKET_TYPES, SWEEP_TYPE, PacketSpec, PacketTopics
 from fusion.readers.records import Record
 from fusion.readers.source import I64, OptionsArg, RawMessage, TopicInfo
 from fusion.readers.stamps import peek_frame_id, read_stamps
@@ -64,11 +66,14 @@ class RosBagSource:
                         f"{', '.join(sorted(set([topics] if isinstance(topics, str) else topics)))}"
                     )
             flat = [c for conns in self._conns for c in conns]
-            self.registry: TypeRegistry = build_registry(flat, ros1=self.ros1, msg_dirs=msg_dirs)
+            extra = (SWEEP_TYPE, IMU_TYPE) if any(c.msgtype in PACKET_TYPES for c in flat) else ()
+            self.registry: TypeRegistry = build_registry(flat, ros1=self.ros1, msg_dirs=msg_dirs, extra=extra)
         except BaseException:
             self.close()
             raise
         self._topics: dict[str, TopicInfo] | None = None
+        #: Raw LiDAR packet topics, read as one message per sweep (:mod:`fusion.readers.packets`).
+        self.packets = PacketTopics(self)
         self.decoder = MessageDecoder(self.registry, ros1=self.ros1)
         #: topic -> indices of messages whose stamp could not be read in the last :meth:`stamps` call.
         self.corrupt_stamps: dict[str, list[int]] = {}
@@ -95,11 +100,38 @@ class RosBagSource:
         return self._paths
 
     @property
+    def format_name(self) -> str:
+        """What the log is, for people: ``ROS 1 bag``, ``ROS 1 MCAP``, ``ROS 2 MCAP``, ``ROS 2 sqlite3``."""
+        return format_name(self._units, self.ros1)
+
+    @property
     def topics(self) -> dict[str, TopicInfo]:
         """Topic -> :class:`TopicInfo` (kind and frame id from the first message, cached)."""
         if self._topics is None:
             self._topics = self._build_topics()
         return self._topics
+
+    def topic_types(self) -> dict[str, str]:
+        """Topic -> message type (``|``-joined when several), without reading any message."""
+        types: dict[str, set[str]] = {}
+        for conns in self._conns:
+            for c in conns:
+                types.setdefault(c.topic, set()).add(c.msgtype)
+        return {t: "|".join(sorted(v)) for t, v in types.items()}
+
+    def msgtype_of(self, topic: str) -> str:
+        """The message type of ``topic`` (see :meth:`topic_types`)."""
+        return self.topic_types().get(topic, "")
+
+    def configure_packets(self, topic: str, spec: PacketSpec) -> None:
+        """Read the packet topic ``topic`` with ``spec`` (vendor, metadata file) from the sensor map."""
+        self.packets.configure(topic, spec)
+        self._topics = None
+
+    def _packet_topics(self, topics: Iterable[str] | None) -> set[str]:
+        types = self.topic_types()
+        wanted = types if topics is None else ([topics] if isinstance(topics, str) else topics)
+        return {t for t in wanted if self.packets.is_packet_topic(t, types.get(t, ""))}
 
     def _build_topics(self) -> dict[str, TopicInfo]:
         by_topic: dict[str, list[Connection]] = {}
@@ -107,6 +139,7 @@ class RosBagSource:
             for c in conns:
                 by_topic.setdefault(c.topic, []).append(c)
         out: dict[str, TopicInfo] = {}
+        packet_topics = self._packet_topics(None)
         for topic in sorted(by_topic):
             conns = by_topic[topic]
             msgtypes = sorted({c.msgtype for c in conns})
@@ -120,6 +153,13 @@ class RosBagSource:
                 if first is not None and has_header:
                     frame_id = peek_frame_id(first.data, ros1=first.ros1)
             kind = detect_kind(msgtypes[0], topic, self._fields_of(first))
+            reader = LIVOX_READER if msgtypes[0] in LIVOX_TYPES else ""
+            if topic in packet_topics and not missing:  # sweeps or IMU samples (fusion.readers.packets)
+                kind = detect_kind(self.packets.message_type(topic), topic)
+                vendor = self.packets.vendor(topic)
+                frame_id, has_header, reader = (vendor.frame if vendor else ""), True, self.packets.describe(topic)
+                count = self.packets.count(topic) if vendor else count
+                missing = [self.packets.errors[topic]] if vendor is None else []
             out[topic] = TopicInfo(
                 name=topic,
                 msgtype=msgtype,
@@ -129,6 +169,7 @@ class RosBagSource:
                 frame_id=frame_id,
                 has_header=has_header,
                 type_error="; ".join(missing),
+                reader=reader,
             )
         return out
 
@@ -177,7 +218,13 @@ class RosBagSource:
             raise read_error(unit, exc, yielded=n, last_record_time_ns=last) from None
 
     def messages(self, topics: Iterable[str] | None = None) -> Iterator[RawMessage]:
-        """Stream raw messages in record order (see :meth:`_message_gen`)."""
+        """Stream raw messages in record order (see :meth:`_message_gen`); packet topics as sweeps."""
+        packets = self._packet_topics(topics)
+        gen = self._message_gen(topics)
+        return self.packets.wrap(gen, packets) if packets else gen
+
+    def raw_messages(self, topics: Iterable[str] | None = None) -> Iterator[RawMessage]:
+        """:meth:`messages` without grouping packets into sweeps (every message as recorded)."""
         return self._message_gen(topics)
 
     def _message_gen(self, topics: Iterable[str] | None = None) -> Generator[RawMessage, None, None]:

@@ -39,8 +39,13 @@ def lidar_time_bounds(msg: Any, stamp_ns: int, convention: str | None) -> tuple[
     """(first point time ns, last point time ns, points) of a PointCloud2, reading only the time fields.
 
     The cheap path for planning frames: no xyz or other field is copied. A cloud without per-point
-    time gives ``(stamp_ns, stamp_ns, points)``.
+    time gives ``(stamp_ns, stamp_ns, points)``. A sweep of raw packets is decoded whole.
     """
+    from fusion.readers.packets import decode_sweep, is_sweep
+
+    if is_sweep(msg):
+        t = decode_sweep(msg, MessageMeta("", 0, 0, stamp_ns, "")).point_time_ns
+        return (int(t.min()), int(t.max()), len(t)) if t is not None and len(t) else (stamp_ns, stamp_ns, 0)
     pts = structured_points(msg)
     names = pts.dtype.names or ()
     wanted = [n for n in names if n in lidar_time.TIME_FIELDS or n in ("time_sec", "time_nsec")]

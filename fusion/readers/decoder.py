@@ -6,7 +6,8 @@ except the standard types read straight from their bytes (identical records, tes
 
 * ``radar_msgs/RadarScan`` (:func:`fusion.readers.radar.decode_radar_scan_raw`),
 * ``sensor_msgs/Imu`` and ``nav_msgs/Odometry`` (:mod:`fusion.readers.motion_raw`),
-* ``sensor_msgs/Image`` and ``CompressedImage``: a zero-copy view (:mod:`fusion.readers.image_raw`).
+* ``sensor_msgs/Image`` and ``CompressedImage``: a zero-copy view (:mod:`fusion.readers.image_raw`),
+* Livox ``CustomMsg`` (:func:`fusion.readers.livox.decode_livox_raw`).
 
 A fast path is used only when the log's definitions of the type (and of every type nested in it)
 are the standard ones; a vendor redefinition goes through rosbags. Every error names the message
@@ -22,9 +23,10 @@ from fusion.errors import DecodeError, MessageTypeError
 from fusion.readers.decode import decode_message, lidar_time_bounds
 from fusion.readers.failures import reason
 from fusion.readers.image_raw import image_view, standard_image_types
+from fusion.readers.livox import decode_livox_raw, standard_livox_types
 from fusion.readers.motion_raw import RAW_DECODERS, standard_motion_types
 from fusion.readers.radar import decode_radar_scan_raw
-from fusion.readers.records import Record
+from fusion.readers.records import PointCloud, Record
 from fusion.readers.source import DecodeOptions, OptionsArg, RawMessage
 from fusion.readers.stamps import stamp_of_message
 from fusion.readers.typesys import RADAR_SCAN, TypeRegistry, standard_radar_scan
@@ -52,6 +54,7 @@ class MessageDecoder:
         missing = set(registry.missing)
         self._radar_fast = RADAR_SCAN not in missing and standard_radar_scan(registry.store)
         self._image_fast = standard_image_types(registry.store) - missing
+        self._livox_fast = standard_livox_types(registry.store) - missing
         motion = standard_motion_types(registry.store, ros1=ros1) - missing
         #: msgtype -> raw decoder of the Imu/Odometry types read from their bytes.
         self.motion_fast = {t: RAW_DECODERS[t] for t in motion}
@@ -76,6 +79,13 @@ class MessageDecoder:
         except Exception as exc:
             raise _cannot_deserialize(raw, reason(exc)) from None
 
+    def _livox(self, raw: RawMessage) -> PointCloud:
+        """A standard Livox CustomMsg read from its bytes (:mod:`fusion.readers.livox`)."""
+        try:
+            return decode_livox_raw(raw)
+        except DecodeError as exc:
+            raise _cannot_deserialize(raw, exc.reason) from None
+
     def _image_view(self, raw: RawMessage) -> Any:
         """A standard Image/CompressedImage without copying its data (:mod:`fusion.readers.image_raw`)."""
         try:
@@ -90,6 +100,9 @@ class MessageDecoder:
             DecodeError: The message is corrupt (names topic, index, reason).
         """
         opts = options.get(raw.topic) if isinstance(options, Mapping) else options
+        if raw.msgtype in self._livox_fast:
+            t = self._livox(raw).point_time_ns
+            return (int(t.min()), int(t.max()), len(t)) if t is not None and len(t) else (0, 0, 0)
         msg = self.deserialize(raw)
         try:
             return lidar_time_bounds(msg, stamp_of_message(msg), (opts or DecodeOptions()).time_convention)
@@ -113,6 +126,8 @@ class MessageDecoder:
         opts = options.get(raw.topic) if isinstance(options, Mapping) else options
         if raw.msgtype == RADAR_SCAN and self._radar_fast:
             return decode_radar_scan_raw(raw)
+        if raw.msgtype in self._livox_fast:
+            return self._livox(raw)
         if (fast := self.motion_fast.get(raw.msgtype)) is not None:
             try:
                 return fast(raw)

@@ -65,9 +65,10 @@ def _non_ros_mcap(path: Path) -> BagError:
     if messages == 0:
         return EmptyBagError(f"{path}: MCAP (profile {profile!r}) holds no messages")
     enc = ", ".join(sorted(encodings)) or "none"
-    if profile == "ros1" or encodings & {"ros1"}:
+    if encodings & {"ros1"}:  # ROS 1 MCAP is read by fusion.readers.mcap_ros1; here it mixes encodings
         return UnsupportedBagError(
-            f"{path}: ROS 1 MCAP (profile {profile!r}) is not supported; convert it to a .bag or a ROS 2 MCAP"
+            f"{path}: MCAP mixing ROS 1 and other message encodings ({enc}; profile {profile!r}); "
+            "split it by encoding (mcap filter) or convert it to a .bag"
         )
     return UnsupportedBagError(
         f"{path}: holds no ROS messages (message encoding {enc}; {messages} message(s) on "

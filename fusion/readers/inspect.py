@@ -133,6 +133,8 @@ def inspect_source(src: BagSource) -> dict[str, Any]:
         }
         if info.type_error:
             entry["type_error"] = info.type_error
+        if getattr(info, "reader", ""):
+            entry["reader"] = info.reader
         if name in stamps:
             s, r = stamps[name]
             bad = corrupt.get(name, [])
@@ -146,6 +148,7 @@ def inspect_source(src: BagSource) -> dict[str, Any]:
     summary = {
         "paths": [str(p) for p in src.paths],
         "format": "ros1" if getattr(src, "ros1", False) else "ros2",
+        "format_name": getattr(src, "format_name", ""),
         "message_count": sum(i.count for i in topics.values()),
         "start_record_ns": start,
         "end_record_ns": end,

@@ -17,6 +17,7 @@ from mcap.opcode import Opcode
 from mcap.records import Channel, Chunk, Header, McapRecord, Message, Schema
 from mcap.stream_reader import breakup_chunk
 from rosbags.interfaces import Connection, ConnectionExtRosbag2, MessageDefinition, MessageDefinitionFormat
+from rosbags.typesys.msg import normalize_msgtype
 
 from fusion.readers.scan_common import DamagedBagError, partial_decompress, read_bounded
 
@@ -126,7 +127,11 @@ def scan_mcap(path: Path, *, any_profile: bool = False) -> Iterator[tuple[str, A
                 return
 
 
-_SCHEMA_FORMATS = {"ros2msg": MessageDefinitionFormat.MSG, "ros2idl": MessageDefinitionFormat.IDL}
+_SCHEMA_FORMATS = {
+    "ros2msg": MessageDefinitionFormat.MSG,
+    "ros2idl": MessageDefinitionFormat.IDL,
+    "ros1msg": MessageDefinitionFormat.MSG,
+}
 
 
 def _mcap_event(record: McapRecord, schemas: dict[int, Schema], any_profile: bool = False
@@ -140,6 +145,8 @@ def _mcap_event(record: McapRecord, schemas: dict[int, Schema], any_profile: boo
         schema = schemas.get(record.schema_id)
         name, encoding, data = (schema.name, schema.encoding, schema.data.decode()) if schema else ("", "", "")
         fmt = _SCHEMA_FORMATS.get(encoding, MessageDefinitionFormat.NONE)
+        if encoding == "ros1msg":  # ROS 1 names (pkg/Type) in ROS 2 style, as rosbags' ROS 1 reader does
+            name = normalize_msgtype(name)
         yield (
             "conn",
             Connection(record.id, record.topic, name, MessageDefinition(fmt, data), "", 0,

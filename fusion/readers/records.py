@@ -79,6 +79,8 @@ class PointCloud:
             (e.g. ``"ouster_t"``, ``"velodyne_time"``, ``"none"``).
         height: Rows of an organized cloud (1 when unorganized).
         width: Columns (points per row).
+        dropped_points: Pixels of a sweep decoded from raw packets that had no return (range 0)
+            and were left out (0 for a PointCloud2).
     """
 
     meta: MessageMeta
@@ -88,6 +90,7 @@ class PointCloud:
     time_convention: str
     height: int = 1
     width: int = 0
+    dropped_points: int = 0
 
 
 @dataclass(frozen=True, slots=True)

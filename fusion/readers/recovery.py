@@ -150,6 +150,7 @@ class ScanReader:
             "ros1": scan_ros1,
             "mcap": scan_mcap,
             "mcap_any_profile": lambda p: scan_mcap(p, any_profile=True),
+            "mcap_ros1": lambda p: scan_mcap(p, any_profile=True),
             "sqlite": scan_sqlite,
         }
         self._scan = scanners[kind]

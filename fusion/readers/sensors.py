@@ -17,6 +17,7 @@ import yaml
 
 from calibration.sources.yaml_errors import yaml_error_line
 from fusion.errors import ConfigError
+from fusion.readers.packets import PacketSpec
 from fusion.readers.records import SensorKind
 from fusion.readers.source import BagSource, DecodeOptions, RadarFieldMap, TopicInfo
 
@@ -42,6 +43,8 @@ class SensorSpec:
         stamp_source: ``"header"``, ``"record"`` or ``"topic:<trigger topic>"`` (stamp of the
             trigger message nearest before in record time).
         child_frame: Child frame for PoseStamped-like ego topics (default ``base_link``).
+        packets: Raw LiDAR packets on the topic: vendor and metadata file (``packets:`` key;
+            None = detected from the type, metadata from the bag's ``metadata`` topic).
     """
 
     name: str
@@ -53,6 +56,7 @@ class SensorSpec:
     time_convention: str | None = None
     stamp_source: str = "header"
     child_frame: str = ""
+    packets: PacketSpec | None = None
 
     @property
     def topic(self) -> str:
@@ -139,7 +143,24 @@ def _kind_name(value: Any, where: str) -> str:
         return text
 
 
-def _spec_from_yaml(name: str, raw: Any, where: str) -> SensorSpec:
+def _packet_spec(raw: Any, where: str, base: Path) -> PacketSpec | None:
+    """``packets: {vendor: ouster, metadata: <file.json>}`` (the path relative to the sensor map)."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or set(raw) - {"vendor", "metadata"} or "vendor" not in raw:
+        raise ConfigError(f"{where} must be a mapping with vendor (ouster) and optionally metadata (a JSON file)")
+    if str(raw["vendor"]) != "ouster":
+        raise ConfigError(f"{where}.vendor {raw['vendor']!r} is not supported (supported: ouster)")
+    meta = raw.get("metadata")
+    if meta is not None:
+        path = Path(str(meta)) if Path(str(meta)).is_absolute() else base / str(meta)
+        if not path.is_file():
+            raise ConfigError(f"{where}.metadata {path}: no such file; give the sensor metadata JSON")
+        meta = str(path)
+    return PacketSpec(str(raw["vendor"]), meta)
+
+
+def _spec_from_yaml(name: str, raw: Any, where: str, base: Path = Path()) -> SensorSpec:
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: sensors.{name} must be a mapping")
     known = {
@@ -152,6 +173,7 @@ def _spec_from_yaml(name: str, raw: Any, where: str) -> SensorSpec:
         "time_convention",
         "stamp_source",
         "child_frame",
+        "packets",
     }
     if unknown := set(raw) - known:
         raise ConfigError(
@@ -168,6 +190,7 @@ def _spec_from_yaml(name: str, raw: Any, where: str) -> SensorSpec:
     if stamp_source not in ("header", "record") and not stamp_source.startswith("topic:"):
         raise ConfigError(f"{where}: sensors.{name}.stamp_source must be header, record or topic:<trigger topic>")
     return SensorSpec(
+        packets=_packet_spec(raw.get("packets"), f"{where}: sensors.{name}.packets", base),
         name=name,
         kind=kind,
         topics=tuple(str(t) for t in topics),
@@ -195,7 +218,8 @@ def load_sensor_map(path: Path | str) -> SensorMap:
         raise ConfigError(f"{p}: sensor map is not valid YAML: {yaml_error_line(exc)}") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("sensors", {}), dict):
         raise ConfigError(f"{p}: expected a mapping with a 'sensors' mapping")
-    sensors = {str(n): _spec_from_yaml(str(n), raw, str(p)) for n, raw in (doc.get("sensors") or {}).items()}
+    sensors = {str(n): _spec_from_yaml(str(n), raw, str(p), p.parent)
+               for n, raw in (doc.get("sensors") or {}).items()}
     return SensorMap(sensors, tuple(doc.get("ignore", ()) or ()))
 
 
@@ -207,10 +231,14 @@ def resolve_sensors(source: BagSource, overrides: SensorMap | Path | str | None 
     Raises:
         ConfigError: An override names a topic that is not in the bag.
     """
-    found = discover_sensors(source)
     if overrides is None:
-        return found
+        return discover_sensors(source)
     smap = overrides if isinstance(overrides, SensorMap) else load_sensor_map(overrides)
+    configure = getattr(source, "configure_packets", None)
+    for spec in smap.sensors.values():
+        if spec.packets is not None and configure is not None:
+            configure(spec.topic, spec.packets)  # before discovery: the topic's sweeps need the metadata
+    found = discover_sensors(source)
     topics = source.topics
     by_topic = {s.topic: s for s in found.values()}
     out = {n: s for n, s in found.items() if s.topic not in smap.ignore}

@@ -77,6 +77,8 @@ class TopicInfo:
             removed), ``""`` when unknown or headerless.
         has_header: The type's first field is a ``std_msgs/Header``.
         type_error: Why the type cannot be decoded (no definition), else ``""``.
+        reader: How fusion reads the topic when it is not one message per record (raw LiDAR
+            packets grouped into sweeps), else ``""``.
     """
 
     name: str
@@ -87,6 +89,7 @@ class TopicInfo:
     frame_id: str = ""
     has_header: bool = False
     type_error: str = ""
+    reader: str = ""
 
 
 @dataclass(frozen=True, slots=True)

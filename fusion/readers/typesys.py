@@ -33,6 +33,10 @@ from fusion.errors import ConfigError
 
 BUNDLED_MSG_DIR = Path(__file__).with_name("msgs")
 HEADER_TYPE = "std_msgs/msg/Header"
+#: The packages shipped in ``msgs/`` (vendor types rosbags does not bundle, and fusion's own).
+BUNDLED_PACKAGES = (
+    "radar_msgs", "unique_identifier_msgs", "ouster_ros", "fusion_msgs", "livox_ros_driver", "livox_ros_driver2",
+)
 
 
 def _msg_name(path: Path) -> str:
@@ -117,7 +121,7 @@ def _fallback_types(ros1: bool, msg_dirs: tuple[str, ...]) -> dict[str, Any]:
     """rosbags' bundled store, then fusion's bundled .msg, then the user's msg_dirs (later wins)."""
     base = get_typestore(Stores.ROS1_NOETIC if ros1 else Stores.LATEST)
     typs: dict[str, Any] = dict(base.fielddefs)
-    typs.update(types_from_msg_dirs([BUNDLED_MSG_DIR / "radar_msgs", BUNDLED_MSG_DIR / "unique_identifier_msgs"]))
+    typs.update(types_from_msg_dirs([BUNDLED_MSG_DIR / d for d in BUNDLED_PACKAGES]))
     typs.update(types_from_msg_dirs(msg_dirs))
     return typs
 
@@ -171,12 +175,12 @@ def _typestore(typs: dict[str, Any]) -> Typestore:
 
 
 def build_registry(
-    connections: Sequence[Connection], *, ros1: bool, msg_dirs: Iterable[Path | str] = ()
+    connections: Sequence[Connection], *, ros1: bool, msg_dirs: Iterable[Path | str] = (), extra: Iterable[str] = ()
 ) -> TypeRegistry:
     """Assemble the typestore for ``connections`` (see module docstring for precedence).
 
-    Only the connection types and their dependencies are registered (code generation is
-    the expensive part of opening a bag).
+    Only the connection types, the ``extra`` types (e.g. ``fusion_msgs/msg/PacketSweep``) and
+    their dependencies are registered (code generation is the expensive part of opening a bag).
     """
     embedded: dict[str, Any] = {}
     errors: dict[str, str] = {}
@@ -192,7 +196,7 @@ def build_registry(
             errors[conn.msgtype] = f"embedded definition does not parse ({type(exc).__name__}: {exc})"
     fallback: dict[str, Any] | None = None  # loaded only for a type the bag does not define
     typs: dict[str, Any] = {}
-    todo = list({c.msgtype for c in connections})
+    todo = list({c.msgtype for c in connections} | set(extra))
     while todo:
         name = todo.pop()
         if name in typs:
