@@ -78,7 +78,7 @@ def _odometries(ts: Typestore, encoding: str) -> list[object]:
     for k, frame in enumerate(FRAMES):
         for child in CHILDREN:
             p, q, v, w = rng.normal(size=3) * 100, rng.normal(size=4), rng.normal(size=3), rng.normal(size=3)
-            q /= np.linalg.norm(q)  # a pose's rotation (a non-unit quaternion is refused: tests/test_hostile_messages.py)
+            q /= np.linalg.norm(q)  # a rotation (a non-unit one is refused: tests/test_hostile_messages.py)
             pose = PoseCov(pose=Pose(position=P(x=p[0], y=p[1], z=p[2]), orientation=Q(x=q[0], y=q[1], z=q[2], w=q[3])),
                            covariance=rng.normal(size=36))  # fmt: skip
             twist = TwistCov(twist=Twist(linear=V(x=v[0], y=v[1], z=v[2]), angular=V(x=w[0], y=w[1], z=w[2])),
