@@ -191,12 +191,12 @@ def quat_wxyz(T: np.ndarray) -> list[float]:
     return [w, x, y, z]
 
 
-def ego_poses_at(ds: Any, times_ns: np.ndarray) -> np.ndarray:
-    """(M, 4, 4) ``T_world_base`` interpolated from the stored full-rate trajectory (NaN outside it)."""
+def ego_poses_at(ego: Any, times_ns: np.ndarray) -> np.ndarray:
+    """(M, 4, 4) ``T_world_base`` interpolated from ``ds.ego`` (the stored full-rate trajectory; NaN
+    outside it)."""
     from calibration.interpolate import interpolate_poses
     from calibration.se3 import pose_matrix
 
-    ego = ds.ego
     t, q, _ = interpolate_poses(ego.time_ns, ego.translation_m, ego.rotation_xyzw,
                                 np.asarray(times_ns, dtype=np.int64))
     out: np.ndarray = pose_matrix(t, q)

@@ -100,6 +100,7 @@ class PackageExporter:
         T_origin_inv = None if T_origin is None else invert_transform(T_origin)
         cloud_frame = {"world": "world", "ego": "ego", "sensor": f"sensor:{lidars[0]}"}[in_frame]
         files = nbytes = dropped = 0
+        ego = ds.ego
         manifest_frames: list[dict[str, Any]] = []
         segments: list[dict[str, Any]] = []
         for k, i in enumerate(frames):
@@ -132,7 +133,7 @@ class PackageExporter:
                                          "sensor_to_base": pose_record(T_bs[name])}
                 T_cloud_cam = T_cloud_base @ T_bs[name]
                 if view is not None:
-                    T_wb_cam = ego_poses_at(ds, np.array([view.time_ns]))[0]
+                    T_wb_cam = ego_poses_at(ego, np.array([view.time_ns]))[0]
                     if has_pose(T_wb) and has_pose(T_wb_cam):  # the camera where it was when the image was taken
                         T_cloud_cam = T_cloud_base @ invert_transform(T_wb) @ T_wb_cam @ T_bs[name]
                     data, ext = image_file(view)
