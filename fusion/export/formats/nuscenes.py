@@ -123,41 +123,8 @@ class NuScenesExporter:
                     attr_names.update((box.attributes or {}).get("nuscenes_attributes", []))
                     tables["sample_annotation"].append(nt.annotation(box, sample_of[i], inst, i))
             folder = "samples" if is_key else "sweeps"
-            items: list[tuple[str, str, int, np.ndarray, tuple[int, int]]] = []  # name, file, time, pose, wh
-            lidar_views, radar_views, cam_views = fr.views("lidar"), fr.views("radar"), fr.views("camera")
-            for name in sensors["lidar"]:
-                if name not in lidar_views:
-                    continue
-                cloud = frame_cloud(fr, [name], {name: None})
-                rel = f"{folder}/{channel[name]}/{log}__{channel[name]}__{fr.time_ns // 1000}.pcd.bin"
-                path = out / rel
-                path.parent.mkdir(parents=True, exist_ok=True)
-                raw = np.column_stack([cloud.xyz, cloud.intensity, cloud.ring]).astype("<f4").tobytes()
-                path.write_bytes(raw)
-                nbytes += len(raw)
-                items.append((name, rel, fr.time_ns, fr.ego_pose, (0, 0)))
-            for name in sensors["radar"]:
-                scan = radar_views.get(name)
-                if scan is None:
-                    continue
-                rel = f"{folder}/{channel[name]}/{log}__{channel[name]}__{fr.time_ns // 1000}.pcd"
-                (out / rel).parent.mkdir(parents=True, exist_ok=True)
-                rcs = scan.fields.get("rcs", np.zeros(len(scan), np.float32))
-                nbytes += nt.write_radar_pcd(out / rel, scan.xyz, scan.radial_velocity_mps,
-                                             scan.radial_velocity_comp_mps, np.asarray(rcs))
-                items.append((name, rel, fr.time_ns, fr.ego_pose, (0, 0)))
-            for name in sensors["camera"]:
-                view = cam_views.get(name)
-                if view is None:
-                    continue
-                data, ext = image_file(view, raw_as=".jpg")
-                rel = f"{folder}/{channel[name]}/{log}__{channel[name]}__{view.time_ns // 1000}{ext}"
-                (out / rel).parent.mkdir(parents=True, exist_ok=True)
-                (out / rel).write_bytes(data)
-                nbytes += len(data)
-                cam = rig.sensor(name).camera
-                items.append((name, rel, int(view.time_ns), ego_poses_at(ego, np.array([view.time_ns]))[0],
-                              (int(cam.width), int(cam.height))))
+            items, n = _write_files(fr, out, f"{folder}/{{channel}}/{log}__{{channel}}__", sensors, channel, rig, ego)
+            nbytes += n
             for name, rel, t_ns, T_wb, (w, h) in items:
                 if not np.isfinite(T_wb).all():
                     raise ExportError(f"streams/{name}: no ego pose at {t_ns} ns (outside the trajectory); "
@@ -204,3 +171,45 @@ class NuScenesExporter:
         for name, rows in tables.items():
             nbytes += write_json(out / version / f"{name}.json", rows)
         return ExportResult(len(frames), files + len(tables) + 1, nbytes)
+
+
+Item = tuple[str, str, int, np.ndarray, tuple[int, int]]  # sensor, file, time ns, T_world_base, (width, height)
+
+
+def _write_files(fr: Any, out: Path, stem: str, sensors: dict[str, list[str]], channel: dict[str, str], rig: Any,
+                 ego: Any) -> tuple[list[Item], int]:
+    """Write one frame's sensor files (``stem`` with ``{channel}`` + µs time + suffix); returns the
+    sample_data items and the bytes written."""
+    items: list[Item] = []
+    nbytes = 0
+
+    def put(name: str, t_ns: int, suffix: str, data: bytes) -> str:
+        nonlocal nbytes
+        rel = stem.replace("{channel}", channel[name]) + f"{t_ns // 1000}{suffix}"
+        (out / rel).parent.mkdir(parents=True, exist_ok=True)
+        (out / rel).write_bytes(data)
+        nbytes += len(data)
+        return rel
+
+    lidar_views, radar_views, cam_views = fr.views("lidar"), fr.views("radar"), fr.views("camera")
+    for name in sensors["lidar"]:
+        if name in lidar_views:
+            cloud = frame_cloud(fr, [name], {name: None})
+            raw = np.column_stack([cloud.xyz, cloud.intensity, cloud.ring]).astype("<f4").tobytes()
+            items.append((name, put(name, fr.time_ns, ".pcd.bin", raw), fr.time_ns, fr.ego_pose, (0, 0)))
+    for name in sensors["radar"]:
+        scan = radar_views.get(name)
+        if scan is not None:
+            rel = put(name, fr.time_ns, ".pcd", b"")
+            rcs = scan.fields.get("rcs", np.zeros(len(scan), np.float32))
+            nbytes += nt.write_radar_pcd(out / rel, scan.xyz, scan.radial_velocity_mps,
+                                         scan.radial_velocity_comp_mps, np.asarray(rcs))
+            items.append((name, rel, fr.time_ns, fr.ego_pose, (0, 0)))
+    for name in sensors["camera"]:
+        view = cam_views.get(name)
+        if view is not None:
+            data, ext = image_file(view, raw_as=".jpg")
+            cam = rig.sensor(name).camera
+            items.append((name, put(name, int(view.time_ns), ext, data), int(view.time_ns),
+                          ego_poses_at(ego, np.array([view.time_ns]))[0], (int(cam.width), int(cam.height))))
+    return items, nbytes
