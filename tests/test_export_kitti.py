@@ -137,3 +137,14 @@ def test_kitti_refusals(annotated_store: Path, tmp_path: Path) -> None:
         lines = [ln for ln in res.stderr.splitlines() if ln.startswith("error:")]
         assert res.returncode == 2 and len(lines) == 1 and words in lines[0], res.stderr
         assert not out.exists()
+
+
+@pytest.mark.slow
+def test_kitti_without_camera_says_labels_are_left_out(annotated_store: Path, tmp_path: Path) -> None:
+    out = tmp_path / "k"
+    res = run_export("kitti", str(annotated_store), "-o", str(out), "--frames", "1:4", "--sensors", "lidar_top")
+    assert res.returncode == 0, res.stderr
+    assert "note: the store has annotations but no camera is selected" in res.stderr
+    assert not (out / "label_02").exists() and not (out / "calib_velo_to_cam.txt").exists()
+    assert "label_02 is not written" in (out / "README.md").read_text()
+    assert len(list((out / "velodyne_points" / "data").iterdir())) == 3

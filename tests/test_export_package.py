@@ -54,6 +54,8 @@ def check_package(out: Path, store: Path, in_frame: str) -> int:
         assert header["FIELDS"] == ["x", "y", "z", "intensity", "t_ns"] and len(rec) == len(expect) > 1000
         xyz = np.stack([rec["x"], rec["y"], rec["z"]], axis=1)
         assert xyz.dtype == np.float32
+        if in_frame == "sensor":
+            np.testing.assert_array_equal(xyz, lid.xyz)  # the stored float32 points, untouched
         # float32 rounding once: within half a float32 ulp of the float64 value (measured: all within)
         assert np.all(np.abs(xyz - expect) <= 0.5 * np.spacing(np.abs(expect).astype(np.float32)) + 1e-12)
         np.testing.assert_array_equal(rec["intensity"], lid.fields["intensity"])

@@ -107,6 +107,7 @@ class KittiExporter:
         missing: list[str] = []
         boxes: list[Any] = []
         track_ids: dict[str, int] = {}
+        missing_labels = False
         for k, i in enumerate(frames):
             fr = ds[i]
             name = f"{k:010d}"
@@ -132,6 +133,10 @@ class KittiExporter:
                 formats.add(ext)
                 put(f"image_{j:02d}/data/{name}{ext}", data)
                 stamps[f"image_{j:02d}"].append(kf.kitti_timestamp(view.time_ns))
+            if not cams and fr.boxes and not missing_labels:
+                missing_labels = True
+                missing.append("the store has annotations but no camera is selected: KITTI labels are in a "
+                               "camera frame, so label_02 is not written")
             if cams:
                 T_c0_w = invert_transform(T_wb @ T_bc[cams[0]])
                 for b in fr.boxes:

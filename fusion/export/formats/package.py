@@ -112,7 +112,8 @@ class PackageExporter:
             T_cloud_base = {"world": T_o_b, "ego": np.eye(4),
                             "sensor": invert_transform(T_bs[lidars[0]])}[in_frame]
             assert T_cloud_base is not None  # world was checked by require_poses
-            cloud = frame_cloud(fr, lidars, {n: T_cloud_base @ T_bs[n] for n in lidars})
+            cloud = frame_cloud(fr, lidars, {n: None if in_frame == "sensor" else T_cloud_base @ T_bs[n]
+                                             for n in lidars})  # sensor frame: the stored float32 as is
             dropped += cloud.dropped
             rel = f"frames/{k:06d}"
             folder = out / rel
