@@ -10,8 +10,11 @@ from pathlib import Path
 
 import pytest
 from exportcheck import run_export
+from hypothesis import given
+from hypothesis import strategies as st
 
 import fusion
+from fusion.errors import ExportError
 from fusion.export.common import Selection, parse_frames
 from fusion.export.formats import EXPORTERS, get_exporter
 
@@ -36,6 +39,32 @@ def test_parse_frames() -> None:
     assert parse_frames("-3:", 20) == range(17, 20)
     assert parse_frames("0:20:5", 20) == range(0, 20, 5)
     assert parse_frames(None, 4) == range(4)
+
+
+@given(st.integers(1, 50), st.one_of(st.none(), st.integers(-60, 60)), st.one_of(st.none(), st.integers(-60, 60)))
+def test_parse_frames_is_python_slicing(n: int, a: int | None, b: int | None) -> None:
+    text = f"{'' if a is None else a}:{'' if b is None else b}"
+    expect = range(n)[a:b]
+    if len(expect):
+        assert parse_frames(text, n) == expect
+    else:
+        with pytest.raises(ExportError, match="selects no frame"):
+            parse_frames(text, n)
+
+
+@pytest.mark.slow
+def test_overwrite_and_output_file(annotated_store: Path, tmp_path: Path) -> None:
+    afile = tmp_path / "f.txt"
+    afile.write_text("x")
+    res = run_export("kitti", str(annotated_store), "-o", str(afile), "--frames", "1:3")
+    assert res.returncode == 2 and "error:" in res.stderr and afile.read_text() == "x"
+    out = tmp_path / "k"
+    (out / "old").mkdir(parents=True)
+    res = run_export("kitti", str(annotated_store), "-o", str(out), "--frames", "1:3")
+    assert res.returncode == 2 and "--overwrite" in res.stderr and (out / "old").exists()
+    res = run_export("kitti", str(annotated_store), "-o", str(out), "--frames", "1:3", "--overwrite")
+    assert res.returncode == 0, res.stderr
+    assert not (out / "old").exists() and len(list((out / "oxts" / "data").iterdir())) == 2
 
 
 def peak_bytes(store: Path, out: Path, name: str, frames: range) -> int:
