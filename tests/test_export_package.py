@@ -111,3 +111,24 @@ def test_package_refusals(annotated_store: Path, tmp_path: Path) -> None:
     assert ok.returncode == 0, ok.stderr
     again = run_export("package", str(annotated_store), "-o", str(out), "--frames", "3:5")
     assert again.returncode == 2 and "--overwrite" in again.stderr
+
+
+@pytest.mark.slow
+def test_package_ego_frame_with_an_unposed_first_frame(annotated_store: Path, tmp_path: Path) -> None:
+    out = tmp_path / "pkg"
+    res = run_export("package", str(annotated_store), "-o", str(out), "--frames", "0:4", "--in", "ego")
+    assert res.returncode == 0, res.stderr
+    ds = fusion.open(str(annotated_store))
+    manifest = json.loads((out / "manifest.json").read_text())
+    validate(manifest)
+    origin = manifest["world_origin"]  # frame 0 has no pose: the origin is frame 1's
+    np.testing.assert_allclose(pose_matrix(origin["position"], origin["orientation_xyzw"]), ds[1].ego_pose, atol=1e-12)
+    docs = [json.loads((out / f["frame"]).read_text()) for f in manifest["frames"]]
+    for doc in docs:
+        validate(doc, "frame")
+    assert docs[0]["ego_pose"] is None
+    np.testing.assert_allclose(pose_matrix(docs[1]["ego_pose"]["position"], docs[1]["ego_pose"]["orientation_xyzw"]),
+                               np.eye(4), atol=1e-12)
+    segments = json.loads((out / "segments_sequence.json").read_text())
+    validate(segments, "segments_sequence")
+    assert "ego_pose" not in segments["frames"][0] and "ego_pose" in segments["frames"][1]

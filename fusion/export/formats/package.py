@@ -95,8 +95,8 @@ class PackageExporter:
             require_poses(ds, frames, "--in world")
         rig = ds.calibration
         T_bs = {n: np.asarray(rig.sensor(n).T_base_sensor.matrix) for n in (*lidars, *cams)}
-        first = ds[frames[0]].ego_pose
-        T_origin = first if has_pose(first) else None
+        # the package's world: the first exported frame with an ego pose (--in world: the first frame)
+        T_origin = next((T for T in (ds[i].ego_pose for i in frames) if has_pose(T)), None)
         T_origin_inv = None if T_origin is None else invert_transform(T_origin)
         cloud_frame = {"world": "world", "ego": "ego", "sensor": f"sensor:{lidars[0]}"}[in_frame]
         files = nbytes = dropped = 0
