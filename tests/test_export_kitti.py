@@ -52,11 +52,13 @@ def test_kitti_round_trip(annotated_store: Path, tmp_path: Path) -> None:
     ds = fusion.open(str(annotated_store))
     rig = ds.calibration
     frames = list(range(1, len(ds)))
+    day = out / datetime.fromtimestamp(ds[1].time_ns // 10**9, tz=UTC).strftime("%Y_%m_%d")
+    drive = day / f"{day.name}_drive_0001_sync"  # the KITTI raw layout: calib in the date folder
     cams = ["camera_front", "camera_left"]
     T_bl = rig.sensor("lidar_top").T_base_sensor.matrix
     T_bc0 = rig.sensor(cams[0]).T_base_sensor.matrix
     # calibration
-    c2c = read_calib(out / "calib_cam_to_cam.txt")
+    c2c = read_calib(day / "calib_cam_to_cam.txt")
     for j, c in enumerate(cams):
         cam = rig.sensor(c).camera
         np.testing.assert_allclose(c2c[f"K_{j:02d}"].reshape(3, 3), cam.K, rtol=1e-12)
@@ -64,12 +66,12 @@ def test_kitti_round_trip(annotated_store: Path, tmp_path: Path) -> None:
         T_cj_c0 = np.linalg.inv(rig.sensor(c).T_base_sensor.matrix) @ T_bc0
         np.testing.assert_allclose(c2c[f"R_{j:02d}"].reshape(3, 3), T_cj_c0[:3, :3], atol=1e-12)
         np.testing.assert_allclose(c2c[f"T_{j:02d}"], T_cj_c0[:3, 3], atol=1e-12)
-    T_c0_velo = rt(read_calib(out / "calib_velo_to_cam.txt"))
+    T_c0_velo = rt(read_calib(day / "calib_velo_to_cam.txt"))
     np.testing.assert_allclose(T_c0_velo, np.linalg.inv(T_bc0) @ T_bl, atol=1e-12)
-    T_velo_imu = rt(read_calib(out / "calib_imu_to_velo.txt"))
+    T_velo_imu = rt(read_calib(day / "calib_imu_to_velo.txt"))
     np.testing.assert_allclose(T_velo_imu, np.linalg.inv(T_bl), atol=1e-12)
-    velo_t = (out / "velodyne_points" / "timestamps.txt").read_text().splitlines()
-    img_t = [(out / f"image_{j:02d}" / "timestamps.txt").read_text().splitlines() for j in range(2)]
+    velo_t = (drive / "velodyne_points" / "timestamps.txt").read_text().splitlines()
+    img_t = [(drive / f"image_{j:02d}" / "timestamps.txt").read_text().splitlines() for j in range(2)]
     s = math.cos(math.radians(ORIGIN[0]))
     mx0 = s * math.radians(ORIGIN[1]) * ER
     my0 = s * ER * math.log(math.tan(math.radians(90 + ORIGIN[0]) / 2))
@@ -78,7 +80,7 @@ def test_kitti_round_trip(annotated_store: Path, tmp_path: Path) -> None:
         fr = ds[i]
         name = f"{k:010d}"
         assert parse_stamp(velo_t[k]) == fr.time_ns
-        pts = np.fromfile(out / "velodyne_points" / "data" / f"{name}.bin", dtype="<f4").reshape(-1, 4)
+        pts = np.fromfile(drive / "velodyne_points" / "data" / f"{name}.bin", dtype="<f4").reshape(-1, 4)
         lid = fr.lidar["lidar_top"]
         np.testing.assert_array_equal(pts[:, :3], lid.xyz)  # sensor frame: exact
         np.testing.assert_array_equal(pts[:, 3], lid.fields["intensity"])
@@ -86,11 +88,11 @@ def test_kitti_round_trip(annotated_store: Path, tmp_path: Path) -> None:
             view = fr.cameras[c]
             assert parse_stamp(img_t[j][k]) == view.time_ns
             if view.compressed:
-                assert (out / f"image_{j:02d}" / "data" / f"{name}.jpg").read_bytes() == view.data
+                assert (drive / f"image_{j:02d}" / "data" / f"{name}.jpg").read_bytes() == view.data
             else:
-                png = cv2.imread(str(out / f"image_{j:02d}" / "data" / f"{name}.png"), cv2.IMREAD_UNCHANGED)
+                png = cv2.imread(str(drive / f"image_{j:02d}" / "data" / f"{name}.png"), cv2.IMREAD_UNCHANGED)
                 np.testing.assert_array_equal(png, view.image)
-        ox = np.array([float(v) for v in (out / "oxts" / "data" / f"{name}.txt").read_text().split()])
+        ox = np.array([float(v) for v in (drive / "oxts" / "data" / f"{name}.txt").read_text().split()])
         assert ox.size == 30
         lat, lon, alt, roll, pitch, yaw = ox[:6]
         x = s * math.radians(lon) * ER - mx0
@@ -145,6 +147,6 @@ def test_kitti_without_camera_says_labels_are_left_out(annotated_store: Path, tm
     res = run_export("kitti", str(annotated_store), "-o", str(out), "--frames", "1:4", "--sensors", "lidar_top")
     assert res.returncode == 0, res.stderr
     assert "note: the store has annotations but no camera is selected" in res.stderr
-    assert not (out / "label_02").exists() and not (out / "calib_velo_to_cam.txt").exists()
+    assert not (out / "label_02").exists() and not list(out.glob("*/calib_velo_to_cam.txt"))
     assert "label_02 is not written" in (out / "README.md").read_text()
-    assert len(list((out / "velodyne_points" / "data").iterdir())) == 3
+    assert len(list(out.glob("*/*_drive_0001_sync/velodyne_points/data/*.bin"))) == 3

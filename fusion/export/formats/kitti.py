@@ -2,15 +2,17 @@
 
 ::
 
-    calib_cam_to_cam.txt calib_velo_to_cam.txt calib_imu_to_velo.txt README.md
-    velodyne_points/data/NNNNNNNNNN.bin   x y z intensity, float32, LiDAR frame (deskewed to the frame time)
-    velodyne_points/timestamps.txt        frame times (UTC, ns digits)
-    image_0X/data/NNNNNNNNNN.jpg|png      one folder per camera (sorted names; image_00 = reference camera)
-    image_0X/timestamps.txt               each image's own time
-    oxts/data/NNNNNNNNNN.txt              30 values from the ego trajectory at the frame time
-    oxts/timestamps.txt, oxts/dataformat.txt
-    label_02/0000.txt                     tracking labels in the image_00 camera frame (if annotated)
-    track_ids.txt                         KITTI integer track id → fusion track id
+    <date>/calib_cam_to_cam.txt calib_velo_to_cam.txt calib_imu_to_velo.txt     (<date> = YYYY_MM_DD, UTC)
+    <date>/<date>_drive_NNNN_sync/
+        velodyne_points/data/NNNNNNNNNN.bin  x y z intensity, float32, LiDAR frame (deskewed to the frame time)
+        velodyne_points/timestamps.txt       frame times (UTC, ns digits)
+        image_0X/data/NNNNNNNNNN.jpg|png     one folder per camera (sorted names; image_00 = reference camera)
+        image_0X/timestamps.txt              each image's own time
+        oxts/data/NNNNNNNNNN.txt             30 values from the ego trajectory at the frame time
+        oxts/timestamps.txt, oxts/dataformat.txt
+    label_02/0000.txt                        tracking labels in the image_00 camera frame (if annotated)
+    track_ids.txt                            KITTI integer track id → fusion track id
+    README.md                                what this export loses
 
 KITTI's "IMU" (the OXTS frame) is fusion's base_link; the world (odom) is taken as ENU and placed
 on the globe by the devkit's Mercator projection around ``--origin``. What KITTI cannot hold is
@@ -35,6 +37,7 @@ from fusion.export.points import frame_cloud
 README = """# KITTI raw export (fusion export kitti)
 
 Source store: {store}; frames {first}..{last} ({n} frames); LiDAR `{lidar}`; cameras {cams}.
+Drive: `{drive_dir}` (calibration files in its date folder).
 Layout and conventions: fusion's docs/EXPORT.md (section KITTI).
 
 ## What this export loses
@@ -64,10 +67,11 @@ class KittiExporter:
     """:class:`~fusion.export.formats.Exporter` of the KITTI raw layout."""
 
     name = "kitti"
-    options = (OptionSpec("origin", "LAT,LON,ALT (deg, deg, m) of the world origin for oxts.", "0,0,0"),)
+    options = (OptionSpec("origin", "LAT,LON,ALT (deg, deg, m) of the world origin for oxts.", "0,0,0"),
+               OptionSpec("drive", "Drive number in the folder name <date>_drive_NNNN_sync.", 1))
 
     def export(self, ds: Any, out: Path, selection: Selection, progress: Progress, *, origin: str = "0,0,0",
-               **_: Any) -> ExportResult:
+               drive: int = 1, **_: Any) -> ExportResult:
         """Write the KITTI raw layout (see the module docstring)."""
         geo = _origin(origin)
         lidars, cams = selection.pick(ds, "lidar"), selection.pick(ds, "camera")
@@ -78,6 +82,10 @@ class KittiExporter:
             raise ExportError(f"KITTI numbers cameras image_00..image_09; the selection has {len(cams)}: use --sensors")
         frames = selection.frames
         require_poses(ds, frames, "KITTI (oxts)")
+        if not 0 <= drive <= 9999:
+            raise ExportError(f"--drive {drive}: KITTI drive numbers have 4 digits (0..9999)")
+        day = kf.kitti_date(ds[frames[0]].time_ns)
+        drive_dir = f"{day}/{day}_drive_{drive:04d}_sync"
         rig = ds.calibration
         lidar = lidars[0]
         T_bl = np.asarray(rig.sensor(lidar).T_base_sensor.matrix)
@@ -95,11 +103,11 @@ class KittiExporter:
 
         if cams:
             T_c0_b = invert_transform(T_bc[cams[0]])
-            put("calib_cam_to_cam.txt", kf.cam_to_cam([
+            put(f"{day}/calib_cam_to_cam.txt", kf.cam_to_cam([
                 (rig.sensor(c).camera.width, rig.sensor(c).camera.height, rig.sensor(c).camera.K,
                  rig.sensor(c).camera.D, invert_transform(T_bc[c]) @ T_bc[cams[0]]) for c in cams]))
-            put("calib_velo_to_cam.txt", kf.rigid(T_c0_b @ T_bl, extra=True))
-        put("calib_imu_to_velo.txt", kf.rigid(invert_transform(T_bl)))
+            put(f"{day}/calib_velo_to_cam.txt", kf.rigid(T_c0_b @ T_bl, extra=True))
+        put(f"{day}/calib_imu_to_velo.txt", kf.rigid(invert_transform(T_bl)))
         ego = ds.ego
         stamps: dict[str, list[str]] = {"velodyne_points": [], "oxts": []}
         stamps.update({f"image_{i:02d}": [] for i in range(len(cams))})
@@ -114,13 +122,13 @@ class KittiExporter:
             cloud = frame_cloud(fr, [lidar], {lidar: None})
             if lidar not in fr.views("lidar"):
                 missing.append(f"frame {i}: no {lidar} sweep (empty .bin)")
-            put(f"velodyne_points/data/{name}.bin",
+            put(f"{drive_dir}/velodyne_points/data/{name}.bin",
                 np.column_stack([cloud.xyz, cloud.intensity]).astype("<f4").tobytes())
             stamps["velodyne_points"].append(kf.kitti_timestamp(fr.time_ns))
             T_wb = fr.ego_pose
             v = np.array([np.interp(fr.time_ns, ego.time_ns, ego.linear_velocity_mps[:, j]) for j in range(3)])
             w = np.array([np.interp(fr.time_ns, ego.time_ns, ego.angular_velocity_radps[:, j]) for j in range(3)])
-            put(f"oxts/data/{name}.txt", kf.oxts_line(T_wb, v, w, geo))
+            put(f"{drive_dir}/oxts/data/{name}.txt", kf.oxts_line(T_wb, v, w, geo))
             stamps["oxts"].append(kf.kitti_timestamp(fr.time_ns))
             views = fr.views("camera")
             for j, c in enumerate(cams):
@@ -131,7 +139,7 @@ class KittiExporter:
                     continue
                 data, ext = image_file(view)
                 formats.add(ext)
-                put(f"image_{j:02d}/data/{name}{ext}", data)
+                put(f"{drive_dir}/image_{j:02d}/data/{name}{ext}", data)
                 stamps[f"image_{j:02d}"].append(kf.kitti_timestamp(view.time_ns))
             if not cams and fr.boxes and not missing_labels:
                 missing_labels = True
@@ -145,8 +153,8 @@ class KittiExporter:
                         track_id=str(tid), time_ns=k, label=b.label.replace(" ", "_")))
             progress(1)
         for folder, lines in stamps.items():
-            put(f"{folder}/timestamps.txt", "\n".join(lines) + "\n")
-        put("oxts/dataformat.txt", kf.DATAFORMAT)
+            put(f"{drive_dir}/{folder}/timestamps.txt", "\n".join(lines) + "\n")
+        put(f"{drive_dir}/oxts/dataformat.txt", kf.DATAFORMAT)
         if boxes:
             label = out / "label_02" / "0000.txt"
             label.parent.mkdir(parents=True, exist_ok=True)
@@ -156,7 +164,7 @@ class KittiExporter:
             put("track_ids.txt", "".join(f"{n} {t}\n" for t, n in track_ids.items()))
         models = {c: rig.sensor(c).camera.distortion_model for c in cams}
         put("README.md", README.format(
-            store=ds.url, first=frames[0], last=frames[-1], n=len(frames), lidar=lidar,
+            store=ds.url, drive_dir=drive_dir, first=frames[0], last=frames[-1], n=len(frames), lidar=lidar,
             cams=", ".join(f"image_{j:02d} = {c}" for j, c in enumerate(cams)) or "none",
             formats=", ".join(sorted(formats)) or "none", models=models or "none", origin=geo,
             missing="".join(f"\n- {m}" for m in missing)))

@@ -27,6 +27,11 @@ def kitti_timestamp(time_ns: int) -> str:
     return datetime.fromtimestamp(sec, tz=UTC).strftime("%Y-%m-%d %H:%M:%S") + f".{ns:09d}"
 
 
+def kitti_date(time_ns: int) -> str:
+    """``YYYY_MM_DD`` (UTC) of a time, the KITTI raw date folder name."""
+    return datetime.fromtimestamp(int(time_ns) // 1_000_000_000, tz=UTC).strftime("%Y_%m_%d")
+
+
 def cam_to_cam(cams: list[tuple[int, int, np.ndarray, np.ndarray, np.ndarray]]) -> str:
     """``calib_cam_to_cam.txt`` for cameras ``(width, height, K, D, T_cami_cam0)``, camera 0 first.
 
