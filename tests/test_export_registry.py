@@ -28,7 +28,7 @@ def test_registry_and_help() -> None:
         exporter = get_exporter(name)
         assert exporter.name == name
         text = run_export(name, "--help").stdout
-        assert "--frames" in text and "--sensors" in text
+        assert "--frames" in text and "--sensors" in text and f"fusion export {name} " in text  # an example
         for spec in exporter.options:
             assert (spec.cli or "--" + spec.name.replace("_", "-")) in text
 

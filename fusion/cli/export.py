@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from fusion.export.formats import EXPORTERS, SUMMARIES
+from fusion.export.formats import EXAMPLES, EXPORTERS, SUMMARIES
 
 
 class ExportGroup(click.Group):
@@ -106,7 +106,9 @@ def format_command(name: str) -> click.Command:
         else:
             params.append(click.Option([flag, spec.name], default=spec.default, show_default=spec.default is not None,
                                        type=None if spec.default is None else type(spec.default), help=spec.help))
-    return click.Command(name, callback=callback, params=params, help=SUMMARIES.get(name, ""))
+    epilog = f"\b\nExample:\n  {EXAMPLES[name]}" if name in EXAMPLES else None
+    return click.Command(name, callback=callback, params=params, epilog=epilog,
+                         help=SUMMARIES.get(name, "") + " Formats, frames and losses: docs/EXPORT.md.")
 
 
 @export.command(

@@ -31,6 +31,13 @@ SUMMARIES: dict[str, str] = {
     "nuscenes": "nuScenes tables + samples/sweeps, loadable by nuscenes-devkit.",
 }
 
+#: One usage example per format (the epilog of ``fusion export FORMAT --help``).
+EXAMPLES: dict[str, str] = {
+    "package": "fusion export package drive.zarr -o pkg --frames 1: --in world",
+    "kitti": "fusion export kitti drive.zarr -o kitti --frames 1: --origin 48.5,9.0,300",
+    "nuscenes": "fusion export nuscenes drive.zarr -o nusc --frames 1: --every 2 --category-map cats.yaml",
+}
+
 #: Called once per exported frame (for a progress bar).
 Progress = Callable[[int], None]
 
