@@ -12,6 +12,7 @@ import jsonschema
 import numpy as np
 import pytest
 from exportcheck import pose_matrix, read_binary_pcd, run_export
+from scipy.spatial.transform import Rotation, Slerp
 
 import fusion
 
@@ -37,6 +38,9 @@ def check_package(out: Path, store: Path, in_frame: str) -> int:
     T_origin = pose_matrix(origin["position"], origin["orientation_xyzw"])
     np.testing.assert_allclose(T_origin, ds[manifest["frames"][0]["index"]].ego_pose, atol=1e-12)
     T_bl = rig.sensor("lidar_top").T_base_sensor.matrix
+    traj = ds.ego
+    ts = (traj.time_ns - traj.time_ns[0]).astype(np.float64)  # relative: epoch ns in float64 is 256 ns coarse
+    slerp = Slerp(ts, Rotation.from_quat(traj.rotation_xyzw))
     for entry, seg in zip(manifest["frames"], segments["frames"], strict=True):
         doc = json.loads((out / entry["frame"]).read_text())
         validate(doc, "frame")
@@ -80,6 +84,19 @@ def check_package(out: Path, store: Path, in_frame: str) -> int:
             seg_img = next(i for i in seg["images"] if i["name"] == name)
             np.testing.assert_array_equal(seg_img["intrinsics"]["intrinsic_matrix"], sensor.camera.K)
             assert seg_img["url"] == img["file"]
+            # the camera in the points' frame where it was at its image time (ego pose interpolated
+            # independently: linear translation, scipy slerp); measured 5.3e-15
+            tq = float(cam.time_ns - traj.time_ns[0])
+            T_w_cam_t = np.eye(4)
+            T_w_cam_t[:3, 3] = [np.interp(tq, ts, traj.translation_m[:, k]) for k in range(3)]
+            T_w_cam_t[:3, :3] = slerp([tq]).as_matrix()[0]
+            expect_cam = T_cloud_base @ np.linalg.inv(fr.ego_pose) @ T_w_cam_t @ sensor.T_base_sensor.matrix
+            sp = c["sensor_to_points"]
+            np.testing.assert_allclose(pose_matrix(sp["position"], sp["orientation_xyzw"]), expect_cam, atol=1e-9)
+            ex = seg_img["extrinsics"]
+            r = ex["rotation"]
+            np.testing.assert_allclose(pose_matrix([ex["translation"][a] for a in "xyz"],
+                                                   [r["qx"], r["qy"], r["qz"], r["qw"]]), expect_cam, atol=1e-9)
     return len(manifest["frames"])
 
 
