@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from calibration.se3 import transform_points
+from fusion.errors import ExportError
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,11 @@ def frame_cloud(frame: Any, names: list[str], T_target_sensor: dict[str, np.ndar
         n = len(xyz)
         inten = np.asarray(fields.get("intensity", np.zeros(n)), dtype=np.float32)
         ring = np.asarray(fields.get("ring", np.zeros(n)), dtype=np.float32)
-        t = (scan.time_ns - frame.time_ns).astype(np.int32)
+        dt = scan.time_ns - frame.time_ns
+        if dt.size and int(np.abs(dt).max()) > np.iinfo(np.int32).max:
+            raise ExportError(f"streams/{name}[{scan.message_index}]: a point is {int(np.abs(dt).max())} ns from the "
+                              "frame time, more than int32 t_ns holds (2.1 s)")
+        t = dt.astype(np.int32)
         parts.append((np.asarray(xyz, dtype=np.float32), inten, ring, t))
     if not parts:
         z = np.zeros(0, np.float32)
