@@ -110,5 +110,9 @@ class AnnotationError(FusionError):
     """An annotation file is malformed (names the file and JSON path)."""
 
 
+class ExportError(FusionError):
+    """A store (or a selection of it) holds something the export format cannot (names it and what to do)."""
+
+
 class BenchmarkError(FusionError):
     """A benchmark cannot run."""

@@ -62,3 +62,36 @@ def s3() -> Iterator[dict[str, str]]:
         server.stop()
 
 
+
+
+@pytest.fixture(scope="session")
+def annotated_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A converted 2 s synthetic log (2 cameras, one JPEG and one raw; a LiDAR; a radar) with the
+    generator's truth boxes imported at 5 Hz (``fusion annotate import``), for the exporters' tests.
+    Frame 0 precedes the first odometry sample (no ego pose)."""
+    import json
+
+    import numpy as np
+    from synthlog import make_log
+
+    from fusion.annotations.model import Cuboid
+    from fusion.annotations.openlabel_encode import encode_openlabel
+    from fusion.cli.main import main
+    from fusion.pipeline.config import ConvertConfig
+    from fusion.pipeline.convert import convert
+    from fusion.store import open_dataset
+
+    tmp = tmp_path_factory.mktemp("annotated")
+    bags, truth, rig = make_log(tmp, ("mcap",), duration_s=2.0)
+    store = tmp / "s.zarr"
+    convert([bags["mcap"]], str(store), ConvertConfig(rig=str(rig)))
+    times = open_dataset(str(store)).times_ns
+    key_times = np.arange(times[0], times[-1] + 1, 200_000_000, dtype=np.int64)
+    b = truth.boxes_at(key_times)
+    labels = [Cuboid.from_yaw(b.centers[i, m], b.sizes[m], b.yaws[m], "static" if b.is_static[m] else "car",
+                              f"obj{int(b.ids[m])}", time_ns=int(t), frame="odom")
+              for i, t in enumerate(key_times) for m in range(b.ids.size)]
+    src = tmp / "labels.json"
+    src.write_text(json.dumps(encode_openlabel(labels)))
+    main(["annotate", "import", str(store), str(src)])
+    return store

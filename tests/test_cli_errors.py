@@ -79,6 +79,9 @@ UNDER_FILE: dict[str, Callable[[dict[str, Path]], list[str]]] = {
     "calib check": lambda e: ["calib", "check", e["store"], "-o", e["file"] / "c.png"],
     "annotate export": lambda e: ["annotate", "export", e["store"], "-o", e["file"] / "l.json"],
     "export points": lambda e: ["export", "points", e["store"], "--frame", "3", "-o", e["file"] / "p.pcd"],
+    "export package": lambda e: ["export", "package", e["store"], "--in", "ego", "-o", e["file"] / "pkg"],
+    "export kitti": lambda e: ["export", "kitti", e["store"], "--frames", "3:5", "-o", e["file"] / "kitti"],
+    "export nuscenes": lambda e: ["export", "nuscenes", e["store"], "--frames", "3:5", "-o", e["file"] / "nus"],
 }
 
 
