@@ -1,0 +1,76 @@
+"""Hesai packet decoder: Pandar40P, Pandar64, PandarQT64, PandarQT128, PandarXT16/XT32/XT32M."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from fusion.errors import ConfigError
+from fusion.lidar_packets.calibration import HesaiCalibration, load_hesai_csv
+from fusion.lidar_packets.decoded import DecodedPoints, PacketDecoderBase
+from fusion.lidar_packets.hesai_kernel import decode_hesai
+from fusion.lidar_packets.hesai_models import MODELS, HesaiModel, find_model
+from fusion.lidar_packets.payload import PacketBatch
+
+
+class HesaiDecoder(PacketDecoderBase):
+    """Stateful decoder for one Hesai topic (sweep state carried between messages)."""
+
+    vendor = "hesai"
+
+    def __init__(self, model: HesaiModel, calibration: HesaiCalibration, *, min_range_m: float = 0.3,
+                 max_range_m: float = 300.0, cut_angle_deg: float = 0.0,
+                 dual_return_distance_threshold_m: float = 0.1) -> None:
+        if calibration.n_channels < model.n_channels:
+            raise ConfigError(f"packets.calibration: {model.name} has {model.n_channels} channels but the "
+                              f"calibration holds {calibration.n_channels}; pass the sensor's angle-correction CSV")
+        self.model = model
+        self.cal = calibration
+        # the sensor's own limits bound the configured ones
+        self.min_range_m = max(float(min_range_m), model.min_range_m)
+        self.max_range_m = min(float(max_range_m), model.max_range_m)
+        self.dual_threshold_m = float(dual_return_distance_threshold_m)
+        self._block_rad = (np.arange(36000) / 100.0 * (math.pi / 180.0)).astype(np.float32)
+        el = calibration.elevation_rad[: model.n_channels]
+        self._ecos = np.cos(el).astype(np.float32)
+        self._esin = np.sin(el).astype(np.float32)
+        self._az = calibration.azimuth_offset_rad[: model.n_channels].astype(np.float32)
+        self._layout = model.layout()
+        self._cut = float(np.float32(math.radians(cut_angle_deg % 360.0)))
+        super().__init__(model.n_channels)
+
+    @property
+    def model_name(self) -> str:
+        return self.model.name
+
+    @property
+    def points_per_packet(self) -> int:
+        return self.model.n_blocks * self.model.n_channels
+
+    def _run(self, batch: PacketBatch, out: DecodedPoints) -> int:
+        return int(decode_hesai(
+            batch.data, batch.size, self._layout, self._block_rad, self._ecos, self._esin, self._az,
+            self.model.block_time_ns, self.model.channel_time_ns, np.float32(self.min_range_m),
+            np.float32(self.max_range_m), np.float32(self.dual_threshold_m), self._cut, self._last_az,
+            self._sweep_of, out.xyz, out.intensity, out.channel, out.return_index, out.time_ns, out.sweep,
+            self.counters))
+
+    def ring(self, channel: np.ndarray) -> np.ndarray:
+        """Ring = rank of the channel's elevation (0 = lowest)."""
+        order = np.argsort(self.cal.elevation_rad[: self.model.n_channels], kind="stable")
+        rank = np.empty(order.size, np.uint16)
+        rank[order] = np.arange(order.size, dtype=np.uint16)
+        return rank[channel]
+
+
+def make_hesai(model_name: str, calibration: str | Path | None, **kw: float) -> HesaiDecoder:
+    """A decoder for ``model_name`` with its angle-correction CSV (required: no two units match)."""
+    model = find_model(model_name)
+    if model is None:
+        raise ConfigError(f"packets.model: unknown Hesai model {model_name!r}; one of {', '.join(MODELS)}")
+    if not calibration:
+        raise ConfigError(f"packets.calibration: {model.name} needs its angle-correction CSV "
+                          f"(like {model.default_calibration}, read from the sensor or shipped with the driver)")
+    return HesaiDecoder(model, load_hesai_csv(calibration), **kw)

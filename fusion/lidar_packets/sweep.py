@@ -1,0 +1,73 @@
+"""Cut decoded packet points into sweeps (one full rotation each) across messages.
+
+Every channel counts its own crossings of the cut angle inside the kernel, so a sweep is
+complete once every active channel has crossed into a later one; packets of one message may span
+a cut and the remainder waits for the next message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from fusion.lidar_packets.decoded import DecodedPoints, PacketDecoder
+from fusion.lidar_packets.payload import PacketBatch
+
+
+@dataclass(frozen=True, slots=True)
+class Sweep:
+    """One rotation's points.
+
+    Attributes:
+        points: The points (decode order: time order per channel).
+        sweep_id: Counter of the sweep since the decoder started (2 = the first full rotation).
+        stamp_ns: Time of the sweep's first point, int64 ns.
+        partial: True for the first sweep (the data started mid-rotation) and a flushed last one.
+    """
+
+    points: DecodedPoints
+    sweep_id: int
+    stamp_ns: int
+    partial: bool
+
+
+class SweepAssembler:
+    """Feed scan messages in order, get the sweeps they complete."""
+
+    def __init__(self, decoder: PacketDecoder) -> None:
+        self.decoder = decoder
+        self._parts: list[DecodedPoints] = []
+
+    def feed(self, batch: PacketBatch) -> list[Sweep]:
+        """Decode one message's packets; return the sweeps it completed (possibly none)."""
+        pts = self.decoder.decode(batch)
+        if len(pts):
+            self._parts.append(pts)
+        return self._emit(self.decoder.completed_below())
+
+    def flush(self) -> list[Sweep]:
+        """The sweeps still buffered (the last is partial), at the end of the log."""
+        return self._emit(None)
+
+    def _emit(self, below: int | None) -> list[Sweep]:
+        if not self._parts:
+            return []
+        pts = DecodedPoints.concat(self._parts)
+        if below is not None and (len(pts) == 0 or int(pts.sweep.min()) >= below):
+            self._parts = [pts]
+            return []
+        order = np.argsort(pts.sweep, kind="stable")
+        sw = pts.sweep[order]
+        ids, starts = np.unique(sw, return_index=True)
+        ends = np.append(starts[1:], sw.size)
+        out: list[Sweep] = []
+        keep_from = sw.size
+        for sid, a, b in zip(ids.tolist(), starts.tolist(), ends.tolist(), strict=True):
+            if below is not None and sid >= below:
+                keep_from = a
+                break
+            sel = pts.take(order[a:b])
+            out.append(Sweep(sel, int(sid), int(sel.time_ns.min()), sid <= 1 or below is None))
+        self._parts = [pts.take(order[keep_from:])] if keep_from < sw.size else []
+        return out
