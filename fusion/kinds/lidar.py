@@ -22,6 +22,7 @@ import numpy.typing as npt
 from fusion.errors import DecodeError, StoreError
 from fusion.kinds.base import KindBase, Role, StreamWriterLike, TopicScanner
 from fusion.kinds.points import PointStreamWriter, PointView
+from fusion.lidar_packets.payload import PACKET_LAYOUTS
 from fusion.readers.kinds import is_doppler_field
 from fusion.readers.records import PointCloud
 from fusion.store import layout as lay
@@ -182,7 +183,7 @@ class LidarKind(KindBase):
 
     name = "lidar"
     role = Role.FRAME
-    msgtypes = ("sensor_msgs/msg/PointCloud2",)
+    msgtypes = ("sensor_msgs/msg/PointCloud2", *PACKET_LAYOUTS)
     records = (PointCloud,)
     message_columns = ("ref_time_ns",)
     frame_attr = "lidar"

@@ -72,5 +72,6 @@ def make_hesai(model_name: str, calibration: str | Path | None, **kw: float) -> 
         raise ConfigError(f"packets.model: unknown Hesai model {model_name!r}; one of {', '.join(MODELS)}")
     if not calibration:
         raise ConfigError(f"packets.calibration: {model.name} needs its angle-correction CSV "
-                          f"(like {model.default_calibration}, read from the sensor or shipped with the driver)")
+                          f"(like {model.default_calibration}, from the sensor or its driver): "
+                          "set sensors.<name>.packets.calibration in the sensor map")
     return HesaiDecoder(model, load_hesai_csv(calibration), **kw)

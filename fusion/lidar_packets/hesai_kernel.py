@@ -56,19 +56,13 @@ def decode_hesai(pk, sizes, lay, block_rad, elev_cos, elev_sin, az_off, blk_t, c
         if sizes[p] < min_size:
             counters[1] += 1
             continue
-        if hdr == 0:
-            ok = pkt[0] == 0xFF and pkt[1] == 0xEE
-        else:
-            ok = pkt[0] == 0xEE and pkt[1] == 0xFF
+        ok = (pkt[0] == 0xFF and pkt[1] == 0xEE) if hdr == 0 else (pkt[0] == 0xEE and pkt[1] == 0xFF)
         mode = int(pkt[tail + lay[6]])
         nret = _n_returns(mode)
         if not ok or nret == 0 or n_blocks % nret != 0:
             counters[1] += 1
             continue
-        if lay[11] > 0:
-            unit = lay[11] / 1000.0
-        else:
-            unit = pkt[lay[12]] / 1000.0
+        unit = lay[11] / 1000.0 if lay[11] > 0 else pkt[lay[12]] / 1000.0
         dt = tail + lay[7]
         days = days_from_civil(int(pkt[dt]) + lay[10], int(pkt[dt + 1]), int(pkt[dt + 2]))
         secs = days * 86400 + int(pkt[dt + 3]) * 3600 + int(pkt[dt + 4]) * 60 + int(pkt[dt + 5])
@@ -98,10 +92,7 @@ def decode_hesai(pk, sizes, lay, block_rad, elev_cos, elev_sin, az_off, blk_t, c
                 elif crossed_cut(last_az[c], az, cut, 2.0 * math.pi):
                     sweep_of[c] += 1
                 last_az[c] = az
-                if loop_sel == 1 and nret == 1:
-                    lp = g % 2
-                else:
-                    lp = loop
+                lp = g % 2 if (loop_sel == 1 and nret == 1) else loop
                 for r in range(nret):
                     u = b0 + prefix + 2 + c * usz + (r * bsz)
                     raw = _u16(pkt, u)
@@ -120,9 +111,8 @@ def decode_hesai(pk, sizes, lay, block_rad, elev_cos, elev_sin, az_off, blk_t, c
                                 continue
                             uo = b0 + prefix + 2 + c * usz + (o * bsz)
                             raw_o = _u16(pkt, uo)
-                            if raw_o == raw and pkt[uo + 2] == refl:
-                                drop = True
-                            elif abs(np.float32(raw_o * unit) - dist) < dual_thr:
+                            same = raw_o == raw and pkt[uo + 2] == refl
+                            if same or abs(np.float32(raw_o * unit) - dist) < dual_thr:
                                 drop = True
                         if drop:
                             counters[4] += 1

@@ -160,7 +160,7 @@ _add(HesaiModel("PandarXT16", 8, 16, 2, 12, 0, 4, 12 + 8 * 66, 10, 13, 19, -1, 1
 _add(HesaiModel("PandarXT32", 8, 32, 2, 12, 0, 4, 12 + 8 * 130, 10, 13, 19, -1, 1900, 0, 9, 0.05, 120.0,
                 _blocks(8, _xt_block(8)), _chan([368 + 1512 * c for c in range(32)]), 0, "PandarXT32.csv"))
 _add(HesaiModel("PandarXT32M", 6, 32, 3, 12, 0, 4, 12 + 6 * 130, 10, 13, 19, -1, 1900, 0, 9, 0.5, 300.0,
-                _blocks(6, lambda b, r: 5632 - 50000 * (_trunc_div(8 - b - 1, r) if r < 3 else _trunc_div(6 - b - 1, 3))),
+                _blocks(6, lambda b, r: 5632 - 50000 * (_trunc_div(7 - b, r) if r < 3 else _trunc_div(5 - b, 3))),
                 _chan([368 + 2888 * (c % 16) for c in range(32)]), 0, "PandarXT32M.csv"))
 
 ALIASES = {"40p": "Pandar40P", "pandar40": "Pandar40P", "pandar40p": "Pandar40P", "pandar40m": "Pandar40P",

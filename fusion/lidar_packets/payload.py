@@ -101,7 +101,8 @@ def split_packets(data: bytes | memoryview, msgtype: str, *, ros1: bool) -> Pack
     sec_i = np.int64(sec if sec < 2**31 else sec - 2**32)
     head_ns = int(sec_i) * 1_000_000_000 + nsec
     if count == 0:
-        return PacketBatch(np.zeros((0, dlen), np.uint8), np.zeros(0, np.int64), np.zeros(0, np.int64), head_ns, frame.lstrip("/"))
+        none = np.zeros(0, np.int64)
+        return PacketBatch(np.zeros((0, dlen), np.uint8), none, none.copy(), head_ns, frame.lstrip("/"))
     view = np.lib.stride_tricks.as_strided(buf[pos:], shape=(count, stride), strides=(stride, 1), writeable=False) \
         if pos + count * stride <= total else None
     if view is None:  # the last packet may lack trailing padding

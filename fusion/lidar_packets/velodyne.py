@@ -81,7 +81,8 @@ def _fractions(model: VelodyneModel) -> np.ndarray:
     """Fraction of the block-to-block azimuth step at which each slot fires (float32)."""
     if model.family == VLP16:
         j = np.arange(32)
-        return ((np.float32(2.304) * (j % 16) + np.float32(55.296) * (j // 16)) / np.float32(110.592)).astype(np.float32)
+        fire = np.float32(2.304) * (j % 16) + np.float32(55.296) * (j // 16)
+        return (fire / np.float32(110.592)).astype(np.float32)
     if model.family == VLS128:
         fo = np.arange(128) // 8
         return (np.float32(2.665 / 53.3) * (fo + fo // 8)).astype(np.float32)
@@ -109,7 +110,7 @@ class VelodyneDecoder(PacketDecoderBase):
         self._vcos = np.cos(calibration.vert_rad).astype(np.float32)
         self._vsin = np.sin(calibration.vert_rad).astype(np.float32)
         self._frac = _fractions(model)
-        self._toff = _timing(model)
+        self._toff = np.round(_timing(model) * 1e9).astype(np.int64)
         self._cut_cd = float(round(cut_angle_deg * 100.0) % 36000)
         super().__init__(calibration.n_lasers)
 
@@ -142,5 +143,6 @@ def make_velodyne(model_name: str, calibration: str | Path | None, **kw: float) 
     cal = load_velodyne_yaml(calibration) if calibration else default_calibration(model)
     if cal is None:
         raise ConfigError(f"packets.calibration: {model.name} has no built-in calibration; "
-                          f"pass the sensor's calibration YAML (like {model.default_calibration})")
+                          f"pass the sensor's calibration YAML (like {model.default_calibration}) as "
+                          "sensors.<name>.packets.calibration in the sensor map")
     return VelodyneDecoder(model, cal, **kw)

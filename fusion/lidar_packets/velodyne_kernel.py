@@ -46,7 +46,7 @@ def decode_velodyne(pk, stamps, family, n_lasers, unit, frac, toff, cos_t, sin_t
         family: VLP16, V32 (HDL-32E, VLP-32C, HDL-64E banks) or VLS128.
         frac: (L,) float32 fraction of the block-to-block azimuth step at which laser slot fires
             (VLP-16: slot = firing*16 + laser).
-        toff: (2, 12, 32) float64 firing time (s) of (dual?, block, slot) after the packet stamp.
+        toff: (2, 12, slots) int64 firing time (ns) of (dual?, block, slot) after the packet stamp.
         cos_t, sin_t: (36000,) float32 tables of the quantized azimuth (0.01 deg).
         rot_cd: (L,) float64 azimuth correction, centidegrees.
     Output frame (ROS, REP-103): x forward, y left, z up:
@@ -76,10 +76,7 @@ def decode_velodyne(pk, stamps, family, n_lasers, unit, frac, toff, cos_t, sin_t
         for blk in range(n_blk):
             b0 = blk * 100
             bank = _bank(_u16(pkt, b0), family)
-            if blk == 0:
-                az = _u16(pkt, b0 + 2)
-            else:
-                az = az_next
+            az = _u16(pkt, b0 + 2) if blk == 0 else az_next
             if blk < 12 - (1 + dual):
                 az_next = _u16(pkt, (blk + 1 + dual) * 100 + 2)
                 diff = np.float32((36000 + az_next - az) % 36000)
@@ -95,7 +92,7 @@ def decode_velodyne(pk, stamps, family, n_lasers, unit, frac, toff, cos_t, sin_t
                 azf = np.float32(az + diff * frac[slot] - rot_cd[laser])
                 if azf < 0.0:
                     azf += np.float32(36000.0)
-                azi = int(math.floor(azf + 0.5)) % 36000
+                azi = math.floor(azf + 0.5) % 36000
                 if np.isnan(last_az[laser]):
                     sweep_of[laser] = first_sweep(float(az), float(azi), cut_cd, 36000.0)
                 elif crossed_cut(last_az[laser], float(azi), cut_cd, 36000.0):
@@ -131,7 +128,7 @@ def decode_velodyne(pk, stamps, family, n_lasers, unit, frac, toff, cos_t, sin_t
                 out_i[k] = pkt[o + 2]
                 out_ch[k] = laser
                 out_ret[k] = blk % 2 if dual else 0
-                out_t[k] = stamps[p] + int(round(toff[dual, blk, slot] * 1e9))
+                out_t[k] = stamps[p] + toff[dual, blk, slot]
                 out_sw[k] = sweep_of[laser]
                 k += 1
     return k

@@ -18,7 +18,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from fusion.errors import DecodeError, MessageTypeError
+from fusion.errors import ConfigError, DecodeError, MessageTypeError
+from fusion.lidar_packets.payload import PACKET_LAYOUTS
 from fusion.readers.decode import decode_message, lidar_time_bounds
 from fusion.readers.failures import reason
 from fusion.readers.image_raw import image_view, standard_image_types
@@ -55,6 +56,19 @@ class MessageDecoder:
         motion = standard_motion_types(registry.store, ros1=ros1) - missing
         #: msgtype -> raw decoder of the Imu/Odometry types read from their bytes.
         self.motion_fast = {t: RAW_DECODERS[t] for t in motion}
+        #: raw LiDAR packet topics (VelodyneScan, PandarScan): stateful sweep assembly per topic
+        from fusion.lidar_packets.topic import PacketStreams  # imports the reader records: not at module level
+
+        self.packets = PacketStreams()
+
+    def _packet_sweep(self, raw: RawMessage, opts: DecodeOptions | None) -> Record:
+        """The sweep(s) a raw packet message completes (:mod:`fusion.lidar_packets`), read from its bytes."""
+        try:
+            return self.packets.decode(raw, opts.packets if opts is not None else None)
+        except (DecodeError, ConfigError):
+            raise
+        except Exception as exc:
+            raise _cannot_deserialize(raw, reason(exc)) from None
 
     def deserialize(self, raw: RawMessage) -> Any:
         """Deserialize ``raw`` into the rosbags message object.
@@ -90,6 +104,12 @@ class MessageDecoder:
             DecodeError: The message is corrupt (names topic, index, reason).
         """
         opts = options.get(raw.topic) if isinstance(options, Mapping) else options
+        if raw.msgtype in PACKET_LAYOUTS:
+            rec = self._packet_sweep(raw, opts)
+            pt = getattr(rec, "point_time_ns", None)
+            if pt is None or not len(pt):
+                return rec.meta.stamp_ns, rec.meta.stamp_ns, 0
+            return int(pt.min()), int(pt.max()), len(pt)
         msg = self.deserialize(raw)
         try:
             return lidar_time_bounds(msg, stamp_of_message(msg), (opts or DecodeOptions()).time_convention)
@@ -113,6 +133,8 @@ class MessageDecoder:
         opts = options.get(raw.topic) if isinstance(options, Mapping) else options
         if raw.msgtype == RADAR_SCAN and self._radar_fast:
             return decode_radar_scan_raw(raw)
+        if raw.msgtype in PACKET_LAYOUTS:
+            return self._packet_sweep(raw, opts)
         if (fast := self.motion_fast.get(raw.msgtype)) is not None:
             try:
                 return fast(raw)

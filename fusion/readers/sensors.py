@@ -16,6 +16,7 @@ import numpy as np
 import yaml
 
 from fusion.errors import ConfigError
+from fusion.lidar_packets.options import PacketOptions, packet_options
 from fusion.readers.records import SensorKind
 from fusion.readers.source import BagSource, DecodeOptions, RadarFieldMap, TopicInfo
 
@@ -52,6 +53,7 @@ class SensorSpec:
     time_convention: str | None = None
     stamp_source: str = "header"
     child_frame: str = ""
+    packets: PacketOptions | None = None
 
     @property
     def topic(self) -> str:
@@ -60,7 +62,8 @@ class SensorSpec:
 
     def decode_options(self) -> DecodeOptions:
         """Per-topic decode options implied by this spec."""
-        return DecodeOptions(kind=self.kind, time_convention=self.time_convention, radar_fields=self.radar_fields)
+        return DecodeOptions(kind=self.kind, time_convention=self.time_convention, radar_fields=self.radar_fields,
+                             packets=self.packets)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +138,7 @@ def _kind_name(value: Any, where: str) -> str:
         return text
 
 
-def _spec_from_yaml(name: str, raw: Any, where: str) -> SensorSpec:
+def _spec_from_yaml(name: str, raw: Any, where: str, base_dir: Path | None = None) -> SensorSpec:
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: sensors.{name} must be a mapping")
     known = {
@@ -148,6 +151,7 @@ def _spec_from_yaml(name: str, raw: Any, where: str) -> SensorSpec:
         "time_convention",
         "stamp_source",
         "child_frame",
+        "packets",
     }
     if unknown := set(raw) - known:
         raise ConfigError(
@@ -173,6 +177,7 @@ def _spec_from_yaml(name: str, raw: Any, where: str) -> SensorSpec:
         time_convention=raw.get("time_convention"),
         stamp_source=stamp_source,
         child_frame=str(raw.get("child_frame", "")),
+        packets=packet_options(raw["packets"], f"{where}: sensors.{name}", base_dir) if "packets" in raw else None,
     )
 
 
@@ -189,7 +194,7 @@ def load_sensor_map(path: Path | str) -> SensorMap:
         raise ConfigError(f"{p}: cannot read sensor map ({exc})") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("sensors", {}), dict):
         raise ConfigError(f"{p}: expected a mapping with a 'sensors' mapping")
-    sensors = {str(n): _spec_from_yaml(str(n), raw, str(p)) for n, raw in (doc.get("sensors") or {}).items()}
+    sensors = {str(n): _spec_from_yaml(str(n), raw, str(p), p.parent) for n, raw in (doc.get("sensors") or {}).items()}
     return SensorMap(sensors, tuple(doc.get("ignore", ()) or ()))
 
 

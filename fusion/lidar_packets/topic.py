@@ -1,0 +1,119 @@
+"""One packet topic decoded message by message into LiDAR sweeps (:class:`PointCloud` records).
+
+Decoding is stateful (a sweep spans messages): :class:`PacketStreams` keeps one
+:class:`~fusion.lidar_packets.sweep.SweepAssembler` per topic and restarts it whenever a message
+arrives out of order (a new pass over the log starts again at index 0, so every pass gives the
+same records). The record of message *i* holds the sweep(s) that message completed, stamped with
+their first point's time; a message that completes none raises :class:`NoSweepYetError` (its packets
+are carried into the next sweep, nothing is lost).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from fusion.errors import ConfigError, DecodeError
+from fusion.lidar_packets import hesai_models, velodyne
+from fusion.lidar_packets.decoded import DecodedPoints, PacketDecoder
+from fusion.lidar_packets.hesai import make_hesai
+from fusion.lidar_packets.options import VENDOR_OF_TYPE, PacketOptions
+from fusion.lidar_packets.payload import PacketBatch, PacketPayloadError, split_packets
+from fusion.lidar_packets.sweep import SweepAssembler
+from fusion.lidar_packets.velodyne import make_velodyne
+from fusion.readers.records import MessageMeta, PointCloud
+from fusion.readers.source import RawMessage
+
+TIME_CONVENTION = "packets"
+
+
+class NoSweepYetError(DecodeError):
+    """The message completed no sweep: its packets wait for the next message."""
+
+
+def detect_model(vendor: str, batch: PacketBatch) -> str | None:
+    """The model the packets identify (Velodyne factory byte, Hesai header), None when unknown."""
+    for i in range(min(batch.data.shape[0], 4)):
+        if vendor == "velodyne":
+            name = velodyne.FACTORY_IDS.get(int(batch.data[i, 1205]))
+        else:
+            m = hesai_models.sniff_model(batch.data[i], int(batch.size[i]))
+            name = m.name if m else None
+        if name:
+            return name
+    return None
+
+
+def make_decoder(msgtype: str, opts: PacketOptions, batch: PacketBatch, topic: str) -> PacketDecoder:
+    """The vendor decoder for a topic (model from the options, else from its packets).
+
+    Raises:
+        ConfigError: Unknown model, no calibration where one is needed (names the topic and key).
+    """
+    vendor = opts.vendor or VENDOR_OF_TYPE[msgtype]
+    model = opts.model or detect_model(vendor, batch)
+    if model is None:
+        raise ConfigError(f"topic {topic}: cannot tell the {vendor} model from its packets; "
+                          "set sensors.<name>.packets.model in the sensor map")
+    kw = {"min_range_m": opts.min_range_m, "max_range_m": opts.max_range_m, "cut_angle_deg": opts.cut_angle_deg}
+    try:
+        if vendor == "velodyne":
+            return make_velodyne(model, opts.calibration, **kw)
+        thr = opts.dual_return_distance_threshold_m
+        return make_hesai(model, opts.calibration, dual_return_distance_threshold_m=thr, **kw)
+    except ConfigError as exc:
+        raise ConfigError(f"topic {topic}: {exc.reason}") from None
+
+
+@dataclass
+class _TopicState:
+    assembler: SweepAssembler
+    next_index: int
+    sweeps: int = 0
+    partial: int = 0
+    counters: dict[str, int] = field(default_factory=dict)
+
+
+class PacketStreams:
+    """The packet topics of one log, each with its sweep assembler."""
+
+    def __init__(self) -> None:
+        self._topics: dict[str, _TopicState] = {}
+
+    def decoder(self, topic: str) -> PacketDecoder | None:
+        st = self._topics.get(topic)
+        return st.assembler.decoder if st else None
+
+    def decode(self, raw: RawMessage, opts: PacketOptions | None) -> PointCloud:
+        """The sweep(s) message ``raw`` completes, as one LiDAR record.
+
+        Raises:
+            NoSweepYetError: The message completed no sweep (not an error: reported as carried over).
+            DecodeError: The message bytes do not hold packets.
+            ConfigError: The decoder cannot be set up (model/calibration).
+        """
+        try:
+            batch = split_packets(raw.data, raw.msgtype, ros1=raw.ros1)
+        except PacketPayloadError as exc:
+            raise DecodeError(exc.reason, topic=raw.topic, index=raw.index) from None
+        st = self._topics.get(raw.topic)
+        if st is None or raw.index == 0 or raw.index < st.next_index:  # a new pass over the log
+            dec = make_decoder(raw.msgtype, opts or PacketOptions(), batch, raw.topic)
+            st = _TopicState(SweepAssembler(dec), raw.index)
+            self._topics[raw.topic] = st
+        st.next_index = raw.index + 1
+        sweeps = st.assembler.feed(batch)
+        if not sweeps:
+            raise NoSweepYetError(f"no full rotation ended in this message ({batch.data.shape[0]} packets carried into "
+                             "the next sweep)", topic=raw.topic, index=raw.index)
+        st.sweeps += len(sweeps)
+        pts = DecodedPoints.concat([s.points for s in sweeps])
+        order = np.argsort(pts.time_ns, kind="stable")
+        pts = pts.take(order)
+        dec = st.assembler.decoder
+        stamp = int(pts.time_ns[0]) if len(pts) else batch.header_stamp_ns
+        meta = MessageMeta(raw.topic, raw.index, raw.record_time_ns, stamp, batch.frame_id)
+        fields = {"intensity": pts.intensity, "ring": dec.ring(pts.channel).astype(np.uint16),
+                  "channel": pts.channel, "return_index": pts.return_index}
+        return PointCloud(meta, pts.xyz, fields, pts.time_ns, TIME_CONVENTION, 1, len(pts))
