@@ -31,9 +31,10 @@ def _n_returns(mode: int) -> int:
 
 
 @njit(cache=True)
-def decode_hesai(pk, sizes, lay, block_rad, elev_cos, elev_sin, az_off, blk_t, ch_t,
-                 min_r, max_r, dual_thr, cut, last_az, sweep_of, out_xyz, out_i, out_ch, out_ret,
-                 out_t, out_sw, counters):
+def decode_hesai(  # type: ignore[no-untyped-def]
+        pk, sizes, lay, block_rad, elev_cos, elev_sin, az_off, blk_t, ch_t,
+        min_r, max_r, dual_thr, cut, last_az, sweep_of, out_xyz, out_i, out_ch, out_ret,
+        out_t, out_sw, counters):
     """Decode ``pk`` (n, N) uint8 packets into the ``out_*`` arrays; returns the points written.
 
     Per-channel sweep state (``last_az`` float64 rad, ``sweep_of`` int64) is carried across
@@ -88,8 +89,8 @@ def decode_hesai(pk, sizes, lay, block_rad, elev_cos, elev_sin, az_off, blk_t, c
                 az = baz + az_off[c]
                 az = np.float32(az - TWO_PI_F * math.floor(az / TWO_PI_F))
                 if np.isnan(last_az[c]):
-                    sweep_of[c] = first_sweep(baz, az, cut, 2.0 * math.pi)
-                elif crossed_cut(last_az[c], az, cut, 2.0 * math.pi):
+                    sweep_of[c] = first_sweep(float(baz), float(az), cut, 2.0 * math.pi)
+                elif crossed_cut(last_az[c], float(az), cut, 2.0 * math.pi):
                     sweep_of[c] += 1
                 last_az[c] = az
                 lp = g % 2 if (loop_sel == 1 and nret == 1) else loop

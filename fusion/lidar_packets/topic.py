@@ -114,6 +114,6 @@ class PacketStreams:
         dec = st.assembler.decoder
         stamp = int(pts.time_ns[0]) if len(pts) else batch.header_stamp_ns
         meta = MessageMeta(raw.topic, raw.index, raw.record_time_ns, stamp, batch.frame_id)
-        fields = {"intensity": pts.intensity, "ring": dec.ring(pts.channel).astype(np.uint16),
+        fields: dict[str, np.ndarray] = {"intensity": pts.intensity, "ring": dec.ring(pts.channel).astype(np.uint16),
                   "channel": pts.channel, "return_index": pts.return_index}
         return PointCloud(meta, pts.xyz, fields, pts.time_ns, TIME_CONVENTION, 1, len(pts))

@@ -37,9 +37,10 @@ def _bank(header: int, family: int) -> int:
 
 
 @njit(cache=True)
-def decode_velodyne(pk, stamps, family, n_lasers, unit, frac, toff, cos_t, sin_t, rot_cd, vcos, vsin,
-                    dist_c, voff, hoff, min_r, max_r, cut_cd, last_az, sweep_of,
-                    out_xyz, out_i, out_ch, out_ret, out_t, out_sw, counters):
+def decode_velodyne(  # type: ignore[no-untyped-def]
+        pk, stamps, family, n_lasers, unit, frac, toff, cos_t, sin_t, rot_cd, vcos, vsin,
+        dist_c, voff, hoff, min_r, max_r, cut_cd, last_az, sweep_of,
+        out_xyz, out_i, out_ch, out_ret, out_t, out_sw, counters):
     """Decode ``pk`` (n, 1206) uint8 packets stamped ``stamps`` (int64 ns) into ``out_*``.
 
     Args:
