@@ -21,7 +21,9 @@ class Sweep:
 
     Attributes:
         points: The points (decode order: time order per channel).
-        sweep_id: Counter of the sweep since the decoder started (2 = the first full rotation).
+        sweep_id: Counter of the sweep since the decoder started: 1 = the rotation the data starts
+            in (partial), 2 = the first full one. (Id 0, points of channels whose azimuth correction
+            puts them before the first cut while their block is past it, is dropped.)
         stamp_ns: Time of the sweep's first point, int64 ns.
         partial: True for the first sweep (the data started mid-rotation) and a flushed last one.
     """
@@ -38,6 +40,8 @@ class SweepAssembler:
     def __init__(self, decoder: PacketDecoder) -> None:
         self.decoder = decoder
         self._parts: list[DecodedPoints] = []
+        #: points dropped because they precede the first cut on a channel lagging behind its block
+        self.dropped_points = 0
 
     def feed(self, batch: PacketBatch) -> list[Sweep]:
         """Decode one message's packets; return the sweeps it completed (possibly none)."""
@@ -67,6 +71,9 @@ class SweepAssembler:
             if below is not None and sid >= below:
                 keep_from = a
                 break
+            if sid == 0:  # lagging channels before their first cut: the rotation before the data
+                self.dropped_points += b - a
+                continue
             sel = pts.take(order[a:b])
             out.append(Sweep(sel, int(sid), int(sel.time_ns.min()), sid <= 1 or below is None))
         self._parts = [pts.take(order[keep_from:])] if keep_from < sw.size else []
