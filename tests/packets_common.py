@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from pcd_reader import read_points
 from scipy.spatial import cKDTree
 
 from fusion.lidar_packets.options import PacketOptions
@@ -13,7 +14,6 @@ from fusion.lidar_packets.topic import NoSweepYetError
 from fusion.readers import open_bags
 from fusion.readers.records import PointCloud
 from fusion.readers.source import DecodeOptions
-from pcd_reader import read_points
 
 #: folder -> (vendor, model, calibration file, min range m, max range m): the reference decoder's settings
 CASES = {
