@@ -9,6 +9,7 @@ angles in radians, distances in metres. Hesai CSV: a header line, then
 from __future__ import annotations
 
 import csv
+import functools
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,14 +64,24 @@ def velodyne_from_angles(vert_deg: list[float], rot_deg: list[float] | None = No
 
 
 def load_velodyne_yaml(path: Path | str) -> VelodyneCalibration:
-    """Read a ``velodyne_pointcloud``-style calibration YAML.
+    """Read a ``velodyne_pointcloud``-style calibration YAML (cached per file and modification time).
 
     Raises:
         ConfigError: Missing file or keys (names the file and the key).
     """
     p = Path(path)
     try:
-        doc = yaml.safe_load(p.read_text())
+        mtime = p.stat().st_mtime_ns
+    except FileNotFoundError:
+        raise ConfigError(f"packets.calibration: {p} does not exist; pass the sensor's calibration YAML") from None
+    return _velodyne_yaml(str(p.resolve()), mtime)
+
+
+@functools.lru_cache(maxsize=32)
+def _velodyne_yaml(path: str, _mtime: int) -> VelodyneCalibration:
+    p = Path(path)
+    try:
+        doc = yaml.load(p.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
         lasers = doc["lasers"]
         n = max(int(las["laser_id"]) for las in lasers) + 1
         rot = np.zeros(n)

@@ -67,6 +67,8 @@ class PacketDecoder(Protocol):
 
     def completed_below(self) -> int: ...
 
+    def reset(self) -> None: ...
+
     def ring(self, channel: np.ndarray) -> np.ndarray: ...
 
 
@@ -92,6 +94,12 @@ class PacketDecoderBase:
         out = DecodedPoints.empty(batch.data.shape[0] * self.points_per_packet)
         n = self._run(batch, out)
         return out.take(slice(0, n))
+
+    def reset(self) -> None:
+        """Forget the sweep state and the counters (a new pass over the log)."""
+        self._last_az[:] = np.nan
+        self._sweep_of[:] = 0
+        self.counters[:] = 0
 
     def completed_below(self) -> int:
         """Sweeps with an id below this are complete (every active channel crossed the cut)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from pathlib import Path
 
@@ -13,6 +14,13 @@ from fusion.lidar_packets.decoded import DecodedPoints, PacketDecoderBase
 from fusion.lidar_packets.hesai_kernel import decode_hesai
 from fusion.lidar_packets.hesai_models import MODELS, HesaiModel, find_model
 from fusion.lidar_packets.payload import PacketBatch
+
+
+@functools.cache
+def _block_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every 0.01° block azimuth in rad (float32, as the angles are single precision) and its sin, cos."""
+    rad = (np.arange(36000) / 100.0 * (math.pi / 180.0)).astype(np.float32)
+    return rad, np.sin(rad.astype(np.float64)), np.cos(rad.astype(np.float64))
 
 
 class HesaiDecoder(PacketDecoderBase):
@@ -32,11 +40,13 @@ class HesaiDecoder(PacketDecoderBase):
         self.min_range_m = max(float(min_range_m), model.min_range_m)
         self.max_range_m = min(float(max_range_m), model.max_range_m)
         self.dual_threshold_m = float(dual_return_distance_threshold_m)
-        self._block_rad = (np.arange(36000) / 100.0 * (math.pi / 180.0)).astype(np.float32)
+        self._block_rad, self._block_sin, self._block_cos = _block_tables()
         el = calibration.elevation_rad[: model.n_channels]
         self._ecos = np.cos(el).astype(np.float32)
         self._esin = np.sin(el).astype(np.float32)
         self._az = calibration.azimuth_offset_rad[: model.n_channels].astype(np.float32)
+        self._off_sin = np.sin(self._az.astype(np.float64))
+        self._off_cos = np.cos(self._az.astype(np.float64))
         self._layout = model.layout()
         self._cut = float(np.float32(math.radians(cut_angle_deg % 360.0)))
         super().__init__(model.n_channels)
@@ -51,7 +61,8 @@ class HesaiDecoder(PacketDecoderBase):
 
     def _run(self, batch: PacketBatch, out: DecodedPoints) -> int:
         return int(decode_hesai(
-            batch.data, batch.size, self._layout, self._block_rad, self._ecos, self._esin, self._az,
+            batch.data, batch.size, self._layout, self._block_rad, self._block_sin, self._block_cos, self._ecos,
+            self._esin, self._az, self._off_sin, self._off_cos,
             self.model.block_time_ns, self.model.channel_time_ns, np.float32(self.min_range_m),
             np.float32(self.max_range_m), np.float32(self.dual_threshold_m), self._cut, self._last_az,
             self._sweep_of, out.xyz, out.intensity, out.channel, out.return_index, out.time_ns, out.sweep,

@@ -32,7 +32,7 @@ def _n_returns(mode: int) -> int:
 
 @njit(cache=True)
 def decode_hesai(  # type: ignore[no-untyped-def]
-        pk, sizes, lay, block_rad, elev_cos, elev_sin, az_off, blk_t, ch_t,
+        pk, sizes, lay, block_rad, block_sin, block_cos, elev_cos, elev_sin, az_off, off_sin, off_cos, blk_t, ch_t,
         min_r, max_r, dual_thr, cut, last_az, sweep_of, out_xyz, out_i, out_ch, out_ret,
         out_t, out_sw, counters):
     """Decode ``pk`` (n, N) uint8 packets into the ``out_*`` arrays; returns the points written.
@@ -85,9 +85,14 @@ def decode_hesai(  # type: ignore[no-untyped-def]
             b0 = hdr + g * bsz
             raw_az = _u16(pkt, b0 + prefix)
             baz = block_rad[raw_az]
+            sb = block_sin[raw_az]
+            cb = block_cos[raw_az]
             for c in range(n_ch):
                 az = baz + az_off[c]
-                az = np.float32(az - TWO_PI_F * math.floor(az / TWO_PI_F))
+                if az >= TWO_PI_F:
+                    az -= TWO_PI_F
+                elif az < 0:
+                    az += TWO_PI_F
                 if np.isnan(last_az[c]):
                     sweep_of[c] = first_sweep(float(baz), float(az), cut, 2.0 * math.pi)
                 elif crossed_cut(last_az[c], float(az), cut, 2.0 * math.pi):
@@ -119,8 +124,9 @@ def decode_hesai(  # type: ignore[no-untyped-def]
                             counters[4] += 1
                             continue
                     xy = dist * elev_cos[c]
-                    out_xyz[k, 0] = xy * np.float32(math.sin(baz + az_off[c]))
-                    out_xyz[k, 1] = xy * np.float32(math.cos(baz + az_off[c]))
+                    # sin/cos(block + offset) from the block's and the channel's tables
+                    out_xyz[k, 0] = xy * np.float32(sb * off_cos[c] + cb * off_sin[c])
+                    out_xyz[k, 1] = xy * np.float32(cb * off_cos[c] - sb * off_sin[c])
                     out_xyz[k, 2] = dist * elev_sin[c]
                     out_i[k] = pkt[u + 2]
                     out_ch[k] = c

@@ -23,8 +23,12 @@ def crossed_cut(last: float, az: float, cut: float, period: float) -> bool:
     """True when moving forward from ``last`` to ``az`` passes ``cut`` (cut in [last, az))."""
     if np.isnan(last) or az == last:
         return False
-    d_cut = (cut - last) % period
-    d_az = (az - last) % period
+    d_cut = cut - last  # all three in [0, period): one conditional wrap each
+    if d_cut < 0.0:
+        d_cut += period
+    d_az = az - last
+    if d_az < 0.0:
+        d_az += period
     return d_cut < d_az
 
 
@@ -42,3 +46,42 @@ def first_sweep(block_az: float, az: float, cut: float, period: float) -> int:
     if d < 0.0 and crossed_cut(az, block_az, cut, period):
         return 0
     return 1
+
+
+@njit(cache=True)
+def group_by_sweep(sweep, lo, n_ids, xyz, inten, chan, ret, t):  # type: ignore[no-untyped-def]
+    """Stable partition of points by sweep id (``lo`` … ``lo + n_ids - 1``, larger ids last).
+
+    Returns the reordered copies of every column and ``starts`` (n_ids + 2,): group ``i`` is
+    ``[starts[i], starts[i + 1])``; the last group holds the ids above the range (the remainder).
+    """
+    n = sweep.size
+    counts = np.zeros(n_ids + 1, np.int64)
+    for i in range(n):
+        g = sweep[i] - lo
+        counts[g if g < n_ids else n_ids] += 1
+    starts = np.zeros(n_ids + 2, np.int64)
+    for g in range(n_ids + 1):
+        starts[g + 1] = starts[g] + counts[g]
+    pos = starts[:-1].copy()
+    o_xyz = np.empty_like(xyz)
+    o_i = np.empty_like(inten)
+    o_c = np.empty_like(chan)
+    o_r = np.empty_like(ret)
+    o_t = np.empty_like(t)
+    o_s = np.empty_like(sweep)
+    for i in range(n):
+        g = sweep[i] - lo
+        if g >= n_ids:
+            g = n_ids
+        j = pos[g]
+        pos[g] = j + 1
+        o_xyz[j, 0] = xyz[i, 0]
+        o_xyz[j, 1] = xyz[i, 1]
+        o_xyz[j, 2] = xyz[i, 2]
+        o_i[j] = inten[i]
+        o_c[j] = chan[i]
+        o_r[j] = ret[i]
+        o_t[j] = t[i]
+        o_s[j] = sweep[i]
+    return o_xyz, o_i, o_c, o_r, o_t, o_s, starts

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from fusion.lidar_packets.decoded import DecodedPoints, PacketDecoder
+from fusion.lidar_packets.kernels_common import group_by_sweep
 from fusion.lidar_packets.payload import PacketBatch
 
 
@@ -61,20 +60,23 @@ class SweepAssembler:
         if below is not None and (len(pts) == 0 or int(pts.sweep.min()) >= below):
             self._parts = [pts]
             return []
-        order = np.argsort(pts.sweep, kind="stable")
-        sw = pts.sweep[order]
-        ids, starts = np.unique(sw, return_index=True)
-        ends = np.append(starts[1:], sw.size)
+        sw = pts.sweep
+        lo, hi = int(sw.min()), int(sw.max())
+        last = hi if below is None else min(hi, below - 1)
+        n_ids = last - lo + 1
+        *cols, starts = group_by_sweep(sw, lo, n_ids, pts.xyz, pts.intensity, pts.channel, pts.return_index,
+                                       pts.time_ns)
+        grouped = DecodedPoints(*cols)
         out: list[Sweep] = []
-        keep_from = sw.size
-        for sid, a, b in zip(ids.tolist(), starts.tolist(), ends.tolist(), strict=True):
-            if below is not None and sid >= below:
-                keep_from = a
-                break
+        for g in range(n_ids):
+            sid, a, b = lo + g, int(starts[g]), int(starts[g + 1])
+            if a == b:
+                continue
             if sid == 0:  # lagging channels before their first cut: the rotation before the data
                 self.dropped_points += b - a
                 continue
-            sel = pts.take(order[a:b])
-            out.append(Sweep(sel, int(sid), int(sel.time_ns.min()), sid <= 1 or below is None))
-        self._parts = [pts.take(order[keep_from:])] if keep_from < sw.size else []
+            sel = grouped.take(slice(a, b))
+            out.append(Sweep(sel, sid, int(sel.time_ns.min()), sid <= 1 or below is None))
+        a = int(starts[n_ids])
+        self._parts = [grouped.take(slice(a, len(grouped)))] if a < len(grouped) else []
         return out

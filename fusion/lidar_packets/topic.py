@@ -108,11 +108,9 @@ class PacketStreams:
             raise NoSweepYetError(f"no full rotation ended in this message ({batch.data.shape[0]} packets carried into "
                              "the next sweep)", topic=raw.topic, index=raw.index)
         st.sweeps += len(sweeps)
-        pts = DecodedPoints.concat([s.points for s in sweeps])
-        order = np.argsort(pts.time_ns, kind="stable")
-        pts = pts.take(order)
+        pts = DecodedPoints.concat([s.points for s in sweeps])  # packet (firing) order
         dec = st.assembler.decoder
-        stamp = int(pts.time_ns[0]) if len(pts) else batch.header_stamp_ns
+        stamp = min(s.stamp_ns for s in sweeps) if len(pts) else batch.header_stamp_ns
         meta = MessageMeta(raw.topic, raw.index, raw.record_time_ns, stamp, batch.frame_id)
         fields: dict[str, np.ndarray] = {"intensity": pts.intensity, "ring": dec.ring(pts.channel).astype(np.uint16),
                   "channel": pts.channel, "return_index": pts.return_index}

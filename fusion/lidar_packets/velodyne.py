@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +52,14 @@ def default_calibration(model: VelodyneModel) -> VelodyneCalibration | None:
     if model.name == "HDL32E":
         return velodyne_from_angles([(-9.33 if i % 2 else -30.67) + (i // 2) * 4.0 / 3.0 for i in range(32)])
     return None
+
+
+@functools.cache
+def _tables(model: VelodyneModel) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(cos, sin of every 0.01° azimuth as float32, slot fractions, firing times in ns), per model."""
+    rad = np.radians(np.arange(36000) * 0.01).astype(np.float32)
+    return (np.cos(rad).astype(np.float32), np.sin(rad).astype(np.float32), _fractions(model),
+            np.round(_timing(model) * 1e9).astype(np.int64))
 
 
 def _timing(model: VelodyneModel) -> np.ndarray:
@@ -103,14 +112,10 @@ class VelodyneDecoder(PacketDecoderBase):
         self.cal = calibration
         self.min_range_m = float(min_range_m)
         self.max_range_m = float(max_range_m)
-        rad = np.radians(np.arange(36000) * 0.01).astype(np.float32)
-        self._cos = np.cos(rad).astype(np.float32)
-        self._sin = np.sin(rad).astype(np.float32)
+        self._cos, self._sin, self._frac, self._toff = _tables(model)
         self._rot_cd = calibration.rot_rad * 180.0 / math.pi * 100.0
         self._vcos = np.cos(calibration.vert_rad).astype(np.float32)
         self._vsin = np.sin(calibration.vert_rad).astype(np.float32)
-        self._frac = _fractions(model)
-        self._toff = np.round(_timing(model) * 1e9).astype(np.int64)
         self._cut_cd = float(round(cut_angle_deg * 100.0) % 36000)
         super().__init__(calibration.n_lasers)
 
