@@ -91,3 +91,21 @@ def test_models_and_errors(root: Path, tmp_path: Path) -> None:
 
     with pytest.raises(ConfigError, match="calibration"):
         decode_all(root, "hesai/xt32", replace(opts, calibration=None))
+
+
+@pytest.mark.parametrize(("case", "model", "mode"), [
+    ("hesai/40p", "Pandar40P", "dual (last, strongest)"), ("hesai/64", "Pandar64", "dual (last, strongest)"),
+    ("hesai/qt128", "PandarQT128", "dual (last, strongest)"), ("hesai/xt32", "PandarXT32", "dual (last, strongest)"),
+    ("velodyne/vlp16", "VLP16", "dual"), ("velodyne/vls128", "VLS128", "strongest"),
+])
+def test_inspect_names_packet_topics(root: Path, case: str, model: str, mode: str) -> None:
+    """``fusion inspect`` says what a packet topic is (vendor, model from the packets, return mode)
+    and how fusion reads it, without a calibration file."""
+    from fusion.readers.inspect import inspect_bags
+
+    bag = next(p for p in (root / case).iterdir() if p.is_dir())
+    (topic,) = inspect_bags(bag)["topics"].values()
+    assert topic["kind"] == "lidar"
+    p = topic["packets"]
+    assert p["model"] == model and p["return_mode"] == mode and p["packets_per_message"] > 100
+    assert f"packets of {case.split('/')[0]} {model}" in p["reads_as"] and "stored as lidar" in p["reads_as"]
