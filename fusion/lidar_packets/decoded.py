@@ -48,6 +48,8 @@ class DecodedPoints:
 
     @staticmethod
     def concat(parts: list[DecodedPoints]) -> DecodedPoints:
+        if not parts:
+            return DecodedPoints.empty(0)
         if len(parts) == 1:
             return parts[0]
         return DecodedPoints(*(np.concatenate([getattr(p, f) for p in parts]) for f in

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from fusion.lidar_packets.decoded import DecodedPoints, PacketDecoder
 from fusion.lidar_packets.kernels_common import group_by_sweep
 from fusion.lidar_packets.payload import PacketBatch
@@ -56,13 +58,15 @@ class SweepAssembler:
     def _emit(self, below: int | None) -> list[Sweep]:
         if not self._parts:
             return []
-        pts = DecodedPoints.concat(self._parts)
-        if below is not None and (len(pts) == 0 or int(pts.sweep.min()) >= below):
-            self._parts = [pts]
+        if below is not None and min(int(p.sweep.min()) for p in self._parts if len(p)) >= below:
             return []
-        sw = pts.sweep
-        lo, hi = int(sw.min()), int(sw.max())
+        lo = min(int(p.sweep.min()) for p in self._parts if len(p))
+        hi = max(int(p.sweep.max()) for p in self._parts if len(p))
         last = hi if below is None else min(hi, below - 1)
+        if lo == last and lo != 0:
+            return self._emit_one(lo, below is None)
+        pts = DecodedPoints.concat(self._parts)
+        sw = pts.sweep
         n_ids = last - lo + 1
         *cols, starts = group_by_sweep(sw, lo, n_ids, pts.xyz, pts.intensity, pts.channel, pts.return_index,
                                        pts.time_ns)
@@ -80,3 +84,26 @@ class SweepAssembler:
         a = int(starts[n_ids])
         self._parts = [grouped.take(slice(a, len(grouped)))] if a < len(grouped) else []
         return out
+
+    def _emit_one(self, sid: int, flushed: bool) -> list[Sweep]:
+        """The common case: one sweep completes. Each part is ``sid`` up to a short mixed stretch
+        around the cut, then later sweeps: only that stretch is gathered."""
+        done: list[DecodedPoints] = []
+        rest: list[DecodedPoints] = []
+        for p in self._parts:
+            sw = p.sweep
+            later = np.flatnonzero(sw > sid)
+            if later.size == 0:
+                done.append(p)
+                continue
+            i0 = int(later[0])
+            i1 = int(np.flatnonzero(sw <= sid)[-1]) + 1 if i0 < sw.size and (sw[i0:] <= sid).any() else i0
+            done.append(p.take(slice(0, i0)))
+            if i1 > i0:
+                mixed = sw[i0:i1] <= sid
+                done.append(p.take(np.flatnonzero(mixed) + i0))
+                rest.append(p.take(np.flatnonzero(~mixed) + i0))
+            rest.append(p.take(slice(i1, len(p))))
+        sel = DecodedPoints.concat([d for d in done if len(d)])
+        self._parts = [r for r in rest if len(r)]
+        return [Sweep(sel, sid, int(sel.time_ns.min()), sid <= 1 or flushed)] if len(sel) else []
