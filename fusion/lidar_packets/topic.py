@@ -112,6 +112,7 @@ class PacketStreams:
         dec = st.assembler.decoder
         stamp = min(s.stamp_ns for s in sweeps) if len(pts) else batch.header_stamp_ns
         meta = MessageMeta(raw.topic, raw.index, raw.record_time_ns, stamp, batch.frame_id)
-        fields: dict[str, np.ndarray] = {"intensity": pts.intensity, "ring": dec.ring(pts.channel).astype(np.uint16, copy=False),
-                  "channel": pts.channel, "return_index": pts.return_index}
+        ring = dec.ring(pts.channel).astype(np.uint16, copy=False)
+        fields: dict[str, np.ndarray] = {"intensity": pts.intensity, "ring": ring, "channel": pts.channel,
+                                         "return_index": pts.return_index}
         return PointCloud(meta, pts.xyz, fields, pts.time_ns, TIME_CONVENTION, 1, len(pts))

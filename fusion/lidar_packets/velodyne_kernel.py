@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numba import njit
 
@@ -93,7 +91,9 @@ def decode_velodyne(  # type: ignore[no-untyped-def]
                 azf = np.float32(az + diff * frac[slot] - rot_cd[laser])
                 if azf < 0.0:
                     azf += np.float32(36000.0)
-                azi = math.floor(azf + 0.5) % 36000
+                azi = int(float(azf) + 0.5)  # azf >= 0: truncation is floor
+                if azi >= 36000:
+                    azi -= 36000
                 if np.isnan(last_az[laser]):
                     sweep_of[laser] = first_sweep(float(az), float(azi), cut_cd, 36000.0)
                 elif crossed_cut(last_az[laser], float(azi), cut_cd, 36000.0):
