@@ -43,6 +43,10 @@ class DecodedPoints:
         return DecodedPoints(self.xyz[sel], self.intensity[sel], self.channel[sel], self.return_index[sel],
                              self.time_ns[sel], self.sweep[sel])
 
+    def copy(self) -> DecodedPoints:
+        return DecodedPoints(*(np.array(getattr(self, f)) for f in
+                               ("xyz", "intensity", "channel", "return_index", "time_ns", "sweep")))
+
     def __len__(self) -> int:
         return int(self.time_ns.size)
 
@@ -61,6 +65,7 @@ class PacketDecoder(Protocol):
 
     vendor: str
     counters: npt.NDArray[np.int64]
+    buffer: DecodedPoints
 
     @property
     def model_name(self) -> str: ...
@@ -83,6 +88,8 @@ class PacketDecoderBase:
         self._last_az = np.full(n_channels, np.nan)
         self._sweep_of = np.zeros(n_channels, np.int64)
         self.counters = np.zeros(N_COUNTERS, np.int64)
+        #: output buffer reused by every call (warm memory); :meth:`decode` returns views of it
+        self.buffer = DecodedPoints.empty(0)
 
     @property
     def points_per_packet(self) -> int:
@@ -92,10 +99,15 @@ class PacketDecoderBase:
         raise NotImplementedError
 
     def decode(self, batch: PacketBatch) -> DecodedPoints:
-        """Decode one message's packets; the sweep state carries over to the next call."""
-        out = DecodedPoints.empty(batch.data.shape[0] * self.points_per_packet)
-        n = self._run(batch, out)
-        return out.take(slice(0, n))
+        """Decode one message's packets; the sweep state carries over to the next call.
+
+        Returns views of :attr:`buffer`, valid until the next call (copy what you keep).
+        """
+        need = batch.data.shape[0] * self.points_per_packet
+        if len(self.buffer) < need:
+            self.buffer = DecodedPoints.empty(max(need, 2 * len(self.buffer)))
+        n = self._run(batch, self.buffer)
+        return self.buffer.take(slice(0, n))
 
     def reset(self) -> None:
         """Forget the sweep state and the counters (a new pass over the log)."""

@@ -46,14 +46,18 @@ class SweepAssembler:
 
     def feed(self, batch: PacketBatch) -> list[Sweep]:
         """Decode one message's packets; return the sweeps it completed (possibly none)."""
-        pts = self.decoder.decode(batch)
+        pts = self.decoder.decode(batch)  # views of the decoder's reused buffer
         if len(pts):
             self._parts.append(pts)
-        return self._emit(self.decoder.completed_below())
+        out = self._emit(self.decoder.completed_below())
+        buf = self.decoder.buffer.time_ns  # what outlives this call must own its memory
+        self._parts = [p.copy() if np.may_share_memory(p.time_ns, buf) else p for p in self._parts]
+        return [Sweep(s.points.copy(), s.sweep_id, s.stamp_ns, s.partial)
+                if np.may_share_memory(s.points.time_ns, buf) else s for s in out]
 
     def flush(self) -> list[Sweep]:
         """The sweeps still buffered (the last is partial), at the end of the log."""
-        return self._emit(None)
+        return self._emit(None)  # the parts own their memory (see feed)
 
     def _emit(self, below: int | None) -> list[Sweep]:
         if not self._parts:
