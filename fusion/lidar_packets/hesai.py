@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -30,7 +31,7 @@ class HesaiDecoder(PacketDecoderBase):
 
     def __init__(self, model: HesaiModel, calibration: HesaiCalibration, *, min_range_m: float = 0.3,
                  max_range_m: float = 300.0, cut_angle_deg: float = 0.0,
-                 dual_return_distance_threshold_m: float = 0.1) -> None:
+                 dual_return_distance_threshold_m: float = 0.1, time_source: str = "packet") -> None:
         if calibration.n_channels < model.n_channels:
             raise ConfigError(f"packets.calibration: {model.name} has {model.n_channels} channels but the "
                               f"calibration holds {calibration.n_channels}; pass the sensor's angle-correction CSV")
@@ -40,6 +41,7 @@ class HesaiDecoder(PacketDecoderBase):
         self.min_range_m = max(float(min_range_m), model.min_range_m)
         self.max_range_m = min(float(max_range_m), model.max_range_m)
         self.dual_threshold_m = float(dual_return_distance_threshold_m)
+        self.time_source = time_source
         self._block_rad, self._block_sin, self._block_cos = _block_tables()
         el = calibration.elevation_rad[: model.n_channels]
         self._ecos = np.cos(el).astype(np.float32)
@@ -61,8 +63,8 @@ class HesaiDecoder(PacketDecoderBase):
 
     def _run(self, batch: PacketBatch, out: DecodedPoints) -> int:
         return int(decode_hesai(
-            batch.data, batch.size, self._layout, self._block_rad, self._block_sin, self._block_cos, self._ecos,
-            self._esin, self._az, self._off_sin, self._off_cos,
+            batch.data, batch.size, batch.stamp_ns, self.time_source == "stamp", self._layout, self._block_rad,
+            self._block_sin, self._block_cos, self._ecos, self._esin, self._az, self._off_sin, self._off_cos,
             self.model.block_time_ns, self.model.channel_time_ns, np.float32(self.min_range_m),
             np.float32(self.max_range_m), np.float32(self.dual_threshold_m), self._cut, self._last_az,
             self._sweep_of, out.xyz, out.intensity, out.channel, out.return_index, out.time_ns, out.sweep,
@@ -76,7 +78,7 @@ class HesaiDecoder(PacketDecoderBase):
         return rank[channel]
 
 
-def make_hesai(model_name: str, calibration: str | Path | None, **kw: float) -> HesaiDecoder:
+def make_hesai(model_name: str, calibration: str | Path | None, **kw: Any) -> HesaiDecoder:
     """A decoder for ``model_name`` with its angle-correction CSV (required: no two units match)."""
     model = find_model(model_name)
     if model is None:

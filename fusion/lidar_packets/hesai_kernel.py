@@ -32,11 +32,14 @@ def _n_returns(mode: int) -> int:
 
 @njit(cache=True)
 def decode_hesai(  # type: ignore[no-untyped-def]
-        pk, sizes, lay, block_rad, block_sin, block_cos, elev_cos, elev_sin, az_off, off_sin, off_cos, blk_t, ch_t,
+        pk, sizes, stamps, use_stamp, lay, block_rad, block_sin, block_cos, elev_cos, elev_sin, az_off, off_sin,
+        off_cos, blk_t, ch_t,
         min_r, max_r, dual_thr, cut, last_az, sweep_of, out_xyz, out_i, out_ch, out_ret,
         out_t, out_sw, counters):
     """Decode ``pk`` (n, N) uint8 packets into the ``out_*`` arrays; returns the points written.
 
+    Point time: the packet's own clock (tail date + µs), or with ``use_stamp`` the packet
+    message's ``stamp`` (``stamps``, int64 ns), plus the block's and channel's firing offset.
     Per-channel sweep state (``last_az`` float64 rad, ``sweep_of`` int64) is carried across
     calls: a channel's sweep counter increments when its corrected azimuth crosses ``cut``.
     Output frame: x = r·cos(el)·sin(az), y = r·cos(el)·cos(az), z = r·sin(el) (the sensor's
@@ -69,7 +72,7 @@ def decode_hesai(  # type: ignore[no-untyped-def]
         secs = days * 86400 + int(pkt[dt + 3]) * 3600 + int(pkt[dt + 4]) * 60 + int(pkt[dt + 5])
         ts = tail + lay[8]
         usec = int(pkt[ts]) | (int(pkt[ts + 1]) << 8) | (int(pkt[ts + 2]) << 16) | (int(pkt[ts + 3]) << 24)
-        pkt_ns = secs * 1_000_000_000 + usec * 1000
+        pkt_ns = stamps[p] if use_stamp else secs * 1_000_000_000 + usec * 1000
         loop = 0
         if loop_sel == 1 and nret > 1 and lay[9] >= 0:
             loop = 0 if (pkt[tail + lay[9]] & 1) else 1

@@ -12,6 +12,7 @@ VENDORS = ("velodyne", "hesai")
 #: message type -> vendor (auto-detection)
 VENDOR_OF_TYPE = {"velodyne_msgs/msg/VelodyneScan": "velodyne", "pandar_msgs/msg/PandarScan": "hesai"}
 RETURN_MODES = ("auto",)
+TIME_SOURCES = ("packet", "stamp")
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +30,9 @@ class PacketOptions:
         cut_angle_deg: Azimuth where one sweep ends and the next starts, degrees.
         dual_return_distance_threshold_m: Multi-return echoes closer than this keep only the last
             (Hesai), m.
+        time_source: ``packet`` (the sensor's own clock written in each packet) or ``stamp`` (the
+            packet message's ``stamp``); default: ``packet`` for Hesai (as its drivers stamp),
+            ``stamp`` for Velodyne (its packets only hold µs past the hour).
     """
 
     vendor: str | None = None
@@ -39,6 +43,7 @@ class PacketOptions:
     max_range_m: float = 300.0
     cut_angle_deg: float = 0.0
     dual_return_distance_threshold_m: float = 0.1
+    time_source: str | None = None
 
 
 _KEYS = {f for f in PacketOptions.__dataclass_fields__}
@@ -64,6 +69,9 @@ def packet_options(raw: Any, where: str, base_dir: Path | None = None) -> Packet
     if mode not in RETURN_MODES:
         raise ConfigError(f"{where}: packets.return_mode {mode!r}: only 'auto' (the mode the packets declare) "
                           "is supported")
+    tsrc = raw.get("time_source")
+    if tsrc is not None and str(tsrc) not in TIME_SOURCES:
+        raise ConfigError(f"{where}: packets.time_source {tsrc!r} is not one of {', '.join(TIME_SOURCES)}")
     cal = raw.get("calibration")
     if cal is not None and base_dir is not None and not Path(str(cal)).is_absolute():
         cal = str(base_dir / str(cal))
@@ -76,7 +84,8 @@ def packet_options(raw: Any, where: str, base_dir: Path | None = None) -> Packet
                 raise ConfigError(f"{where}: packets.{key} must be a number, got {raw[key]!r}") from None
     opts = PacketOptions(vendor=str(vendor).lower() if vendor else None,
                          model=str(raw["model"]) if raw.get("model") else None,
-                         calibration=str(cal) if cal else None, return_mode=mode, **nums)
+                         calibration=str(cal) if cal else None, return_mode=mode,
+                         time_source=str(tsrc) if tsrc is not None else None, **nums)
     if opts.min_range_m >= opts.max_range_m:
         raise ConfigError(f"{where}: packets.min_range_m must be below max_range_m")
     return opts

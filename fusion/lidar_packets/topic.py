@@ -11,6 +11,7 @@ are carried into the next sweep, nothing is lost).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -56,7 +57,10 @@ def make_decoder(msgtype: str, opts: PacketOptions, batch: PacketBatch, topic: s
     if model is None:
         raise ConfigError(f"topic {topic}: cannot tell the {vendor} model from its packets; "
                           "set sensors.<name>.packets.model in the sensor map")
-    kw = {"min_range_m": opts.min_range_m, "max_range_m": opts.max_range_m, "cut_angle_deg": opts.cut_angle_deg}
+    kw: dict[str, Any] = {"min_range_m": opts.min_range_m, "max_range_m": opts.max_range_m,
+                          "cut_angle_deg": opts.cut_angle_deg}
+    if opts.time_source is not None:
+        kw["time_source"] = opts.time_source
     try:
         if vendor == "velodyne":
             return make_velodyne(model, opts.calibration, **kw)

@@ -6,6 +6,7 @@ import functools
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -104,12 +105,13 @@ class VelodyneDecoder(PacketDecoderBase):
     vendor = "velodyne"
 
     def __init__(self, model: VelodyneModel, calibration: VelodyneCalibration, *, min_range_m: float = 0.3,
-                 max_range_m: float = 300.0, cut_angle_deg: float = 0.0) -> None:
+                 max_range_m: float = 300.0, cut_angle_deg: float = 0.0, time_source: str = "stamp") -> None:
         if calibration.n_lasers < model.n_lasers:
             raise ConfigError(f"packets.calibration: {model.name} has {model.n_lasers} lasers but the calibration "
                               f"holds {calibration.n_lasers}; pass the sensor's own calibration file")
         self.model = model
         self.cal = calibration
+        self.time_source = time_source
         self.min_range_m = float(min_range_m)
         self.max_range_m = float(max_range_m)
         self._cos, self._sin, self._frac, self._toff = _tables(model)
@@ -130,7 +132,8 @@ class VelodyneDecoder(PacketDecoderBase):
     def _run(self, batch: PacketBatch, out: DecodedPoints) -> int:
         c = self.cal
         return int(decode_velodyne(
-            batch.data, batch.stamp_ns, self.model.family, self.model.n_lasers, self.model.unit_m, self._frac,
+            batch.data, batch.stamp_ns, self.time_source == "packet", self.model.family, self.model.n_lasers,
+            self.model.unit_m, self._frac,
             self._toff, self._cos, self._sin, self._rot_cd, self._vcos, self._vsin, c.dist_m, c.vert_offset_m,
             c.horiz_offset_m, np.float32(self.min_range_m), np.float32(self.max_range_m), self._cut_cd,
             self._last_az, self._sweep_of, out.xyz, out.intensity, out.channel, out.return_index, out.time_ns,
@@ -140,7 +143,7 @@ class VelodyneDecoder(PacketDecoderBase):
         return self.cal.ring[channel]
 
 
-def make_velodyne(model_name: str, calibration: str | Path | None, **kw: float) -> VelodyneDecoder:
+def make_velodyne(model_name: str, calibration: str | Path | None, **kw: Any) -> VelodyneDecoder:
     """A decoder for ``model_name`` with the calibration file, or the model's nominal angles."""
     model = find_model(model_name)
     if model is None:

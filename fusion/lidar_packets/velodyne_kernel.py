@@ -36,7 +36,7 @@ def _bank(header: int, family: int) -> int:
 
 @njit(cache=True)
 def decode_velodyne(  # type: ignore[no-untyped-def]
-        pk, stamps, family, n_lasers, unit, frac, toff, cos_t, sin_t, rot_cd, vcos, vsin,
+        pk, stamps, use_packet_time, family, n_lasers, unit, frac, toff, cos_t, sin_t, rot_cd, vcos, vsin,
         dist_c, voff, hoff, min_r, max_r, cut_cd, last_az, sweep_of,
         out_xyz, out_i, out_ch, out_ret, out_t, out_sw, counters):
     """Decode ``pk`` (n, 1206) uint8 packets stamped ``stamps`` (int64 ns) into ``out_*``.
@@ -72,6 +72,15 @@ def decode_velodyne(  # type: ignore[no-untyped-def]
             counters[1] += 1
             continue
         counters[0] += 1
+        t0 = stamps[p]
+        if use_packet_time:  # µs past the hour (sensor clock), the hour taken from the stamp
+            us = int(pkt[1200]) | (int(pkt[1201]) << 8) | (int(pkt[1202]) << 16) | (int(pkt[1203]) << 24)
+            hour = 3_600_000_000_000
+            t0 = (stamps[p] // hour) * hour + us * 1000
+            if t0 - stamps[p] > hour // 2:
+                t0 -= hour
+            elif stamps[p] - t0 > hour // 2:
+                t0 += hour
         for blk in range(n_blk):
             b0 = blk * 100
             bank = _bank(_u16(pkt, b0), family)
@@ -129,7 +138,7 @@ def decode_velodyne(  # type: ignore[no-untyped-def]
                 out_i[k] = pkt[o + 2]
                 out_ch[k] = laser
                 out_ret[k] = blk % 2 if dual else 0
-                out_t[k] = stamps[p] + toff[dual, blk, slot]
+                out_t[k] = t0 + toff[dual, blk, slot]
                 out_sw[k] = sweep_of[laser]
                 k += 1
     return k
