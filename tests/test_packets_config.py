@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import fusion
@@ -62,6 +63,18 @@ def test_hesai_bag_converts_through_the_sensor_map(shared_data: Path, tmp_path: 
     assert last.xyz.shape == (63021, 3)
     t = last.time_ns
     assert 95e6 < t.max() - t.min() < 110e6  # one 10 Hz rotation of per-point times (measured 100.07 ms)
+
+    # without the spool, pass 2 reads the packets again: decoding restarts at message 0, same store
+    (tmp_path / "conv2.yaml").write_text("sensors: sensors.yaml\nstore:\n  spool: false\n")
+    store2 = tmp_path / "xt32_nospool.zarr"
+    res = subprocess.run([*FUSION, "convert", str(bag), "-o", str(store2), "--config", str(tmp_path / "conv2.yaml")],
+                         capture_output=True, text=True, timeout=900)
+    assert res.returncode == 0, res.stderr
+    ds2 = fusion.open(str(store2))
+    assert len(ds2) == len(ds)
+    for i in range(len(ds)):
+        a, b = ds[i].lidar["lidar_top"], ds2[i].lidar["lidar_top"]
+        assert np.array_equal(a.xyz, b.xyz) and np.array_equal(a.time_ns, b.time_ns)
 
     # without the calibration: one error line naming the key, exit 2
     bad = tmp_path / "bad.zarr"
