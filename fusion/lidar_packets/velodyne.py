@@ -81,9 +81,9 @@ def _timing(model: VelodyneModel) -> np.ndarray:
                 elif model.name == "HDL32E":
                     seq = b // 2 if dual else b
                     t[dual, b, s] = 46.08e-6 * seq + 1.152e-6 * s
-                else:  # HDL-64E: upper and lower bank fire together, one pair of blocks per firing
+                else:  # HDL-64E: an upper and a lower block per firing; nominal ≈ 48 µs per firing
                     seq = b // 4 if dual else b // 2
-                    t[dual, b, s] = 139.0e-6 * seq + 2.304e-6 * (s // 2)
+                    t[dual, b, s] = 48.0e-6 * seq
     return t
 
 
@@ -96,7 +96,12 @@ def _fractions(model: VelodyneModel) -> np.ndarray:
     if model.family == VLS128:
         fo = np.arange(128) // 8
         return (np.float32(2.665 / 53.3) * (fo + fo // 8)).astype(np.float32)
-    return (np.float32(2.304 / 55.296) * (np.arange(model.n_lasers) % 32)).astype(np.float32)
+    j = np.arange(model.n_lasers) % 32
+    if model.name == "VLP32C":  # lasers fire in pairs, 2.304 µs apart, 55.296 µs per sequence
+        return (np.float32(2.304 / 55.296) * (j // 2)).astype(np.float32)
+    if model.name == "HDL32E":  # one laser every 1.152 µs, 46.08 µs per sequence
+        return (np.float32(1.152 / 46.08) * j).astype(np.float32)
+    return np.zeros(model.n_lasers, np.float32)  # HDL-64E: the block azimuth
 
 
 class VelodyneDecoder(PacketDecoderBase):
