@@ -25,7 +25,7 @@ def test_packet_options_parse(tmp_path: Path) -> None:
     assert o.vendor == "hesai" and o.model == "xt32" and o.calibration == str(tmp_path / "cal/x.csv")
     assert o.min_range_m == 0.05 and o.cut_angle_deg == 90.0 and o.max_range_m == 300.0
     for bad, needle in (({"vendr": "x"}, "unknown key"), ({"vendor": "ouster"}, "packets.vendor"),
-                        ({"return_mode": "dual"}, "return_mode"), ({"min_range_m": "a"}, "must be a number"),
+                        ({"return_mode": "second"}, "return_mode"), ({"min_range_m": "a"}, "must be a number"),
                         ({"min_range_m": 5, "max_range_m": 1}, "below max_range_m"), ("x", "mapping"),
                         ({"time_source": "gps"}, "time_source")):
         with pytest.raises(ConfigError, match=needle):

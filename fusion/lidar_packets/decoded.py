@@ -10,8 +10,9 @@ import numpy.typing as npt
 
 from fusion.lidar_packets.payload import PacketBatch
 
-N_COUNTERS = 5
-COUNTER_NAMES = ("packets", "bad_packets", "empty_returns", "out_of_range", "multi_return_duplicates")
+N_COUNTERS = 6
+COUNTER_NAMES = ("packets", "bad_packets", "empty_returns", "out_of_range", "multi_return_duplicates",
+                 "packets_without_wanted_return")
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from fusion.lidar_packets.calibration import HesaiCalibration, load_hesai_csv
 from fusion.lidar_packets.decoded import DecodedPoints, PacketDecoderBase
 from fusion.lidar_packets.hesai_kernel import decode_hesai
 from fusion.lidar_packets.hesai_models import MODELS, HesaiModel, find_model
+from fusion.lidar_packets.kernels_common import WANT
 from fusion.lidar_packets.payload import PacketBatch
 
 
@@ -31,7 +32,8 @@ class HesaiDecoder(PacketDecoderBase):
 
     def __init__(self, model: HesaiModel, calibration: HesaiCalibration, *, min_range_m: float = 0.3,
                  max_range_m: float = 300.0, cut_angle_deg: float = 0.0,
-                 dual_return_distance_threshold_m: float = 0.1, time_source: str = "packet") -> None:
+                 dual_return_distance_threshold_m: float = 0.1, time_source: str = "packet",
+                 return_mode: str = "auto") -> None:
         if calibration.n_channels < model.n_channels:
             raise ConfigError(f"packets.calibration: {model.name} has {model.n_channels} channels but the "
                               f"calibration holds {calibration.n_channels}; pass the sensor's angle-correction CSV")
@@ -42,6 +44,7 @@ class HesaiDecoder(PacketDecoderBase):
         self.max_range_m = min(float(max_range_m), model.max_range_m)
         self.dual_threshold_m = float(dual_return_distance_threshold_m)
         self.time_source = time_source
+        self.return_mode = return_mode
         self._block_rad, self._block_sin, self._block_cos = _block_tables()
         el = calibration.elevation_rad[: model.n_channels]
         self._ecos = np.cos(el).astype(np.float32)
@@ -63,7 +66,8 @@ class HesaiDecoder(PacketDecoderBase):
 
     def _run(self, batch: PacketBatch, out: DecodedPoints) -> int:
         return int(decode_hesai(
-            batch.data, batch.size, batch.stamp_ns, self.time_source == "stamp", self._layout, self._block_rad,
+            batch.data, batch.size, batch.stamp_ns, self.time_source == "stamp", WANT[self.return_mode],
+            self.model.name.startswith("PandarXT"), self._layout, self._block_rad,
             self._block_sin, self._block_cos, self._ecos, self._esin, self._az, self._off_sin, self._off_cos,
             self.model.block_time_ns, self.model.channel_time_ns, np.float32(self.min_range_m),
             np.float32(self.max_range_m), np.float32(self.dual_threshold_m), self._cut, self._last_az,

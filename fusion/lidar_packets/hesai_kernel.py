@@ -7,10 +7,11 @@ import math
 import numpy as np
 from numba import njit
 
-from fusion.lidar_packets.kernels_common import crossed_cut, days_from_civil, first_sweep
+from fusion.lidar_packets.kernels_common import crossed_cut, days_from_civil, first_sweep, hesai_pick
 
-# counters: 0 packets ok, 1 packets bad, 2 empty returns (range 0), 3 out of range, 4 multi-return dedup
-N_COUNTERS = 5
+# counters: 0 packets ok, 1 packets bad, 2 empty returns (range 0), 3 out of range, 4 multi-return dedup,
+# 5 packets without the wanted return (return_mode)
+N_COUNTERS = 6
 TWO_PI_F = np.float32(2.0 * math.pi)
 
 
@@ -32,8 +33,8 @@ def _n_returns(mode: int) -> int:
 
 @njit(cache=True)
 def decode_hesai(  # type: ignore[no-untyped-def]
-        pk, sizes, stamps, use_stamp, lay, block_rad, block_sin, block_cos, elev_cos, elev_sin, az_off, off_sin,
-        off_cos, blk_t, ch_t,
+        pk, sizes, stamps, use_stamp, want, flipped, lay, block_rad, block_sin, block_cos, elev_cos, elev_sin,
+        az_off, off_sin, off_cos, blk_t, ch_t,
         min_r, max_r, dual_thr, cut, last_az, sweep_of, out_xyz, out_i, out_ch, out_ret,
         out_t, out_sw, counters):
     """Decode ``pk`` (n, N) uint8 packets into the ``out_*`` arrays; returns the points written.
@@ -65,6 +66,9 @@ def decode_hesai(  # type: ignore[no-untyped-def]
         nret = _n_returns(mode)
         if not ok or nret == 0 or n_blocks % nret != 0:
             counters[1] += 1
+            continue
+        if want != 0 and hesai_pick(mode, want, 0, 0, flipped) < 0:
+            counters[5] += 1  # the packet's return mode does not hold the wanted return
             continue
         unit = lay[11] / 1000.0 if lay[11] > 0 else pkt[lay[12]] / 1000.0
         dt = tail + lay[7]
@@ -102,7 +106,14 @@ def decode_hesai(  # type: ignore[no-untyped-def]
                     sweep_of[c] += 1
                 last_az[c] = az
                 lp = g % 2 if (loop_sel == 1 and nret == 1) else loop
+                pick = -1
+                if want != 0:
+                    u0 = b0 + prefix + 2 + c * usz
+                    pick = hesai_pick(mode, want, int(pkt[u0 + 2]), int(pkt[u0 + bsz + 2]) if nret > 1 else 0,
+                                      flipped)
                 for r in range(nret):
+                    if want != 0 and r != pick:
+                        continue
                     u = b0 + prefix + 2 + c * usz + (r * bsz)
                     raw = _u16(pkt, u)
                     if raw == 0:
@@ -112,7 +123,7 @@ def decode_hesai(  # type: ignore[no-untyped-def]
                     if dist < min_r or dist > max_r:
                         counters[3] += 1
                         continue
-                    if r != nret - 1:
+                    if want == 0 and r != nret - 1:
                         refl = pkt[u + 2]
                         drop = False
                         for o in range(nret):

@@ -85,3 +85,46 @@ def group_by_sweep(sweep, lo, n_ids, xyz, inten, chan, ret, t):  # type: ignore[
         o_t[j] = t[i]
         o_s[j] = sweep[i]
     return o_xyz, o_i, o_c, o_r, o_t, o_s, starts
+
+
+# return selection: 0 = every return, 1 = first, 2 = last, 3 = strongest
+WANT = {"auto": 0, "first": 1, "last": 2, "strongest": 3}
+
+
+@njit(cache=True)
+def hesai_pick(mode: int, want: int, refl0: int, refl1: int, flipped: bool) -> int:
+    """Index of the wanted return in a Hesai return group, -1 when the packets' mode lacks it.
+
+    Orders (the sensors' manuals): 0x39 last, strongest; 0x3A first, second; 0x3B first, last
+    (XT16/XT32/XT32M: last, first); 0x3C first, strongest; 0x3D first, last, strongest;
+    0x3E strongest, second. The "strongest" block holds the second strongest when the other one
+    is the strongest: it is taken from the reflectivities.
+    """
+    if mode == 0x33 or mode == 0x34 or mode == 0x37 or mode == 0x38:
+        ok = (want == 1 and mode == 0x33) or (want == 2 and mode == 0x38) or (want == 3 and mode == 0x37)
+        return 0 if ok else -1
+    if mode == 0x39:
+        if want == 2:
+            return 0
+        if want == 3:
+            return 0 if refl0 >= refl1 else 1
+        return -1
+    if mode == 0x3A:
+        return 0 if want == 1 else -1
+    if mode == 0x3B:
+        if want == 1:
+            return 1 if flipped else 0
+        if want == 2:
+            return 0 if flipped else 1
+        return -1
+    if mode == 0x3C:
+        if want == 1:
+            return 0
+        if want == 3:
+            return 0 if refl0 >= refl1 else 1
+        return -1
+    if mode == 0x3D:
+        return want - 1 if want >= 1 else -1
+    if mode == 0x3E:
+        return 0 if want == 3 else -1
+    return -1

@@ -11,7 +11,7 @@ from fusion.errors import ConfigError
 VENDORS = ("velodyne", "hesai")
 #: message type -> vendor (auto-detection)
 VENDOR_OF_TYPE = {"velodyne_msgs/msg/VelodyneScan": "velodyne", "pandar_msgs/msg/PandarScan": "hesai"}
-RETURN_MODES = ("auto",)
+RETURN_MODES = ("auto", "first", "last", "strongest")
 TIME_SOURCES = ("packet", "stamp")
 
 
@@ -24,8 +24,9 @@ class PacketOptions:
         model: Sensor model (default: from the packets: Velodyne factory byte, Hesai header).
         calibration: Calibration file (Velodyne YAML, Hesai CSV); relative paths are resolved
             against the sensor map's folder. Default: the model's nominal angles (VLP-16, HDL-32E).
-        return_mode: ``auto`` (the mode each packet declares; every return kept, multi-return
-            duplicates removed).
+        return_mode: ``auto``: every return the packets hold (multi-return duplicates removed);
+            ``first``, ``last`` or ``strongest``: only that return (packets whose mode does not
+            hold it are counted and skipped).
         min_range_m, max_range_m: Valid range (bounded by the sensor's own), m.
         cut_angle_deg: Azimuth where one sweep ends and the next starts, degrees.
         dual_return_distance_threshold_m: Multi-return echoes closer than this keep only the last
@@ -67,8 +68,7 @@ def packet_options(raw: Any, where: str, base_dir: Path | None = None) -> Packet
         raise ConfigError(f"{where}: packets.vendor {vendor!r} is not one of {', '.join(VENDORS)}")
     mode = str(raw.get("return_mode", "auto")).lower()
     if mode not in RETURN_MODES:
-        raise ConfigError(f"{where}: packets.return_mode {mode!r}: only 'auto' (the mode the packets declare) "
-                          "is supported")
+        raise ConfigError(f"{where}: packets.return_mode {mode!r} is not one of {', '.join(RETURN_MODES)}")
     tsrc = raw.get("time_source")
     if tsrc is not None and str(tsrc) not in TIME_SOURCES:
         raise ConfigError(f"{where}: packets.time_source {tsrc!r} is not one of {', '.join(TIME_SOURCES)}")

@@ -59,6 +59,8 @@ def make_decoder(msgtype: str, opts: PacketOptions, batch: PacketBatch, topic: s
                           "set sensors.<name>.packets.model in the sensor map")
     kw: dict[str, Any] = {"min_range_m": opts.min_range_m, "max_range_m": opts.max_range_m,
                           "cut_angle_deg": opts.cut_angle_deg}
+    if opts.return_mode != "auto":
+        kw["return_mode"] = opts.return_mode
     if opts.time_source is not None:
         kw["time_source"] = opts.time_source
     try:
@@ -108,6 +110,11 @@ class PacketStreams:
             self._topics[raw.topic] = st
         st.next_index = raw.index + 1
         sweeps = st.assembler.feed(batch)
+        counts = st.assembler.decoder.counts()
+        if counts["packets_without_wanted_return"] and not counts["packets"]:
+            raise ConfigError(f"topic {raw.topic}: packets.return_mode {opts.return_mode if opts else 'auto'!r}: "
+                              "no packet holds that return (`fusion inspect` shows the packets' return mode); "
+                              "use auto or a return the mode holds")
         if not sweeps:
             raise NoSweepYetError(f"no full rotation ended in this message ({batch.data.shape[0]} packets carried into "
                              "the next sweep)", topic=raw.topic, index=raw.index)

@@ -13,6 +13,7 @@ import numpy as np
 from fusion.errors import ConfigError
 from fusion.lidar_packets.calibration import VelodyneCalibration, load_velodyne_yaml, velodyne_from_angles
 from fusion.lidar_packets.decoded import DecodedPoints, PacketDecoderBase
+from fusion.lidar_packets.kernels_common import WANT
 from fusion.lidar_packets.payload import PacketBatch
 from fusion.lidar_packets.velodyne_kernel import V32, VLP16, VLS128, decode_velodyne
 
@@ -110,13 +111,15 @@ class VelodyneDecoder(PacketDecoderBase):
     vendor = "velodyne"
 
     def __init__(self, model: VelodyneModel, calibration: VelodyneCalibration, *, min_range_m: float = 0.3,
-                 max_range_m: float = 300.0, cut_angle_deg: float = 0.0, time_source: str = "stamp") -> None:
+                 max_range_m: float = 300.0, cut_angle_deg: float = 0.0, time_source: str = "stamp",
+                 return_mode: str = "auto") -> None:
         if calibration.n_lasers < model.n_lasers:
             raise ConfigError(f"packets.calibration: {model.name} has {model.n_lasers} lasers but the calibration "
                               f"holds {calibration.n_lasers}; pass the sensor's own calibration file")
         self.model = model
         self.cal = calibration
         self.time_source = time_source
+        self.return_mode = return_mode
         self.min_range_m = float(min_range_m)
         self.max_range_m = float(max_range_m)
         self._cos, self._sin, self._frac, self._toff = _tables(model)
@@ -137,8 +140,8 @@ class VelodyneDecoder(PacketDecoderBase):
     def _run(self, batch: PacketBatch, out: DecodedPoints) -> int:
         c = self.cal
         return int(decode_velodyne(
-            batch.data, batch.stamp_ns, self.time_source == "packet", self.model.family, self.model.n_lasers,
-            self.model.unit_m, self._frac,
+            batch.data, batch.stamp_ns, self.time_source == "packet", WANT[self.return_mode], self.model.family,
+            self.model.n_lasers, self.model.unit_m, self._frac,
             self._toff, self._cos, self._sin, self._rot_cd, self._vcos, self._vsin, c.dist_m, c.vert_offset_m,
             c.horiz_offset_m, np.float32(self.min_range_m), np.float32(self.max_range_m), self._cut_cd,
             self._last_az, self._sweep_of, out.xyz, out.intensity, out.channel, out.return_index, out.time_ns,

@@ -36,7 +36,7 @@ def _bank(header: int, family: int) -> int:
 
 @njit(cache=True)
 def decode_velodyne(  # type: ignore[no-untyped-def]
-        pk, stamps, use_packet_time, family, n_lasers, unit, frac, toff, cos_t, sin_t, rot_cd, vcos, vsin,
+        pk, stamps, use_packet_time, want, family, n_lasers, unit, frac, toff, cos_t, sin_t, rot_cd, vcos, vsin,
         dist_c, voff, hoff, min_r, max_r, cut_cd, last_az, sweep_of,
         out_xyz, out_i, out_ch, out_ret, out_t, out_sw, counters):
     """Decode ``pk`` (n, 1206) uint8 packets stamped ``stamps`` (int64 ns) into ``out_*``.
@@ -70,6 +70,12 @@ def decode_velodyne(  # type: ignore[no-untyped-def]
                 break
         if bad:
             counters[1] += 1
+            continue
+        if want != 0 and not dual and not ((want == 2 and mode == RET_LAST) or (want == 3 and mode == RET_STRONGEST)):
+            counters[5] += 1  # a single-return packet of another kind
+            continue
+        if want == 1 and dual:
+            counters[5] += 1  # dual = last + strongest: no first return
             continue
         counters[0] += 1
         t0 = stamps[p]
@@ -113,7 +119,14 @@ def decode_velodyne(  # type: ignore[no-untyped-def]
                 if raw == 0:
                     counters[2] += 1
                     continue
-                if dual and blk % 2 and raw == _u16(pkt, ob + 4 + 3 * j):
+                if dual and want == 2 and blk % 2:  # last: the even block of each pair
+                    continue
+                if dual and want == 3:  # strongest: the even (last) one when it is the strongest
+                    even_i = pkt[o + 2] if blk % 2 == 0 else pkt[ob + 4 + 3 * j + 2]
+                    odd_i = pkt[ob + 4 + 3 * j + 2] if blk % 2 == 0 else pkt[o + 2]
+                    if (blk % 2 == 0) != (even_i >= odd_i):
+                        continue
+                elif dual and blk % 2 and raw == _u16(pkt, ob + 4 + 3 * j):
                     counters[4] += 1
                     continue
                 dist = np.float32(raw * unit)
