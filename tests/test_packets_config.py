@@ -63,6 +63,9 @@ def test_hesai_bag_converts_through_the_sensor_map(shared_data: Path, tmp_path: 
     assert last.xyz.shape == (63021, 3)
     t = last.time_ns
     assert 95e6 < t.max() - t.min() < 110e6  # one 10 Hz rotation of per-point times (measured 100.07 ms)
+    rep = ds.report["lidar_packets"]["/pandar_packets"]
+    assert rep["model"] == "PandarXT32" and rep["packets"] == 2000 and rep["bad_packets"] == 0
+    assert rep["empty_returns"] == 25394  # masked and counted, never stored (measured)
 
     # without the spool, pass 2 reads the packets again: decoding restarts at message 0, same store
     (tmp_path / "conv2.yaml").write_text("sensors: sensors.yaml\nstore:\n  spool: false\n")

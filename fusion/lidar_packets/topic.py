@@ -87,6 +87,15 @@ class PacketStreams:
     def __init__(self) -> None:
         self._topics: dict[str, _TopicState] = {}
 
+    def summary(self) -> dict[str, dict[str, Any]]:
+        """Per packet topic: vendor, model, sweeps returned and the decoder's counters (last pass)."""
+        out: dict[str, dict[str, Any]] = {}
+        for topic, st in self._topics.items():
+            dec = st.assembler.decoder
+            out[topic] = {"vendor": dec.vendor, "model": dec.model_name, "sweeps": st.sweeps,
+                          "points_before_first_cut_dropped": st.assembler.dropped_points, **dec.counts()}
+        return out
+
     def decoder(self, topic: str) -> PacketDecoder | None:
         st = self._topics.get(topic)
         return st.assembler.decoder if st else None
@@ -106,7 +115,7 @@ class PacketStreams:
         st = self._topics.get(raw.topic)
         if st is None or raw.index == 0 or raw.index < st.next_index:  # a new pass over the log
             dec = make_decoder(raw.msgtype, opts or PacketOptions(), batch, raw.topic)
-            st = _TopicState(SweepAssembler(dec), raw.index)
+            st = _TopicState(SweepAssembler(dec), raw.index)  # (a new pass: counts start again)
             self._topics[raw.topic] = st
         st.next_index = raw.index + 1
         sweeps = st.assembler.feed(batch)
