@@ -95,25 +95,20 @@ def split_packets(data: bytes | memoryview, msgtype: str, *, ros1: bool) -> Pack
         stride = 8 + dlen + (4 if has_size else 0)
     else:
         stride = _align(_align(8 + dlen, 0, 4) + (4 if has_size else 0), 0, 4) if has_size else _align(8 + dlen, 0, 4)
-    last_end = pos + (count - 1) * stride + 8 + dlen + (4 if has_size else 0) if count else pos
-    if count and last_end > total:
+    so = 8 + dlen if ros1 else _align(8 + dlen, 0, 4)  # offset of ``size`` in a packet
+    width = so + 4 if has_size else 8 + dlen  # the last packet has no trailing padding
+    if count and pos + (count - 1) * stride + width > total:
         raise PacketPayloadError(f"{msgtype}: {count} packets declared but the message holds {total} bytes")
     sec_i = np.int64(sec if sec < 2**31 else sec - 2**32)
     head_ns = int(sec_i) * 1_000_000_000 + nsec
     if count == 0:
         none = np.zeros(0, np.int64)
         return PacketBatch(np.zeros((0, dlen), np.uint8), none, none.copy(), head_ns, frame.lstrip("/"))
-    view = np.lib.stride_tricks.as_strided(buf[pos:], shape=(count, stride), strides=(stride, 1), writeable=False) \
-        if pos + count * stride <= total else None
-    if view is None:  # the last packet may lack trailing padding
-        padded = np.zeros(pos + count * stride, np.uint8)
-        padded[:total] = buf
-        view = padded[pos:].reshape(count, stride)
+    view = np.lib.stride_tricks.as_strided(buf[pos:], shape=(count, width), strides=(stride, 1), writeable=False)
     stamps = view[:, :8].copy().view(np.uint32).astype(np.int64)
     stamp_ns = np.where(stamps[:, 0] >= 2**31, stamps[:, 0] - 2**32, stamps[:, 0]) * 1_000_000_000 + stamps[:, 1]
     pk = view[:, 8:8 + dlen]
     if has_size:
-        so = 8 + dlen if ros1 else _align(8 + dlen, 0, 4)
         size = view[:, so:so + 4].copy().view(np.uint32)[:, 0].astype(np.int64)
         size = np.minimum(size, dlen)
     else:
