@@ -18,13 +18,13 @@ from typing import Any
 __all__ = ["DECODERS", "decoder_for"]
 
 
-def _velodyne(model: str, calibration: Any, **kw: float) -> Any:
+def _velodyne(model: str, calibration: Any, **kw: Any) -> Any:
     from fusion.lidar_packets.velodyne import make_velodyne
 
     return make_velodyne(model, calibration, **kw)
 
 
-def _hesai(model: str, calibration: Any, **kw: float) -> Any:
+def _hesai(model: str, calibration: Any, **kw: Any) -> Any:
     from fusion.lidar_packets.hesai import make_hesai
 
     return make_hesai(model, calibration, **kw)
@@ -34,6 +34,6 @@ def _hesai(model: str, calibration: Any, **kw: float) -> Any:
 DECODERS: dict[str, Callable[..., Any]] = {"velodyne": _velodyne, "hesai": _hesai}
 
 
-def decoder_for(vendor: str, model: str, calibration: Any = None, **kw: float) -> Any:
+def decoder_for(vendor: str, model: str, calibration: Any = None, **kw: Any) -> Any:
     """A fresh stateful decoder of ``vendor``/``model`` (see :mod:`fusion.lidar_packets.decoded`)."""
     return DECODERS[vendor](model, calibration, **kw)

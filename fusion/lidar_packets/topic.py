@@ -11,18 +11,16 @@ are carried into the next sweep, nothing is lost).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from fusion.errors import ConfigError, DecodeError
-from fusion.lidar_packets import hesai_models, velodyne
+from fusion.lidar_packets import decoder_for, hesai_models, velodyne
 from fusion.lidar_packets.decoded import DecodedPoints, PacketDecoder
-from fusion.lidar_packets.hesai import make_hesai
 from fusion.lidar_packets.options import VENDOR_OF_TYPE, PacketOptions
 from fusion.lidar_packets.payload import PacketBatch, PacketPayloadError, split_packets
 from fusion.lidar_packets.sweep import SweepAssembler
-from fusion.lidar_packets.velodyne import make_velodyne
 from fusion.readers.records import MessageMeta, PointCloud
 from fusion.readers.source import RawMessage
 
@@ -63,11 +61,10 @@ def make_decoder(msgtype: str, opts: PacketOptions, batch: PacketBatch, topic: s
         kw["return_mode"] = opts.return_mode
     if opts.time_source is not None:
         kw["time_source"] = opts.time_source
+    if vendor == "hesai":
+        kw["dual_return_distance_threshold_m"] = opts.dual_return_distance_threshold_m
     try:
-        if vendor == "velodyne":
-            return make_velodyne(model, opts.calibration, **kw)
-        thr = opts.dual_return_distance_threshold_m
-        return make_hesai(model, opts.calibration, dual_return_distance_threshold_m=thr, **kw)
+        return cast(PacketDecoder, decoder_for(vendor, model, opts.calibration, **kw))
     except ConfigError as exc:
         raise ConfigError(f"topic {topic}: {exc.reason}") from None
 
