@@ -6,6 +6,7 @@ error naming what is wrong; no decoded point is ever at the origin or non-finite
 
 from __future__ import annotations
 
+import itertools
 import struct
 
 import numpy as np
@@ -131,7 +132,7 @@ def _sweeps(batch: PacketBatch, dec: HesaiDecoder, cuts: list[int]) -> dict[int,
     asm = SweepAssembler(dec)
     out = {}
     bounds = [0, *sorted(set(cuts)), batch.data.shape[0]]
-    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+    for a, b in itertools.pairwise(bounds):
         part = PacketBatch(batch.data[a:b], batch.size[a:b], batch.stamp_ns[a:b], 0, "")
         for s in asm.feed(part):
             out[s.sweep_id] = np.sort(s.points.time_ns)
