@@ -85,3 +85,16 @@ def test_hesai_bag_converts_through_the_sensor_map(shared_data: Path, tmp_path: 
     assert res.returncode == 2
     lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("error:") and "packets.calibration" in lines[0]
+
+
+@pytest.mark.shared
+def test_config_init_writes_the_packets_block(shared_data: Path, tmp_path: Path) -> None:
+    """``fusion config init`` on a packet bag: vendor and model from the packets, calibration to fill in."""
+    from fusion.pipeline.config_init import write_config
+
+    bag = next((shared_data / "real/lidar_packets/hesai/xt32").glob("1*/"))
+    write_config([bag], tmp_path / "fusion.yaml")
+    spec = load_sensor_map(tmp_path / "fusion.sensors.yaml").sensors["hesai"]
+    assert spec.kind == "lidar" and spec.packets is not None
+    assert (spec.packets.vendor, spec.packets.model, spec.packets.calibration) == ("hesai", "PandarXT32", None)
+    assert "set packets.calibration" in (tmp_path / "fusion.sensors.yaml").read_text()
