@@ -6,8 +6,10 @@ error naming what is wrong; no decoded point is ever at the origin or non-finite
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import struct
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -151,3 +153,57 @@ def test_sweeps_do_not_depend_on_message_boundaries(xt32_packets: tuple[PacketBa
     assert set(split) == set(whole)
     for k, t in whole.items():
         np.testing.assert_array_equal(split[k], t)
+
+
+@pytest.mark.shared
+def test_ros1_bag_with_variable_length_packets(xt32_packets: tuple[PacketBatch, HesaiDecoder], tmp_path: Path) -> None:
+    """A ROS 1 bag whose ``PandarPacket`` is defined with ``uint8[] data`` (the ROS 1 drivers' definition,
+    embedded in the bag): packets are read by the log's own layout and decode to the same sweeps as
+    the fixed-length CDR messages (real XT32 packets re-written)."""
+    from rosbags.rosbag1 import Writer as Writer1
+    from rosbags.typesys import Stores, get_types_from_msg, get_typestore
+
+    from fusion.lidar_packets.options import PacketOptions
+    from fusion.lidar_packets.topic import NoSweepYetError
+    from fusion.readers import open_bags
+    from fusion.readers.source import DecodeOptions
+
+    batch, dec = xt32_packets
+    ts = get_typestore(Stores.ROS1_NOETIC)
+    ts.register(get_types_from_msg("time stamp\nuint8[] data\nuint32 size", "pandar_msgs/msg/PandarPacket"))
+    ts.register(get_types_from_msg("std_msgs/Header header\npandar_msgs/PandarPacket[] packets",
+                                   "pandar_msgs/msg/PandarScan"))
+    m = ts.types
+    path = tmp_path / "xt32.bag"
+    t0 = 1_673_400_677_802_009_732
+    with Writer1(path) as w:
+        conn = w.add_connection("/pandar_packets", "pandar_msgs/msg/PandarScan", typestore=ts)
+        for i in range(4):
+            pkts = []
+            for j in range(500 * i, 500 * (i + 1)):
+                s = int(batch.stamp_ns[j])
+                pkts.append(m["pandar_msgs/msg/PandarPacket"](
+                    m["builtin_interfaces/msg/Time"](s // 10**9, s % 10**9), batch.data[j, : batch.size[j]].copy(),
+                    int(batch.size[j])))
+            hdr = m["std_msgs/msg/Header"](i, m["builtin_interfaces/msg/Time"](0, 0), "hesai")
+            msg = m["pandar_msgs/msg/PandarScan"](hdr, pkts)
+            w.write(conn, t0 + i * 100_000_000, ts.serialize_ros1(msg, "pandar_msgs/msg/PandarScan"))
+    cal = shared_root() / "calibration/hesai/PandarXT32.csv"
+    opts = DecodeOptions(kind="lidar", packets=PacketOptions(calibration=str(cal), min_range_m=0.05, max_range_m=120))
+    got = {}
+    with open_bags(path) as src:
+        assert src.decoder.packet_layouts["pandar_msgs/msg/PandarScan"] == (None, True)
+        for raw in src.messages():
+            with contextlib.suppress(NoSweepYetError):
+                rec = src.decode(raw, options=opts)
+                got[raw.index] = np.sort(rec.point_time_ns)
+    whole = _sweeps(batch, dec, [500, 1000, 1500])
+    assert len(got) == len(whole) == 4
+    for (_i, t), (_k, ref) in zip(sorted(got.items()), sorted(whole.items()), strict=True):
+        np.testing.assert_array_equal(t, ref)
+
+
+def shared_root() -> Path:
+    from conftest import shared_data_path
+
+    return shared_data_path() / "real" / "lidar_packets"

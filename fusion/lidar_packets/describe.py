@@ -16,12 +16,12 @@ _HESAI_MODES = {0x33: "first", 0x34: "second", 0x37: "strongest", 0x38: "last", 
                 0x3D: "triple (first, last, strongest)", 0x3E: "dual (strongest, second strongest)"}
 
 
-def describe_packets(raw: RawMessage) -> dict[str, Any]:
+def describe_packets(raw: RawMessage, layout: tuple[int | None, bool] | None = None) -> dict[str, Any]:
     """Vendor, model, return mode and packets per message of a packet topic, and how fusion reads it."""
     vendor = VENDOR_OF_TYPE[raw.msgtype]
     out: dict[str, Any] = {"vendor": vendor}
     try:
-        batch = split_packets(raw.data, raw.msgtype, ros1=raw.ros1)
+        batch = split_packets(raw.data, raw.msgtype, ros1=raw.ros1, layout=layout)
     except PacketPayloadError as exc:
         out["error"] = exc.reason
         return out

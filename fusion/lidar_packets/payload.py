@@ -9,6 +9,7 @@ CDR (ROS 2, little endian) and ROS 1 serialization are both handled.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -53,18 +54,74 @@ def _align(pos: int, base: int, n: int) -> int:
     return base + (pos - base + n - 1) // n * n
 
 
-def split_packets(data: bytes | memoryview, msgtype: str, *, ros1: bool) -> PacketBatch:
+def packet_layout(fielddefs: dict[str, Any], msgtype: str) -> tuple[int | None, bool] | None:
+    """(fixed data length or None for ``uint8[] data``, has ``uint32 size``) of a scan type as the
+    log defines it (rosbags field definitions), None when it is not ``header`` + ``packets[]`` of
+    ``stamp`` + ``data`` (+ ``size``)."""
+    try:
+        fields = dict(fielddefs[msgtype][1])
+        (_kind, elem), _n = fields["packets"][1]
+        pfields = fielddefs[elem][1]
+        names = [f for f, _ in pfields]
+        if names[:2] != ["stamp", "data"] or names[2:] not in ([], ["size"]):
+            return None
+        nodetype, ((_b, (base, _)), size) = pfields[1][1]
+        if base != "uint8":
+            return None
+        return (int(size) if int(nodetype) == 3 else None), names[2:] == ["size"]
+    except (KeyError, TypeError, ValueError, IndexError):
+        return None
+
+
+def _variable(buf: U8, pos: int, count: int, has_size: bool, ros1: bool, base: int,
+              msgtype: str) -> tuple[U8, I64, I64]:
+    """Packets whose ``data`` is a ``uint8[]`` sequence: read one by one, zero-padded to the longest."""
+    total = buf.size
+    starts, lens, stamps, sizes = [], [], [], []
+    for _ in range(count):
+        if not ros1:
+            pos = _align(pos, base, 4)
+        if pos + 12 > total:
+            raise PacketPayloadError(f"{msgtype}: message truncated at byte {pos} of {total}")
+        head = buf[pos:pos + 12].view(np.uint32)
+        sec, nsec, n = int(head[0]), int(head[1]), int(head[2])
+        pos += 12
+        if pos + n > total:
+            raise PacketPayloadError(f"{msgtype}: a packet of {n} bytes overruns the message ({total} bytes)")
+        starts.append(pos)
+        lens.append(n)
+        stamps.append((sec - 2**32 if sec >= 2**31 else sec) * 1_000_000_000 + nsec)
+        pos += n
+        if has_size:
+            if not ros1:
+                pos = _align(pos, base, 4)
+            if pos + 4 > total:
+                raise PacketPayloadError(f"{msgtype}: message truncated at byte {pos} of {total}")
+            sizes.append(min(int(buf[pos:pos + 4].view(np.uint32)[0]), n))
+            pos += 4
+        else:
+            sizes.append(n)
+    out = np.zeros((count, max(lens, default=0)), np.uint8)
+    for i, (a, n) in enumerate(zip(starts, lens, strict=True)):
+        out[i, :n] = buf[a:a + n]
+    return out, np.array(sizes, np.int64), np.array(stamps, np.int64)
+
+
+def split_packets(data: bytes | memoryview, msgtype: str, *, ros1: bool,
+                  layout: tuple[int | None, bool] | None = None) -> PacketBatch:
     """Read the packets of one serialized scan message.
 
     Args:
         data: The serialized message.
         msgtype: ROS 2 style type name (a key of :data:`PACKET_LAYOUTS`).
         ros1: True for ROS 1 serialization, False for CDR.
+        layout: The log's definition (:func:`packet_layout`); default: the standard one of
+            :data:`PACKET_LAYOUTS`.
 
     Raises:
         PacketPayloadError: Truncated or inconsistent bytes (names what is wrong).
     """
-    dlen, has_size = PACKET_LAYOUTS[msgtype]
+    dlen_or_none, has_size = layout or PACKET_LAYOUTS[msgtype]
     buf = np.frombuffer(data, dtype=np.uint8)
     total = buf.size
 
@@ -91,6 +148,13 @@ def split_packets(data: bytes | memoryview, msgtype: str, *, ros1: bool) -> Pack
         pos = _align(pos + slen, base, 4)
     count = u32(pos)
     pos += 4
+    if dlen_or_none is None:
+        if count > total // 12:
+            raise PacketPayloadError(f"{msgtype}: {count} packets declared but the message holds {total} bytes")
+        pk, size, stamp_ns = _variable(buf, pos, count, has_size, ros1, base, msgtype)
+        sec_v = sec - 2**32 if sec >= 2**31 else sec
+        return PacketBatch(pk, size, stamp_ns, sec_v * 1_000_000_000 + nsec, frame.lstrip("/"))
+    dlen = dlen_or_none
     if ros1:
         stride = 8 + dlen + (4 if has_size else 0)
     else:

@@ -97,7 +97,8 @@ class PacketStreams:
         st = self._topics.get(topic)
         return st.assembler.decoder if st else None
 
-    def decode(self, raw: RawMessage, opts: PacketOptions | None) -> PointCloud:
+    def decode(self, raw: RawMessage, opts: PacketOptions | None,
+               layout: tuple[int | None, bool] | None = None) -> PointCloud:
         """The sweep(s) message ``raw`` completes, as one LiDAR record.
 
         Raises:
@@ -106,7 +107,7 @@ class PacketStreams:
             ConfigError: The decoder cannot be set up (model/calibration).
         """
         try:
-            batch = split_packets(raw.data, raw.msgtype, ros1=raw.ros1)
+            batch = split_packets(raw.data, raw.msgtype, ros1=raw.ros1, layout=layout)
         except PacketPayloadError as exc:
             raise DecodeError(exc.reason, topic=raw.topic, index=raw.index) from None
         st = self._topics.get(raw.topic)

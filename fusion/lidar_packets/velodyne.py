@@ -139,6 +139,13 @@ class VelodyneDecoder(PacketDecoderBase):
 
     def _run(self, batch: PacketBatch, out: DecodedPoints) -> int:
         c = self.cal
+        short = batch.size < 1206
+        if batch.data.shape[1] < 1206 or short.any():  # (``uint8[]`` data) a short packet is a bad one
+            fixed = np.zeros((batch.data.shape[0], 1206), np.uint8)
+            w = min(1206, batch.data.shape[1])
+            fixed[:, :w] = batch.data[:, :w]
+            fixed[short, :2] = 0  # no block header: counted as bad
+            batch = PacketBatch(fixed, batch.size, batch.stamp_ns, batch.header_stamp_ns, batch.frame_id)
         return int(decode_velodyne(
             batch.data, batch.stamp_ns, self.time_source == "packet", WANT[self.return_mode], self.model.family,
             self.model.n_lasers, self.model.unit_m, self._frac,

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from fusion.errors import ConfigError, DecodeError, MessageTypeError
-from fusion.lidar_packets.payload import PACKET_LAYOUTS
+from fusion.lidar_packets.payload import PACKET_LAYOUTS, packet_layout
 from fusion.readers.decode import decode_message, lidar_time_bounds
 from fusion.readers.failures import reason
 from fusion.readers.image_raw import image_view, standard_image_types
@@ -60,11 +60,15 @@ class MessageDecoder:
         from fusion.lidar_packets.topic import PacketStreams  # imports the reader records: not at module level
 
         self.packets = PacketStreams()
+        #: scan type -> its packets' layout as this log defines it (fixed or ``uint8[]`` data, ``size``)
+        self.packet_layouts = {t: packet_layout(registry.store.fielddefs, t)
+                               for t in PACKET_LAYOUTS if t not in missing}
 
     def _packet_sweep(self, raw: RawMessage, opts: DecodeOptions | None) -> Record:
         """The sweep(s) a raw packet message completes (:mod:`fusion.lidar_packets`), read from its bytes."""
         try:
-            return self.packets.decode(raw, opts.packets if opts is not None else None)
+            return self.packets.decode(raw, opts.packets if opts is not None else None,
+                                       self.packet_layouts.get(raw.msgtype))
         except (DecodeError, ConfigError):
             raise
         except Exception as exc:

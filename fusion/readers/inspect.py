@@ -120,7 +120,8 @@ def _packets(src: BagSource, topic: str) -> dict[str, Any] | None:
     from fusion.lidar_packets.describe import describe_packets
 
     raw = next(iter(src.messages([topic])), None)
-    return describe_packets(raw) if raw is not None else None
+    layouts = getattr(getattr(src, "decoder", None), "packet_layouts", {})
+    return describe_packets(raw, layouts.get(raw.msgtype)) if raw is not None else None
 
 
 def inspect_source(src: BagSource) -> dict[str, Any]:
