@@ -5,7 +5,7 @@ Decoding is stateful (a sweep spans messages): :class:`PacketStreams` keeps one
 arrives out of order (a new pass over the log starts again at index 0, so every pass gives the
 same records). The record of message *i* holds the sweep(s) that message completed, stamped with
 their first point's time; a message that completes none raises :class:`NoSweepYetError` (its packets
-are carried into the next sweep, nothing is lost).
+wait for the sweep a later message completes, nothing is lost).
 """
 
 from __future__ import annotations
@@ -111,6 +111,8 @@ class PacketStreams:
         except PacketPayloadError as exc:
             raise DecodeError(exc.reason, topic=raw.topic, index=raw.index) from None
         st = self._topics.get(raw.topic)
+        if batch.data.shape[0] == 0:
+            raise NoSweepYetError("the message holds no packets", topic=raw.topic, index=raw.index)
         if st is None or raw.index == 0 or raw.index < st.next_index:  # a new pass over the log
             dec = make_decoder(raw.msgtype, opts or PacketOptions(), batch, raw.topic)
             st = _TopicState(SweepAssembler(dec), raw.index)  # (a new pass: counts start again)
@@ -123,8 +125,8 @@ class PacketStreams:
                               "no packet holds that return (`fusion inspect` shows the packets' return mode); "
                               "use auto or a return the mode holds")
         if not sweeps:
-            raise NoSweepYetError(f"no full rotation ended in this message ({batch.data.shape[0]} packets carried into "
-                             "the next sweep)", topic=raw.topic, index=raw.index)
+            raise NoSweepYetError(f"no full rotation ended in this message (its {batch.data.shape[0]} packets are "
+                                  "kept for the sweep a later message completes)", topic=raw.topic, index=raw.index)
         st.sweeps += len(sweeps)
         pts = DecodedPoints.concat([s.points for s in sweeps])  # packet (firing) order
         dec = st.assembler.decoder
