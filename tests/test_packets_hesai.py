@@ -25,7 +25,8 @@ def root(shared_data: Path) -> Path:
 def test_reproduces_reference_clouds(root: Path, case: str) -> None:
     """Same calibration model as the reference decoder: every reference point is reproduced.
 
-    Measured (all four bags): point count ratio 1.00000, median 0.00000 mm, 100 % within 1 mm.
+    Measured (all four bags): point count ratio 1.00000, median 0.00003–0.00007 mm (float rounding),
+    100 % within 1 mm.
     """
     sweeps = decode_all(root, case)
     for ref in reference_clouds(root, case):
@@ -33,7 +34,7 @@ def test_reproduces_reference_clouds(root: Path, case: str) -> None:
         assert abs(m.count_ratio - 1) <= 0.02  # issue bound; measured exactly 1
         assert m.median_m <= 1e-3  # issue bound
         assert m.within_1cm >= 0.99  # issue bound
-        assert m.median_m <= 1e-6 and m.within_1mm >= 0.999  # measured 0 m and 100 %
+        assert m.median_m <= 1e-6 and m.within_1mm >= 0.999  # measured ≤ 7e-8 m and 100 %
 
 
 @pytest.mark.parametrize("case", HESAI)
