@@ -2,7 +2,8 @@
 
 :func:`warmup` converts a tiny generated log (0.6 s, a small organized LiDAR, two small cameras,
 radar, IMU, odometry) with the demo's settings in a temporary folder, then deskews one
-unorganized sweep through the per-point kernel (logs whose LiDAR gives every point its own time).
+unorganized sweep through the per-point kernel (logs whose LiDAR gives every point its own time)
+and decodes a few raw Velodyne and Hesai packets (logs that record LiDAR packets).
 Every kernel is ``cache=True``, so what it compiles is written to numba's cache (next to the
 sources, or the user cache :mod:`fusion._numba_cache` chose) and later processes load it in
 milliseconds. Running it again only loads the cache: it is safe to rerun.
@@ -71,6 +72,33 @@ def _deskew_per_point() -> None:
     deskew_sweep(xyz, pt, i64(0), i64(1), i64(0), i64(7000), times, traj_t, traj_q, R, t, i64(10**9), 0, out)
 
 
+def _packets() -> None:
+    """The raw LiDAR packet kernels (:mod:`fusion.lidar_packets`), with the argument types of a real
+    decode: packets as the read-only strided view of a serialized scan message."""
+    import struct
+
+    from fusion.lidar_packets.calibration import HesaiCalibration
+    from fusion.lidar_packets.decoded import DecodedPoints
+    from fusion.lidar_packets.hesai import HesaiDecoder
+    from fusion.lidar_packets.hesai_models import MODELS
+    from fusion.lidar_packets.kernels_common import group_by_sweep
+    from fusion.lidar_packets.payload import split_packets
+    from fusion.lidar_packets.velodyne import make_velodyne
+
+    def scan(dlen: int, size: bool) -> bytes:
+        body = b"\x00\x01\x00\x00" + struct.pack("<iII", 0, 0, 2) + b"x\x00\x00\x00" + struct.pack("<I", 2)
+        pkt = struct.pack("<iI", 0, 0) + bytes(dlen) + bytes((-(8 + dlen)) % 4)
+        return body + (pkt + (struct.pack("<I", dlen) if size else b"")) * 2
+
+    vel = make_velodyne("VLP16", None)
+    vel.decode(split_packets(scan(1206, False), "velodyne_msgs/msg/VelodyneScan", ros1=False))
+    m = MODELS["PandarXT32"]
+    hes = HesaiDecoder(m, HesaiCalibration(np.zeros(m.n_channels, np.float32), np.zeros(m.n_channels, np.float32)))
+    hes.decode(split_packets(scan(1500, True), "pandar_msgs/msg/PandarScan", ros1=False))
+    p = DecodedPoints.empty(4)
+    group_by_sweep(np.arange(4, dtype=np.int64), 0, 2, p.xyz, p.intensity, p.channel, p.return_index, p.time_ns)
+
+
 def warmup() -> WarmupResult:
     """Compile and cache every kernel a conversion uses (safe to rerun; fast when cached)."""
     import os
@@ -79,4 +107,5 @@ def warmup() -> WarmupResult:
     with tempfile.TemporaryDirectory(prefix="fusion-warmup-") as tmp:
         _convert_tiny(Path(tmp))
     _deskew_per_point()
+    _packets()
     return WarmupResult(time.perf_counter() - t0, os.environ.get("NUMBA_CACHE_DIR") or None)

@@ -63,7 +63,9 @@ def print_bag_summary(summary: dict[str, Any]) -> None:
         notes = [f"read as: {t['reader']}"] if t.get("reader") else []
         if t.get("time_source") == "record":
             notes.append("no header stamp: record time")
-        if t.get("lidar_time_convention"):
+        if t.get("packets"):
+            notes.append(t["packets"].get("reads_as") or t["packets"].get("error", ""))
+        elif t.get("lidar_time_convention"):
             notes.append(f"point time: {t['lidar_time_convention']}")
         if t.get("type_error"):
             notes.append(f"[red]{t['type_error']}[/red]")

@@ -26,6 +26,7 @@ import numpy.typing as npt
 from fusion.errors import DecodeError, StoreError
 from fusion.kinds.base import KindBase, Role, StreamWriterLike, TopicScanner
 from fusion.kinds.points import PointStreamWriter, PointView
+from fusion.lidar_packets.payload import PACKET_LAYOUTS
 from fusion.readers.kinds import is_doppler_field
 from fusion.readers.records import PointCloud
 from fusion.store import layout as lay
@@ -187,7 +188,7 @@ class LidarKind(KindBase):
     name = "lidar"
     role = Role.FRAME
     msgtypes = ("sensor_msgs/msg/PointCloud2", "fusion_msgs/msg/PacketSweep", "livox_ros_driver/msg/CustomMsg",
-                "livox_ros_driver2/msg/CustomMsg")
+                "livox_ros_driver2/msg/CustomMsg", *PACKET_LAYOUTS)
     records = (PointCloud,)
     message_columns = ("ref_time_ns",)
     frame_attr = "lidar"

@@ -73,6 +73,12 @@ def discover(paths: Sequence[Path], msg_dirs: Sequence[Path] = ()) -> Discovery:
         count = int(stats.get("count", 0))
         note = [f"{count} messages, {stats.get('msgtype', '?')}"
                 + (f", {stats['rate_hz']:.1f} Hz" if stats.get("rate_hz") else "")]
+        pk = stats.get("packets") or {}
+        if pk.get("model"):  # raw LiDAR packets: what the packets say, the calibration to fill in
+            entry["packets"] = {"vendor": pk["vendor"], "model": pk["model"], "calibration": None}
+            note.append(f"raw packets ({pk.get('return_mode') or 'unknown'} return): set packets.calibration to "
+                        "the sensor's angle file (Velodyne YAML / Hesai CSV; VLP-16 and HDL-32E may leave it "
+                        "null for nominal angles); keys: docs/READERS.md, Raw LiDAR packets")
         if count and anomalies.get("zero", 0) > count / 2:
             entry["stamp_source"] = "record"
             note.append("header stamps mostly 0: aligned by record time (or stamp_source: topic:<trigger>)")

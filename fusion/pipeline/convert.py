@@ -181,6 +181,14 @@ def _report_spool(spool: Spool | None, report: ReportBuilder) -> None:
     }
 
 
+def _report_packets(source: Any, report: ReportBuilder) -> None:
+    """Raw LiDAR packet topics: decoder counters (empty returns, bad packets, ...) in the report."""
+    packets = getattr(getattr(source, "decoder", None), "packets", None)
+    summary = packets.summary() if packets is not None else {}
+    if summary:
+        report.extra["lidar_packets"] = summary
+
+
 def convert(
     bags: Sequence[str | Path],
     out: str,
@@ -245,6 +253,7 @@ def convert(
             ex.run(tick, spool=spool, truncated=first.truncated)
             check_stored(selected, report)
             _report_spool(spool, report)
+            _report_packets(source, report)
             _write_tables(writer, rig, plan, ex, report)
             writer.finalize()
         except BaseException as exc:

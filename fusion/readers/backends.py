@@ -124,6 +124,10 @@ def open_unit(unit: Path, ros1: bool) -> list[tuple[Any, Path]]:
         if "profile is not ros2" in reason(exc).lower() and _cdr_mcap(unit):
             return [(_scan(unit, "mcap_any_profile", open_error(unit, exc)), unit)]
         err = open_error(unit, exc)
+        if unit.is_dir() and _blank_metadata(exc):  # older rosbag2: storage/format left blank
+            files = sorted(p for p in unit.iterdir() if p.suffix in ROS2_SUFFIXES and p.is_file())
+            if files:
+                return [pair for f in files for pair in open_unit(f, ros1)]
     if not isinstance(err, TruncatedBagError):
         raise err
     if unit.is_dir():  # a rosbag2 directory whose file is damaged: read its files one by one
@@ -150,6 +154,12 @@ def _open_ros1_mcap(unit: Path) -> tuple[Any, Path]:
     return scan, unit
 
 
+def _blank_metadata(exc: BaseException) -> bool:
+    """rosbags refused a metadata.yaml whose storage_identifier or serialization_format is ''."""
+    low = reason(exc).lower()
+    return ("storage plugin ''" in low) or ("serialization format" in low and "''" in low) or "{''}" in low
+
+
 def _scan(unit: Path, kind: str, err: BagError) -> ScanReader:
     scan = ScanReader(unit, kind)
     scan.open()
@@ -168,7 +178,7 @@ def cdr_connections(reader: Any, unit: Path) -> list[Connection]:
     """
     conns = list(reader.connections)
     fmts = {c.ext.serialization_format for c in conns if isinstance(c.ext, ConnectionExtRosbag2)}
-    cdr = [c for c in conns if not isinstance(c.ext, ConnectionExtRosbag2) or c.ext.serialization_format == "cdr"]
+    cdr = [c for c in conns if not isinstance(c.ext, ConnectionExtRosbag2) or c.ext.serialization_format in ("cdr", "")]
     if conns and not cdr:
         raise UnsupportedBagError(
             f"{unit}: holds no ROS messages (message encoding {', '.join(sorted(fmts))}); "

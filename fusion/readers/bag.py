@@ -26,12 +26,13 @@ from fusion.errors import (
     MessageTypeError,
     TruncatedBagError,
 )
+from fusion.lidar_packets.options import PacketOptions
 from fusion.readers.backends import backend_stream, cdr_connections, expand_paths, format_name, open_unit
 from fusion.readers.decoder import MessageDecoder
 from fusion.readers.failures import read_error
 from fusion.readers.kinds import detect_kind
 from fusion.readers.livox import LIVOX_READER, LIVOX_TYPES
-from fusion.readers.packets import IMU_TYPE, PACKET_TYPES, SWEEP_TYPE, PacketSpec, PacketTopics
+from fusion.readers.packets import IMU_TYPE, PACKET_TYPES, SWEEP_TYPE, PacketTopics
 from fusion.readers.records import Record
 from fusion.readers.source import I64, OptionsArg, RawMessage, TopicInfo
 from fusion.readers.stamps import peek_frame_id, read_stamps
@@ -123,7 +124,7 @@ class RosBagSource:
         """The message type of ``topic`` (see :meth:`topic_types`)."""
         return self.topic_types().get(topic, "")
 
-    def configure_packets(self, topic: str, spec: PacketSpec) -> None:
+    def configure_packets(self, topic: str, spec: PacketOptions) -> None:
         """Read the packet topic ``topic`` with ``spec`` (vendor, metadata file) from the sensor map."""
         self.packets.configure(topic, spec)
         self._topics = None

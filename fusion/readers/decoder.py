@@ -19,7 +19,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from fusion.errors import DecodeError, MessageTypeError
+from fusion.errors import ConfigError, DecodeError, MessageTypeError
+from fusion.lidar_packets.payload import PACKET_LAYOUTS, packet_layout
 from fusion.readers.decode import decode_message, lidar_time_bounds
 from fusion.readers.failures import reason
 from fusion.readers.image_raw import image_view, standard_image_types
@@ -58,6 +59,23 @@ class MessageDecoder:
         motion = standard_motion_types(registry.store, ros1=ros1) - missing
         #: msgtype -> raw decoder of the Imu/Odometry types read from their bytes.
         self.motion_fast = {t: RAW_DECODERS[t] for t in motion}
+        #: raw LiDAR packet topics (VelodyneScan, PandarScan): stateful sweep assembly per topic
+        from fusion.lidar_packets.topic import PacketStreams  # imports the reader records: not at module level
+
+        self.packets = PacketStreams()
+        #: scan type -> its packets' layout as this log defines it (fixed or ``uint8[]`` data, ``size``)
+        self.packet_layouts = {t: packet_layout(registry.store.fielddefs, t)
+                               for t in PACKET_LAYOUTS if t not in missing}
+
+    def _packet_sweep(self, raw: RawMessage, opts: DecodeOptions | None) -> Record:
+        """The sweep(s) a raw packet message completes (:mod:`fusion.lidar_packets`), read from its bytes."""
+        try:
+            return self.packets.decode(raw, opts.packets if opts is not None else None,
+                                       self.packet_layouts.get(raw.msgtype))
+        except (DecodeError, ConfigError):
+            raise
+        except Exception as exc:
+            raise _cannot_deserialize(raw, reason(exc)) from None
 
     def deserialize(self, raw: RawMessage) -> Any:
         """Deserialize ``raw`` into the rosbags message object.
@@ -103,6 +121,12 @@ class MessageDecoder:
         if raw.msgtype in self._livox_fast:
             t = self._livox(raw).point_time_ns
             return (int(t.min()), int(t.max()), len(t)) if t is not None and len(t) else (0, 0, 0)
+        if raw.msgtype in PACKET_LAYOUTS:
+            rec = self._packet_sweep(raw, opts)
+            pt = getattr(rec, "point_time_ns", None)
+            if pt is None or not len(pt):
+                return rec.meta.stamp_ns, rec.meta.stamp_ns, 0
+            return int(pt.min()), int(pt.max()), len(pt)
         msg = self.deserialize(raw)
         try:
             return lidar_time_bounds(msg, stamp_of_message(msg), (opts or DecodeOptions()).time_convention)
@@ -128,6 +152,8 @@ class MessageDecoder:
             return decode_radar_scan_raw(raw)
         if raw.msgtype in self._livox_fast:
             return self._livox(raw)
+        if raw.msgtype in PACKET_LAYOUTS:
+            return self._packet_sweep(raw, opts)
         if (fast := self.motion_fast.get(raw.msgtype)) is not None:
             try:
                 return fast(raw)

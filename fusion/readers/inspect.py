@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 
 from fusion import kinds
-from fusion.errors import DecodeError
+from fusion.errors import ConfigError, DecodeError
+from fusion.lidar_packets.payload import PACKET_LAYOUTS
 from fusion.readers.bag import open_bags
 from fusion.readers.records import PointCloud
 from fusion.readers.source import BagSource
@@ -109,9 +110,18 @@ def _lidar_convention(src: BagSource, topic: str) -> str | None:
         return None
     try:
         rec = src.decode(raw)
-    except DecodeError as exc:
+    except (DecodeError, ConfigError) as exc:
         return f"undecodable: {exc.reason}"
     return rec.time_convention if isinstance(rec, PointCloud) else None
+
+
+def _packets(src: BagSource, topic: str) -> dict[str, Any] | None:
+    """What a raw LiDAR packet topic holds and how fusion reads it (:mod:`fusion.lidar_packets`)."""
+    from fusion.lidar_packets.describe import describe_packets
+
+    raw = next(iter(src.messages([topic])), None)
+    layouts = getattr(getattr(src, "decoder", None), "packet_layouts", {})
+    return describe_packets(raw, layouts.get(raw.msgtype)) if raw is not None else None
 
 
 def inspect_source(src: BagSource) -> dict[str, Any]:
@@ -140,7 +150,10 @@ def inspect_source(src: BagSource) -> dict[str, Any]:
             bad = corrupt.get(name, [])
             entry.update(stamp_stats(s, r, has_header=info.has_header, corrupt=bad))
             entry["anomalies"]["corrupt"] = len(bad)
-        if info.kind in kinds.KINDS and kinds.get(info.kind).has_sweeps and info.count and not info.type_error:
+        if info.msgtype in PACKET_LAYOUTS and info.count:
+            entry["packets"] = _packets(src, name)
+            entry["lidar_time_convention"] = "packets (firing time of every point)"
+        elif info.kind in kinds.KINDS and kinds.get(info.kind).has_sweeps and info.count and not info.type_error:
             entry["lidar_time_convention"] = _lidar_convention(src, name)
         out_topics[name] = entry
     start = int(min(r.min() for r in rec_all)) if rec_all else None

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from fusion.errors import ConfigError, DecodeError, FusionError
+from fusion.lidar_packets.options import PacketOptions
 from fusion.readers.records import MessageMeta, PointCloud
 from fusion.readers.source import RawMessage
 
@@ -40,14 +40,6 @@ IMU_TYPE = "sensor_msgs/msg/Imu"
 #: Packet message type -> vendor.
 PACKET_TYPES: dict[str, str] = {"ouster_ros/msg/PacketMsg": "ouster"}
 STRING_TYPE = "std_msgs/msg/String"
-
-
-@dataclass(frozen=True, slots=True)
-class PacketSpec:
-    """A sensor map's ``packets:`` entry: the vendor and the metadata file (None: the bag's topic)."""
-
-    vendor: str
-    metadata: str | None = None
 
 
 def packet_buf(raw: RawMessage) -> npt.NDArray[np.uint8]:
@@ -122,12 +114,12 @@ class PacketTopics:
 
     def __init__(self, source: RosBagSource) -> None:
         self._source = source
-        self._specs: dict[str, PacketSpec] = {}
+        self._specs: dict[str, PacketOptions] = {}
         self._vendors: dict[str, _Vendor] = {}
         self.errors: dict[str, str] = {}
         self._counts: dict[str, int] = {}
 
-    def configure(self, topic: str, spec: PacketSpec) -> None:
+    def configure(self, topic: str, spec: PacketOptions) -> None:
         """Use ``spec`` (vendor, metadata file) for ``topic`` (forget what was derived before)."""
         self._specs[topic] = spec
         self._vendors.pop(topic, None)
@@ -157,7 +149,7 @@ class PacketTopics:
         try:
             spec = self._specs.get(topic)
             msgtype = self._source.msgtype_of(topic)
-            vendor = spec.vendor if spec is not None else PACKET_TYPES[msgtype]
+            vendor = spec.vendor if spec is not None and spec.vendor else PACKET_TYPES[msgtype]
             text = self._metadata(topic, spec)
             self._vendors[topic] = _Vendor(vendor, text, self.is_imu(topic))
             return self._vendors[topic]
@@ -165,7 +157,7 @@ class PacketTopics:
             self.errors[topic] = exc.reason
             return None
 
-    def _metadata(self, topic: str, spec: PacketSpec | None) -> str:
+    def _metadata(self, topic: str, spec: PacketOptions | None) -> str:
         if spec is not None and spec.metadata:
             try:
                 return Path(spec.metadata).read_text()

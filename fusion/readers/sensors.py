@@ -17,7 +17,7 @@ import yaml
 
 from calibration.sources.yaml_errors import yaml_error_line
 from fusion.errors import ConfigError
-from fusion.readers.packets import PacketSpec
+from fusion.lidar_packets.options import PacketOptions, packet_options
 from fusion.readers.records import SensorKind
 from fusion.readers.source import BagSource, DecodeOptions, RadarFieldMap, TopicInfo
 
@@ -43,8 +43,9 @@ class SensorSpec:
         stamp_source: ``"header"``, ``"record"`` or ``"topic:<trigger topic>"`` (stamp of the
             trigger message nearest before in record time).
         child_frame: Child frame for PoseStamped-like ego topics (default ``base_link``).
-        packets: Raw LiDAR packets on the topic: vendor and metadata file (``packets:`` key;
-            None = detected from the type, metadata from the bag's ``metadata`` topic).
+        packets: Raw LiDAR packets on the topic (``packets:`` key, :class:`~fusion.lidar_packets.options.PacketOptions`:
+            vendor, model, calibration or metadata file, return mode, ranges, cut angle); None = detected
+            from the type (Ouster metadata from the bag's ``metadata`` topic).
     """
 
     name: str
@@ -56,7 +57,7 @@ class SensorSpec:
     time_convention: str | None = None
     stamp_source: str = "header"
     child_frame: str = ""
-    packets: PacketSpec | None = None
+    packets: PacketOptions | None = None
 
     @property
     def topic(self) -> str:
@@ -65,7 +66,8 @@ class SensorSpec:
 
     def decode_options(self) -> DecodeOptions:
         """Per-topic decode options implied by this spec."""
-        return DecodeOptions(kind=self.kind, time_convention=self.time_convention, radar_fields=self.radar_fields)
+        return DecodeOptions(kind=self.kind, time_convention=self.time_convention, radar_fields=self.radar_fields,
+                             packets=self.packets)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,24 +145,7 @@ def _kind_name(value: Any, where: str) -> str:
         return text
 
 
-def _packet_spec(raw: Any, where: str, base: Path) -> PacketSpec | None:
-    """``packets: {vendor: ouster, metadata: <file.json>}`` (the path relative to the sensor map)."""
-    if raw is None:
-        return None
-    if not isinstance(raw, dict) or set(raw) - {"vendor", "metadata"} or "vendor" not in raw:
-        raise ConfigError(f"{where} must be a mapping with vendor (ouster) and optionally metadata (a JSON file)")
-    if str(raw["vendor"]) != "ouster":
-        raise ConfigError(f"{where}.vendor {raw['vendor']!r} is not supported (supported: ouster)")
-    meta = raw.get("metadata")
-    if meta is not None:
-        path = Path(str(meta)) if Path(str(meta)).is_absolute() else base / str(meta)
-        if not path.is_file():
-            raise ConfigError(f"{where}.metadata {path}: no such file; give the sensor metadata JSON")
-        meta = str(path)
-    return PacketSpec(str(raw["vendor"]), meta)
-
-
-def _spec_from_yaml(name: str, raw: Any, where: str, base: Path = Path()) -> SensorSpec:
+def _spec_from_yaml(name: str, raw: Any, where: str, base_dir: Path | None = None) -> SensorSpec:
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: sensors.{name} must be a mapping")
     known = {
@@ -190,7 +175,6 @@ def _spec_from_yaml(name: str, raw: Any, where: str, base: Path = Path()) -> Sen
     if stamp_source not in ("header", "record") and not stamp_source.startswith("topic:"):
         raise ConfigError(f"{where}: sensors.{name}.stamp_source must be header, record or topic:<trigger topic>")
     return SensorSpec(
-        packets=_packet_spec(raw.get("packets"), f"{where}: sensors.{name}.packets", base),
         name=name,
         kind=kind,
         topics=tuple(str(t) for t in topics),
@@ -200,6 +184,7 @@ def _spec_from_yaml(name: str, raw: Any, where: str, base: Path = Path()) -> Sen
         time_convention=raw.get("time_convention"),
         stamp_source=stamp_source,
         child_frame=str(raw.get("child_frame", "")),
+        packets=packet_options(raw["packets"], f"{where}: sensors.{name}", base_dir) if "packets" in raw else None,
     )
 
 
@@ -236,7 +221,7 @@ def resolve_sensors(source: BagSource, overrides: SensorMap | Path | str | None 
     smap = overrides if isinstance(overrides, SensorMap) else load_sensor_map(overrides)
     configure = getattr(source, "configure_packets", None)
     for spec in smap.sensors.values():
-        if spec.packets is not None and configure is not None:
+        if spec.packets is not None and spec.packets.vendor in (None, "ouster") and configure is not None:
             configure(spec.topic, spec.packets)  # before discovery: the topic's sweeps need the metadata
     found = discover_sensors(source)
     topics = source.topics

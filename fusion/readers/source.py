@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -21,6 +21,9 @@ import numpy.typing as npt
 from fusion.readers.records import Record
 
 I64 = npt.NDArray[np.int64]
+
+if TYPE_CHECKING:
+    from fusion.lidar_packets.options import PacketOptions
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,11 +54,14 @@ class DecodeOptions:
         time_convention: LiDAR per-point time convention name (see
             :data:`fusion.readers.lidar_time.CONVENTIONS`); ``None`` = detect.
         radar_fields: Radar field mapping for PointCloud2 radars.
+        packets: How a raw LiDAR packet topic is decoded (:mod:`fusion.lidar_packets`); None =
+            detect vendor and model from the packets.
     """
 
     kind: str | None = None
     time_convention: str | None = None
     radar_fields: RadarFieldMap = field(default_factory=RadarFieldMap)
+    packets: PacketOptions | None = None
 
 
 OptionsArg = DecodeOptions | Mapping[str, DecodeOptions] | None

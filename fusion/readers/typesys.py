@@ -121,7 +121,7 @@ def _fallback_types(ros1: bool, msg_dirs: tuple[str, ...]) -> dict[str, Any]:
     """rosbags' bundled store, then fusion's bundled .msg, then the user's msg_dirs (later wins)."""
     base = get_typestore(Stores.ROS1_NOETIC if ros1 else Stores.LATEST)
     typs: dict[str, Any] = dict(base.fielddefs)
-    typs.update(types_from_msg_dirs([BUNDLED_MSG_DIR / d for d in BUNDLED_PACKAGES]))
+    typs.update(types_from_msg_dirs(sorted(p for p in BUNDLED_MSG_DIR.iterdir() if p.is_dir())))
     typs.update(types_from_msg_dirs(msg_dirs))
     return typs
 

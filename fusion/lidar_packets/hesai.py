@@ -1,0 +1,94 @@
+"""Hesai packet decoder: Pandar40P, Pandar64, PandarQT64, PandarQT128, PandarXT16/XT32/XT32M."""
+
+from __future__ import annotations
+
+import functools
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fusion.errors import ConfigError
+from fusion.lidar_packets.calibration import HesaiCalibration, load_hesai_csv
+from fusion.lidar_packets.decoded import DecodedPoints, PacketDecoderBase
+from fusion.lidar_packets.hesai_kernel import decode_hesai
+from fusion.lidar_packets.hesai_models import MODELS, HesaiModel, find_model
+from fusion.lidar_packets.kernels_common import WANT
+from fusion.lidar_packets.payload import PacketBatch
+
+
+@functools.cache
+def _block_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every 0.01° block azimuth in rad (float32, as the angles are single precision) and its sin, cos."""
+    rad = (np.arange(36000) / 100.0 * (math.pi / 180.0)).astype(np.float32)
+    return rad, np.sin(rad.astype(np.float64)), np.cos(rad.astype(np.float64))
+
+
+class HesaiDecoder(PacketDecoderBase):
+    """Stateful decoder for one Hesai topic (sweep state carried between messages)."""
+
+    vendor = "hesai"
+
+    def __init__(self, model: HesaiModel, calibration: HesaiCalibration, *, min_range_m: float = 0.3,
+                 max_range_m: float = 300.0, cut_angle_deg: float = 0.0,
+                 dual_return_distance_threshold_m: float = 0.1, time_source: str = "packet",
+                 return_mode: str = "auto") -> None:
+        if calibration.n_channels < model.n_channels:
+            raise ConfigError(f"packets.calibration: {model.name} has {model.n_channels} channels but the "
+                              f"calibration holds {calibration.n_channels}; pass the sensor's angle-correction CSV")
+        self.model = model
+        self.cal = calibration
+        # the sensor's own limits bound the configured ones
+        self.min_range_m = max(float(min_range_m), model.min_range_m)
+        self.max_range_m = min(float(max_range_m), model.max_range_m)
+        self.dual_threshold_m = float(dual_return_distance_threshold_m)
+        self.time_source = time_source
+        self.return_mode = return_mode
+        self._block_rad, self._block_sin, self._block_cos = _block_tables()
+        el = calibration.elevation_rad[: model.n_channels]
+        self._ecos = np.cos(el).astype(np.float32)
+        self._esin = np.sin(el).astype(np.float32)
+        self._az = calibration.azimuth_offset_rad[: model.n_channels].astype(np.float32)
+        self._off_sin = np.sin(self._az.astype(np.float64))
+        self._off_cos = np.cos(self._az.astype(np.float64))
+        self._layout = model.layout()
+        self._cut = float(np.float32(math.radians(cut_angle_deg % 360.0)))
+        super().__init__(model.n_channels)
+
+    @property
+    def model_name(self) -> str:
+        return self.model.name
+
+    @property
+    def points_per_packet(self) -> int:
+        return self.model.n_blocks * self.model.n_channels
+
+    def _run(self, batch: PacketBatch, out: DecodedPoints) -> int:
+        return int(decode_hesai(
+            batch.data, batch.size, batch.stamp_ns, self.time_source == "stamp", WANT[self.return_mode],
+            self.model.name.startswith("PandarXT"), self._layout, self._block_rad,
+            self._block_sin, self._block_cos, self._ecos, self._esin, self._az, self._off_sin, self._off_cos,
+            self.model.block_time_ns, self.model.channel_time_ns, np.float32(self.min_range_m),
+            np.float32(self.max_range_m), np.float32(self.dual_threshold_m), self._cut, self._last_az,
+            self._sweep_of, out.xyz, out.intensity, out.channel, out.return_index, out.time_ns, out.sweep,
+            self.counters))
+
+    def ring(self, channel: np.ndarray) -> np.ndarray:
+        """Ring = rank of the channel's elevation (0 = lowest)."""
+        order = np.argsort(self.cal.elevation_rad[: self.model.n_channels], kind="stable")
+        rank = np.empty(order.size, np.uint16)
+        rank[order] = np.arange(order.size, dtype=np.uint16)
+        return rank[channel]
+
+
+def make_hesai(model_name: str, calibration: str | Path | None, **kw: Any) -> HesaiDecoder:
+    """A decoder for ``model_name`` with its angle-correction CSV (required: no two units match)."""
+    model = find_model(model_name)
+    if model is None:
+        raise ConfigError(f"packets.model: unknown Hesai model {model_name!r}; one of {', '.join(MODELS)}")
+    if not calibration:
+        raise ConfigError(f"packets.calibration: {model.name} needs its angle-correction CSV "
+                          f"(like {model.default_calibration}, from the sensor or its driver): "
+                          "set sensors.<name>.packets.calibration in the sensor map")
+    return HesaiDecoder(model, load_hesai_csv(calibration), **kw)
