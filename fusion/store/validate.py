@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fusion import kinds
-from fusion.errors import FusionError
+from fusion.errors import FusionError, StoreCorruptError
 from fusion.store import layout as lay
 from fusion.store.checks import open_problems, report_problems
 from fusion.store.guard import ADVICE
@@ -26,6 +26,8 @@ class ValidationResult:
     url: str
     problems: list[str] = field(default_factory=list)
     checked: dict[str, int] = field(default_factory=dict)
+    #: Nothing readable as a fusion store is there (no store, or a Zarr store without ``fusion_format``).
+    not_a_store: bool = False
 
     @property
     def ok(self) -> bool:
@@ -79,14 +81,18 @@ def validate_store(url: Any, *, max_skipped_share: float = MAX_SKIPPED_SHARE, qu
     problems: list[str] = []
     try:
         location, root = open_root(url, storage_options)
-    except FusionError as exc:
+    except StoreCorruptError as exc:
         return ValidationResult(str(url), [str(exc).removesuffix(f"; {ADVICE}")])
+    except FusionError as exc:
+        return ValidationResult(str(url), [str(exc)], not_a_store=True)
     attrs = dict(root.attrs)
     try:
         check_root(location.url, attrs, allow_incomplete=False)
     except FusionError as exc:
         problems.append(str(exc))
-        if "fusion_format" not in attrs or not str(attrs["fusion_format"]).startswith(f"{lay.SUPPORTED_MAJOR}."):
+        if "fusion_format" not in attrs:
+            return ValidationResult(location.url, problems, not_a_store=True)
+        if not str(attrs["fusion_format"]).startswith(f"{lay.SUPPORTED_MAJOR}."):
             return ValidationResult(location.url, problems)
     checked: dict[str, int] = {}
     meta, keys = metadata_problems(root.store)
