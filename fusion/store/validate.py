@@ -104,7 +104,10 @@ def validate_store(url: Any, *, max_skipped_share: float = MAX_SKIPPED_SHARE, qu
         if quick:
             problems.append(str(exc).removeprefix(f"{location.url}: ").removesuffix(f"; {ADVICE}"))
     if st is not None:
-        problems.extend(_structure(st, max_skipped_share))
+        try:
+            problems.extend(_structure(st, max_skipped_share))
+        except FusionError as exc:  # a damaged array read by a check (ego, a kind's column): named below too
+            problems.append(str(exc).removeprefix(f"{location.url}: ").removesuffix(f"; {ADVICE}"))
         checked = {"frames": int(st.times_ns.shape[0]), "streams": len(st.streams)}
     entries = list(arrays(root))
     problems.extend(chunk_problems(entries, keys, quick=quick, progress=progress))
