@@ -210,7 +210,7 @@ def corrupt_error(arr: zarr.Array, sel: Any, exc: BaseException) -> StoreCorrupt
                 arr[lo:hi]
             except StoreCorruptError as inner:
                 return inner
-            except Exception as inner:  # noqa: BLE001 - any decode failure of this chunk names it
+            except Exception as inner:  # any decode failure of this chunk names it
                 shard = lo // g.object_rows
                 key = arr.metadata.encode_chunk_key((shard, *([0] * (len(arr.shape) - 1))))
                 return StoreCorruptError(
@@ -231,7 +231,7 @@ def read(arr: zarr.Array, sel: Any = Ellipsis) -> np.ndarray:
         out = np.asarray(arr[sel])
     except (FusionError, MemoryError):
         raise
-    except Exception as exc:  # noqa: BLE001 - a damaged chunk fails in codec-specific ways
+    except Exception as exc:  # a damaged chunk fails in codec-specific ways
         raise corrupt_error(arr, sel, exc) from exc
     if g is not None and sel is Ellipsis and out.shape[:1] != (g.rows,):
         raise StoreCorruptError(f"{_url(arr)}{arr.path}: read {out.shape} for shape {arr.shape}; {ADVICE}")
@@ -257,7 +257,7 @@ def read_many(requests: list[tuple[zarr.Array, Any]]) -> list[np.ndarray]:
         return [np.asarray(v) for v in sync(_all())]
     except (FusionError, MemoryError):
         raise
-    except Exception:  # noqa: BLE001 - find and name the failing read
+    except Exception:  # find and name the failing read
         return [read(arr, sel) for arr, sel in requests]
 
 

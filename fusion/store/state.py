@@ -260,7 +260,7 @@ def open_root(url: Any, storage_options: dict[str, Any], *, consolidated: bool =
         raise StoreError(f"no fusion store at {location.url}: {exc}") from exc
     except (StoreError, MemoryError):
         raise
-    except Exception as exc:  # noqa: BLE001 - broken JSON, bad metadata fields: zarr raises many types
+    except Exception as exc:  # broken JSON, bad metadata fields: zarr raises many types
         raise StoreCorruptError(f"{location.url}: the root zarr.json (with the consolidated metadata of every "
                                 f"node) cannot be parsed ({type(exc).__name__}: {str(exc)[:160]}); {ADVICE}") from exc
     return location, root
