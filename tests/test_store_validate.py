@@ -82,6 +82,7 @@ def _count_mismatch(g: zarr.Group) -> str:
     rep["counts"]["cam_front"] = 99
     blob = np.frombuffer(json.dumps(rep).encode(), np.uint8)
     g.create_array("report", shape=blob.shape, dtype="uint8", overwrite=True)[:] = blob
+    zarr.consolidate_metadata(g.store)  # the reader's copy of the metadata (else validate reports the stale copy)
     return "streams/cam_front: 8 messages stored but the report counts 99"
 
 

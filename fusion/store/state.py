@@ -19,7 +19,7 @@ import zarr
 from fusion import kinds
 from fusion.errors import FormatVersionError, IncompleteStoreError, StoreCorruptError, StoreError
 from fusion.store import layout as lay
-from fusion.store.guard import ADVICE, guard, guarded, read, read_many
+from fusion.store.guard import ADVICE, GuardedStore, guard, guarded, read, read_many
 from fusion.store.location import StoreLocation, resolve
 
 __all__ = ["StoreState", "StoreStatus", "StreamState", "check_root", "open_root", "open_state", "read_many",
@@ -263,6 +263,8 @@ def open_root(url: Any, storage_options: dict[str, Any], *, consolidated: bool =
     except Exception as exc:  # broken JSON, bad metadata fields: zarr raises many types
         raise StoreCorruptError(f"{location.url}: the root zarr.json (with the consolidated metadata of every "
                                 f"node) cannot be parsed ({type(exc).__name__}: {str(exc)[:160]}); {ADVICE}") from exc
+    if isinstance(store, GuardedStore):
+        store.strict = root.attrs.get("complete", False) is True
     return location, root
 
 
