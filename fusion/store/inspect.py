@@ -35,7 +35,8 @@ def inspect_store(url: Any, **storage_options: Any) -> dict[str, Any]:
     location, root = open_root(url, storage_options)
     check_root(location.url, dict(root.attrs), allow_incomplete=True)
     st = StoreState(location, root)
-    damage = open_problems(st)
+    # an interrupted store is mid-write (preallocated columns, counts not yet set): not damage
+    damage = open_problems(st) if st.attrs.get("complete", False) is True else list(st.damage)
     try:
         report = st.report
     except StoreCorruptError as exc:
