@@ -102,6 +102,12 @@ class IncompleteStoreError(StoreError):
     """The store was not finalized (interrupted conversion)."""
 
 
+class StoreCorruptError(StoreError):
+    """A store's data or metadata is damaged: a chunk that fails its checksum or does not decode,
+    a missing shard file, metadata that is not valid JSON, arrays that contradict each other
+    (names the array, chunk or frame; ``fusion validate`` lists every problem)."""
+
+
 class FormatVersionError(StoreError):
     """The store's format version is not supported by this fusion."""
 

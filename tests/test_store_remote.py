@@ -80,7 +80,7 @@ def test_s3_round_trip_overwrite_and_incomplete(s3: dict[str, str]) -> None:
 
     cli_opts = [a for k, v in s3.items() for a in ("-S", f"{k}={v}")]
     out = CliRunner().invoke(validate, [url, *cli_opts])
-    assert out.exit_code == 0 and out.output.startswith(f"ok: {url} (5 frames, 7 streams)"), out.output
+    assert out.exit_code == 0 and out.output.startswith(f"ok: {url} (5 frames, 7 streams, "), out.output
     # pickled dataset reopens from S3 in this process
     ds2 = pickle.loads(pickle.dumps(ds[1:4]))
     np.testing.assert_array_equal(ds2.times_ns, smp.frames_time_ns[1:4])

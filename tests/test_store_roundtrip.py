@@ -166,7 +166,7 @@ def test_dataset_api(written: tuple[Path, Sample]) -> None:
     for k, v in smp.ego.items():
         np.testing.assert_array_equal(getattr(ds.ego, k), v)
     assert ds.ego.attrs["source"] == "sample"
-    assert ds.attrs["complete"] is True and ds.attrs["fusion_format"] == "1.0"
+    assert ds.attrs["complete"] is True and ds.attrs["fusion_format"] == fusion.store.FORMAT_VERSION
     assert ds.attrs["time_unit"] == "ns" and ds.attrs["vehicle"] == "sample"
     assert ds[0].boxes == []
 

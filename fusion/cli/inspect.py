@@ -131,6 +131,17 @@ def print_store_summary(summary: dict[str, Any], *, max_warnings: int = 10) -> N
         con.print(f"[yellow]warning[/yellow]: {w}")
     if len(warnings) > max_warnings:
         con.print(f"… and {len(warnings) - max_warnings} more warning(s) (--json lists them all)")
+    for problem in summary.get("damage") or []:
+        con.print(f"[red]damaged:[/red] {problem}")
+    if summary.get("damage"):
+        con.print("run `fusion validate` to list every problem (reads of the damaged parts raise StoreCorruptError)")
+
+
+def _is_store(path: Path) -> bool:
+    """A fusion store, or a directory with a root ``zarr.json`` (summarised as a store even when damaged)."""
+    from fusion.readers.inspect import is_fusion_store
+
+    return is_fusion_store(path) or (path.is_dir() and (path / "zarr.json").is_file())
 
 
 @click.command("inspect")
@@ -150,9 +161,9 @@ def inspect(paths: tuple[Path, ...], as_json: bool, msg_dirs: tuple[Path, ...]) 
       fusion inspect drive.bag
       fusion inspect rosbag2_dir/ --json
     """
-    from fusion.readers.inspect import inspect_bags, is_fusion_store
+    from fusion.readers.inspect import inspect_bags
 
-    if len(paths) == 1 and is_fusion_store(paths[0]):
+    if len(paths) == 1 and _is_store(paths[0]):
         from fusion.store import inspect_store
 
         summary = inspect_store(str(paths[0]))

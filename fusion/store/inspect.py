@@ -6,6 +6,9 @@ from typing import Any
 
 import numpy as np
 
+from fusion.errors import StoreCorruptError
+from fusion.store.checks import open_problems
+from fusion.store.guard import ADVICE
 from fusion.store.state import StoreState, check_root, open_root
 
 
@@ -21,16 +24,25 @@ def inspect_store(url: Any, **storage_options: Any) -> dict[str, Any]:
         "world_frame", "frames", "start_ns", "end_ns", "duration_s", "frame_rate_hz",
         "sensors": {name: {"kind", "topic", "frame_id", "count", "matched_frames",
         "matched_fraction", "median_abs_dt_ms", "max_abs_dt_ms"}}, "ego_samples", "sync", "report_counts", "warnings",
-        "skipped_by_topic": {topic: {reason: count}}, "skipped_total"}`` (``sync``, ``report_counts``,
-        the warnings and the skips come from the conversion report when present).
+        "skipped_by_topic": {topic: {reason: count}}, "skipped_total", "damage"}`` (``sync``, ``report_counts``,
+        the warnings and the skips come from the conversion report when present; ``damage`` lists what
+        ``fusion.open`` would refuse the store for, and an unreadable report).
 
     Raises:
         StoreError / FormatVersionError: when the location holds no readable fusion store
-        (an incomplete store is summarised with ``complete: False``).
+        (an incomplete store is summarised with ``complete: False``); StoreCorruptError when
+        the root metadata or an array read at open (times, offsets, frame table) is damaged.
     """
     location, root = open_root(url, storage_options)
     check_root(location.url, dict(root.attrs), allow_incomplete=True)
     st = StoreState(location, root)
+    # an interrupted store is mid-write (preallocated columns, counts not yet set): not damage
+    damage = open_problems(st) if st.attrs.get("complete", False) is True else list(st.damage)
+    try:
+        report = st.report
+    except StoreCorruptError as exc:
+        report = {}
+        damage.append(str(exc).removeprefix(f"{location.url}: ").removesuffix(f"; {ADVICE}"))
     t = st.times_ns
     f = int(t.shape[0])
     duration = float((t[-1] - t[0]) / 1e9) if f > 1 else 0.0
@@ -46,7 +58,6 @@ def inspect_store(url: Any, **storage_options: Any) -> dict[str, Any]:
                           "median_abs_dt_ms": float(np.median(adt)) if adt.size else None,
                           "max_abs_dt_ms": float(adt.max()) if adt.size else None})
         sensors[name] = entry
-    report = st.report
     return {
         "url": location.url,
         "fusion_format": st.attrs.get("fusion_format"),
@@ -68,6 +79,7 @@ def inspect_store(url: Any, **storage_options: Any) -> dict[str, Any]:
         "skipped_by_topic": _skipped_by_topic(report),
         "skipped_total": int(report.get("skipped_total",
                                         sum(int(i.get("count", 1)) for i in report.get("skipped") or []))),
+        "damage": damage,
     }
 
 

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-from zarr.codecs import BloscCodec, ZstdCodec
+from zarr.codecs import BloscCodec, Crc32cCodec, ZstdCodec
 
 #: Written to the root attribute ``fusion_format``; readers accept the same major version.
-FORMAT_VERSION = "1.0"
+FORMAT_VERSION = "1.1"
 SUPPORTED_MAJOR = 1
 
 # ---- group / array names -------------------------------------------------------------------
@@ -100,15 +100,20 @@ _BLOSC: dict[str, tuple[str, int, str]] = {
 
 
 def compressors(codec: Codec) -> Any:
-    """The zarr ``compressors=`` argument for a codec name (``None`` for ``"none"``)."""
+    """The zarr ``compressors=`` argument for a codec name: the compressor, then a CRC32C.
+
+    Every inner chunk carries the CRC32C of its compressed bytes (format 1.1): a flipped bit in
+    a chunk is a checksum error on read, never silently different values (neither Blosc nor
+    Zstd as configured here checks its payload). ``"none"`` stores the raw bytes plus the CRC.
+    """
     if codec == "none":
-        return None
+        return (Crc32cCodec(),)
     if codec == "zstd":
-        return (ZstdCodec(level=3),)
+        return (ZstdCodec(level=3), Crc32cCodec())
     if codec == "zstd_fast":
-        return (ZstdCodec(level=1),)
+        return (ZstdCodec(level=1), Crc32cCodec())
     cname, clevel, shuffle = _BLOSC[codec]
-    return (BloscCodec(cname=cname, clevel=clevel, shuffle=shuffle),)  # type: ignore[arg-type]
+    return (BloscCodec(cname=cname, clevel=clevel, shuffle=shuffle), Crc32cCodec())  # type: ignore[arg-type]
 
 
 def raw_image_spec(image_shape: tuple[int, ...], dtype: np.dtype[Any]) -> ColumnSpec:

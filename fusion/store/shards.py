@@ -58,6 +58,8 @@ class ShardLayout:
         dtype: Native little-endian element dtype.
         fill_value: Pads the last inner chunk of a partial shard.
         compressor: numcodecs compressor of every inner chunk (``None``: stored raw).
+        chunk_crc: Each encoded inner chunk is followed by its CRC32C (zarr's ``crc32c`` codec,
+            format 1.1).
     """
 
     array: zarr.Array
@@ -67,6 +69,7 @@ class ShardLayout:
     dtype: np.dtype[Any]
     fill_value: Any
     compressor: Codec | None
+    chunk_crc: bool = False
 
     @property
     def chunks_per_shard(self) -> int:
@@ -107,12 +110,14 @@ class ShardLayout:
             else:
                 encoded = data.reshape(-1).view(np.uint8).data
             n = len(encoded)
+            parts.append(encoded)
+            if self.chunk_crc:
+                parts.append(_crc(encoded))
+                n += 4
             index[i] = (offset, n)
             offset += n
-            parts.append(encoded)
         index_bytes = index.tobytes()
-        crc = np.uint32(google_crc32c.value(index_bytes)).astype("<u4").tobytes()
-        return [*parts, index_bytes, crc]
+        return [*parts, index_bytes, _crc(index_bytes)]
 
     def store(self, shard: int, parts: Sequence[bytes | memoryview]) -> None:
         """Write one shard object given as the parts :meth:`encode` returns.
@@ -126,6 +131,12 @@ class ShardLayout:
             write_file_atomic(root / self.key(shard), parts)
             return
         sync(store.set(self.key(shard), default_buffer_prototype().buffer.from_bytes(b"".join(parts))))
+
+
+def _crc(data: bytes | memoryview) -> bytes:
+    """CRC32C of ``data`` as zarr's ``crc32c`` codec appends it (uint32 little-endian)."""
+    view = np.frombuffer(data, dtype=np.uint8)  # no copy (google_crc32c takes numpy, not memoryview)
+    return np.uint32(google_crc32c.value(view)).astype("<u4").tobytes()
 
 
 def _numcodecs_compressor(codec: Any) -> Codec | bool | None:
@@ -151,7 +162,8 @@ def shard_layout(array: zarr.Array) -> ShardLayout | None:
 
     Encoded: a single ``sharding_indexed`` codec, sharded and chunked along axis 0 only, inner
     codecs ``bytes`` (little-endian) plus at most one Blosc/Zstd compressor, index codecs
-    ``bytes`` (little-endian) + ``crc32c`` at the end, and a native little-endian dtype.
+    ``bytes`` (little-endian) + ``crc32c`` at the end, and a native little-endian dtype. Inner
+    codecs may end with ``crc32c`` (every fusion 1.1 column does).
     """
     meta = array.metadata
     codecs: tuple[Any, ...] = tuple(getattr(meta, "codecs", ()))
@@ -171,7 +183,10 @@ def shard_layout(array: zarr.Array) -> ShardLayout | None:
         and sharding.index_codecs[0].endian.value == "little"
         and isinstance(sharding.index_codecs[1], Crc32cCodec)
     )
-    inner_codecs = sharding.codecs
+    inner_codecs = tuple(sharding.codecs)
+    chunk_crc = bool(inner_codecs) and isinstance(inner_codecs[-1], Crc32cCodec)
+    if chunk_crc:
+        inner_codecs = inner_codecs[:-1]
     if not index_ok or not inner_codecs or not isinstance(inner_codecs[0], BytesCodec) or len(inner_codecs) > 2:
         return None
     native = array.dtype.to_native_dtype() if hasattr(array.dtype, "to_native_dtype") else array.dtype
@@ -191,4 +206,5 @@ def shard_layout(array: zarr.Array) -> ShardLayout | None:
         dtype=dtype,
         fill_value=np.asarray(array.fill_value, dtype=dtype) if array.fill_value is not None else 0,
         compressor=compressor,  # type: ignore[arg-type]
+        chunk_crc=chunk_crc,
     )

@@ -8,7 +8,6 @@ it is never pickled (``Dataset`` reopens it lazily in a worker).
 
 from __future__ import annotations
 
-import asyncio
 import json
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -18,10 +17,13 @@ import numpy as np
 import zarr
 
 from fusion import kinds
-from fusion.errors import FormatVersionError, IncompleteStoreError, StoreError
+from fusion.errors import FormatVersionError, IncompleteStoreError, StoreCorruptError, StoreError
 from fusion.store import layout as lay
-from fusion.store._zarr_compat import sync
+from fusion.store.guard import ADVICE, GuardedStore, guard, guarded, read, read_many
 from fusion.store.location import StoreLocation, resolve
+
+__all__ = ["StoreState", "StoreStatus", "StreamState", "check_root", "open_root", "open_state", "read_many",
+           "store_status"]
 
 
 @dataclass
@@ -51,12 +53,13 @@ class StreamState:
         return int(self.time_ns.shape[0])
 
     def array(self, col: str) -> zarr.Array:
-        """The zarr array ``col`` of this stream (cached handle)."""
+        """The zarr array ``col`` of this stream (cached handle; reads raise StoreCorruptError on damage)."""
         arr = self.arrays.get(col)
         if arr is None:
             node = self.group[col]
-            assert isinstance(node, zarr.Array)
-            arr = self.arrays[col] = node
+            if not isinstance(node, zarr.Array):
+                raise StoreCorruptError(f"{self.group.path}/{col}: a group where an array belongs; {ADVICE}")
+            arr = self.arrays[col] = guarded(node)
         return arr
 
     def point_columns(self) -> list[str]:
@@ -76,21 +79,24 @@ class StoreState:
         self.location = location
         self.root = root
         self.attrs = dict(root.attrs)
+        #: Arrays or groups that are missing or of the wrong node type (an interrupted or damaged
+        #: store); :func:`open_state` refuses a complete store that has any.
+        self.damage: list[str] = []
         frames = root.get(lay.FRAMES, None)
         self.frames_attrs: dict[str, Any] = dict(frames.attrs) if frames is not None else {}
-        self.times_ns = _read(root, "frames/time_ns", np.zeros(0, np.int64))
+        self.times_ns = _read(root, "frames/time_ns", np.zeros(0, np.int64), self.damage)
         f = self.times_ns.shape[0]
-        self.ego_T_world_base = _read(root, "frames/ego_T_world_base", np.zeros((f, 4, 4)))
-        self.flags = _read(root, "frames/flags", np.zeros(f, np.uint32))
-        self.imu_range = _read(root, "frames/imu_range", np.zeros((f, 2), np.int64))
+        self.ego_T_world_base = _read(root, "frames/ego_T_world_base", np.zeros((f, 4, 4)), self.damage)
+        self.flags = _read(root, "frames/flags", np.zeros(f, np.uint32), self.damage)
+        self.imu_range = _read(root, "frames/imu_range", np.zeros((f, 2), np.int64), self.damage)
         self.streams: dict[str, StreamState] = {}
-        if lay.STREAMS in root:
-            sg = root[lay.STREAMS]
-            assert isinstance(sg, zarr.Group)
+        sg = _group(root, lay.STREAMS, self.damage)
+        if sg is not None:
             for name in sorted(sg.group_keys()):
                 g = sg[name]
                 assert isinstance(g, zarr.Group)
                 keys = set(g.array_keys())
+                damage = self.damage
                 kind_name = str(g.attrs.get("kind", ""))
                 kind = kinds.get(kind_name) if kind_name in kinds.KINDS else None
                 cached = kind.message_columns if kind is not None else ()
@@ -99,20 +105,27 @@ class StoreState:
                     kind=kind_name,
                     attrs=dict(g.attrs),
                     group=g,
-                    time_ns=_arr(g, "time_ns") if "time_ns" in keys else np.zeros(0, np.int64),
-                    offsets=_arr(g, "offsets") if "offsets" in keys else None,
-                    message_columns={c: _arr(g, c) for c in cached if c in keys},
+                    time_ns=_arr(g, "time_ns", damage) if "time_ns" in keys else np.zeros(0, np.int64),
+                    offsets=_arr(g, "offsets", damage) if "offsets" in keys else None,
+                    message_columns={c: _arr(g, c, damage) for c in cached if c in keys},
                     message_arrays=kind.message_arrays if kind is not None else (),
                     columns=tuple(sorted(keys)),
                 )
         self.matches: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-        if "frames/sensors" in root:
-            ms = root["frames/sensors"]
-            assert isinstance(ms, zarr.Group)
+        ms = _group(root, "frames/sensors", self.damage)
+        if ms is not None:
             for name in sorted(ms.group_keys()):
                 g = ms[name]
                 assert isinstance(g, zarr.Group)
-                self.matches[name] = (_arr(g, "index"), _arr(g, "dt_ns"), _arr(g, "valid").astype(bool))
+                cols = [_arr(g, c, self.damage) if c in g else None for c in ("index", "dt_ns", "valid")]
+                missing = [c for c, v in zip(("index", "dt_ns", "valid"), cols) if v is None]
+                if missing:
+                    self.damage.append(f"frames/sensors/{name}: missing {', '.join(missing)} "
+                                       "(the conversion stopped while writing the frame table)")
+                    continue
+                index, dt, valid = cols
+                assert index is not None and dt is not None and valid is not None
+                self.matches[name] = (index, dt, valid.astype(bool))
 
     @property
     def imu_stream(self) -> str | None:
@@ -129,7 +142,7 @@ class StoreState:
                  "angular_velocity_radps": np.zeros((0, 3))}
         if lay.EGO not in self.root:
             return empty
-        return {c: _read(self.root, f"{lay.EGO}/{c}", empty[c]) for c in cols}
+        return {c: _read(self.root, f"{lay.EGO}/{c}", empty[c], self.damage) for c in cols}
 
     @cached_property
     def live_root(self) -> zarr.Group:
@@ -154,8 +167,17 @@ class StoreState:
         if lay.REPORT not in self.root:
             return {}
         node = self.root[lay.REPORT]
-        assert isinstance(node, zarr.Array)
-        return dict(json.loads(np.asarray(node[:], dtype=np.uint8).tobytes().decode()))
+        if not isinstance(node, zarr.Array):
+            raise StoreCorruptError(f"{self.location.url}: report: a group where an array belongs; {ADVICE}")
+        raw = read(node).astype(np.uint8, copy=False).tobytes()
+        try:
+            report = json.loads(raw.decode())
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise StoreCorruptError(f"{self.location.url}: report: not UTF-8 JSON ({exc}); {ADVICE}") from exc
+        if not isinstance(report, dict):
+            raise StoreCorruptError(f"{self.location.url}: report: a JSON {type(report).__name__}, not an object; "
+                                    f"{ADVICE}")
+        return report
 
     def T_base_sensor(self, name: str) -> np.ndarray:
         """The (4, 4) extrinsic ``T_base_sensor`` of ``name`` (stream attr, else the rig).
@@ -178,33 +200,32 @@ class StoreState:
         return np.asarray(cache[name])
 
 
-def read_many(requests: list[tuple[zarr.Array, Any]]) -> list[np.ndarray]:
-    """Read several ``(array, selection)`` pairs concurrently (one event-loop round trip).
-
-    Overlaps the I/O (and, on object stores, the request latency) of the columns of a message.
-    """
-    if len(requests) == 1:
-        arr, sel = requests[0]
-        return [np.asarray(arr[sel])]
-
-    async def _all() -> list[Any]:
-        return list(await asyncio.gather(*(arr.async_array.getitem(sel) for arr, sel in requests)))
-
-    return [np.asarray(v) for v in sync(_all())]
+def _group(root: zarr.Group, path: str, damage: list[str]) -> zarr.Group | None:
+    if path not in root:
+        return None
+    node = root[path]
+    if not isinstance(node, zarr.Group):
+        damage.append(f"{path}: an array where a group belongs")
+        return None
+    return node
 
 
-def _arr(group: zarr.Group, name: str) -> np.ndarray:
+def _arr(group: zarr.Group, name: str, damage: list[str]) -> np.ndarray:
     node = group[name]
-    assert isinstance(node, zarr.Array)
-    return np.asarray(node[...])
+    if not isinstance(node, zarr.Array):
+        damage.append(f"{group.path}/{name}: a group where an array belongs")
+        return np.zeros(0, np.int64)
+    return read(node)
 
 
-def _read(root: zarr.Group, path: str, default: np.ndarray) -> np.ndarray:
+def _read(root: zarr.Group, path: str, default: np.ndarray, damage: list[str]) -> np.ndarray:
     if path not in root:
         return default
     node = root[path]
-    assert isinstance(node, zarr.Array)
-    return np.asarray(node[...])
+    if not isinstance(node, zarr.Array):
+        damage.append(f"{path}: a group where an array belongs")
+        return default
+    return read(node)
 
 
 def check_root(url: str, attrs: dict[str, Any], allow_incomplete: bool) -> None:
@@ -232,19 +253,33 @@ def open_root(url: Any, storage_options: dict[str, Any], *, consolidated: bool =
               ) -> tuple[StoreLocation, zarr.Group]:
     """Open the root group read-only (``consolidated``: use consolidated metadata when present)."""
     location = resolve(url, storage_options)
-    store = location.open_read()
+    store = guard(location.open_read(), location.url)
     try:
         root = zarr.open_group(store, mode="r", zarr_format=3, use_consolidated=None if consolidated else False)
     except FileNotFoundError as exc:
         raise StoreError(f"no fusion store at {location.url}: {exc}") from exc
+    except (StoreError, MemoryError):
+        raise
+    except Exception as exc:  # broken JSON, bad metadata fields: zarr raises many types
+        raise StoreCorruptError(f"{location.url}: the root zarr.json (with the consolidated metadata of every "
+                                f"node) cannot be parsed ({type(exc).__name__}: {str(exc)[:160]}); {ADVICE}") from exc
+    if isinstance(store, GuardedStore):
+        store.strict = root.attrs.get("complete", False) is True
     return location, root
 
 
 def open_state(url: Any, storage_options: dict[str, Any], allow_incomplete: bool) -> StoreState:
     """Open, check and cache a store for reading (see :class:`StoreState`)."""
+    from fusion.store.checks import open_problems
+
     location, root = open_root(url, storage_options)
     check_root(location.url, dict(root.attrs), allow_incomplete)
-    return StoreState(location, root)
+    state = StoreState(location, root)
+    problems = open_problems(state)
+    if problems and (state.attrs.get("complete", False) or not allow_incomplete):
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise StoreCorruptError(f"{location.url}: {problems[0]}{more}; {ADVICE}")
+    return state
 
 
 @dataclass(frozen=True)

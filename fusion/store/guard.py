@@ -1,0 +1,278 @@
+"""Safe reads: a damaged store raises :class:`~fusion.errors.StoreCorruptError`, never garbage.
+
+Two layers, used by every read of :mod:`fusion.store` (reader, ``inspect``, ``validate``):
+
+* :class:`GuardedStore` wraps the zarr store. zarr returns the fill value for a chunk whose
+  object is absent, which for fusion's arrays is never right: every column is written with
+  ``write_empty_chunks=True`` and trimmed to its exact length, so every stored object (shard, or
+  chunk of an unsharded array) inside an array's shape exists, and so does every inner chunk of
+  a shard. The wrapper knows each registered array's grid (:meth:`GuardedStore.expect`) and
+  raises when an object inside the shape is absent, a shard index (checked against its CRC32C
+  first) lists an inner chunk inside the shape as missing, or a byte range comes back short
+  (a truncated file). It costs no extra request.
+* :func:`read` turns any failure of a zarr read (checksum, codec, JSON, shape) into one
+  ``StoreCorruptError`` naming the array and the first chunk that fails (found by re-reading
+  the selection chunk by chunk, on the error path only).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+import google_crc32c
+import numpy as np
+import zarr
+from zarr.abc.store import ByteRequest, RangeByteRequest, Store, SuffixByteRequest
+from zarr.core.buffer import Buffer, BufferPrototype
+from zarr.storage import WrapperStore
+
+from fusion.errors import FusionError, StoreCorruptError
+from fusion.store._zarr_compat import sync
+
+#: Index entry of a chunk absent from its shard.
+_MISSING = np.uint64(2**64 - 1)
+#: What to do about a damaged store (appended to every StoreCorruptError of a read).
+ADVICE = "the store is damaged: `fusion validate` lists every problem; reconvert the bag"
+
+
+@dataclass(frozen=True)
+class Grid:
+    """How an array's rows (axis 0) map onto stored objects.
+
+    Attributes:
+        path: Array path in the store.
+        rows: Array length (axis 0).
+        object_rows: Rows per stored object (shard, or chunk of an unsharded array).
+        chunk_rows: Rows per inner chunk (``object_rows`` when unsharded).
+    """
+
+    path: str
+    rows: int
+    object_rows: int
+    chunk_rows: int
+
+    @property
+    def sharded(self) -> bool:
+        """Objects are shards of several inner chunks."""
+        return self.object_rows != self.chunk_rows
+
+    @property
+    def objects(self) -> int:
+        """Number of stored objects inside the shape."""
+        return -(-self.rows // self.object_rows)
+
+    @property
+    def index_nbytes(self) -> int:
+        """Size of a shard's index with its CRC32C."""
+        return 16 * (self.object_rows // self.chunk_rows) + 4
+
+    def chunk_rows_of(self, chunk: int) -> tuple[int, int]:
+        """Rows ``[a, b)`` of inner chunk ``chunk`` (global numbering), clipped to the shape."""
+        a = chunk * self.chunk_rows
+        return a, min(a + self.chunk_rows, self.rows)
+
+
+def grid_of(arr: zarr.Array) -> Grid | None:
+    """The :class:`Grid` of an array chunked along axis 0 only (None otherwise, or 0-d)."""
+    shape = tuple(int(s) for s in arr.shape)
+    if not shape:
+        return None
+    chunks = tuple(int(s) for s in arr.chunks)
+    shards = tuple(int(s) for s in (arr.shards or chunks))
+    if chunks[1:] != shape[1:] or shards[1:] != shape[1:]:
+        return None
+    return Grid(arr.path, shape[0], shards[0], chunks[0])
+
+
+class GuardedStore(WrapperStore[Store]):
+    """A read-only store wrapper that refuses absent or truncated data (see module docstring)."""
+
+    def __init__(self, store: Store, url: str = "") -> None:
+        super().__init__(store)
+        self.url = url
+        #: Refuse absent objects: True once the root says ``complete`` (an interrupted store has
+        #: not written its last shards yet, and reads them as fill values, as zarr does).
+        self.strict = False
+        self._grids: dict[str, Grid] = {}
+
+    def _with_store(self, store: Store) -> GuardedStore:
+        out = GuardedStore(store, self.url)
+        out._grids = self._grids
+        out.strict = self.strict
+        return out
+
+    def expect(self, arr: zarr.Array) -> None:
+        """Register ``arr`` (its grid, from the metadata the reader uses): its objects must exist."""
+        g = grid_of(arr)
+        if g is not None:
+            self._grids[g.path] = g
+
+    def _grid(self, key: str) -> tuple[Grid, int] | None:
+        path, sep, coords = key.rpartition("/c/")
+        if not sep:
+            path, coords = "", key.removeprefix("c/") if key.startswith("c/") else ""
+        g = self._grids.get(path)
+        if g is None or not coords:
+            return None
+        try:
+            first = int(coords.split("/")[0])
+        except ValueError:
+            return None
+        return (g, first) if first < g.objects else None
+
+    def _fail(self, g: Grid, obj: int, what: str) -> StoreCorruptError:
+        a = obj * g.object_rows
+        b = min(a + g.object_rows, g.rows)
+        unit = "shard" if g.sharded else "chunk"
+        where = f"{self.url}: " if self.url else ""
+        return StoreCorruptError(f"{where}{g.path}: {unit} {obj} (rows {a}–{b - 1}) {what}; {ADVICE}")
+
+    async def get(self, key: str, prototype: BufferPrototype, byte_range: ByteRequest | None = None) -> Buffer | None:
+        buf = await self._store.get(key, prototype, byte_range)
+        found = self._grid(key)
+        if found is None:
+            return buf
+        g, obj = found
+        if buf is None:
+            return _raise(self._fail(g, obj, f"is missing: no object {key}")) if self.strict else None
+        if isinstance(byte_range, RangeByteRequest) and len(buf) != byte_range.end - byte_range.start:
+            return _raise(self._fail(g, obj, f"is truncated: {key} ends inside a chunk"))
+        if g.sharded and (byte_range is None or isinstance(byte_range, SuffixByteRequest)):
+            raw = buf.as_numpy_array().view(np.uint8)
+            if self.strict and (byte_range is None or byte_range.suffix == g.index_nbytes):
+                self._check_index(g, obj, key, raw, whole=byte_range is None)
+        return buf
+
+    def _check_index(self, g: Grid, obj: int, key: str, raw: np.ndarray, *, whole: bool) -> None:
+        n = g.index_nbytes
+        if raw.size < n:
+            raise self._fail(g, obj, f"is truncated: {key} has {raw.size} bytes, less than its index")
+        index = raw[raw.size - n:]
+        crc = np.uint32(google_crc32c.value(np.ascontiguousarray(index[:-4]))).astype("<u4").tobytes()
+        if crc != index[-4:].tobytes():
+            raise self._fail(g, obj, f"has a damaged index (CRC32C mismatch: truncated or overwritten): {key}")
+        entries = index[:-4].view("<u8").reshape(-1, 2)
+        first = obj * (g.object_rows // g.chunk_rows)
+        present = -(-(g.rows - obj * g.object_rows) // g.chunk_rows)
+        present = min(present, entries.shape[0])
+        missing = np.flatnonzero(entries[:present, 0] == _MISSING)
+        if missing.size:
+            c = first + int(missing[0])
+            raise self._fail(g, obj, f"lacks inner chunk {c} (rows {c * g.chunk_rows}–"
+                                     f"{g.chunk_rows_of(c)[1] - 1}) that the array's shape holds: {key}")
+        if whole and present:
+            ends = entries[:present, 0] + entries[:present, 1]
+            if int(ends.max()) > raw.size - n:
+                raise self._fail(g, obj, f"is truncated: its index points past the end of {key}")
+
+
+def _raise(exc: Exception) -> Any:
+    raise exc
+
+
+def guard(store: Store, url: str) -> GuardedStore:
+    """Wrap ``store`` (read-only) in a :class:`GuardedStore`."""
+    return store if isinstance(store, GuardedStore) else GuardedStore(store, url)
+
+
+def _url(arr: zarr.Array) -> str:
+    store = arr.store_path.store
+    return f"{store.url}: " if isinstance(store, GuardedStore) and store.url else ""
+
+
+def _expect(arr: zarr.Array) -> Grid | None:
+    store = arr.store_path.store
+    if isinstance(store, GuardedStore):
+        store.expect(arr)
+    return grid_of(arr)
+
+
+def _rows(sel: Any, n: int) -> tuple[int, int]:
+    """The rows ``[a, b)`` of axis 0 that a selection touches (all rows when unknown)."""
+    first = sel[0] if isinstance(sel, tuple) and sel else sel
+    if isinstance(first, slice):
+        a, b, _ = first.indices(n)
+        return a, max(a, b)
+    if isinstance(first, (int, np.integer)):
+        i = int(first) % n if n else 0
+        return i, i + 1
+    return 0, n
+
+
+def corrupt_error(arr: zarr.Array, sel: Any, exc: BaseException) -> StoreCorruptError:
+    """A StoreCorruptError for a failed read of ``arr[sel]``, naming the first chunk that fails."""
+    if isinstance(exc, StoreCorruptError):
+        return exc
+    g = grid_of(arr)
+    if g is not None and g.rows:
+        a, b = _rows(sel, g.rows)
+        for c in range(a // g.chunk_rows, -(-b // g.chunk_rows)):
+            lo, hi = g.chunk_rows_of(c)
+            try:
+                arr[lo:hi]
+            except StoreCorruptError as inner:
+                return inner
+            except Exception as inner:  # any decode failure of this chunk names it
+                shard = lo // g.object_rows
+                key = arr.metadata.encode_chunk_key((shard, *([0] * (len(arr.shape) - 1))))
+                return StoreCorruptError(
+                    f"{_url(arr)}{arr.path}: chunk {c} (rows {lo}–{hi - 1}, in {arr.path}/{key}) cannot be "
+                    f"decoded ({type(inner).__name__}: {_short(inner)}); {ADVICE}")
+    return StoreCorruptError(f"{_url(arr)}{arr.path}: cannot be read ({type(exc).__name__}: {_short(exc)}); {ADVICE}")
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def read(arr: zarr.Array, sel: Any = Ellipsis) -> np.ndarray:
+    """``arr[sel]`` as a numpy array; any failure is one :class:`StoreCorruptError`."""
+    g = _expect(arr)
+    try:
+        out = np.asarray(arr[sel])
+    except (FusionError, MemoryError):
+        raise
+    except Exception as exc:  # a damaged chunk fails in codec-specific ways
+        raise corrupt_error(arr, sel, exc) from exc
+    if g is not None and sel is Ellipsis and out.shape[:1] != (g.rows,):
+        raise StoreCorruptError(f"{_url(arr)}{arr.path}: read {out.shape} for shape {arr.shape}; {ADVICE}")
+    return out
+
+
+def read_many(requests: list[tuple[zarr.Array, Any]]) -> list[np.ndarray]:
+    """Read several ``(array, selection)`` pairs concurrently (one event-loop round trip), safely.
+
+    Overlaps the I/O (and, on object stores, the request latency) of the columns of a message.
+    A failure is re-read pair by pair to name the array and chunk (:func:`read`).
+    """
+    if len(requests) == 1:
+        arr, sel = requests[0]
+        return [read(arr, sel)]
+    for arr, _ in requests:
+        _expect(arr)
+
+    async def _all() -> list[Any]:
+        return list(await asyncio.gather(*(arr.async_array.getitem(sel) for arr, sel in requests)))
+
+    try:
+        return [np.asarray(v) for v in sync(_all())]
+    except (FusionError, MemoryError):
+        raise
+    except Exception:  # find and name the failing read
+        return [read(arr, sel) for arr, sel in requests]
+
+
+class GuardedArray(zarr.Array):
+    """A zarr array whose ``[]`` reads are :func:`read` (safe: StoreCorruptError on damage)."""
+
+    def __getitem__(self, selection: Any) -> Any:
+        return read(zarr.Array(self.async_array), selection)
+
+
+def guarded(arr: zarr.Array) -> GuardedArray:
+    """``arr`` with safe reads (registered with its store's guard)."""
+    _expect(arr)
+    return arr if isinstance(arr, GuardedArray) else GuardedArray(arr.async_array)
