@@ -42,3 +42,13 @@ def points(store: str, index: int, lidar: str | None, frame: str, output: Path, 
         click.echo(f"note: {note}", err=True)
     cols = ", ".join(cloud.fields) or "no other columns"
     click.echo(f"wrote {len(cloud.xyz)} points ({cloud.frame} frame; x, y, z, {cols}) to {output}")
+
+
+def _register_mcap() -> None:
+    """``fusion export mcap`` lives in :mod:`fusion.cli.export_mcap`."""
+    from fusion.cli.export_mcap import mcap
+
+    export.add_command(mcap)
+
+
+_register_mcap()
