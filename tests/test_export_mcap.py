@@ -1,0 +1,176 @@
+"""``fusion export mcap`` (issue 20): a store as one ROS 2 MCAP for replay.
+
+Fast tests use the deterministic sample store (``fusion.store.sample``: two LiDARs, one with raw
+points, a radar, JPEG and raw cameras, IMU, ego); every file is read back with the ``mcap``
+package (CRCs validated, summary compared) and its messages decoded with rosbags' typestore.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from mcap.reader import make_reader
+
+import fusion
+from fusion.cli.main import main
+from fusion.errors import StoreError
+from fusion.export.mcap_msgs import typestore
+from fusion.export.mcap_replay import export_mcap, frame_windows
+from fusion.export.mcap_topics import info_topic
+from fusion.store.sample import write_sample
+
+
+def read_mcap(path: Path) -> tuple[Counter[str], dict[str, list[tuple[int, int, Any]]], Any]:
+    """(topic → count, topic → [(log_time, publish_time, decoded message)], summary); CRCs validated."""
+    ts = typestore()
+    counts: Counter[str] = Counter()
+    msgs: dict[str, list[tuple[int, int, Any]]] = {}
+    with path.open("rb") as f:
+        reader = make_reader(f, validate_crcs=True)
+        summary = reader.get_summary()
+        for schema, channel, message in reader.iter_messages():
+            assert schema is not None and channel.message_encoding == "cdr"
+            counts[channel.topic] += 1
+            decoded = ts.deserialize_cdr(message.data, schema.name)
+            msgs.setdefault(channel.topic, []).append((message.log_time, message.publish_time, decoded))
+    return counts, msgs, summary
+
+
+def stamp(msg: Any) -> int:
+    h = msg.header if hasattr(msg, "header") else msg.transforms[0].header
+    return int(h.stamp.sec) * 1_000_000_000 + int(h.stamp.nanosec)
+
+
+def cloud(msg: Any) -> np.ndarray:
+    """Structured points of a PointCloud2 written by the export (packed, little-endian)."""
+    codes = {1: "i1", 2: "u1", 3: "<i2", 4: "<u2", 5: "<i4", 6: "<u4", 7: "<f4", 8: "<f8"}
+    dt = np.dtype({"names": [f.name for f in msg.fields], "formats": [codes[f.datatype] for f in msg.fields],
+                   "offsets": [f.offset for f in msg.fields], "itemsize": msg.point_step})
+    return np.frombuffer(msg.data.tobytes(), dtype=dt, count=msg.width * msg.height)
+
+
+@pytest.fixture(scope="module")
+def sample_store(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = str(tmp_path_factory.mktemp("mcap_sample") / "s.zarr")
+    write_sample(url)
+    return url
+
+
+def test_every_message_is_exported_stamped_and_readable(sample_store: str, tmp_path: Path) -> None:
+    out = tmp_path / "x.mcap"
+    seen: list[tuple[int, int]] = []
+    res = export_mcap(sample_store, out, progress=lambda d, t: seen.append((d, t)))
+    ds = fusion.open(sample_store)
+    assert seen == [(i + 1, len(ds)) for i in range(len(ds))]
+    counts, msgs, summary = read_mcap(out)
+    assert dict(counts) == res.messages and res.bytes == out.stat().st_size
+    assert {summary.channels[c].topic: n for c, n in summary.statistics.channel_message_counts.items()} == res.messages
+    for name, info in ds.sensors.items():  # every stored message, not only the frame-matched ones
+        assert counts[info.topic] == info.count, name
+    assert counts["/odom"] == counts["/tf"] == ds.ego.time_ns.size
+    assert counts["/tf_static"] == 1 and "/annotations/markers" not in counts
+    for topic, rows in msgs.items():  # record time = publish time = header stamp, in time order
+        assert all(lt == pt == stamp(m) for lt, pt, m in rows), topic
+    order = [lt for lt, _ in sorted((lt, 0) for rows in msgs.values() for lt, _, _ in rows)]
+    assert order[0] == msgs["/tf_static"][0][0]
+    # the sample rig has no camera: no CameraInfo, said once per camera
+    assert sum("no intrinsics" in n for n in res.notes) == 3
+
+
+def test_clouds_are_the_stored_deskewed_points(sample_store: str, tmp_path: Path) -> None:
+    out = tmp_path / "x.mcap"
+    export_mcap(sample_store, out, sensors=["lidar_top", "radar_front", "cam_raw"])
+    counts, msgs, _ = read_mcap(out)
+    ds = fusion.open(sample_store)
+    lid = ds.stream("lidar_top")
+    for i, (_, _, m) in enumerate(msgs["/lidar_top"]):
+        v = lid[i]
+        pts = cloud(m)
+        assert stamp(m) == v.ref_time_ns and m.header.frame_id == "lidar_top"
+        assert pts.dtype.names == ("x", "y", "z", "intensity", "ring")  # no per-point time field
+        np.testing.assert_array_equal(np.stack([pts["x"], pts["y"], pts["z"]], -1), v.xyz)
+        np.testing.assert_array_equal(pts["ring"], v["ring"])
+    rad = ds.stream("radar_front")
+    for i, (_, _, m) in enumerate(msgs["/radar_front"]):
+        v, pts = rad[i], cloud(m)
+        assert stamp(m) == v.message_time_ns
+        np.testing.assert_array_equal(pts["doppler_mps"], v.radial_velocity_mps)
+        np.testing.assert_array_equal(pts["doppler_comp_mps"], v.radial_velocity_comp_mps)
+        np.testing.assert_array_equal(pts["rcs"], v["rcs"])
+    raw = ds.stream("cam_raw")
+    for i, (_, _, m) in enumerate(msgs["/cam_raw"]):
+        assert (m.height, m.width, m.encoding, m.step) == (48, 64, "bgr8", 64 * 3)
+        np.testing.assert_array_equal(m.data.reshape(48, 64, 3), raw[i].image)
+    assert set(counts) == {"/lidar_top", "/radar_front", "/cam_raw", "/odom", "/tf", "/tf_static"}
+
+
+def test_raw_points_on_their_own_topic(sample_store: str, tmp_path: Path) -> None:
+    out = tmp_path / "raw.mcap"
+    export_mcap(sample_store, out, sensors=["lidar_top"], raw_points=True)
+    _, msgs, _ = read_mcap(out)
+    lid = fusion.open(sample_store).stream("lidar_top")
+    assert len(msgs["/lidar_top/raw"]) == len(lid)
+    for i, (_, _, m) in enumerate(msgs["/lidar_top/raw"]):
+        v, pts = lid[i], cloud(m)
+        assert stamp(m) == v.ref_time_ns
+        np.testing.assert_array_equal(np.stack([pts["x"], pts["y"], pts["z"]], -1), v.xyz_raw)
+        np.testing.assert_array_equal(pts["time_offset_ns"], v["time_offset_ns"])  # point time − stamp
+    with pytest.raises(StoreError, match="lidar_rear.*keep_raw_points"):
+        export_mcap(sample_store, tmp_path / "r2.mcap", sensors=["lidar_rear"], raw_points=True)
+    assert not (tmp_path / "r2.mcap").exists()
+
+
+def test_frame_slices_partition_the_timeline(sample_store: str, tmp_path: Path) -> None:
+    full = export_mcap(sample_store, tmp_path / "all.mcap").messages
+    a = export_mcap(sample_store, tmp_path / "a.mcap", frames=slice(0, 5))
+    b = export_mcap(sample_store, tmp_path / "b.mcap", frames=slice(5, None))
+    assert (a.frames, b.frames) == (5, 7)
+    for topic, n in full.items():
+        if topic != "/tf_static":
+            assert a.messages.get(topic, 0) + b.messages.get(topic, 0) == n, topic
+    assert a.messages["/tf_static"] == b.messages["/tf_static"] == 1
+    lo, hi = frame_windows(np.array([0, 10, 30], np.int64))
+    assert lo.tolist() == [np.iinfo(np.int64).min, 5, 20] and hi.tolist() == [5, 20, np.iinfo(np.int64).max]
+
+
+def test_bad_requests_name_the_option(sample_store: str, tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="--sensors.*'nope'"):
+        export_mcap(sample_store, tmp_path / "x.mcap", sensors=["nope"])
+    with pytest.raises(StoreError, match="--frames selects no frame"):
+        export_mcap(sample_store, tmp_path / "x.mcap", frames=slice(40, 50))
+    with pytest.raises(StoreError, match="step of 1"):
+        export_mcap(sample_store, tmp_path / "x.mcap", frames=slice(0, 10, 2))
+    with pytest.raises(StoreError, match=r"\.mcap"):
+        export_mcap(sample_store, tmp_path / "x.bag")
+    (tmp_path / "x.mcap").write_text("keep")
+    with pytest.raises(StoreError, match="--overwrite"):
+        export_mcap(sample_store, tmp_path / "x.mcap")
+    assert (tmp_path / "x.mcap").read_text() == "keep"
+    assert [p.name for p in tmp_path.iterdir()] == ["x.mcap"]  # no staging folder left behind
+
+
+def test_info_topic_beside_the_image() -> None:
+    assert info_topic("/camera/front/image/compressed") == "/camera/front/camera_info"
+    assert info_topic("/camera/left/image_raw") == "/camera/left/camera_info"
+    assert info_topic("/cam/image_raw/compressed") == "/cam/camera_info"
+
+
+def test_cli(sample_store: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "c.mcap"
+    assert main(["export", "mcap", sample_store, "-o", str(out), "--frames", "2:4", "--sensors",
+                 "lidar_top,cam_front"]) is None
+    assert "wrote" in capsys.readouterr().out
+    counts, _, _ = read_mcap(out)
+    assert set(counts) == {"/lidar_top", "/cam_front", "/odom", "/tf", "/tf_static"}
+    for args, words in (([], ("exists", "--overwrite")), (["--frames", "x"], ("--frames",)),
+                        (["--frames", "99:"], ("--frames",)), (["--raw-points", "--sensors", "lidar_rear"],
+                                                               ("--raw-points", "lidar_rear"))):
+        with pytest.raises(SystemExit) as exc:
+            main(["export", "mcap", sample_store, "-o", str(out if not args else tmp_path / "new.mcap"), *args])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert exc.value.code == 2 and err[-1].startswith("error: ") and all(w in err[-1] for w in words), err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.mcap"]
