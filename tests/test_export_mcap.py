@@ -119,7 +119,7 @@ def test_raw_points_on_their_own_topic(sample_store: str, tmp_path: Path) -> Non
         assert stamp(m) == v.ref_time_ns
         np.testing.assert_array_equal(np.stack([pts["x"], pts["y"], pts["z"]], -1), v.xyz_raw)
         np.testing.assert_array_equal(pts["time_offset_ns"], v["time_offset_ns"])  # point time − stamp
-    with pytest.raises(StoreError, match="lidar_rear.*keep_raw_points"):
+    with pytest.raises(StoreError, match=r"lidar_rear.*keep_raw_points"):
         export_mcap(sample_store, tmp_path / "r2.mcap", sensors=["lidar_rear"], raw_points=True)
     assert not (tmp_path / "r2.mcap").exists()
 
@@ -138,7 +138,7 @@ def test_frame_slices_partition_the_timeline(sample_store: str, tmp_path: Path) 
 
 
 def test_bad_requests_name_the_option(sample_store: str, tmp_path: Path) -> None:
-    with pytest.raises(StoreError, match="--sensors.*'nope'"):
+    with pytest.raises(StoreError, match=r"--sensors.*'nope'"):
         export_mcap(sample_store, tmp_path / "x.mcap", sensors=["nope"])
     with pytest.raises(StoreError, match="--frames selects no frame"):
         export_mcap(sample_store, tmp_path / "x.mcap", frames=slice(40, 50))

@@ -90,8 +90,8 @@ def pointcloud2(stamp_ns: int, frame_id: str, xyz: np.ndarray, fields: Mapping[s
     for name, _ in dts:
         rec[name] = cols[name]
     PF = _t("sensor_msgs/msg/PointField")
-    pfs = [PF(name=name, offset=int(rec.dtype.fields[name][1]), datatype=POINTFIELD_TYPES[dt], count=1)
-           for name, dt in dts]
+    offsets = [int(rec.dtype.fields[name][1]) for name, _ in dts] if rec.dtype.fields else []
+    pfs = [PF(name=name, offset=off, datatype=POINTFIELD_TYPES[dt], count=1) for (name, dt), off in zip(dts, offsets)]
     step = int(rec.dtype.itemsize)
     return _t(POINTCLOUD2)(
         header=header(stamp_ns, frame_id), height=1, width=n, fields=pfs, is_bigendian=False, point_step=step,
@@ -189,7 +189,7 @@ def box_markers(stamp_ns: int, frame_id: str, boxes: list[Any], track_ids: dict[
         ident = track_ids.setdefault(box.track_id, len(track_ids))
         pose = _pose(box.center_m, box.rotation_xyzw)
         markers.append(_marker(stamp_ns, frame_id, box.label, ident, 1, 0, pose, _vec3(box.size_lwh_m), box.label))
-        top = np.asarray(box.center_m, dtype=np.float64) + [0.0, 0.0, float(box.size_lwh_m[2]) / 2 + 0.3]
+        top = np.asarray(box.center_m, dtype=np.float64) + np.array([0.0, 0.0, float(box.size_lwh_m[2]) / 2 + 0.3])
         markers.append(_marker(stamp_ns, frame_id, f"{box.label}/text", ident, 9, 0, _pose(top, (0, 0, 0, 1)),
                                _vec3((0, 0, 0.5)), box.label, f"{box.label} {box.track_id}"))
     return _t(MARKER_ARRAY)(markers=markers)

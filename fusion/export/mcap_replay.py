@@ -14,9 +14,11 @@ conventions and what the export loses.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,9 +27,11 @@ import numpy as np
 
 from fusion.errors import StoreError
 from fusion.export import mcap_msgs as mm
-from fusion.export.mcap_topics import Channel, TopicPlan, plan_topics
+from fusion.export.mcap_topics import Channel, SensorChannels, TopicPlan, plan_topics
 
 I64_MIN, I64_MAX = np.iinfo(np.int64).min, np.iinfo(np.int64).max
+#: Messages of one window read concurrently (their store reads overlap; memory stays one window).
+READ_THREADS = 4
 
 
 @dataclass(frozen=True)
@@ -104,53 +108,61 @@ def _resolve_frames(n: int, frames: slice | None) -> range:
 Batch = list[tuple[int, int, Channel, Any]]  # (log time ns, order, channel, message)
 
 
-def _window_messages(ds: Any, plan: TopicPlan, idx: dict[str, _Sorted], lo: int, hi: int, raw: bool) -> Batch:
-    """Every message whose common time lies in ``[lo, hi)`` (boxes not included)."""
+def _sensor_message(ds: Any, chans: SensorChannels, i: int, raw: bool) -> list[tuple[int, Channel, Any]]:
+    """The message(s) of stored message ``i`` of a LiDAR, radar or camera stream."""
+    v = ds.stream(chans.name)[i]
+    if chans.kind == "lidar":
+        t = int(v.ref_time_ns)
+        out = [(t, chans.main, mm.pointcloud2(t, chans.frame_id, v.xyz, chans.keep_fields(v.fields)))]
+        if raw and chans.raw is not None:
+            f = {**chans.keep_fields(v.fields), "time_offset_ns": v["time_offset_ns"]}
+            out.append((t, chans.raw, mm.pointcloud2(t, chans.frame_id, v.xyz_raw, f)))
+        return out
+    if chans.kind == "radar":
+        t = int(v.message_time_ns)
+        f = {"doppler_mps": v.radial_velocity_mps, "doppler_comp_mps": v.radial_velocity_comp_mps,
+             **chans.keep_fields(v.fields)}
+        return [(t, chans.main, mm.pointcloud2(t, chans.frame_id, v.xyz, f))]
+    t = int(v.time_ns)
+    img = (mm.compressed_image(t, chans.frame_id, v.data, v.format) if v.compressed
+           else mm.image(t, chans.frame_id, v.image, v.format))
+    out = [(t, chans.main, img)]
+    if chans.info is not None:
+        out.append((t, chans.info, mm.camera_info(t, chans.frame_id, chans.camera)))
+    return out
+
+
+def _window_messages(ds: Any, plan: TopicPlan, idx: dict[str, _Sorted], lo: int, hi: int, raw: bool,
+                     pool: ThreadPoolExecutor) -> Batch:
+    """Every message whose common time lies in ``[lo, hi)`` (boxes not included).
+
+    LiDAR, radar and camera messages are read on ``pool`` (each message's column reads wait on the
+    store; several in flight overlap those waits).
+    """
     out: Batch = []
-    seq = 0
 
     def put(t: int, ch: Channel, msg: Any) -> None:
-        nonlocal seq
-        out.append((int(t), seq, ch, msg))
-        seq += 1
+        out.append((int(t), len(out), ch, msg))
 
+    tasks: list[tuple[SensorChannels, int]] = []
     for name, chans in plan.sensors.items():
-        sv = ds.stream(name)
         rows = idx[name].window(lo, hi)
         if not rows.size:
             continue
-        if sv.kind == "imu":
-            a, b = int(rows[0]), int(rows[-1]) + 1
-            r = sv.rows(a, b)
-            for k in rows - a:
-                t = int(r["time_ns"][k])
-                put(t, chans.main, mm.imu(t, chans.frame_id, r["angular_velocity_radps"][k],
-                                          r["linear_acceleration_mps2"][k], r["orientation_xyzw"][k]))
+        if chans.kind != "imu":
+            tasks.extend((chans, int(i)) for i in rows)
             continue
-        for i in rows:
-            v = sv[int(i)]
-            if sv.kind == "lidar":
-                t = int(v.ref_time_ns)
-                put(t, chans.main, mm.pointcloud2(t, chans.frame_id, v.xyz, chans.keep_fields(v.fields)))
-                if raw and chans.raw is not None:
-                    f = {**chans.keep_fields(v.fields), "time_offset_ns": v["time_offset_ns"]}
-                    put(t, chans.raw, mm.pointcloud2(t, chans.frame_id, v.xyz_raw, f))
-            elif sv.kind == "radar":
-                t = int(v.message_time_ns)
-                f = {"doppler_mps": v.radial_velocity_mps, "doppler_comp_mps": v.radial_velocity_comp_mps,
-                     **chans.keep_fields(v.fields)}
-                put(t, chans.main, mm.pointcloud2(t, chans.frame_id, v.xyz, f))
-            elif sv.kind == "camera":
-                t = int(v.time_ns)
-                if v.compressed:
-                    put(t, chans.main, mm.compressed_image(t, chans.frame_id, v.data, v.format))
-                else:
-                    put(t, chans.main, mm.image(t, chans.frame_id, v.image, v.format))
-                if chans.info is not None:
-                    put(t, chans.info, mm.camera_info(t, chans.frame_id, chans.camera))
+        a, b = int(rows[0]), int(rows[-1]) + 1
+        r = ds.stream(name).rows(a, b)
+        for k in rows - a:
+            t = int(r["time_ns"][k])
+            put(t, chans.main, mm.imu(t, chans.frame_id, r["angular_velocity_radps"][k],
+                                      r["linear_acceleration_mps2"][k], r["orientation_xyzw"][k]))
+    for msgs in pool.map(lambda task: _sensor_message(ds, task[0], task[1], raw), tasks):
+        for t, ch, msg in msgs:
+            put(t, ch, msg)
     if plan.odom is not None:
-        e = ds.ego if plan.ego is None else plan.ego
-        plan.ego = e
+        e = plan.ego
         for k in idx["__ego__"].window(lo, hi):
             t = int(e.time_ns[k])
             tr, q = e.translation_m[k], e.rotation_xyzw[k]
@@ -185,8 +197,9 @@ def export_mcap(
     Raises:
         StoreError: bad frame range, unknown sensor, no raw points, output exists (naming the option).
     """
-    import fusion
     from rosbags.rosbag2 import StoragePlugin, Writer
+
+    import fusion
 
     t0 = time.perf_counter()
     out = Path(out_path)
@@ -199,7 +212,8 @@ def export_mcap(
     plan = plan_topics(ds, sensors, raw_points)
     idx = {name: _Sorted(ds.stream(name).time_ns) for name in plan.sensors}
     if plan.odom is not None:
-        idx["__ego__"] = _Sorted(ds.ego.time_ns)
+        plan.ego = ds.ego
+        idx["__ego__"] = _Sorted(plan.ego.time_ns)
     lo, hi = frame_windows(ds.times_ns)
     staging = out.parent / f".{out.name}.partial"
     if staging.exists():
@@ -207,12 +221,13 @@ def export_mcap(
     counts: dict[str, int] = {}
     writer = Writer(staging, version=9, storage_plugin=StoragePlugin.MCAP)
     writer.open()
+    pool = ThreadPoolExecutor(max_workers=READ_THREADS, thread_name_prefix="mcap-read")
     try:
         conns: dict[str, Any] = {}
         ts = mm.typestore()
         track_ids: dict[str, int] = {}
         for done, fi in enumerate(sel, 1):
-            batch = _window_messages(ds, plan, idx, int(lo[fi]), int(hi[fi]), raw_points)
+            batch = _window_messages(ds, plan, idx, int(lo[fi]), int(hi[fi]), raw_points, pool)
             frame = ds[fi]
             boxes = frame.boxes
             if boxes or plan.markers.topic in conns:
@@ -236,12 +251,11 @@ def export_mcap(
             out.unlink()
         (staging / f"{staging.name}.mcap").replace(out)
     except BaseException:
-        try:
+        with contextlib.suppress(Exception):  # the original error is what the user needs
             writer.close()
-        except Exception:  # noqa: BLE001 - the original error is what the user needs
-            pass
         raise
     finally:
+        pool.shutdown(wait=True, cancel_futures=True)
         shutil.rmtree(staging, ignore_errors=True)
     return McapExportResult(out, len(sel), dict(sorted(counts.items())), out.stat().st_size,
                             time.perf_counter() - t0, tuple(plan.notes))
