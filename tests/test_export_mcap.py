@@ -37,7 +37,27 @@ def read_mcap(path: Path) -> tuple[Counter[str], dict[str, list[tuple[int, int, 
             counts[channel.topic] += 1
             decoded = ts.deserialize_cdr(message.data, schema.name)
             msgs.setdefault(channel.topic, []).append((message.log_time, message.publish_time, decoded))
+    _check_crcs(path)
     return counts, msgs, summary
+
+
+def _check_crcs(path: Path) -> None:
+    """Every chunk CRC, the data-section CRC and the summary CRC are set and right."""
+    import struct
+    import zlib
+
+    from mcap.records import Chunk, DataEnd, Footer
+    from mcap.stream_reader import StreamReader
+
+    records = list(StreamReader(path.open("rb"), validate_crcs=True, emit_chunks=True).records)
+    chunks = [r for r in records if isinstance(r, Chunk)]
+    assert chunks and all(c.uncompressed_crc != 0 for c in chunks)
+    assert [r.data_section_crc != 0 for r in records if isinstance(r, DataEnd)] == [True]
+    footer = next(r for r in records if isinstance(r, Footer))
+    raw = path.read_bytes()
+    end = len(raw) - 8 - 4  # closing magic, then the summary CRC field itself
+    assert footer.summary_crc == zlib.crc32(raw[footer.summary_start:end]) != 0
+    assert struct.unpack_from("<I", raw, end)[0] == footer.summary_crc
 
 
 def stamp(msg: Any) -> int:

@@ -27,6 +27,7 @@ import numpy as np
 
 from fusion.errors import StoreError
 from fusion.export import mcap_msgs as mm
+from fusion.export.mcap_crc import fill_crcs
 from fusion.export.mcap_topics import Channel, SensorChannels, TopicPlan, plan_topics
 
 I64_MIN, I64_MAX = np.iinfo(np.int64).min, np.iinfo(np.int64).max
@@ -247,9 +248,11 @@ def export_mcap(
             if progress is not None:
                 progress(done, len(sel))
         writer.close()
+        written = staging / f"{staging.name}.mcap"
+        fill_crcs(written)  # rosbags leaves every CRC zero ("not computed")
         if out.exists():
             out.unlink()
-        (staging / f"{staging.name}.mcap").replace(out)
+        written.replace(out)
     except BaseException:
         with contextlib.suppress(Exception):  # the original error is what the user needs
             writer.close()
