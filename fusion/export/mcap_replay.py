@@ -115,9 +115,11 @@ def _sensor_message(ds: Any, chans: SensorChannels, i: int, raw: bool) -> list[t
     if chans.kind == "lidar":
         t = int(v.ref_time_ns)
         out = [(t, chans.main, mm.pointcloud2(t, chans.frame_id, v.xyz, chans.keep_fields(v.fields)))]
-        if raw and chans.raw is not None:
-            f = {**chans.keep_fields(v.fields), "time_offset_ns": v["time_offset_ns"]}
-            out.append((t, chans.raw, mm.pointcloud2(t, chans.frame_id, v.xyz_raw, f)))
+        if raw and chans.raw is not None:  # stamped at the first point; "t" = uint32 ns after it (ouster_t)
+            off = np.asarray(v["time_offset_ns"], dtype=np.int64)
+            t0 = t + int(off.min()) if off.size else t
+            f = {**chans.keep_fields(v.fields), "t": (off - (t0 - t)).astype(np.uint32)}
+            out.append((t0, chans.raw, mm.pointcloud2(t0, chans.frame_id, v.xyz_raw, f)))
         return out
     if chans.kind == "radar":
         t = int(v.message_time_ns)
