@@ -175,6 +175,25 @@ def test_bad_requests_name_the_option(sample_store: str, tmp_path: Path) -> None
     assert [p.name for p in tmp_path.iterdir()] == ["x.mcap"]  # no staging folder left behind
 
 
+def test_output_under_a_file_and_bad_mcap(sample_store: str, tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    from fusion.export.mcap_crc import fill_crcs
+
+    afile = tmp_path / "afile"
+    afile.write_text("not a folder")
+    with pytest.raises(SystemExit) as exc:
+        main(["export", "mcap", sample_store, "-o", str(afile / "x.mcap")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exc.value.code == 2 and len(err) == 1 and err[0].startswith("error: ") and str(afile) in err[0]
+    with pytest.raises(ValueError, match="not an MCAP"):
+        fill_crcs(afile)
+    export_mcap(sample_store, tmp_path / "ok.mcap", sensors=["imu"])
+    cut = tmp_path / "cut.mcap"
+    cut.write_bytes((tmp_path / "ok.mcap").read_bytes()[:200])
+    with pytest.raises(ValueError, match="truncated|footer"):
+        fill_crcs(cut)
+
+
 def test_info_topic_beside_the_image() -> None:
     assert info_topic("/camera/front/image/compressed") == "/camera/front/camera_info"
     assert info_topic("/camera/left/image_raw") == "/camera/left/camera_info"

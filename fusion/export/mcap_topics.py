@@ -138,7 +138,8 @@ def plan_topics(ds: Any, sensors: Sequence[str] | None, raw_points: bool) -> Top
                              or f in ("doppler_mps", "doppler_comp_mps"))
             out[name] = SensorChannels(name, "radar", frame_id, Channel(topic, mm.POINTCLOUD2), drop=drop)
         elif info.kind == "camera":
-            compressed = bool(ds.stream(name).attrs.get("compressed", True))
+            sv = ds.stream(name)
+            compressed = bool(sv[0].compressed) if len(sv) else bool(sv.attrs.get("compressed", True))
             cam = rig_sensors[name].camera if name in rig_sensors else None
             ch_info = Channel(info_topic(topic), mm.CAMERA_INFO) if cam is not None else None
             if cam is None:
