@@ -190,7 +190,7 @@ def test_output_under_a_file_and_bad_mcap(sample_store: str, tmp_path: Path,
     export_mcap(sample_store, tmp_path / "ok.mcap", sensors=["imu"])
     cut = tmp_path / "cut.mcap"
     cut.write_bytes((tmp_path / "ok.mcap").read_bytes()[:200])
-    with pytest.raises(ValueError, match="truncated|footer"):
+    with pytest.raises(ValueError, match=r"truncated|footer"):
         fill_crcs(cut)
 
 
