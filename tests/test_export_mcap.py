@@ -340,3 +340,48 @@ def test_raw_points_re_deskew_to_the_same_points(logs: dict[str, Any]) -> None:
         assert sb[i].ref_time_ns == sa[i].ref_time_ns
         np.testing.assert_allclose(sb[i].xyz, sa[i].xyz, rtol=0, atol=1e-5)
         np.testing.assert_array_equal(sb[i]["time_offset_ns"], sa[i]["time_offset_ns"])
+
+
+# ---- properties of the builders ------------------------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from hypothesis.extra import numpy as hnp  # noqa: E402
+
+_DTYPES = ["i1", "u1", "<i2", "<u2", "<i4", "<u4", "<f4", "<f8", "<i8", "<u8"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(0, 50), dtypes=st.lists(st.sampled_from(_DTYPES), max_size=4), seed=st.integers(0, 2**32 - 1))
+def test_pointcloud2_round_trips_through_cdr_and_the_reader(n: int, dtypes: list[str], seed: int) -> None:
+    """Any field set → PointCloud2 → CDR → fusion's PointCloud2 reader gives the values back
+    (64-bit integers as float64, exact for |v| < 2**53)."""
+    from fusion.export.mcap_msgs import POINTCLOUD2, pointcloud2
+    from fusion.readers.pointcloud import structured_points
+
+    rng = np.random.default_rng(seed)
+    xyz = rng.normal(0, 50, (n, 3)).astype(np.float32)
+    fields = {f"f{k}": (rng.integers(0, 100, n) if dt[-2] in "iu" else rng.normal(0, 1, n)).astype(dt)
+              for k, dt in enumerate(dtypes)}
+    msg = pointcloud2(1_700_000_000_123_456_789, "lidar", xyz, fields)
+    ts = typestore()
+    back = ts.deserialize_cdr(ts.serialize_cdr(msg, POINTCLOUD2), POINTCLOUD2)
+    assert stamp(back) == 1_700_000_000_123_456_789 and back.header.frame_id == "lidar"
+    pts = structured_points(back)
+    assert pts.shape == (n,) and pts.dtype.names == ("x", "y", "z", *fields)
+    np.testing.assert_array_equal(np.stack([pts["x"], pts["y"], pts["z"]], -1).reshape(n, 3), xyz)
+    for name, v in fields.items():
+        want = v.astype(np.float64) if v.dtype.itemsize == 8 and v.dtype.kind in "iu" else v
+        assert pts[name].dtype == want.dtype
+        np.testing.assert_array_equal(pts[name], want)
+
+
+@given(hnp.arrays(np.int64, st.integers(1, 30), elements=st.integers(-(2**60), 2**60), unique=True),
+       st.lists(st.integers(-(2**62), 2**62), max_size=20))
+def test_frame_windows_partition_the_timeline(frames: np.ndarray, probes: list[int]) -> None:
+    """Every time lies in exactly one window, and each frame lies in its own."""
+    t = np.sort(frames)
+    lo, hi = frame_windows(t)
+    assert ((lo <= t) & (t < hi)).all()
+    for p in [*probes, *t.tolist()]:
+        assert int(((lo <= p) & (p < hi)).sum()) == 1

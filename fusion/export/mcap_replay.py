@@ -74,11 +74,12 @@ class McapExportResult:
 def frame_windows(times_ns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per frame the half-open window ``[lo, hi)`` of message times it exports, int64 ns.
 
-    The boundaries are the midpoints between consecutive frame times; the first window starts at
+    The boundaries are the midpoints between consecutive (strictly increasing) frame times, rounded
+    up, so each frame lies in its own window; the first window starts at
     −∞ and the last ends at +∞, so every message belongs to exactly one frame.
     """
     t = np.asarray(times_ns, dtype=np.int64)
-    mid = t[:-1] + (t[1:] - t[:-1]) // 2
+    mid = t[:-1] + (t[1:] - t[:-1] + 1) // 2  # rounded up: a frame 1 ns after the previous still gets its own
     lo = np.concatenate([[I64_MIN], mid]).astype(np.int64)
     hi = np.concatenate([mid, [I64_MAX]]).astype(np.int64)
     return lo, hi
