@@ -387,6 +387,7 @@ def test_frame_windows_partition_the_timeline(frames: np.ndarray, probes: list[i
         assert int(((lo <= p) & (p < hi)).sum()) == 1
 
 
+@pytest.mark.slow
 def test_memory_is_bounded_by_a_window_not_the_store(tmp_path: Path) -> None:
     """Peak Python heap while exporting 30 frames ≈ while exporting 4: one window + one MCAP chunk.
 
