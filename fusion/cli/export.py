@@ -22,7 +22,7 @@ class ExportGroup(click.Group):
     """``points`` plus one lazily built command per registered format."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return ["points", *EXPORTERS]
+        return ["points", *EXPORTERS, *(n for n in self.commands if n != "points")]
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in EXPORTERS:
@@ -31,7 +31,8 @@ class ExportGroup(click.Group):
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [("points", "Write one frame's LiDAR points as binary PCD/PLY."),
-                *((name, SUMMARIES.get(name, "")) for name in EXPORTERS)]
+                *((name, SUMMARIES.get(name, "")) for name in EXPORTERS),
+                *((n, c.get_short_help_str(80)) for n, c in self.commands.items() if n != "points")]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 
@@ -141,3 +142,13 @@ def points(store: str, index: int, lidar: str | None, frame: str, output: Path, 
         click.echo(f"note: {note}", err=True)
     cols = ", ".join(cloud.fields) or "no other columns"
     click.echo(f"wrote {len(cloud.xyz)} points ({cloud.frame} frame; x, y, z, {cols}) to {output}")
+
+
+def _register_mcap() -> None:
+    """``fusion export mcap`` lives in :mod:`fusion.cli.export_mcap`."""
+    from fusion.cli.export_mcap import mcap
+
+    export.add_command(mcap)
+
+
+_register_mcap()

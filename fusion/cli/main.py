@@ -33,7 +33,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "calib": ("fusion.cli.calib", "calib", "Extract a rig from bags; draw LiDAR on camera images to check it."),
     "synth": ("fusion.cli.synth", "synth", "Write a synthetic drive log with ground truth."),
     "annotate": ("fusion.cli.annotate", "annotate", "Import and export 3D cuboid annotations."),
-    "export": ("fusion.cli.export", "export", "Export frames: point clouds, vendor package, KITTI, nuScenes."),
+    "export": ("fusion.cli.export", "export", "Export frames: points, vendor package, KITTI, nuScenes, ROS 2 MCAP."),
     "bench": ("fusion.cli.bench", "bench", "Measure throughput and memory of every stage."),
     "warmup": ("fusion.cli.warmup", "warmup", "Compile and cache the conversion kernels (run once after install)."),
 }
