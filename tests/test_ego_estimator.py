@@ -1,0 +1,147 @@
+"""The inertial ego estimator against the synthetic drive's truth (issue 19's accuracy targets).
+
+60 s at 10 m/s mean with 30 °/s yaw-rate peaks; IMU 200 Hz with bias (±0.002 rad/s, ±0.05 m/s²)
+and noise, wheel odometry 50 Hz (+0.3 % scale error), GNSS 10 Hz σ 1 m (1.5 m vertical).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pymap3d
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.spatial.transform import Rotation
+
+from fusion.ego import EgoEstimate, EstimatorError, EstimatorParams, GnssInput, ImuInput, WheelInput, estimate
+from fusion.ego.geo import fixes_to_enu
+from fusion.ego.metrics import ate_rmse, path_length, rigid_align, yaw_error_rad
+from fusion.testing.synth.inertial import EgoLog, ego_log
+
+
+def _inputs(log: EgoLog) -> tuple[ImuInput, WheelInput, GnssInput | None]:
+    imu = ImuInput(log.imu_times_ns, log.gyro, log.accel, log.T_base_imu)
+    w = log.wheel
+    wheel = WheelInput(log.wheel_times_ns, w["v_base"], w["w_base"], w["t"], w["quat_xyzw"])
+    g = log.gnss
+    n = len(log.gnss_times_ns)
+    gnss = fixes_to_enu(log.gnss_times_ns, g["latitude_deg"], g["longitude_deg"], g["altitude_m"], np.zeros(n),
+                        g["covariance"], np.full(n, 2), np.asarray(log.noise.t_base_antenna))
+    return imu, wheel, gnss
+
+
+def _truth(log: EgoLog, est: EgoEstimate) -> tuple[np.ndarray, np.ndarray]:
+    """True ``T_world_base`` at the estimate's times, in the estimate's world frame."""
+    t, q = log.traj.pose(est.times_ns)
+    if est.world == "enu":
+        t = t - np.array(pymap3d.geodetic2enu(*est.origin, *log.noise.gnss_datum))
+    return t, q
+
+
+@pytest.fixture(scope="module", params=[0, 2])
+def drive(request: pytest.FixtureRequest) -> EgoLog:
+    return ego_log(seed=request.param, duration_s=60.0)
+
+
+WHEEL_YAW = EstimatorParams(wheel_yaw_rate_sigma=0.005)
+
+
+def test_imu_wheel_odometry_drift(drive: EgoLog) -> None:
+    imu, wheel, _ = _inputs(drive)
+    est = estimate(imu, wheel=wheel, params=WHEEL_YAW)
+    t, q = _truth(drive, est)
+    assert est.world == "odom"
+    drift = np.linalg.norm(est.translation_m[-1, :2] - t[-1, :2]) / path_length(t)
+    yaw = np.abs(np.degrees(yaw_error_rad(est.rotation_xyzw, q)))
+    assert drift <= 0.01  # issue target; measured 0.52 % (seed 0), 0.69 % (seed 2)
+    assert yaw.max() <= 1.0  # issue target; measured 0.52°, 0.66°
+    assert est.times_ns[0] == imu.times_ns[0] and est.times_ns[-1] == imu.times_ns[-1]
+    assert np.all(np.diff(est.times_ns) > 0)
+    # the twist is the base_link's: forward speed within 0.1 m/s (measured 0.03)
+    v_true = np.einsum("nji,nj->ni", drive.traj.rotation_matrices(est.times_ns), drive.traj.velocity(est.times_ns))
+    assert np.abs(est.linear_velocity_mps - v_true).max() < 0.3
+    w_true = drive.traj.angular_velocity_body(est.times_ns)
+    assert np.abs(est.angular_velocity_radps - w_true).max() < 0.05
+    # gyro bias recovered (measured within 1.8e-4 rad/s)
+    assert np.abs(est.gyro_bias_radps[len(est.times_ns) // 2] - drive.gyro_bias).max() < 6e-4
+
+
+def test_imu_gnss_accuracy(drive: EgoLog) -> None:
+    imu, _, gnss = _inputs(drive)
+    est = estimate(imu, gnss=gnss)
+    t, q = _truth(drive, est)
+    assert est.world == "enu"
+    assert ate_rmse(est.translation_m, t) <= 0.3  # issue target; measured 0.072 m, 0.094 m
+    err = est.translation_m - t  # without alignment (the ENU origin is known): measured 0.12 m, 0.10 m
+    assert np.sqrt((err[:, :2] ** 2).sum(1).mean()) < 0.35
+    yaw = np.abs(np.degrees(yaw_error_rad(est.rotation_xyzw, q)))
+    assert yaw.max() <= 0.5  # issue target; measured 0.17°, 0.07°
+    # the stated 1σ is consistent with the error (horizontal error < 3σ at 99 % of the samples)
+    h = np.hypot(err[:, 0], err[:, 1])
+    assert np.mean(h < 3 * est.position_sigma_m) > 0.99
+
+
+def test_imu_wheel_gnss(drive: EgoLog) -> None:
+    imu, wheel, gnss = _inputs(drive)
+    est = estimate(imu, wheel=wheel, gnss=gnss, params=WHEEL_YAW)
+    t, q = _truth(drive, est)
+    assert ate_rmse(est.translation_m, t) < 1.0  # measured 0.34 m (the wheel scale error is not estimated)
+    assert np.abs(np.degrees(yaw_error_rad(est.rotation_xyzw, q))).max() < 0.5  # measured 0.16°
+
+
+def test_forward_only_is_worse_than_smoothed(drive: EgoLog) -> None:
+    imu, _, gnss = _inputs(drive)
+    smooth = estimate(imu, gnss=gnss)
+    fwd = estimate(imu, gnss=gnss, params=EstimatorParams(smooth=False))
+    t, _ = _truth(drive, smooth)
+    assert ate_rmse(smooth.translation_m, t) < ate_rmse(fwd.translation_m, t)
+
+
+def test_stationary_start_gives_gravity_and_gyro_bias() -> None:
+    rng = np.random.default_rng(3)
+    n = 600  # 3 s at 200 Hz, standing still, tilted 4° roll
+    t = 1_000_000_000 + np.arange(n, dtype=np.int64) * 5_000_000
+    R = Rotation.from_euler("x", 4, degrees=True).as_matrix()
+    bg = np.array([0.003, -0.002, 0.004])
+    gyro = bg + rng.normal(0, 0.002, (n, 3))
+    accel = (R.T @ np.array([0, 0, 9.80665])) + rng.normal(0, 0.03, (n, 3))
+    est = estimate(ImuInput(t, gyro, accel))
+    assert est.stationary_start_s == pytest.approx(2.75, abs=0.26)  # whole 0.25 s blocks before the last
+    assert np.abs(est.gyro_bias_radps[-1] - bg).max() < 3e-4  # measured 5e-5
+    roll = Rotation.from_quat(est.rotation_xyzw[-1]).as_euler("xyz", degrees=True)[0]
+    assert roll == pytest.approx(4.0, abs=0.05)
+    assert np.abs(est.translation_m).max() < 0.01 and np.abs(est.linear_velocity_mps).max() < 0.01
+
+
+def test_too_few_imu_samples() -> None:
+    t = np.arange(5, dtype=np.int64) * 5_000_000
+    with pytest.raises(EstimatorError, match="at least 10"):
+        estimate(ImuInput(t, np.zeros((5, 3)), np.zeros((5, 3))))
+
+
+def test_fixes_to_enu_round_trip() -> None:
+    log = ego_log(seed=1, duration_s=5.0, noise=None)
+    g = log.gnss
+    n = len(log.gnss_times_ns)
+    o = (g["latitude_deg"][0], g["longitude_deg"][0], g["altitude_m"][0])
+    enu = np.stack(pymap3d.geodetic2enu(g["latitude_deg"], g["longitude_deg"], g["altitude_m"], *o), axis=1)
+    gi = fixes_to_enu(log.gnss_times_ns, g["latitude_deg"], g["longitude_deg"], g["altitude_m"], np.zeros(n),
+                      g["covariance"], np.zeros(n), np.zeros(3), default_sigma_m=2.0)
+    assert gi is not None
+    assert gi.origin == pytest.approx(o)
+    assert np.abs(gi.enu_m - enu).max() < 1e-9
+    assert np.allclose(gi.covariance_m2[:, 0, 0], 4.0)  # covariance type 0: the default σ
+    status = np.full(n, -1)
+    assert fixes_to_enu(log.gnss_times_ns, g["latitude_deg"], g["longitude_deg"], g["altitude_m"], status,
+                        g["covariance"], np.zeros(n), np.zeros(3)) is None
+
+
+@settings(max_examples=30, deadline=None)
+@given(yaw=st.floats(-3.1, 3.1), tx=st.floats(-50, 50), ty=st.floats(-50, 50), seed=st.integers(0, 1000))
+def test_rigid_align_recovers_a_planar_motion(yaw: float, tx: float, ty: float, seed: int) -> None:
+    pts = np.random.default_rng(seed).normal(0, 10, (20, 3))
+    R = Rotation.from_euler("z", yaw).as_matrix()
+    dst = pts @ R.T + np.array([tx, ty, 0.0])
+    Re, te = rigid_align(pts, dst, dims=2)
+    assert np.allclose(Re, R, atol=1e-9) and np.allclose(te[:2], [tx, ty], atol=1e-7)
+    assert ate_rmse(pts, dst, dims=2) < 1e-9
