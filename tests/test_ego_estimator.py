@@ -33,8 +33,10 @@ def _inputs(log: EgoLog) -> tuple[ImuInput, WheelInput, GnssInput | None]:
 def _truth(log: EgoLog, est: EgoEstimate) -> tuple[np.ndarray, np.ndarray]:
     """True ``T_world_base`` at the estimate's times, in the estimate's world frame."""
     t, q = log.traj.pose(est.times_ns)
-    if est.world == "enu":
-        t = t - np.array(pymap3d.geodetic2enu(*est.origin, *log.noise.gnss_datum))
+    if est.world == "enu":  # truth odom = ENU at the datum -> ENU at the estimate's origin (first fix)
+        assert est.origin is not None
+        geo = pymap3d.enu2geodetic(t[:, 0], t[:, 1], t[:, 2], *log.noise.gnss_datum)
+        t = np.stack(pymap3d.geodetic2enu(*geo, *est.origin), axis=1)
     return t, q
 
 
