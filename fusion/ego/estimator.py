@@ -123,13 +123,17 @@ def estimate(imu: ImuInput, wheel: WheelInput | None = None, gnss: GnssInput | N
     t0, t1 = int(it_ns[0]), int(it_ns[-1])
     mt, mk, mz, mR, mm = _measurements(t0, t1, imu, wheel, gnss, p, init.stationary_end_ns)
     sec = lambda t: (np.asarray(t, np.int64) - t0).astype(np.float64) * 1e-9  # noqa: E731
-    node_s, X, D, Pm, Pp, Phis, rejected = kernels.forward(
-        sec(it_ns), gyro, acc, sec(mt), mk, np.ascontiguousarray(mz), np.ascontiguousarray(mR),
-        np.ascontiguousarray(mm), init.x0, init.P0, q, R_bi, t_ib, t_ia, float(p.gate))
-    if p.smooth:
+    args = (sec(it_ns), gyro, acc, sec(mt), mk, np.ascontiguousarray(mz), np.ascontiguousarray(mR),
+            np.ascontiguousarray(mm))
+    x0, P0 = init.x0, init.P0
+    for _ in range(p.passes if p.smooth else 1):
+        node_s, X, D, Pm, Pp, Phis, rejected = kernels.forward(*args, x0, P0, q, R_bi, t_ib, t_ia, float(p.gate))
+        if not p.smooth:
+            P = Pp
+            break
         X, P = kernels.smooth(X, D, Pm, Pp, Phis)
-    else:
-        P = Pp
+        # the next pass starts from the smoothed start (relinearised about a better heading/tilt)
+        x0, P0 = X[0].copy(), 0.5 * (P[0] + P[0].T) * 4.0
     # unique node times (several measurements at one time share a node already)
     times = t0 + np.round(node_s * 1e9).astype(np.int64)
     keep = np.concatenate([[True], np.diff(times) > 0])

@@ -89,6 +89,8 @@ class EstimatorParams:
         gate: χ² gate per innovation dimension (outliers rejected; ≤ 0: none).
         rate_hz: output rate (nodes besides the measurement times), Hz.
         smooth: run the RTS smoother after the forward filter.
+        passes: forward + smoother passes; each after the first starts from the previous pass's
+            smoothed start state (4× its covariance), which removes most of a poor initial heading.
     """
 
     accel_noise: float = 0.02
@@ -105,6 +107,7 @@ class EstimatorParams:
     gate: float = 16.0
     rate_hz: float = 50.0
     smooth: bool = True
+    passes: int = 2
 
 
 @dataclass(frozen=True)

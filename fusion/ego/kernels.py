@@ -244,3 +244,18 @@ def smooth(X, D, Pm, Pp, Phis):  # type: ignore[no-untyped-def]
         e_next = e
     # the last node: the forward posterior is the smoothed one
     return Xs, Ps
+
+
+@njit(cache=True)
+def integrate_gyro(it, gyro, R0, bg):  # type: ignore[no-untyped-def]
+    """(K, 3, 3) ``R_world_imu`` at the IMU times ``it`` (s): ``R0`` times the bias-corrected rates
+    (trapezoidal rate per interval)."""
+    n = it.shape[0]
+    out = np.empty((n, 3, 3))
+    R = R0.copy()
+    out[0] = R
+    for k in range(1, n):
+        w = 0.5 * (gyro[k] + gyro[k - 1]) - bg
+        R = R @ _exp(w * (it[k] - it[k - 1]))
+        out[k] = R
+    return out

@@ -59,6 +59,7 @@ class ConvertResult:
         sensors: Per sensor: kind, topics, stamp source, clock offset applied (ns), extrinsic
             source (``bag tf`` / ``rig file`` / ``identity``), stored, skipped, main skip reason.
         reference: The frame reference and why it was chosen.
+        ego: The ego source (``source``, ``choice``, ``inputs``, ``expected_accuracy``, ``notes``).
     """
 
     store: str
@@ -73,6 +74,7 @@ class ConvertResult:
     lidar: dict[str, dict[str, int]] = field(default_factory=dict)
     sensors: dict[str, dict[str, Any]] = field(default_factory=dict)
     reference: str = ""
+    ego: dict[str, Any] = field(default_factory=dict)
 
     @property
     def mb_per_s(self) -> float:
@@ -272,6 +274,7 @@ def convert(
         lidar={k: asdict(v) for k, v in ex.lidar_stats.items()},
         sensors=sensor_summary(selected, rig, plan, report),
         reference=report.reference_choice or str(plan.reference),
+        ego=dict(report.extra.get("ego", {})),
     )
 
 
@@ -281,9 +284,12 @@ def _write_tables(writer: FrameSink, rig: Rig, plan: ConversionPlan, ex: StreamP
     writer.set_root_attrs(RootAttrs(base_frame=rig.base_frame, world_frame=ego.parent or "odom",
                                     reference=str(plan.reference)))
     writer.write_rig(rig.to_dict())
+    info = report.extra.get("ego", {})
     writer.write_ego(EgoColumns(ego.times_ns, ego.translation_m, ego.rotation_xyzw, ego.linear_velocity_mps,
                                 ego.angular_velocity_radps,
-                                attrs={"parent": ego.parent, "child": ego.child, "source": ego.topic}))
+                                attrs={"parent": ego.parent, "child": ego.child, "source": ego.topic,
+                                       "estimator": info.get("source", "none"),
+                                       "expected_accuracy": info.get("expected_accuracy", "")}))
     if plan.imu is not None and ex.selected.imu is not None:
         kinds.get(ex.selected.imu.kind).write_table(writer, plan.imu)
     kind_of = {c.name: c.kind for c in ex.selected.continuous}

@@ -18,41 +18,16 @@ passed in (seeded by the caller), so the measurements are deterministic.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
+from fusion.testing.synth.config import SensorNoise
 from fusion.testing.synth.trajectory import AnalyticTrajectory
 
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
-
-
-@dataclass(frozen=True)
-class SensorNoise:
-    """Noise of the proprioceptive sensors (all SI; see the module docstring)."""
-
-    gyro_noise_density: float = 2e-4  # rad/s/√Hz
-    accel_noise_density: float = 4e-3  # m/s²/√Hz
-    gyro_bias_radps: float = 0.002  # per-axis bias drawn uniformly in ±this
-    accel_bias_mps2: float = 0.05
-    wheel_rate_hz: float = 50.0
-    wheel_scale_error: float = 0.003
-    wheel_speed_sigma: float = 0.02
-    wheel_yaw_rate_sigma: float = 0.005
-    gnss_rate_hz: float = 10.0
-    gnss_sigma_m: float = 1.0
-    gnss_vertical_sigma_m: float = 1.5
-    gnss_datum: tuple[float, float, float] = (48.137154, 11.576124, 520.0)  # lat deg, lon deg, alt m
-    t_base_antenna: tuple[float, float, float] = (0.0, 0.0, 1.6)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-compatible dict."""
-        d = asdict(self)
-        d["gnss_datum"], d["t_base_antenna"] = list(self.gnss_datum), list(self.t_base_antenna)
-        return d
 
 
 def noisy_imu(exact_gyro: F64, exact_accel: F64, rate_hz: float, noise: SensorNoise,
