@@ -16,7 +16,7 @@ from fusion.ego.init import initial_state
 from fusion.ego.inputs import F64, I64, EgoEstimate, EstimatorParams, GnssInput, ImuInput, WheelInput
 from fusion.errors import FusionError
 
-KIND_NAMES = {0: "wheel_velocity", 1: "wheel_yaw_rate", 2: "gnss", 3: "zero_velocity"}
+KIND_NAMES = {0: "wheel_velocity", 1: "wheel_yaw_rate", 2: "gnss", 3: "zero_velocity", 4: "gnss_altitude"}
 
 
 class EstimatorError(FusionError):
@@ -75,7 +75,9 @@ def _measurements(
         floor = p.gnss_sigma_floor**2
         for a in range(3):
             cov[:, a, a] = np.maximum(cov[:, a, a], floor)
-        add(gnss.times_ns, 2, np.asarray(gnss.enu_m, np.float64), cov, (True, True, True))
+        enu = np.asarray(gnss.enu_m, np.float64)  # horizontal and vertical gated apart (altitude drifts)
+        add(gnss.times_ns, 2, enu, cov, (True, True, False))
+        add(gnss.times_ns, 4, enu, cov, (False, False, True))
     if stationary_end_ns > t0:  # zero velocity and zero rate while standing still at the start
         tz = np.arange(t0, stationary_end_ns, 50_000_000, dtype=np.int64)[1:]
         Rz = np.tile(np.eye(3) * 1e-4, (len(tz), 1, 1))
@@ -119,19 +121,23 @@ def estimate(imu: ImuInput, wheel: WheelInput | None = None, gnss: GnssInput | N
     t_ia = np.ascontiguousarray(R_bi.T @ (t_ba - T_bi[:3, 3]))
     init = initial_state(imu, wheel, gnss, t_ib)
     q = np.array([_noise_density(acc, dt, p.accel_noise) ** 2, _noise_density(gyro, dt, p.gyro_noise) ** 2,
-                  p.accel_bias_walk**2, p.gyro_bias_walk**2])
+                  p.accel_bias_walk**2, p.gyro_bias_walk**2,
+                  p.wheel_scale_walk**2 if (gnss is not None and wheel is not None) else 0.0])
     t0, t1 = int(it_ns[0]), int(it_ns[-1])
     mt, mk, mz, mR, mm = _measurements(t0, t1, imu, wheel, gnss, p, init.stationary_end_ns)
     sec = lambda t: (np.asarray(t, np.int64) - t0).astype(np.float64) * 1e-9  # noqa: E731
     args = (sec(it_ns), gyro, acc, sec(mt), mk, np.ascontiguousarray(mz), np.ascontiguousarray(mR),
             np.ascontiguousarray(mm))
     x0, P0 = init.x0, init.P0
+    yaw_rate = wheel is not None and wheel.angular_velocity_radps is not None and p.wheel_yaw_rate_sigma is not None
+    lock = 0 if gnss is not None else (1 if yaw_rate else 2)
     for _ in range(p.passes if p.smooth else 1):
-        node_s, X, D, Pm, Pp, Phis, rejected = kernels.forward(*args, x0, P0, q, R_bi, t_ib, t_ia, float(p.gate))
+        node_s, X, D, Pm, Pp, Phis, rejected = kernels.forward(*args, x0, P0, q, R_bi, t_ib, t_ia, float(p.gate),
+                                                                lock)
         if not p.smooth:
             P = Pp
             break
-        X, P = kernels.smooth(X, D, Pm, Pp, Phis)
+        X, P = kernels.smooth(X, D, Pm, Pp, Phis, lock)
         # the next pass starts from the smoothed start (relinearised about a better heading/tilt)
         x0, P0 = X[0].copy(), 0.5 * (P[0] + P[0].T) * 4.0
     # unique node times (several measurements at one time share a node already)
@@ -167,6 +173,7 @@ def _output(times: I64, X: F64, P: F64, it_ns: I64, gyro: F64, R_bi: F64, t_ib: 
         times_ns=times, translation_m=t_wb, rotation_xyzw=matrix_to_quat_xyzw(R_wb),
         linear_velocity_mps=v_base, angular_velocity_radps=w_base, position_sigma_m=pos_sigma,
         yaw_sigma_rad=np.sqrt(np.maximum(yaw_var, 0)), gyro_bias_radps=bg, accel_bias_mps2=ba,
+        wheel_scale_error=X[:, 21].copy(),
         world=init.world, origin=init.origin, stationary_start_s=init.stationary_s,
         rejected={k: v for k, v in counts.items() if v}, notes=init.notes,
     )

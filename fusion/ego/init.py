@@ -23,11 +23,14 @@ from fusion.ego.kernels import GRAVITY
 
 BLOCK_NS = 250_000_000
 """Stationary detection block, ns."""
+WHEEL_SCALE_SIGMA = 0.05
+"""Prior σ of the wheel scale error (estimated only with GNSS)."""
 
 
 @dataclass(frozen=True)
 class InitialState:
-    """``x0`` (21,) = p, v, R_world_imu row-major, ba, bg; ``P0`` (15, 15); and what was decided."""
+    """``x0`` (22,) = p, v, R_world_imu row-major, ba, bg, wheel scale error; ``P0`` (16, 16); and what
+    was decided."""
 
     x0: F64
     P0: F64
@@ -132,7 +135,7 @@ def initial_state(imu: ImuInput, wheel: WheelInput | None, gnss: GnssInput | Non
     g, f = imu.angular_velocity_radps, imu.linear_acceleration_mps2
     notes: list[str] = []
     st_end = stationary_end(imu, wheel)
-    P0 = np.zeros((15, 15))
+    P0 = np.zeros((16, 16))
     if st_end > t0:
         sel = t < st_end
         up = f[sel].mean(0)
@@ -177,10 +180,14 @@ def initial_state(imu: ImuInput, wheel: WheelInput | None, gnss: GnssInput | Non
     R_wb = R_wi @ R_bi.T
     p_i = t_wb0 - R_wi @ t_ib
     v0 = R_wb @ np.array([speed0, 0.0, 0.0])
-    x0 = np.zeros(21)
+    x0 = np.zeros(22)
     x0[0:3], x0[3:6], x0[6:15], x0[18:21] = p_i, v0, R_wi.ravel(), bg
     P0[0:3, 0:3] = np.diag(pos_var)
     P0[3:6, 3:6] = np.eye(3) * (1e-4 if st_end > t0 else 0.5**2)
+    if world == "enu" and wheel is not None:  # the wheel scale error is observable against GNSS
+        P0[15, 15] = WHEEL_SCALE_SIGMA**2
+    else:  # fixed at 0 (a tiny variance keeps the covariances invertible for the smoother)
+        P0[15, 15] = 1e-12
     # attitude: 2° roll/pitch, the heading σ about world z (expressed in the IMU frame)
     up_i = R_wi.T @ np.array([0.0, 0.0, 1.0])
     uu = np.outer(up_i, up_i)

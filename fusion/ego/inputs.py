@@ -82,6 +82,7 @@ class EstimatorParams:
         gyro_noise: gyro white noise density floor, rad/s/√Hz (raised likewise).
         accel_bias_walk / gyro_bias_walk: bias random walks, m/s³/√Hz and rad/s²/√Hz.
         wheel_speed_sigma: σ of the wheel forward speed, m/s; plus ``wheel_speed_fraction`` of it.
+        wheel_scale_walk: random walk of the wheel scale error (estimated with GNSS only), 1/√s.
         nonholonomic_sigma: σ of the zero lateral/vertical base velocity, m/s (also without wheels).
         nonholonomic_rate_hz: rate of that pseudo-measurement when there are no wheel messages.
         wheel_yaw_rate_sigma: σ of the wheel yaw rate, rad/s (None: not used; skid-steer robots).
@@ -99,7 +100,8 @@ class EstimatorParams:
     gyro_bias_walk: float = 1e-5
     wheel_speed_sigma: float = 0.03
     wheel_speed_fraction: float = 0.005
-    nonholonomic_sigma: float = 0.05
+    wheel_scale_walk: float = 3e-3
+    nonholonomic_sigma: float = 0.2
     nonholonomic_rate_hz: float = 20.0
     wheel_yaw_rate_sigma: float | None = None
     gnss_sigma_floor: float = 0.1
@@ -121,6 +123,7 @@ class EgoEstimate:
         position_sigma_m: (N,) horizontal 1σ (√(σx² + σy²)) of base_link, m.
         yaw_sigma_rad: (N,) 1σ of the heading, rad.
         gyro_bias_radps / accel_bias_mps2: (N, 3) estimated biases, IMU frame.
+        wheel_scale_error: (N,) estimated wheel scale error k (wheels report (1 + k) × speed; 0 without GNSS).
         world: ``odom`` (anchored at the first wheel-odometry pose or the start) or ``enu``.
         origin: ENU origin (lat, lon, alt) when ``world == "enu"``.
         stationary_start_s: length of the detected stationary start, s (0: moving start).
@@ -137,6 +140,7 @@ class EgoEstimate:
     yaw_sigma_rad: F64
     gyro_bias_radps: F64
     accel_bias_mps2: F64
+    wheel_scale_error: F64
     world: str
     origin: tuple[float, float, float] | None = None
     stationary_start_s: float = 0.0

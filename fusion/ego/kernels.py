@@ -2,24 +2,26 @@
 
 State (nominal): IMU position ``p`` and velocity ``v`` in the world frame (m, m/s), attitude
 ``R = R_world_imu``, accelerometer bias ``ba`` (m/s²) and gyro bias ``bg`` (rad/s), both in the IMU
-frame. Error state (15): ``[δp, δv, δθ, δba, δbg]`` with the attitude error on the right
+frame, and the wheel scale error ``k`` (wheels report ``(1 + k)`` × the forward speed; observable
+with GNSS only). Error state (16): ``[δp, δv, δθ, δba, δbg, δk]`` with the attitude error on the right
 (``R = R̂ Exp(δθ)``, IMU frame). The IMU drives the prediction (specific force ``f`` and rate ``ω``
 linearly interpolated between samples, midpoint rule); measurements update at **nodes**:
 
 =====  ======================  ===============================================  ==================
 type   measurement             model                                            rows used
 =====  ======================  ===============================================  ==================
-0      base-frame velocity     ``R_bi (Rᵀ v + (ω − bg) × t_ib)``                mask (x, y, z)
+0      base-frame velocity     ``R_bi (Rᵀ v + (ω − bg) × t_ib)``, x × (1 + k)   mask (x, y, z)
 1      base-frame rate         ``R_bi (ω − bg)``                                mask (x, y, z)
-2      antenna position        ``p + R t_ia`` (world)                           all
+2      antenna position        ``p + R t_ia`` (world)                           mask (e, n, u)
 3      world velocity          ``v``                                            all
+4      antenna altitude        as 2 (gated apart: GNSS altitude drifts)         mask (u)
 -1     none (an output node)
 =====  ======================  ===============================================  ==================
 
 Every measurement time is a node; between two nodes only prediction happens, so the RTS
 smoother runs over nodes with the composed transition ``Φ``. Per node the forward pass keeps
 the nominal state after the update, the update ``δ`` itself, ``P⁻``, ``P⁺`` and ``Φ`` (from the
-previous node): ≈ 4.8 KB per node.
+previous node): ≈ 6.4 KB per node.
 """
 
 from __future__ import annotations
@@ -28,6 +30,10 @@ import numpy as np
 from numba import njit
 
 GRAVITY = 9.80665
+NS = 16
+"""Error-state size: δp, δv, δθ, δba, δbg (3 each) and the wheel scale error δk."""
+NX = 22
+"""Nominal state size: p, v, R (9), ba, bg, k."""
 
 
 @njit(cache=True)
@@ -69,7 +75,7 @@ def _predict(p, v, R, ba, bg, P, Phi, w_m, f_m, dt, q):  # type: ignore[no-untyp
     f = f_m - ba
     g = np.array([0.0, 0.0, -GRAVITY])
     a_w = R @ f + g
-    F = np.eye(15)
+    F = np.eye(NS)
     F[0:3, 3:6] = np.eye(3) * dt
     F[3:6, 6:9] = -(R @ _skew(f)) * dt
     F[3:6, 9:12] = -R * dt
@@ -84,14 +90,15 @@ def _predict(p, v, R, ba, bg, P, Phi, w_m, f_m, dt, q):  # type: ignore[no-untyp
         P[6 + i, 6 + i] += q[1] * dt
         P[9 + i, 9 + i] += q[2] * dt
         P[12 + i, 12 + i] += q[3] * dt
+    P[15, 15] += q[4] * dt
     Phi[:, :] = F @ Phi
 
 
 @njit(cache=True)
-def _measure(kind, z, Rm, mask, p, v, R, bg, w_m, R_bi, t_ib, t_ia):  # type: ignore[no-untyped-def]
+def _measure(kind, z, Rm, mask, p, v, R, bg, sk, w_m, R_bi, t_ib, t_ia):  # type: ignore[no-untyped-def]
     """Residual (m,), Jacobian (m, 15) and noise (m, m) of one measurement (rows of ``mask``)."""
     h = np.zeros(3)
-    H = np.zeros((3, 15))
+    H = np.zeros((3, NS))
     if kind == 0:
         vb = R.T @ v
         w = w_m - bg
@@ -99,10 +106,15 @@ def _measure(kind, z, Rm, mask, p, v, R, bg, w_m, R_bi, t_ib, t_ia):  # type: ig
         H[:, 3:6] = R_bi @ R.T
         H[:, 6:9] = R_bi @ _skew(vb)
         H[:, 12:15] = R_bi @ _skew(t_ib)
+        # the wheels measure the forward speed scaled by (1 + k)
+        H[0, 15] = h[0]
+        h[0] *= 1.0 + sk
+        for j in range(15):
+            H[0, j] *= 1.0 + sk
     elif kind == 1:
         h = R_bi @ (w_m - bg)
         H[:, 12:15] = -R_bi
-    elif kind == 2:
+    elif kind == 2 or kind == 4:
         h = p + R @ t_ia
         H[:, 0:3] = np.eye(3)
         H[:, 6:9] = -R @ _skew(t_ia)
@@ -112,7 +124,7 @@ def _measure(kind, z, Rm, mask, p, v, R, bg, w_m, R_bi, t_ib, t_ia):  # type: ig
     rows = np.flatnonzero(mask)
     m = rows.shape[0]
     y = np.empty(m)
-    Hm = np.empty((m, 15))
+    Hm = np.empty((m, NS))
     Rs = np.empty((m, m))
     for a in range(m):
         y[a] = z[rows[a]] - h[rows[a]]
@@ -123,7 +135,7 @@ def _measure(kind, z, Rm, mask, p, v, R, bg, w_m, R_bi, t_ib, t_ia):  # type: ig
 
 
 @njit(cache=True)
-def forward(it, gyro, acc, mt, mkind, mz, mR, mmask, x0, P0, q, R_bi, t_ib, t_ia, gate):  # type: ignore[no-untyped-def]
+def forward(it, gyro, acc, mt, mkind, mz, mR, mmask, x0, P0, q, R_bi, t_ib, t_ia, gate, lock):  # type: ignore[no-untyped-def]
     """Forward error-state EKF over IMU samples ``it`` (s) and measurements at nodes ``mt`` (s, sorted).
 
     Args:
@@ -131,15 +143,19 @@ def forward(it, gyro, acc, mt, mkind, mz, mR, mmask, x0, P0, q, R_bi, t_ib, t_ia
         mt: (M,) measurement times (sorted, inside ``[it[0], it[-1]]``); equal times share one node.
         mkind: (M,) measurement type (module table); mz: (M, 3) values; mR: (M, 3, 3) noise
             covariances; mmask: (M, 3) rows used.
-        x0: (22,) initial ``p (3), v (3), R row-major (9), ba (3), bg (3)`` + unused; P0: (15, 15).
-        q: (4,) continuous noise: accel (m²/s³), gyro (rad²/s), accel-bias and gyro-bias random walks.
+        x0: (22,) initial ``p (3), v (3), R row-major (9), ba (3), bg (3), k``; P0: (16, 16).
+        q: (5,) continuous noise: accel (m²/s³), gyro (rad²/s), accel-bias, gyro-bias and wheel-scale
+            random walks.
         R_bi: (3, 3) rotation base←IMU; t_ib: (3,) base origin in the IMU frame, m;
         t_ia: (3,) antenna in the IMU frame, m.
         gate: χ² gate on the normalised innovation per measurement (≤ 0: none).
+        lock: 0, or 1 when the heading is unobservable (no GNSS): updates never rotate about world
+            up (a Schmidt-style consider state: the gyro integrates the heading), 2: nor change the
+            gyro bias about it (no wheel yaw rate either).
 
     Returns:
-        node_t (N,), X (N, 21) nominal after the update (p, v, R row-major, ba, bg), D (N, 15)
-        updates, Pm, Pp (N, 15, 15) covariances before/after the update, Phi (N, 15, 15)
+        node_t (N,), X (N, 22) nominal after the update (p, v, R row-major, ba, bg, k), D (N, 16)
+        updates, Pm, Pp (N, 16, 16) covariances before/after the update, Phi (N, 16, 16)
         transition from the previous node, rejected (M,) bool.
     """
     M = mt.shape[0]
@@ -149,27 +165,28 @@ def forward(it, gyro, acc, mt, mkind, mz, mR, mmask, x0, P0, q, R_bi, t_ib, t_ia
         if mt[i] > mt[i - 1]:
             nn += 1
     node_t = np.empty(nn + 1)
-    X = np.zeros((nn + 1, 21))
-    D = np.zeros((nn + 1, 15))
-    Pm = np.zeros((nn + 1, 15, 15))
-    Pp = np.zeros((nn + 1, 15, 15))
-    Phis = np.zeros((nn + 1, 15, 15))
+    X = np.zeros((nn + 1, NX))
+    D = np.zeros((nn + 1, NS))
+    Pm = np.zeros((nn + 1, NS, NS))
+    Pp = np.zeros((nn + 1, NS, NS))
+    Phis = np.zeros((nn + 1, NS, NS))
     rejected = np.zeros(M, np.bool_)
     p, v = x0[0:3].copy(), x0[3:6].copy()
     R = x0[6:15].copy().reshape(3, 3)
     ba, bg = x0[15:18].copy(), x0[18:21].copy()
+    sk = x0[21]
     P = P0.copy()
     t = it[0]
     node_t[0] = t
-    X[0, 0:3], X[0, 3:6], X[0, 6:15], X[0, 15:18], X[0, 18:21] = p, v, R.ravel(), ba, bg
-    Pm[0], Pp[0], Phis[0] = P, P, np.eye(15)
+    X[0, 0:3], X[0, 3:6], X[0, 6:15], X[0, 15:18], X[0, 18:21], X[0, 21] = p, v, R.ravel(), ba, bg, sk
+    Pm[0], Pp[0], Phis[0] = P, P, np.eye(NS)
     k = 0
     i = 0
     node = 0
     while i < M:
         tn = mt[i]
         node += 1
-        Phi = np.eye(15)
+        Phi = np.eye(NS)
         # predict to tn through the IMU sample times in between
         while t < tn:
             nxt = tn
@@ -182,13 +199,13 @@ def forward(it, gyro, acc, mt, mkind, mz, mR, mmask, x0, P0, q, R_bi, t_ib, t_ia
             t = nxt
         Pm[node] = P
         Phis[node] = Phi
-        delta = np.zeros(15)
+        delta = np.zeros(NS)
         w_m, f_m, k = _imu_at(tn, it, gyro, acc, k)
         while i < M and mt[i] == tn:
             if mkind[i] < 0:  # an output node only
                 i += 1
                 continue
-            y, H, Rs = _measure(mkind[i], mz[i], mR[i], mmask[i], p, v, R, bg, w_m, R_bi, t_ib, t_ia)
+            y, H, Rs = _measure(mkind[i], mz[i], mR[i], mmask[i], p, v, R, bg, sk, w_m, R_bi, t_ib, t_ia)
             S = H @ P @ H.T + Rs
             Sinv = np.linalg.inv(S)
             if gate > 0 and y @ Sinv @ y > gate * y.shape[0]:
@@ -196,43 +213,57 @@ def forward(it, gyro, acc, mt, mkind, mz, mR, mmask, x0, P0, q, R_bi, t_ib, t_ia
                 i += 1
                 continue
             K = P @ H.T @ Sinv
+            if lock > 0:  # heading unobservable: no update rotates about world up (lock 2: nor its gyro bias)
+                u = R[2, :].copy()  # world z in the IMU frame
+                Pr = np.eye(3) - np.outer(u, u)
+                K[6:9, :] = Pr @ K[6:9, :]
+                if lock > 1:
+                    K[12:15, :] = Pr @ K[12:15, :]
             dx = K @ y
-            IKH = np.eye(15) - K @ H
+            IKH = np.eye(NS) - K @ H
             P = IKH @ P @ IKH.T + K @ Rs @ K.T
             p += dx[0:3]
             v += dx[3:6]
             R[:, :] = R @ _exp(dx[6:9])
             ba += dx[9:12]
             bg += dx[12:15]
+            sk += dx[15]
             delta += dx
             i += 1
         P = 0.5 * (P + P.T)
         node_t[node] = tn
         X[node, 0:3], X[node, 3:6], X[node, 6:15], X[node, 15:18], X[node, 18:21] = p, v, R.ravel(), ba, bg
+        X[node, 21] = sk
         D[node] = delta
         Pp[node] = P
     return node_t, X, D, Pm, Pp, Phis, rejected
 
 
 @njit(cache=True)
-def smooth(X, D, Pm, Pp, Phis):  # type: ignore[no-untyped-def]
+def smooth(X, D, Pm, Pp, Phis, lock):  # type: ignore[no-untyped-def]
     """Rauch–Tung–Striebel pass over the nodes of :func:`forward`.
 
     The smoothed error ``e_n`` (relative to the forward nominal after the update at node n) is
-    ``C_n (δ_{n+1} + e_{n+1})`` with ``C_n = P⁺_n Φᵀ_{n+1} (P⁻_{n+1})⁻¹``; the nominal gets it injected.
+    ``C_n (δ_{n+1} + e_{n+1})`` with ``C_n = P⁺_n Φᵀ_{n+1} (P⁻_{n+1})⁻¹``; the nominal gets it injected
+    (``lock`` as in :func:`forward`).
 
     Returns:
-        Xs (N, 21) smoothed nominal states, Ps (N, 15, 15) smoothed covariances.
+        Xs (N, 22) smoothed nominal states, Ps (N, 16, 16) smoothed covariances.
     """
     N = X.shape[0]
     Xs = X.copy()
     Ps = Pp.copy()
-    e_next = np.zeros(15)
+    e_next = np.zeros(NS)
     for n in range(N - 2, -1, -1):
-        A = Phis[n + 1] @ Pp[n]  # (15, 15) = Φ P⁺
-        Ct = np.linalg.solve(Pm[n + 1], A)  # C_nᵀ
+        A = Phis[n + 1] @ Pp[n]  # (16, 16) = Φ P⁺
+        Ct = np.linalg.solve(Pm[n + 1] + np.eye(NS) * 1e-14, A)  # C_nᵀ
         C = Ct.T
         e = C @ (D[n + 1] + e_next)
+        if lock > 0:  # as in the forward pass
+            u = X[n, 12:15].copy()  # row 2 of R: world z in the IMU frame
+            e[6:9] -= u * (u @ e[6:9])
+            if lock > 1:
+                e[12:15] -= u * (u @ e[12:15])
         Ps[n] = Pp[n] + C @ (Ps[n + 1] - Pm[n + 1]) @ Ct
         Ps[n] = 0.5 * (Ps[n] + Ps[n].T)
         Xs[n, 0:3] += e[0:3]
@@ -241,6 +272,7 @@ def smooth(X, D, Pm, Pp, Phis):  # type: ignore[no-untyped-def]
         Xs[n, 6:15] = R.ravel()
         Xs[n, 15:18] += e[9:12]
         Xs[n, 18:21] += e[12:15]
+        Xs[n, 21] += e[15]
         e_next = e
     # the last node: the forward posterior is the smoothed one
     return Xs, Ps
