@@ -289,7 +289,8 @@ def _write_tables(writer: FrameSink, rig: Rig, plan: ConversionPlan, ex: StreamP
                                 ego.angular_velocity_radps,
                                 attrs={"parent": ego.parent, "child": ego.child, "source": ego.topic,
                                        "estimator": info.get("source", "none"),
-                                       "expected_accuracy": info.get("expected_accuracy", "")}))
+                                       "expected_accuracy": info.get("expected_accuracy", ""),
+                                       **({"enu_origin": info["enu_origin"]} if "enu_origin" in info else {})}))
     if plan.imu is not None and ex.selected.imu is not None:
         kinds.get(ex.selected.imu.kind).write_table(writer, plan.imu)
     kind_of = {c.name: c.kind for c in ex.selected.continuous}
