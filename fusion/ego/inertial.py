@@ -21,7 +21,7 @@ from fusion.ego.sources import EgoInputs, EgoTrack
 #: Expected accuracy per source, measured on the synthetic 60 s drive (docs/SYNC.md).
 EXPECTED: dict[str, str] = {
     "imu": "rotation only (gyro integration; heading drifts with the gyro bias); translation not estimated: "
-           "LiDAR deskew compensates rotation only, radar Doppler only the rotation's lever arm",
+           "LiDAR deskew compensates rotation only, radar Doppler is not compensated (velocity unknown)",
     "imu+odom": "horizontal drift ≈ 0.6 % of distance, heading within 0.8° after 60 s (synthetic, +0.3 % wheel "
                 "scale error; husky: 0.7 % ATE); grows with the wheels' scale error and slip",
     "imu+gnss": "≈ 0.1 m ATE and heading within 0.15° (synthetic, GNSS σ 1 m at 10 Hz); bounded by the fixes",
@@ -88,7 +88,8 @@ class InertialSource:
         w_base = (imu.angular_velocity_radps - bg) @ R_bi.T
         n = len(t)
         yaw_sigma = np.sqrt(init.P0[14, 14]) * secs  # the gyro bias uncertainty integrated
-        return EgoTrack(t, np.zeros((n, 3)), matrix_to_quat_xyzw(R_wb), np.zeros((n, 3)), w_base, parent="odom",
+        # the velocity is unknown: NaN, so radar Doppler is left uncompensated rather than compensated wrongly
+        return EgoTrack(t, np.zeros((n, 3)), matrix_to_quat_xyzw(R_wb), np.full((n, 3), np.nan), w_base, parent="odom",
                         source=self.name, inputs=used, expected_accuracy=EXPECTED["imu"],
                         position_sigma_m=np.full(n, np.nan), yaw_sigma_rad=yaw_sigma, translation=False,
                         notes=(*notes, *init.notes))

@@ -88,7 +88,7 @@ def build_ego_source(cfg: ConvertConfig, scan: Scan, selected: SelectedSensors, 
         return recorded
     if not track.translation:
         report.warn(f"ego.source {track.source}: rotation only — LiDAR deskew does not compensate translation "
-                    "and radar Doppler compensation lacks the ego velocity")
+                    "and radar Doppler is not compensated (the ego velocity is unknown)")
     return EgoTable(track.times_ns, track.translation_m, track.rotation_xyzw, track.linear_velocity_mps,
                     track.angular_velocity_radps, parent=e.world_frame or track.parent,
                     child=recorded.child if len(recorded.times_ns) else "base_link", topic=track.source,
