@@ -16,6 +16,8 @@ from fusion.ego.sources import parse_source
 from fusion.errors import ConfigError
 from fusion.pipeline.config import ConvertConfig, EgoConfig, StoreConfig, config_from_dict
 from fusion.pipeline.convert import convert
+from fusion.store.inspect import inspect_store
+from fusion.store.validate import validate_store
 from fusion.testing.synth import SynthConfig, generate, load_truth
 from fusion.testing.synth.config import SensorNoise
 
@@ -89,6 +91,14 @@ def test_estimated_trajectory_deskews_and_compensates(log: tuple[Path, Any], tmp
     # 0.026 / 0.026 / 0.024 m/s (the +0.3 % wheel scale error at 10 m/s), p99 0.035 / 0.15 / 0.035
     assert len(c) > 100 and np.median(c) <= 0.08 and np.percentile(c, 99) <= 0.45
     assert ds.report["ego"]["source"] == source
+    # per-frame ego quality: the estimate's 1σ at the frame time (stored, shown by fusion inspect)
+    q = [f.ego_quality for f in ds]
+    assert all(x["source"] == source for x in q)
+    sig = np.array([x["position_sigma_m"] for x in q[1:-1]])
+    assert np.isfinite(sig).all() and (sig > 0).all() and np.median(sig) < 1.0  # measured 0.1–0.3 m
+    summary = inspect_store(str(tmp_path / "out.zarr"))["ego"]
+    assert summary["source"] == source and summary["position_sigma_m"]["p50"] > 0
+    assert validate_store(str(tmp_path / "out.zarr")).ok
 
 
 def test_imu_only_compensates_rotation_only(log: tuple[Path, Any], tmp_path: Path) -> None:
@@ -107,6 +117,8 @@ def test_auto_prefers_the_recorded_odometry_then_estimates(log: tuple[Path, Any]
     bag, _ = log
     res = convert([bag], str(tmp_path / "a.zarr"), ConvertConfig())
     assert res.ego["source"] == "odom" and res.ego["inputs"] == [WHEEL]
+    frame = fusion.open(str(tmp_path / "a.zarr"))[5]
+    assert frame.ego_quality["source"] == "odom" and np.isnan(frame.ego_quality["position_sigma_m"])
     res = convert([bag], str(tmp_path / "b.zarr"), ConvertConfig(exclude_topics=(WHEEL,)))
     assert res.ego["source"] == "imu+gnss" and res.ego["choice"].startswith("imu+gnss (auto: no recorded")
     res = convert([bag], str(tmp_path / "c.zarr"), ConvertConfig(exclude_topics=(WHEEL, GNSS)))

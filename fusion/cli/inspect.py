@@ -103,6 +103,15 @@ def print_store_summary(summary: dict[str, Any]) -> None:
     for k in keys:
         if k in summary:
             con.print(f"[bold]{k}[/bold]: {summary[k]}")
+    ego = summary.get("ego") or {}
+    if ego.get("source"):
+        sig = ego.get("position_sigma_m")
+        yaw = ego.get("yaw_sigma_deg")
+        quality = (f"; per-frame 1σ p50/p95: {sig['p50']:.2f}/{sig['p95']:.2f} m, "
+                   f"{yaw['p50']:.2f}/{yaw['p95']:.2f}° heading") if sig and yaw else ""
+        con.print(f"[bold]ego[/bold]: {ego['source']}{quality}")
+        if ego.get("expected_accuracy"):
+            con.print(f"[bold]ego expected accuracy[/bold]: {ego['expected_accuracy']}")
     table = Table(show_edge=False)
     for c in ("sensor", "kind", "topic", "count", "matched", "median |dt| ms", "max |dt| ms"):
         table.add_column(c)

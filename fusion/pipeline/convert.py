@@ -35,6 +35,7 @@ from fusion.pipeline.rigs import check_rig_file, resolve_rig
 from fusion.pipeline.scan import scan
 from fusion.pipeline.sensors import select_sensors
 from fusion.pipeline.spool import Spool
+from fusion.pipeline.streams import EgoTable
 from fusion.pipeline.summary import check_stored, sensor_summary
 from fusion.readers import open_bags
 from fusion.store.sink import EgoColumns, FrameSink, FrameTable, RootAttrs, SensorMatches
@@ -305,12 +306,27 @@ def _write_tables(writer: FrameSink, rig: Rig, plan: ConversionPlan, ex: StreamP
         else np.zeros((len(frames.time_ns), 2), np.int64)
     )
     writer.write_frames(FrameTable(np.asarray(frames.time_ns, dtype=np.int64), ex.ego_at_frames(), flags, imu_range,
-                                   sensors, imu_stream=plan.imu.name if plan.imu is not None else None))
+                                   sensors, imu_stream=plan.imu.name if plan.imu is not None else None,
+                                   ego_quality=_ego_quality(ego, frames.time_ns),
+                                   ego_source=str(info.get("source", "none"))))
     report.sync_quality = _quality(frames.time_ns, sensors, flags)
     report.extra["frames"] = len(frames.time_ns)
     report.extra["reference"] = str(plan.reference)
     report.extra["lidar"] = {k: vars(v) for k, v in ex.lidar_stats.items()}
     writer.write_report(report.to_dict())
+
+
+def _ego_quality(ego: EgoTable, times: Any) -> np.ndarray:
+    """(F, 2) float32 1σ horizontal position (m) and heading (rad) of the ego pose at each frame time
+    (interpolated; NaN outside the trajectory and for a recorded trajectory)."""
+    t = np.asarray(times, np.int64)
+    out = np.full((len(t), 2), np.nan, np.float32)
+    if ego.position_sigma_m is None or ego.yaw_sigma_rad is None or len(ego.times_ns) < 2:
+        return out
+    inside = (t >= ego.times_ns[0]) & (t <= ego.times_ns[-1])
+    for i, sig in enumerate((ego.position_sigma_m, ego.yaw_sigma_rad)):
+        out[inside, i] = np.interp(t[inside], ego.times_ns, sig)
+    return out
 
 
 def _quality(times: Any, sensors: dict[str, SensorMatches], flags: np.ndarray) -> dict[str, Any]:
