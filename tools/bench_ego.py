@@ -57,7 +57,8 @@ def _husky() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for source in ("auto", "imu+odom", "imu+gnss", "imu+odom+gnss"):
             t0 = time.perf_counter()
-            res = convert([bag], str(Path(tmp) / f"{source}.zarr"), ConvertConfig(rig=str(rig), ego=EgoConfig(source=source)))
+            cfg = ConvertConfig(rig=str(rig), ego=EgoConfig(source=source))
+            res = convert([bag], str(Path(tmp) / f"{source}.zarr"), cfg)
             total = time.perf_counter() - t0
             est = float(res.ego.get("estimator_s", 0.0))
             print(f"husky 6.6 min {source:14s} estimator {est:5.2f} s = {est / 6.59:5.2f} s per minute of log; "
