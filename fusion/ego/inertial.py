@@ -43,7 +43,7 @@ class InertialSource:
         if inputs.imu is None or len(inputs.imu.times_ns) < 10:
             lack.append("an IMU (sensor_msgs/Imu, ≥ 10 samples)")
         if self.wheel and inputs.wheel is None:
-            lack.append("wheel odometry (a nav_msgs/Odometry topic with twist; set ego.topic)")
+            lack.append("wheel odometry (a nav_msgs/Odometry topic with twist, or a TwistStamped topic; set ego.topic)")
         if self.gnss and inputs.gnss is None:
             lack.append("GNSS fixes (sensor_msgs/NavSatFix with a fix)")
         return None if not lack else "the log has no " + " and no ".join(lack)
@@ -56,7 +56,7 @@ class InertialSource:
             notes.append("the IMU mount is not in the rig (identity assumed): give it in a rig file")
         if self.gnss and not inputs.antenna_known:
             notes.append("the GNSS antenna position is not in the rig (base_link origin assumed)")
-        used = [inputs.imu_topic] + ([inputs.recorded.topic] if self.wheel and inputs.recorded else []) \
+        used = [inputs.imu_topic] + ([inputs.wheel_topic] if self.wheel else []) \
             + ([inputs.gnss_topic] if self.gnss else [])
         if not self.wheel and not self.gnss:
             return self._rotation_only(inputs, notes, tuple(t for t in used if t))

@@ -66,15 +66,25 @@ class EgoInputs:
     antenna_known: bool = True
     imu_topic: str = ""
     gnss_topic: str = ""
+    twist: WheelInput | None = None
+    twist_topic: str = ""
 
     @property
     def wheel(self) -> WheelInput | None:
-        """The recorded odometry's twist as wheel odometry (None for /tf or a pose without twist)."""
+        """Wheel odometry: the recorded odometry's twist, else a twist topic (``TwistStamped``), else None."""
         r = self.recorded
         if r is None or r.kind != "odometry" or not r.twist_recorded or len(r.times_ns) < 2:
-            return None
+            return self.twist
         return WheelInput(r.times_ns, r.linear_velocity_mps, r.angular_velocity_radps, r.translation_m,
                           r.rotation_xyzw)
+
+    @property
+    def wheel_topic(self) -> str:
+        """The topic :attr:`wheel` comes from."""
+        r = self.recorded
+        if r is not None and r.kind == "odometry" and r.twist_recorded and len(r.times_ns) >= 2:
+            return r.topic
+        return self.twist_topic if self.twist is not None else ""
 
 
 @dataclass(frozen=True)

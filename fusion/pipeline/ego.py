@@ -16,7 +16,7 @@ import numpy as np
 
 from calibration import Rig
 from fusion.ego.geo import fixes_to_enu
-from fusion.ego.inputs import EstimatorParams, GnssInput, ImuInput
+from fusion.ego.inputs import EstimatorParams, GnssInput, ImuInput, WheelInput
 from fusion.ego.sources import EgoInputs, RecordedInput, choose
 from fusion.pipeline.config import ConvertConfig
 from fusion.pipeline.report import ReportBuilder
@@ -49,6 +49,16 @@ def _gnss(samples: list[SampleTable], selected: SelectedSensors, rig: Rig, param
     return enu, table.topic, known
 
 
+def _twist(samples: list[SampleTable], selected: SelectedSensors) -> tuple[WheelInput | None, str]:
+    """The first twist topic (wheel odometry without a pose) as wheel odometry."""
+    tw = next((c for c in selected.continuous if c.kind == "twist"), None)
+    table = next((t for t in samples if tw is not None and t.name == tw.name), None)
+    if table is None or len(table.times_ns) < 2:
+        return None, ""
+    c = table.columns
+    return WheelInput(table.times_ns, c["linear_velocity_mps"], c["angular_velocity_radps"]), table.topic
+
+
 def build_ego_source(cfg: ConvertConfig, scan: Scan, selected: SelectedSensors, rig: Rig, recorded: EgoTable,
                      imu: ImuTable | None, samples: list[SampleTable], report: ReportBuilder) -> EgoTable:
     """The ego trajectory ``ego.source`` asks for (see module docstring).
@@ -64,8 +74,9 @@ def build_ego_source(cfg: ConvertConfig, scan: Scan, selected: SelectedSensors, 
         T = rig.sensor(imu.name).T_base_sensor.matrix if mount_known else np.eye(4)
         imu_in = ImuInput(imu.times_ns, imu.angular_velocity_radps, imu.linear_acceleration_mps2, T)
     gnss, gnss_topic, antenna_known = _gnss(samples, selected, rig, params)
+    twist, twist_topic = _twist(samples, selected)
     inputs = EgoInputs(_recorded(recorded, scan, selected), imu_in, gnss, params, mount_known, antenna_known,
-                       imu.topic if imu is not None else "", gnss_topic)
+                       imu.topic if imu is not None else "", gnss_topic, twist, twist_topic)
     source, why = choose(e.source, inputs)
     info: dict[str, Any] = {"source": "none", "choice": why, "inputs": [], "expected_accuracy": "no trajectory",
                             "notes": [], "estimator_s": 0.0}

@@ -128,6 +128,11 @@ class SensorNoise:
     gnss_vertical_sigma_m: float = 1.5
     gnss_datum: tuple[float, float, float] = (48.137154, 11.576124, 520.0)  # lat deg, lon deg, alt m
     t_base_antenna: tuple[float, float, float] = (0.0, 0.0, 1.6)
+    wheel_message: str = "odometry"  # odometry: Odometry on /wheel/odom; twist: TwistStamped on /wheel/twist
+
+    def __post_init__(self) -> None:
+        if self.wheel_message not in ("odometry", "twist"):
+            raise ConfigError(f"sensor_noise.wheel_message must be 'odometry' or 'twist', got {self.wheel_message!r}")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-compatible dict."""

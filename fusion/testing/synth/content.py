@@ -95,8 +95,8 @@ class ContentSource:
                                      np.random.default_rng([cfg.seed, 7, 0]))
             self.imu = {**self.imu, "gyro": g, "accel": a}
             self.imu_bias = (bg, ba)
-            self.wheel = wheel_odometry(traj, true_times[rigdef.TOPIC_WHEEL], noise,
-                                        np.random.default_rng([cfg.seed, 7, 1]))
+            wheel = rigdef.TOPIC_WHEEL_TWIST if noise.wheel_message == "twist" else rigdef.TOPIC_WHEEL
+            self.wheel = wheel_odometry(traj, true_times[wheel], noise, np.random.default_rng([cfg.seed, 7, 1]))
             self.gnss = gnss_fixes(traj, true_times[rigdef.TOPIC_GNSS], noise, np.random.default_rng([cfg.seed, 7, 2]))
 
     def stamp(self, topic: str, seq: int) -> int:
@@ -164,6 +164,8 @@ class ContentSource:
             p = {k: v[seq] for k, v in self.wheel.items()}
             p["child_frame_id"] = rigdef.BASE_FRAME
             frame = rigdef.WORLD_FRAME
+        elif topic == rigdef.TOPIC_WHEEL_TWIST:
+            p = {"v_base": self.wheel["v_base"][seq], "w_base": self.wheel["w_base"][seq]}
         elif topic == rigdef.TOPIC_GNSS:
             p = {k: v[seq] for k, v in self.gnss.items() if k != "enu_true"}
             frame = rigdef.GNSS_FRAME

@@ -27,7 +27,7 @@ GAP_TOPICS = (rigdef.TOPIC_ODOM, rigdef.TOPIC_IMU, rigdef.TOPIC_TF)
 PHASE_NS = {rigdef.TOPIC_CAM_FRONT: 3_000_000, rigdef.TOPIC_CAM_FRONT_INFO: 3_000_000, rigdef.TOPIC_CAM_LEFT: 7_000_000,
             rigdef.TOPIC_CAM_LEFT_INFO: 7_000_000, rigdef.TOPIC_RADAR: 11_000_000, rigdef.TOPIC_IMU: 500_000,
             rigdef.TOPIC_ODOM: 1_000_000, rigdef.TOPIC_TF: 1_000_000, rigdef.TOPIC_WHEEL: 1_500_000,
-            rigdef.TOPIC_GNSS: 2_500_000}
+            rigdef.TOPIC_GNSS: 2_500_000, rigdef.TOPIC_WHEEL_TWIST: 1_500_000}
 FAULT_CODE = {name: i for i, name in enumerate(FAULT_KINDS)}
 
 
@@ -137,13 +137,17 @@ def log_topics(cfg: SynthConfig) -> dict[str, str]:
         del out[rigdef.TOPIC_ODOM], out[rigdef.TOPIC_TF]
     if cfg.sensor_noise is not None:
         out.update(rigdef.NOISY_TOPIC_TYPES)
+        if cfg.sensor_noise.wheel_message == "twist":  # wheel odometry as a twist (no pose), same slot
+            types = {rigdef.TOPIC_WHEEL_TWIST if t == rigdef.TOPIC_WHEEL else t: v for t, v in out.items()}
+            types[rigdef.TOPIC_WHEEL_TWIST] = "geometry_msgs/msg/TwistStamped"
+            out = types
     return out
 
 
 def log_clock(cfg: SynthConfig) -> dict[str, str]:
     """Topic -> sensor clock of every topic of :func:`log_topics` (wheel odometry and GNSS: ``odom``)."""
     out = rigdef.topic_clock(cfg.extra_cameras)
-    out.update({t: "odom" for t in rigdef.NOISY_TOPIC_TYPES})
+    out.update({t: "odom" for t in (*rigdef.NOISY_TOPIC_TYPES, rigdef.TOPIC_WHEEL_TWIST)})
     return out
 
 
@@ -162,7 +166,8 @@ def topic_true_times(cfg: SynthConfig) -> dict[str, I64]:
              rigdef.TOPIC_ODOM: cfg.odom_rate_hz, rigdef.TOPIC_TF: cfg.odom_rate_hz}
     if cfg.sensor_noise is not None:
         noise = cfg.sensor_noise
-        rates.update({rigdef.TOPIC_WHEEL: noise.wheel_rate_hz, rigdef.TOPIC_GNSS: noise.gnss_rate_hz})
+        wheel = rigdef.TOPIC_WHEEL_TWIST if noise.wheel_message == "twist" else rigdef.TOPIC_WHEEL
+        rates.update({wheel: noise.wheel_rate_hz, rigdef.TOPIC_GNSS: noise.gnss_rate_hz})
     out = {rigdef.TOPIC_TF_STATIC: np.array([t0], dtype=np.int64), rigdef.TOPIC_LIDAR: lidar}
     for topic, rate in rates.items():
         out[topic] = periodic_times(t0, dur, rate, PHASE_NS[topic])
@@ -193,6 +198,6 @@ def build_schedule(cfg: SynthConfig) -> dict[str, TopicTable]:
         elif topic in extra:
             key = [cfg.seed, 5, extra.index(topic)]
         else:
-            key = [cfg.seed, 8, noisy.index(topic)]
+            key = [cfg.seed, 8, 0 if topic == rigdef.TOPIC_WHEEL_TWIST else noisy.index(topic)]
         tables[topic] = build_table(cfg, topic, true_ns, np.random.default_rng(key))
     return tables
