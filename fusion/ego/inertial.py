@@ -22,9 +22,9 @@ from fusion.ego.sources import EgoInputs, EgoTrack
 EXPECTED: dict[str, str] = {
     "imu": "rotation only (gyro integration; heading drifts with the gyro bias); translation not estimated: "
            "LiDAR deskew compensates rotation only, radar Doppler is not compensated (velocity unknown)",
-    "imu+odom": "horizontal drift ≈ 0.6 % of distance, heading within 0.8° after 60 s (synthetic, +0.3 % wheel "
-                "scale error; husky: 0.7 % ATE); grows with the wheels' scale error and slip",
-    "imu+gnss": "≈ 0.1 m ATE and heading within 0.15° (synthetic, GNSS σ 1 m at 10 Hz); bounded by the fixes",
+    "imu+odom": "horizontal drift 0.3–0.6 % of distance, heading within 0.8° after 60 s (synthetic, +0.3 % wheel "
+                "scale error; husky: 0.8 % ATE); grows with the wheels' scale error and slip",
+    "imu+gnss": "0.07–0.16 m ATE and heading within 0.15° (synthetic, GNSS σ 1 m at 10 Hz); bounded by the fixes",
     "imu+odom+gnss": "≈ 0.1 m ATE and heading within 0.2° (synthetic, GNSS σ 1 m at 10 Hz; the wheel scale error "
                      "is estimated); bounded by the fixes",
 }
