@@ -163,3 +163,20 @@ def test_wheel_twist_topic_is_wheel_odometry(tmp_path: Path) -> None:
     assert ds.stream("base").rows()["linear_velocity_mps"].shape == (300, 3)  # stored as a twist stream
     e, rng = _deskew_errors(ds, truth, min_frames=55)
     assert np.percentile(e[rng <= 20.0], 99) <= 0.03  # measured 1.75 cm (defaults: the wheel yaw rate is not used)
+
+
+def test_cli_ego_source(log: tuple[Path, Any], tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    bag, _ = log
+    fusion_cli = [sys.executable, "-m", "fusion"]
+    out = subprocess.run([*fusion_cli, "convert", str(bag), "-o", str(tmp_path / "c.zarr"), "--ego-source",
+                          "gnss+imu", "--json"], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["ego"]["source"] == "imu+gnss"
+    bad = subprocess.run([*fusion_cli, "convert", str(bag), "-o", str(tmp_path / "d.zarr"), "--ego-source", "wheels"],
+                         capture_output=True, text=True, timeout=600)
+    assert bad.returncode == 2 and bad.stderr.strip().splitlines()[-1].startswith("error: --ego-source: unknown source")
+    assert not (tmp_path / "d.zarr").exists()
