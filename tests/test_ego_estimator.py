@@ -150,3 +150,57 @@ def test_rigid_align_recovers_a_planar_motion(yaw: float, tx: float, ty: float, 
     Re, te = rigid_align(pts, dst, dims=2)
     assert np.allclose(Re, R, atol=1e-9) and np.allclose(te[:2], [tx, ty], atol=1e-7)
     assert ate_rmse(pts, dst, dims=2) < 1e-9
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), kind=st.sampled_from([0, 1, 2, 3]))
+def test_measurement_jacobians_match_finite_differences(seed: int, kind: int) -> None:
+    """Each measurement's H (error state, attitude error on the right) equals central differences."""
+    from fusion.ego import kernels as ek
+
+    rng = np.random.default_rng(seed)
+    R = Rotation.random(random_state=seed).as_matrix()
+    p, v = rng.normal(size=3), rng.normal(size=3) * 5
+    bg, w_m = rng.normal(size=3) * 0.01, rng.normal(size=3)
+    R_bi = Rotation.random(random_state=seed + 1).as_matrix()
+    t_ib, t_ia, sk = rng.normal(size=3), rng.normal(size=3), float(rng.normal() * 0.02)
+    z, Rm, mask = np.zeros(3), np.eye(3), np.ones(3, bool)
+
+    def residual(d: np.ndarray) -> np.ndarray:
+        y, _, _ = ek._measure(kind, z, Rm, mask, p + d[0:3], v + d[3:6], R @ ek._exp(d[6:9]), bg + d[12:15],
+                              sk + d[15], w_m, R_bi, t_ib, t_ia)
+        return np.asarray(y)
+
+    _, H, _ = ek._measure(kind, z, Rm, mask, p, v, R, bg, sk, w_m, R_bi, t_ib, t_ia)
+    eps = 1e-6
+    num = np.stack([-(residual(e) - residual(-e)) / (2 * eps) for e in np.eye(16) * eps], axis=1)
+    assert np.abs(num - H).max() < 1e-5  # measured ≤ 4e-8
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 10_000))
+def test_prediction_transition_matches_finite_differences(seed: int) -> None:
+    """The one-step transition Φ of the error state equals differences of the nominal propagation
+    (to first order in dt: the δp ← δθ term of order dt² is left out, ≤ 1e-3 here)."""
+    from fusion.ego import kernels as ek
+
+    rng = np.random.default_rng(seed)
+    R = Rotation.random(random_state=seed).as_matrix()
+    p, v, ba, bg = rng.normal(size=3), rng.normal(size=3) * 5, rng.normal(size=3) * 0.1, rng.normal(size=3) * 0.01
+    w_m, f_m, dt = rng.normal(size=3), rng.normal(size=3) * 3, 0.005
+
+    def step(d: np.ndarray) -> tuple[np.ndarray, ...]:
+        pp, vv, RR = p + d[0:3], v + d[3:6], R @ ek._exp(d[6:9])
+        P, Phi = np.eye(16), np.eye(16)
+        ek._predict(pp, vv, RR, ba + d[9:12], bg + d[12:15], P, Phi, w_m, f_m, dt, np.zeros(5))
+        return pp, vv, RR, Phi
+
+    p0, v0, R0, Phi = step(np.zeros(16))
+    num = np.zeros((15, 15))
+    for j in range(15):
+        e = np.zeros(16)
+        e[j] = 1e-6
+        p1, v1, R1, _ = step(e)
+        num[:, j] = np.concatenate([p1 - p0, v1 - v0, Rotation.from_matrix(R0.T @ R1).as_rotvec(),
+                                    e[9:12], e[12:15]]) / 1e-6
+    assert np.abs(num - Phi[:15, :15]).max() < 1e-3
