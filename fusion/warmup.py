@@ -2,8 +2,9 @@
 
 :func:`warmup` converts a tiny generated log (0.6 s, a small organized LiDAR, two small cameras,
 radar, IMU, odometry) with the demo's settings in a temporary folder, then deskews one
-unorganized sweep through the per-point kernel (logs whose LiDAR gives every point its own time)
-and decodes a few raw Velodyne and Hesai packets (logs that record LiDAR packets).
+unorganized sweep through the per-point kernel (logs whose LiDAR gives every point its own time),
+decodes a few raw Velodyne and Hesai packets (logs that record LiDAR packets) and runs the ego
+estimator on 2 s of synthetic IMU, wheel odometry and GNSS.
 Every kernel is ``cache=True``, so what it compiles is written to numba's cache (next to the
 sources, or the user cache :mod:`fusion._numba_cache` chose) and later processes load it in
 milliseconds. Running it again only loads the cache: it is safe to rerun.
@@ -99,6 +100,26 @@ def _packets() -> None:
     group_by_sweep(np.arange(4, dtype=np.int64), 0, 2, p.xyz, p.intensity, p.channel, p.return_index, p.time_ns)
 
 
+def _ego_estimator() -> None:
+    """The ego estimator's kernels (forward pass, smoother, gyro integration) on 2 s of synthetic
+    IMU + wheel odometry + GNSS (a log without a recorded trajectory runs them)."""
+    from fusion.ego import ImuInput, WheelInput, estimate
+    from fusion.ego import kernels as ek
+    from fusion.ego.geo import fixes_to_enu
+    from fusion.testing.synth.inertial import ego_log
+
+    log = ego_log(seed=0, duration_s=2.0, imu_rate_hz=50.0)
+    imu = ImuInput(log.imu_times_ns, log.gyro, log.accel, log.T_base_imu)
+    w = log.wheel
+    g = log.gnss
+    n = len(log.gnss_times_ns)
+    gnss = fixes_to_enu(log.gnss_times_ns, g["latitude_deg"], g["longitude_deg"], g["altitude_m"], np.zeros(n),
+                        g["covariance"], np.full(n, 2), np.zeros(3))
+    estimate(imu, wheel=WheelInput(log.wheel_times_ns, w["v_base"], w["w_base"]), gnss=gnss)
+    t = np.arange(3, dtype=np.float64)
+    ek.integrate_gyro(t, np.zeros((3, 3)), np.eye(3), np.zeros(3))
+
+
 def warmup() -> WarmupResult:
     """Compile and cache every kernel a conversion uses (safe to rerun; fast when cached)."""
     import os
@@ -108,4 +129,5 @@ def warmup() -> WarmupResult:
         _convert_tiny(Path(tmp))
     _deskew_per_point()
     _packets()
+    _ego_estimator()
     return WarmupResult(time.perf_counter() - t0, os.environ.get("NUMBA_CACHE_DIR") or None)

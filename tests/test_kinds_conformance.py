@@ -206,6 +206,28 @@ class TestGnss(StreamKindConformance):
         np.testing.assert_array_equal(stored["position_covariance_m2"], written.position_covariance.reshape(3, 3))
 
 
+class TestTwist(StreamKindConformance):
+    kind_name = "twist"
+    sensor = "base"  # discovery names a sensor by its cleaned frame: wheel twists are in base_link
+    topic = "/wheel/twist"
+
+    def messages(self, store: Typestore) -> list[tuple[str, str, int, Any]]:
+        T = store.types
+        out = []
+        for k in range(5 * M):
+            stamp, rec = _times(k, NS // 5)
+            tw = T["geometry_msgs/msg/Twist"](linear=T["geometry_msgs/msg/Vector3"](x=1.0 + 0.1 * k, y=0.0, z=0.0),
+                                             angular=T["geometry_msgs/msg/Vector3"](x=0.0, y=0.0, z=0.01 * k))
+            out.append((self.topic, "geometry_msgs/msg/TwistStamped", rec,
+                        T["geometry_msgs/msg/TwistStamped"](header=header(store, stamp, "base_link"), twist=tw)))
+        return sorted(out + TestRawCamera().messages(store), key=lambda m: m[2])
+
+    def check_message(self, stored: Any, written: Any) -> None:
+        lin, ang = written.twist.linear, written.twist.angular
+        np.testing.assert_array_equal(stored["linear_velocity_mps"], [lin.x, lin.y, lin.z])
+        np.testing.assert_array_equal(stored["angular_velocity_radps"], [ang.x, ang.y, ang.z])
+
+
 def test_every_registered_kind_is_complete() -> None:
     """Every kind the registry lists loads and has every member of the protocol."""
     from fusion.testing.kinds import PROTOCOL_MEMBERS

@@ -35,6 +35,7 @@ Examples:
 @click.option("--exclude-topic", "exclude", multiple=True, help="Never convert these topics (repeatable).")
 @click.option("--reference", help="Frame reference, e.g. lidar:lidar_top, camera:front, radar:front, rate:10.")
 @click.option("--deskew", type=click.Choice(["off", "frame", "sweep_end"]), help="LiDAR motion compensation.")
+@click.option("--ego-source", help="Ego trajectory: auto, odom, tf, imu, imu+odom, imu+gnss, imu+odom+gnss.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing store.")
 @click.option("--resume", is_flag=True, help="Finish an interrupted conversion of the same inputs (redone cleanly).")
 @click.option("--each", is_flag=True, help="Convert every bag into its own store under OUTPUT (many logs).")
@@ -55,6 +56,7 @@ def convert(
     exclude: tuple[str, ...],
     reference: str | None,
     deskew: str | None,
+    ego_source: str | None,
     overwrite: bool,
     resume: bool,
     each: bool,
@@ -85,6 +87,10 @@ def convert(
         cfg = replace(cfg, frames=replace(cfg.frames, reference=FrameReference.parse(reference, "--reference")))
     if deskew:
         cfg = replace(cfg, deskew=choice(DESKEW_MODES)(deskew, "--deskew"))
+    if ego_source:
+        from fusion.ego.sources import parse_source
+
+        cfg = replace(cfg, ego=replace(cfg.ego, source=parse_source(ego_source, "--ego-source")))
     validate_config(cfg, "command line")
     options = _storage_options(storage_opts)
     if each:

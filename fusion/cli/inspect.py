@@ -108,6 +108,15 @@ def print_store_summary(summary: dict[str, Any], *, max_warnings: int = 10) -> N
     )
     con.print(f"frames: base {summary.get('base_frame', '-')}, world {summary.get('world_frame', '-')}; "
               f"ego poses: {summary.get('ego_samples', 0)}")  # fmt: skip
+    ego = summary.get("ego") or {}
+    if ego.get("source"):
+        sig = ego.get("position_sigma_m")
+        yaw = ego.get("yaw_sigma_deg")
+        quality = (f"; per-frame 1σ p50/p95: {sig['p50']:.2f}/{sig['p95']:.2f} m, "
+                   f"{yaw['p50']:.2f}/{yaw['p95']:.2f}° heading") if sig and yaw else ""
+        con.print(f"[bold]ego[/bold]: {ego['source']}{quality}")
+        if ego.get("expected_accuracy"):
+            con.print(f"[bold]ego expected accuracy[/bold]: {ego['expected_accuracy']}")
     columns = (Column("sensor", elide=True), Column("kind"), Column("topic", elide=True),
                Column("stored", right=True), Column("frames matched", right=True),
                Column("median |Δt| ms", right=True), Column("max |Δt| ms", right=True),

@@ -107,6 +107,13 @@ def usage_message(exc: click.UsageError) -> str:
     return msg
 
 
+def _quiet_shutdown() -> None:
+    """After Ctrl-C, objects cut off half-way (an event loop zarr was creating, a thread pool) may fail in
+    their finalizers while the interpreter exits; the one line already said what happened, so those
+    "Exception ignored in ..." tracebacks are not printed."""
+    sys.unraisablehook = lambda _unraisable: None
+
+
 def main(argv: list[str] | None = None) -> Any:
     """Entry point: run the CLI, turning deliberate errors into one line."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -116,6 +123,7 @@ def main(argv: list[str] | None = None) -> Any:
         cause = exc.__cause__ or exc.__context__
         message = getattr(cause, "message", None)
         click.echo(message(args) if callable(message) else "interrupted", err=True)
+        _quiet_shutdown()
         sys.exit(130)
     except click.UsageError as exc:
         click.echo(f"error: {usage_message(exc)}", err=True)
@@ -138,6 +146,7 @@ def main(argv: list[str] | None = None) -> Any:
     except KeyboardInterrupt as exc:
         message = getattr(exc, "message", None)
         click.echo(message(args) if callable(message) else "interrupted", err=True)
+        _quiet_shutdown()
         sys.exit(130)
 
 

@@ -71,6 +71,13 @@ def _print_sensors(con: Any, result: Any) -> None:
     """Per sensor: topics, clock offset applied, extrinsic source, stored/skipped (main reason); the reference."""
     if getattr(result, "reference", ""):
         con.print(f"frame reference: {result.reference}")
+    ego = getattr(result, "ego", None) or {}
+    if ego:
+        used = f" from {', '.join(ego['inputs'])}" if ego.get("inputs") else ""
+        con.print(f"ego trajectory: {ego.get('choice', ego.get('source'))}{used}; expected accuracy: "
+                  f"{ego.get('expected_accuracy', '-')}")
+        for note in ego.get("notes", []):
+            con.print(f"  ego: {note}")
     sensors = getattr(result, "sensors", None) or {}
     if not sensors:
         return

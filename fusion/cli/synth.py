@@ -103,6 +103,9 @@ Example:
     metavar="START_S DURATION_S",
     help="Fault: no odometry/IMU/tf in this window.",
 )
+@click.option("--noisy-sensors", is_flag=True,
+              help="IMU with bias and noise, wheel odometry on /wheel/odom and GNSS on /gnss/fix (docs/SYNTH.md).")
+@click.option("--no-odometry", is_flag=True, help="No /odom and no /tf: a log without a recorded trajectory.")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs in the folder.")
 @click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
 def synth(
@@ -129,6 +132,8 @@ def synth(
     out_of_order: int,
     corrupt: int,
     gap: tuple[float, float] | None,
+    noisy_sensors: bool,
+    no_odometry: bool,
     overwrite: bool,
     as_json: bool,
 ) -> None:
@@ -136,7 +141,8 @@ def synth(
 
     The log has a spinning LiDAR with real motion distortion, two cameras (JPEG and raw;
     up to 4 extra JPEG cameras with --extra-cameras),
-    a Doppler radar, an IMU, odometry and tf; the truth (truth.json + truth.npz, see
+    a Doppler radar, an IMU, odometry and tf (--no-odometry: none; --noisy-sensors: a noisy IMU,
+    wheel odometry and GNSS for the ego estimator); the truth (truth.json + truth.npz, see
     docs/SYNTH.md) gives every pose, point, box and message time exactly.
     """
     from fusion.cli.output import SYNTH_FLAGS, in_flags
@@ -173,6 +179,7 @@ def synth(
 def _synth_config(**opt: Any) -> Any:
     """The ``SynthConfig`` of the command-line options (raises ConfigError naming a field)."""
     from fusion.testing.synth import Faults, SynthConfig
+    from fusion.testing.synth.config import SensorNoise
 
     faults = Faults(
         drop_rate=opt["drop_rate"],
@@ -199,4 +206,6 @@ def _synth_config(**opt: Any) -> Any:
         latency_ns=opt["latency"],
         clock_offsets_ns=_parse_offsets(opt["clock_offsets"]),
         faults=faults,
+        sensor_noise=SensorNoise() if opt.get("noisy_sensors") else None,
+        odometry=not opt.get("no_odometry", False),
     )

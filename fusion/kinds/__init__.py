@@ -28,6 +28,7 @@ KINDS: dict[str, tuple[str, str]] = {
     "tf_static": ("fusion.kinds.calibration", "TF_STATIC"),
     "camera_info": ("fusion.kinds.calibration", "CAMERA_INFO"),
     "gnss": ("fusion.kinds.gnss", "KIND"),
+    "twist": ("fusion.kinds.twist", "KIND"),
     "radar_tracks": ("fusion.kinds.decoded", "RADAR_TRACKS"),
 }
 

@@ -20,6 +20,9 @@ Example (``configs/synthetic.yaml``)::
     ego:
       topic: /odom                      # nav_msgs/Odometry, PoseStamped, TransformStamped or /tf
       world_frame: odom
+      source: auto                      # auto | odom | tf | imu | imu+odom | imu+gnss | imu+odom+gnss
+      wheel_yaw_rate_sigma: null        # use the wheel yaw rate with this σ, rad/s (car; not skid steer)
+      rate_hz: 50                       # an estimated trajectory's rate between measurements
     deskew: frame                       # off | frame | sweep_end
     clock:
       estimate: [camera_left]           # sensors whose clock offset is estimated from arrival times
@@ -85,8 +88,11 @@ class EgoConfig:
     """Where the ego trajectory (``T_world_base``) comes from."""
 
     topic: str | None = None  # None: the first odometry topic, else /tf
-    world_frame: str | None = None  # None: the parent frame of the ego messages
+    world_frame: str | None = None  # None: the parent frame of the ego messages (an estimate: odom or enu)
     base_frame: str = "base_link"
+    source: str = "auto"  # auto | odom | tf | imu | imu+odom | imu+gnss | imu+odom+gnss (fusion.ego.sources)
+    wheel_yaw_rate_sigma: float | None = None  # σ of the wheel yaw rate, rad/s (None: not used; skid steer)
+    rate_hz: float = 50.0  # rate of an estimated trajectory between measurements, Hz
 
 
 @dataclass(frozen=True)
@@ -198,7 +204,17 @@ _FRAMES: dict[str, Reader] = {
     "lidar_azimuth_start_deg": number(-360, 360, "degrees"),
     "lidar_direction": choice(get_args(LidarDirection)),
 }
-_EGO: dict[str, Reader] = {"topic": read_optional_str, "world_frame": read_optional_str, "base_frame": read_str}
+def _ego_source(value: object, key: str) -> str:
+    from fusion.ego.sources import parse_source
+
+    return parse_source(value, key)
+
+
+_EGO: dict[str, Reader] = {
+    "topic": read_optional_str, "world_frame": read_optional_str, "base_frame": read_str, "source": _ego_source,
+    "wheel_yaw_rate_sigma": number(0, 10, "rad/s", low_open=True, optional=True),
+    "rate_hz": number(0, 1000, "Hz", low_open=True),
+}  # fmt: skip
 _CLOCK: dict[str, Reader] = {
     "estimate": read_names,
     "apply": read_bool,

@@ -35,6 +35,7 @@ from fusion.pipeline.rigs import check_rig_file, resolve_rig
 from fusion.pipeline.scan import scan
 from fusion.pipeline.sensors import select_sensors
 from fusion.pipeline.spool import Spool
+from fusion.pipeline.streams import EgoTable
 from fusion.pipeline.summary import check_stored, sensor_summary
 from fusion.readers import open_bags
 from fusion.store.sink import EgoColumns, FrameSink, FrameTable, RootAttrs, SensorMatches
@@ -59,6 +60,7 @@ class ConvertResult:
         sensors: Per sensor: kind, topics, stamp source, clock offset applied (ns), extrinsic
             source (``bag tf`` / ``rig file`` / ``identity``), stored, skipped, main skip reason.
         reference: The frame reference and why it was chosen.
+        ego: The ego source (``source``, ``choice``, ``inputs``, ``expected_accuracy``, ``notes``).
     """
 
     store: str
@@ -73,6 +75,7 @@ class ConvertResult:
     lidar: dict[str, dict[str, int]] = field(default_factory=dict)
     sensors: dict[str, dict[str, Any]] = field(default_factory=dict)
     reference: str = ""
+    ego: dict[str, Any] = field(default_factory=dict)
 
     @property
     def mb_per_s(self) -> float:
@@ -281,6 +284,7 @@ def convert(
         lidar={k: asdict(v) for k, v in ex.lidar_stats.items()},
         sensors=sensor_summary(selected, rig, plan, report),
         reference=report.reference_choice or str(plan.reference),
+        ego=dict(report.extra.get("ego", {})),
     )
 
 
@@ -290,9 +294,14 @@ def _write_tables(writer: FrameSink, rig: Rig, plan: ConversionPlan, ex: StreamP
     writer.set_root_attrs(RootAttrs(base_frame=rig.base_frame, world_frame=ego.parent or "odom",
                                     reference=str(plan.reference)))
     writer.write_rig(rig.to_dict())
+    info = report.extra.get("ego", {})
+    report.extra["ego_rows"] = len(ego.times_ns)  # what `fusion validate` checks ego/ against
     writer.write_ego(EgoColumns(ego.times_ns, ego.translation_m, ego.rotation_xyzw, ego.linear_velocity_mps,
                                 ego.angular_velocity_radps,
-                                attrs={"parent": ego.parent, "child": ego.child, "source": ego.topic}))
+                                attrs={"parent": ego.parent, "child": ego.child, "source": ego.topic,
+                                       "estimator": info.get("source", "none"),
+                                       "expected_accuracy": info.get("expected_accuracy", ""),
+                                       **({"enu_origin": info["enu_origin"]} if "enu_origin" in info else {})}))
     if plan.imu is not None and ex.selected.imu is not None:
         kinds.get(ex.selected.imu.kind).write_table(writer, plan.imu)
     kind_of = {c.name: c.kind for c in ex.selected.continuous}
@@ -307,12 +316,27 @@ def _write_tables(writer: FrameSink, rig: Rig, plan: ConversionPlan, ex: StreamP
         else np.zeros((len(frames.time_ns), 2), np.int64)
     )
     writer.write_frames(FrameTable(np.asarray(frames.time_ns, dtype=np.int64), ex.ego_at_frames(), flags, imu_range,
-                                   sensors, imu_stream=plan.imu.name if plan.imu is not None else None))
+                                   sensors, imu_stream=plan.imu.name if plan.imu is not None else None,
+                                   ego_quality=_ego_quality(ego, frames.time_ns),
+                                   ego_source=str(info.get("source", "none"))))
     report.sync_quality = _quality(frames.time_ns, sensors, flags)
     report.extra["frames"] = len(frames.time_ns)
     report.extra["reference"] = str(plan.reference)
     report.extra["lidar"] = {k: vars(v) for k, v in ex.lidar_stats.items()}
     writer.write_report(report.to_dict())
+
+
+def _ego_quality(ego: EgoTable, times: Any) -> np.ndarray:
+    """(F, 2) float32 1σ horizontal position (m) and heading (rad) of the ego pose at each frame time
+    (interpolated; NaN outside the trajectory and for a recorded trajectory)."""
+    t = np.asarray(times, np.int64)
+    out = np.full((len(t), 2), np.nan, np.float32)
+    if ego.position_sigma_m is None or ego.yaw_sigma_rad is None or len(ego.times_ns) < 2:
+        return out
+    inside = (t >= ego.times_ns[0]) & (t <= ego.times_ns[-1])
+    for i, sig in enumerate((ego.position_sigma_m, ego.yaw_sigma_rad)):
+        out[inside, i] = np.interp(t[inside], ego.times_ns, sig)
+    return out
 
 
 def _quality(times: Any, sensors: dict[str, SensorMatches], flags: np.ndarray) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from fusion import kinds
 from fusion.errors import ConfigError, SyncError
 from fusion.pipeline.clocks import apply_to_table, decide_offsets, stream_clocks, warn_unmatched
 from fusion.pipeline.config import ConvertConfig
+from fusion.pipeline.ego import build_ego_source
 from fusion.pipeline.report import REASON_ZERO_STAMP, ReportBuilder
 from fusion.pipeline.scan import Scan
 from fusion.pipeline.sensors import SelectedSensors
@@ -151,8 +152,9 @@ def _sort_unique(
 def build_ego(scan: Scan, offset_ns: int, topic: str | None, report: ReportBuilder) -> EgoTable:
     """Sort, de-duplicate and complete the ego trajectory (twist by finite differences if absent).
 
-    With fewer than two poses the trajectory is empty: frames are flagged, LiDAR is not
-    deskewed and radar Doppler is not compensated (the report says so).
+    With fewer than two poses the trajectory is empty (then :mod:`fusion.pipeline.ego` estimates
+    one from the IMU when it can, or warns that frames are flagged, LiDAR is not deskewed and
+    radar Doppler is not compensated).
     """
     poses = scan.poses
     from_odometry = len(poses) > 0 and scan.pose_topics == {topic} and topic != "/tf"
@@ -160,11 +162,7 @@ def build_ego(scan: Scan, offset_ns: int, topic: str | None, report: ReportBuild
     keep = _sort_unique(stamps, poses["index"], topic or "", poses["record_ns"], report, count_topic=from_odometry)
     if not from_odometry and topic in report.topics:
         report.stored(topic, report.topics[topic].in_bag - sum(report.topics[topic].skipped.values()))
-    if len(keep) < 2:
-        report.warn(
-            f"no usable ego trajectory ({len(keep)} pose(s) on {topic or 'no ego topic'}): LiDAR is not deskewed, "
-            "radar Doppler is not compensated and every frame is flagged (set ego.topic in the config)"
-        )
+    if len(keep) < 2:  # fusion.pipeline.ego estimates one, or warns
         z3 = np.zeros((0, 3))
         return EgoTable(np.zeros(0, np.int64), z3, np.zeros((0, 4)), z3, z3, "odom", "base_link", topic or "")
     times = stamps[keep] + np.int64(offset_ns)
@@ -313,6 +311,7 @@ def make_plan(
     samples = [t for c in selected.continuous
                if (t := build_samples(scan, c.name, c.topic, offsets.get(c.name, selected.offset_ns(rig, c.name)),
                                       report)) is not None]
+    ego = build_ego_source(cfg, scan, selected, rig, ego, imu, samples, report)
     spec = FrameSpec(
         reference=reference,
         reference_time=cfg.frames.reference_time,

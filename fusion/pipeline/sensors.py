@@ -66,6 +66,8 @@ class SelectedSensors:
     calibration_topics: list[str]
     continuous: list[SelectedSensor] = field(default_factory=list)
     """Continuous streams besides ``imu`` (the frame IMU): GNSS, further IMUs; stored at full rate."""
+    ego_kind: str | None = None
+    """Stream kind of ``ego_topic`` (``odometry`` or ``tf``)."""
 
     def offset_ns(self, rig: Rig, name: str) -> int:
         """The rig's time offset of a sensor (0 when the rig does not know it)."""
@@ -183,6 +185,7 @@ def select_sensors(source: BagSource, cfg: ConvertConfig, report: ReportBuilder)
         decode_options=options,
         calibration_topics=sorted(calib),
         continuous=continuous,
+        ego_kind=topics[ego_topic].kind if ego_topic is not None else None,
     )
 
 

@@ -77,7 +77,9 @@ class EgoTable:
         translation_m: (K, 3); rotation_xyzw: (K, 4) x, y, z, w.
         linear_velocity_mps / angular_velocity_radps: (K, 3) in base_link.
         parent / child: world and base frame names.
-        topic: Source topic.
+        topic: Source topic (an estimate: its source name, e.g. ``imu+gnss``).
+        position_sigma_m / yaw_sigma_rad: (K,) 1σ horizontal position (m) and heading (rad) of an
+            estimated trajectory; None for a recorded one.
     """
 
     times_ns: I64
@@ -88,6 +90,8 @@ class EgoTable:
     parent: str
     child: str
     topic: str
+    position_sigma_m: F64 | None = None
+    yaw_sigma_rad: F64 | None = None
 
 
 @dataclass

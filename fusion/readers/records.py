@@ -263,6 +263,19 @@ class GnssFix:
 
 
 @dataclass(frozen=True, slots=True)
+class TwistSample:
+    """``geometry_msgs/TwistStamped`` / ``TwistWithCovarianceStamped`` (wheel odometry as a twist).
+
+    Attributes:
+        linear_velocity_mps / angular_velocity_radps: (3,) float64 in ``meta.frame_id``.
+    """
+
+    meta: MessageMeta
+    linear_velocity_mps: F64
+    angular_velocity_radps: F64
+
+
+@dataclass(frozen=True, slots=True)
 class CameraInfoRecord:
     """``sensor_msgs/CameraInfo``: intrinsics as the bag carries them.
 
@@ -301,6 +314,7 @@ Record = (
     | PoseSample
     | TransformBatch
     | GnssFix
+    | TwistSample
     | CameraInfoRecord
     | OtherMessage
 )

@@ -211,12 +211,14 @@ def report_problems(st: StoreState, report: dict[str, Any]) -> list[str]:
     out: list[str] = []
     counts = report.get("counts")
     k = int(st.ego["time_ns"].shape[0])
+    rows = report.get("ego_rows")
+    if rows is not None and _int(rows) != k:
+        out.append(f"ego/time_ns: {k} ego poses stored but the report says {rows} were written")
     if isinstance(counts, dict):
         for name, n in sorted(counts.items()):
             if name == lay.EGO and name not in st.streams:
-                if _int(n) != k:
-                    out.append(f"ego/time_ns: {k} ego poses stored but the report counts {n}")
-            elif name in st.streams and _int(n) != st.streams[name].count:
+                continue  # ego messages read (odometry, tf, twist) are not ego rows: an estimate has its own rate
+            if name in st.streams and _int(n) != st.streams[name].count:
                 out.append(f"streams/{name}: {st.streams[name].count} messages stored but the report counts {n}")
             elif name not in st.streams and _int(n):
                 out.append(f"report: counts {n} message(s) of {name!r} but there is no stream streams/{name}")

@@ -53,6 +53,14 @@ class Frame:
         return np.array(self._state.ego_T_world_base[self.index])
 
     @property
+    def ego_quality(self) -> dict[str, Any]:
+        """How good :attr:`ego_pose` is: ``source`` (``odom``, ``imu+gnss``, ...), 1σ
+        ``position_sigma_m`` (horizontal) and ``yaw_sigma_rad`` (NaN for a recorded trajectory)."""
+        q = self._state.ego_quality[self.index]
+        return {"source": str(self._state.frames_attrs.get("ego_source", "")),
+                "position_sigma_m": float(q[0]), "yaw_sigma_rad": float(q[1])}
+
+    @property
     def flags(self) -> int:
         """Frame flag bits (bit 0: ego gap)."""
         return int(self._state.flags[self.index])

@@ -12,6 +12,19 @@ from fusion.store.guard import ADVICE
 from fusion.store.state import StoreState, check_root, open_root
 
 
+def _ego_summary(st: StoreState) -> dict[str, Any]:
+    """The ego source, its expected accuracy and the per-frame 1σ (p50 / p95 / max) of an estimate."""
+    attrs = dict(st.root["ego"].attrs) if "ego" in st.root else {}
+    out: dict[str, Any] = {"source": st.frames_attrs.get("ego_source", attrs.get("estimator", attrs.get("source", ""))),
+                           "expected_accuracy": attrs.get("expected_accuracy", "")}
+    q = np.asarray(st.ego_quality, np.float64)
+    for i, name in enumerate(("position_sigma_m", "yaw_sigma_deg")):
+        v = q[:, i][np.isfinite(q[:, i])] * (180 / np.pi if i else 1.0)
+        if v.size:
+            out[name] = {"p50": float(np.median(v)), "p95": float(np.percentile(v, 95)), "max": float(v.max())}
+    return out
+
+
 def inspect_store(url: Any, **storage_options: Any) -> dict[str, Any]:
     """Summarise a store without reading any point or image data.
 
@@ -73,6 +86,7 @@ def inspect_store(url: Any, **storage_options: Any) -> dict[str, Any]:
         "frame_rate_hz": (f - 1) / duration if duration > 0 else None,
         "sensors": sensors,
         "ego_samples": int(st.ego["time_ns"].shape[0]),
+        "ego": _ego_summary(st),
         "sync": report.get("sync", report.get("sync_quality")),
         "report_counts": report.get("counts"),
         "warnings": list(report.get("warnings") or []),

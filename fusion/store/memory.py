@@ -156,6 +156,8 @@ class MemorySink:
         self.tables[f"{lay.FRAMES}/ego_T_world_base"] = np.asarray(frames.ego_T_world_base, np.float64)
         self.tables[f"{lay.FRAMES}/flags"] = np.asarray(frames.flags, np.uint32)
         self.tables[f"{lay.FRAMES}/imu_range"] = np.asarray(frames.imu_range, np.int64)
+        if frames.ego_quality is not None:
+            self.tables[f"{lay.FRAMES}/ego_quality"] = np.asarray(frames.ego_quality, np.float32)
         for name, m in frames.sensors.items():
             for col in ("index", "dt_ns", "valid"):
                 self.tables[f"{lay.FRAMES}/sensors/{name}/{col}"] = np.asarray(getattr(m, col))

@@ -150,6 +150,9 @@ class FrameTable:
         imu_range: (F, 2) int64 rows ``[start, stop)`` of ``imu_stream`` since the previous frame.
         sensors: Sensor name -> its matches.
         imu_stream: Name of the stream ``imu_range`` indexes (None: the only continuous-rate stream, if any).
+        ego_quality: (F, 2) float32 1σ of an estimated ego pose at each frame: horizontal position (m),
+            heading (rad); NaN where unknown or recorded (None: no column).
+        ego_source: The ego source (``odom``, ``tf``, ``imu+gnss``, ..., ``none``).
     """
 
     time_ns: npt.NDArray[np.int64]
@@ -158,6 +161,8 @@ class FrameTable:
     imu_range: npt.NDArray[np.int64]
     sensors: Mapping[str, SensorMatches]
     imu_stream: str | None = None
+    ego_quality: npt.NDArray[np.float32] | None = None
+    ego_source: str = ""
 
 
 W = TypeVar("W")

@@ -89,6 +89,7 @@ class StoreState:
         self.ego_T_world_base = _read(root, "frames/ego_T_world_base", np.zeros((f, 4, 4)), self.damage)
         self.flags = _read(root, "frames/flags", np.zeros(f, np.uint32), self.damage)
         self.imu_range = _read(root, "frames/imu_range", np.zeros((f, 2), np.int64), self.damage)
+        self.ego_quality = _read(root, "frames/ego_quality", np.full((f, 2), np.nan, np.float32), self.damage)
         self.streams: dict[str, StreamState] = {}
         sg = _group(root, lay.STREAMS, self.damage)
         if sg is not None:

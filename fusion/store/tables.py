@@ -89,6 +89,8 @@ def write_frames_group(
     imu_range: Any,
     sensors: dict[str, tuple[Any, Any, Any]],
     imu_stream: str | None,
+    ego_quality: Any = None,
+    ego_source: str = "",
 ) -> None:
     """Write ``frames/`` and ``frames/sensors/<name>/{index, dt_ns, valid}``.
 
@@ -100,6 +102,8 @@ def write_frames_group(
         imu_range: (F, 2) int64 [start, stop) rows of ``imu_stream`` since the previous frame.
         sensors: name → (index (F,) int64, −1 = missing; dt_ns (F,) int64; valid (F,) bool).
         imu_stream: Name of the IMU stream ``imu_range`` refers to (``None``: no IMU).
+        ego_quality: (F, 2) float32 1σ horizontal position (m) and heading (rad) of an estimated ego
+            pose, or None (no column). ego_source: the ego source (group attribute, "" to omit).
 
     Raises:
         StoreError: on a shape mismatch or non-increasing times.
@@ -108,13 +112,19 @@ def write_frames_group(
     f = t.shape[0]
     flag_bits = {str(k): v for k, v in FLAG_NAMES.items()}
     batch = NodeBatch(root.store, overwrite=True)  # replaces a frame table written before
-    group = batch.group(root, lay.FRAMES, {"count": f, "imu_stream": imu_stream, "flag_bits": flag_bits})
-    columns = _declare(batch, group, {
+    attrs: dict[str, Any] = {"count": f, "imu_stream": imu_stream, "flag_bits": flag_bits}
+    if ego_source:
+        attrs["ego_source"] = ego_source
+    group = batch.group(root, lay.FRAMES, attrs)
+    cols: dict[str, Any] = {
         "time_ns": (t, lay.FRAME, 0),
         "ego_T_world_base": (_shaped("frames/ego_T_world_base", ego_T_world_base, np.float64, (f, 4, 4)), lay.FRAME, 0),
         "flags": (_shaped("frames/flags", flags, np.uint32, (f,)), lay.FRAME, 0),
         "imu_range": (_shaped("frames/imu_range", imu_range, np.int64, (f, 2)), lay.FRAME, 0),
-    })  # fmt: skip
+    }  # fmt: skip
+    if ego_quality is not None:
+        cols["ego_quality"] = (_shaped("frames/ego_quality", ego_quality, np.float32, (f, 2)), lay.FRAME, np.nan)
+    columns = _declare(batch, group, cols)
     sensor_root = batch.group(group, "sensors")
     for name, (index, dt_ns, valid) in sensors.items():
         columns += _declare(batch, batch.group(sensor_root, name), {

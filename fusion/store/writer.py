@@ -208,7 +208,7 @@ class StoreWriter:
             imu_stream = cont[0] if len(cont) == 1 else None
         sensors = {k: (m.index, m.dt_ns, m.valid) for k, m in frames.sensors.items()}
         write_frames_group(self.root, frames.time_ns, frames.ego_T_world_base, frames.flags, frames.imu_range,
-                           sensors, imu_stream)
+                           sensors, imu_stream, frames.ego_quality, frames.ego_source)
 
     def write_report(self, report: Attrs) -> None:
         """Store the conversion report as a ``report (B,) uint8`` JSON blob (UTF-8)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from fusion.errors import ConfigError
@@ -23,7 +23,8 @@ MAX_EXTRA_CAMERAS = 4
 """``camera_right``, ``camera_rear``, ``camera_front_left``, ``camera_front_right`` (in that order)."""
 EXTRA_CAMERA_NAMES: tuple[str, ...] = ("camera_right", "camera_rear", "camera_front_left", "camera_front_right")
 BASE_CLOCKS: tuple[str, ...] = ("lidar_top", "camera_front", "camera_left", "radar_front", "imu", "odom")
-_OMIT_WHEN_DEFAULT: tuple[str, ...] = ("extra_cameras", "extra_camera_rate_hz", "lidar_publish", "sensor_latency_ns")
+_OMIT_WHEN_DEFAULT: tuple[str, ...] = ("extra_cameras", "extra_camera_rate_hz", "lidar_publish", "sensor_latency_ns",
+                                        "sensor_noise", "odometry")
 """Fields left out of :meth:`SynthConfig.to_dict` at their default (default logs' truth.json is unchanged)."""
 
 DEFAULT_START_TIME_NS = 1_700_000_000_000_000_000
@@ -111,6 +112,44 @@ class Faults:
 
 
 @dataclass(frozen=True)
+class SensorNoise:
+    """Noise of the proprioceptive sensors (all SI; see :mod:`fusion.testing.synth.inertial`)."""
+
+    gyro_noise_density: float = 2e-4  # rad/s/√Hz
+    accel_noise_density: float = 4e-3  # m/s²/√Hz
+    gyro_bias_radps: float = 0.002  # per-axis bias drawn uniformly in ±this
+    accel_bias_mps2: float = 0.05
+    wheel_rate_hz: float = 50.0
+    wheel_scale_error: float = 0.003
+    wheel_speed_sigma: float = 0.02
+    wheel_yaw_rate_sigma: float = 0.005
+    gnss_rate_hz: float = 10.0
+    gnss_sigma_m: float = 1.0
+    gnss_vertical_sigma_m: float = 1.5
+    gnss_datum: tuple[float, float, float] = (48.137154, 11.576124, 520.0)  # lat deg, lon deg, alt m
+    t_base_antenna: tuple[float, float, float] = (0.0, 0.0, 1.6)
+    wheel_message: str = "odometry"  # odometry: Odometry on /wheel/odom; twist: TwistStamped on /wheel/twist
+
+    def __post_init__(self) -> None:
+        if self.wheel_message not in ("odometry", "twist"):
+            raise ConfigError(f"sensor_noise.wheel_message must be 'odometry' or 'twist', got {self.wheel_message!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-compatible dict."""
+        d = asdict(self)
+        d["gnss_datum"], d["t_base_antenna"] = list(self.gnss_datum), list(self.t_base_antenna)
+        return d
+
+
+    @staticmethod
+    def from_dict(data: Mapping[str, Any]) -> SensorNoise:
+        """Inverse of :meth:`to_dict`."""
+        d = dict(data)
+        d["gnss_datum"], d["t_base_antenna"] = tuple(d["gnss_datum"]), tuple(d["t_base_antenna"])
+        return SensorNoise(**d)
+
+
+@dataclass(frozen=True)
 class SynthConfig:
     """Everything that defines one synthetic log (deterministic by ``seed``).
 
@@ -141,6 +180,10 @@ class SynthConfig:
             lidar_top, camera_front, camera_left, radar_front, imu, odom, plus the enabled
             extra cameras.
         faults: deliberate damage.
+        sensor_noise: None (the default: exact IMU, no wheel odometry, no GNSS) or the noise model of
+            a noisy IMU (bias + white noise) plus ``/wheel/odom`` and ``/gnss/fix`` (see
+            :mod:`fusion.testing.synth.inertial`).
+        odometry: False: no ``/odom`` and no ``/tf`` (a log without a recorded trajectory).
         n_static_boxes, n_moving_objects: world content.
         start_time_ns: true time of the log start, int64 ns.
     """
@@ -170,6 +213,8 @@ class SynthConfig:
     sensor_latency_ns: tuple[tuple[str, int, int], ...] = ()
     clock_offsets_ns: Mapping[str, int] = field(default_factory=dict)
     faults: Faults = field(default_factory=Faults)
+    sensor_noise: SensorNoise | None = None
+    odometry: bool = True
     n_static_boxes: int = 12
     n_moving_objects: int = 4
     start_time_ns: int = DEFAULT_START_TIME_NS
@@ -219,6 +264,8 @@ class SynthConfig:
         if unknown:
             raise ConfigError(f"clock_offsets_ns: unknown sensor(s) {unknown}; use {sorted(known)}")
         object.__setattr__(self, "clock_offsets_ns", FrozenOffsets(offsets))
+        if self.sensor_noise is not None and not isinstance(self.sensor_noise, SensorNoise):
+            raise ConfigError(f"sensor_noise must be a SensorNoise or None, got {type(self.sensor_noise).__name__}")
         if not isinstance(self.faults, Faults):
             raise ConfigError(f"faults must be a Faults instance, got {type(self.faults).__name__}")
         for name in ("n_static_boxes", "n_moving_objects"):
@@ -260,6 +307,8 @@ class SynthConfig:
         faults["gap"] = list(self.faults.gap) if self.faults.gap else None
         faults["topics"] = list(self.faults.topics)
         out["faults"] = faults
+        if self.sensor_noise is not None:
+            out["sensor_noise"] = self.sensor_noise.to_dict()
         return out
 
     @staticmethod
@@ -272,4 +321,6 @@ class SynthConfig:
         f["topics"] = tuple(f.get("topics", ()))
         d["latency_ns"] = tuple(d.get("latency_ns", (2_000_000, 30_000_000)))
         d["sensor_latency_ns"] = tuple(tuple(x) for x in d.get("sensor_latency_ns", ()))
+        if d.get("sensor_noise") is not None:
+            d["sensor_noise"] = SensorNoise.from_dict(d["sensor_noise"])
         return SynthConfig(**d, faults=Faults(**f))

@@ -21,7 +21,7 @@ from fusion.testing.synth.messages import Content
 from fusion.testing.synth.radar import FIELDS as RADAR_FIELDS
 from fusion.testing.synth.radar import POINT_STEP as RADAR_STEP
 from fusion.testing.synth.radar import RadarScan, encode_scan, simulate_scan
-from fusion.testing.synth.schedule import lidar_sweep_starts
+from fusion.testing.synth.schedule import lidar_sweep_starts, log_clock, log_topics
 from fusion.testing.synth.trajectory import AnalyticTrajectory
 from fusion.testing.synth.world import World
 
@@ -73,8 +73,8 @@ class ContentSource:
         self.scans: dict[int, RadarScan] = {}
         W, H = cfg.image_width, cfg.image_height
         self.sensors = rigdef.sensors(cfg.extra_cameras)
-        self.topic_types = rigdef.topic_types(cfg.extra_cameras)
-        self.topic_clock = rigdef.topic_clock(cfg.extra_cameras)
+        self.topic_types = log_topics(cfg)
+        self.topic_clock = log_clock(cfg)
         cam_topics = rigdef.camera_topics(cfg.extra_cameras)
         self.image_topics = {image: n for n, (image, _) in cam_topics.items()}
         self.info_topics = {info: n for n, (_, info) in cam_topics.items()}
@@ -82,8 +82,22 @@ class ContentSource:
         self.renderers = {n: CameraRenderer(c["K"], c["D"], W, H, self.sensors[n].T_base_sensor)
                           for n, c in self.cams.items()}
         self.imu = imu_samples(traj, true_times[rigdef.TOPIC_IMU])
-        self.odom = odom_samples(traj, true_times[rigdef.TOPIC_ODOM])
-        self.tf = odom_samples(traj, true_times[rigdef.TOPIC_TF])
+        self.odom = odom_samples(traj, true_times[rigdef.TOPIC_ODOM]) if cfg.odometry else {}
+        self.tf = odom_samples(traj, true_times[rigdef.TOPIC_TF]) if cfg.odometry else {}
+        self.imu_bias: tuple[F64, F64] | None = None
+        self.wheel: dict[str, F64] = {}
+        self.gnss: dict[str, F64] = {}
+        noise = cfg.sensor_noise
+        if noise is not None:  # noisy IMU, wheel odometry, GNSS (own random streams)
+            from fusion.testing.synth.inertial import gnss_fixes, noisy_imu, wheel_odometry
+
+            g, a, bg, ba = noisy_imu(self.imu["gyro"], self.imu["accel"], cfg.imu_rate_hz, noise,
+                                     np.random.default_rng([cfg.seed, 7, 0]))
+            self.imu = {**self.imu, "gyro": g, "accel": a}
+            self.imu_bias = (bg, ba)
+            wheel = rigdef.TOPIC_WHEEL_TWIST if noise.wheel_message == "twist" else rigdef.TOPIC_WHEEL
+            self.wheel = wheel_odometry(traj, true_times[wheel], noise, np.random.default_rng([cfg.seed, 7, 1]))
+            self.gnss = gnss_fixes(traj, true_times[rigdef.TOPIC_GNSS], noise, np.random.default_rng([cfg.seed, 7, 2]))
 
     def stamp(self, topic: str, seq: int) -> int:
         """Header stamp (hardware clock) of message ``seq`` of ``topic``."""
@@ -146,9 +160,23 @@ class ContentSource:
         elif topic == rigdef.TOPIC_TF:
             p = {"transforms": [(rigdef.WORLD_FRAME, rigdef.BASE_FRAME, self.tf["t"][seq], self.tf["quat_xyzw"][seq])]}
             frame = rigdef.WORLD_FRAME
+        elif topic == rigdef.TOPIC_WHEEL:
+            p = {k: v[seq] for k, v in self.wheel.items()}
+            p["child_frame_id"] = rigdef.BASE_FRAME
+            frame = rigdef.WORLD_FRAME
+        elif topic == rigdef.TOPIC_WHEEL_TWIST:
+            p = {"v_base": self.wheel["v_base"][seq], "w_base": self.wheel["w_base"][seq]}
+        elif topic == rigdef.TOPIC_GNSS:
+            p = {k: v[seq] for k, v in self.gnss.items() if k != "enu_true"}
+            frame = rigdef.GNSS_FRAME
         elif topic == rigdef.TOPIC_TF_STATIC:
+            edges = rigdef.static_transforms(self.cfg.extra_cameras)
+            if self.cfg.sensor_noise is not None:  # the GNSS antenna
+                T = np.eye(4)
+                T[:3, 3] = self.cfg.sensor_noise.t_base_antenna
+                edges.append((rigdef.BASE_FRAME, rigdef.GNSS_FRAME, T))
             p = {"transforms": [(parent, child, T[:3, 3], Rotation.from_matrix(T[:3, :3]).as_quat())
-                                for parent, child, T in rigdef.static_transforms(self.cfg.extra_cameras)]}
+                                for parent, child, T in edges]}
         else:  # pragma: no cover - programming error
             raise ValueError(topic)
         return Content(msgtype, stamp, frame, seq, p)

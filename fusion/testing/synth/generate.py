@@ -26,7 +26,7 @@ from fusion.testing.synth import rig as rigdef
 from fusion.testing.synth.config import FAULT_KINDS, SynthConfig
 from fusion.testing.synth.content import ContentSource
 from fusion.testing.synth.messages import ROS1, ROS2, corrupt_content, serialize, truncate, typestore
-from fusion.testing.synth.schedule import FAULT_CODE, TopicTable, build_schedule
+from fusion.testing.synth.schedule import FAULT_CODE, TopicTable, build_schedule, log_topics
 from fusion.testing.synth.trajectory import AnalyticTrajectory, TrajectoryParams
 from fusion.testing.synth.truth import FORMAT_VERSION, TRUTH_JSON, TRUTH_NPZ
 from fusion.testing.synth.truth_io import truth_arrays, write_npz
@@ -140,7 +140,7 @@ def generate(cfg: SynthConfig, out_dir: str | Path, formats: Sequence[str] = ("b
     true_times = {t: _unique_by_seq(tab) for t, tab in tables.items()}
     src = ContentSource(cfg, traj, world, true_times)
     plan = _write_plan(tables)
-    writers = _Writers(out_dir, formats, rigdef.topic_types(cfg.extra_cameras))
+    writers = _Writers(out_dir, formats, log_topics(cfg))
     pending: dict[tuple[str, int], tuple[dict[str, bytes], int]] = {}
     remaining = {(t, int(s)): int(n) for t, tab in tables.items()
                  for s, n in zip(*np.unique(tab.seq[tab.index >= 0], return_counts=True))}
@@ -217,7 +217,7 @@ def _save_truth(out_dir: Path, cfg: SynthConfig, params: TrajectoryParams, world
         "rig": rigdef.rig_dict(cfg.image_width, cfg.image_height, dict(cfg.clock_offsets_ns), cfg.extra_cameras),
         "trajectory": params.to_dict(),
         "world": world.to_dict(),  # type: ignore[attr-defined]
-        "topics": rigdef.topic_types(cfg.extra_cameras),
+        "topics": log_topics(cfg),
         "topic_list": list(tables),
         "fault_kinds": list(FAULT_KINDS),
         "counts": counts,
@@ -225,6 +225,8 @@ def _save_truth(out_dir: Path, cfg: SynthConfig, params: TrajectoryParams, world
         "lidar_time_convention": cfg.lidar_time_convention,
         "frames": {"world": rigdef.WORLD_FRAME, "base": rigdef.BASE_FRAME},
     }
+    if src.imu_bias is not None:  # the drawn IMU biases (truth of the ego estimator)
+        meta["imu_bias"] = {"gyro_radps": src.imu_bias[0].tolist(), "accel_mps2": src.imu_bias[1].tolist()}
     path = out_dir / TRUTH_JSON
     path.write_text(json.dumps(meta, indent=1))
     return path

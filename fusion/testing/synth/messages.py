@@ -138,6 +138,16 @@ def build(version: str, c: Content) -> Any:
             header=header, child_frame_id=p["child_frame_id"],
             pose=T["geometry_msgs/msg/PoseWithCovariance"](pose=pose, covariance=np.zeros(36)),
             twist=T["geometry_msgs/msg/TwistWithCovariance"](twist=twist, covariance=np.zeros(36)))
+    if c.msgtype == "geometry_msgs/msg/TwistStamped":
+        twist = ts.types["geometry_msgs/msg/Twist"](linear=_vec3(ts, p["v_base"]), angular=_vec3(ts, p["w_base"]))
+        return ts.types["geometry_msgs/msg/TwistStamped"](header=header, twist=twist)
+    if c.msgtype == "sensor_msgs/msg/NavSatFix":
+        T = ts.types
+        status = T["sensor_msgs/msg/NavSatStatus"](status=0, service=1)
+        return T["sensor_msgs/msg/NavSatFix"](
+            header=header, status=status, latitude=float(p["latitude_deg"]), longitude=float(p["longitude_deg"]),
+            altitude=float(p["altitude_m"]), position_covariance=np.asarray(p["covariance"], np.float64),
+            position_covariance_type=2)
     raise ValueError(f"unsupported message type {c.msgtype}")  # pragma: no cover - programming error
 
 

@@ -169,6 +169,12 @@ TOPIC_IMU = "/imu/data"
 TOPIC_ODOM = "/odom"
 TOPIC_TF = "/tf"
 TOPIC_TF_STATIC = "/tf_static"
+TOPIC_WHEEL = "/wheel/odom"
+TOPIC_GNSS = "/gnss/fix"
+TOPIC_WHEEL_TWIST = "/wheel/twist"
+GNSS_FRAME = "gnss"
+NOISY_TOPIC_TYPES: dict[str, str] = {TOPIC_WHEEL: "nav_msgs/msg/Odometry", TOPIC_GNSS: "sensor_msgs/msg/NavSatFix"}
+"""Topics of a log with ``SynthConfig.sensor_noise`` (wheel odometry and GNSS, both on the ``odom`` clock)."""
 
 TOPIC_TYPES: dict[str, str] = {
     TOPIC_LIDAR: "sensor_msgs/msg/PointCloud2",

@@ -26,7 +26,8 @@ I64 = NDArray[np.int64]
 GAP_TOPICS = (rigdef.TOPIC_ODOM, rigdef.TOPIC_IMU, rigdef.TOPIC_TF)
 PHASE_NS = {rigdef.TOPIC_CAM_FRONT: 3_000_000, rigdef.TOPIC_CAM_FRONT_INFO: 3_000_000, rigdef.TOPIC_CAM_LEFT: 7_000_000,
             rigdef.TOPIC_CAM_LEFT_INFO: 7_000_000, rigdef.TOPIC_RADAR: 11_000_000, rigdef.TOPIC_IMU: 500_000,
-            rigdef.TOPIC_ODOM: 1_000_000, rigdef.TOPIC_TF: 1_000_000}
+            rigdef.TOPIC_ODOM: 1_000_000, rigdef.TOPIC_TF: 1_000_000, rigdef.TOPIC_WHEEL: 1_500_000,
+            rigdef.TOPIC_GNSS: 2_500_000, rigdef.TOPIC_WHEEL_TWIST: 1_500_000}
 FAULT_CODE = {name: i for i, name in enumerate(FAULT_KINDS)}
 
 
@@ -72,7 +73,7 @@ def build_table(cfg: SynthConfig, topic: str, true_ns: I64, rng: np.random.Gener
     """Stamps, record times and faults of one topic's messages (``true_ns`` in seq order)."""
     n = true_ns.size
     f = cfg.faults
-    clock = rigdef.topic_clock(cfg.extra_cameras)[topic]
+    clock = log_clock(cfg)[topic]
     lo, hi = cfg.latency_of(clock)
     base = true_ns
     if topic == rigdef.TOPIC_LIDAR and cfg.lidar_publish == "sweep_end":  # published after its last point
@@ -127,6 +128,29 @@ def build_table(cfg: SynthConfig, topic: str, true_ns: I64, rng: np.random.Gener
     return TopicTable(topic, seq, index, true_ns[seq], stamp[seq], row_rec, row_fault)
 
 
+def log_topics(cfg: SynthConfig) -> dict[str, str]:
+    """Every topic of the log ``cfg`` describes and its type: the base topics (without ``/odom`` and
+    ``/tf`` when ``cfg.odometry`` is False), the extra cameras', then wheel odometry and GNSS when
+    ``cfg.sensor_noise`` is set."""
+    out = rigdef.topic_types(cfg.extra_cameras)
+    if not cfg.odometry:
+        del out[rigdef.TOPIC_ODOM], out[rigdef.TOPIC_TF]
+    if cfg.sensor_noise is not None:
+        out.update(rigdef.NOISY_TOPIC_TYPES)
+        if cfg.sensor_noise.wheel_message == "twist":  # wheel odometry as a twist (no pose), same slot
+            types = {rigdef.TOPIC_WHEEL_TWIST if t == rigdef.TOPIC_WHEEL else t: v for t, v in out.items()}
+            types[rigdef.TOPIC_WHEEL_TWIST] = "geometry_msgs/msg/TwistStamped"
+            out = types
+    return out
+
+
+def log_clock(cfg: SynthConfig) -> dict[str, str]:
+    """Topic -> sensor clock of every topic of :func:`log_topics` (wheel odometry and GNSS: ``odom``)."""
+    out = rigdef.topic_clock(cfg.extra_cameras)
+    out.update({t: "odom" for t in (*rigdef.NOISY_TOPIC_TYPES, rigdef.TOPIC_WHEEL_TWIST)})
+    return out
+
+
 def topic_true_times(cfg: SynthConfig) -> dict[str, I64]:
     """True time (the instant the header stamp represents) of every message, per topic, seq order."""
     from fusion.testing.synth.lidar import sweep_stamp_true_ns
@@ -140,12 +164,16 @@ def topic_true_times(cfg: SynthConfig) -> dict[str, I64]:
              rigdef.TOPIC_CAM_LEFT: cfg.cam_left_rate_hz, rigdef.TOPIC_CAM_LEFT_INFO: cfg.cam_left_rate_hz,
              rigdef.TOPIC_RADAR: cfg.radar_rate_hz, rigdef.TOPIC_IMU: cfg.imu_rate_hz,
              rigdef.TOPIC_ODOM: cfg.odom_rate_hz, rigdef.TOPIC_TF: cfg.odom_rate_hz}
+    if cfg.sensor_noise is not None:
+        noise = cfg.sensor_noise
+        wheel = rigdef.TOPIC_WHEEL_TWIST if noise.wheel_message == "twist" else rigdef.TOPIC_WHEEL
+        rates.update({wheel: noise.wheel_rate_hz, rigdef.TOPIC_GNSS: noise.gnss_rate_hz})
     out = {rigdef.TOPIC_TF_STATIC: np.array([t0], dtype=np.int64), rigdef.TOPIC_LIDAR: lidar}
     for topic, rate in rates.items():
         out[topic] = periodic_times(t0, dur, rate, PHASE_NS[topic])
     for cam in rigdef.extra_camera_specs(cfg.extra_cameras):
         out[cam.image_topic] = out[cam.info_topic] = periodic_times(t0, dur, cfg.extra_camera_rate_hz, cam.phase_ns)
-    return {topic: out[topic] for topic in rigdef.topic_types(cfg.extra_cameras)}
+    return {topic: out[topic] for topic in log_topics(cfg)}
 
 
 def build_schedule(cfg: SynthConfig) -> dict[str, TopicTable]:
@@ -153,15 +181,23 @@ def build_schedule(cfg: SynthConfig) -> dict[str, TopicTable]:
 
     Base topic ``k`` (order of ``rig.TOPIC_TYPES``) draws from ``default_rng([seed, 1000 + k])``;
     extra-camera topic ``j`` (image, info, image, info, ...) from its own stream
-    ``default_rng([seed, 5, j])``, so enabling extra cameras leaves every other stream unchanged.
+    ``default_rng([seed, 5, j])``, so enabling extra cameras leaves every other stream unchanged;
+    wheel odometry and GNSS from ``default_rng([seed, 8, j])``.
     """
-    topics = rigdef.topic_types(cfg.extra_cameras)
+    topics = log_topics(cfg)
     unknown = sorted(set(cfg.faults.topics) - set(topics))
     if unknown:
         raise ConfigError(f"faults.topics: unknown topic(s) {unknown}; use some of {list(topics)}")
-    n_base = len(rigdef.TOPIC_TYPES)
+    base = list(rigdef.TOPIC_TYPES)
+    extra = [t for c in rigdef.extra_camera_specs(cfg.extra_cameras) for t in (c.image_topic, c.info_topic)]
+    noisy = list(rigdef.NOISY_TOPIC_TYPES)
     tables = {}
-    for k, (topic, true_ns) in enumerate(topic_true_times(cfg).items()):
-        key = [cfg.seed, 1000 + k] if k < n_base else [cfg.seed, 5, k - n_base]
+    for topic, true_ns in topic_true_times(cfg).items():
+        if topic in base:
+            key = [cfg.seed, 1000 + base.index(topic)]
+        elif topic in extra:
+            key = [cfg.seed, 5, extra.index(topic)]
+        else:
+            key = [cfg.seed, 8, 0 if topic == rigdef.TOPIC_WHEEL_TWIST else noisy.index(topic)]
         tables[topic] = build_table(cfg, topic, true_ns, np.random.default_rng(key))
     return tables

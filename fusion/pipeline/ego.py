@@ -1,0 +1,107 @@
+"""The plan's ego trajectory from ``ego.source`` (:mod:`fusion.ego.sources`): recorded or estimated.
+
+Gathers what the log has — the recorded trajectory (``build_ego``), the frame IMU with its mount
+from the rig, the first GNSS stream in local ENU with its antenna position — picks the source
+(``auto``: recorded, else the richest inertial estimate), runs it only when it is needed, and
+returns the :class:`~fusion.pipeline.streams.EgoTable` that deskew, radar compensation and the
+frames use, with ``report.extra["ego"]`` saying which source, from which topics, how accurate.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from calibration import Rig
+from fusion.ego.geo import fixes_to_enu
+from fusion.ego.inputs import EstimatorParams, GnssInput, ImuInput, WheelInput
+from fusion.ego.sources import EgoInputs, RecordedInput, choose
+from fusion.pipeline.config import ConvertConfig
+from fusion.pipeline.report import ReportBuilder
+from fusion.pipeline.scan import Scan
+from fusion.pipeline.sensors import SelectedSensors
+from fusion.pipeline.streams import EgoTable, ImuTable, SampleTable
+
+
+def _recorded(ego: EgoTable, scan: Scan, selected: SelectedSensors) -> RecordedInput | None:
+    if len(ego.times_ns) < 2:
+        return None
+    tw = scan.poses["linear_velocity_mps"], scan.poses["angular_velocity_radps"]
+    twist = len(scan.poses) > 0 and bool(np.isfinite(tw[0]).all() and np.isfinite(tw[1]).all())
+    kind = "tf" if selected.ego_kind == "tf" else "odometry"
+    return RecordedInput(ego.times_ns, ego.translation_m, ego.rotation_xyzw, ego.linear_velocity_mps,
+                         ego.angular_velocity_radps, ego.parent, ego.child, ego.topic, kind, twist)
+
+
+def _gnss(samples: list[SampleTable], selected: SelectedSensors, rig: Rig, params: EstimatorParams,
+          ) -> tuple[GnssInput | None, str, bool]:
+    gnss = next((c for c in selected.continuous if c.kind == "gnss"), None)
+    table = next((t for t in samples if gnss is not None and t.name == gnss.name), None)
+    if gnss is None or table is None:
+        return None, "", True
+    known = gnss.name in rig
+    t_ba = rig.sensor(gnss.name).T_base_sensor.translation if known else np.zeros(3)
+    c = table.columns
+    enu = fixes_to_enu(table.times_ns, c["latitude_deg"], c["longitude_deg"], c["altitude_m"], c["status"],
+                       c["position_covariance_m2"], c["covariance_type"], t_ba, params.gnss_default_sigma)
+    return enu, table.topic, known
+
+
+def _twist(samples: list[SampleTable], selected: SelectedSensors) -> tuple[WheelInput | None, str]:
+    """The first twist topic (wheel odometry without a pose) as wheel odometry."""
+    tw = next((c for c in selected.continuous if c.kind == "twist"), None)
+    table = next((t for t in samples if tw is not None and t.name == tw.name), None)
+    if table is None or len(table.times_ns) < 2:
+        return None, ""
+    c = table.columns
+    return WheelInput(table.times_ns, c["linear_velocity_mps"], c["angular_velocity_radps"]), table.topic
+
+
+def build_ego_source(cfg: ConvertConfig, scan: Scan, selected: SelectedSensors, rig: Rig, recorded: EgoTable,
+                     imu: ImuTable | None, samples: list[SampleTable], report: ReportBuilder) -> EgoTable:
+    """The ego trajectory ``ego.source`` asks for (see module docstring).
+
+    Raises:
+        ConfigError: an explicit ``ego.source`` whose inputs the log lacks.
+    """
+    e = cfg.ego
+    params = EstimatorParams(wheel_yaw_rate_sigma=e.wheel_yaw_rate_sigma, rate_hz=e.rate_hz)
+    imu_in, mount_known = None, True
+    if imu is not None and len(imu.times_ns) >= 10:
+        mount_known = imu.name in rig
+        T = rig.sensor(imu.name).T_base_sensor.matrix if mount_known else np.eye(4)
+        imu_in = ImuInput(imu.times_ns, imu.angular_velocity_radps, imu.linear_acceleration_mps2, T)
+    gnss, gnss_topic, antenna_known = _gnss(samples, selected, rig, params)
+    twist, twist_topic = _twist(samples, selected)
+    inputs = EgoInputs(_recorded(recorded, scan, selected), imu_in, gnss, params, mount_known, antenna_known,
+                       imu.topic if imu is not None else "", gnss_topic, twist, twist_topic)
+    source, why = choose(e.source, inputs)
+    info: dict[str, Any] = {"source": "none", "choice": why, "inputs": [], "expected_accuracy": "no trajectory",
+                            "notes": [], "estimator_s": 0.0}
+    report.extra["ego"] = info
+    if source is None:
+        report.warn(
+            f"no usable ego trajectory ({len(recorded.times_ns)} pose(s) on {recorded.topic or 'no ego topic'}, "
+            "no IMU to estimate one): LiDAR is not deskewed, radar Doppler is not compensated and every frame is "
+            "flagged (set ego.topic or ego.source in the config)")
+        return recorded
+    t0 = time.perf_counter()
+    track = source.build(inputs)
+    info.update(source=track.source, inputs=list(track.inputs), expected_accuracy=track.expected_accuracy,
+                notes=list(track.notes), estimator_s=round(time.perf_counter() - t0, 3),
+                translation=track.translation)
+    if track.origin is not None:
+        info["enu_origin"] = {"latitude_deg": track.origin[0], "longitude_deg": track.origin[1],
+                              "altitude_m": track.origin[2]}
+    if track.position_sigma_m is None:  # recorded: as it was built
+        return recorded
+    if not track.translation:
+        report.warn(f"ego.source {track.source}: rotation only — LiDAR deskew does not compensate translation "
+                    "and radar Doppler is not compensated (the ego velocity is unknown)")
+    return EgoTable(track.times_ns, track.translation_m, track.rotation_xyzw, track.linear_velocity_mps,
+                    track.angular_velocity_radps, parent=e.world_frame or track.parent,
+                    child=recorded.child if len(recorded.times_ns) else "base_link", topic=track.source,
+                    position_sigma_m=track.position_sigma_m, yaw_sigma_rad=track.yaw_sigma_rad)
+
