@@ -168,14 +168,14 @@ def _convert_each(
 
     try:
         results = convert_many(
-        list(bags),
-        output,
-        cfg,
-        overwrite=overwrite,
-        resume=resume,
-        dask=dask_address,
-        workers=workers,
-        storage_options=options,
+            list(bags),
+            output,
+            cfg,
+            overwrite=overwrite,
+            resume=resume,
+            dask=dask_address,
+            workers=workers,
+            storage_options=options,
         )
     except KeyboardInterrupt:
         base = output.rstrip("/")
@@ -188,7 +188,8 @@ def _convert_each(
             msg = _failure_message(res)
             rows.append({"bag": str(bag), "error": msg})
             if not as_json:
-                console(stderr=True).print(f"[red]error[/red]: {bag}: {msg}")
+                where = "" if str(bag) in msg else f"{bag}: "  # name the log once
+                console(stderr=True).print(f"[red]error[/red]: {where}{msg}")
         else:
             rows.append({"bag": str(bag), **result_dict(res)})
             if not as_json:

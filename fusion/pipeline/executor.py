@@ -187,9 +187,7 @@ def make_executor(dask: str | None, workers: int) -> Executor:
     return DaskExecutor(address=dask, n_workers=max(1, workers))
 
 
-def run_all(
-    executor: Executor, fn: Callable[[T, C], R], items: Iterable[T], common: C
-) -> list[R | BaseException]:
+def run_all(executor: Executor, fn: Callable[[T, C], R], items: Iterable[T], common: C) -> list[R | BaseException]:
     """Run and collect results in input order."""
     items = list(items)
     out: list[Any] = [None] * len(items)

@@ -40,4 +40,3 @@ class FusionWorkerPlugin(WorkerPlugin):
 
     def setup(self, worker: Any) -> None:
         ensure_warm()
-
