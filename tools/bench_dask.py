@@ -27,6 +27,8 @@ from typing import Any
 
 import psutil
 
+from fusion.testing.synth import SynthConfig
+
 SMALL: dict[str, Any] = {"duration_s": 1.0, "lidar_beams": 16, "lidar_columns": 256, "image_width": 160,
                          "image_height": 120}  # fmt: skip
 
@@ -34,7 +36,7 @@ SMALL: dict[str, Any] = {"duration_s": 1.0, "lidar_beams": 16, "lidar_columns": 
 def make_logs(folder: Path, n: int, **size: Any) -> tuple[list[str], str]:
     """N generated logs (seeds 0..N-1, ``SMALL`` overridden by ``size``) and the rig file of the first."""
     from calibration import save_rig
-    from fusion.testing.synth import SynthConfig, generate, load_truth
+    from fusion.testing.synth import generate, load_truth
 
     bags, rig = [], folder / "rig.yaml"
     for i in range(n):
@@ -74,12 +76,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--duration", type=float, default=1.0, help="Seconds of each generated log.")
     ap.add_argument("--lidar-columns", type=int, default=256, help="LiDAR columns (16 beams): the work per log.")
+    ap.add_argument(
+        "--full-size",
+        action="store_true",
+        help="The generator's default sensors (64 x 1024 LiDAR, 1280 x 720 cameras).",
+    )
     ap.add_argument("--json", dest="json_path", type=Path)
     args = ap.parse_args(argv)
     counts = [int(c) for c in args.counts.split(",")] if args.counts else [args.logs]
     results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="fusion-bench-dask-") as tmp:
-        bags, rig = make_logs(Path(tmp), max(counts), duration_s=args.duration, lidar_columns=args.lidar_columns)
+        size: dict[str, Any] = {"duration_s": args.duration, "lidar_columns": args.lidar_columns}
+        if args.full_size:
+            size = {k: v for k, v in SynthConfig().__dict__.items() if k in SMALL} | {"duration_s": args.duration}
+        bags, rig = make_logs(Path(tmp), max(counts), **size)
         load0 = os.getloadavg()
         for rnd in range(args.rounds):
             for n in counts:
@@ -89,9 +99,9 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"round {rnd} logs {n} {mode:6s} wall {r['wall_s']:6.2f} s  cpu {r['cpu_s']:6.2f} s  "
                           f"leftover {r['leftover_pids']}", file=sys.stderr)  # fmt: skip
         load1 = os.getloadavg()
-    print(f"{max(counts)} logs of {args.duration:g} s (16 x {args.lidar_columns} LiDAR); "
-          f"{os.cpu_count()} cores; load average before {load0[0]:.2f}, after {load1[0]:.2f}; "
-          f"{args.workers} workers; {args.rounds} round(s), medians")  # fmt: skip
+    lidar = "the generator's default sensors" if args.full_size else f"16 x {args.lidar_columns} LiDAR"
+    print(f"{max(counts)} logs of {args.duration:g} s ({lidar}); {os.cpu_count()} cores; load average before "
+          f"{load0[0]:.2f}, after {load1[0]:.2f}; {args.workers} workers; {args.rounds} round(s), medians")  # fmt: skip
     print("| logs | serial wall s | dask wall s | speed-up (wall) | serial CPU s | dask CPU s | leftover |")
     print("|---:|---:|---:|---:|---:|---:|---|")
     summary = []
@@ -104,7 +114,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {n} | {med['serial']['wall_s']:.2f} | {med['dask']['wall_s']:.2f} | {speed:.2f}× | "
               f"{med['serial']['cpu_s']:.2f} | {med['dask']['cpu_s']:.2f} | {left} |")  # fmt: skip
     if args.json_path:
-        meta = {"duration_s": args.duration, "lidar_columns": args.lidar_columns, "cores": os.cpu_count()}
+        meta = {
+            "duration_s": args.duration,
+            "lidar_columns": args.lidar_columns,
+            "full_size": args.full_size,
+            "cores": os.cpu_count(),
+        }
         doc = {**meta, "load_before": load0, "load_after": load1, "runs": results, "summary": summary}
         args.json_path.write_text(json.dumps(doc, indent=2))
     return 0
