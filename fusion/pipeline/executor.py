@@ -129,7 +129,11 @@ class DaskExecutor:
             if hasattr(dutils, "_forkserver_preload_set"):
                 dutils._forkserver_preload_set = True  # our preload is set (see _start_forkserver)
             method = "forkserver" if self.warm else "spawn"
-            with dask.config.set({"distributed.worker.multiprocessing-method": method}):
+            light = {
+                "distributed.worker.multiprocessing-method": method,
+                "distributed.worker.profile.enabled": False,  # a sampling thread per worker: CPU for nothing here
+            }
+            with dask.config.set(light):
                 self._cluster = LocalCluster(
                     n_workers=self.n_workers,
                     threads_per_worker=self.threads_per_worker,
