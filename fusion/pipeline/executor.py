@@ -17,6 +17,7 @@ stops every process it started (workers, forkserver, multiprocessing's resource 
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
@@ -78,10 +79,20 @@ def _start_forkserver() -> None:
 
 
 def _stop_helpers() -> None:
-    """Stop (and reap) the forkserver and resource tracker this process started, if any."""
+    """Stop (and reap) the forkserver and resource tracker this process started, if any.
+
+    The forkserver is killed rather than asked: its workers are gone by now, it holds no state,
+    and a clean exit of a process with fusion, numba and distributed loaded takes ≈ 0.5 s.
+    """
+    import signal
     from multiprocessing import forkserver, resource_tracker
 
-    for helper in (getattr(forkserver, "_forkserver", None), getattr(resource_tracker, "_resource_tracker", None)):
+    server = getattr(forkserver, "_forkserver", None)
+    pid = getattr(server, "_forkserver_pid", None)
+    if pid is not None:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    for helper in (server, getattr(resource_tracker, "_resource_tracker", None)):
         stop = getattr(helper, "_stop", None)
         if stop is not None:
             with contextlib.suppress(Exception):  # already gone: nothing left to stop
