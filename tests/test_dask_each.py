@@ -174,3 +174,15 @@ def test_the_same_command_on_a_running_scheduler(logs: tuple[list[str], str], tm
                 except subprocess.TimeoutExpired:
                     p.kill()
                     p.wait(timeout=30)
+
+
+def test_a_bad_option_before_the_cluster_leaves_no_process(logs: tuple[list[str], str], tmp_path: Path) -> None:
+    # the warm forkserver starts before the config is read: an error there must stop it
+    bags, rig = logs
+    code, _out, err = run_group(["convert", *bags[:2], "--each", "-o", str(tmp_path / "stores"), "--rig", rig,
+                                 "--reference", "nonsense", "--dask", "local"])  # fmt: skip
+    assert code == 2 and "--reference" in err, err
+    bad_rig = tmp_path / "missing.yaml"
+    code, _out, err = run_group(["convert", *bags[:2], "--each", "-o", str(tmp_path / "stores"), "--rig",
+                                 str(bad_rig), "--dask", "local"])  # fmt: skip
+    assert code == 2 and "missing.yaml" in err, err

@@ -63,8 +63,12 @@ class SerialExecutor:
         return None
 
 
-def _start_forkserver() -> None:
+def start_forkserver() -> None:
     """Start multiprocessing's forkserver now, preloaded with distributed and fusion's warm kernels.
+
+    Safe to call again (a running forkserver is kept). ``fusion convert --each --dask local`` calls
+    it before reading the config, so the warm-up overlaps everything the command does before the
+    cluster starts; :func:`stop_helpers` undoes it.
 
     distributed would otherwise import a dozen optional packages into *this* process to build
     its own preload list; its flag says that was done.
@@ -78,7 +82,7 @@ def _start_forkserver() -> None:
     forkserver.ensure_running()
 
 
-def _stop_helpers() -> None:
+def stop_helpers() -> None:
     """Stop (and reap) the forkserver and resource tracker this process started, if any.
 
     The forkserver is killed rather than asked: its workers are gone by now, it holds no state,
@@ -131,14 +135,14 @@ class DaskExecutor:
 
         if self._local:
             if self.warm:
-                _start_forkserver()
+                start_forkserver()
             from distributed import Client, LocalCluster
             from distributed import utils as dutils
 
             from fusion.pipeline.worker_warm import FusionWorkerPlugin
 
             if hasattr(dutils, "_forkserver_preload_set"):
-                dutils._forkserver_preload_set = True  # our preload is set (see _start_forkserver)
+                dutils._forkserver_preload_set = True  # our preload is set (see start_forkserver)
             method = "forkserver" if self.warm else "spawn"
             light = {
                 "distributed.worker.multiprocessing-method": method,
@@ -192,7 +196,7 @@ class DaskExecutor:
                     self._cluster.close(timeout=10)
             finally:
                 if self._local:
-                    _stop_helpers()
+                    stop_helpers()
 
 
 def make_executor(dask: str | None, workers: int) -> Executor:
