@@ -186,3 +186,28 @@ def test_a_bad_option_before_the_cluster_leaves_no_process(logs: tuple[list[str]
     code, _out, err = run_group(["convert", *bags[:2], "--each", "-o", str(tmp_path / "stores"), "--rig",
                                  str(bad_rig), "--dask", "local"])  # fmt: skip
     assert code == 2 and "missing.yaml" in err, err
+
+
+def test_serial_executor_keeps_order_and_reports_each_failure() -> None:
+    from fusion.pipeline.executor import SerialExecutor, run_all
+
+    def fn(item: int, common: int) -> int:
+        if item == 2:
+            raise ValueError("two")
+        return item * common
+
+    out = run_all(SerialExecutor(), fn, [1, 2, 3], 10)
+    assert out[0] == 10 and out[2] == 30
+    assert isinstance(out[1], ValueError) and str(out[1]) == "two"
+
+
+@pytest.mark.slow
+def test_bench_dask_smoke(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    res = subprocess.run([sys.executable, str(REPO / "tools" / "bench_dask.py"), "--logs", "2", "--rounds", "1",
+                          "--json", str(out)], capture_output=True, text=True, env=ENV, timeout=600)  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(out.read_text())
+    assert [r["mode"] for r in doc["runs"]] == ["serial", "dask"]
+    assert all(r["leftover_pids"] == [] and r["cpu_s"] > 0 and len(r["log_s"]) == 2 for r in doc["runs"])
+    assert "| 2 |" in res.stdout
