@@ -69,6 +69,45 @@ def convert(
 
     All BAGS together form one log (split bags), unless --each is given.
     """
+    early = each and dask_address == "local"
+    if early:  # the local cluster's warm process starts while the config is read
+        from fusion.pipeline.executor import start_forkserver
+
+        start_forkserver()
+    try:
+        cfg = _build_config(config_path, rig_path, include, exclude, reference, deskew)
+        options = _storage_options(storage_opts)
+    except BaseException:
+        _stop_early(early)
+        raise
+    if each:
+        _convert_each(bags, output, cfg, overwrite, resume, dask_address, workers, options, as_json)
+        return
+    if dask_address is not None:
+        raise click.UsageError("--dask fans out over several logs: use it together with --each")
+    from fusion.pipeline.convert import convert as run
+
+    try:
+        with progress_bar("converting", enabled=not as_json and sys.stderr.isatty()) as update:
+            result = run(bags, output, cfg, overwrite=overwrite, resume=resume, storage_options=options,
+                         progress=update)  # fmt: skip
+    except KeyboardInterrupt:
+        raise Interrupted([output]) from None
+    if as_json:
+        click.echo(json.dumps(result_dict(result), indent=2))
+    else:
+        print_convert_result(result)
+
+
+def _build_config(
+    config_path: Path | None,
+    rig_path: Path | None,
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
+    reference: str | None,
+    deskew: str | None,
+) -> Any:
+    """The config file with the command line's overrides, validated."""
     from dataclasses import replace
 
     from fusion.config_values import choice
@@ -92,24 +131,15 @@ def convert(
 
         cfg = replace(cfg, ego=replace(cfg.ego, source=parse_source(ego_source, "--ego-source")))
     validate_config(cfg, "command line")
-    options = _storage_options(storage_opts)
-    if each:
-        _convert_each(bags, output, cfg, overwrite, resume, dask_address, workers, options, as_json)
-        return
-    if dask_address is not None:
-        raise click.UsageError("--dask fans out over several logs: use it together with --each")
-    from fusion.pipeline.convert import convert as run
+    return cfg
 
-    try:
-        with progress_bar("converting", enabled=not as_json and sys.stderr.isatty()) as update:
-            result = run(bags, output, cfg, overwrite=overwrite, resume=resume, storage_options=options,
-                         progress=update)  # fmt: skip
-    except KeyboardInterrupt:
-        raise Interrupted([output]) from None
-    if as_json:
-        click.echo(json.dumps(result_dict(result), indent=2))
-    else:
-        print_convert_result(result)
+
+def _stop_early(early: bool) -> None:
+    """Stop the forkserver started before the config was read (an error came before the cluster)."""
+    if early:
+        from fusion.pipeline.executor import stop_helpers
+
+        stop_helpers()
 
 
 class Interrupted(KeyboardInterrupt):
@@ -174,18 +204,22 @@ def _convert_each(
 
     try:
         results = convert_many(
-        list(bags),
-        output,
-        cfg,
-        overwrite=overwrite,
-        resume=resume,
-        dask=dask_address,
-        workers=workers,
-        storage_options=options,
+            list(bags),
+            output,
+            cfg,
+            overwrite=overwrite,
+            resume=resume,
+            dask=dask_address,
+            workers=workers,
+            storage_options=options,
         )
     except KeyboardInterrupt:
+        _stop_early(dask_address == "local")
         base = output.rstrip("/")
         raise Interrupted([f"{base}/{n}" for n in store_names(list(bags))], each=True) from None
+    except BaseException:
+        _stop_early(dask_address == "local")  # e.g. the output folder cannot be made
+        raise
     failed = 0
     rows = []
     for bag, res in results:
@@ -194,7 +228,8 @@ def _convert_each(
             msg = _failure_message(res)
             rows.append({"bag": str(bag), "error": msg})
             if not as_json:
-                console(stderr=True).print(f"[red]error[/red]: {bag}: {msg}")
+                where = "" if str(bag) in msg else f"{bag}: "  # name the log once
+                console(stderr=True).print(f"[red]error[/red]: {where}{msg}")
         else:
             rows.append({"bag": str(bag), **result_dict(res)})
             if not as_json:

@@ -12,31 +12,37 @@ from fusion.pipeline.executor import make_executor, run_all
 
 
 @dataclass(frozen=True)
-class ConvertTask:
-    """One log to convert (picklable: shipped to Dask workers)."""
+class ConvertSettings:
+    """What every log of a batch shares (shipped to each Dask worker once, not once per task)."""
 
-    bag: str
-    out: str
     cfg: ConvertConfig
     overwrite: bool
     resume: bool
     storage_options: dict[str, Any] | None
 
-    def __call__(self) -> Any:
+
+@dataclass(frozen=True)
+class ConvertTask:
+    """One log to convert (picklable: shipped to Dask workers)."""
+
+    bag: str
+    out: str
+
+    def __call__(self, settings: ConvertSettings) -> Any:
         from fusion.pipeline.convert import convert
 
         return convert(
             [self.bag],
             self.out,
-            self.cfg,
-            overwrite=self.overwrite,
-            resume=self.resume,
-            storage_options=self.storage_options,
+            settings.cfg,
+            overwrite=settings.overwrite,
+            resume=settings.resume,
+            storage_options=settings.storage_options,
         )
 
 
-def _run(task: ConvertTask) -> Any:
-    return task()
+def _run(task: ConvertTask, common: ConvertSettings) -> Any:
+    return task(common)
 
 
 def store_name(bag: Path) -> str:
@@ -75,13 +81,11 @@ def convert_many(
     base = out_dir.rstrip("/")
     if "://" not in base:
         Path(base).mkdir(parents=True, exist_ok=True)
-    tasks = [
-        ConvertTask(str(b), f"{base}/{name}", cfg, overwrite, resume, storage_options)
-        for b, name in zip(bags, store_names([Path(b) for b in bags]))
-    ]
+    tasks = [ConvertTask(str(b), f"{base}/{name}") for b, name in zip(bags, store_names([Path(b) for b in bags]))]
+    settings = ConvertSettings(cfg, overwrite, resume, storage_options)
     executor = make_executor(dask, workers)
     try:
-        results = run_all(executor, _run, tasks)
+        results = run_all(executor, _run, tasks, settings)
     finally:
         executor.close()
     return list(zip(bags, results))
