@@ -75,7 +75,7 @@ def convert(
 
         start_forkserver()
     try:
-        cfg = _build_config(config_path, rig_path, include, exclude, reference, deskew)
+        cfg = _build_config(config_path, rig_path, include, exclude, reference, deskew, ego_source)
         options = _storage_options(storage_opts)
     except BaseException:
         _stop_early(early)
@@ -106,6 +106,7 @@ def _build_config(
     exclude: tuple[str, ...],
     reference: str | None,
     deskew: str | None,
+    ego_source: str | None = None,
 ) -> Any:
     """The config file with the command line's overrides, validated."""
     from dataclasses import replace
