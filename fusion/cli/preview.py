@@ -19,7 +19,8 @@ Examples:
 """,
 )
 @click.argument("store")
-@click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="MP4 (or PNG with --png) to write.")
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
+              help="MP4 (or PNG with --png) to write.")
 @click.option("--frames", default=None, help="Frame range START:STOP (Python slice; default: all).")
 @click.option("--fps", type=float, default=10.0, show_default=True, help="Frames per second of the video.")
 @click.option("--png", "png_index", type=int, default=None, help="Write one still of frame N (a PNG) instead.")

@@ -57,7 +57,7 @@ class Layout:
     @property
     def size_wh(self) -> tuple[int, int]:
         gw, gh = self.grid_wh
-        return gw + self.bev_px, gh + self.strip_h
+        return gw + self.bev_px, max(gh, self.bev_px) + self.strip_h
 
 
 def make_layout(ds: Any) -> Layout:
@@ -68,7 +68,7 @@ def make_layout(ds: Any) -> Layout:
     for name in cams:
         cam = rig.sensor(name).camera
         if cam is not None:
-            tile_h = int(round(TILE_W * cam.height / cam.width))
+            tile_h = round(TILE_W * cam.height / cam.width)
             break
     tile_h += tile_h % 2
     cols = min(COLS, max(1, len(cams)))
@@ -103,7 +103,7 @@ def render_preview(ds: Any, index: int, layout: Layout, path_world: np.ndarray) 
     boxes = [T_base_world.apply(b.corners()) for b in frame.boxes] if T_base_world is not None else []
     path = T_base_world.apply(path_world) if T_base_world is not None and len(path_world) else np.zeros((0, 3))
     title = "bird's-eye view" if T_base_world is not None else "bird's-eye view (no ego pose)"
-    gw, gh = layout.grid_wh
+    gw = layout.grid_wh[0]
     canvas[:layout.bev_px, gw:gw + layout.bev_px] = bev_panel(points, boxes, path, size_px=layout.bev_px,
                                                              title=title)
     sensors = [n for n in frame.valid if n in rig]
@@ -156,7 +156,7 @@ def write_video(ds: Any, frames: range, path: Path, fps: float, overwrite: bool 
     path_world = _path(ds)
     path.parent.mkdir(parents=True, exist_ok=True)
     part = path.with_name(f".{path.stem}.part{path.suffix or '.mp4'}")
-    writer = cv2.VideoWriter(str(part), cv2.VideoWriter_fourcc(*"mp4v"), float(fps), layout.size_wh)
+    writer = cv2.VideoWriter(str(part), cv2.VideoWriter.fourcc(*"mp4v"), float(fps), layout.size_wh)
     if not writer.isOpened():
         raise ExportError(f"cannot open an MP4 writer for {path} (check the folder is writable and the name "
                           "ends in .mp4)")
