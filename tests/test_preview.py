@@ -17,11 +17,12 @@ from calibration import SE3, Trajectory
 from fusion.annotations.model import Cuboid
 from fusion.annotations.openlabel_encode import encode_openlabel
 from fusion.cli.main import main
-from fusion.export.preview_panels import BOX_BGR
+from fusion.export.preview_panels import BOX_BGR, GREY
 from fusion.export.preview_video import make_layout
 from fusion.pipeline.config import ConvertConfig, FramesConfig
 from fusion.pipeline.convert import convert
 from fusion.sync import FrameReference
+from fusion.testing.synth.config import Faults
 
 BOX_FRAME = 3
 CENTER = np.array([15.0, 0.0, 0.75])
@@ -185,3 +186,28 @@ def test_lidar_only_store_is_bev_and_strip(env: dict[str, Path]) -> None:
     assert img.shape == (lay.bev_px + lay.strip_h, lay.bev_px, 3)
     bev = img[: lay.bev_px]
     assert ((bev.max(axis=-1) - bev.min(axis=-1)) > 60).sum() > 550  # measured 1 670 (same LiDAR as above)
+
+
+def test_missing_camera_is_marked(tmp_path: Path) -> None:
+    """Frames without a camera message: a MISSING tile (dark, no image) and a grey strip cell."""
+    faults = Faults(drop_rate=0.4, topics=("/camera/front/image/compressed",))
+    bags, _, rig = make_log(tmp_path, ("mcap",), duration_s=1.0, faults=faults)
+    store = tmp_path / "d.zarr"
+    cfg = ConvertConfig(rig=str(rig), frames=FramesConfig(reference=FrameReference("lidar", sensor="lidar_top")))
+    convert([bags["mcap"]], str(store), cfg)
+    ds = fusion.open(str(store))
+    missing = [i for i in range(len(ds)) if not ds[i].valid["camera_front"]]
+    assert missing, "the drop faults left every frame with camera_front"  # measured: frames 5, 7, 9 of 10
+    lay = make_layout(ds)
+    out = tmp_path / "m.png"
+    assert main(["preview", str(store), "--png", str(missing[0]), "-o", str(out)]) is None
+    img = cv2.imread(str(out)).astype(int)
+    col = lay.cameras.index("camera_front")
+    tile = img[: lay.tile_wh[1], col * lay.tile_wh[0]:(col + 1) * lay.tile_wh[0]]
+    assert (np.abs(tile - 40).max(axis=-1) == 0).mean() > 0.9  # the dark placeholder, not an image
+    strip = img[-lay.strip_h:]
+    assert (np.abs(strip - np.array(GREY)).max(axis=-1) == 0).sum() > 1000  # grey MISSING cell
+    other = tmp_path / "o.png"
+    ok = next(i for i in range(len(ds)) if ds[i].valid["camera_front"])
+    assert main(["preview", str(store), "--png", str(ok), "-o", str(other)]) is None
+    assert (np.abs(cv2.imread(str(other)).astype(int)[-lay.strip_h:] - np.array(GREY)).max(axis=-1) == 0).sum() < 100

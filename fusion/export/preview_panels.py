@@ -26,8 +26,9 @@ _FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 def text(image: np.ndarray, s: str, xy: tuple[int, int], color: tuple[int, int, int] = (255, 255, 255),
          scale: float = 0.5) -> None:
-    """Draw ``s`` in place with a dark outline so it reads on any background."""
-    cv2.putText(image, s, xy, _FONT, scale, (0, 0, 0), 3, cv2.LINE_AA)
+    """Draw ``s`` in place on a black box so it reads on any background."""
+    (w, h), base = cv2.getTextSize(s, _FONT, scale, 1)
+    cv2.rectangle(image, (xy[0] - 2, xy[1] - h - 2), (xy[0] + w + 2, xy[1] + base), (0, 0, 0), -1)
     cv2.putText(image, s, xy, _FONT, scale, color, 1, cv2.LINE_AA)
 
 
