@@ -168,6 +168,8 @@ def test_refusals(env: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> N
     fails(capsys, ["preview", store, "--frames", "a:b", "-o", env["tmp"] / "x.mp4"], "--frames")
     fails(capsys, ["preview", store, "--fps", "0", "-o", env["tmp"] / "x.mp4"], "--fps")
     fails(capsys, ["preview", store, "-o", env["tmp"]], str(env["tmp"]), "folder")
+    fails(capsys, ["preview", store, "--png", "1", "-o", env["tmp"] / "x.mp4"], "x.mp4", ".png")
+    fails(capsys, ["preview", store, "-o", env["tmp"] / "x.avi"], "x.avi", ".mp4")
     assert not (env["tmp"] / "x.mp4").exists()
     assert main(["preview", store, "-o", str(out), "--frames", ":2", "--overwrite"]) is None
     cap = cv2.VideoCapture(str(out))

@@ -113,14 +113,16 @@ def render_preview(ds: Any, index: int, layout: Layout, path_world: np.ndarray) 
     return canvas
 
 
-def check_output(path: Path, overwrite: bool) -> None:
-    """Refuse to replace an existing ``path`` without ``overwrite``.
+def check_output(path: Path, overwrite: bool, suffixes: tuple[str, ...] = (".mp4",)) -> None:
+    """Refuse a folder, a name without one of ``suffixes``, or an existing ``path`` without ``overwrite``.
 
     Raises:
-        ExportError: ``path`` exists and ``overwrite`` is False, or it is a folder.
+        ExportError: naming ``path`` and what to do.
     """
     if path.is_dir():
         raise ExportError(f"{path} is a folder; give a file name ending in .mp4 (or .png with --png)")
+    if path.suffix.lower() not in suffixes:
+        raise ExportError(f"{path}: the name must end in {' or '.join(suffixes)}")
     if path.exists() and not overwrite:
         raise ExportError(f"{path} exists; pass --overwrite to replace it")
 
@@ -134,7 +136,7 @@ def write_png(ds: Any, index: int, path: Path, overwrite: bool = False) -> Path:
     n = len(ds)
     if not -n <= index < n:
         raise ExportError(f"--png {index} is out of range: the store has {n} frames (0..{n - 1})")
-    check_output(path, overwrite)
+    check_output(path, overwrite, (".png", ".jpg", ".jpeg"))
     img = render_preview(ds, index % n, make_layout(ds), _path(ds))
     path.parent.mkdir(parents=True, exist_ok=True)
     if not cv2.imwrite(str(path), img):
