@@ -39,7 +39,7 @@ def preview(store: str, output: Path, frames: str | None, fps: float, png_index:
     ds = fusion.open(store)
     if png_index is not None:
         out = write_png(ds, png_index, output, overwrite)
-        click.echo(f"wrote {out} (frame {png_index})")
+        click.echo(f"wrote {out} (frame {png_index % len(ds)})")
         return
     sel = parse_frames(frames, len(ds))
     start = time.perf_counter()
