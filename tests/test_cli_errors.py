@@ -82,6 +82,7 @@ UNDER_FILE: dict[str, Callable[[dict[str, Path]], list[str]]] = {
     "export package": lambda e: ["export", "package", e["store"], "--in", "ego", "-o", e["file"] / "pkg"],
     "export kitti": lambda e: ["export", "kitti", e["store"], "--frames", "3:5", "-o", e["file"] / "kitti"],
     "export nuscenes": lambda e: ["export", "nuscenes", e["store"], "--frames", "3:5", "-o", e["file"] / "nus"],
+    "preview": lambda e: ["preview", e["store"], "--frames", "3:5", "-o", e["file"] / "p.mp4"],
 }
 
 

@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "synth": ("fusion.cli.synth", "synth", "Write a synthetic drive log with ground truth."),
     "annotate": ("fusion.cli.annotate", "annotate", "Import and export 3D cuboid annotations."),
     "export": ("fusion.cli.export", "export", "Export frames: points, vendor package, KITTI, nuScenes, ROS 2 MCAP."),
+    "preview": ("fusion.cli.preview", "preview", "MP4 of a store: cameras, LiDAR, boxes, bird's-eye view, sync."),
     "bench": ("fusion.cli.bench", "bench", "Measure throughput and memory of every stage."),
     "warmup": ("fusion.cli.warmup", "warmup", "Compile and cache the conversion kernels (run once after install)."),
 }

@@ -78,6 +78,7 @@ def render_frame(ds: Any, index: int, *, max_range_m: float = 60.0) -> dict[str,
         raise StoreError("this store has no camera; calib check draws LiDAR points on camera images")
     if not frame.cameras:
         raise StoreError(f"frame {index} has no camera image (valid: {frame.valid}); pick another --frame")
+    boxes = frame.boxes  # read once per frame, not once per camera
     for cam_name, cam in frame.cameras.items():
         sensor = rig.sensor(cam_name)
         if sensor.camera is None:
@@ -92,7 +93,6 @@ def render_frame(ds: Any, index: int, *, max_range_m: float = 60.0) -> dict[str,
         image = draw_colorbar(image, 0.0, max_range_m, "m")
         T_wb_img = _pose(traj, cam.time_ns)
         compensated = _pose(traj, frame.time_ns) is not None and T_wb_img is not None
-        boxes = frame.boxes
         if boxes and T_wb_img is not None:
             T_cam_world = sensor.T_base_sensor.inverse() @ T_wb_img.inverse()
             corners = np.stack([T_cam_world.apply(b.corners()) for b in boxes])
