@@ -97,7 +97,7 @@ def format_command(name: str) -> click.Command:
     params: list[click.Parameter] = [
         click.Argument(["store"]),
         click.Option(["-o", "--output"], required=True,
-                     type=click.Path(path_type=Path, file_okay=not single, dir_okay=not single),
+                     type=click.Path(path_type=Path, file_okay=single, dir_okay=not single),
                      help="Output file (must not exist unless --overwrite)." if single
                      else "Output folder (created; must be empty unless --overwrite)."),
         click.Option(["--frames"], default=None, help="Frame range START:STOP (Python slice; default: all)."),
