@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 import pytest
 from exportcheck import run_export
+from hypothesis import given
+from hypothesis import strategies as st
 
 import fusion
 
@@ -87,8 +89,19 @@ def test_rerun_export(annotated_store: Path, tmp_path: Path) -> None:
     xyz = scan.xyz[np.isfinite(scan.xyz).all(axis=1)]
     np.testing.assert_array_equal(np.array(row["Points3D:positions"], dtype=np.float32), xyz)
     assert len(row["Points3D:colors"]) == len(xyz)
+    gap = rows["/sync/ego_gap"]
+    assert [r["Scalars:scalars"][0] for r in gap] == [float(ds[i].flags & 1) for i in range(n)]
+    # radar arrows: from each return, the radial velocity along its line of sight
     radar = rows["/world/ego/radar_front/velocity"]
-    assert len(radar) == len(rows["/world/ego/radar_front/points"])
+    assert len(radar) == len(rows["/world/ego/radar_front/points"]) > n // 2
+    rk = radar[len(radar) // 2]
+    rscan = ds[rk["frame"]].views("radar")["radar_front"]
+    origins = np.array(rk["Arrows3D:origins"], dtype=np.float64)
+    vectors = np.array(rk["Arrows3D:vectors"], dtype=np.float64)
+    np.testing.assert_array_equal(origins, rscan.xyz)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), np.abs(rscan.radial_velocity_mps), rtol=1e-5)
+    cosine = np.einsum("ij,ij->i", vectors, origins) / np.linalg.norm(origins, axis=1)
+    np.testing.assert_allclose(cosine, rscan.radial_velocity_mps, rtol=1e-5, atol=1e-5)
     # JPEG bytes as stored; the raw camera as an Image; pinholes static with the rig's K
     cam = ds[k].views("camera")["camera_front"]
     row = next(r for r in rows["/world/ego/camera_front/image"] if r["frame"] == k)
@@ -125,6 +138,19 @@ def test_rerun_output_rules(annotated_store: Path, tmp_path: Path) -> None:
     assert "wrote 2 frames" in res.stdout and out.stat().st_size > 1000
     res = run_export("rerun", str(annotated_store), "-o", str(tmp_path), "--frames", "1:3")
     assert res.returncode == 2 and "error:" in res.stderr
+
+
+@given(st.lists(st.floats(-1e6, 1e6), min_size=1, max_size=200))
+def test_colormap_ends_and_shape(values: list[float]) -> None:
+    from fusion.export.formats.rerun_rrd import _STOPS, colormap
+
+    c = colormap(np.array(values))
+    assert c.shape == (len(values), 3) and c.dtype == np.uint8
+    lo, hi = np.percentile(values, [2.0, 98.0])
+    v = np.array(values)
+    if hi > lo:  # values at or beyond the percentiles take the end colours
+        assert (c[v >= hi] == _STOPS[-1].astype(np.uint8)).all()
+        assert (c[v <= lo] == _STOPS[0].astype(np.uint8)).all()
 
 
 def test_rerun_missing_names_the_extra(annotated_store: Path, tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ Entity tree (world frame = the store's odom/world, z up, REP-103)::
     world/boxes                         Boxes3D (world), labels "label track_id" + AnyValues track_id
     sync/<sensor>/dt_ms                 Scalars: message time − frame time, ms (matched frames)
     sync/<sensor>/valid                 Scalars: 1 matched, 0 not
+    sync/ego_gap                        Scalars: 1 when the frame falls in a gap of the ego trajectory
 
 Timelines: ``time`` (the frame's common time, ns timestamp) and ``frame`` (store frame index).
 The file is written by a recording stream sink frame by frame (memory bounded by one frame).
@@ -114,6 +115,7 @@ class RerunExporter:
             T = fr.ego_pose
             if np.isfinite(T).all():
                 rec.log("world/ego", _transform(rr, T))
+            rec.log("sync/ego_gap", rr.Scalars(float(fr.flags & 1)))
             valid = fr.valid
             for kind, names in kinds.items():
                 views = fr.views(kind)
