@@ -133,9 +133,19 @@ def test_rerun_output_rules(annotated_store: Path, tmp_path: Path) -> None:
     out.write_text("x")
     res = run_export("rerun", str(annotated_store), "-o", str(out), "--frames", "1:3")
     assert res.returncode == 2 and "exists; pass --overwrite" in res.stderr and out.read_text() == "x"
-    res = run_export("rerun", str(annotated_store), "-o", str(out), "--frames", "1:3", "--overwrite")
+    res = run_export("rerun", str(annotated_store), "-o", str(out), "--frames", "1:3", "--overwrite",
+                     "--color", "height")
     assert res.returncode == 0, res.stderr
     assert "wrote 2 frames" in res.stdout and out.stat().st_size > 1000
+    from fusion.export.formats.rerun_rrd import colormap
+
+    rows, _ = read_rrd(out)
+    assert [r["frame"] for r in rows["/sync/lidar_top/valid"]] == [1, 2]
+    scan = fusion.open(str(annotated_store))[2].views("lidar")["lidar_top"]
+    z = scan.xyz[np.isfinite(scan.xyz).all(axis=1), 2]
+    got = np.array(rows["/world/ego/lidar_top/points"][-1]["Points3D:colors"], dtype=np.uint32)
+    want = colormap(z).astype(np.uint32)  # rerun packs colours as 0xRRGGBBAA
+    np.testing.assert_array_equal(got, (want[:, 0] << 24) | (want[:, 1] << 16) | (want[:, 2] << 8) | 255)
     res = run_export("rerun", str(annotated_store), "-o", str(tmp_path), "--frames", "1:3")
     assert res.returncode == 2 and "error:" in res.stderr
 
