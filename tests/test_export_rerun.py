@@ -53,6 +53,10 @@ def test_rerun_export(annotated_store: Path, tmp_path: Path) -> None:
     rerun_cli = shutil.which("rerun") or str(Path(sys.executable).parent / "rerun")
     verify = subprocess.run([rerun_cli, "rrd", "verify", str(out)], capture_output=True, text=True, timeout=120)
     assert verify.returncode == 0, verify.stderr
+    from rerun.chunk import RrdReader
+
+    reader = RrdReader(out)
+    assert len(reader.recordings()) == 1 and len(reader.blueprints()) == 1  # the default layout
     rows, static = read_rrd(out)
     ds = fusion.open(str(annotated_store))
     rig = ds.calibration

@@ -60,6 +60,18 @@ def _transform(rr: Any, T: np.ndarray) -> Any:
     return rr.Transform3D(translation=T[:3, 3], mat3x3=T[:3, :3])
 
 
+def _blueprint(cameras: list[str]) -> Any:
+    """The default layout: the 3D world, one 2D view per camera, and the sync plots (Δt, validity)."""
+    import rerun.blueprint as rrb
+
+    cams = [rrb.Spatial2DView(origin=f"world/ego/{c}/image", name=c) for c in cameras]
+    sync = [rrb.TimeSeriesView(origin="sync", contents="$origin/**/dt_ms", name="sync Δt (ms)"),
+            rrb.TimeSeriesView(origin="sync", contents=["$origin/**/valid", "$origin/ego_gap"],
+                               name="matched (1) / ego gap (1)")]
+    return rrb.Blueprint(rrb.Horizontal(rrb.Spatial3DView(origin="world", name="world"),
+                                        rrb.Vertical(*cams, *sync)), collapse_panels=True)
+
+
 _RAW = {"rgb8": "RGB", "bgr8": "BGR", "rgba8": "RGBA", "bgra8": "BGRA", "mono8": "L", "mono16": "L"}
 
 
@@ -76,7 +88,7 @@ class RerunExporter:
         """Write ``out`` (an ``.rrd`` file; see the module docstring)."""
         rr = _rerun()
         rec = rr.RecordingStream("fusion", recording_id=str(ds.url))
-        rec.save(str(out))
+        rec.save(str(out), default_blueprint=_blueprint(selection.pick(ds, "camera")))
         try:
             notes = self._write(rr, rec, ds, selection, progress, color)
         finally:
