@@ -55,7 +55,7 @@ fi
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 step "upgrading pip" .venv/bin/python -m pip install --upgrade pip
 step "installing fusion and its dependencies (a few minutes the first time; log: $LOG)" \
-  .venv/bin/python -m pip install -e ".[test,ouster]"
+  .venv/bin/python -m pip install -e ".[test,ouster,rerun]"
 # ouster-sdk pins rosbags==0.9.23 (fusion needs >= 0.10): installed without its dependencies (pyproject.toml)
 step "installing ouster-sdk (Ouster packet decoding)" \
   .venv/bin/python -m pip install --no-deps "ouster-sdk>=1.0,<2"

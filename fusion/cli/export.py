@@ -39,28 +39,30 @@ class ExportGroup(click.Group):
 
 @click.group("export", cls=ExportGroup)
 def export() -> None:
-    """Export frames from a store: one frame's points, or a sequence as package / KITTI / nuScenes.
+    """Export frames from a store: one frame's points, or a sequence as package / KITTI / nuScenes / Rerun.
 
     \b
     Example:
       fusion export package drive.zarr -o pkg --in world --frames 1:
       fusion export kitti drive.zarr -o kitti --frames 1:
       fusion export nuscenes drive.zarr -o nusc --frames 1: --every 2
+      fusion export rerun drive.zarr -o drive.rrd
     """
 
 
 def _run(name: str, store: str, output: Path, frames: str | None, sensors: str | None, overwrite: bool,
          options: dict[str, Any]) -> None:
     import fusion
-    from fusion.export.common import Selection, check_sensors, parse_frames, prepare_output
+    from fusion.export.common import Selection, check_sensors, parse_frames, prepare_file, prepare_output
     from fusion.export.formats import get_exporter
 
     exporter = get_exporter(name)
+    single = bool(getattr(exporter, "single_file", False))
     ds = fusion.open(store)
     sel = Selection(parse_frames(frames, len(ds)),
                     check_sensors(ds, [s.strip() for s in sensors.split(",")] if sensors else None))
-    fresh = not output.exists() or (output.is_dir() and not any(output.iterdir()))
-    out = prepare_output(output, overwrite)
+    fresh = single or not output.exists() or (output.is_dir() and not any(output.iterdir()))
+    out = prepare_file(output, overwrite) if single else prepare_output(output, overwrite)
     start = time.perf_counter()
     try:
         bar: Any = click.progressbar(length=len(sel.frames), label=f"export {name}", file=sys.stderr,
@@ -68,7 +70,9 @@ def _run(name: str, store: str, output: Path, frames: str | None, sensors: str |
         with bar:
             result = exporter.export(ds, out, sel, bar.update, **options)
     except BaseException:
-        if fresh:  # a failed or refused export leaves no half-written folder behind
+        if single:  # a failed or refused export leaves no half-written output behind
+            out.unlink(missing_ok=True)
+        elif fresh:
             shutil.rmtree(out, ignore_errors=True)
         raise
     seconds = max(time.perf_counter() - start, 1e-9)
@@ -84,6 +88,7 @@ def format_command(name: str) -> click.Command:
     from fusion.export.formats import get_exporter
 
     exporter = get_exporter(name)
+    single = bool(getattr(exporter, "single_file", False))
 
     def callback(store: str, output: Path, frames: str | None, sensors: str | None, overwrite: bool,
                  **options: Any) -> None:
@@ -91,11 +96,14 @@ def format_command(name: str) -> click.Command:
 
     params: list[click.Parameter] = [
         click.Argument(["store"]),
-        click.Option(["-o", "--output"], required=True, type=click.Path(path_type=Path, file_okay=False),
-                     help="Output folder (created; must be empty unless --overwrite)."),
+        click.Option(["-o", "--output"], required=True,
+                     type=click.Path(path_type=Path, file_okay=single, dir_okay=not single),
+                     help="Output file (must not exist unless --overwrite)." if single
+                     else "Output folder (created; must be empty unless --overwrite)."),
         click.Option(["--frames"], default=None, help="Frame range START:STOP (Python slice; default: all)."),
         click.Option(["--sensors"], default=None, help="Comma-separated sensor names (default: all the format takes)."),
-        click.Option(["--overwrite"], is_flag=True, help="Replace a non-empty output folder."),
+        click.Option(["--overwrite"], is_flag=True,
+                     help="Replace an existing output file." if single else "Replace a non-empty output folder."),
     ]
     for spec in exporter.options:
         flag = spec.cli or "--" + spec.name.replace("_", "-")

@@ -116,6 +116,20 @@ def prepare_output(out: Path, overwrite: bool) -> Path:
     return out
 
 
+def prepare_file(out: Path, overwrite: bool) -> Path:
+    """Make way for one output file: refuse an existing one unless ``overwrite`` (then remove it);
+    create its parent folder."""
+    out = Path(out)
+    if out.is_dir():
+        raise ExportError(f"{out} is a folder; -o takes a file for this format")
+    if out.exists():
+        if not overwrite:
+            raise ExportError(f"{out} exists; pass --overwrite to replace it")
+        out.unlink()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return out
+
+
 def write_json(path: Path, data: Any) -> int:
     """Write JSON atomically (temporary name, then rename); returns the byte count."""
     raw = json.dumps(data, indent=1, allow_nan=False).encode()

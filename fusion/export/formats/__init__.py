@@ -22,6 +22,7 @@ EXPORTERS: dict[str, tuple[str, str]] = {
     "package": ("fusion.export.formats.package", "PackageExporter"),
     "kitti": ("fusion.export.formats.kitti", "KittiExporter"),
     "nuscenes": ("fusion.export.formats.nuscenes", "NuScenesExporter"),
+    "rerun": ("fusion.export.formats.rerun_rrd", "RerunExporter"),
 }
 
 #: One-line help per format (shown by ``fusion export --help`` without importing the module).
@@ -29,6 +30,7 @@ SUMMARIES: dict[str, str] = {
     "package": "Annotation-vendor package: PCD + images + calibration JSON per frame, manifests.",
     "kitti": "KITTI raw layout (velodyne .bin, image_0X, oxts, calib_*.txt) + tracking labels.",
     "nuscenes": "nuScenes tables + samples/sweeps, loadable by nuscenes-devkit.",
+    "rerun": "One Rerun .rrd recording (points, images, cameras, ego, boxes, radar, sync quality).",
 }
 
 #: One usage example per format (the epilog of ``fusion export FORMAT --help``).
@@ -36,6 +38,7 @@ EXAMPLES: dict[str, str] = {
     "package": "fusion export package drive.zarr -o pkg --frames 1: --in world",
     "kitti": "fusion export kitti drive.zarr -o kitti --frames 1: --origin 48.5,9.0,300",
     "nuscenes": "fusion export nuscenes drive.zarr -o nusc --frames 1: --every 2 --category-map cats.yaml",
+    "rerun": "fusion export rerun drive.zarr -o drive.rrd --frames 1:   # then: rerun drive.rrd",
 }
 
 #: Called once per exported frame (for a progress bar).
@@ -48,6 +51,8 @@ class Exporter(Protocol):
     Attributes:
         name: The format name (key in :data:`EXPORTERS`).
         options: The format's own options (the CLI adds one ``--name`` per spec).
+        single_file: Optional class attribute; True when ``out`` is one file instead of a folder
+            (read with ``getattr(exporter, "single_file", False)``).
     """
 
     name: str
@@ -58,7 +63,8 @@ class Exporter(Protocol):
 
         Args:
             ds: An open :class:`fusion.store.Dataset`.
-            out: Output folder (created; empty or absent unless overwriting).
+            out: Output folder (created; empty or absent unless overwriting), or for a
+                ``single_file`` exporter the output file (absent; its parent exists).
             selection: Frames and sensors to export.
             progress: Called with 1 after each frame.
             **options: Values of :attr:`options` by name.
