@@ -125,6 +125,17 @@ class ReportBuilder:
             if topic in self.topics:
                 self.topics[topic].skipped[REASON_TRUNCATED] += in_bag - first
 
+    def skip_rest_unread(self, detail: str) -> None:
+        """After a damaged bag: every topic's messages neither stored nor skipped were never read.
+
+        Streams read in pass 1 only (ego, IMU, GNSS, ...) stop at the damage; their remaining
+        messages are reported as one :data:`REASON_TRUNCATED` range each, so that
+        ``stored + skipped == in_bag`` holds for every topic.
+        """
+        for topic, missing in self.unaccounted().items():
+            if missing > 0:
+                self.skip_unread(topic, self.topics[topic].in_bag - missing, (), detail)
+
     @property
     def skipped_count(self) -> int:
         """Messages skipped in all (an entry with ``count`` stands for that many messages)."""
