@@ -37,3 +37,28 @@ def test_damage_mid_bag_accounts_every_message(small_bag: Path, tmp_path: Path) 
         assert t["stored"] + sum(t["skipped"].values()) == t["in_bag"], (topic, t)
     imu = topics["/imu/data"]
     assert 20 <= imu["stored"] <= 80 and imu["skipped"]["bag_truncated"] >= 20, imu  # measured: 43 + 57
+
+
+@pytest.mark.parametrize(("data", "says"), [
+    (b'{"openlabel": {"metadata": {"schema_version": "1.0.0", "name": "\xff"}}}', "not UTF-8 text (byte 6"),
+    (b'{"openlabel": {"n": ' + b"9" * 6000 + b"}}", "unreadable number"),
+    (b'{"openlabel": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "nested too deeply"),
+])
+def test_unreadable_openlabel_is_one_annotation_error(tmp_path: Path, data: bytes, says: str) -> None:
+    """Invalid UTF-8 (was UnicodeDecodeError), a 6000-digit integer (was ValueError from the
+    int-conversion limit) and 100 000 nested arrays (was RecursionError) in an OpenLABEL file."""
+    from fusion.annotations.openlabel import OpenLabelCodec
+
+    path = tmp_path / "labels.json"
+    path.write_bytes(data)
+    with pytest.raises(AnnotationError) as err:
+        OpenLabelCodec().decode(path)
+    assert str(path) in str(err.value) and says in str(err.value) and "\n" not in str(err.value)
+
+
+def test_unreadable_nuscenes_table_is_one_annotation_error(tmp_path: Path) -> None:
+    from fusion.annotations.nuscenes import _load
+
+    (tmp_path / "sample_annotation.json").write_bytes(json.dumps([{"a": 1}]).encode() + b"\xc3")
+    with pytest.raises(AnnotationError, match=r"sample_annotation\.json: not UTF-8"):
+        _load(tmp_path, "sample_annotation.json")
