@@ -62,3 +62,31 @@ def test_unreadable_nuscenes_table_is_one_annotation_error(tmp_path: Path) -> No
     (tmp_path / "sample_annotation.json").write_bytes(json.dumps([{"a": 1}]).encode() + b"\xc3")
     with pytest.raises(AnnotationError, match=r"sample_annotation\.json: not UTF-8"):
         _load(tmp_path, "sample_annotation.json")
+
+
+@pytest.mark.parametrize(("path", "value", "key"), [
+    (("camera_front", "camera", "cx"), "abc", "camera.cx"),
+    (("camera_front", "camera", "fx"), {}, "camera.fx"),
+    (("camera_front", "camera", "width"), 1e308, "camera.width"),
+    (("lidar_top", "T_base_sensor", "translation_m"), [0, 0, "\x00"], "translation_m"),
+    (("imu", "time_offset_ns"), 2**63, "time_offset_ns"),
+])
+def test_hostile_rig_values_are_one_rig_file_error(tmp_path: Path, path: tuple[str, ...], value: object,
+                                                   key: str) -> None:
+    """Found by the fuzzer: ValueError ('\\x00' translation), OverflowError (time offset 2**63 reached
+    the int64 stamp arithmetic), and non-numeric intrinsics got as far as numpy."""
+    import yaml
+
+    import calibration as cal
+
+    doc = yaml.safe_load((Path(__file__).parents[1] / "configs/rigs/synthetic.yaml").read_text())
+    node = doc["sensors"]
+    for k in path[:-1]:
+        node = node[k]
+    node[path[-1]] = value
+    rig = tmp_path / "rig.yaml"
+    rig.write_text(yaml.safe_dump(doc))
+    with pytest.raises(cal.RigFileError) as err:
+        cal.load_rig(rig)
+    msg = str(err.value)
+    assert str(rig) in msg and repr(path[0]) in msg and key in msg and "\n" not in msg, msg
