@@ -90,3 +90,24 @@ def test_hostile_rig_values_are_one_rig_file_error(tmp_path: Path, path: tuple[s
         cal.load_rig(rig)
     msg = str(err.value)
     assert str(rig) in msg and repr(path[0]) in msg and key in msg and "\n" not in msg, msg
+
+
+def test_one_odometry_pose_before_the_damage_is_skipped_not_stored(small_bag: Path, tmp_path: Path) -> None:
+    """A bag cut right after its first /odom message: the trajectory is empty (one pose), but the
+    report counted the pose as stored, so ``fusion validate`` found "0 ego poses stored but the
+    report counts 1". Now it is skipped as ``too_few_poses``."""
+    from fusion.readers import open_bags
+    from fusion.store.validate import validate_store
+
+    data = small_bag.read_bytes()
+    with open_bags(small_bag) as src:
+        second = next(bytes(m.data) for m in src.messages(["/odom"]) if m.index == 1)
+    bag = tmp_path / "cut.bag"
+    bag.write_bytes(data[: data.find(second) - 1])
+    store = str(tmp_path / "cut.zarr")
+    convert([bag], store, load_config(None))
+    odom = fusion.open(store).report["topics"]["/odom"]
+    assert odom["stored"] == 0 and odom["skipped"].get("too_few_poses") == 1, odom
+    assert odom["stored"] + sum(odom["skipped"].values()) == odom["in_bag"]
+    problems = validate_store(store).problems  # left: the ego sensor stored nothing (true, and said)
+    assert not [p for p in problems if "report counts" in p], problems

@@ -19,7 +19,7 @@ from fusion import kinds
 from fusion.errors import ConfigError, SyncError
 from fusion.pipeline.clocks import apply_to_table, decide_offsets, stream_clocks, warn_unmatched
 from fusion.pipeline.config import ConvertConfig
-from fusion.pipeline.report import REASON_ZERO_STAMP, ReportBuilder
+from fusion.pipeline.report import REASON_TOO_FEW_POSES, REASON_ZERO_STAMP, ReportBuilder
 from fusion.pipeline.scan import Scan
 from fusion.pipeline.sensors import SelectedSensors
 from fusion.pipeline.streams import EgoTable, ImuTable, MessageTable, SampleTable, finite_difference_twist
@@ -161,6 +161,11 @@ def build_ego(scan: Scan, offset_ns: int, topic: str | None, report: ReportBuild
     if not from_odometry and topic in report.topics:
         report.stored(topic, report.topics[topic].in_bag - sum(report.topics[topic].skipped.values()))
     if len(keep) < 2:
+        if from_odometry and topic in report.topics:  # nothing is stored: the kept pose is skipped
+            report.topics[topic].stored -= len(keep)
+            for i in keep.tolist():
+                report.skip(topic, int(poses["index"][i]), int(poses["record_ns"][i]), REASON_TOO_FEW_POSES,
+                            "an ego trajectory needs at least two poses")
         report.warn(
             f"no usable ego trajectory ({len(keep)} pose(s) on {topic or 'no ego topic'}): LiDAR is not deskewed, "
             "radar Doppler is not compensated and every frame is flagged (set ego.topic in the config)"

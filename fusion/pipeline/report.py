@@ -25,6 +25,7 @@ REASON_DECODE = "decode_error"
 REASON_NO_SENSOR = "no_sensor"
 REASON_TRUNCATED = "bag_truncated"
 REASON_EXTRAPOLATION = "outside_ego_trajectory"
+REASON_TOO_FEW_POSES = "too_few_poses"  # an odometry topic with fewer than two usable poses stores none
 
 
 @functools.cache
