@@ -111,3 +111,32 @@ def test_one_odometry_pose_before_the_damage_is_skipped_not_stored(small_bag: Pa
     assert odom["stored"] + sum(odom["skipped"].values()) == odom["in_bag"]
     problems = validate_store(store).problems  # left: the ego sensor stored nothing (true, and said)
     assert not [p for p in problems if "report counts" in p], problems
+
+
+def test_damaged_pointcloud2_definition_in_the_bag_is_a_decode_error(small_bag: Path, tmp_path: Path) -> None:
+    """One flipped bit turned ``fields`` into ``fkelds`` in the bag's own PointCloud2 definition:
+    kind detection raised AttributeError. Now the topic opens and each message is a DecodeError."""
+    from fusion.errors import DecodeError
+    from fusion.readers import open_bags
+
+    data = small_bag.read_bytes()
+    assert data.count(b"PointField[] fields") >= 1
+    bag = tmp_path / "typo.bag"
+    bag.write_bytes(data.replace(b"PointField[] fields", b"PointField[] fkelds"))
+    with open_bags(bag) as src:
+        assert "/lidar/points" in src.topics
+        raw = next(m for m in src.messages(["/lidar/points"]))
+        with pytest.raises(DecodeError, match="fields"):
+            src.decode(raw)
+
+
+def test_deeply_nested_config_value_is_one_config_error(tmp_path: Path) -> None:
+    """``frames.max_gap_ms`` nested 330 lists deep: the error message's YAML rendering of the
+    value raised RecursionError."""
+    from fusion.errors import ConfigError
+
+    path = tmp_path / "config.yaml"
+    path.write_text('{"frames": {"max_gap_ms": ' + "[" * 330 + "1" + "]" * 330 + "}}")
+    with pytest.raises(ConfigError, match=r"frames\.max_gap_ms: .*nested too deeply") as err:
+        load_config(path)
+    assert "\n" not in str(err.value)
