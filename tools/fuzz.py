@@ -258,9 +258,10 @@ def doc_seeds(out: Path, seeds: dict[str, Path]) -> dict[str, Any]:
         rc, err = run(fusion_cmd("convert", str(seeds["synth.bag"]), "-o", str(base)))
         if rc != 0:
             raise SystemExit(f"cannot convert the seed: {err}")
-    from fusion.annotations.openlabel_encode import encode_openlabel
-    from fusion.annotations.model import Cuboid
     import numpy as np
+
+    from fusion.annotations.model import Cuboid
+    from fusion.annotations.openlabel_encode import encode_openlabel
 
     truth = json.loads((out / "seeds" / "truth.json").read_text())
     t0 = int(truth.get("start_ns", 0)) if isinstance(truth.get("start_ns"), int) else 0
