@@ -140,3 +140,26 @@ def test_deeply_nested_config_value_is_one_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"frames\.max_gap_ms: .*nested too deeply") as err:
         load_config(path)
     assert "\n" not in str(err.value)
+
+
+@pytest.mark.shared
+def test_ros1_record_header_missing_a_field_is_damage(shared_data: Path, tmp_path: Path) -> None:
+    """Three bit flips in nobleo_gps.bag (one turns a message record's ``conn`` field into ``bonn``,
+    one damages the index so the sequential scanner reads the file): KeyError 'conn' escaped the
+    scanner. Now the record is damage: every message before it is read, then TruncatedBagError."""
+    from fusion.errors import TruncatedBagError
+    from fusion.readers import open_bags
+
+    b = bytearray((shared_data / "real" / "nobleo_gps.bag").read_bytes())
+    for offset, value in ((21097, 64), (29776, 98), (36519, 236)):  # found by tools/fuzz.py --seed 2
+        b[offset] = value
+    bag = tmp_path / "flipped.bag"
+    bag.write_bytes(bytes(b))
+    n = 0
+    try:
+        with open_bags(bag) as src:
+            for _ in src.messages():
+                n += 1
+    except TruncatedBagError as exc:
+        assert str(bag) in str(exc)
+    assert n > 0
