@@ -48,6 +48,8 @@ def _flow(value: object) -> str:
         text = yaml.safe_dump(value, default_flow_style=True, width=10_000, allow_unicode=True)
     except yaml.YAMLError:
         return repr(value)
+    except RecursionError:  # a deeply nested hostile value: its start is enough to recognise it
+        return "(nested too deeply to show)"
     return " ".join(text.split()).removesuffix("...").strip()
 
 

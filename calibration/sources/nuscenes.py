@@ -39,6 +39,12 @@ def _read_table(path: Path) -> list[dict[str, Any]]:
         raise RigFileError(f"{path}: cannot read nuScenes table ({e.strerror})") from e
     except json.JSONDecodeError as e:
         raise RigFileError(f"{path}: not valid JSON ({e})") from e
+    except UnicodeDecodeError as e:
+        raise RigFileError(f"{path}: not UTF-8 text (byte {e.start}: {e.reason})") from None
+    except ValueError as e:  # an integer literal beyond the int-conversion digit limit
+        raise RigFileError(f"{path}: unreadable number in the JSON ({str(e).split(':')[0]})") from None
+    except RecursionError:
+        raise RigFileError(f"{path}: the JSON is nested too deeply to read") from None
     if not isinstance(data, list) or not all(isinstance(r, Mapping) for r in data):
         raise RigFileError(f"{path}: a nuScenes table must be a JSON list of records")
     return data

@@ -47,15 +47,47 @@ def _ctx(where: str, fn: Callable[[], _T]) -> _T:
         return fn()
     except CalibrationError as e:
         raise type(e)(f"{where}: {e}") from e
-    except (TypeError, ValueError, KeyError, IndexError) as e:
+    except (TypeError, ValueError, KeyError, IndexError, OverflowError) as e:
         raise RigFileError(f"{where}: malformed value ({e})") from e
 
 
 def _floats(value: Any, n: int, where: str) -> np.ndarray:
-    arr = np.asarray(value, dtype=np.float64)
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):
+        raise RigFileError(f"{where}: expected {n} finite numbers, got {_short(value)}") from None
     if arr.size != n or not np.all(np.isfinite(arr)):
-        raise RigFileError(f"{where}: expected {n} finite numbers, got {value!r}")
+        raise RigFileError(f"{where}: expected {n} finite numbers, got {_short(value)}")
     return arr.reshape(-1) if n != 9 else arr.reshape(3, 3)
+
+
+def _short(value: Any) -> str:
+    """``repr`` of a (possibly huge or deeply nested) value, cut to one short line."""
+    try:
+        text = repr(value)
+    except RecursionError:
+        return "a deeply nested value"
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _number(d: Mapping[str, Any], key: str, where: str) -> float:
+    """``d[key]`` as a finite float (pixels); booleans and strings are refused."""
+    v = d[key]
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(float(v)):
+        raise RigFileError(f"{where}.{key}: expected a finite number (pixels), got {_short(v)}")
+    return float(v)
+
+
+def _pixels(d: Mapping[str, Any], key: str, where: str) -> int:
+    """``d[key]`` as an image size: an integer in [1, 2**20]."""
+    v = d[key]
+    if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 1 << 20:
+        raise RigFileError(f"{where}.{key}: expected an integer image size in [1, 1048576] pixels, got {_short(v)}")
+    return v
+
+
+#: Largest |time_offset_ns|: the offset is added to int64 stamps (~1.7e18 ns today) without overflow.
+MAX_OFFSET_NS = 1 << 62
 
 
 def transform_from_dict(d: Mapping[str, Any], where: str) -> SE3:
@@ -113,13 +145,15 @@ def camera_from_dict(d: Mapping[str, Any], where: str) -> CameraModel:
         missing = [k for k in ("fx", "fy", "cx", "cy") if k not in d]
         if missing:
             raise RigFileError(f"{where}: missing key(s) {missing}; give fx, fy, cx, cy (pixels) or K")
-        K = np.array([[d["fx"], 0.0, d["cx"]], [0.0, d["fy"], d["cy"]], [0.0, 0.0, 1.0]], dtype=np.float64)
+        fx, fy, cx, cy = (_number(d, k, where) for k in ("fx", "fy", "cx", "cy"))
+        K = np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]], dtype=np.float64)
+    width, height = _pixels(d, "width", where), _pixels(d, "height", where)
     line = d.get("rolling_shutter_line_ns")
     return _ctx(
         where,
         lambda: CameraModel(
-            int(d["width"]),
-            int(d["height"]),
+            width,
+            height,
             K,
             str(d.get("distortion_model", "none")),
             np.asarray(d.get("D", []) or [], dtype=np.float64),
@@ -164,8 +198,8 @@ def sensor_from_dict(name: str, d: Mapping[str, Any], source: str) -> Sensor:
             f"block is allowed, got {d['intrinsics']!r}"
         )
     offset = d.get("time_offset_ns", 0)
-    if isinstance(offset, (float, bool)) or not isinstance(offset, int):
-        raise RigFileError(f"{where} field time_offset_ns: must be an integer (ns), got {offset!r}")
+    if isinstance(offset, (float, bool)) or not isinstance(offset, int) or abs(offset) > MAX_OFFSET_NS:
+        raise RigFileError(f"{where} field time_offset_ns: must be an integer (ns) within ±2**62, got {_short(offset)}")
     topic = d.get("topic")
     return _ctx(
         source,  # Sensor's own messages already name the sensor and the field

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from fusion.annotations.annotation_set import AnnotationSet
+from fusion.annotations.jsonfile import read_json
 from fusion.annotations.model import Cuboid
 from fusion.errors import AnnotationError
 
@@ -38,10 +39,7 @@ def _load(folder: Path, name: str, required: bool = True) -> list[dict[str, Any]
         if required:
             raise AnnotationError(f"{path}: nuScenes table not found")
         return []
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise AnnotationError(f"{path}: not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    data = read_json(path)
     if not isinstance(data, list):
         raise AnnotationError(f"{path}: <root>: expected a JSON array of records, got {type(data).__name__}")
     return data

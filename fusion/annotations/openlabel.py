@@ -26,6 +26,7 @@ import numpy as np
 from calibration.rotation import matrix_to_quat_xyzw, quat_xyzw_to_matrix, rpy_to_matrix
 from calibration.se3 import make_transform
 from fusion.annotations.annotation_set import AnnotationSet, CoordinateSystem, FrameTransform, Issue
+from fusion.annotations.jsonfile import read_json
 from fusion.annotations.model import Cuboid
 from fusion.annotations.openlabel_schema import validate_openlabel
 from fusion.annotations.timestamps import parse_timestamp_ns
@@ -183,14 +184,16 @@ class OpenLabelCodec:
     def decode(self, path: Path, **options: Any) -> AnnotationSet:
         """Read and decode an OpenLABEL JSON file (options: ``frame_times_ns``, ``default_frame``)."""
         path = Path(path)
+        doc = read_json(path)
         try:
-            doc = json.loads(path.read_text())
-        except FileNotFoundError:
-            raise AnnotationError(f"{path}: file not found") from None
-        except json.JSONDecodeError as exc:
-            where = f"line {exc.lineno} column {exc.colno}"
-            raise AnnotationError(f"{path}: not valid JSON: {exc.msg} at {where}") from None
-        return decode_openlabel(doc, str(path), **options)
+            return decode_openlabel(doc, str(path), **options)
+        except RecursionError:
+            raise AnnotationError(f"{path}: the document is nested too deeply to decode") from None
+        except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:
+            # the schema check lets some shapes through (e.g. a coordinate system that is a list or null):
+            # whatever the decoder trips over is one error naming the file
+            raise AnnotationError(f"{path}: not a valid OpenLABEL 1.0 document: a value has the wrong type or is "
+                                  f"missing ({exc})") from None
 
     def encode(self, annotations: AnnotationSet, path: Path, **options: Any) -> None:
         """Write ``annotations`` as OpenLABEL 1.0 (option ``context``: an ``ExportContext``)."""

@@ -254,6 +254,8 @@ def convert(
             ex.open_streams()
             total = done + sum(first.topic_bytes.get(t.topic, 0) for t in ex.pass2_tables().values())
             ex.run(tick, spool=spool, truncated=first.truncated)
+            if first.truncated:
+                report.skip_rest_unread(first.truncated)
             check_stored(selected, report)
             _report_spool(spool, report)
             _report_packets(source, report)

@@ -20,7 +20,7 @@ from fusion.errors import ConfigError, SyncError
 from fusion.pipeline.clocks import apply_to_table, decide_offsets, stream_clocks, warn_unmatched
 from fusion.pipeline.config import ConvertConfig
 from fusion.pipeline.ego import build_ego_source
-from fusion.pipeline.report import REASON_ZERO_STAMP, ReportBuilder
+from fusion.pipeline.report import REASON_TOO_FEW_POSES, REASON_ZERO_STAMP, ReportBuilder
 from fusion.pipeline.scan import Scan
 from fusion.pipeline.sensors import SelectedSensors
 from fusion.pipeline.streams import EgoTable, ImuTable, MessageTable, SampleTable, finite_difference_twist
@@ -163,6 +163,11 @@ def build_ego(scan: Scan, offset_ns: int, topic: str | None, report: ReportBuild
     if not from_odometry and topic in report.topics:
         report.stored(topic, report.topics[topic].in_bag - sum(report.topics[topic].skipped.values()))
     if len(keep) < 2:  # fusion.pipeline.ego estimates one, or warns
+        if from_odometry and topic in report.topics:  # nothing is stored: the kept pose is skipped
+            report.topics[topic].stored -= len(keep)
+            for i in keep.tolist():
+                report.skip(topic, int(poses["index"][i]), int(poses["record_ns"][i]), REASON_TOO_FEW_POSES,
+                            "an ego trajectory needs at least two poses")
         z3 = np.zeros((0, 3))
         return EgoTable(np.zeros(0, np.int64), z3, np.zeros((0, 4)), z3, z3, "odom", "base_link", topic or "")
     times = stamps[keep] + np.int64(offset_ns)

@@ -25,6 +25,7 @@ REASON_DECODE = "decode_error"
 REASON_NO_SENSOR = "no_sensor"
 REASON_TRUNCATED = "bag_truncated"
 REASON_EXTRAPOLATION = "outside_ego_trajectory"
+REASON_TOO_FEW_POSES = "too_few_poses"  # an odometry topic with fewer than two usable poses stores none
 
 
 @functools.cache
@@ -124,6 +125,17 @@ class ReportBuilder:
                                  "detail": f"{detail} (promised by the bag's index or metadata, never found)"})
             if topic in self.topics:
                 self.topics[topic].skipped[REASON_TRUNCATED] += in_bag - first
+
+    def skip_rest_unread(self, detail: str) -> None:
+        """After a damaged bag: every topic's messages neither stored nor skipped were never read.
+
+        Streams read in pass 1 only (ego, IMU, GNSS, ...) stop at the damage; their remaining
+        messages are reported as one :data:`REASON_TRUNCATED` range each, so that
+        ``stored + skipped == in_bag`` holds for every topic.
+        """
+        for topic, missing in self.unaccounted().items():
+            if missing > 0:
+                self.skip_unread(topic, self.topics[topic].in_bag - missing, (), detail)
 
     @property
     def skipped_count(self) -> int:

@@ -193,7 +193,8 @@ class RosBagSource:
             raise  # a type without definition is not a corrupt message
         except DecodeError:
             return ()
-        return tuple(f.name for f in msg.fields)
+        fields = getattr(msg, "fields", None)  # absent when the bag's own type definition is damaged
+        return tuple(str(getattr(f, "name", "")) for f in fields) if isinstance(fields, list) else ()
 
     def _select(self, topics: Iterable[str] | None) -> list[list[Connection]]:
         if topics is None:

@@ -106,7 +106,7 @@ def scan_ros1(path: Path) -> Iterator[tuple[str, Any]]:
             except DamagedBagError as exc:
                 yield "damage", str(exc)
                 return
-            except (struct.error, IndexError, UnicodeDecodeError) as exc:
+            except (struct.error, IndexError, KeyError, UnicodeDecodeError) as exc:  # KeyError: no such field
                 yield "damage", f"unreadable record at byte {offset} ({exc})"
                 return
 

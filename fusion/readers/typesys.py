@@ -29,7 +29,7 @@ from rosbags.interfaces import Connection, MessageDefinitionFormat
 from rosbags.typesys import Stores, get_types_from_idl, get_types_from_msg, get_typestore
 from rosbags.typesys.store import Typestore
 
-from fusion.errors import ConfigError
+from fusion.errors import BagError, ConfigError
 
 BUNDLED_MSG_DIR = Path(__file__).with_name("msgs")
 HEADER_TYPE = "std_msgs/msg/Header"
@@ -167,7 +167,11 @@ def _typestore(typs: dict[str, Any]) -> Typestore:
     store = _STORES.pop(key, None)
     if store is None:
         store = get_typestore(Stores.EMPTY)
-        store.register(typs)
+        try:
+            store.register(typs)
+        except Exception as exc:  # rosbags' TypesysError, or code generation failing on a damaged definition
+            raise BagError(f"the message definitions the bag embeds do not fit together ({exc}); its connection "
+                           "records are damaged") from None
     _STORES[key] = store
     while len(_STORES) > _STORES_KEPT:
         del _STORES[next(iter(_STORES))]
