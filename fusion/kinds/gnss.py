@@ -17,10 +17,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fusion.kinds.base import KindBase, Role, TopicScanner
+from fusion.kinds.rows import RowStreamWriter
 from fusion.readers.records import GnssFix
-from fusion.store import layout as lay
-from fusion.store.sink import FrameSink, StreamGroup, StreamHeader
-from fusion.store.streams import StreamWriter
+from fusion.store.sink import FrameSink, StreamHeader
 
 if TYPE_CHECKING:
     from fusion.pipeline.scan import ScanContext
@@ -42,29 +41,10 @@ SCAN_COLUMNS: dict[str, tuple[Any, tuple[int, ...]]] = {
 }  # fmt: skip
 
 
-class GnssWriter(StreamWriter):
-    """``streams/<name>`` of a GNSS receiver: the columns of :data:`COLUMNS`, one row per fix."""
+class GnssWriter(RowStreamWriter):
+    """``streams/<name>`` of a GNSS receiver: the columns of :data:`COLUMNS`, one row per message."""
 
-    def __init__(self, group: StreamGroup, *, expected_messages: int) -> None:
-        super().__init__(group, expected_messages, ragged=False)
-        for col, (dtype, shape) in COLUMNS.items():
-            self._add(col, dtype, shape, lay.IMU, expected_messages)
-
-    def append_many(self, stamp_ns: np.ndarray, record_time_ns: np.ndarray, time_ns: np.ndarray,
-                    columns: dict[str, np.ndarray]) -> None:
-        """Append K fixes: times (K,) int64 ns; ``columns`` as :data:`COLUMNS` with K rows each."""
-        t = np.asarray(time_ns, dtype=np.int64).reshape(-1)
-        k = t.shape[0]
-        cols: dict[str, tuple[np.ndarray, tuple[int, ...]]] = {
-            "stamp_ns": (np.asarray(stamp_ns, np.int64).reshape(-1), ()),
-            "record_time_ns": (np.asarray(record_time_ns, np.int64).reshape(-1), ()), "time_ns": (t, ())}
-        for col, (dtype, shape) in COLUMNS.items():
-            cols[col] = (np.asarray(columns[col], dtype=dtype), shape)
-        for col, (arr, inner) in cols.items():
-            self._check_len(col, arr, k, inner)
-        for col, (arr, _) in cols.items():
-            self._cols[col].append(arr)
-
+    columns = COLUMNS
 
 class _Scanner:
     """Pass 1 of a GNSS topic: every fix decoded into the topic's sample columns."""
