@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # Install fusion into ./.venv from this repository's own files, then compile its kernels.
 # Needs Python >= 3.11 and pip (no system packages). One line per step; pip's output goes to
-# .venv/install.log (named in any error). Usage: bash tools/install.sh [--fresh] [--verbose]
+# .venv/install.log (named in any error). Usage: bash tools/install.sh [--fresh] [--verbose] [--extras]
 #   --fresh    recreate .venv        --verbose  show pip's output as well
+#   --extras   also the heavy optional parts: rerun-sdk for `fusion export rerun` (≈ 0.7 GB; CI installs it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-FRESH=0; VERBOSE=0
+FRESH=0; VERBOSE=0; EXTRAS="test,ouster"
 for arg in "$@"; do
   case "$arg" in
     --fresh) FRESH=1 ;;
     --verbose) VERBOSE=1 ;;
-    *) echo "error: unknown option $arg (use --fresh, --verbose)" >&2; exit 2 ;;
+    --extras) EXTRAS="test,ouster,rerun" ;;
+    *) echo "error: unknown option $arg (use --fresh, --verbose, --extras)" >&2; exit 2 ;;
   esac
 done
 
@@ -55,7 +57,7 @@ fi
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 step "upgrading pip" .venv/bin/python -m pip install --upgrade pip
 step "installing fusion and its dependencies (a few minutes the first time; log: $LOG)" \
-  .venv/bin/python -m pip install -e ".[test,ouster,rerun]"
+  .venv/bin/python -m pip install -e ".[$EXTRAS]"
 # ouster-sdk pins rosbags==0.9.23 (fusion needs >= 0.10): installed without its dependencies (pyproject.toml)
 step "installing ouster-sdk (Ouster packet decoding)" \
   .venv/bin/python -m pip install --no-deps "ouster-sdk>=1.0,<2"
