@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fusion.kinds.base import KindBase, Role, TopicScanner
-from fusion.kinds.rows import RowStreamWriter
+from fusion.kinds.rows import RowStreamWriter, row_problems, write_rows
 from fusion.readers.records import GnssFix
-from fusion.store.sink import FrameSink, StreamHeader
+from fusion.store.sink import FrameSink
 
 if TYPE_CHECKING:
     from fusion.pipeline.scan import ScanContext
@@ -86,22 +86,11 @@ class GnssKind(KindBase):
 
     def write_table(self, sink: FrameSink, table: ImuTable | SampleTable) -> None:
         """Write the planned fixes (common clock, sorted, unique) as one stream."""
-        cols = getattr(table, "columns", None)
-        if cols is None:
-            raise TypeError(f"gnss stream {table.name!r}: expected a SampleTable, got {type(table).__name__}")
-        header = StreamHeader(table.name, self.name, table.topic, table.frame_id, {}, None)
-        w = sink.add_stream(header, lambda g: GnssWriter(g, expected_messages=len(table.times_ns)))
-        w.append_many(table.stamp_ns, table.record_ns, table.times_ns, cols)
+        write_rows(self.name, GnssWriter, sink, table)
 
     def validate(self, stream: StreamState) -> list[str]:
         """Every column has one row per fix; latitudes in [-90, 90], longitudes in [-180, 180] (or NaN)."""
-        out = []
-        for col in COLUMNS:
-            if col not in stream.columns:
-                out.append(f"streams/{stream.name}/{col}: missing")
-            elif int(stream.array(col).shape[0]) != stream.count:
-                out.append(f"streams/{stream.name}/{col}: {int(stream.array(col).shape[0])} rows, "
-                           f"expected {stream.count}")
+        out = row_problems(stream, COLUMNS)
         if not out and stream.count:
             lat = np.asarray(stream.array("latitude_deg")[:])
             lon = np.asarray(stream.array("longitude_deg")[:])

@@ -3,13 +3,17 @@ clocks plus the kind's own fixed-shape columns, chunked like the IMU."""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from fusion.store import layout as lay
-from fusion.store.sink import StreamGroup
+from fusion.store.sink import FrameSink, StreamGroup, StreamHeader
 from fusion.store.streams import StreamWriter
+
+if TYPE_CHECKING:
+    from fusion.pipeline.streams import ImuTable, SampleTable
+    from fusion.store.state import StreamState
 
 #: name -> (dtype, shape of one row)
 Columns = dict[str, tuple[Any, tuple[int, ...]]]
@@ -46,3 +50,24 @@ class RowStreamWriter(StreamWriter):
             self._check_len(col, arr, k, inner)
         for col, (arr, _) in cols.items():
             self._cols[col].append(arr)
+
+
+def write_rows(kind: str, writer: type[RowStreamWriter], sink: FrameSink, table: ImuTable | SampleTable) -> None:
+    """Write a planned continuous stream (common clock, sorted, unique) of ``kind`` as one stream of rows."""
+    cols = getattr(table, "columns", None)
+    if cols is None:
+        raise TypeError(f"{kind} stream {table.name!r}: expected a SampleTable, got {type(table).__name__}")
+    header = StreamHeader(table.name, kind, table.topic, table.frame_id, {}, None)
+    w = sink.add_stream(header, lambda g: writer(g, expected_messages=len(table.times_ns)))
+    w.append_many(table.stamp_ns, table.record_ns, table.times_ns, cols)
+
+
+def row_problems(stream: StreamState, columns: Columns) -> list[str]:
+    """Every column of ``columns`` present with one row per message."""
+    out = []
+    for col in columns:
+        if col not in stream.columns:
+            out.append(f"streams/{stream.name}/{col}: missing")
+        elif int(stream.array(col).shape[0]) != stream.count:
+            out.append(f"streams/{stream.name}/{col}: {int(stream.array(col).shape[0])} rows, expected {stream.count}")
+    return out

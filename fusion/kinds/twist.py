@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fusion.kinds.base import KindBase, Role, TopicScanner
-from fusion.kinds.rows import RowStreamWriter
+from fusion.kinds.rows import RowStreamWriter, row_problems, write_rows
 from fusion.readers.records import TwistSample
-from fusion.store.sink import FrameSink, StreamHeader
+from fusion.store.sink import FrameSink
 
 if TYPE_CHECKING:
     from fusion.pipeline.scan import ScanContext
@@ -83,23 +83,11 @@ class TwistKind(KindBase):
 
     def write_table(self, sink: FrameSink, table: ImuTable | SampleTable) -> None:
         """Write the planned twists (common clock, sorted, unique) as one stream."""
-        cols = getattr(table, "columns", None)
-        if cols is None:
-            raise TypeError(f"twist stream {table.name!r}: expected a SampleTable, got {type(table).__name__}")
-        header = StreamHeader(table.name, self.name, table.topic, table.frame_id, {}, None)
-        w = sink.add_stream(header, lambda g: TwistWriter(g, expected_messages=len(table.times_ns)))
-        w.append_many(table.stamp_ns, table.record_ns, table.times_ns, cols)
+        write_rows(self.name, TwistWriter, sink, table)
 
     def validate(self, stream: StreamState) -> list[str]:
         """Every column has one row per message."""
-        out = []
-        for col in COLUMNS:
-            if col not in stream.columns:
-                out.append(f"streams/{stream.name}/{col}: missing")
-            elif int(stream.array(col).shape[0]) != stream.count:
-                out.append(f"streams/{stream.name}/{col}: {int(stream.array(col).shape[0])} rows, "
-                           f"expected {stream.count}")
-        return out
+        return row_problems(stream, COLUMNS)
 
 
 KIND = TwistKind()
