@@ -106,3 +106,27 @@ def test_zero_size_images_are_skipped_and_the_sensor_fails(tmp_path: Path,
     assert len(err) == 1 and "0 of 10 message(s) stored" in err[0] and "empty image (0 x 0 px" in err[0]
     res = convert([bag], str(tmp_path / "s.zarr"), ConvertConfig(exclude_topics=("/cam/image_raw",)))
     assert res.frames == 10
+
+
+def test_a_fix_outside_wgs84_is_skipped_not_stored(tmp_path: Path) -> None:
+    """A NavSatFix whose latitude/longitude cannot be a position (a damaged byte; found by tools/fuzz.py) is
+    skipped as undecodable; a fix with NaN (no fix) is kept, as receivers publish it."""
+    from fusion.store.validate import validate_store
+
+    fix_t, status_t = T["sensor_msgs/msg/NavSatFix"], T["sensor_msgs/msg/NavSatStatus"]
+    path = tmp_path / "gps.bag"
+    with Writer(path) as w:
+        conn = w.add_connection("/fix", fix_t.__msgtype__, typestore=TS)
+        for k in range(20):
+            t = T0 + k * 100_000_000
+            lat = 1e30 if k == 7 else (float("nan") if k == 9 else 48.0 + k * 1e-6)
+            msg = fix_t(header=_hdr(k, t, "gps"), status=status_t(status=0, service=1), latitude=lat,
+                        longitude=9.0, altitude=300.0, position_covariance=np.eye(3).reshape(-1),
+                        position_covariance_type=2)
+            w.write(conn, t, TS.serialize_ros1(msg, fix_t.__msgtype__))
+    store = tmp_path / "s.zarr"
+    convert([path], str(store), ConvertConfig())
+    report = fusion.open(str(store)).report
+    assert report["topics"]["/fix"]["skipped"] == {"decode_error": 1} and report["topics"]["/fix"]["stored"] == 19
+    assert "outside WGS-84" in report["skipped"][0]["detail"]
+    assert validate_store(str(store)).ok
