@@ -16,18 +16,11 @@ from scipy.spatial.transform import Rotation
 from fusion.ego import EgoEstimate, EstimatorError, EstimatorParams, GnssInput, ImuInput, WheelInput, estimate
 from fusion.ego.geo import fixes_to_enu
 from fusion.ego.metrics import ate_rmse, path_length, rigid_align, yaw_error_rad
-from fusion.testing.synth.inertial import EgoLog, ego_log
+from fusion.testing.synth.inertial import EgoLog, ego_log, estimator_inputs
 
 
 def _inputs(log: EgoLog) -> tuple[ImuInput, WheelInput, GnssInput | None]:
-    imu = ImuInput(log.imu_times_ns, log.gyro, log.accel, log.T_base_imu)
-    w = log.wheel
-    wheel = WheelInput(log.wheel_times_ns, w["v_base"], w["w_base"], w["t"], w["quat_xyzw"])
-    g = log.gnss
-    n = len(log.gnss_times_ns)
-    gnss = fixes_to_enu(log.gnss_times_ns, g["latitude_deg"], g["longitude_deg"], g["altitude_m"], np.zeros(n),
-                        g["covariance"], np.full(n, 2), np.asarray(log.noise.t_base_antenna))
-    return imu, wheel, gnss
+    return estimator_inputs(log)
 
 
 def _truth(log: EgoLog, est: EgoEstimate) -> tuple[np.ndarray, np.ndarray]:

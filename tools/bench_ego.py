@@ -17,22 +17,15 @@ from pathlib import Path
 
 import numpy as np
 
-from fusion.ego import EstimatorParams, ImuInput, WheelInput, estimate
-from fusion.ego.geo import fixes_to_enu
-from fusion.testing.synth.inertial import ego_log
+from fusion.ego import EstimatorParams, estimate
+from fusion.testing.synth.inertial import ego_log, estimator_inputs
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def _synthetic(minutes: float, repeat: int) -> None:
     log = ego_log(seed=0, duration_s=60.0 * minutes)
-    imu = ImuInput(log.imu_times_ns, log.gyro, log.accel, log.T_base_imu)
-    w = log.wheel
-    wheel = WheelInput(log.wheel_times_ns, w["v_base"], w["w_base"], w["t"], w["quat_xyzw"])
-    g = log.gnss
-    n = len(log.gnss_times_ns)
-    gnss = fixes_to_enu(log.gnss_times_ns, g["latitude_deg"], g["longitude_deg"], g["altitude_m"], np.zeros(n),
-                        g["covariance"], np.full(n, 2), np.asarray(log.noise.t_base_antenna))
+    imu, wheel, gnss = estimator_inputs(log)
     params = EstimatorParams(wheel_yaw_rate_sigma=0.005)
     for name, kw in (("imu+odom", {"wheel": wheel}), ("imu+gnss", {"gnss": gnss}),
                      ("imu+odom+gnss", {"wheel": wheel, "gnss": gnss})):

@@ -33,10 +33,6 @@ from fusion.errors import BagError, ConfigError
 
 BUNDLED_MSG_DIR = Path(__file__).with_name("msgs")
 HEADER_TYPE = "std_msgs/msg/Header"
-#: The packages shipped in ``msgs/`` (vendor types rosbags does not bundle, and fusion's own).
-BUNDLED_PACKAGES = (
-    "radar_msgs", "unique_identifier_msgs", "ouster_ros", "fusion_msgs", "livox_ros_driver", "livox_ros_driver2",
-)
 
 
 def _msg_name(path: Path) -> str:

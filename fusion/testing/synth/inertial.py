@@ -19,12 +19,16 @@ passed in (seeded by the caller), so the measurements are deterministic.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 
 from fusion.testing.synth.config import SensorNoise
 from fusion.testing.synth.trajectory import AnalyticTrajectory
+
+if TYPE_CHECKING:
+    from fusion.ego import GnssInput, ImuInput, WheelInput
 
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
@@ -139,3 +143,18 @@ def ego_log(seed: int = 0, duration_s: float = 60.0, speed_mps: float = 10.0, ya
     wheel = wheel_odometry(traj, tw, noise, np.random.default_rng([seed, 7, 1]))
     gnss = gnss_fixes(traj, tg, noise, np.random.default_rng([seed, 7, 2]))
     return EgoLog(traj, ti, gyro, accel, bg, ba, rigdef.SENSORS["imu"].T_base_sensor, tw, wheel, tg, gnss, noise)
+
+
+def estimator_inputs(log: EgoLog) -> tuple[ImuInput, WheelInput, GnssInput | None]:
+    """``log`` as the estimator's inputs (:func:`fusion.ego.estimate`): IMU, wheel odometry and GNSS fixes in
+    local ENU (antenna at the generator's offset)."""
+    from fusion.ego import ImuInput, WheelInput
+    from fusion.ego.geo import fixes_to_enu
+
+    imu = ImuInput(log.imu_times_ns, log.gyro, log.accel, log.T_base_imu)
+    w, g = log.wheel, log.gnss
+    wheel = WheelInput(log.wheel_times_ns, w["v_base"], w["w_base"], w["t"], w["quat_xyzw"])
+    n = len(log.gnss_times_ns)
+    gnss = fixes_to_enu(log.gnss_times_ns, g["latitude_deg"], g["longitude_deg"], g["altitude_m"], np.zeros(n),
+                        g["covariance"], np.full(n, 2), np.asarray(log.noise.t_base_antenna))
+    return imu, wheel, gnss
