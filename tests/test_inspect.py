@@ -169,4 +169,4 @@ def test_inspect_a_fusion_store(synth: Any, tmp_path: Path) -> None:
     data = json.loads(res.output)
     assert data["complete"] is True and "lidar_top" in data["sensors"]
     res = CliRunner().invoke(inspect_cmd, [str(store)])
-    assert res.exit_code == 0 and "fusion store format 1.1, complete" in res.output
+    assert res.exit_code == 0 and "fusion store format 1.2, complete" in res.output

@@ -27,6 +27,7 @@ from fusion.cli.main import main
 from fusion.errors import FusionError, StoreCorruptError
 from fusion.pipeline.config import ConvertConfig
 from fusion.pipeline.convert import convert
+from fusion.store import digests
 from fusion.store.validate import validate_store
 
 LIDAR = "streams/lidar_top"
@@ -123,20 +124,34 @@ def _delete_report(d: Path) -> None:
     shutil.rmtree(d / "report")
 
 
+def _reseal(d: Path) -> None:
+    """Recompute the chunk manifests (format 1.2) after a rewrite, as a buggy writer would have written
+    them: what remains for ``validate`` and the reader is the values' own consistency."""
+    digests.write(_group(d), {})
+    zarr.consolidate_metadata(str(d))
+
+
 def _decreasing(d: Path) -> None:
     off = _group(d)[f"{LIDAR}/offsets"]
     v = off[:]
     off[5] = v[6] + 10
+    _reseal(d)
 
 
 def _index_out_of_range(d: Path) -> None:
     _group(d)["frames/sensors/lidar_top/index"][2] = 999
+    _reseal(d)
 
 
 def _frames_out_of_order(d: Path) -> None:
     t = _group(d)["frames/time_ns"]
     v = t[:]
     t[3], t[4] = v[4], v[3]
+    _reseal(d)
+
+
+def _rewritten(d: Path) -> None:
+    _group(d)["frames/sensors/lidar_top/index"][2] = 3
 
 
 def _root_json(d: Path) -> None:
@@ -153,13 +168,15 @@ CASES: dict[str, tuple[Callable[[Path], None], str, str]] = {
                                    "streams/lidar_top/time_offset_ns: chunk 0"),
     "deleted shard file": (_delete_shard, "streams/radar_front/xyz: shard 0 (rows 0–",
                            "is missing: no object streams/radar_front/xyz/c/0/0"),
-    "swapped shard files": (_swap, "streams/lidar_top/intensity: chunk 0", "streams/lidar_top/"),
+    "swapped shard files": (_swap, "streams/lidar_top/intensity: shard 0", "streams/lidar_top/"),
     "deleted report": (_delete_report, "report/zarr.json: missing", "report: chunk 0 (rows 0–"),
     "decreasing offsets": (_decreasing, "streams/lidar_top/offsets: not monotonic at message 5", "offsets[5]="),
     "index out of range": (_index_out_of_range, "frames/sensors/lidar_top/index[2] = 999 out of range [-1, 20)",
                            "index[2] = 999"),
     "frame table out of order": (_frames_out_of_order, "frames/time_ns: not strictly increasing at frame 4",
                                  "not strictly increasing at frame 4"),
+    "value rewritten with valid checksums": (_rewritten, "frames/sensors/lidar_top/index: shard 0 (rows 0–",
+                                             "does not match the store's manifest"),
     "root zarr.json invalid JSON": (_root_json, "the root zarr.json", "cannot be parsed (JSONDecodeError"),
 }
 
@@ -244,16 +261,82 @@ def test_inspect_interrupted_store_with_partial_frame_table(clean: Path, tmp_pat
     assert code == 0 and "frames/sensors/lidar_top: missing index" in out, out
 
 
-@pytest.mark.xfail(strict=True, reason="two shards of the same geometry swapped, or a value rewritten with a "
-                   "valid checksum, decode cleanly: needs a per-object digest manifest (not built yet)")
-def test_same_geometry_swap_is_detected(clean: Path, tmp_path: Path) -> None:
-    d = tmp_path / "s.zarr"
-    shutil.copytree(clean, d)
-    a, b = d / LIDAR / "intensity/c/0", d / LIDAR / "time_offset_ns/c/0"
+def _swap(a: Path, b: Path) -> None:
     ta, tb = a.read_bytes(), b.read_bytes()
     a.write_bytes(tb)
     b.write_bytes(ta)
+
+
+def test_same_geometry_swap_is_detected(clean: Path, tmp_path: Path) -> None:
+    """Two shard files of the same geometry (4-byte columns of one LiDAR, 1 768 rows each) swapped:
+    each is a valid shard, only the manifest (format 1.2) tells them apart."""
+    d = tmp_path / "s.zarr"
+    shutil.copytree(clean, d)
+    _swap(d / LIDAR / "intensity/c/0", d / LIDAR / "time_offset_ns/c/0")
+    rows = zarr.open_array(str(d / LIDAR / "intensity"), mode="r").shape[0]
+    result = validate_store(str(d))
+    assert sorted(result.problems) == [
+        f"{LIDAR}/{col}: shard 0 (rows 0–{rows - 1}) does not match the store's manifest (shard index checksum: "
+        f"a shard swapped, copied over or rewritten): {LIDAR}/{col}/c/0"
+        for col in ("intensity", "time_offset_ns")], result.problems
+    with pytest.raises(StoreCorruptError, match="does not match the store's manifest"):
+        read_everything(d)
+
+
+def test_a_value_rewritten_with_valid_checksums_is_detected(clean: Path, tmp_path: Path) -> None:
+    """zarr itself rewrites one value (a valid shard, valid CRCs): the manifest still catches it."""
+    d = tmp_path / "s.zarr"
+    shutil.copytree(clean, d)
+    arr = zarr.open_array(str(d / LIDAR / "time_offset_ns"), mode="r+")
+    arr[5] = int(arr[5]) + 1000
     assert not validate_store(str(d)).ok
+    with pytest.raises(StoreCorruptError, match="does not match the store's manifest"):
+        read_everything(d)
+
+
+def test_an_inner_chunk_copied_from_another_shard_is_detected(clean: Path, tmp_path: Path) -> None:
+    """One array's shard copied over another array's (equal compressed layout not needed: the copy
+    carries its own valid index) — a range read of one inner chunk is refused too."""
+    d = tmp_path / "s.zarr"
+    shutil.copytree(clean, d)
+    src = d / "streams/imu/angular_velocity_radps/c/0/0"
+    dst = d / "streams/imu/linear_acceleration_mps2/c/0/0"
+    dst.write_bytes(src.read_bytes())
+    problems = validate_store(str(d)).problems
+    assert len(problems) == 1 and "linear_acceleration_mps2: shard 0" in problems[0] and "manifest" in problems[0]
+
+
+def _strip_manifests(d: Path, fmt: str | None) -> int:
+    g = _group(d)
+    n = 0
+    for _, node in g.members(max_depth=None):
+        if isinstance(node, zarr.Array) and digests.ATTR in node.attrs:
+            del node.attrs[digests.ATTR]
+            n += 1
+            if fmt is None:
+                break  # one array only
+    if fmt is not None:
+        g.attrs["fusion_format"] = fmt
+    zarr.consolidate_metadata(str(d))
+    return n
+
+
+def test_format_1_1_store_without_manifests_validates_and_reads(clean: Path, tmp_path: Path,
+                                                                truth: dict[str, Any]) -> None:
+    d = tmp_path / "s.zarr"
+    shutil.copytree(clean, d)
+    assert _strip_manifests(d, "1.1") >= 50  # every array had one (measured 57)
+    result = validate_store(str(d))
+    assert result.ok, result.problems
+    assert _same(read_everything(d), truth)
+
+
+def test_format_1_2_array_without_its_manifest_is_named(clean: Path, tmp_path: Path) -> None:
+    d = tmp_path / "s.zarr"
+    shutil.copytree(clean, d)
+    _strip_manifests(d, None)
+    problems = validate_store(str(d)).problems
+    assert len(problems) == 1 and "no chunk manifest (attribute fusion_crc32c" in problems[0], problems
 
 
 class Fuzz:

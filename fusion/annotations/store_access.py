@@ -52,6 +52,12 @@ def write_to_store(store_url: Any, result: ImportResult, *, attrs: dict[str, Any
     if times is None or len(times) != len(result.frames):
         raise AnnotationError(f"{store_url}: store frames do not match the import ({len(result.frames)} frames)")
     write_annotations(root, result.frames, times, result.keyframes, issues=result.issues, attrs=attrs)
+    from fusion.store import digests
+
+    if "annotations" in root:
+        annotations = root["annotations"]
+        assert isinstance(annotations, zarr.Group)
+        digests.write(annotations, {})  # the chunk manifest of every array written here (format 1.2)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         zarr.consolidate_metadata(store)

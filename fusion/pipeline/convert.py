@@ -13,6 +13,7 @@ created.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import time
@@ -127,6 +128,10 @@ def _open_writer(
         return StoreWriter.create(out, overwrite=overwrite, input_fingerprint=fp, storage_options=storage_options)
     except OSError as exc:
         raise StoreError(f"cannot create the store at {out}: {exc.strerror or exc}") from None
+
+
+#: errno values of a write that failed for lack of room (the store is removed, one error line).
+_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 
 def _interrupted(exc: BaseException) -> bool:
@@ -265,6 +270,9 @@ def convert(
             writer.abort()
             if sink is None and isinstance(writer, StoreWriter) and not _interrupted(exc):
                 _discard(writer)
+            if isinstance(exc, OSError) and exc.errno in _FULL:
+                raise StoreError(f"{out}: cannot write the store: {exc.strerror or exc} (the disk or quota is "
+                                 f"full); nothing was kept; free space or choose another output") from exc
             raise
         finally:
             if spool is not None:

@@ -22,6 +22,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
+from fusion.errors import ConfigError
+
 T = TypeVar("T")
 R = TypeVar("R")
 C = TypeVar("C")
@@ -163,7 +165,16 @@ class DaskExecutor:
 
             from fusion.pipeline.worker_warm import FusionWorkerPlugin
 
-            self._client = Client(self.address)
+            try:
+                self._client = Client(self.address)
+            except (OSError, TimeoutError) as exc:  # refused, unresolvable, or no answer in time
+                import dask
+
+                timeout = dask.config.get("distributed.comm.timeouts.connect")
+                raise ConfigError(
+                    f"--dask {self.address}: cannot reach the Dask scheduler ({_reason(exc)}; waited up to "
+                    f"{timeout}); start one there with `dask scheduler`, check the address and port, or "
+                    f"use --dask local") from None
             if self.warm:
                 self._client.register_plugin(FusionWorkerPlugin())
 
@@ -213,3 +224,16 @@ def run_all(executor: Executor, fn: Callable[[T, C], R], items: Iterable[T], com
     for i, res in executor.map_unordered(fn, items, common):
         out[i] = res
     return out
+
+
+def _reason(exc: BaseException) -> str:
+    """The cause of a failed connection, short (distributed wraps it in its own message)."""
+    seen = {id(exc)}
+    while (nxt := exc.__cause__ or exc.__context__) is not None and id(nxt) not in seen:
+        seen.add(id(nxt))
+        exc = nxt  # the innermost cause: e.g. "[Errno 111] Connect call failed"
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    text = text.split(": ", 1)[1] if text.startswith("in <") and ": " in text else text
+    if text in ("CancelledError", "TimeoutError"):
+        text = "no connection"
+    return text if len(text) <= 120 else text[:117] + "..."

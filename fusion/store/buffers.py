@@ -31,6 +31,7 @@ import numpy as np
 import zarr
 
 from fusion.errors import StoreError
+from fusion.store.digests import signature_of_parts
 from fusion.store.metadata import set_length
 from fusion.store.shards import shard_layout
 
@@ -52,6 +53,8 @@ class ShardPool:
         self._inflight = 0  # bytes of the jobs queued or running
         self._room = threading.Condition()  # guards _inflight and _pending
         self._pending: list[Future[None]] = []
+        #: Manifest rows of the shards stored so far, by store key (:mod:`fusion.store.digests`).
+        self.signatures: dict[str, np.ndarray] = {}
 
     def submit(self, job: Callable[[], None], nbytes: int) -> None:
         """Queue ``job`` over ``nbytes`` of data (blocks while the pending budget is used up)."""
@@ -196,7 +199,15 @@ class ColumnBuffer:
         shard = self._flushed // self._shard_rows
         layout = self._layout
         if layout is not None:
-            self.pool.submit(lambda: layout.store(shard, layout.encode(chunks)), sum(c.nbytes for c in chunks))
+            signatures = self.pool.signatures
+
+            def job() -> None:
+                parts = layout.encode(chunks)
+                layout.store(shard, parts)
+                if layout.chunk_crc:
+                    signatures[layout.key(shard)] = signature_of_parts(parts, layout.chunks_per_shard)
+
+            self.pool.submit(job, sum(c.nbytes for c in chunks))
         else:  # zarr's write path: the region must exist
             start, end = self._flushed, self._flushed + rows
             if end > self._capacity:

@@ -18,6 +18,7 @@ Two layers, used by every read of :mod:`fusion.store` (reader, ``inspect``, ``va
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,10 +30,13 @@ from zarr.core.buffer import Buffer, BufferPrototype
 from zarr.storage import WrapperStore
 
 from fusion.errors import FusionError, StoreCorruptError
+from fusion.store import digests
 from fusion.store._zarr_compat import sync
 
 #: Index entry of a chunk absent from its shard.
 _MISSING = np.uint64(2**64 - 1)
+#: Shard indexes kept for checking the inner chunks read after them (a few MB at most).
+_INDEX_CACHE = 4096
 #: What to do about a damaged store (appended to every StoreCorruptError of a read).
 ADVICE = "the store is damaged: `fusion validate` lists every problem; reconvert the bag"
 
@@ -96,10 +100,16 @@ class GuardedStore(WrapperStore[Store]):
         #: not written its last shards yet, and reads them as fill values, as zarr does).
         self.strict = False
         self._grids: dict[str, Grid] = {}
+        #: Format 1.2 chunk manifests by array path (:mod:`fusion.store.digests`).
+        self._manifests: dict[str, np.ndarray] = {}
+        #: Verified shard indexes by key (offsets of the inner chunks), most recent last.
+        self._indexes: OrderedDict[str, np.ndarray] = OrderedDict()
 
     def _with_store(self, store: Store) -> GuardedStore:
         out = GuardedStore(store, self.url)
         out._grids = self._grids
+        out._manifests = self._manifests
+        out._indexes = self._indexes
         out.strict = self.strict
         return out
 
@@ -108,6 +118,10 @@ class GuardedStore(WrapperStore[Store]):
         g = grid_of(arr)
         if g is not None:
             self._grids[g.path] = g
+            if g.path not in self._manifests:
+                m = digests.decode(arr.attrs.get(digests.ATTR))
+                if m is not None:
+                    self._manifests[g.path] = m
 
     def _grid(self, key: str) -> tuple[Grid, int] | None:
         path, sep, coords = key.rpartition("/c/")
@@ -143,7 +157,41 @@ class GuardedStore(WrapperStore[Store]):
             raw = buf.as_numpy_array().view(np.uint8)
             if self.strict and (byte_range is None or byte_range.suffix == g.index_nbytes):
                 self._check_index(g, obj, key, raw, whole=byte_range is None)
+        elif self.strict and g.path in self._manifests:
+            self._check_chunk(g, obj, key, buf.as_numpy_array().view(np.uint8), byte_range)
         return buf
+
+    def _manifest_row(self, g: Grid, obj: int, key: str) -> np.ndarray | None:
+        m = self._manifests.get(g.path)
+        if m is None:
+            return None
+        if obj >= m.shape[0]:
+            raise self._fail(g, obj, f"is not in the array's manifest (the array was extended): {key}")
+        return m[obj]
+
+    def _mismatch(self, g: Grid, obj: int, key: str, what: str) -> StoreCorruptError:
+        return self._fail(g, obj, f"does not match the store's manifest ({what}: a shard swapped, copied over "
+                                  f"or rewritten): {key}")
+
+    def _check_chunk(self, g: Grid, obj: int, key: str, raw: np.ndarray, byte_range: ByteRequest | None) -> None:
+        """An inner chunk (range read of a shard) or an unsharded chunk against the manifest."""
+        row = self._manifest_row(g, obj, key)
+        if row is None or raw.size < 4:
+            return
+        trailer = int(raw[-4:].view("<u4")[0])
+        if not g.sharded:
+            if byte_range is None and trailer != int(row[0]):
+                raise self._mismatch(g, obj, key, "chunk checksum")
+            return
+        if not isinstance(byte_range, RangeByteRequest):
+            return
+        starts = self._indexes.get(key)
+        if starts is not None:
+            hit = np.flatnonzero(starts == byte_range.start)
+            if hit.size and trailer != int(row[1 + int(hit[0])]):
+                raise self._mismatch(g, obj, key, f"inner chunk {int(hit[0])} checksum")
+        elif trailer not in row[1:]:
+            raise self._mismatch(g, obj, key, "inner chunk checksum")
 
     def _check_index(self, g: Grid, obj: int, key: str, raw: np.ndarray, *, whole: bool) -> None:
         n = g.index_nbytes
@@ -154,6 +202,13 @@ class GuardedStore(WrapperStore[Store]):
         if crc != index[-4:].tobytes():
             raise self._fail(g, obj, f"has a damaged index (CRC32C mismatch: truncated or overwritten): {key}")
         entries = index[:-4].view("<u8").reshape(-1, 2)
+        row = self._manifest_row(g, obj, key)
+        if row is not None:
+            if int(index[-4:].view("<u4")[0]) != int(row[0]):
+                raise self._mismatch(g, obj, key, "shard index checksum")
+            self._indexes[key] = entries[:, 0].copy()
+            while len(self._indexes) > _INDEX_CACHE:
+                self._indexes.popitem(last=False)
         first = obj * (g.object_rows // g.chunk_rows)
         present = -(-(g.rows - obj * g.object_rows) // g.chunk_rows)
         present = min(present, entries.shape[0])
@@ -166,6 +221,11 @@ class GuardedStore(WrapperStore[Store]):
             ends = entries[:present, 0] + entries[:present, 1]
             if int(ends.max()) > raw.size - n:
                 raise self._fail(g, obj, f"is truncated: its index points past the end of {key}")
+            if row is not None:
+                for i in range(present):
+                    end = int(ends[i])
+                    if entries[i, 1] >= 4 and int(raw[end - 4:end].view("<u4")[0]) != int(row[1 + i]):
+                        raise self._mismatch(g, obj, key, f"inner chunk {i} checksum")
 
 
 def _raise(exc: Exception) -> Any:

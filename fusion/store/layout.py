@@ -14,7 +14,7 @@ import numpy as np
 from zarr.codecs import BloscCodec, Crc32cCodec, ZstdCodec
 
 #: Written to the root attribute ``fusion_format``; readers accept the same major version.
-FORMAT_VERSION = "1.1"
+FORMAT_VERSION = "1.2"
 SUPPORTED_MAJOR = 1
 
 # ---- group / array names -------------------------------------------------------------------

@@ -12,6 +12,7 @@ from typing import Any
 
 from fusion import kinds
 from fusion.errors import FusionError, StoreCorruptError
+from fusion.store import digests
 from fusion.store import layout as lay
 from fusion.store.checks import open_problems, report_problems
 from fusion.store.guard import ADVICE
@@ -110,6 +111,7 @@ def validate_store(url: Any, *, max_skipped_share: float = MAX_SKIPPED_SHARE, qu
             problems.append(str(exc).removeprefix(f"{location.url}: ").removesuffix(f"; {ADVICE}"))
         checked = {"frames": int(st.times_ns.shape[0]), "streams": len(st.streams)}
     entries = list(arrays(root))
+    problems.extend(digests.problems([(e.path, e.array) for e in entries], str(attrs.get("fusion_format", ""))))
     problems.extend(chunk_problems(entries, keys, quick=quick, progress=progress))
     checked["arrays"] = len(entries)
     checked["bytes"] = sum(e.nbytes for e in entries) if not quick else 0

@@ -30,6 +30,7 @@ import zarr
 from zarr.abc.store import Store
 
 from fusion.errors import StoreError
+from fusion.store import digests
 from fusion.store import layout as lay
 from fusion.store._zarr_compat import GroupMetadata
 from fusion.store.buffers import ShardPool
@@ -229,6 +230,7 @@ class StoreWriter:
             w.finalize()
         self.pool.drain()
         self.pool.shutdown()
+        digests.write(self.root, self.pool.signatures)  # format 1.2: every chunk bound to its place
         consolidate(self._store, {"complete": True})  # one last write of the root document
         self._close()
         self.location.commit()
