@@ -127,7 +127,7 @@ def _open_writer(
     try:
         return StoreWriter.create(out, overwrite=overwrite, input_fingerprint=fp, storage_options=storage_options)
     except OSError as exc:
-        raise StoreError(f"cannot create the store at {out}: {exc.strerror or exc}") from None
+        raise StoreError(f"cannot create the store at {out}: {exc.strerror or exc}; choose another output") from None
 
 
 #: errno values of a write that failed for lack of room (the store is removed, one error line).
