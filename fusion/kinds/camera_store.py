@@ -178,7 +178,7 @@ class CameraFrame(MessageView):
     def image(self) -> np.ndarray:
         """Decoded image: JPEG/PNG → BGR uint8 (H, W, 3) (depth PNG: uint16 (H, W)); raw as stored."""
         if not self.compressed:
-            return np.asarray(self.stream.array("pixels")[self.message_index])
+            return self.column("pixels")[0]  # rows (message, message + 1); prefetched by load()
         import cv2
 
         fmt = self.format.lower()

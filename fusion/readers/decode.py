@@ -70,6 +70,10 @@ def decode_message(msg: Any, raw: RawMessage, options: DecodeOptions) -> Record:
     from fusion import kinds
 
     meta = message_meta(msg, raw)
+    if options.vendor_radar is not None:  # a vendor radar type, mapped by the sensor map
+        from fusion.readers.vendor_radar import decode_vendor_radar
+
+        return decode_vendor_radar(msg, meta, options.vendor_radar)
     kind = kinds.for_message(raw.msgtype, raw.topic, options.kind, lambda: [f.name for f in getattr(msg, "fields", ())])
     if kind is None:
         return OtherMessage(meta, raw.msgtype)

@@ -20,6 +20,7 @@ from fusion.errors import ConfigError
 from fusion.lidar_packets.options import PacketOptions, packet_options
 from fusion.readers.records import SensorKind
 from fusion.readers.source import BagSource, DecodeOptions, RadarFieldMap, TopicInfo
+from fusion.readers.vendor_radar import VendorRadarMap, parse_vendor_radar
 
 _FRAME_SUFFIXES = ("_optical_frame", "_optical", "_link", "_frame")
 _TOPIC_NOISE = {
@@ -43,6 +44,8 @@ class SensorSpec:
         stamp_source: ``"header"``, ``"record"`` or ``"topic:<trigger topic>"`` (stamp of the
             trigger message nearest before in record time).
         child_frame: Child frame for PoseStamped-like ego topics (default ``base_link``).
+        detections: A vendor radar message's detections mapping (``detections:`` key,
+            :class:`~fusion.readers.vendor_radar.VendorRadarMap`); requires ``kind: radar``.
         packets: Raw LiDAR packets on the topic (``packets:`` key, :class:`~fusion.lidar_packets.options.PacketOptions`:
             vendor, model, calibration or metadata file, return mode, ranges, cut angle); None = detected
             from the type (Ouster metadata from the bag's ``metadata`` topic).
@@ -58,6 +61,7 @@ class SensorSpec:
     stamp_source: str = "header"
     child_frame: str = ""
     packets: PacketOptions | None = None
+    detections: VendorRadarMap | None = None
 
     @property
     def topic(self) -> str:
@@ -67,7 +71,7 @@ class SensorSpec:
     def decode_options(self) -> DecodeOptions:
         """Per-topic decode options implied by this spec."""
         return DecodeOptions(kind=self.kind, time_convention=self.time_convention, radar_fields=self.radar_fields,
-                             packets=self.packets)
+                             packets=self.packets, vendor_radar=self.detections)
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +163,7 @@ def _spec_from_yaml(name: str, raw: Any, where: str, base_dir: Path | None = Non
         "stamp_source",
         "child_frame",
         "packets",
+        "detections",
     }
     if unknown := set(raw) - known:
         raise ConfigError(
@@ -185,7 +190,16 @@ def _spec_from_yaml(name: str, raw: Any, where: str, base_dir: Path | None = Non
         stamp_source=stamp_source,
         child_frame=str(raw.get("child_frame", "")),
         packets=packet_options(raw["packets"], f"{where}: sensors.{name}", base_dir) if "packets" in raw else None,
+        detections=_detections(raw, kind, f"{where}: sensors.{name}"),
     )
+
+
+def _detections(raw: dict[str, Any], kind: str, where: str) -> VendorRadarMap | None:
+    if "detections" not in raw:
+        return None
+    if kind != SensorKind.RADAR:
+        raise ConfigError(f"{where}.detections maps a vendor radar message: it needs kind: radar (got {kind!r})")
+    return parse_vendor_radar(raw["detections"], f"{where}.detections")
 
 
 def load_sensor_map(path: Path | str) -> SensorMap:

@@ -56,12 +56,16 @@ class DecodeOptions:
         radar_fields: Radar field mapping for PointCloud2 radars.
         packets: How a raw LiDAR packet topic is decoded (:mod:`fusion.lidar_packets`); None =
             detect vendor and model from the packets.
+        vendor_radar: Where a vendor radar message keeps its detections
+            (:class:`fusion.readers.vendor_radar.VendorRadarMap`); any message type then decodes
+            as radar.
     """
 
     kind: str | None = None
     time_convention: str | None = None
     radar_fields: RadarFieldMap = field(default_factory=RadarFieldMap)
     packets: PacketOptions | None = None
+    vendor_radar: Any = None
 
 
 OptionsArg = DecodeOptions | Mapping[str, DecodeOptions] | None

@@ -59,5 +59,16 @@ class MessageView:
                 cache[name] = values
         return cache[col]
 
+    def load(self) -> None:
+        """Read every column of this message not read yet, in one concurrent request (what a
+        prefetching iterator does ahead of use: :meth:`fusion.store.dataset.Dataset.iter`)."""
+        cache: dict[str, np.ndarray] = self.__dict__.setdefault("_cols", {})
+        names = [c for c in (*self.stream.point_columns(), *self.stream.message_arrays)
+                 if c not in cache and c in self.stream.columns]
+        if names:
+            a, b = self._rows
+            for name, values in zip(names, read_many([(self.stream.array(n), slice(a, b)) for n in names])):
+                cache[name] = values
+
     def _group_of(self, col: str) -> list[str]:
         return []

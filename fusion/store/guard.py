@@ -32,6 +32,7 @@ from zarr.storage import WrapperStore
 from fusion.errors import FusionError, StoreCorruptError
 from fusion.store import digests
 from fusion.store._zarr_compat import sync
+from fusion.store.chunkcache import ChunkCache, assemble, row_range
 
 #: Index entry of a chunk absent from its shard.
 _MISSING = np.uint64(2**64 - 1)
@@ -104,12 +105,15 @@ class GuardedStore(WrapperStore[Store]):
         self._manifests: dict[str, np.ndarray] = {}
         #: Verified shard indexes by key (offsets of the inner chunks), most recent last.
         self._indexes: OrderedDict[str, np.ndarray] = OrderedDict()
+        #: Decoded inner chunks of this opened store (a dataset's; None: every read decodes).
+        self.cache: ChunkCache | None = None
 
     def _with_store(self, store: Store) -> GuardedStore:
         out = GuardedStore(store, self.url)
         out._grids = self._grids
         out._manifests = self._manifests
         out._indexes = self._indexes
+        out.cache = self.cache
         out.strict = self.strict
         return out
 
@@ -288,8 +292,63 @@ def _short(exc: BaseException) -> str:
     return text if len(text) <= 160 else text[:157] + "..."
 
 
+def _cache(arr: zarr.Array) -> ChunkCache | None:
+    store = arr.store_path.store
+    return store.cache if isinstance(store, GuardedStore) else None
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """A cached read of rows ``a:b`` of ``arr``: inner chunks ``first..last`` (inclusive)."""
+
+    arr: zarr.Array
+    grid: Grid
+    a: int
+    b: int
+
+    @property
+    def chunks(self) -> range:
+        return range(self.a // self.grid.chunk_rows, (self.b - 1) // self.grid.chunk_rows + 1)
+
+
+def _plan(arr: zarr.Array, sel: Any) -> _Plan | None:
+    g = _expect(arr)
+    if g is None or _cache(arr) is None:
+        return None
+    rows = row_range(sel, g.rows)
+    return None if rows is None else _Plan(arr, g, *rows)
+
+
+def _finish(plan: _Plan, fetched: dict[tuple[str, int], np.ndarray]) -> np.ndarray:
+    cache = _cache(plan.arr)
+    assert cache is not None
+    parts = []
+    for c in plan.chunks:
+        key = (plan.grid.path, c)
+        chunk = fetched.get(key)
+        if chunk is None:
+            chunk = cache.get(key)
+        if chunk is None:  # evicted between planning and now (a tiny budget): read it again
+            lo, hi = plan.grid.chunk_rows_of(c)
+            chunk = read_uncached(plan.arr, slice(lo, hi))
+        parts.append(chunk)
+    return assemble(parts, plan.chunks[0] * plan.grid.chunk_rows, plan.a, plan.b)
+
+
 def read(arr: zarr.Array, sel: Any = Ellipsis) -> np.ndarray:
-    """``arr[sel]`` as a numpy array; any failure is one :class:`StoreCorruptError`."""
+    """``arr[sel]`` as a numpy array; any failure is one :class:`StoreCorruptError`.
+
+    A contiguous row range of a dataset's array is assembled from decoded chunks kept in the
+    store's :class:`~fusion.store.chunkcache.ChunkCache` (fetching the missing ones at once).
+    """
+    plan = _plan(arr, sel)
+    if plan is None:
+        return read_uncached(arr, sel)
+    return read_many([(arr, sel)])[0]
+
+
+def read_uncached(arr: zarr.Array, sel: Any = Ellipsis) -> np.ndarray:
+    """``arr[sel]`` through zarr (no chunk cache); any failure is one :class:`StoreCorruptError`."""
     g = _expect(arr)
     try:
         out = np.asarray(arr[sel])
@@ -306,23 +365,55 @@ def read_many(requests: list[tuple[zarr.Array, Any]]) -> list[np.ndarray]:
     """Read several ``(array, selection)`` pairs concurrently (one event-loop round trip), safely.
 
     Overlaps the I/O (and, on object stores, the request latency) of the columns of a message.
-    A failure is re-read pair by pair to name the array and chunk (:func:`read`).
+    Row ranges of a dataset's arrays come from its chunk cache; the chunks it lacks are fetched
+    in the same round trip. A failure is re-read pair by pair to name the array and chunk.
     """
-    if len(requests) == 1:
-        arr, sel = requests[0]
-        return [read(arr, sel)]
+    plans = [_plan(arr, sel) for arr, sel in requests]
+    fetch: dict[tuple[str, int], tuple[zarr.Array, Grid, int]] = {}
+    for p in plans:
+        if p is not None:
+            cache = _cache(p.arr)
+            assert cache is not None
+            for c in p.chunks:
+                key = (p.grid.path, c)
+                if key not in fetch and cache.get(key) is None:
+                    fetch[key] = (p.arr, p.grid, c)
+    direct = [i for i, p in enumerate(plans) if p is None]
+    if not fetch and len(direct) == 1:
+        arr, sel = requests[direct[0]]
+        return [read_uncached(arr, sel)]
     for arr, _ in requests:
         _expect(arr)
+    keys = list(fetch)
 
     async def _all() -> list[Any]:
-        return list(await asyncio.gather(*(arr.async_array.getitem(sel) for arr, sel in requests)))
+        chunk_reads = (a.async_array.getitem(slice(*g.chunk_rows_of(c))) for a, g, c in fetch.values())
+        direct_reads = (requests[i][0].async_array.getitem(requests[i][1]) for i in direct)
+        return list(await asyncio.gather(*chunk_reads, *direct_reads))
 
     try:
-        return [np.asarray(v) for v in sync(_all())]
+        values = sync(_all()) if keys or direct else []
     except (FusionError, MemoryError):
         raise
     except Exception:  # find and name the failing read
-        return [read(arr, sel) for arr, sel in requests]
+        values = None
+    if values is None:
+        fetched = {}
+        for key, (a, g, c) in fetch.items():
+            fetched[key] = read_uncached(a, slice(*g.chunk_rows_of(c)))
+        direct_values = [read_uncached(*requests[i]) for i in direct]
+    else:
+        fetched = {key: np.asarray(v) for key, v in zip(keys, values[: len(keys)], strict=True)}
+        direct_values = [np.asarray(v) for v in values[len(keys):]]
+    for key, (a, _, _) in fetch.items():
+        cache = _cache(a)
+        assert cache is not None
+        cache.put(key, fetched[key])
+    out: list[np.ndarray] = []
+    it = iter(direct_values)
+    for p in plans:
+        out.append(next(it) if p is None else _finish(p, fetched))
+    return out
 
 
 class GuardedArray(zarr.Array):

@@ -9,6 +9,7 @@ it is never pickled (``Dataset`` reopens it lazily in a worker).
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -19,6 +20,7 @@ import zarr
 from fusion import kinds
 from fusion.errors import FormatVersionError, IncompleteStoreError, StoreCorruptError, StoreError
 from fusion.store import layout as lay
+from fusion.store.chunkcache import DEFAULT_CACHE_MB, ChunkCache
 from fusion.store.guard import ADVICE, GuardedStore, guard, guarded, read, read_many
 from fusion.store.location import StoreLocation, resolve
 
@@ -269,12 +271,26 @@ def open_root(url: Any, storage_options: dict[str, Any], *, consolidated: bool =
     return location, root
 
 
+def cache_budget() -> int:
+    """Bytes of decoded chunks an opened dataset keeps (``FUSION_READ_CACHE_MB``, default
+    :data:`~fusion.store.chunkcache.DEFAULT_CACHE_MB`; 0 turns the cache off)."""
+    raw = os.environ.get("FUSION_READ_CACHE_MB", "")
+    try:
+        mb = float(raw) if raw else float(DEFAULT_CACHE_MB)
+    except ValueError:
+        raise StoreError(f"FUSION_READ_CACHE_MB={raw!r} is not a number of megabytes (0 turns the cache off)") from None
+    return int(max(0.0, mb) * 2**20) if mb == mb else 0
+
+
 def open_state(url: Any, storage_options: dict[str, Any], allow_incomplete: bool) -> StoreState:
     """Open, check and cache a store for reading (see :class:`StoreState`)."""
     from fusion.store.checks import open_problems
 
     location, root = open_root(url, storage_options)
     check_root(location.url, dict(root.attrs), allow_incomplete)
+    store = root.store_path.store
+    if isinstance(store, GuardedStore) and (budget := cache_budget()) > 0:
+        store.cache = ChunkCache(budget)  # a sequential scan decodes each chunk once
     state = StoreState(location, root)
     problems = open_problems(state)
     if problems and (state.attrs.get("complete", False) or not allow_incomplete):
