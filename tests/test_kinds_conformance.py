@@ -150,6 +150,55 @@ class TestRadarScan(StreamKindConformance):
         np.testing.assert_array_equal(stored["range_m"], r)
 
 
+def radar_tracks(store: Typestore, stamp: int, frame: str, k: int) -> Any:
+    """A RadarTracks message ``k``: 1 + k % 4 tracks (k = 5: none) with distinct values in every field."""
+    T = store.types
+    v3, pt = T["geometry_msgs/msg/Vector3"], T["geometry_msgs/msg/Point"]
+    tracks = []
+    for i in range(0 if k == 5 else 1 + k % 4):
+        r = RNG.normal(size=(4, 3)) * 10
+        cov = RNG.random((4, 6)).astype(np.float32)
+        tracks.append(T["radar_msgs/msg/RadarTrack"](
+            uuid=T["unique_identifier_msgs/msg/UUID"](uuid=RNG.integers(0, 256, 16, dtype=np.uint8)),
+            position=pt(x=r[0, 0], y=r[0, 1], z=r[0, 2]), velocity=v3(x=r[1, 0], y=r[1, 1], z=r[1, 2]),
+            acceleration=v3(x=r[2, 0], y=r[2, 1], z=r[2, 2]), size=v3(x=abs(r[3, 0]), y=abs(r[3, 1]), z=abs(r[3, 2])),
+            classification=(i + k) % 3, position_covariance=cov[0], velocity_covariance=cov[1],
+            acceleration_covariance=cov[2], size_covariance=cov[3]))
+    return T["radar_msgs/msg/RadarTracks"](header=header(store, stamp, frame), tracks=tracks)
+
+
+class TestRadarTracks(StreamKindConformance):
+    kind_name = "radar_tracks"
+    sensor = "radar_front"
+    topic = "/radar_front/tracks"
+
+    def messages(self, store: Typestore) -> list[tuple[str, str, int, Any]]:
+        return [(self.topic, "radar_msgs/msg/RadarTracks", _times(k)[1],
+                 radar_tracks(store, _times(k)[0], self.sensor, k)) for k in range(M)]
+
+    def check_message(self, stored: Any, written: Any) -> None:
+        from fusion.kinds.radar_tracks import upper_to_full
+
+        tr = written.tracks
+        assert len(stored) == len(tr)
+        assert stored.uuid == [bytes(t.uuid.uuid).hex() for t in tr]
+        for attr, col in (("position", "position_m"), ("velocity", "velocity_mps"),
+                          ("acceleration", "acceleration_mps2"), ("size", "size_m")):
+            want = np.array([[getattr(t, attr).x, getattr(t, attr).y, getattr(t, attr).z] for t in tr],
+                            np.float32).reshape(-1, 3)
+            np.testing.assert_array_equal(stored[col], want)  # float64 in the message, float32 stored
+        np.testing.assert_array_equal(stored.classification, [t.classification for t in tr])
+        for q, col in (("position", "position_covariance_m2"), ("velocity", "velocity_covariance_m2ps2"),
+                       ("acceleration", "acceleration_covariance_m2ps4"), ("size", "size_covariance_m2")):
+            want = np.array([getattr(t, f"{q}_covariance") for t in tr], np.float32).reshape(-1, 6)
+            np.testing.assert_array_equal(stored[col], want)  # float32 both: exact
+            np.testing.assert_array_equal(stored.covariance(q), upper_to_full(want))
+        if tr:
+            full = stored.covariance("position")[0]
+            c = tr[0].position_covariance
+            assert full[0, 1] == full[1, 0] == c[1] and full[1, 2] == full[2, 1] == c[4] and full[2, 2] == c[5]
+
+
 class TestImu(StreamKindConformance):
     kind_name = "imu"
     sensor = "imu"

@@ -29,7 +29,7 @@ KINDS: dict[str, tuple[str, str]] = {
     "camera_info": ("fusion.kinds.calibration", "CAMERA_INFO"),
     "gnss": ("fusion.kinds.gnss", "KIND"),
     "twist": ("fusion.kinds.twist", "KIND"),
-    "radar_tracks": ("fusion.kinds.decoded", "RADAR_TRACKS"),
+    "radar_tracks": ("fusion.kinds.radar_tracks", "KIND"),
 }
 
 _loaded: dict[str, StreamKind] = {}

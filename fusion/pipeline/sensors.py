@@ -191,4 +191,4 @@ def select_sensors(source: BagSource, cfg: ConvertConfig, report: ReportBuilder)
 
 def fields_of(record: Any) -> Mapping[str, np.dtype]:
     """Extra per-point field dtypes of a decoded LiDAR/radar record (1-D fields only)."""
-    return {k: v.dtype for k, v in record.fields.items() if getattr(v, "ndim", 0) == 1}
+    return {k: v.dtype for k, v in getattr(record, "fields", {}).items() if getattr(v, "ndim", 0) == 1}

@@ -300,8 +300,10 @@ class Spool:
                         field_arrays[key[7:]] = a
                     else:
                         values[key] = a
-                values["fields"] = field_arrays
-                record = classes[kind](**values)
+                cls = classes[kind]
+                if any(f.name == "fields" for f in fields(cls)):  # point records; tracks have none
+                    values["fields"] = field_arrays
+                record = cls(**values)
             yield SpoolEntry(topic, index, record_ns, nbytes, record, error)
 
     def _abandon(self, why: str) -> None:
