@@ -87,6 +87,29 @@ class TestRawCamera(StreamKindConformance):
         assert stored.format == "bgr8"
 
 
+class TestImage(StreamKindConformance):
+    """A LiDAR range panorama (mono16, frame os_lidar, no CameraInfo): stored at full rate, not matched."""
+
+    kind_name = "image"
+    sensor = "os_lidar"
+    topic = "/ouster/range_image"
+
+    def messages(self, store: Typestore) -> list[tuple[str, str, int, Any]]:
+        out = []
+        for k in range(M):
+            stamp, rec = _times(k)
+            img = RNG.integers(0, 65535, (16, 64), dtype=np.uint16)
+            msg = store.types["sensor_msgs/msg/Image"](header=header(store, stamp, self.sensor), height=16, width=64,
+                                                       encoding="mono16", is_bigendian=0, step=128,
+                                                       data=img.view(np.uint8).ravel())
+            out.append((self.topic, "sensor_msgs/msg/Image", rec, msg))
+        return sorted(out + TestRawCamera().messages(store), key=lambda m: m[2])
+
+    def check_message(self, stored: Any, written: Any) -> None:
+        np.testing.assert_array_equal(stored.image, written.data.view(np.uint16).reshape(16, 64))
+        assert stored.image.dtype == np.uint16 and stored.format == "mono16"
+
+
 class TestLidar(StreamKindConformance):
     kind_name = "lidar"
     sensor = "lidar_top"
@@ -302,7 +325,7 @@ def test_message_types_resolve_to_one_kind() -> None:
         for t in kind.msgtypes:
             by_type.setdefault(t, []).append(kind.name)
     shared = {t: ns for t, ns in by_type.items() if len(ns) > 1}
-    assert shared == {"sensor_msgs/msg/PointCloud2": ["lidar", "radar"],
+    assert shared == {"sensor_msgs/msg/PointCloud2": ["lidar", "radar"], "sensor_msgs/msg/Image": ["camera", "image"],
                       "tf2_msgs/msg/TFMessage": ["tf", "tf_static"], "tf/msg/tfMessage": ["tf", "tf_static"]}
 
 

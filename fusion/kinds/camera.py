@@ -95,12 +95,12 @@ class CameraKind(KindBase):
 
     name = "camera"
     role = Role.FRAME
-    msgtypes = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage")
+    msgtypes: tuple[str, ...] = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage")
     records = (CameraImage,)
     message_columns = ("format_code",)
     message_arrays = ("pixels",)
-    frame_attr = "cameras"
-    reference_priority = 1
+    frame_attr: str | None = "cameras"
+    reference_priority: int | None = 1
     early = True
     wants_intrinsics = True
 

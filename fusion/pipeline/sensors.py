@@ -128,7 +128,7 @@ def select_sensors(source: BagSource, cfg: ConvertConfig, report: ReportBuilder)
             continue
         stream_kind = kinds.get(spec.kind)
         kind, role = stream_kind.name, stream_kind.role
-        if role is kinds.Role.FRAME:
+        if role in (kinds.Role.FRAME, kinds.Role.STREAM):  # STREAM: stored like FRAME, not matched
             sensors[name] = SelectedSensor(
                 name,
                 topic,

@@ -30,7 +30,7 @@ from fusion.lidar_packets.options import PacketOptions
 from fusion.readers.backends import backend_stream, cdr_connections, expand_paths, format_name, open_unit
 from fusion.readers.decoder import MessageDecoder
 from fusion.readers.failures import read_error
-from fusion.readers.kinds import detect_kind
+from fusion.readers.kinds import detect_kind, detect_kind_name
 from fusion.readers.livox import LIVOX_READER, LIVOX_TYPES
 from fusion.readers.packets import IMU_TYPE, PACKET_TYPES, SWEEP_TYPE, PacketTopics
 from fusion.readers.records import Record
@@ -172,7 +172,29 @@ class RosBagSource:
                 type_error="; ".join(missing),
                 reader=reader,
             )
-        return out
+        return self._refine_kinds(out)
+
+    def _refine_kinds(self, topics: dict[str, TopicInfo]) -> dict[str, TopicInfo]:
+        """Kinds decided from the whole topic list (a kind's optional ``refine_topics`` hook: e.g.
+        an ``Image`` without CameraInfo showing a LiDAR panorama is an ``image``, not a camera)."""
+        from dataclasses import replace
+
+        from fusion import kinds
+
+        def encoding_of(topic: str) -> str:
+            raw = self._first(topic)
+            try:
+                return str(getattr(self.deserialize(raw), "encoding", "")) if raw is not None else ""
+            except DecodeError:
+                return ""
+
+        for kind in kinds.all_kinds():
+            refine = getattr(kind, "refine_topics", None)
+            if refine is None:
+                continue
+            for topic in refine(topics, encoding_of):
+                topics[topic] = replace(topics[topic], kind=detect_kind_name(kind.name))
+        return topics
 
     def _first(self, topic: str) -> RawMessage | None:
         gen = self._message_gen([topic])

@@ -32,6 +32,7 @@ class SensorKind(str, enum.Enum):  # noqa: UP042 - str() must stay "SensorKind.X
     LIDAR = "lidar"
     RADAR = "radar"
     RADAR_TRACKS = "radar_tracks"
+    IMAGE = "image"  # an Image that is not a camera (LiDAR panorama, depth)
     IMU = "imu"
     ODOMETRY = "odometry"  # nav_msgs/Odometry, PoseStamped, PoseWithCovarianceStamped, TransformStamped
     TF = "tf"  # /tf (dynamic transforms)
