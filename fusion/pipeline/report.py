@@ -55,9 +55,15 @@ class TopicTally:
     in_bag: int = 0
     stored: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
+    carried_over: int = 0
+    """Of ``stored``: messages with no record of their own, stored inside a later message's record
+    (raw LiDAR packets that completed no rotation go into the sweep a later message completes)."""
+    trailing: int = 0
+    """Rows stored beyond the messages (raw LiDAR packets: the rotation the log ends in, when the
+    last message also completed one); not messages, so not in ``stored``."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "msgtype": self.msgtype,
             "sensor": self.sensor,
             "kind": self.kind,
@@ -65,6 +71,11 @@ class TopicTally:
             "stored": self.stored,
             "skipped": dict(sorted(self.skipped.items())),
         }
+        if self.carried_over:
+            out["carried_over"] = self.carried_over
+        if self.trailing:
+            out["trailing_rows"] = self.trailing
+        return out
 
 
 @dataclass
@@ -145,6 +156,15 @@ class ReportBuilder:
     def stored(self, topic: str, n: int = 1) -> None:
         self.topics[topic].stored += n
 
+    def trailing(self, topic: str) -> None:
+        """One row of ``topic`` stored beyond its messages (see :class:`TopicTally`)."""
+        self.topics[topic].trailing += 1
+
+    def carried_over(self, topic: str, n: int = 1) -> None:
+        """``n`` messages of ``topic`` stored inside a later message's record (see :class:`TopicTally`)."""
+        self.topics[topic].stored += n
+        self.topics[topic].carried_over += n
+
     def warn(self, message: str) -> None:
         if message not in self.warnings:
             self.warnings.append(message)
@@ -163,7 +183,7 @@ class ReportBuilder:
         out: Counter[str] = Counter()
         for t in self.topics.values():
             if t.sensor is not None:
-                out[t.sensor] += t.stored
+                out[t.sensor] += t.stored - t.carried_over + t.trailing  # stream rows
         return dict(out)
 
     def to_dict(self) -> dict[str, Any]:

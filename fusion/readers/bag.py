@@ -26,7 +26,7 @@ from fusion.errors import (
     MessageTypeError,
     TruncatedBagError,
 )
-from fusion.lidar_packets.options import PacketOptions
+from fusion.lidar_packets.options import VENDOR_OF_TYPE, PacketOptions
 from fusion.readers.backends import backend_stream, cdr_connections, expand_paths, format_name, open_unit
 from fusion.readers.decoder import MessageDecoder
 from fusion.readers.failures import read_error
@@ -297,11 +297,26 @@ class RosBagSource:
         Raises:
             DecodeError: The message is corrupt (names topic, index, reason).
         """
+        self._packet_last(raw)
         return self.decoder.lidar_time_bounds(raw, options=options)
 
     def decode(self, raw: RawMessage, *, options: OptionsArg = None) -> Record:
         """Deserialize and decode ``raw`` into a typed record (see :meth:`MessageDecoder.decode`)."""
+        self._packet_last(raw)
         return self.decoder.decode(raw, options=options)
+
+    def _packet_last(self, raw: RawMessage) -> None:
+        """Raw LiDAR packets: tell the sweep assembler which message is the topic's last (it flushes)."""
+        last = self.decoder.packets.last_index
+        if raw.topic not in last and raw.msgtype in VENDOR_OF_TYPE:
+            info = self.topics.get(raw.topic)
+            last[raw.topic] = info.count - 1 if info is not None else -1
+
+    def trailing_record(self, topic: str) -> Record | None:
+        """A record after the last message of ``topic`` (once, right after that message was decoded):
+        the rotation a raw-packet LiDAR log ends in when its last message also completed one
+        (:mod:`fusion.lidar_packets.topic`), index = the topic's message count; else None."""
+        return self.decoder.packets.take_trailing(topic)
 
     def stamps(self, topics: Iterable[str], *, keep_partial: bool = False) -> dict[str, tuple[I64, I64]]:
         """Header stamps and record times of every message on ``topics``, without full deserialization.

@@ -82,6 +82,8 @@ class PointCloud:
         width: Columns (points per row).
         dropped_points: Pixels of a sweep decoded from raw packets that had no return (range 0)
             and were left out (0 for a PointCloud2).
+        partial: A sweep decoded from raw packets that is not one full rotation: the first of a
+            log (the data starts mid-rotation) or the last (the log ends mid-rotation).
     """
 
     meta: MessageMeta
@@ -92,6 +94,7 @@ class PointCloud:
     height: int = 1
     width: int = 0
     dropped_points: int = 0
+    partial: bool = False
 
 
 @dataclass(frozen=True, slots=True)
