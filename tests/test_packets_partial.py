@@ -40,13 +40,13 @@ def _bag(root: Path, case: str) -> Path:
     return next(p for p in (root / case).iterdir() if p.is_dir())
 
 
-def _convert(bag: Path, root: Path, case: str, tmp: Path) -> Any:
+def _convert(bag: Path, root: Path, case: str, tmp: Path, extra: str = "") -> Any:
     opts = options(root, case)
     (tmp / "sensors.yaml").write_text(
         f"sensors:\n  lidar:\n    topic: {_topic(bag)}\n    kind: lidar\n    packets:\n"
         f"      calibration: {opts.calibration}\n      min_range_m: {opts.min_range_m}\n"
         f"      max_range_m: {opts.max_range_m}\n")
-    (tmp / "fusion.yaml").write_text("sensors: sensors.yaml\n")
+    (tmp / "fusion.yaml").write_text("sensors: sensors.yaml\n" + extra)
     out = tmp / "out.zarr"
     convert([bag], str(out), load_config(tmp / "fusion.yaml"))
     return out
@@ -145,3 +145,24 @@ def test_log_ending_mid_rotation_stores_the_partial(shared_data: Path, tmp_path:
     np.testing.assert_array_equal(stream[3].time_ns, ref[3].time_ns[:n])
     for i in range(3):
         np.testing.assert_array_equal(stream[i].time_ns, ref[i].time_ns)
+
+
+@pytest.mark.parametrize("case", ["hesai/40p", "velodyne/vlp16"])
+def test_without_spool_the_same_store(shared_data: Path, tmp_path: Path, case: str) -> None:
+    """Pass 2 reading the bag again (no spool) stores the same rows, carried messages and trailing row."""
+    root = shared_data / "real" / "lidar_packets"
+    bag = _bag(root, case)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    a = fusion.open(str(_convert(bag, root, case, tmp_path / "a")))
+    b = fusion.open(str(_convert(bag, root, case, tmp_path / "b", "store:\n  spool: false\n")))
+    assert b.report["spool"]["used"] is False
+    topic = _topic(bag)
+    assert a.report["topics"][topic] == b.report["topics"][topic]
+    sa, sb = a.stream("lidar"), b.stream("lidar")
+    assert len(sa) == len(sb) == EXPECTED[case][0] - EXPECTED[case][1] + 1
+    assert a.state.streams["lidar"].attrs["partial_sweeps"] == b.state.streams["lidar"].attrs["partial_sweeps"]
+    for i in range(len(sa)):
+        np.testing.assert_array_equal(sa[i].xyz, sb[i].xyz)
+        np.testing.assert_array_equal(sa[i].time_ns, sb[i].time_ns)
+    assert len(a) == len(b)  # the trailing row makes a frame in both
