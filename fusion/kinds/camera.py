@@ -95,7 +95,8 @@ class CameraKind(KindBase):
 
     name = "camera"
     role = Role.FRAME
-    msgtypes: tuple[str, ...] = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage")
+    msgtypes: tuple[str, ...] = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage",
+                                 "foxglove_msgs/msg/CompressedVideo")
     records = (CameraImage,)
     message_columns = ("format_code",)
     message_arrays = ("pixels",)

@@ -135,7 +135,7 @@ def select_sensors(source: BagSource, cfg: ConvertConfig, report: ReportBuilder)
                 kind,
                 frame_id or info.frame_id,
                 info.msgtype,
-                compressed=info.msgtype.endswith("CompressedImage"),
+                compressed=info.msgtype.endswith(("CompressedImage", "CompressedVideo")),
                 stamp_source=spec.stamp_source,
                 spec=spec,
             )
