@@ -147,3 +147,18 @@ def test_missing_keyframe_reported_not_faked(video: dict[str, Any]) -> None:
         assert stream[i].data == video["packets"][first + i]  # still stored as it came
     np.testing.assert_array_equal(stream[3].image, video["truth"][5])  # the first keyframe decodes
     np.testing.assert_array_equal(stream[4].image, video["truth"][6])
+
+
+def test_inspect_names_the_codec(video: dict[str, Any]) -> None:
+    import json
+
+    bag = _bag(video["tmp"] / "insp", video["packets"], 2)
+    r = subprocess.run([sys.executable, "-m", "fusion", "inspect", str(bag), "--json"], capture_output=True,
+                       text=True, timeout=300, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
+    assert r.returncode == 0, r.stderr
+    t = json.loads(r.stdout)["topics"][TOPIC]
+    assert t["kind"] == "camera" and t["video"]["format"] == "h264"
+    assert t["video"]["first_keyframe"] == 3 and t["video"]["keyframe_interval"] == GOP
+    assert t["reader"].startswith("h264 video: bitstream stored as it came")
+    assert "the first 3 frame(s) precede the first keyframe" in t["reader"]
+    assert t["count"] == N - 2 and t["anomalies"]["zero"] == 0  # stamps read from `timestamp`
