@@ -166,3 +166,47 @@ def test_without_spool_the_same_store(shared_data: Path, tmp_path: Path, case: s
         np.testing.assert_array_equal(sa[i].xyz, sb[i].xyz)
         np.testing.assert_array_equal(sa[i].time_ns, sb[i].time_ns)
     assert len(a) == len(b)  # the trailing row makes a frame in both
+
+
+def _garbled_end(root: Path, case: str, tmp: Path, keep: float) -> Path:
+    """The case's messages but the last, then the first ``keep`` of the last one's packets, then a
+    garbled message (its bytes hold no packets) that ends the log."""
+    src_bag = _bag(root, case)
+    ts = get_typestore(Stores.LATEST)
+    ts.register(types_from_msg_dirs([BUNDLED_MSG_DIR / f"{CASES[case][0]}_msgs"]))
+    topic = _topic(src_bag)
+    with open_bags(src_bag) as src:
+        raws = list(src.messages([topic]))
+    msgtype = raws[0].msgtype
+    last = ts.deserialize_cdr(raws[-1].data, msgtype)
+    head = type(last)(header=last.header, packets=last.packets[: max(1, int(len(last.packets) * keep))])
+    out = tmp / "garbled"
+    with Writer(out, version=9, storage_plugin=StoragePlugin.MCAP) as w:
+        conn = w.add_connection(topic, msgtype, typestore=ts)
+        for r in raws[:-1]:
+            w.write(conn, r.record_time_ns, bytes(r.data))
+        w.write(conn, raws[-1].record_time_ns, ts.serialize_cdr(head, msgtype))
+        h = last.header
+        later = type(h)(stamp=type(h.stamp)(sec=h.stamp.sec + 1, nanosec=h.stamp.nanosec), frame_id=h.frame_id)
+        cut = ts.serialize_cdr(type(last)(header=later, packets=last.packets[:10]), msgtype)
+        w.write(conn, raws[-1].record_time_ns + 50_000_000, bytes(cut[:-500]))  # its bytes stop mid-packet
+    return out
+
+
+@pytest.mark.parametrize("store_cfg", ["", "store:\n  spool: false\n"])
+def test_unfinished_rotation_is_skipped_as_partial_sweep(shared_data: Path, tmp_path: Path, store_cfg: str) -> None:
+    """A carried-over message whose rotation the log never completes (the last message is garbled,
+    so nothing flushes it) is skipped with reason ``partial_sweep``, not counted as stored."""
+    root = shared_data / "real" / "lidar_packets"
+    bag = _garbled_end(root, "velodyne/vlp16", tmp_path, 0.5)
+    out = _convert(bag, root, "velodyne/vlp16", tmp_path, store_cfg)
+    assert validate_store(str(out)).ok
+    ds = fusion.open(str(out))
+    rep = next(iter(ds.report["topics"].values()))
+    assert rep["in_bag"] == 5
+    assert rep["skipped"] == {"decode_error": 1, "partial_sweep": 1}
+    assert rep["stored"] == 3 and "carried_over" not in rep and "trailing_rows" not in rep
+    assert rep["stored"] + sum(rep["skipped"].values()) == rep["in_bag"]
+    assert len(ds.stream("lidar")) == 3
+    reasons = {s["index"]: s["reason"] for s in ds.report["skipped"]}
+    assert reasons == {3: "partial_sweep", 4: "decode_error"}

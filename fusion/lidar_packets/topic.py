@@ -81,6 +81,7 @@ class _TopicState:
     sweeps: int = 0
     partial: int = 0
     carried: int = 0
+    pending: list[int] = field(default_factory=list)  # carried messages whose packets no record holds yet
     last_partial: dict[str, Any] | None = None  # what became of the rotation the log ends in
     counters: dict[str, int] = field(default_factory=dict)
 
@@ -104,6 +105,12 @@ class PacketStreams:
                           **({"last_partial_sweep": st.last_partial} if st.last_partial else {}),
                           "points_before_first_cut_dropped": st.assembler.dropped_points, **dec.counts()}
         return out
+
+    def unfinished(self, topic: str) -> list[int]:
+        """Carried-over messages of ``topic`` whose packets no record holds: the pass ended before a
+        later message completed their rotation (a bag cut short, an undecodable last message)."""
+        st = self._topics.get(topic)
+        return list(st.pending) if st is not None else []
 
     def take_trailing(self, topic: str) -> PointCloud | None:
         """The trailing record of ``topic`` (the rotation the log ends in, when its last message also
@@ -172,8 +179,10 @@ class PacketStreams:
                               "use auto or a return the mode holds")
         if not sweeps:
             st.carried += 1
+            st.pending.append(raw.index)
             raise NoSweepYetError(f"no full rotation ended in this message (its {batch.data.shape[0]} packets are "
                                   "kept for the sweep a later message completes)", topic=raw.topic, index=raw.index)
+        st.pending.clear()  # their packets are in this record (or, at the last message, the trailing one)
         st.sweeps += len(sweeps)
         st.partial += sum(s.partial for s in sweeps)
         stamp = min(s.stamp_ns for s in sweeps) if sum(len(s.points) for s in sweeps) else batch.header_stamp_ns

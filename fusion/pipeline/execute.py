@@ -138,6 +138,20 @@ class StreamPass:
         if from_bag:
             self._run_bag(from_bag, by_topic, seen, progress)
             self._seal(by_topic[t] for t in from_bag)
+        self._unfinished(by_topic)
+
+    def _unfinished(self, by_topic: dict[str, str]) -> None:
+        """Carried-over raw-packet messages whose rotation no record completed (the log ended early):
+        reported as skipped (``partial_sweep``) rather than stored."""
+        packets = getattr(getattr(self.source, "decoder", None), "packets", None)
+        if packets is None:
+            return
+        for topic, name in by_topic.items():
+            for i in packets.unfinished(topic):
+                tab = self.plan.tables[name]
+                rec_ns = int(tab.record_ns[i]) if i < len(tab.record_ns) else -1
+                self.report.uncarry(topic, i, rec_ns, "its packets wait for a rotation the log never completed "
+                                    "(the log ends, is cut short, or its last message is undecodable)")
 
     def _seal(self, names: Iterable[str]) -> None:
         """The streams ``names`` are complete: hand their last shards to the pool now."""

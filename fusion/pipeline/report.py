@@ -22,6 +22,7 @@ from fusion.sync.stamps import REASON_ZERO_STAMP as REASON_ZERO_STAMP
 # Reasons a message is not in the store (stable strings; documented in docs/FORMAT.md). The two
 # stamp reasons are the stamp filter's (fusion.sync.stamps), re-exported here with the others.
 REASON_DECODE = "decode_error"
+REASON_PARTIAL_SWEEP = "partial_sweep"  # raw LiDAR packets of a rotation the log never completed
 REASON_NO_SENSOR = "no_sensor"
 REASON_TRUNCATED = "bag_truncated"
 REASON_EXTRAPOLATION = "outside_ego_trajectory"
@@ -159,6 +160,13 @@ class ReportBuilder:
     def trailing(self, topic: str) -> None:
         """One row of ``topic`` stored beyond its messages (see :class:`TopicTally`)."""
         self.topics[topic].trailing += 1
+
+    def uncarry(self, topic: str, index: int, record_time_ns: int, detail: str) -> None:
+        """A message counted as carried over whose packets were never stored after all: skipped
+        with :data:`REASON_PARTIAL_SWEEP` instead."""
+        self.topics[topic].stored -= 1
+        self.topics[topic].carried_over -= 1
+        self.skip(topic, index, record_time_ns, REASON_PARTIAL_SWEEP, detail)
 
     def carried_over(self, topic: str, n: int = 1) -> None:
         """``n`` messages of ``topic`` stored inside a later message's record (see :class:`TopicTally`)."""
