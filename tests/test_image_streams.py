@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import pytest
 
@@ -97,6 +98,11 @@ def mixed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             add("/tof/image", s2, _image(store, s2, "tof", depth, "32FC1"), depth)
             rng = RNG.integers(0, 65535, (16, 64), dtype=np.uint16)
             add("/ouster/range_image", s2, _image(store, s2, "os_lidar", rng, "mono16"), rng)
+        depth16 = RNG.integers(0, 9000, (12, 16), dtype=np.uint16)  # mm, as image_transport compressedDepth
+        blob = np.concatenate([np.zeros(12, np.uint8), cv2.imencode(".png", depth16)[1].ravel()])
+        add("/tof2/depth/compressedDepth", s, store.types["sensor_msgs/msg/CompressedImage"](
+            header=header(store, s, "tof2"), format="16UC1; compressedDepth png", data=blob), depth16,
+            t="sensor_msgs/msg/CompressedImage")
     msgs.sort(key=lambda m: m[2])
     bag = write_mcap(tmp / "log", store, msgs)
     out = tmp / "out.zarr"
@@ -108,7 +114,8 @@ def test_topics_detected(mixed: dict[str, Any]) -> None:
     with open_bags(mixed["bag"]) as src:
         kinds = {t: str(getattr(i.kind, "value", i.kind)) for t, i in src.topics.items()}
     assert kinds == {"/front/image_raw": "camera", "/rear/image_raw": "camera", "/stereo/left/image_raw": "camera",
-                     "/front/camera_info": "camera_info", "/tof/image": "image", "/ouster/range_image": "image"}
+                     "/front/camera_info": "camera_info", "/tof/image": "image", "/ouster/range_image": "image",
+                     "/tof2/depth/compressedDepth": "image"}
     r = _cli("inspect", str(mixed["bag"]), "--json")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["topics"]["/ouster/range_image"]["kind"] == "image"
@@ -122,7 +129,7 @@ def test_convert_validate_and_read(mixed: dict[str, Any]) -> None:
     ds = fusion.open(str(mixed["store"]))
     kinds = {n: s.kind for n, s in ds.sensors.items()}
     assert kinds == {"front": "camera", "rear": "camera", "stereo_left": "camera", "tof": "image",
-                     "os_lidar": "image"}, kinds
+                     "os_lidar": "image", "tof2": "image"}, kinds
     for name, topic, n in (("tof", "/tof/image", 2 * M), ("os_lidar", "/ouster/range_image", 2 * M)):
         stream = ds.stream(name)
         assert len(stream) == n  # full rate: every message, not one per frame
@@ -131,6 +138,11 @@ def test_convert_validate_and_read(mixed: dict[str, Any]) -> None:
             assert got.dtype == want.dtype
             np.testing.assert_array_equal(got, want)
     assert ds.stream("tof")[0].format == "32FC1"
+    depth = ds.stream("tof2")
+    assert len(depth) == M and ds.state.streams["tof2"].attrs["compressed"] is True
+    for i, want in enumerate(mixed["written"]["/tof2/depth/compressedDepth"]):
+        assert depth[i].image.dtype == np.uint16
+        np.testing.assert_array_equal(depth[i].image, want)  # PNG is lossless
     assert len(ds) == M  # frames from the first camera (10 Hz)
     for frame in ds:
         assert set(frame.valid) == {"front", "rear", "stereo_left"}  # image streams are not matched

@@ -326,6 +326,7 @@ def test_message_types_resolve_to_one_kind() -> None:
             by_type.setdefault(t, []).append(kind.name)
     shared = {t: ns for t, ns in by_type.items() if len(ns) > 1}
     assert shared == {"sensor_msgs/msg/PointCloud2": ["lidar", "radar"], "sensor_msgs/msg/Image": ["camera", "image"],
+                      "sensor_msgs/msg/CompressedImage": ["camera", "image"],
                       "tf2_msgs/msg/TFMessage": ["tf", "tf_static"], "tf/msg/tfMessage": ["tf", "tf_static"]}
 
 

@@ -44,6 +44,10 @@ def check_compressed_image(data: np.ndarray, fmt: str) -> str:
     f = fmt.lower()
     if len(b) == 0:
         return "empty compressed image"
+    if "compresseddepth" in f:  # image_transport's compressedDepth: a 12-byte header, then the PNG
+        if len(b) <= 12:
+            return "compressedDepth image without data after its 12-byte header"
+        b = b[12:]
     if "png" in f:
         return "" if b[:8].tobytes() == b"\x89PNG\r\n\x1a\n" else "not a PNG (bad signature)"
     if "jpeg" in f or "jpg" in f or f in ("", "bgr8", "rgb8", "mono8"):

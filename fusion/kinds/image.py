@@ -1,15 +1,16 @@
 """Stream kind ``image``: a ``sensor_msgs/Image`` that is not a camera picture to match and project —
 LiDAR range/intensity panoramas (Ouster's ``/ouster/range_image``), depth images without intrinsics.
 
-- Detection (:func:`non_camera_images`, run on the bag's topic list): an ``Image`` topic is an
+- Detection (:func:`non_camera_images`, run on the bag's topic list): an ``Image`` (or
+  ``CompressedImage``, whose ``format`` gives the encoding: ``16UC1; compressedDepth``) topic is an
   ``image`` when **all** of: no CameraInfo pairs with it (same frame id, or a CameraInfo topic in
   its own namespace), its frame is not an optical frame (``*optical*``), and one positive sign:
   a depth/range encoding (one channel of 16 or more bits: ``mono16``, ``16UC1``, ``16SC1``,
-  ``32SC1``, ``32FC1``, ``64FC1``), or its frame is the frame of a LiDAR topic of the bag, or its
-  topic names a panorama or depth (``range``, ``depth``, ``intensity``, ``signal``, ``reflec``,
-  ``nearir``, ``ambient``, ``panorama``). Every other ``Image`` stays a ``camera`` (an 8-bit colour
-  or mono camera without calibration is still a camera). ``kind: image`` / ``kind: camera`` in
-  the sensor map overrides the rule.
+  ``32SC1``, ``32FC1``, ``64FC1``, or ``compressedDepth``), or its frame is the frame of a LiDAR
+  topic of the bag, or its topic names a panorama or depth (``range``, ``depth``, ``intensity``,
+  ``signal``, ``reflec``, ``nearir``, ``ambient``, ``panorama``). Every other image topic stays a
+  ``camera`` (an 8-bit colour or mono camera without calibration is still a camera).
+  ``kind: image`` / ``kind: camera`` in the sensor map overrides the rule.
 - Pass 1: stamps; the pixels are written at once like a camera's (:mod:`fusion.pipeline.early`).
 - Plan: stored at full rate on the common clock; never matched to frames, never a frame reference,
   no intrinsics, not projected (``fusion calib check`` skips it with a note).
@@ -38,6 +39,8 @@ DEPTH_ENCODINGS = frozenset({"mono16", "16uc1", "16sc1", "32sc1", "32fc1", "64fc
 #: Topic words that name a LiDAR panorama or a depth image.
 PANORAMA_WORDS = ("range", "depth", "intensity", "signal", "reflec", "nearir", "ambient", "panorama")
 IMAGE_TYPE = "sensor_msgs/msg/Image"
+#: Types an ``image`` stream is read from: raw pixels, or compressed (``compressedDepth``, 16-bit PNG).
+IMAGE_TYPES = (IMAGE_TYPE, "sensor_msgs/msg/CompressedImage")
 
 
 class ImageView(CameraFrame):
@@ -45,10 +48,12 @@ class ImageView(CameraFrame):
 
 
 def add_image_stream(sink: FrameSink, name: str, *, topic: str, frame_id: str, expected_messages: int,
-                     attrs: Attrs | None = None) -> CameraWriter:
-    """Create image stream ``name`` on ``sink`` (raw pixels, one image size and dtype per stream)."""
-    header = StreamHeader(name, KIND.name, topic, frame_id, {**dict(attrs or {}), "compressed": False}, None)
-    return sink.add_stream(header, lambda g: CameraWriter(g, compressed=False, expected_messages=expected_messages))
+                     compressed: bool = False, attrs: Attrs | None = None) -> CameraWriter:
+    """Create image stream ``name`` on ``sink`` (raw pixels, one image size and dtype per stream; or the
+    compressed bytes as received)."""
+    header = StreamHeader(name, KIND.name, topic, frame_id, {**dict(attrs or {}), "compressed": compressed}, None)
+    return sink.add_stream(header, lambda g: CameraWriter(g, compressed=compressed,
+                                                          expected_messages=expected_messages))
 
 
 def has_camera_info(topic: str, frame_id: str, infos: Mapping[str, str]) -> bool:
@@ -74,7 +79,9 @@ def is_non_camera(topic: str, frame_id: str, encoding: str, infos: Mapping[str, 
     if "optical" in frame_id.lower() or has_camera_info(topic, frame_id, infos):
         return False
     tokens = [t for t in topic.lower().replace("/", "_").split("_") if t]  # "orange_cam" names no range
-    return (encoding.lower() in DEPTH_ENCODINGS or (bool(frame_id) and frame_id in lidar_frames)
+    enc = encoding.split(";")[0].strip().lower()  # CompressedImage.format: "16UC1; compressedDepth png"
+    depth = enc in DEPTH_ENCODINGS or "compresseddepth" in encoding.lower()
+    return (depth or (bool(frame_id) and frame_id in lidar_frames)
             or any(tok.startswith(w) for tok in tokens for w in PANORAMA_WORDS))
 
 
@@ -91,7 +98,7 @@ def non_camera_images(topics: Mapping[str, Any], encoding_of: Callable[[str], st
     lidar_frames = {i.frame_id for i in topics.values() if str(getattr(i.kind, "value", i.kind)) == "lidar"}
     out = set()
     for t, i in topics.items():
-        if i.msgtype != IMAGE_TYPE or i.type_error or not i.count:
+        if i.msgtype not in IMAGE_TYPES or i.type_error or not i.count:
             continue
         if "optical" in i.frame_id.lower() or has_camera_info(t, i.frame_id, infos):
             continue
@@ -105,7 +112,7 @@ class ImageKind(CameraKind):
 
     name = "image"
     role = Role.STREAM
-    msgtypes = (IMAGE_TYPE,)
+    msgtypes: tuple[str, ...] = IMAGE_TYPES
     message_columns = ("format_code",)
     message_arrays = ("pixels",)
     frame_attr = None
@@ -122,13 +129,14 @@ class ImageKind(CameraKind):
 
     def open_early(self, sink: FrameSink, sensor: SelectedSensor) -> CameraWriter:
         return add_image_stream(sink, sensor.name, topic=sensor.topic, frame_id=sensor.frame_id,
-                                expected_messages=1024, attrs={"msgtype": sensor.msgtype})
+                                expected_messages=1024, compressed=sensor.compressed,
+                                attrs={"msgtype": sensor.msgtype})
 
     def open_stream(self, sink: FrameSink, sensor: SelectedSensor, table: MessageTable,
                     ctx: WriteContext) -> CameraWriter:
         attrs = {"msgtype": sensor.msgtype, "stamp_source": table.stamp_source, "time_offset_ns": table.offset_ns}
         return add_image_stream(sink, sensor.name, topic=table.topic, frame_id=sensor.frame_id,
-                                expected_messages=len(table.stamp_ns), attrs=attrs)
+                                expected_messages=len(table.stamp_ns), compressed=sensor.compressed, attrs=attrs)
 
     def view(self, state: StoreState, stream: StreamState, message: int, frame_time_ns: int, dt_ns: int,
              frame_pose: Any) -> ImageView:

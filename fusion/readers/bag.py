@@ -184,7 +184,8 @@ class RosBagSource:
         def encoding_of(topic: str) -> str:
             raw = self._first(topic)
             try:
-                return str(getattr(self.deserialize(raw), "encoding", "")) if raw is not None else ""
+                msg = self.deserialize(raw) if raw is not None else None
+                return str(getattr(msg, "encoding", None) or getattr(msg, "format", "") or "")
             except DecodeError:
                 return ""
 
