@@ -275,8 +275,26 @@ def _tables(scan: Scan, selected: SelectedSensors, rig: Rig, report: ReportBuild
                 points[idx] = c.points.get(idx, 0)
             tab.sweep_start_ns, tab.sweep_end_ns, tab.points = start, end, points
             tab.usable &= start >= 0  # undecodable clouds cannot define or join frames
+            _short_last_sweep(tab, name, report)
         tables[name] = tab
     return tables
+
+
+def _short_last_sweep(tab: MessageTable, name: str, report: ReportBuilder) -> None:
+    """A last sweep spanning less than half the median sweep (the sliver a raw-packet log ends in)
+    is stored but neither defines nor joins a frame (``usable`` off without a skip reason)."""
+    start, end = tab.sweep_start_ns, tab.sweep_end_ns
+    if start is None or end is None or len(start) < 3 or not tab.usable[-1]:
+        return
+    ok = tab.usable[:-1] & (start[:-1] >= 0)
+    if not ok.any():
+        return
+    median = float(np.median(end[:-1][ok] - start[:-1][ok]))
+    span = float(end[-1] - start[-1])
+    if span < 0.5 * median:
+        tab.usable[-1] = False
+        report.warn(f"{name}: its last sweep spans {span / 1e6:.2f} ms (< half the median {median / 1e6:.1f} ms): "
+                    "stored (ds.stream), not matched to frames")
 
 
 def _beam_crossing(cfg: ConvertConfig, rig: Rig, reference: FrameReference) -> dict[str, float]:
