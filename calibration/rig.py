@@ -17,7 +17,9 @@ from calibration.errors import CalibrationError, FrameTreeError, SensorNotFoundE
 from calibration.frames import FrameTree
 from calibration.se3 import SE3
 
-SENSOR_KINDS: tuple[str, ...] = ("camera", "lidar", "radar", "imu", "gnss", "odometry", "twist")
+SENSOR_KINDS: tuple[str, ...] = (
+    "camera", "lidar", "radar", "radar_tracks", "image", "imu", "gnss", "odometry", "twist",
+)
 _ACCEPTED_KINDS: set[str] = set(SENSOR_KINDS)
 #: Sensors sharing a frame must agree on its extrinsic to this tolerance (SE3.allclose).
 SHARED_FRAME_TOL = 1e-6

@@ -65,6 +65,12 @@ class DecodeError(FusionError):
         self.index = index
 
 
+class CarriedOverError(DecodeError):
+    """The message yields no record of its own: its content goes into a later message's record
+    (raw LiDAR packets that complete no rotation). Not a failure: conversion counts the message as
+    stored (``carried_over`` in the report), never as skipped."""
+
+
 class MessageTypeError(DecodeError, BagError):
     """A message type has no definition anywhere (names topic and type).
 

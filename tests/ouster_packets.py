@@ -69,10 +69,11 @@ def typestore(ros1: bool) -> Any:
 
 def write_packet_bag(path: Path, *, sweeps: int = 1, ros1: bool = True, ns: str = "/ouster",
                      with_metadata: bool = True, decoy_metadata: bool = False,
-                     packets_of: tuple[str, list[tuple[str, int, np.ndarray]]] | None = None
-                     ) -> Path:
+                     packets_of: tuple[str, list[tuple[str, int, np.ndarray]]] | None = None,
+                     extra: Any = None) -> Path:
     """A ROS 1 ``.bag`` (or ROS 2 MCAP directory) of the pcap's packets (or ``packets_of`` = (metadata
-    JSON, packets)) repeated ``sweeps`` times."""
+    JSON, packets)) repeated ``sweeps`` times; ``extra(store, k, t0)`` gives more ``(topic, msgtype,
+    record time ns, message)`` of repeat ``k`` (``t0``: the first packet's record time)."""
     meta, packets = packets_of if packets_of is not None else pcap_packets()
     store = typestore(ros1)
     Packet, String = store.types["ouster_ros/msg/PacketMsg"], store.types["std_msgs/msg/String"]
@@ -96,9 +97,17 @@ def write_packet_bag(path: Path, *, sweeps: int = 1, ros1: bool = True, ns: str 
         if with_metadata:
             mconn = w.add_connection(f"{ns}/metadata", "std_msgs/msg/String", typestore=store)
             w.write(mconn, t0 - 1_000_000, ser(String(meta), "std_msgs/msg/String"))
+        conns: dict[str, Any] = {}
         for k in range(sweeps):
+            out = []
             for what, t, buf in packets:
                 data = shifted(meta, buf, k) if what == "lidar" else shifted_imu(buf, k)
-                w.write(lidar if what == "lidar" else imu, t + k * PERIOD_NS,
-                        ser(Packet(data), "ouster_ros/msg/PacketMsg"))
+                out.append((lidar if what == "lidar" else imu, t + k * PERIOD_NS,
+                            ser(Packet(data), "ouster_ros/msg/PacketMsg")))
+            for topic, msgtype, t, msg in (extra(store, k, t0) if extra is not None else ()):
+                if topic not in conns:
+                    conns[topic] = w.add_connection(topic, msgtype, typestore=store)
+                out.append((conns[topic], t, ser(msg, msgtype)))
+            for conn, t, data in sorted(out, key=lambda m: m[1]):
+                w.write(conn, t, data)
     return path

@@ -87,6 +87,29 @@ class TestRawCamera(StreamKindConformance):
         assert stored.format == "bgr8"
 
 
+class TestImage(StreamKindConformance):
+    """A LiDAR range panorama (mono16, frame os_lidar, no CameraInfo): stored at full rate, not matched."""
+
+    kind_name = "image"
+    sensor = "os_lidar"
+    topic = "/ouster/range_image"
+
+    def messages(self, store: Typestore) -> list[tuple[str, str, int, Any]]:
+        out = []
+        for k in range(M):
+            stamp, rec = _times(k)
+            img = RNG.integers(0, 65535, (16, 64), dtype=np.uint16)
+            msg = store.types["sensor_msgs/msg/Image"](header=header(store, stamp, self.sensor), height=16, width=64,
+                                                       encoding="mono16", is_bigendian=0, step=128,
+                                                       data=img.view(np.uint8).ravel())
+            out.append((self.topic, "sensor_msgs/msg/Image", rec, msg))
+        return sorted(out + TestRawCamera().messages(store), key=lambda m: m[2])
+
+    def check_message(self, stored: Any, written: Any) -> None:
+        np.testing.assert_array_equal(stored.image, written.data.view(np.uint16).reshape(16, 64))
+        assert stored.image.dtype == np.uint16 and stored.format == "mono16"
+
+
 class TestLidar(StreamKindConformance):
     kind_name = "lidar"
     sensor = "lidar_top"
@@ -148,6 +171,55 @@ class TestRadarScan(StreamKindConformance):
         np.testing.assert_array_equal(stored.radial_velocity_mps,
                                       np.array([x.doppler_velocity for x in written.returns], np.float32))
         np.testing.assert_array_equal(stored["range_m"], r)
+
+
+def radar_tracks(store: Typestore, stamp: int, frame: str, k: int) -> Any:
+    """A RadarTracks message ``k``: 1 + k % 4 tracks (k = 5: none) with distinct values in every field."""
+    T = store.types
+    v3, pt = T["geometry_msgs/msg/Vector3"], T["geometry_msgs/msg/Point"]
+    tracks = []
+    for i in range(0 if k == 5 else 1 + k % 4):
+        r = RNG.normal(size=(4, 3)) * 10
+        cov = RNG.random((4, 6)).astype(np.float32)
+        tracks.append(T["radar_msgs/msg/RadarTrack"](
+            uuid=T["unique_identifier_msgs/msg/UUID"](uuid=RNG.integers(0, 256, 16, dtype=np.uint8)),
+            position=pt(x=r[0, 0], y=r[0, 1], z=r[0, 2]), velocity=v3(x=r[1, 0], y=r[1, 1], z=r[1, 2]),
+            acceleration=v3(x=r[2, 0], y=r[2, 1], z=r[2, 2]), size=v3(x=abs(r[3, 0]), y=abs(r[3, 1]), z=abs(r[3, 2])),
+            classification=(i + k) % 3, position_covariance=cov[0], velocity_covariance=cov[1],
+            acceleration_covariance=cov[2], size_covariance=cov[3]))
+    return T["radar_msgs/msg/RadarTracks"](header=header(store, stamp, frame), tracks=tracks)
+
+
+class TestRadarTracks(StreamKindConformance):
+    kind_name = "radar_tracks"
+    sensor = "radar_front"
+    topic = "/radar_front/tracks"
+
+    def messages(self, store: Typestore) -> list[tuple[str, str, int, Any]]:
+        return [(self.topic, "radar_msgs/msg/RadarTracks", _times(k)[1],
+                 radar_tracks(store, _times(k)[0], self.sensor, k)) for k in range(M)]
+
+    def check_message(self, stored: Any, written: Any) -> None:
+        from fusion.kinds.radar_tracks import upper_to_full
+
+        tr = written.tracks
+        assert len(stored) == len(tr)
+        assert stored.uuid == [bytes(t.uuid.uuid).hex() for t in tr]
+        for attr, col in (("position", "position_m"), ("velocity", "velocity_mps"),
+                          ("acceleration", "acceleration_mps2"), ("size", "size_m")):
+            want = np.array([[getattr(t, attr).x, getattr(t, attr).y, getattr(t, attr).z] for t in tr],
+                            np.float32).reshape(-1, 3)
+            np.testing.assert_array_equal(stored[col], want)  # float64 in the message, float32 stored
+        np.testing.assert_array_equal(stored.classification, [t.classification for t in tr])
+        for q, col in (("position", "position_covariance_m2"), ("velocity", "velocity_covariance_m2ps2"),
+                       ("acceleration", "acceleration_covariance_m2ps4"), ("size", "size_covariance_m2")):
+            want = np.array([getattr(t, f"{q}_covariance") for t in tr], np.float32).reshape(-1, 6)
+            np.testing.assert_array_equal(stored[col], want)  # float32 both: exact
+            np.testing.assert_array_equal(stored.covariance(q), upper_to_full(want))
+        if tr:
+            full = stored.covariance("position")[0]
+            c = tr[0].position_covariance
+            assert full[0, 1] == full[1, 0] == c[1] and full[1, 2] == full[2, 1] == c[4] and full[2, 2] == c[5]
 
 
 class TestImu(StreamKindConformance):
@@ -253,7 +325,8 @@ def test_message_types_resolve_to_one_kind() -> None:
         for t in kind.msgtypes:
             by_type.setdefault(t, []).append(kind.name)
     shared = {t: ns for t, ns in by_type.items() if len(ns) > 1}
-    assert shared == {"sensor_msgs/msg/PointCloud2": ["lidar", "radar"],
+    assert shared == {"sensor_msgs/msg/PointCloud2": ["lidar", "radar"], "sensor_msgs/msg/Image": ["camera", "image"],
+                      "sensor_msgs/msg/CompressedImage": ["camera", "image"],
                       "tf2_msgs/msg/TFMessage": ["tf", "tf_static"], "tf/msg/tfMessage": ["tf", "tf_static"]}
 
 

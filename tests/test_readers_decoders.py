@@ -357,7 +357,7 @@ def test_radar(recs: dict[str, Any]) -> None:
     np.testing.assert_array_equal(scan.radial_velocity_mps, [0, 1, 2])
     np.testing.assert_array_equal(scan.fields["amplitude_db"], [0, 10, 20])
     tr = recs["/radar/tracks"]
-    assert isinstance(tr, RadarTrackList) and tr.uuid[1] == bytes(range(1, 17)).hex()
+    assert isinstance(tr, RadarTrackList) and tr.uuid_hex[1] == bytes(range(1, 17)).hex()
     np.testing.assert_array_equal(tr.position, [[1, 2, 0], [2, 2, 0]])
     np.testing.assert_array_equal(tr.velocity[:, 1], [0, -1])
     np.testing.assert_array_equal(tr.classification, [2, 2])

@@ -7,12 +7,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-FRESH=0; VERBOSE=0; EXTRAS="test,ouster"
+FRESH=0; VERBOSE=0; EXTRAS="test,ouster,video"
 for arg in "$@"; do
   case "$arg" in
     --fresh) FRESH=1 ;;
     --verbose) VERBOSE=1 ;;
-    --extras) EXTRAS="test,ouster,rerun" ;;
+    --extras) EXTRAS="test,ouster,video,rerun" ;;
     *) echo "error: unknown option $arg (use --fresh, --verbose, --extras)" >&2; exit 2 ;;
   esac
 done

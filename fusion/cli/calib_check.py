@@ -34,12 +34,13 @@ def check(source: str, index: int | None, output: Path, rig_path: Path | None, c
     and write one PNG, so calibration or timing errors show at a glance. Points are coloured by range
     (colour bar in each image); a frame shown without motion compensation (no ego pose) says so in its title."""
     import fusion
-    from fusion.export.preview import default_frame, write_check_png
+    from fusion.export.preview import default_frame, image_streams, write_check_png
 
     if _is_store(source):
         ds = fusion.open(source)
         index = default_frame(ds) if index is None else index
         out = write_check_png(ds, index, output)
+        images = image_streams(ds)
     else:
         from dataclasses import replace
 
@@ -55,4 +56,8 @@ def check(source: str, index: int | None, output: Path, rig_path: Path | None, c
             ds = fusion.open(store)
             index = default_frame(ds) if index is None else index
             out = write_check_png(ds, index, output)
+            images = image_streams(ds)
     click.echo(f"wrote {out} (frame {index})")
+    if images:
+        click.echo(f"note: skipped {', '.join(images)}: image streams (LiDAR panoramas, depth images) are not "
+                   "cameras: no intrinsics, not matched to frames, not projected")

@@ -106,6 +106,11 @@ def render_frame(ds: Any, index: int, *, max_range_m: float = 60.0) -> dict[str,
     return out
 
 
+def image_streams(ds: Any) -> list[str]:
+    """Streams of kind ``image`` (LiDAR panoramas, depth images): not cameras, never projected."""
+    return sorted(n for n, s in ds.sensors.items() if s.kind == "image")
+
+
 def camera_names(ds: Any) -> list[str]:
     """The cameras this store holds (rig sensors of kind ``camera`` with a stream)."""
     rig = ds.calibration
@@ -121,7 +126,9 @@ def default_frame(ds: Any) -> int:
     """
     cams = camera_names(ds)
     if not cams:
-        raise StoreError("this store has no camera; calib check draws LiDAR points on camera images")
+        images = image_streams(ds)
+        also = f" (image streams {', '.join(images)} are not cameras: no intrinsics, not projected)" if images else ""
+        raise StoreError(f"this store has no camera; calib check draws LiDAR points on camera images{also}")
     first_with_camera = None
     for i in range(len(ds)):
         fr = ds[i]

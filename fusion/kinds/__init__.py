@@ -20,6 +20,7 @@ __all__ = ["KINDS", "Role", "StreamKind", "all_kinds", "by_role", "detect", "for
 #: kind name -> (module, attribute) of its implementation; imported lazily.
 KINDS: dict[str, tuple[str, str]] = {
     "camera": ("fusion.kinds.camera", "KIND"),
+    "image": ("fusion.kinds.image", "KIND"),
     "lidar": ("fusion.kinds.lidar", "KIND"),
     "radar": ("fusion.kinds.radar", "KIND"),
     "imu": ("fusion.kinds.imu", "KIND"),
@@ -29,7 +30,7 @@ KINDS: dict[str, tuple[str, str]] = {
     "camera_info": ("fusion.kinds.calibration", "CAMERA_INFO"),
     "gnss": ("fusion.kinds.gnss", "KIND"),
     "twist": ("fusion.kinds.twist", "KIND"),
-    "radar_tracks": ("fusion.kinds.decoded", "RADAR_TRACKS"),
+    "radar_tracks": ("fusion.kinds.radar_tracks", "KIND"),
 }
 
 _loaded: dict[str, StreamKind] = {}
@@ -70,7 +71,7 @@ def register(kind: StreamKind, module: str | None = None, attr: str | None = Non
     KINDS[kind.name] = (mod, name_in_module)
     _loaded[kind.name] = kind
     _by_type = None
-    if kind.is_sensor and kind.role in (Role.FRAME, Role.CONTINUOUS):
+    if kind.is_sensor and kind.role in (Role.FRAME, Role.STREAM, Role.CONTINUOUS):
         from calibration.rig import accept_sensor_kind
 
         accept_sensor_kind(kind.name)  # its sensors may stand in a rig

@@ -35,6 +35,9 @@ class Role(enum.Enum):
 
     FRAME = "frame"
     """A discrete sensor whose messages are matched to frames (LiDAR, radar, camera)."""
+    STREAM = "stream"
+    """A discrete sensor stored at full rate message by message like a FRAME kind, but never matched
+    to frames (non-camera images: LiDAR panoramas, depth images)."""
     CONTINUOUS = "continuous"
     """A sampled stream stored at full rate and sliced per frame (IMU)."""
     EGO = "ego"

@@ -44,6 +44,10 @@ def check_compressed_image(data: np.ndarray, fmt: str) -> str:
     f = fmt.lower()
     if len(b) == 0:
         return "empty compressed image"
+    if "compresseddepth" in f:  # image_transport's compressedDepth: a 12-byte header, then the PNG
+        if len(b) <= 12:
+            return "compressedDepth image without data after its 12-byte header"
+        b = b[12:]
     if "png" in f:
         return "" if b[:8].tobytes() == b"\x89PNG\r\n\x1a\n" else "not a PNG (bad signature)"
     if "jpeg" in f or "jpg" in f or f in ("", "bgr8", "rgb8", "mono8"):
@@ -95,12 +99,13 @@ class CameraKind(KindBase):
 
     name = "camera"
     role = Role.FRAME
-    msgtypes = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage")
+    msgtypes: tuple[str, ...] = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage",
+                                 "foxglove_msgs/msg/CompressedVideo")
     records = (CameraImage,)
     message_columns = ("format_code",)
     message_arrays = ("pixels",)
-    frame_attr = "cameras"
-    reference_priority = 1
+    frame_attr: str | None = "cameras"
+    reference_priority: int | None = 1
     early = True
     wants_intrinsics = True
 

@@ -9,12 +9,14 @@ format strings; ``format`` holds the single format when there is only one). Raw 
 from __future__ import annotations
 
 from functools import cached_property
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from fusion.errors import StoreError
+from fusion.kinds.video import MissingKeyframeError, decode_frame, is_keyframe, is_video
 from fusion.store import layout as lay
 from fusion.store.frame import MessageView
 from fusion.store.sink import StreamGroup
@@ -37,6 +39,8 @@ class CameraWriter(StreamWriter):
         super().__init__(group, expected_messages, ragged=compressed)
         self.compressed = compressed
         self._formats: list[str] = []
+        self._keyframes: list[int] = []  # video streams: rows that start a decodable picture
+        self._video = False
         self._add("format_code", "uint8", (), lay.MESSAGE, expected_messages)
         if compressed:
             self._add("data", "uint8", (), lay.BLOB, expected_bytes or expected_messages * 200_000)
@@ -100,6 +104,10 @@ class CameraWriter(StreamWriter):
                     )
                 blob = blob.reshape(-1)
             code = self._code(format)
+            if format is not None and is_video(format):  # the keyframe index (fusion.kinds.video)
+                self._video = True
+                if is_keyframe(blob, format):
+                    self._keyframes.append(self.payloads)
             self._cols["data"].append(blob)
             self._ragged(blob.shape[0])
         else:
@@ -143,8 +151,17 @@ class CameraWriter(StreamWriter):
             )
         return super().finalize()
 
+    @property
+    def rows_without_keyframe(self) -> int:
+        """Video streams: rows before the first keyframe (they cannot be decoded)."""
+        if not self._video:
+            return 0
+        return self._keyframes[0] if self._keyframes else self.payloads
+
     def _final_attrs(self) -> dict[str, object]:
-        return {"formats": self._formats, "format": self._formats[0] if len(self._formats) == 1 else None}
+        video = ({"keyframes": self._keyframes, "rows_without_keyframe": self.rows_without_keyframe}
+                 if self._video else {})
+        return {"formats": self._formats, "format": self._formats[0] if len(self._formats) == 1 else None, **video}
 
 
 class CameraFrame(MessageView):
@@ -182,6 +199,8 @@ class CameraFrame(MessageView):
         import cv2
 
         fmt = self.format.lower()
+        if is_video(fmt):
+            return self._video_frame(fmt)
         raw = np.frombuffer(self.data, dtype=np.uint8)
         flag = cv2.IMREAD_COLOR
         if "compresseddepth" in fmt:
@@ -195,3 +214,26 @@ class CameraFrame(MessageView):
                 f"{self.format!r}; use .data for the raw bytes"
             )
         return np.asarray(img)
+
+    @property
+    def keyframe_row(self) -> int | None:
+        """Video streams: the last keyframe row at or before this one (None: there is none)."""
+        keys = np.asarray(self.stream.attrs.get("keyframes") or [], dtype=np.int64)
+        before = keys[keys <= self.message_index]
+        return int(before[-1]) if before.size else None
+
+    def _video_frame(self, fmt: str) -> np.ndarray:
+        """Decode this row of a video stream from the last keyframe at or before it (PyAV), BGR uint8."""
+        where = f"streams/{self.name}[{self.message_index}]"
+        k = self.keyframe_row
+        if k is None:
+            raise MissingKeyframeError(
+                f"{where}: no keyframe at or before this {fmt} frame (the recording starts mid-GOP or the keyframe "
+                "was lost): it cannot be decoded; .data has its bytes"
+            )
+        off = self.stream.offsets
+        assert off is not None
+        blob = np.asarray(self.stream.array("data")[int(off[k]) : int(off[self.message_index + 1])])
+        bounds = np.asarray(off[k : self.message_index + 2], dtype=np.int64) - int(off[k])
+        return decode_frame([blob[a:b].tobytes() for a, b in pairwise(bounds.tolist())], fmt, where)
+

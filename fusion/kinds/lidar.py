@@ -60,6 +60,7 @@ class LidarWriter(PointStreamWriter):
         self._point_fields(fields, lay.LIDAR_FIELD, expected_points)
         self._expected_points = expected_points
         self._with_raw = with_xyz_raw
+        self._partial: list[int] = []
         if with_xyz_raw:
             self._add("xyz_raw", "float32", (3,), lay.LIDAR_XYZ, expected_points)
 
@@ -111,6 +112,15 @@ class LidarWriter(PointStreamWriter):
         self._cols["time_offset_ns"].append(toff)
         self._times(stamp_ns=stamp_ns, record_time_ns=record_time_ns, time_ns=time_ns, ref_time_ns=ref_time_ns)
         self._ragged(n)
+
+
+    def mark_partial(self) -> None:
+        """The sweep appended last is not a full rotation (raw packets: the first or last of a log)."""
+        self._partial.append(self.count - 1)
+
+    def _final_attrs(self) -> dict[str, object]:
+        """``partial_sweeps``: stream rows that are not a full rotation (only when there are any)."""
+        return {"partial_sweeps": self._partial} if self._partial else {}
 
 
 class LidarFrame(PointView):
@@ -167,6 +177,7 @@ class _Scanner:
                 return  # no sweep bounds: never a frame; pass 2 reports the message
             c.sweep[raw.index] = (lo, hi)
             c.points[raw.index] = n
+            self._trailing(raw)
             return
         try:
             rec = ctx.decode(raw)
@@ -180,6 +191,14 @@ class _Scanner:
         c.add_sweep(raw.index, rec)
         self.sensor.fields = {k: v.dtype for k, v in rec.fields.items() if getattr(v, "ndim", 0) == 1}
         self.fields_known = True
+        self._trailing(raw)
+
+    def _trailing(self, raw: RawMessage) -> None:
+        """One more row after a raw-packet log's last message (the rotation the log ends in)."""
+        tail = self.ctx.trailing(raw)
+        if tail is not None:
+            self.clocks.add(tail.meta.stamp_ns, raw.record_time_ns)
+            self.clocks.add_sweep(tail.meta.index, tail)
 
 
 class LidarKind(KindBase):
@@ -238,6 +257,8 @@ class LidarKind(KindBase):
             np.ascontiguousarray(c.xyz, dtype=np.float32), c.time_offset_ns, c.fields,
             xyz_raw=c.raw if ctx.cfg.store.keep_raw_points else None,
         )  # fmt: skip
+        if record.partial:
+            writer.mark_partial()
 
     def view(self, state: StoreState, stream: StreamState, message: int, frame_time_ns: int, dt_ns: int,
              frame_pose: Any) -> LidarFrame:

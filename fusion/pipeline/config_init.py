@@ -79,6 +79,9 @@ def discover(paths: Sequence[Path], msg_dirs: Sequence[Path] = ()) -> Discovery:
             note.append(f"raw packets ({pk.get('return_mode') or 'unknown'} return): set packets.calibration to "
                         "the sensor's angle file (Velodyne YAML / Hesai CSV; VLP-16 and HDL-32E may leave it "
                         "null for nominal angles); keys: docs/READERS.md, Raw LiDAR packets")
+        if entry["kind"] == "image":
+            note.append("not a camera (no CameraInfo, no optical frame; a LiDAR panorama or depth image): stored "
+                        "at full rate, not matched to frames, not projected; write kind: camera if it is one")
         if count and anomalies.get("zero", 0) > count / 2:
             entry["stamp_source"] = "record"
             note.append("header stamps mostly 0: aligned by record time (or stamp_source: topic:<trigger>)")

@@ -195,6 +195,12 @@ def _report_packets(source: Any, report: ReportBuilder) -> None:
     summary = packets.summary() if packets is not None else {}
     if summary:
         report.extra["lidar_packets"] = summary
+    for topic, s in summary.items():
+        lp = s.get("last_partial_sweep")
+        if lp and not lp.get("stored"):
+            report.warn(f"{topic}: the log ends mid-rotation and its last message also completed a full one: the "
+                        f"last partial sweep ({lp['points']} points, {lp['span_ms']} ms) has no message of its own "
+                        "and is not stored (report.lidar_packets: partial_sweep)")
 
 
 def convert(

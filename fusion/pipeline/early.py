@@ -129,6 +129,9 @@ class EarlyStreams:
             cam.writer.set_times(tab.stamp_ns[stored], tab.record_ns[stored], tab.common_ns[stored])
             cam.writer.update_attrs({"stamp_source": tab.stamp_source, "time_offset_ns": int(tab.offset_ns)})
             report.stored(topic, len(stored))
+            if (lost := int(getattr(cam.writer, "rows_without_keyframe", 0))) > 0:
+                report.warn(f"{cam.name} ({topic}): {lost} video frame(s) before the first keyframe (the recording "
+                            "starts mid-GOP): stored as they came, but they cannot be decoded")
             report.skip_unread(topic, m, tab.record_ns, truncated or "not read")
             cam.writer.seal()  # complete: its last shards compress during pass 2
             done[cam.name] = rows

@@ -16,7 +16,7 @@ import numpy as np
 
 from calibration import Rig
 from fusion import kinds
-from fusion.errors import DecodeError, TruncatedBagError
+from fusion.errors import CarriedOverError, DecodeError, TruncatedBagError
 from fusion.kinds.base import StreamWriterLike
 from fusion.pipeline.compensate import Compensator, LidarStats
 from fusion.pipeline.config import ConvertConfig
@@ -126,7 +126,9 @@ class StreamPass:
                 name = by_topic[e.topic]
                 if not self._arrive(name, e.topic, e.index, e.record_time_ns, e.nbytes, seen, progress):
                     continue
-                if e.record is None:
+                if e.record is None and e.carried:
+                    self.report.carried_over(e.topic)
+                elif e.record is None:
                     self.report.skip(e.topic, e.index, e.record_time_ns, REASON_DECODE, e.error)
                 else:
                     self._put(name, e.topic, e.index, e.record_time_ns, e.record)
@@ -136,6 +138,20 @@ class StreamPass:
         if from_bag:
             self._run_bag(from_bag, by_topic, seen, progress)
             self._seal(by_topic[t] for t in from_bag)
+        self._unfinished(by_topic)
+
+    def _unfinished(self, by_topic: dict[str, str]) -> None:
+        """Carried-over raw-packet messages whose rotation no record completed (the log ended early):
+        reported as skipped (``partial_sweep``) rather than stored."""
+        packets = getattr(getattr(self.source, "decoder", None), "packets", None)
+        if packets is None:
+            return
+        for topic, name in by_topic.items():
+            for i in packets.unfinished(topic):
+                tab = self.plan.tables[name]
+                rec_ns = int(tab.record_ns[i]) if i < len(tab.record_ns) else -1
+                self.report.uncarry(topic, i, rec_ns, "its packets wait for a rotation the log never completed "
+                                    "(the log ends, is cut short, or its last message is undecodable)")
 
     def _seal(self, names: Iterable[str]) -> None:
         """The streams ``names`` are complete: hand their last shards to the pool now."""
@@ -158,10 +174,17 @@ class StreamPass:
                     continue
                 try:
                     rec = self.source.decode(raw, options=self.selected.decode_options)
+                except CarriedOverError:
+                    self.report.carried_over(raw.topic)
+                    continue
                 except DecodeError as exc:
                     self.report.skip(raw.topic, i, raw.record_time_ns, REASON_DECODE, exc.reason)
                     continue
                 self._put(name, raw.topic, i, raw.record_time_ns, rec)
+                take = getattr(self.source, "trailing_record", None)
+                tail = take(raw.topic) if take is not None else None
+                if tail is not None and tail.meta.index < len(self.plan.tables[name].stamp_ns):
+                    self._put(name, raw.topic, tail.meta.index, raw.record_time_ns, tail)
         except TruncatedBagError as exc:
             self.report.warn(f"bag truncated: {exc}; every message before the damage was converted")
             self._unread(topics, by_topic, seen, str(exc))
@@ -205,7 +228,10 @@ class StreamPass:
             return
         self.rows[name][i] = self.next_row[name]
         self.next_row[name] += 1
-        self.report.stored(topic)
+        if i >= self.report.topics[topic].in_bag:  # a trailing record (no message of its own)
+            self.report.trailing(topic)
+        else:
+            self.report.stored(topic)
 
     def _store(self, name: str, tab: MessageTable, rec: Record, common: int) -> None:
         """Write one decoded record through its kind (raises DecodeError for a payload that is invalid)."""

@@ -123,6 +123,11 @@ def _reference(cfg: ConvertConfig, selected: SelectedSensors, scan: Scan | None 
             f"frames.reference names sensor '{ref.sensor}', which is not among the selected sensors "
             f"({', '.join(sorted(selected.sensors)) or 'none'})"
         )
+    if ref.sensor is not None and kinds.get(selected.sensors[ref.sensor].kind).role is kinds.Role.STREAM:
+        raise ConfigError(
+            f"frames.reference: '{ref}' names a {selected.sensors[ref.sensor].kind} stream, which is stored at full "
+            "rate and never matched to frames; name a LiDAR, camera or radar, or 'rate:<hz>'"
+        )
     if ref.sensor is not None and selected.sensors[ref.sensor].kind != ref.kind:
         raise ConfigError(
             f"frames.reference: '{ref}' names a {selected.sensors[ref.sensor].kind} sensor "
@@ -270,8 +275,26 @@ def _tables(scan: Scan, selected: SelectedSensors, rig: Rig, report: ReportBuild
                 points[idx] = c.points.get(idx, 0)
             tab.sweep_start_ns, tab.sweep_end_ns, tab.points = start, end, points
             tab.usable &= start >= 0  # undecodable clouds cannot define or join frames
+            _short_last_sweep(tab, name, report)
         tables[name] = tab
     return tables
+
+
+def _short_last_sweep(tab: MessageTable, name: str, report: ReportBuilder) -> None:
+    """A last sweep spanning less than half the median sweep (the sliver a raw-packet log ends in)
+    is stored but neither defines nor joins a frame (``usable`` off without a skip reason)."""
+    start, end = tab.sweep_start_ns, tab.sweep_end_ns
+    if start is None or end is None or len(start) < 3 or not tab.usable[-1]:
+        return
+    ok = tab.usable[:-1] & (start[:-1] >= 0)
+    if not ok.any():
+        return
+    median = float(np.median(end[:-1][ok] - start[:-1][ok]))
+    span = float(end[-1] - start[-1])
+    if span < 0.5 * median:
+        tab.usable[-1] = False
+        report.warn(f"{name}: its last sweep spans {span / 1e6:.2f} ms (< half the median {median / 1e6:.1f} ms): "
+                    "stored (ds.stream), not matched to frames")
 
 
 def _beam_crossing(cfg: ConvertConfig, rig: Rig, reference: FrameReference) -> dict[str, float]:
@@ -329,9 +352,13 @@ def make_plan(
     )
     streams: dict[str, StreamTimes] = {}
     usable_index: dict[str, np.ndarray] = {}
+    unmatched: list[np.ndarray] = []  # times of STREAM kinds: a rate reference may span them
     for name, tab in tables.items():
         rows = np.flatnonzero(tab.usable)
         usable_index[name] = rows
+        if kinds.get(tab.kind).role is kinds.Role.STREAM:
+            unmatched.append(np.sort(tab.common_ns[rows]))
+            continue  # stored at full rate, never matched to frames
         common = tab.common_ns[rows]
         if tab.sweep_start_ns is not None and tab.sweep_end_ns is not None:
             streams[name] = StreamTimes(
@@ -344,6 +371,6 @@ def make_plan(
         else:
             streams[name] = StreamTimes(common_ns=common, kind=tab.kind, record_ns=tab.record_ns[rows])
     frames = plan_frames(spec, streams, ego.times_ns, imu.times_ns if imu is not None else None,
-                         [t.times_ns for t in samples])
+                         [t.times_ns for t in samples] + unmatched)
     warn_unmatched(frames, None if imu is None else len(imu.times_ns), None if imu is None else imu.name, report)
     return ConversionPlan(tables, ego, imu, frames, reference, usable_index, dict(report.clock), samples)

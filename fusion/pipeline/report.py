@@ -22,6 +22,7 @@ from fusion.sync.stamps import REASON_ZERO_STAMP as REASON_ZERO_STAMP
 # Reasons a message is not in the store (stable strings; documented in docs/FORMAT.md). The two
 # stamp reasons are the stamp filter's (fusion.sync.stamps), re-exported here with the others.
 REASON_DECODE = "decode_error"
+REASON_PARTIAL_SWEEP = "partial_sweep"  # raw LiDAR packets of a rotation the log never completed
 REASON_NO_SENSOR = "no_sensor"
 REASON_TRUNCATED = "bag_truncated"
 REASON_EXTRAPOLATION = "outside_ego_trajectory"
@@ -55,9 +56,15 @@ class TopicTally:
     in_bag: int = 0
     stored: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
+    carried_over: int = 0
+    """Of ``stored``: messages with no record of their own, stored inside a later message's record
+    (raw LiDAR packets that completed no rotation go into the sweep a later message completes)."""
+    trailing: int = 0
+    """Rows stored beyond the messages (raw LiDAR packets: the rotation the log ends in, when the
+    last message also completed one); not messages, so not in ``stored``."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "msgtype": self.msgtype,
             "sensor": self.sensor,
             "kind": self.kind,
@@ -65,6 +72,11 @@ class TopicTally:
             "stored": self.stored,
             "skipped": dict(sorted(self.skipped.items())),
         }
+        if self.carried_over:
+            out["carried_over"] = self.carried_over
+        if self.trailing:
+            out["trailing_rows"] = self.trailing
+        return out
 
 
 @dataclass
@@ -145,6 +157,22 @@ class ReportBuilder:
     def stored(self, topic: str, n: int = 1) -> None:
         self.topics[topic].stored += n
 
+    def trailing(self, topic: str) -> None:
+        """One row of ``topic`` stored beyond its messages (see :class:`TopicTally`)."""
+        self.topics[topic].trailing += 1
+
+    def uncarry(self, topic: str, index: int, record_time_ns: int, detail: str) -> None:
+        """A message counted as carried over whose packets were never stored after all: skipped
+        with :data:`REASON_PARTIAL_SWEEP` instead."""
+        self.topics[topic].stored -= 1
+        self.topics[topic].carried_over -= 1
+        self.skip(topic, index, record_time_ns, REASON_PARTIAL_SWEEP, detail)
+
+    def carried_over(self, topic: str, n: int = 1) -> None:
+        """``n`` messages of ``topic`` stored inside a later message's record (see :class:`TopicTally`)."""
+        self.topics[topic].stored += n
+        self.topics[topic].carried_over += n
+
     def warn(self, message: str) -> None:
         if message not in self.warnings:
             self.warnings.append(message)
@@ -163,7 +191,7 @@ class ReportBuilder:
         out: Counter[str] = Counter()
         for t in self.topics.values():
             if t.sensor is not None:
-                out[t.sensor] += t.stored
+                out[t.sensor] += t.stored - t.carried_over + t.trailing  # stream rows
         return dict(out)
 
     def to_dict(self) -> dict[str, Any]:

@@ -13,14 +13,14 @@ Nothing heavy is kept in memory.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from calibration.sources.ros_tree import EdgeVariation
 from fusion import kinds
-from fusion.errors import DecodeError, TruncatedBagError
+from fusion.errors import CarriedOverError, DecodeError, TruncatedBagError
 from fusion.kinds.base import StreamKind, TopicScanner
 from fusion.pipeline.early import EarlyStreams
 from fusion.pipeline.report import REASON_DECODE, ReportBuilder
@@ -194,7 +194,7 @@ class ScanContext:
             rec = self.decode(raw)
         except DecodeError as exc:
             c.add(self.extractor.stamp(raw), raw.record_time_ns)
-            spool.add(raw, None, exc.reason)
+            spool.add(raw, None, exc.reason, carried=isinstance(exc, CarriedOverError))
             return
         if not isinstance(rec, kind.records):
             c.add(self.extractor.stamp(raw), raw.record_time_ns)
@@ -206,6 +206,18 @@ class ScanContext:
         if kind.has_sweeps and isinstance(rec, PointCloud):
             c.add_sweep(raw.index, rec)
         spool.add(raw, rec)
+        tail = self.trailing(raw)
+        if tail is not None:  # the rotation a raw-packet log ends in: one more row (index = message count)
+            c.add(tail.meta.stamp_ns, raw.record_time_ns)
+            c.add_sweep(tail.meta.index, tail)
+            spool.add(replace(raw, index=tail.meta.index, data=b""), tail)
+
+    def trailing(self, raw: RawMessage) -> PointCloud | None:
+        """The trailing record the source has after ``raw`` (raw LiDAR packets: the rotation the log
+        ends in, when its last message also completed one; :mod:`fusion.lidar_packets.topic`)."""
+        take = getattr(self.source, "trailing_record", None)
+        rec = take(raw.topic) if take is not None else None
+        return rec if isinstance(rec, PointCloud) and rec.meta.index == raw.index + 1 else None
 
 
 def _scanners(ctx: ScanContext, triggers: set[str]) -> dict[str, TopicScanner]:

@@ -128,14 +128,14 @@ def select_sensors(source: BagSource, cfg: ConvertConfig, report: ReportBuilder)
             continue
         stream_kind = kinds.get(spec.kind)
         kind, role = stream_kind.name, stream_kind.role
-        if role is kinds.Role.FRAME:
+        if role in (kinds.Role.FRAME, kinds.Role.STREAM):  # STREAM: stored like FRAME, not matched
             sensors[name] = SelectedSensor(
                 name,
                 topic,
                 kind,
                 frame_id or info.frame_id,
                 info.msgtype,
-                compressed=info.msgtype.endswith("CompressedImage"),
+                compressed=info.msgtype.endswith(("CompressedImage", "CompressedVideo")),
                 stamp_source=spec.stamp_source,
                 spec=spec,
             )
@@ -191,4 +191,4 @@ def select_sensors(source: BagSource, cfg: ConvertConfig, report: ReportBuilder)
 
 def fields_of(record: Any) -> Mapping[str, np.dtype]:
     """Extra per-point field dtypes of a decoded LiDAR/radar record (1-D fields only)."""
-    return {k: v.dtype for k, v in record.fields.items() if getattr(v, "ndim", 0) == 1}
+    return {k: v.dtype for k, v in getattr(record, "fields", {}).items() if getattr(v, "ndim", 0) == 1}

@@ -76,6 +76,8 @@ class SpoolEntry:
         nbytes: Size of the serialized message in the bag (progress).
         record: The decoded record, or None when decoding failed.
         error: Why decoding failed ('' when it did not).
+        carried: The message decoded to nothing on its own: its content is part of a later
+            message's record (raw LiDAR packets that completed no rotation); not a failure.
     """
 
     topic: str
@@ -84,6 +86,7 @@ class SpoolEntry:
     nbytes: int
     record: Record | None
     error: str = ""
+    carried: bool = False
 
 
 def _owns(a: np.ndarray) -> bool:
@@ -151,7 +154,7 @@ class Spool:
         """True while messages are being spooled (not abandoned, not closed)."""
         return self._fd >= 0 and not self.abandoned
 
-    def add(self, raw: RawMessage, record: Record | None, error: str = "") -> None:
+    def add(self, raw: RawMessage, record: Record | None, error: str = "", carried: bool = False) -> None:
         """Append one message: its decoded record, or the reason it could not be decoded.
 
         The record's arrays are kept as they are (in memory) or written from a helper thread: do not
@@ -172,7 +175,7 @@ class Spool:
                     scalars[f.name] = value
         in_memory = sum(a.nbytes for _, a in arrays)
         if not self._spilled and self.memory_nbytes + in_memory <= self._memory_limit:
-            self._keep(raw, record, error, arrays, in_memory)
+            self._keep(raw, record, error, arrays, in_memory, carried)
             return
         self._spilled = True
         layout = []
@@ -187,7 +190,7 @@ class Spool:
             offset += a.nbytes + pad
         kind = type(record).__name__ if record is not None else ""
         header = pickle.dumps(
-            (raw.topic, raw.index, raw.record_time_ns, len(raw.data), kind, scalars, layout, offset, error),
+            (raw.topic, raw.index, raw.record_time_ns, len(raw.data), kind, scalars, layout, offset, error, carried),
             protocol=pickle.HIGHEST_PROTOCOL,
         )
         size = _LEN.size + len(header) + offset
@@ -208,6 +211,7 @@ class Spool:
         error: str,
         arrays: list[tuple[str, np.ndarray]],
         nbytes: int,
+        carried: bool = False,
     ) -> None:
         """Keep one record in memory (``arrays``: its arrays as :meth:`add` lists them). An array that
         is a view of a larger buffer is copied first, so that the budget counts every byte kept alive."""
@@ -217,7 +221,8 @@ class Spool:
             if len(changes) < len(copies):
                 changes["fields"] = {k: copies.get(f"fields.{k}", v) for k, v in getattr(record, "fields", {}).items()}
             record = replace(record, **changes)
-        self._memory.append(SpoolEntry(raw.topic, raw.index, raw.record_time_ns, len(raw.data), record, error))
+        self._memory.append(SpoolEntry(raw.topic, raw.index, raw.record_time_ns, len(raw.data), record, error,
+                                       carried))
         self.memory_nbytes += nbytes
         self.records += 1
         self.topics.add(raw.topic)
@@ -288,7 +293,7 @@ class Spool:
             yield self._memory.popleft()
         classes = _record_classes()
         for header, buf in self._read_ahead():
-            topic, index, record_ns, nbytes, kind, scalars, layout, _, error = header
+            topic, index, record_ns, nbytes, kind, scalars, layout, _, error, carried = header
             record = None
             if buf is not None:
                 values: dict[str, Any] = dict(scalars)
@@ -300,9 +305,11 @@ class Spool:
                         field_arrays[key[7:]] = a
                     else:
                         values[key] = a
-                values["fields"] = field_arrays
-                record = classes[kind](**values)
-            yield SpoolEntry(topic, index, record_ns, nbytes, record, error)
+                cls = classes[kind]
+                if any(f.name == "fields" for f in fields(cls)):  # point records; tracks have none
+                    values["fields"] = field_arrays
+                record = cls(**values)
+            yield SpoolEntry(topic, index, record_ns, nbytes, record, error, carried)
 
     def _abandon(self, why: str) -> None:
         self.abandoned = why

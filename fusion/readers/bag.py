@@ -26,11 +26,11 @@ from fusion.errors import (
     MessageTypeError,
     TruncatedBagError,
 )
-from fusion.lidar_packets.options import PacketOptions
+from fusion.lidar_packets.options import VENDOR_OF_TYPE, PacketOptions
 from fusion.readers.backends import backend_stream, cdr_connections, expand_paths, format_name, open_unit
 from fusion.readers.decoder import MessageDecoder
 from fusion.readers.failures import read_error
-from fusion.readers.kinds import detect_kind
+from fusion.readers.kinds import detect_kind, detect_kind_name
 from fusion.readers.livox import LIVOX_READER, LIVOX_TYPES
 from fusion.readers.packets import IMU_TYPE, PACKET_TYPES, SWEEP_TYPE, PacketTopics
 from fusion.readers.records import Record
@@ -172,7 +172,30 @@ class RosBagSource:
                 type_error="; ".join(missing),
                 reader=reader,
             )
-        return out
+        return self._refine_kinds(out)
+
+    def _refine_kinds(self, topics: dict[str, TopicInfo]) -> dict[str, TopicInfo]:
+        """Kinds decided from the whole topic list (a kind's optional ``refine_topics`` hook: e.g.
+        an ``Image`` without CameraInfo showing a LiDAR panorama is an ``image``, not a camera)."""
+        from dataclasses import replace
+
+        from fusion import kinds
+
+        def encoding_of(topic: str) -> str:
+            raw = self._first(topic)
+            try:
+                msg = self.deserialize(raw) if raw is not None else None
+                return str(getattr(msg, "encoding", None) or getattr(msg, "format", "") or "")
+            except DecodeError:
+                return ""
+
+        for kind in kinds.all_kinds():
+            refine = getattr(kind, "refine_topics", None)
+            if refine is None:
+                continue
+            for topic in refine(topics, encoding_of):
+                topics[topic] = replace(topics[topic], kind=detect_kind_name(kind.name))
+        return topics
 
     def _first(self, topic: str) -> RawMessage | None:
         gen = self._message_gen([topic])
@@ -275,11 +298,26 @@ class RosBagSource:
         Raises:
             DecodeError: The message is corrupt (names topic, index, reason).
         """
+        self._packet_last(raw)
         return self.decoder.lidar_time_bounds(raw, options=options)
 
     def decode(self, raw: RawMessage, *, options: OptionsArg = None) -> Record:
         """Deserialize and decode ``raw`` into a typed record (see :meth:`MessageDecoder.decode`)."""
+        self._packet_last(raw)
         return self.decoder.decode(raw, options=options)
+
+    def _packet_last(self, raw: RawMessage) -> None:
+        """Raw LiDAR packets: tell the sweep assembler which message is the topic's last (it flushes)."""
+        last = self.decoder.packets.last_index
+        if raw.topic not in last and raw.msgtype in VENDOR_OF_TYPE:
+            info = self.topics.get(raw.topic)
+            last[raw.topic] = info.count - 1 if info is not None else -1
+
+    def trailing_record(self, topic: str) -> Record | None:
+        """A record after the last message of ``topic`` (once, right after that message was decoded):
+        the rotation a raw-packet LiDAR log ends in when its last message also completed one
+        (:mod:`fusion.lidar_packets.topic`), index = the topic's message count; else None."""
+        return self.decoder.packets.take_trailing(topic)
 
     def stamps(self, topics: Iterable[str], *, keep_partial: bool = False) -> dict[str, tuple[I64, I64]]:
         """Header stamps and record times of every message on ``topics``, without full deserialization.

@@ -19,7 +19,8 @@ def message_meta(msg: Any, raw: RawMessage) -> MessageMeta:
     if header is None and getattr(msg, "transforms", None):
         header = msg.transforms[0].header
     frame_id = str(header.frame_id).lstrip("/") if header is not None else ""
-    if header is None and hasattr(msg, "frame_id") and hasattr(msg, "stamp"):  # std_msgs/Header itself
+    if header is None and hasattr(msg, "frame_id") and (hasattr(msg, "stamp") or hasattr(msg, "timestamp")):
+        # std_msgs/Header itself; foxglove_msgs (timestamp + frame_id, no header)
         frame_id = str(msg.frame_id).lstrip("/")
     return MessageMeta(raw.topic, raw.index, raw.record_time_ns, stamp_of_message(msg), frame_id)
 

@@ -124,6 +124,34 @@ def _packets(src: BagSource, topic: str) -> dict[str, Any] | None:
     return describe_packets(raw, layouts.get(raw.msgtype)) if raw is not None else None
 
 
+VIDEO_TYPE = "foxglove_msgs/msg/CompressedVideo"
+
+
+def _video(src: BagSource, topic: str, first: int = 300) -> dict[str, Any]:
+    """Codec and keyframes of a compressed video topic (its first ``first`` messages), how fusion reads it."""
+    from fusion.kinds.video import is_keyframe, is_video
+
+    fmt, keys, n = "", [], 0
+    for raw in src.messages([topic]):
+        try:
+            msg = src.deserialize(raw)
+        except DecodeError:
+            continue
+        fmt = fmt or str(msg.format)
+        if is_video(fmt) and is_keyframe(np.asarray(msg.data, np.uint8), fmt):
+            keys.append(raw.index)
+        n += 1
+        if n >= first:
+            break
+    gop = int(np.median(np.diff(keys))) if len(keys) > 1 else None
+    reads = (f"{fmt} video: bitstream stored as it came (camera), decoded on read from the previous keyframe"
+             if is_video(fmt) else f"format {fmt!r} is not a video codec fusion decodes (stored, not decodable)")
+    if keys and keys[0] > 0:
+        reads += f"; the first {keys[0]} frame(s) precede the first keyframe (not decodable)"
+    return {"format": fmt, "keyframes_in_first": {"messages": n, "keyframes": len(keys)},
+            "first_keyframe": keys[0] if keys else None, "keyframe_interval": gop, "reads_as": reads}
+
+
 def inspect_source(src: BagSource) -> dict[str, Any]:
     """Summary of an open log (see :func:`inspect_bags`)."""
     topics = src.topics
@@ -155,6 +183,9 @@ def inspect_source(src: BagSource) -> dict[str, Any]:
             entry["lidar_time_convention"] = "packets (firing time of every point)"
         elif info.kind in kinds.KINDS and kinds.get(info.kind).has_sweeps and info.count and not info.type_error:
             entry["lidar_time_convention"] = _lidar_convention(src, name)
+        if info.msgtype == VIDEO_TYPE and info.count and not info.type_error:
+            entry["video"] = _video(src, name)
+            entry.setdefault("reader", entry["video"]["reads_as"])
         out_topics[name] = entry
     start = int(min(r.min() for r in rec_all)) if rec_all else None
     end = int(max(r.max() for r in rec_all)) if rec_all else None

@@ -35,7 +35,12 @@ def detect_kind(msgtype: str, topic: str, fields: Sequence[str] = ()) -> str:
     kind = kinds.detect(msgtype, topic, fields)
     if kind is None:
         return SensorKind.OTHER
+    return detect_kind_name(kind.name)
+
+
+def detect_kind_name(name: str) -> str:
+    """A kind name as :func:`detect_kind` gives it (a :class:`SensorKind` member when built in)."""
     try:
-        return SensorKind(kind.name)
+        return SensorKind(name)
     except ValueError:
-        return kind.name
+        return name

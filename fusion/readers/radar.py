@@ -147,16 +147,31 @@ def decode_radar_scan_raw(raw: RawMessage) -> RadarDetections:
 
 
 def decode_radar_tracks(msg: Any, meta: MessageMeta) -> RadarTrackList:
-    """``radar_msgs/RadarTracks`` → :class:`RadarTrackList` (one row per track)."""
+    """``radar_msgs/RadarTracks`` → :class:`RadarTrackList` (one row per track).
+
+    Raises:
+        DecodeError: A uuid that is not 16 bytes or a covariance that is not 6 values.
+    """
     tracks = msg.tracks
     n = len(tracks)
     vec = np.zeros((4, n, 3), dtype=np.float64)
+    cov = np.zeros((4, n, 6), dtype=np.float32)
     cls = np.zeros(n, dtype=np.uint16)
-    uuids: list[str] = []
+    uuid = np.zeros((n, 16), dtype=np.uint8)
     for i, t in enumerate(tracks):  # tracks are objects (tens), not points
         for j, v in enumerate((t.position, t.velocity, t.acceleration, t.size)):
             vec[j, i] = (v.x, v.y, v.z)
+        for j, c in enumerate((t.position_covariance, t.velocity_covariance, t.acceleration_covariance,
+                               t.size_covariance)):
+            cv = np.asarray(c, dtype=np.float32).reshape(-1)
+            if cv.shape != (6,):
+                raise DecodeError(f"track {i}: covariance of {cv.size} values, expected 6 (upper triangle)",
+                                  topic=meta.topic, index=meta.index)
+            cov[j, i] = cv
+        u = np.asarray(t.uuid.uuid, dtype=np.uint8).reshape(-1)
+        if u.shape != (16,):
+            raise DecodeError(f"track {i}: uuid of {u.size} bytes, expected 16", topic=meta.topic, index=meta.index)
+        uuid[i] = u
         cls[i] = t.classification
-        uuids.append(bytes(np.asarray(t.uuid.uuid, dtype=np.uint8)).hex())
     f = vec.astype(np.float32)
-    return RadarTrackList(meta, uuids, f[0], f[1], f[2], f[3], cls)
+    return RadarTrackList(meta, uuid, f[0], f[1], f[2], f[3], cls, cov[0], cov[1], cov[2], cov[3])

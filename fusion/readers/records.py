@@ -32,6 +32,7 @@ class SensorKind(str, enum.Enum):  # noqa: UP042 - str() must stay "SensorKind.X
     LIDAR = "lidar"
     RADAR = "radar"
     RADAR_TRACKS = "radar_tracks"
+    IMAGE = "image"  # an Image that is not a camera (LiDAR panorama, depth)
     IMU = "imu"
     ODOMETRY = "odometry"  # nav_msgs/Odometry, PoseStamped, PoseWithCovarianceStamped, TransformStamped
     TF = "tf"  # /tf (dynamic transforms)
@@ -81,6 +82,8 @@ class PointCloud:
         width: Columns (points per row).
         dropped_points: Pixels of a sweep decoded from raw packets that had no return (range 0)
             and were left out (0 for a PointCloud2).
+        partial: A sweep decoded from raw packets that is not one full rotation: the first of a
+            log (the data starts mid-rotation) or the last (the log ends mid-rotation).
     """
 
     meta: MessageMeta
@@ -91,6 +94,7 @@ class PointCloud:
     height: int = 1
     width: int = 0
     dropped_points: int = 0
+    partial: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,23 +157,35 @@ class RadarDetections:
 
 @dataclass(frozen=True, slots=True)
 class RadarTrackList:
-    """``radar_msgs/RadarTracks``: tracked objects.
+    """``radar_msgs/RadarTracks``: the objects a radar tracks, in the sensor frame ``meta.frame_id``.
 
     Attributes:
         meta: Message origin and clocks.
-        uuid: (N,) str track ids (hex).
+        uuid: (N, 16) uint8 track ids (``unique_identifier_msgs/UUID``); :attr:`uuid_hex` as strings.
         position: (N, 3) float32 m; velocity: (N, 3) float32 m/s;
-        acceleration: (N, 3) float32 m/s^2; size: (N, 3) float32 m;
-        classification: (N,) uint16.
+        acceleration: (N, 3) float32 m/s^2; size: (N, 3) float32 m (length, width, height).
+        classification: (N,) uint16 (``NO_CLASSIFICATION`` 0, ``STATIC`` 1, ``DYNAMIC`` 2, or the vendor's).
+        position_covariance, velocity_covariance, acceleration_covariance, size_covariance: (N, 6)
+            float32, the upper triangle of each 3×3 covariance as the message has it
+            (xx, xy, xz, yy, yz, zz), in the squared units of the quantity.
     """
 
     meta: MessageMeta
-    uuid: list[str]
+    uuid: np.ndarray
     position: F32
     velocity: F32
     acceleration: F32
     size: F32
     classification: np.ndarray
+    position_covariance: F32
+    velocity_covariance: F32
+    acceleration_covariance: F32
+    size_covariance: F32
+
+    @property
+    def uuid_hex(self) -> list[str]:
+        """(N,) track ids as 32-character lowercase hex strings."""
+        return [bytes(u).hex() for u in self.uuid]
 
 
 @dataclass(frozen=True, slots=True)

@@ -56,7 +56,7 @@ def stamp_of_message(msg: Any) -> int:
     if header is None and getattr(msg, "transforms", None):
         header = msg.transforms[0].header
     if header is None:
-        stamp = getattr(msg, "stamp", None)  # std_msgs/Header itself
+        stamp = getattr(msg, "stamp", None) or getattr(msg, "timestamp", None)  # Header itself; foxglove_msgs
         return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec) if stamp is not None else 0
     return int(header.stamp.sec) * 1_000_000_000 + int(header.stamp.nanosec)
 
