@@ -163,3 +163,38 @@ def test_ros1_record_header_missing_a_field_is_damage(shared_data: Path, tmp_pat
     except TruncatedBagError as exc:
         assert str(bag) in str(exc)
     assert n > 0
+
+
+@pytest.mark.parametrize(("path", "value", "says"), [
+    (("radar_fields", "extras"), 0, "radar_fields.extras must be a list of field names, got 0"),  # fuzz seed 4
+    (("radar_fields", "extras"), [1, 2], "radar_fields.extras must be a list of field names"),
+    (("radar_fields", "doppler_scale"), "fast", "doppler_scale must be a finite non-zero number, got 'fast'"),
+    (("radar_fields", "doppler_scale"), float("nan"), "doppler_scale must be a finite non-zero number"),
+    (("radar_fields", "doppler"), ["v"], "radar_fields.doppler must be a non-empty string"),
+    (("topic",), 7, "topic must be a non-empty string"),
+    (("topics",), "/radar", "topics must be a non-empty list of topic names"),
+    (("frame_id",), {"a": 1}, "frame_id must be a non-empty string"),
+    (("info_topic",), True, "info_topic must be a non-empty string"),
+    (("child_frame",), "x" * 1001, "child_frame must be a non-empty string (at most 1000 characters)"),
+])
+def test_hostile_sensor_map_values_are_one_config_error(tmp_path: Path, path: tuple[str, ...], value: object,
+                                                        says: str) -> None:
+    """A sensor map value of the wrong type (tools/fuzz.py seed 4: ``radar_fields.extras: 0`` gave
+    ``TypeError: 'int' object is not iterable``)."""
+    import yaml
+
+    from fusion.errors import ConfigError
+    from fusion.readers.sensors import load_sensor_map
+
+    spec: dict[str, object] = {"topic": "/radar", "kind": "radar"}
+    node = spec
+    for key in path[:-1]:
+        node = node.setdefault(key, {})  # type: ignore[assignment]
+    node[path[-1]] = value
+    if path == ("topics",):
+        del spec["topic"]
+    p = tmp_path / "sensors.yaml"
+    p.write_text(yaml.safe_dump({"sensors": {"radar_front": spec}}, allow_unicode=True))
+    with pytest.raises(ConfigError, match=None) as err:
+        load_sensor_map(p)
+    assert says in str(err.value) and str(p) in str(err.value) and "\n" not in str(err.value), str(err.value)
