@@ -13,11 +13,13 @@ Each video frame is laid out as::
 Camera tiles reuse the ``fusion calib check`` overlay (:func:`fusion.export.preview.render_frame`:
 LiDAR motion-compensated to each image's time, range colour bar, projected boxes); a camera without
 a message in the frame is a dark "MISSING" tile. Frames are rendered and written one at a time
-(``cv2.VideoWriter``, ``mp4v`` fourcc), so memory does not grow with the drive's length.
+(H.264 through PyAV when it has libx264, else OpenCV's ``mp4v``: :mod:`fusion.export.video_encode`),
+so memory does not grow with the drive's length.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,10 +33,20 @@ from calibration import SE3
 from fusion.errors import ExportError
 from fusion.export.preview import camera_names, render_frame
 from fusion.export.preview_panels import bev_panel, fit, frame_dts, missing_tile, sync_strip
+from fusion.export.video_encode import open_encoder
 
 TILE_W = 480
 COLS = 3
 _PATH_MAX = 4000
+
+
+@dataclass(frozen=True)
+class VideoResult:
+    """What :func:`write_video` wrote: the file, its codec ("h264" or "mp4v"), a note when it fell back."""
+
+    path: Path
+    codec: str
+    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -145,11 +157,16 @@ def write_png(ds: Any, index: int, path: Path, overwrite: bool = False) -> Path:
 
 
 def write_video(ds: Any, frames: range, path: Path, fps: float, overwrite: bool = False,
-                progress: Callable[[int, int], None] = lambda done, total: None) -> Path:
-    """Render ``frames`` one by one into an MP4 (``mp4v``) at ``fps``; written beside and renamed at the end.
+                progress: Callable[[int, int], None] = lambda done, total: None,
+                codec: str = "auto") -> VideoResult:
+    """Render ``frames`` one by one into an MP4 at ``fps``; written beside and renamed at the end.
+
+    Args:
+        codec: "auto" (H.264 when PyAV has libx264, else mp4v with a note), "h264" or "mp4v".
 
     Raises:
-        ExportError: output exists without ``overwrite``, fps not positive, or OpenCV cannot open the writer.
+        ExportError: output exists without ``overwrite``, fps not positive, no H.264 encoder for
+            ``codec="h264"``, or the writer cannot be opened.
     """
     if not fps > 0:
         raise ExportError(f"--fps {fps}: must be a positive number of frames per second")
@@ -158,18 +175,16 @@ def write_video(ds: Any, frames: range, path: Path, fps: float, overwrite: bool 
     path_world = _path(ds)
     path.parent.mkdir(parents=True, exist_ok=True)
     part = path.with_name(f".{path.stem}.part{path.suffix or '.mp4'}")
-    writer = cv2.VideoWriter(str(part), cv2.VideoWriter.fourcc(*"mp4v"), float(fps), layout.size_wh)
-    if not writer.isOpened():
-        raise ExportError(f"cannot open an MP4 writer for {path} (check the folder is writable and the name "
-                          "ends in .mp4)")
+    writer, note = open_encoder(part, fps, layout.size_wh, codec)
     try:
         for done, i in enumerate(frames, 1):
             writer.write(render_preview(ds, i, layout, path_world))
             progress(done, len(frames))
+        writer.close()
     except BaseException:
-        writer.release()
+        with contextlib.suppress(Exception):  # the original error is what the user needs
+            writer.close()
         part.unlink(missing_ok=True)
         raise
-    writer.release()
     os.replace(part, path)
-    return path
+    return VideoResult(path, writer.codec, note)
