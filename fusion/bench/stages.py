@@ -9,6 +9,7 @@ Stages (results and reading guide: README.md, section Performance):
   write_direct (d2) the same arrays through fusion's shard encoder (the converter's write path)
   convert  (e)  end-to-end ``fusion convert``
   read     (f)  dataset reads: random frames with all sensors, and a sequential scan
+  export        one exporter on one store (``fusion bench --stage export``, fusion/bench/export.py)
 The I/O floor (a2) is raw + the faster of write and write_direct.
 """
 
@@ -234,6 +235,13 @@ def stage_read(store: str, repeats: int, **_: Any) -> dict[str, Any]:
     }
 
 
+def stage_export(**kwargs: Any) -> dict[str, Any]:
+    """One exporter on one store (:func:`fusion.bench.export.stage_export`)."""
+    from fusion.bench.export import stage_export as run
+
+    return run(**kwargs)
+
+
 STAGES: dict[str, Callable[..., dict[str, Any]]] = {
     "raw": stage_raw,
     "decode": stage_decode,
@@ -242,6 +250,7 @@ STAGES: dict[str, Callable[..., dict[str, Any]]] = {
     "write_direct": stage_write_direct,
     "convert": stage_convert,
     "read": stage_read,
+    "export": stage_export,
 }
 
 
