@@ -254,11 +254,29 @@ STAGES: dict[str, Callable[..., dict[str, Any]]] = {
 }
 
 
+def _vm_hwm_mb() -> float | None:
+    """This process's peak RSS since its exec (Linux ``VmHWM``), MiB; None where /proc has none.
+
+    Unlike ``ru_maxrss``, which a child created by fork keeps from its parent's pages, the high-water
+    mark belongs to the memory map that exec made: the stage's own peak, sampled or not.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
 def main() -> None:
     """``python -m fusion.bench.stages NAME JSON_KWARGS``: run one stage, print one JSON line."""
     name, kwargs = sys.argv[1], json.loads(sys.argv[2])
     out = STAGES[name](**kwargs)
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    hwm = _vm_hwm_mb()
+    if hwm is not None:
+        out["vm_hwm_mb"] = hwm
     print("BENCH_RESULT " + json.dumps(out))
 
 
