@@ -1,4 +1,4 @@
-"""``fusion preview``: an MP4 of a store (cameras with LiDAR and boxes, bird's-eye view, sync strip)."""
+"""``fusion preview``: an MP4 of a store (cameras with LiDAR, radar and boxes, bird's-eye view, sync strip)."""
 
 from __future__ import annotations
 
@@ -29,9 +29,10 @@ Examples:
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
 def preview(store: str, output: Path, frames: str | None, fps: float, png_index: int | None, codec: str,
             overwrite: bool) -> None:
-    """Render a store frame by frame into an MP4: every camera with the LiDAR points projected
-    (coloured by range) and the annotation boxes as 3D cuboids, a bird's-eye view of the LiDAR with
-    the boxes and the ego path, and a strip of each sensor's Δt to the frame time (green < 5 ms,
+    """Render a store frame by frame into an MP4 (H.264 when PyAV has libx264): every camera with the
+    LiDAR points projected (coloured by range), radar returns (pink rings) and the annotation boxes
+    as 3D cuboids, a bird's-eye view of the LiDAR, the radar returns with their radial velocity
+    arrows, the boxes and the ego path, and a strip of each sensor's Δt to the frame time (green < 5 ms,
     amber < 20 ms, red beyond, grey MISSING)."""
     import fusion
     from fusion.cli.output import progress_bar
