@@ -163,11 +163,13 @@ def test_mp4_is_h264_for_browsers(env: dict[str, Path], capsys: pytest.CaptureFi
     assert all(f.shape == (h, w, 3) for f in frames)
     raw = out.read_bytes()
     assert 0 < raw.find(b"moov") < raw.find(b"mdat")  # faststart: playable while downloading
-    # the decoded first frame is the rendered one, up to the lossy coding (mean |diff| measured 1.9)
+    # the decoded first frame is the rendered one, up to the lossy coding (yuv420p halves the chroma of
+    # thin coloured points): |diff| measured mean 5.8, median 2; with B and R swapped the mean is 49
     from fusion.export.preview_video import _path, render_preview
 
     ref = render_preview(ds, 0, make_layout(ds), _path(ds)).astype(float)
-    assert np.abs(frames[0].astype(float) - ref).mean() < 6.0
+    diff = np.abs(frames[0].astype(float) - ref)
+    assert diff.mean() < 18.0 and np.median(diff) <= 6.0
 
 
 def test_mp4v_when_no_h264(env: dict[str, Path], monkeypatch: pytest.MonkeyPatch,
