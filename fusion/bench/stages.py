@@ -9,6 +9,7 @@ Stages (results and reading guide: README.md, section Performance):
   write_direct (d2) the same arrays through fusion's shard encoder (the converter's write path)
   convert  (e)  end-to-end ``fusion convert``
   read     (f)  dataset reads: random frames with all sensors, and a sequential scan
+  export        one exporter on one store (``fusion bench --stage export``, fusion/bench/export.py)
 The I/O floor (a2) is raw + the faster of write and write_direct.
 """
 
@@ -234,6 +235,13 @@ def stage_read(store: str, repeats: int, **_: Any) -> dict[str, Any]:
     }
 
 
+def stage_export(**kwargs: Any) -> dict[str, Any]:
+    """One exporter on one store (:func:`fusion.bench.export.stage_export`)."""
+    from fusion.bench.export import stage_export as run
+
+    return run(**kwargs)
+
+
 STAGES: dict[str, Callable[..., dict[str, Any]]] = {
     "raw": stage_raw,
     "decode": stage_decode,
@@ -242,7 +250,23 @@ STAGES: dict[str, Callable[..., dict[str, Any]]] = {
     "write_direct": stage_write_direct,
     "convert": stage_convert,
     "read": stage_read,
+    "export": stage_export,
 }
+
+
+def _vm_hwm_mb() -> float | None:
+    """This process's peak RSS since its exec (Linux ``VmHWM``), MiB; None where /proc has none.
+
+    Unlike ``ru_maxrss``, which a child created by fork keeps from its parent's pages, the high-water
+    mark belongs to the memory map that exec made: the stage's own peak, sampled or not.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
 
 
 def main() -> None:
@@ -250,6 +274,9 @@ def main() -> None:
     name, kwargs = sys.argv[1], json.loads(sys.argv[2])
     out = STAGES[name](**kwargs)
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    hwm = _vm_hwm_mb()
+    if hwm is not None:
+        out["vm_hwm_mb"] = hwm
     print("BENCH_RESULT " + json.dumps(out))
 
 

@@ -15,6 +15,7 @@ Examples:
   fusion bench                                  # 20 s, 64x1024 LiDAR, 2 cameras 1280x720, radar, IMU, odometry
   fusion bench --preset large --repeats 5 --json bench.json --markdown bench.md
   fusion bench --preset tiny --repeats 1 --no-memory   # a quick smoke run
+  fusion bench --stage export --json export.json       # every exporter on a 5 s and a 20 s log
 """,
 )
 @click.option("--preset", type=click.Choice(["default", "large", "vga", "tiny"]), default="default", show_default=True)
@@ -24,7 +25,11 @@ Examples:
 @click.option("--json", "json_out", type=click.Path(path_type=Path), default=None, help="Write the results as JSON.")
 @click.option("--markdown", "md_out", type=click.Path(path_type=Path), default=None, help="Write the markdown table.")
 @click.option("--no-memory", is_flag=True, help="Skip the 4x-longer-log memory comparison.")
+@click.option("--stage", type=click.Choice(["all", "export"]), default="all", show_default=True,
+              help="all: stages (a)-(f); export: convert + every exporter on a 1x and a 4x log "
+              "(frames/s, MB/s, peak RSS; presets default = 5 s, tiny = 1 s).")
 def bench(
+    stage: str,
     preset: str,
     large: bool,
     repeats: int,
@@ -33,13 +38,25 @@ def bench(
     md_out: Path | None,
     no_memory: bool,
 ) -> None:
-    """Run stages (a) raw iteration … (f) dataset reads, each in its own process, and print the table."""
+    """Run stages (a) raw iteration … (f) dataset reads, each in its own process, and print the table
+    (or, with --stage export, the export benchmark)."""
     from fusion.bench.runner import markdown, run_bench
 
     if large:
         preset = "large"
-    res = run_bench(preset, repeats=repeats, workdir=workdir, memory=not no_memory)
-    table = markdown(res)
+    if stage == "export":
+        from fusion.bench.export import EXPORT_PRESETS, run_export_bench
+        from fusion.bench.export import markdown as export_markdown
+        from fusion.errors import BenchmarkError
+
+        if preset not in EXPORT_PRESETS:
+            raise BenchmarkError(f"--stage export: --preset {preset} has no export size; use "
+                                 f"{' or '.join(EXPORT_PRESETS)}")
+        res = run_export_bench(preset, workdir=workdir)
+        table = export_markdown(res)
+    else:
+        res = run_bench(preset, repeats=repeats, workdir=workdir, memory=not no_memory)
+        table = markdown(res)
     click.echo(table)
     if json_out is not None:
         json_out.write_text(json.dumps(res, indent=2))

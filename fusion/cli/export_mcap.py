@@ -34,6 +34,7 @@ def parse_frames(text: str | None) -> slice | None:
 Example:
   fusion export mcap drive.zarr -o drive.mcap
   fusion export mcap drive.zarr -o part.mcap --frames 100:200 --sensors lidar_top,camera_front
+  fusion export mcap drive.zarr -o drive.mcap --scene-update     # boxes for Foxglove's 3D panel too
 """,
 )
 @click.argument("store")
@@ -43,9 +44,11 @@ Example:
 @click.option("--sensors", default=None, metavar="S1,S2",
               help="Streams to export (comma-separated names); default every LiDAR, radar, camera and IMU.")
 @click.option("--raw-points", is_flag=True, help="Also write each LiDAR's raw (not deskewed) points on <topic>/raw.")
+@click.option("--scene-update", is_flag=True,
+              help="Also write the boxes as foxglove_msgs/SceneUpdate on /annotations/scene (Foxglove's 3D panel).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing file.")
 def mcap(store: str, output: Path, frames: str | None, sensors: str | None, raw_points: bool,
-         overwrite: bool) -> None:
+         scene_update: bool, overwrite: bool) -> None:
     """Write the store as one ROS 2 MCAP (CDR) on the common clock: deskewed clouds, images as
     they came, CameraInfo, /tf_static, /tf + Odometry, radar with compensated Doppler, IMU and
     boxes as MarkerArray. `fusion convert` of the file gives the same frames (docs/EXPORT.md)."""
@@ -55,7 +58,7 @@ def mcap(store: str, output: Path, frames: str | None, sensors: str | None, raw_
     names = [s.strip() for s in sensors.split(",") if s.strip()] if sensors is not None else None
     with progress_bar("exporting", enabled=sys.stderr.isatty(), unit="frames") as update:
         result = export_mcap(store, output, frames=parse_frames(frames), sensors=names, raw_points=raw_points,
-                             progress=update, overwrite=overwrite)
+                             scene_update=scene_update, progress=update, overwrite=overwrite)
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
     click.echo(f"wrote {result.total_messages} messages on {len(result.messages)} topics, {result.frames} frames, "

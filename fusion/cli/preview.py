@@ -1,4 +1,4 @@
-"""``fusion preview``: an MP4 of a store (cameras with LiDAR and boxes, bird's-eye view, sync strip)."""
+"""``fusion preview``: an MP4 of a store (cameras with LiDAR, radar and boxes, bird's-eye view, sync strip)."""
 
 from __future__ import annotations
 
@@ -24,12 +24,15 @@ Examples:
 @click.option("--frames", default=None, help="Frame range START:STOP (Python slice; default: all).")
 @click.option("--fps", type=float, default=10.0, show_default=True, help="Frames per second of the video.")
 @click.option("--png", "png_index", type=int, default=None, help="Write one still of frame N (a PNG) instead.")
+@click.option("--codec", type=click.Choice(["auto", "h264", "mp4v"]), default="auto", show_default=True,
+              help="auto: H.264 (PyAV with libx264; plays in browsers) when available, else MPEG-4 Part 2 (mp4v).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
-def preview(store: str, output: Path, frames: str | None, fps: float, png_index: int | None,
+def preview(store: str, output: Path, frames: str | None, fps: float, png_index: int | None, codec: str,
             overwrite: bool) -> None:
-    """Render a store frame by frame into an MP4: every camera with the LiDAR points projected
-    (coloured by range) and the annotation boxes as 3D cuboids, a bird's-eye view of the LiDAR with
-    the boxes and the ego path, and a strip of each sensor's Δt to the frame time (green < 5 ms,
+    """Render a store frame by frame into an MP4 (H.264 when PyAV has libx264): every camera with the
+    LiDAR points projected (coloured by range), radar returns (pink rings) and the annotation boxes
+    as 3D cuboids, a bird's-eye view of the LiDAR, the radar returns with their radial velocity
+    arrows, the boxes and the ego path, and a strip of each sensor's Δt to the frame time (green < 5 ms,
     amber < 20 ms, red beyond, grey MISSING)."""
     import fusion
     from fusion.cli.output import progress_bar
@@ -44,6 +47,9 @@ def preview(store: str, output: Path, frames: str | None, fps: float, png_index:
     sel = parse_frames(frames, len(ds))
     start = time.perf_counter()
     with progress_bar("preview", sys.stderr.isatty(), unit="frames") as update:
-        out = write_video(ds, sel, output, fps, overwrite, update)
+        res = write_video(ds, sel, output, fps, overwrite, update, codec=codec)
     seconds = max(time.perf_counter() - start, 1e-9)
-    click.echo(f"wrote {out}: {len(sel)} frames at {fps:g} fps ({len(sel) / seconds:.1f} frames/s rendered)")
+    if res.note:
+        click.echo(f"note: {res.note}", err=True)
+    click.echo(f"wrote {res.path}: {len(sel)} frames at {fps:g} fps, {res.codec} "
+               f"({len(sel) / seconds:.1f} frames/s rendered)")

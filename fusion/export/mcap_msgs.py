@@ -34,10 +34,14 @@ POINTFIELD_TYPES: dict[np.dtype[Any], int] = {
 
 @lru_cache(maxsize=1)
 def typestore() -> Any:
-    """The ROS 2 Humble typestore the export serializes with (CDR)."""
+    """The ROS 2 Humble typestore the export serializes with (CDR), foxglove_msgs registered."""
     from rosbags.typesys import Stores, get_typestore
 
-    return get_typestore(Stores.ROS2_HUMBLE)
+    from fusion.export.mcap_scene import register_foxglove
+
+    store = get_typestore(Stores.ROS2_HUMBLE)
+    register_foxglove(store)  # foxglove_msgs/SceneUpdate (--scene-update)
+    return store
 
 
 def _t(name: str) -> Any:
@@ -64,6 +68,10 @@ def _pose(t: Any, q_xyzw: Any) -> Any:
     return _t("geometry_msgs/msg/Pose")(position=_t("geometry_msgs/msg/Point")(x=float(t[0]), y=float(t[1]),
                                                                                 z=float(t[2])),
                                         orientation=_quat(q_xyzw))
+
+
+vec3 = _vec3
+pose = _pose
 
 
 def pointcloud2(stamp_ns: int, frame_id: str, xyz: np.ndarray, fields: Mapping[str, np.ndarray]) -> Any:
@@ -160,11 +168,16 @@ def imu(stamp_ns: int, frame_id: str, w_radps: Any, a_mps2: Any, q_xyzw: Any) ->
                    linear_acceleration=_vec3(a_mps2), linear_acceleration_covariance=np.zeros(9))
 
 
-def _color(label: str) -> Any:
+def label_rgba(label: str) -> tuple[float, float, float, float]:
+    """A stable colour per label (r, g, b in [0.3, 1], alpha 0.5)."""
     h = zlib.crc32(label.encode())
     r, g, b = ((h >> s) & 0xFF for s in (0, 8, 16))
-    return _t("std_msgs/msg/ColorRGBA")(r=0.3 + 0.7 * r / 255, g=0.3 + 0.7 * g / 255, b=0.3 + 0.7 * b / 255,
-                                        a=0.5)
+    return 0.3 + 0.7 * r / 255, 0.3 + 0.7 * g / 255, 0.3 + 0.7 * b / 255, 0.5
+
+
+def _color(label: str) -> Any:
+    r, g, b, a = label_rgba(label)
+    return _t("std_msgs/msg/ColorRGBA")(r=r, g=g, b=b, a=a)
 
 
 def _marker(stamp_ns: int, frame_id: str, ns: str, ident: int, mtype: int, action: int, pose: Any, scale: Any,

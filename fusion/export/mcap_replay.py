@@ -28,6 +28,7 @@ import numpy as np
 from fusion.errors import StoreError
 from fusion.export import mcap_msgs as mm
 from fusion.export.mcap_crc import fill_crcs
+from fusion.export.mcap_scene import scene_update as scene_msg
 from fusion.export.mcap_topics import Channel, SensorChannels, TopicPlan, plan_topics
 
 I64_MIN, I64_MAX = np.iinfo(np.int64).min, np.iinfo(np.int64).max
@@ -107,6 +108,16 @@ def _resolve_frames(n: int, frames: slice | None) -> range:
     return sel
 
 
+def _lifetime_ns(times_ns: np.ndarray, i: int) -> int:
+    """How long frame ``i``'s scene entities live: to the next frame (the last frame: the previous
+    interval; a single frame: 0 = until replaced), ns."""
+    n = len(times_ns)
+    if n < 2:
+        return 0
+    j = i if i + 1 < n else i - 1
+    return int(times_ns[j + 1]) - int(times_ns[j])
+
+
 Batch = list[tuple[int, int, Channel, Any]]  # (log time ns, order, channel, message)
 
 
@@ -184,6 +195,7 @@ def export_mcap(
     frames: slice | None = None,
     sensors: Sequence[str] | None = None,
     raw_points: bool = False,
+    scene_update: bool = False,
     progress: Callable[[int, int], None] | None = None,
     overwrite: bool = False,
 ) -> McapExportResult:
@@ -195,6 +207,7 @@ def export_mcap(
         frames: Frames to export (step 1); None: all.
         sensors: Stream names to export; None: every LiDAR, radar, camera and IMU stream.
         raw_points: Also write each LiDAR's raw (not deskewed) points on ``<topic>/raw``.
+        scene_update: Also write the boxes as ``foxglove_msgs/SceneUpdate`` on ``/annotations/scene``.
         progress: Called with (frames done, frames total) after each frame.
         overwrite: Replace an existing ``out_path``.
 
@@ -213,7 +226,7 @@ def export_mcap(
         raise StoreError(f"{out} exists; pass --overwrite to replace it")
     ds = fusion.open(store_url)
     sel = _resolve_frames(len(ds), frames)
-    plan = plan_topics(ds, sensors, raw_points)
+    plan = plan_topics(ds, sensors, raw_points, scene_update)
     idx = {name: _Sorted(ds.stream(name).time_ns) for name in plan.sensors}
     if plan.odom is not None:
         plan.ego = ds.ego
@@ -237,6 +250,10 @@ def export_mcap(
             if boxes or plan.markers.topic in conns:
                 batch.append((frame.time_ns, len(batch), plan.markers,
                               mm.box_markers(frame.time_ns, plan.world, boxes, track_ids)))
+            if plan.scene is not None and (boxes or plan.scene.topic in conns):
+                life = _lifetime_ns(ds.times_ns, fi)
+                batch.append((frame.time_ns, len(batch), plan.scene,
+                              scene_msg(frame.time_ns, plan.world, boxes, life)))
             if done == 1 and plan.static is not None:
                 t_first = min([frame.time_ns, *(b[0] for b in batch)])
                 batch.append((t_first, -1, plan.static, plan.static_message(t_first)))

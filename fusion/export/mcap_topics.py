@@ -4,7 +4,7 @@ Topic names are the store's own (each stream's ``topic`` attribute, else ``/<nam
 ``CameraInfo`` goes beside its image topic (``…/image_raw`` or ``…/image/compressed`` →
 ``…/camera_info``), raw LiDAR points on ``<topic>/raw``, the ego trajectory on the ego source topic
 (``/odom`` when that was ``/tf``) and ``/tf``, the rig on ``/tf_static`` (transient local, like a
-latched publisher) and boxes on ``/annotations/markers``.
+latched publisher) and boxes on ``/annotations/markers`` (and, asked for, ``/annotations/scene``).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import numpy as np
 
 from fusion.errors import StoreError
 from fusion.export import mcap_msgs as mm
+from fusion.export.mcap_scene import SCENE_TOPIC, SCENE_UPDATE
 from fusion.readers.kinds import is_doppler_field
 from fusion.readers.lidar_time import TIME_FIELDS
 
@@ -75,6 +76,7 @@ class TopicPlan:
     static: Channel | None
     static_transforms: list[tuple[str, str, np.ndarray, np.ndarray]]
     markers: Channel = field(default_factory=lambda: Channel(MARKERS_TOPIC, mm.MARKER_ARRAY))
+    scene: Channel | None = None
     notes: list[str] = field(default_factory=list)
     ego: Any = None
 
@@ -92,8 +94,9 @@ def info_topic(image_topic: str) -> str:
     return f"{parent}/camera_info"
 
 
-def plan_topics(ds: Any, sensors: Sequence[str] | None, raw_points: bool) -> TopicPlan:
-    """The topics of exporting ``ds`` (``sensors``: stream names, None = every exported kind).
+def plan_topics(ds: Any, sensors: Sequence[str] | None, raw_points: bool, scene_update: bool = False) -> TopicPlan:
+    """The topics of exporting ``ds`` (``sensors``: stream names, None = every exported kind;
+    ``scene_update``: boxes also as ``foxglove_msgs/SceneUpdate`` on ``/annotations/scene``).
 
     Raises:
         StoreError: an unknown sensor name, a sensor of a kind the export cannot write, or
@@ -171,7 +174,8 @@ def plan_topics(ds: Any, sensors: Sequence[str] | None, raw_points: bool) -> Top
         static.append((rig.base_frame, s.frame_id, np.asarray(s.T_base_sensor.translation),
                        np.asarray(s.T_base_sensor.quat_xyzw)))
     ch_static = Channel("/tf_static", mm.TF, _latched()) if static else None
-    return TopicPlan(out, world, base, odom, tf, ch_static, static, notes=notes)
+    scene = Channel(SCENE_TOPIC, SCENE_UPDATE) if scene_update else None
+    return TopicPlan(out, world, base, odom, tf, ch_static, static, scene=scene, notes=notes)
 
 
 def _field_names(ds: Any, name: str) -> list[str]:

@@ -64,15 +64,20 @@ def lidar_in_camera(
     return uv, valid, pts_cam
 
 
-def render_frame(ds: Any, index: int, *, max_range_m: float = 60.0) -> dict[str, np.ndarray]:
+def render_frame(ds: Any, index: int, *, max_range_m: float = 60.0, radar: bool = False,
+                 traj: Trajectory | None = None) -> dict[str, np.ndarray]:
     """Overlay images for one frame, camera name -> BGR uint8 image.
+
+    Args:
+        radar: Also draw the frame's radar returns (rings, :mod:`fusion.export.preview_radar`).
+        traj: The ego trajectory (None: built from ``ds.ego``).
 
     Raises:
         StoreError: the frame has no camera, or the rig has no intrinsics for it.
     """
     frame = ds[index]
     rig = ds.calibration
-    traj = _ego_trajectory(ds)
+    traj = traj if traj is not None else _ego_trajectory(ds)
     out: dict[str, np.ndarray] = {}
     if not camera_names(ds):
         raise StoreError("this store has no camera; calib check draws LiDAR points on camera images")
@@ -90,6 +95,11 @@ def render_frame(ds: Any, index: int, *, max_range_m: float = 60.0) -> dict[str,
             uv, valid, pts_cam = lidar_in_camera(ds, frame, cam_name, lidar_name, traj)
             rng = np.linalg.norm(pts_cam, axis=1)
             image = draw_points(image, uv, rng, valid & (rng < max_range_m), 0.0, max_range_m)
+        if radar and frame.radar:
+            from fusion.export.preview_radar import draw_radar_camera, radar_points
+
+            pts = radar_points(ds, frame, sensor.T_base_sensor.inverse(), int(cam.time_ns), traj)
+            image = draw_radar_camera(np.ascontiguousarray(image), pts, sensor.camera)
         image = draw_colorbar(image, 0.0, max_range_m, "m")
         T_wb_img = _pose(traj, cam.time_ns)
         compensated = _pose(traj, frame.time_ns) is not None and T_wb_img is not None

@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from calibration.overlay import colorize
+from fusion.export.preview_radar import RadarPoints, draw_radar_bev
 
 #: |Δt| thresholds (ns) of the sync strip: below the first green, below the second amber, else red.
 SYNC_OK_NS = 5_000_000
@@ -53,17 +54,19 @@ def bev_panel(
     boxes_base: list[np.ndarray],
     path_base: np.ndarray,
     *,
+    radar: RadarPoints | None = None,
     size_px: int = 480,
     half_range_m: float = 40.0,
     max_range_m: float = 60.0,
     title: str = "",
 ) -> np.ndarray:
-    """Bird's-eye view of LiDAR points, box footprints and the ego path, in the base frame.
+    """Bird's-eye view of LiDAR points, radar returns, box footprints and the ego path, in the base frame.
 
     Args:
         points_base: (N, 3) points in ``base``, m; coloured by horizontal range (same scale as cameras).
         boxes_base: list of (8, 3) box corners in ``base`` (bottom face first).
         path_base: (K, 3) ego positions in ``base`` (the whole drive), m.
+        radar: radar returns and radial velocity vectors in ``base`` (pink discs and arrows).
         size_px: panel side, pixels (square).
         half_range_m: metres from the ego to the panel edge.
         max_range_m: top of the colour scale, m.
@@ -95,6 +98,8 @@ def bev_panel(
         cv2.polylines(img, [foot], True, BOX_BGR, 2, cv2.LINE_AA, shift=4)
         front = np.rint(to_px(corners[[0, 1], :2].mean(axis=0, keepdims=True))[0]).astype(int)
         cv2.circle(img, (int(front[0]), int(front[1])), 2, BOX_BGR, -1)
+    if radar is not None:
+        draw_radar_bev(img, radar, to_px, scale)
     ego = np.array([[2.0, 0.0], [-1.0, 1.0], [-1.0, -1.0]])
     cv2.fillPoly(img, [np.rint(to_px(ego)).astype(np.int32)], EGO_BGR)
     text(img, title or "bird's-eye view", (8, 18))

@@ -13,11 +13,13 @@ Each video frame is laid out as::
 Camera tiles reuse the ``fusion calib check`` overlay (:func:`fusion.export.preview.render_frame`:
 LiDAR motion-compensated to each image's time, range colour bar, projected boxes); a camera without
 a message in the frame is a dark "MISSING" tile. Frames are rendered and written one at a time
-(``cv2.VideoWriter``, ``mp4v`` fourcc), so memory does not grow with the drive's length.
+(H.264 through PyAV when it has libx264, else OpenCV's ``mp4v``: :mod:`fusion.export.video_encode`),
+so memory does not grow with the drive's length.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,14 +29,25 @@ from typing import Any
 import cv2
 import numpy as np
 
-from calibration import SE3
+from calibration import SE3, Trajectory
 from fusion.errors import ExportError
-from fusion.export.preview import camera_names, render_frame
+from fusion.export.preview import _ego_trajectory, camera_names, render_frame
 from fusion.export.preview_panels import bev_panel, fit, frame_dts, missing_tile, sync_strip
+from fusion.export.preview_radar import radar_points
+from fusion.export.video_encode import open_encoder
 
 TILE_W = 480
 COLS = 3
 _PATH_MAX = 4000
+
+
+@dataclass(frozen=True)
+class VideoResult:
+    """What :func:`write_video` wrote: the file, its codec ("h264" or "mp4v"), a note when it fell back."""
+
+    path: Path
+    codec: str
+    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -84,13 +97,17 @@ def _path(ds: Any) -> np.ndarray:
     return t[::step]
 
 
-def render_preview(ds: Any, index: int, layout: Layout, path_world: np.ndarray) -> np.ndarray:
-    """One video frame of frame ``index`` (BGR uint8, ``layout.size_wh``)."""
+def render_preview(ds: Any, index: int, layout: Layout, path_world: np.ndarray,
+                   traj: Trajectory | None = None) -> np.ndarray:
+    """One video frame of frame ``index`` (BGR uint8, ``layout.size_wh``; ``traj``: the ego
+    trajectory, None: built from ``ds.ego``)."""
     frame = ds[index]
     rig = ds.calibration
+    traj = traj if traj is not None else _ego_trajectory(ds)
     W, H = layout.size_wh
     canvas = np.zeros((H, W, 3), np.uint8)
-    tiles = render_frame(ds, index) if any(c in frame.cameras for c in layout.cameras) else {}
+    has_cam = any(c in frame.cameras for c in layout.cameras)
+    tiles = render_frame(ds, index, radar=True, traj=traj) if has_cam else {}
     tw, th = layout.tile_wh
     for i, name in enumerate(layout.cameras):
         r, c = divmod(i, layout.cols)
@@ -104,8 +121,9 @@ def render_preview(ds: Any, index: int, layout: Layout, path_world: np.ndarray) 
     path = T_base_world.apply(path_world) if T_base_world is not None and len(path_world) else np.zeros((0, 3))
     title = "bird's-eye view" if T_base_world is not None else "bird's-eye view (no ego pose)"
     gw = layout.grid_wh[0]
-    canvas[:layout.bev_px, gw:gw + layout.bev_px] = bev_panel(points, boxes, path, size_px=layout.bev_px,
-                                                             title=title)
+    radar = radar_points(ds, frame, SE3.identity(), int(frame.time_ns), traj)
+    canvas[:layout.bev_px, gw:gw + layout.bev_px] = bev_panel(points, boxes, path, radar=radar,
+                                                             size_px=layout.bev_px, title=title)
     sensors = [n for n in frame.valid if n in rig]
     t_s = (frame.time_ns - int(ds.times_ns[0])) / 1e9
     label = f"frame {index}/{len(ds) - 1}  t={t_s:7.2f} s"
@@ -145,31 +163,35 @@ def write_png(ds: Any, index: int, path: Path, overwrite: bool = False) -> Path:
 
 
 def write_video(ds: Any, frames: range, path: Path, fps: float, overwrite: bool = False,
-                progress: Callable[[int, int], None] = lambda done, total: None) -> Path:
-    """Render ``frames`` one by one into an MP4 (``mp4v``) at ``fps``; written beside and renamed at the end.
+                progress: Callable[[int, int], None] = lambda done, total: None,
+                codec: str = "auto") -> VideoResult:
+    """Render ``frames`` one by one into an MP4 at ``fps``; written beside and renamed at the end.
+
+    Args:
+        codec: "auto" (H.264 when PyAV has libx264, else mp4v with a note), "h264" or "mp4v".
 
     Raises:
-        ExportError: output exists without ``overwrite``, fps not positive, or OpenCV cannot open the writer.
+        ExportError: output exists without ``overwrite``, fps not positive, no H.264 encoder for
+            ``codec="h264"``, or the writer cannot be opened.
     """
     if not fps > 0:
         raise ExportError(f"--fps {fps}: must be a positive number of frames per second")
     check_output(path, overwrite)
     layout = make_layout(ds)
     path_world = _path(ds)
+    traj = _ego_trajectory(ds)
     path.parent.mkdir(parents=True, exist_ok=True)
     part = path.with_name(f".{path.stem}.part{path.suffix or '.mp4'}")
-    writer = cv2.VideoWriter(str(part), cv2.VideoWriter.fourcc(*"mp4v"), float(fps), layout.size_wh)
-    if not writer.isOpened():
-        raise ExportError(f"cannot open an MP4 writer for {path} (check the folder is writable and the name "
-                          "ends in .mp4)")
+    writer, note = open_encoder(part, fps, layout.size_wh, codec)
     try:
         for done, i in enumerate(frames, 1):
-            writer.write(render_preview(ds, i, layout, path_world))
+            writer.write(render_preview(ds, i, layout, path_world, traj))
             progress(done, len(frames))
+        writer.close()
     except BaseException:
-        writer.release()
+        with contextlib.suppress(Exception):  # the original error is what the user needs
+            writer.close()
         part.unlink(missing_ok=True)
         raise
-    writer.release()
     os.replace(part, path)
-    return path
+    return VideoResult(path, writer.codec, note)
