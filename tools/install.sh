@@ -7,12 +7,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-FRESH=0; VERBOSE=0; EXTRAS="test,ouster,video"
+FRESH=0; VERBOSE=0; EXTRAS="test,ouster"
 for arg in "$@"; do
   case "$arg" in
     --fresh) FRESH=1 ;;
     --verbose) VERBOSE=1 ;;
-    --extras) EXTRAS="test,ouster,video,rerun" ;;
+    --extras) EXTRAS="test,ouster,rerun" ;;
     *) echo "error: unknown option $arg (use --fresh, --verbose, --extras)" >&2; exit 2 ;;
   esac
 done
