@@ -74,6 +74,7 @@ def write_bag(folder: Path, ros1: bool) -> Path:
     with writer as w:  # type: ignore[attr-defined]
         c1 = w.add_connection("/radar_front/objects", "acme_radar/msg/ObjectList", typestore=ts)
         c2 = w.add_connection("/radar_rear/targets", "acme_radar/msg/TargetArray", typestore=ts)
+        c3 = w.add_connection("/radar_side/clusters", "acme_radar/msg/ObjectList", typestore=ts)
         for i in range(N_MSG):
             t = T0 + i * PERIOD
             tr = _truth(i)
@@ -87,7 +88,22 @@ def write_bag(folder: Path, ros1: bool) -> Path:
             ser = store.serialize_ros1 if ros1 else store.serialize_cdr  # type: ignore[attr-defined]
             w.write(c1, t + 10_000_000, ser(m1, "acme_radar/msg/ObjectList"))
             w.write(c2, t + 22_000_000, ser(m2, "acme_radar/msg/TargetArray"))
+            if i % 3 == 0:  # the side radar: one scan in SPLIT messages of its parts, numbered by cycle
+                for k, part in enumerate(_side_parts(i // 3)):
+                    objs = [Obj(dist_long=float(a), dist_lat=float(b), vrel_long=0.0, rcs=0.0) for a, b in part]
+                    m3 = ObjList(header=header(t + 30_000_000, "radar_side"), timestamp_us=(t + k * 1000) // 1000,
+                                 cycle=i // 3, objects=objs)
+                    w.write(c3, t + 31_000_000 + k * 1000, ser(m3, "acme_radar/msg/ObjectList"))
     return path
+
+
+SPLIT = 3
+
+
+def _side_parts(scan: int) -> list[list[tuple[float, float]]]:
+    """The parts of side-radar scan ``scan`` (the last scan of the log has one part only)."""
+    n = 1 if scan == N_MSG // 3 - 1 else SPLIT
+    return [[(float(scan * 10 + k), float(j)) for j in range(k + 1)] for k in range(n)]
 
 
 SENSORS = {
@@ -100,6 +116,9 @@ SENSORS = {
                        "detections": {"array": "targets", "range": "range", "azimuth": "azimuth",
                                       "elevation": "elevation", "angle_unit": "deg", "radial_velocity": "speed",
                                       "velocity_scale": -1, "extras": ["snr"]}},
+        "radar_side": {"topic": "/radar_side/clusters", "kind": "radar",
+                       "detections": {"array": "objects", "x": "dist_long", "y": "dist_lat",
+                                      "stamp": {"field": "timestamp_us", "unit": "us"}, "scan_counter": "cycle"}},
     }
 }
 
@@ -130,6 +149,34 @@ def test_vendor_radar_converts_with_a_sensor_map(tmp_path: Path, ros1: bool) -> 
     assert np.array_equal(front.stamp_ns, T0 + np.arange(N_MSG) * PERIOD)
     assert np.array_equal(rear.stamp_ns, T0 + 20_000_000 + np.arange(N_MSG) * PERIOD)  # header stamps
     assert len(ds) == N_MSG  # frames around the front radar
+
+
+@pytest.mark.parametrize("spool", [True, False], ids=["spool", "no-spool"])
+def test_scans_split_over_messages_are_joined_by_their_counter(tmp_path: Path, spool: bool) -> None:
+    """9 scans in 3 messages each, then a last scan in one message (a trailing row): 10 rows, each
+    the concatenation of its parts, stamped with its first part's sensor time; every message stored
+    (carried over into its scan), none skipped."""
+    from fusion.pipeline.config import StoreConfig
+
+    bag = write_bag(tmp_path, False)
+    smap = tmp_path / "sensors.yaml"
+    smap.write_text(yaml.safe_dump(SENSORS))
+    out = tmp_path / "s.zarr"
+    convert([bag], str(out), ConvertConfig(sensors=str(smap), frames=FRONT, store=StoreConfig(spool=spool)))
+    assert validate_store(str(out)).ok
+    ds = fusion.open(str(out))
+    side = ds.stream("radar_side")
+    scans = N_MSG // 3
+    assert len(side) == scans
+    for s in range(scans):
+        expect = np.array([p for part in _side_parts(s) for p in part], dtype=np.float32)
+        assert np.array_equal(side[s].xyz[:, :2], expect), s
+    assert np.array_equal(side.stamp_ns, T0 + np.arange(scans) * 3 * PERIOD)
+    topic = ds.report["topics"]["/radar_side/clusters"]
+    assert topic["in_bag"] == (scans - 1) * SPLIT + 1 and not topic["skipped"], topic
+    assert topic["carried_over"] == (scans - 1) * (SPLIT - 1) + 1 and topic["trailing_rows"] == 1, topic
+    matched = [f.radar["radar_side"].message_index for f in ds if "radar_side" in f.radar]
+    assert sorted(set(matched)) == list(range(scans))  # every joined scan is some frame's match
 
 
 def test_bad_detections_blocks_are_one_config_error(tmp_path: Path) -> None:

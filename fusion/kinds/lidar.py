@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from fusion.errors import DecodeError, StoreError
+from fusion.errors import CarriedOverError, DecodeError, StoreError
 from fusion.kinds.base import KindBase, Role, StreamWriterLike, TopicScanner
 from fusion.kinds.points import PointStreamWriter, PointView
 from fusion.lidar_packets.payload import PACKET_LAYOUTS
@@ -173,7 +173,9 @@ class _Scanner:
             c.add(ctx.extractor.stamp(raw), raw.record_time_ns)
             try:
                 lo, hi, n = ctx.source.lidar_time_bounds(raw, options=ctx.options)
-            except DecodeError:
+            except DecodeError as exc:
+                if isinstance(exc, CarriedOverError):
+                    c.carried.add(raw.index)
                 return  # no sweep bounds: never a frame; pass 2 reports the message
             c.sweep[raw.index] = (lo, hi)
             c.points[raw.index] = n
@@ -181,7 +183,9 @@ class _Scanner:
             return
         try:
             rec = ctx.decode(raw)
-        except DecodeError:
+        except DecodeError as exc:
+            if isinstance(exc, CarriedOverError):
+                c.carried.add(raw.index)
             c.add(ctx.extractor.stamp(raw), raw.record_time_ns)  # indices stay aligned; pass 2 reports it
             return
         if not isinstance(rec, PointCloud):
@@ -196,7 +200,7 @@ class _Scanner:
     def _trailing(self, raw: RawMessage) -> None:
         """One more row after a raw-packet log's last message (the rotation the log ends in)."""
         tail = self.ctx.trailing(raw)
-        if tail is not None:
+        if isinstance(tail, PointCloud):
             self.clocks.add(tail.meta.stamp_ns, raw.record_time_ns)
             self.clocks.add_sweep(tail.meta.index, tail)
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from fusion.errors import DecodeError
+from fusion.errors import CarriedOverError, DecodeError
 from fusion.kinds.base import KindBase, Role, StreamWriterLike, TopicScanner
 from fusion.kinds.points import PointStreamWriter, PointView
 from fusion.readers.kinds import is_doppler_field
@@ -118,14 +118,30 @@ class _Scanner:
         if ctx.spool is not None and ctx.spool.active:
             ctx.spool_message(raw, self.sensor, KIND)
             return
-        self.clocks.add(ctx.extractor.stamp(raw), raw.record_time_ns)
-        if not self.sensor.fields:
+        spec = self.sensor.spec
+        vendor = getattr(spec, "detections", None)
+        if vendor is not None:  # a vendor message: its time (a stamp field) and scans come from decoding it
+            try:
+                rec = ctx.decode(raw)
+            except DecodeError as exc:
+                if isinstance(exc, CarriedOverError):
+                    self.clocks.carried.add(raw.index)
+                self.clocks.add(ctx.extractor.stamp(raw), raw.record_time_ns)
+                return  # pass 2 reports it (or counts it carried over into a joined scan)
+            self.clocks.add(rec.meta.stamp_ns, raw.record_time_ns)
+            tail = ctx.trailing(raw)
+            if tail is not None:  # the scan a joined vendor log ends in: one more row
+                self.clocks.add(tail.meta.stamp_ns, raw.record_time_ns)
+        else:
+            self.clocks.add(ctx.extractor.stamp(raw), raw.record_time_ns)
+            if self.sensor.fields:
+                return
             try:
                 rec = ctx.decode(raw)
             except DecodeError:
                 return  # pass 2 reports it
-            if isinstance(rec, RadarDetections):
-                self.sensor.fields = {k: v.dtype for k, v in rec.fields.items() if getattr(v, "ndim", 0) == 1}
+        if not self.sensor.fields and isinstance(rec, RadarDetections):
+            self.sensor.fields = {k: v.dtype for k, v in rec.fields.items() if getattr(v, "ndim", 0) == 1}
 
 
 class RadarKind(KindBase):

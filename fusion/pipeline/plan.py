@@ -236,6 +236,9 @@ def _tables(scan: Scan, selected: SelectedSensors, rig: Rig, report: ReportBuild
         st = np.asarray(c.stamp, dtype=np.int64)
         rt = np.asarray(c.record, dtype=np.int64)
         tab = MessageTable(name, sel.topic, sel.kind, st, rt, offset_ns=selected.offset_ns(rig, name))
+        if c.carried:
+            tab.carried = np.zeros(len(st), dtype=bool)
+            tab.carried[[i for i in c.carried if i < len(st)]] = True
         if sel.stamp_source == "record":
             tab.stamp_source = "record"
         elif sel.trigger_topic is not None:

@@ -27,7 +27,7 @@ from fusion.pipeline.report import REASON_DECODE, ReportBuilder
 from fusion.pipeline.sensors import SelectedSensor, SelectedSensors, fields_of
 from fusion.pipeline.spool import Spool
 from fusion.pipeline.streams import IMU_COLUMNS, POSE_COLUMNS, SampleColumns
-from fusion.readers.records import PointCloud, PoseSample, Record, TransformBatch
+from fusion.readers.records import PointCloud, PoseSample, RadarDetections, Record, TransformBatch
 from fusion.readers.source import BagSource, DecodeOptions, RawMessage
 from fusion.readers.stamps import StampExtractor
 
@@ -40,6 +40,7 @@ class TopicClocks:
     record: list[int] = field(default_factory=list)
     sweep: dict[int, tuple[int, int]] = field(default_factory=dict)  # index -> (first, last) point time
     points: dict[int, int] = field(default_factory=dict)
+    carried: set[int] = field(default_factory=set)  # messages carried over into a later record: no row
 
     def add(self, stamp_ns: int | None, record_ns: int) -> None:
         """Record one message's clocks (a stamp that cannot be read counts as 0)."""
@@ -193,6 +194,8 @@ class ScanContext:
         try:
             rec = self.decode(raw)
         except DecodeError as exc:
+            if isinstance(exc, CarriedOverError):
+                c.carried.add(raw.index)
             c.add(self.extractor.stamp(raw), raw.record_time_ns)
             spool.add(raw, None, exc.reason, carried=isinstance(exc, CarriedOverError))
             return
@@ -207,17 +210,18 @@ class ScanContext:
             c.add_sweep(raw.index, rec)
         spool.add(raw, rec)
         tail = self.trailing(raw)
-        if tail is not None:  # the rotation a raw-packet log ends in: one more row (index = message count)
+        if tail is not None:  # the rotation / scan a log ends in: one more row (index = message count)
             c.add(tail.meta.stamp_ns, raw.record_time_ns)
-            c.add_sweep(tail.meta.index, tail)
+            if isinstance(tail, PointCloud):
+                c.add_sweep(tail.meta.index, tail)
             spool.add(replace(raw, index=tail.meta.index, data=b""), tail)
 
-    def trailing(self, raw: RawMessage) -> PointCloud | None:
+    def trailing(self, raw: RawMessage) -> Record | None:
         """The trailing record the source has after ``raw`` (raw LiDAR packets: the rotation the log
         ends in, when its last message also completed one; :mod:`fusion.lidar_packets.topic`)."""
         take = getattr(self.source, "trailing_record", None)
         rec = take(raw.topic) if take is not None else None
-        return rec if isinstance(rec, PointCloud) and rec.meta.index == raw.index + 1 else None
+        return rec if isinstance(rec, (PointCloud, RadarDetections)) and rec.meta.index == raw.index + 1 else None
 
 
 def _scanners(ctx: ScanContext, triggers: set[str]) -> dict[str, TopicScanner]:

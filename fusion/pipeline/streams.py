@@ -30,12 +30,14 @@ class MessageTable:
         stamp_ns: (M,) header stamps (hardware clock).
         record_ns: (M,) bag record times.
         offset_ns: The sensor's time offset: ``common = stamp + offset``.
-        usable: (M,) False for messages excluded from matching (zero or duplicate stamp).
+        usable: (M,) False for messages excluded from matching (zero or duplicate stamp, carried over).
         reason: Topic index -> (reason, detail) of a zero or duplicate stamp (``mark_unusable``).
         sweep_start_ns / sweep_end_ns: (M,) common-clock sweep bounds for LiDARs (pass 1
             decodes the per-point time field of LiDAR messages); -1 when unknown.
         points: (M,) points per message (LiDAR/radar) for pre-sizing the store.
         stamp_source: ``header`` or ``record`` (the stream had no usable header stamps).
+        carried: (M,) True for messages carried over into a later record (no row of their own:
+            never matched, not judged by the stamp filter); None: none.
     """
 
     name: str
@@ -50,6 +52,7 @@ class MessageTable:
     sweep_end_ns: I64 | None = None
     points: I64 | None = None
     stamp_source: str = "header"
+    carried: npt.NDArray[np.bool_] | None = None
 
     @property
     def common_ns(self) -> I64:
@@ -60,12 +63,17 @@ class MessageTable:
     def mark_unusable(self) -> None:
         """Flag zero and duplicated stamps with the stamp filter (:mod:`fusion.sync.stamps`; the
         first of equal stamps in record order stays usable), on the clock the stream is aligned by."""
-        verdict = filter_stamps(self.record_ns if self.stamp_source == "record" else self.stamp_ns)
-        self.usable = verdict.usable
+        stamps = self.record_ns if self.stamp_source == "record" else self.stamp_ns
+        rows = np.flatnonzero(~self.carried) if self.carried is not None else np.arange(len(stamps))
+        verdict = filter_stamps(stamps[rows])  # a message carried over into a later record has no row
+        self.usable = np.zeros(len(stamps), dtype=bool)
+        self.usable[rows] = verdict.usable
         for z in np.flatnonzero(verdict.code == ZERO).tolist():
-            self.reason[z] = (REASON_ZERO_STAMP, "header.stamp is 0; the message has no usable hardware time")
+            self.reason[int(rows[z])] = (REASON_ZERO_STAMP,
+                                         "header.stamp is 0; the message has no usable hardware time")
         for i in np.flatnonzero(verdict.code == DUPLICATE).tolist():
-            self.reason[i] = (REASON_DUPLICATE, f"same header stamp as message {int(verdict.first[i])}")
+            self.reason[int(rows[i])] = (REASON_DUPLICATE,
+                                         f"same header stamp as message {int(rows[int(verdict.first[i])])}")
 
 
 @dataclass

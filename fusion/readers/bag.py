@@ -304,6 +304,9 @@ class RosBagSource:
     def decode(self, raw: RawMessage, *, options: OptionsArg = None) -> Record:
         """Deserialize and decode ``raw`` into a typed record (see :meth:`MessageDecoder.decode`)."""
         self._packet_last(raw)
+        if raw.topic not in self.decoder.radar_scans.last_index:
+            info = self.topics.get(raw.topic)
+            self.decoder.radar_scans.last_index[raw.topic] = info.count - 1 if info is not None else -1
         return self.decoder.decode(raw, options=options)
 
     def _packet_last(self, raw: RawMessage) -> None:
@@ -316,8 +319,11 @@ class RosBagSource:
     def trailing_record(self, topic: str) -> Record | None:
         """A record after the last message of ``topic`` (once, right after that message was decoded):
         the rotation a raw-packet LiDAR log ends in when its last message also completed one
-        (:mod:`fusion.lidar_packets.topic`), index = the topic's message count; else None."""
-        return self.decoder.packets.take_trailing(topic)
+        (:mod:`fusion.lidar_packets.topic`), or the radar scan a vendor radar log ends in when its last
+        message started it (:class:`fusion.readers.vendor_radar.ScanJoiner`), index = the topic's
+        message count; else None."""
+        tail = self.decoder.packets.take_trailing(topic)
+        return tail if tail is not None else self.decoder.radar_scans.take_trailing(topic)
 
     def stamps(self, topics: Iterable[str], *, keep_partial: bool = False) -> dict[str, tuple[I64, I64]]:
         """Header stamps and record times of every message on ``topics``, without full deserialization.

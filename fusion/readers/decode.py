@@ -58,7 +58,7 @@ def lidar_time_bounds(msg: Any, stamp_ns: int, convention: str | None) -> tuple[
     return int(t.min()), int(t.max()), len(pts)
 
 
-def decode_message(msg: Any, raw: RawMessage, options: DecodeOptions) -> Record:
+def decode_message(msg: Any, raw: RawMessage, options: DecodeOptions, joiner: Any = None) -> Record:
     """Deserialized ``msg`` of ``raw.msgtype`` → the typed record of its stream kind (:mod:`fusion.kinds`).
 
     The kind is the sensor map's (``options.kind``) when it decodes the type, else the one the type
@@ -74,6 +74,8 @@ def decode_message(msg: Any, raw: RawMessage, options: DecodeOptions) -> Record:
     if options.vendor_radar is not None:  # a vendor radar type, mapped by the sensor map
         from fusion.readers.vendor_radar import decode_vendor_radar
 
+        if options.vendor_radar.scan_counter is not None and joiner is not None:
+            return joiner.add(msg, meta, options.vendor_radar)  # type: ignore[no-any-return]
         return decode_vendor_radar(msg, meta, options.vendor_radar)
     kind = kinds.for_message(raw.msgtype, raw.topic, options.kind, lambda: [f.name for f in getattr(msg, "fields", ())])
     if kind is None:

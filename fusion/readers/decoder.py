@@ -63,6 +63,10 @@ class MessageDecoder:
         from fusion.lidar_packets.topic import PacketStreams  # imports the reader records: not at module level
 
         self.packets = PacketStreams()
+        #: vendor radar topics whose scans span several messages (sensor map ``scan_counter``)
+        from fusion.readers.vendor_radar import ScanJoiner
+
+        self.radar_scans = ScanJoiner()
         #: scan type -> its packets' layout as this log defines it (fixed or ``uint8[]`` data, ``size``)
         self.packet_layouts = {t: packet_layout(registry.store.fielddefs, t)
                                for t in PACKET_LAYOUTS if t not in missing}
@@ -161,7 +165,7 @@ class MessageDecoder:
                 raise _cannot_deserialize(raw, exc.reason) from None
         msg = self._image_view(raw) if raw.msgtype in self._image_fast else self.deserialize(raw)
         try:
-            return decode_message(msg, raw, opts or DecodeOptions())
+            return decode_message(msg, raw, opts or DecodeOptions(), self.radar_scans)
         except DecodeError as exc:
             raise type(exc)(
                 f"{exc.reason} (record time {raw.record_time_ns} ns, {raw.path})", topic=raw.topic, index=raw.index

@@ -22,7 +22,8 @@ vendor, a sensor map entry says where things are (docs/READERS.md)::
 
 Positions are in the sensor frame (``frame_id`` of the header or the sensor map's). A detection
 whose position is not finite is dropped. A scan split over several messages is not joined (each
-message is one radar record).
+message is one radar record) unless ``scan_counter`` names the message field numbering the scan:
+consecutive messages with the same value are then joined into one record (:class:`ScanJoiner`).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from fusion.readers.records import MessageMeta, RadarDetections
 #: Unit of a stamp field → nanoseconds per unit (``time``: a ROS Time struct, sec + nanosec/nsec).
 STAMP_UNITS = {"s": 1e9, "ms": 1e6, "us": 1e3, "ns": 1.0, "time": 0.0}
 _KEYS = {"array", "x", "y", "z", "range", "azimuth", "elevation", "angle_unit", "radial_velocity",
-         "velocity_scale", "rcs", "extras", "stamp"}
+         "velocity_scale", "rcs", "extras", "stamp", "scan_counter"}
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,8 @@ class VendorRadarMap:
         extras: Other item fields kept as float32 per-detection fields.
         stamp_field: Dotted path of a message field with the hardware time, or None (header).
         stamp_unit: Its unit (:data:`STAMP_UNITS`).
+        scan_counter: Dotted path of a message field that numbers the scan: consecutive messages
+            with the same value are one scan (:class:`ScanJoiner`); None: one message, one scan.
     """
 
     array: str
@@ -72,6 +75,7 @@ class VendorRadarMap:
     extras: tuple[str, ...] = ()
     stamp_field: str | None = None
     stamp_unit: str = "ns"
+    scan_counter: str | None = None
 
 
 def _name(raw: Mapping[str, Any], key: str, where: str, *, required: bool = False) -> str | None:
@@ -126,7 +130,7 @@ def parse_vendor_radar(raw: Any, where: str) -> VendorRadarMap:
                           angle_scale=np.pi / 180.0 if unit == "deg" else 1.0,
                           radial_velocity=_name(raw, "radial_velocity", where), velocity_scale=float(scale),
                           rcs=_name(raw, "rcs", where), extras=tuple(extras), stamp_field=stamp_field,
-                          stamp_unit=stamp_unit)
+                          stamp_unit=stamp_unit, scan_counter=_name(raw, "scan_counter", where))
 
 
 def _get(obj: Any, path: str, what: str) -> Any:
@@ -196,3 +200,75 @@ def decode_vendor_radar(msg: Any, meta: MessageMeta, m: VendorRadarMap) -> Radar
         meta = dataclasses.replace(meta, stamp_ns=_stamp_ns(msg, m))
     return RadarDetections(meta, np.ascontiguousarray(xyz[keep], dtype=np.float32), v[keep].astype(np.float32),
                            {k: c[keep].astype(np.float32) for k, c in fields.items()})
+
+
+@dataclass
+class _Pending:
+    counter: Any
+    meta: MessageMeta
+    parts: list[RadarDetections]
+    last_index: int
+
+
+class ScanJoiner:
+    """Joins the messages of one radar scan, consecutive messages with the same ``scan_counter``.
+
+    A message whose scan may go on is *carried over* (:class:`~fusion.errors.CarriedOverError`:
+    counted as stored, its detections in a later record); the message that starts the next scan
+    returns the finished one (stamped with its first message's time and frame); the scan the log
+    ends in is the last message's record when that message did not start a new scan, else one
+    trailing record after it (:meth:`take_trailing`, index = the topic's message count).
+    Decoding a topic from its first message again (a second pass) starts over.
+    """
+
+    def __init__(self) -> None:
+        self._pending: dict[str, _Pending] = {}
+        self._trailing: dict[str, RadarDetections] = {}
+        #: topic -> index of its last message (set by the source from the bag index).
+        self.last_index: dict[str, int] = {}
+
+    def add(self, msg: Any, meta: MessageMeta, m: VendorRadarMap) -> RadarDetections:
+        """The record of ``meta``'s message (raises CarriedOverError while its scan goes on)."""
+        from fusion.errors import CarriedOverError
+
+        assert m.scan_counter is not None
+        topic = meta.topic
+        counter = _get(msg, m.scan_counter, "scan counter field")
+        scan = decode_vendor_radar(msg, meta, m)
+        pend = self._pending.get(topic)
+        if pend is not None and meta.index <= pend.last_index:  # a new pass over the topic
+            pend = None
+            self._trailing.pop(topic, None)
+        last = meta.index == self.last_index.get(topic, -1)
+        if pend is not None and counter == pend.counter:
+            pend.parts.append(scan)
+            pend.last_index = meta.index
+            if not last:
+                raise CarriedOverError(f"part of radar scan {counter!r} (joined by {m.scan_counter!r})")
+            del self._pending[topic]
+            return _joined(pend, meta)
+        self._pending[topic] = _Pending(counter, scan.meta, [scan], meta.index)
+        if pend is None:
+            if not last:
+                raise CarriedOverError(f"part of radar scan {counter!r} (joined by {m.scan_counter!r})")
+            del self._pending[topic]
+            return scan
+        if last:  # this message starts the scan the log ends in: it becomes a trailing record
+            done = self._pending.pop(topic)
+            self._trailing[topic] = _joined(done, dataclasses.replace(meta, index=meta.index + 1))
+        return _joined(pend, meta)
+
+    def take_trailing(self, topic: str) -> RadarDetections | None:
+        """The scan after the topic's last message (once), else None."""
+        return self._trailing.pop(topic, None)
+
+
+def _joined(p: _Pending, at: MessageMeta) -> RadarDetections:
+    """One record of the parts of a scan, at message ``at`` (its index), with the first part's
+    clocks and frame."""
+    first = p.parts[0].meta
+    meta = dataclasses.replace(first, index=at.index, record_time_ns=at.record_time_ns)
+    keys = p.parts[0].fields.keys()
+    return RadarDetections(meta, np.concatenate([s.xyz for s in p.parts]),
+                           np.concatenate([s.radial_velocity_mps for s in p.parts]),
+                           {k: np.concatenate([s.fields[k] for s in p.parts]) for k in keys})
