@@ -86,6 +86,7 @@ class NuScenesExporter:
         if flavor not in FLAVORS:
             raise ExportError(f"--flavor must be one of {', '.join(FLAVORS)}, got {flavor!r}")
         is_t4 = flavor == "t4"
+        version = t4.check_version(version or "0") if is_t4 else version or "v1.0-fusion"
         cat_map = load_category_map(category_map)
         frames = selection.frames
         require_poses(ds, frames, f"{flavor} (an ego_pose per sample_data)")
@@ -95,11 +96,9 @@ class NuScenesExporter:
         rig = ds.calibration
         log = log_name or Path(ds.url.rstrip("/")).stem or "fusion"
         if is_t4:
-            version = t4.check_version(version or "0")
             root, table_dir = out / version, out / version / "annotation"
             distortion = {n: t4.camera_distortion(n, rig.sensor(n).camera) for n in sensors["camera"]}
         else:
-            version = version or "v1.0-fusion"
             root, table_dir = out, out / version
         tables: dict[str, list[dict[str, Any]]] = {name: [] for name in TABLES}
         tables["visibility"] = list(nt.VISIBILITY)
