@@ -217,7 +217,8 @@ def test_nuscenes_readme_says_which_tables_assume_a_pinhole(export: Path, annota
         cam = rig.sensor(name).camera
         m = re.search(rf"- {name.upper()}: plumb_bob, the pinhole K misplaces pixels by up to ([0-9.]+) px", text)
         assert m is not None, text
-        assert abs(float(m.group(1)) - pinhole_shift_cv2(cam)) <= 0.05 + 1e-9  # OpenCV: 3.07 px front, 0 left
+        # printed to 0.1 px; OpenCV: 3.147 px front, 0 left
+        assert abs(float(m.group(1)) - pinhole_shift_cv2(cam)) <= 0.05
     # the user is told too, and told when the labels are not nuScenes categories (the devkit cannot render them)
     res = run_export("nuscenes", str(annotated_store), "-o", str(tmp_path / "n"), "--frames", "1:3",
                      "--sensors", "lidar_top,camera_front")
