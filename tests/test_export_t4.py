@@ -51,7 +51,9 @@ SPEC: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "scene": ({"token": S, "name": S, "description": S, "log_token": S, "nbr_samples": I, "first_sample_token": S,
                "last_sample_token": S}, {}),
     "sensor": ({"token": S, "channel": S, "modality": ("enum", "camera", "lidar", "radar")}, {}),
-    "visibility": ({"token": S, "level": ("enum", "full", "most", "partial", "none"), "description": S}, {}),
+    # t4-devkit's VisibilityLevel adds "unavailable" (not specified); its loader refuses an empty token
+    "visibility": ({"token": S, "level": ("enum", "full", "most", "partial", "none", "unavailable"),
+                    "description": S}, {}),
 }
 # foreign keys: (table, field) -> target table (t4-devkit's REF001-REF011)
 REFS = {("scene", "log_token"): "log", ("scene", "first_sample_token"): "sample",
@@ -113,7 +115,7 @@ def test_t4_layout_schema_and_references(export: Path, annotated_store: Path) ->
                 assert type_ok(value, {**required, **optional}[key]), (table, key, value)
     for (table, key), target in REFS.items():
         for rec in t[table].values():
-            assert (rec[key] == "" and key == "visibility_token") or rec[key] in t[target], (table, key)
+            assert rec[key] in t[target], (table, key)
     for table in ("sample", "sample_data", "sample_annotation"):  # REF101-REF106: prev/next inside the table
         for rec in t[table].values():
             assert all(rec[k] == "" or rec[k] in t[table] for k in ("prev", "next"))
@@ -124,7 +126,9 @@ def test_t4_layout_schema_and_references(export: Path, annotated_store: Path) ->
     log = next(iter(t["log"].values()))
     assert re.fullmatch(r"\d{4}-\d\d-\d\d-\d\d-\d\d-\d\d", log["data_captured"])
     assert log["data_captured"] == datetime.fromtimestamp(ds[1].time_ns // 10**9, tz=UTC).strftime("%Y-%m-%d-%H-%M-%S")
-    assert sorted(v["level"] for v in t["visibility"].values()) == ["full", "most", "none", "partial"]
+    assert sorted(v["level"] for v in t["visibility"].values()) == ["full", "most", "none", "partial", "unavailable"]
+    unavailable = next(v["token"] for v in t["visibility"].values() if v["level"] == "unavailable")
+    assert {a["visibility_token"] for a in t["sample_annotation"].values()} == {unavailable}  # no box has one
     tracks = {b.track_id for i in frames[::2] for b in ds[i].boxes}
     assert sorted(r["instance_name"] for r in t["instance"].values()) == sorted(f"s::{k}" for k in tracks)
     assert all(a["automatic_annotation"] is False for a in t["sample_annotation"].values())
@@ -199,7 +203,7 @@ def test_t4_refusals_and_levels(annotated_store: Path, tmp_path: Path) -> None:
     rational = CameraModel(64, 48, fisheye.K, "rational_polynomial", np.arange(1, 9) / 100)
     assert t4.camera_distortion("cam", rational) == (np.arange(1, 9) / 100).tolist()
     assert [t4.visibility_token(v) for v in ("full", "v60-80", "partial", "v0-40", None, "x")] == \
-        ["1", "2", "3", "4", "", ""]
+        ["1", "2", "3", "4", "5", "5"]
     assert t4.lidar_channel(["a"]) == "LIDAR_TOP" and t4.lidar_channel(["a", "b"]) == "LIDAR_CONCAT"
 
 

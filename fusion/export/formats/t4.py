@@ -19,7 +19,8 @@ What T4 adds to or changes in the nuScenes tables (this module's job):
   ``LIDAR_TOP`` for one LiDAR, ``LIDAR_CONCAT`` for several), so its calibrated_sensor is identity.
 - ``instance.instance_name`` (``<dataset>::<track id>``), ``log.data_captured``
   (``YYYY-MM-DD-HH-MM-SS``, T4's spelling), ``sample_data.is_valid``,
-  ``sample_annotation.automatic_annotation``, T4's visibility levels (full/most/partial/none),
+  ``sample_annotation.automatic_annotation``, T4's visibility levels (full/most/partial/none, and
+  t4-devkit's ``unavailable`` for a box without one: T4 refuses an empty ``visibility_token``),
   ``category`` without ``index`` (no lidarseg), a map record with no file (T4 maps are Lanelet2 /
   point-cloud maps in ``map/``, which fusion does not have).
 """
@@ -39,9 +40,11 @@ VISIBILITY = [
     {"token": "2", "level": "most", "description": "occluded, by less than 50%"},
     {"token": "3", "level": "partial", "description": "occluded by more than 50%, not completely"},
     {"token": "4", "level": "none", "description": "90-100% occluded, no point or pixel of it visible"},
+    {"token": "5", "level": "unavailable", "description": "visibility not annotated"},
 ]
 _LEVEL = {"full": "1", "most": "2", "partial": "3", "none": "4",
           "v80-100": "1", "v60-80": "2", "v40-60": "3", "v0-40": "4"}  # nuScenes' (deprecated in T4)
+_UNAVAILABLE = "5"  # t4-devkit's VisibilityLevel.UNAVAILABLE: its loader refuses an empty visibility_token
 
 #: OpenCV coefficient names of the models T4's ``camera_distortion`` can hold (by list length).
 COEFFICIENTS = {"plumb_bob": ("k1", "k2", "p1", "p2", "k3"),
@@ -77,8 +80,9 @@ def camera_distortion(name: str, cam: Any) -> list[float]:
 
 
 def visibility_token(level: str | None) -> str:
-    """T4 visibility token of a box's ``visibility`` (T4 or nuScenes level), ``""`` when unknown."""
-    return _LEVEL.get(level or "", "")
+    """T4 visibility token of a box's ``visibility`` (T4 or nuScenes level); ``unavailable``'s when the
+    box has none or another vocabulary (t4-devkit refuses an empty token)."""
+    return _LEVEL.get(level or "", _UNAVAILABLE)
 
 
 def adapt(tables: dict[str, list[dict[str, Any]]], *, dataset: str, distortion: dict[str, list[float]],
