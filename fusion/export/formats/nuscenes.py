@@ -89,7 +89,7 @@ class NuScenesExporter:
         version = t4.check_version(version or "0") if is_t4 else version or "v1.0-fusion"
         cat_map = load_category_map(category_map)
         frames = selection.frames
-        require_poses(ds, frames, f"{flavor} (an ego_pose per sample_data)")
+        require_poses(ds, frames, f"{'T4' if is_t4 else 'nuScenes'} (an ego_pose per sample_data)")
         sensors = {k: selection.pick(ds, k) for k in MODALITY}
         if not any(sensors.values()):
             raise ExportError("nothing to export: the selection has no LiDAR, radar or camera")
