@@ -284,3 +284,38 @@ def test_t4_devkit_loads_export(export: Path, annotated_store: Path) -> None:
         # the devkit moves the float32 points in float32: measured 2.1e-5 px, 6.8e-6 m
         np.testing.assert_allclose(np.array(p["uv"]), uv[keep], rtol=0, atol=1e-4)
         np.testing.assert_allclose(p["depth"], pc[keep, 2], rtol=0, atol=3e-5)
+
+
+def test_t4_merges_several_lidars_into_lidar_concat_in_base_link(tmp_path: Path) -> None:
+    from fusion.store.sample import write_sample
+
+    url = str(tmp_path / "s.zarr")
+    write_sample(url)
+    out = tmp_path / "t4"
+    res = run_export("nuscenes", url, "-o", str(out), "--flavor", "t4", "--sensors", "lidar_top,lidar_rear",
+                     "--version", "3")
+    assert res.returncode == 0, res.stderr
+    root = out / "3"
+    t = load(root)
+    assert [s["channel"] for s in t["sensor"].values()] == ["LIDAR_CONCAT"]
+    np.testing.assert_array_equal(wxyz_pose(next(iter(t["calibrated_sensor"].values()))), np.eye(4))
+    ds = fusion.open(url)
+    rig = ds.calibration
+    assert json.loads((root / "status.json").read_text())["fusion_export_t4"]["lidar"] == {
+        "channel": "LIDAR_CONCAT", "sensors": ["lidar_rear", "lidar_top"], "frame": "base_link"}
+    n_both = 0
+    for sd in t["sample_data"].values():
+        k = int(Path(sd["filename"]).name.split(".")[0])
+        fr = ds[k]
+        pts = np.fromfile(root / sd["filename"], dtype="<f4").reshape(-1, 5)
+        parts = []
+        for name in ("lidar_rear", "lidar_top"):  # the selection's order (by name)
+            if name in fr.lidar:
+                T = rig.sensor(name).T_base_sensor.matrix
+                xyz = fr.lidar[name].xyz.astype(np.float64)
+                parts.append(xyz[np.isfinite(xyz).all(axis=1)] @ T[:3, :3].T + T[:3, 3])
+        n_both += len(parts) == 2
+        expect = np.concatenate(parts)
+        assert pts.shape == (len(expect), 5)
+        np.testing.assert_allclose(pts[:, :3], expect, rtol=0, atol=1e-5)  # float32 of base_link metres
+    assert len(t["sample_data"]) == len(ds) == 12 and n_both == 8  # lidar_rear misses every third frame
