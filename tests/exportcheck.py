@@ -53,3 +53,16 @@ def pose_matrix(position: list[float], quat_xyzw: list[float]) -> np.ndarray:
     T[:3, :3] = quat_xyzw_to_matrix(quat_xyzw)
     T[:3, 3] = position
     return T
+
+
+def pinhole_shift_cv2(cam: object) -> float:
+    """Largest pixel shift between a distorted image and its pinhole K over the border's corners and
+    midpoints, by OpenCV's iterative undistortion (independent of fusion's camera model)."""
+    import cv2
+
+    w, h = cam.width - 1, cam.height - 1  # type: ignore[attr-defined]
+    uv = np.array([[0, 0], [w, 0], [0, h], [w, h], [w / 2, 0], [w / 2, h], [0, h / 2], [w, h / 2]], np.float64)
+    K, D = np.asarray(cam.K, np.float64), np.asarray(cam.D, np.float64)  # type: ignore[attr-defined]
+    crit = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 100, 1e-12)
+    und = cv2.undistortPoints(uv.reshape(-1, 1, 2), K, D, R=None, P=K, criteria=crit).reshape(-1, 2)
+    return float(np.max(np.linalg.norm(und - uv, axis=1)))

@@ -29,7 +29,7 @@ EXPORTERS: dict[str, tuple[str, str]] = {
 SUMMARIES: dict[str, str] = {
     "package": "Annotation-vendor package: PCD + images + calibration JSON per frame, manifests.",
     "kitti": "KITTI raw layout (velodyne .bin, image_0X, oxts, calib_*.txt) + tracking labels.",
-    "nuscenes": "nuScenes tables + samples/sweeps, loadable by nuscenes-devkit.",
+    "nuscenes": "nuScenes tables + samples/sweeps, loadable by nuscenes-devkit (--flavor t4: T4 dataset).",
     "rerun": "One Rerun .rrd recording (points, images, cameras, ego, boxes, radar, sync quality).",
 }
 

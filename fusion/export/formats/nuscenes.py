@@ -7,6 +7,9 @@
     OUT/samples/<CHANNEL>/<log>__<CHANNEL>__<µs>.{pcd.bin,pcd,jpg}   keyframes
     OUT/sweeps/<CHANNEL>/...                                           the frames between keyframes
     OUT/maps/<token>.png                                               placeholder (fusion has no map)
+    OUT/README.md                                                      what the tables assume (pinhole)
+
+``--flavor t4`` writes TIER IV's T4 dataset instead (layout and differences: :mod:`.t4`).
 
 Every ``--every``-th selected frame is a keyframe (a ``sample`` with the store's boxes as
 ``sample_annotation``); the frames between are sweeps. Channels are the sensor names in upper
@@ -34,11 +37,14 @@ from fusion.export.common import (
     require_poses,
     write_json,
 )
-from fusion.export.formats import Progress
+from fusion.export.formats import Progress, t4
 from fusion.export.formats import nuscenes_tables as nt
 from fusion.export.points import frame_cloud
 
 MODALITY = {"lidar": "lidar", "radar": "radar", "camera": "camera"}
+FLAVORS = ("nuscenes", "t4")
+TABLES = ("category", "attribute", "visibility", "instance", "sensor", "calibrated_sensor", "ego_pose", "log",
+          "scene", "sample", "sample_data", "sample_annotation", "map")
 
 
 def load_category_map(path: str | None) -> dict[str, str]:
@@ -57,47 +63,69 @@ def load_category_map(path: str | None) -> dict[str, str]:
 
 
 class NuScenesExporter:
-    """:class:`~fusion.export.formats.Exporter` of the nuScenes layout."""
+    """:class:`~fusion.export.formats.Exporter` of the nuScenes layout (and its T4 flavour)."""
 
     name = "nuscenes"
     options = (
         OptionSpec("every", "Every N-th frame is a keyframe (sample); the others are sweeps.", 1),
-        OptionSpec("version", "Name of the table folder (NuScenes(version=...)).", "v1.0-fusion"),
+        OptionSpec("flavor", "nuscenes, or t4: TIER IV's T4 dataset (Autoware; annotation/, data/, "
+                   "status.json, LiDAR in base_link, camera_distortion).", "nuscenes", FLAVORS),
+        OptionSpec("version", "Table folder (NuScenes(version=...); default v1.0-fusion) or, for t4, the "
+                   "dataset version folder (an integer; default 0).", None),
         OptionSpec("category_map", "YAML/JSON file mapping fusion labels to nuScenes categories "
                    "(every label must be mapped).", None),
         OptionSpec("log_name", "Name of the log and scene (default: the store folder's name).", None),
     )
 
     def export(self, ds: Any, out: Path, selection: Selection, progress: Progress, *, every: int = 1,
-               version: str = "v1.0-fusion", category_map: str | None = None, log_name: str | None = None,
-               **_: Any) -> ExportResult:
-        """Write the nuScenes dataset (see the module docstring)."""
+               flavor: str = "nuscenes", version: str | None = None, category_map: str | None = None,
+               log_name: str | None = None, **_: Any) -> ExportResult:
+        """Write the nuScenes (or T4) dataset (see the module docstrings)."""
         if every < 1:
             raise ExportError(f"--every must be >= 1, got {every}")
+        if flavor not in FLAVORS:
+            raise ExportError(f"--flavor must be one of {', '.join(FLAVORS)}, got {flavor!r}")
+        is_t4 = flavor == "t4"
+        version = t4.check_version(version or "0") if is_t4 else version or "v1.0-fusion"
         cat_map = load_category_map(category_map)
         frames = selection.frames
-        require_poses(ds, frames, "nuScenes (an ego_pose per sample_data)")
+        require_poses(ds, frames, f"{'T4' if is_t4 else 'nuScenes'} (an ego_pose per sample_data)")
         sensors = {k: selection.pick(ds, k) for k in MODALITY}
         if not any(sensors.values()):
             raise ExportError("nothing to export: the selection has no LiDAR, radar or camera")
         rig = ds.calibration
         log = log_name or Path(ds.url.rstrip("/")).stem or "fusion"
-        tables: dict[str, list[dict[str, Any]]] = {name: [] for name in (
-            "category", "attribute", "visibility", "instance", "sensor", "calibrated_sensor", "ego_pose", "log",
-            "scene", "sample", "sample_data", "sample_annotation", "map")}
+        if is_t4:
+            root, table_dir = out / version, out / version / "annotation"
+            distortion = {n: t4.camera_distortion(n, rig.sensor(n).camera) for n in sensors["camera"]}
+        else:
+            root, table_dir = out, out / version
+        tables: dict[str, list[dict[str, Any]]] = {name: [] for name in TABLES}
         tables["visibility"] = list(nt.VISIBILITY)
+        # LiDAR groups: (key, channel, LiDARs, T_points_sensor per LiDAR or None for the sensor frame)
+        groups: list[Group]
+        if is_t4 and sensors["lidar"]:
+            ch = t4.lidar_channel(sensors["lidar"])
+            groups = [(ch, ch, sensors["lidar"], {n: np.asarray(rig.sensor(n).T_base_sensor.matrix)
+                                                  for n in sensors["lidar"]})]
+        else:
+            groups = [(n, n.upper(), [n], {n: None}) for n in sensors["lidar"]]
         cs_token: dict[str, str] = {}
-        channel: dict[str, str] = {}
-        for kind, names in sensors.items():
-            for name in names:
-                channel[name] = name.upper()
-                sensor_token = nt.token("sensor", name)
-                tables["sensor"].append({"token": sensor_token, "channel": channel[name], "modality": MODALITY[kind]})
-                s = rig.sensor(name)
-                rec = nt.calibrated_sensor(sensor_token, np.asarray(s.T_base_sensor.matrix),
-                                           s.camera.K if kind == "camera" else None)
-                tables["calibrated_sensor"].append(rec)
-                cs_token[name] = rec["token"]
+        channel: dict[str, str] = {g[0]: g[1] for g in groups}
+        cam_distortion: dict[str, list[float]] = {}
+        entries = [(key, "lidar", None if is_t4 else key) for key, *_ in groups]
+        entries += [(n, kind, n) for kind in ("radar", "camera") for n in sensors[kind]]
+        for key, kind, sensor_name in entries:
+            channel.setdefault(key, key.upper())
+            sensor_token = nt.token("sensor", key)
+            tables["sensor"].append({"token": sensor_token, "channel": channel[key], "modality": MODALITY[kind]})
+            s = rig.sensor(sensor_name) if sensor_name else None
+            T = np.eye(4) if s is None else np.asarray(s.T_base_sensor.matrix)
+            rec = nt.calibrated_sensor(sensor_token, T, s.camera.K if s is not None and kind == "camera" else None)
+            tables["calibrated_sensor"].append(rec)
+            cs_token[key] = rec["token"]
+            if is_t4 and kind == "camera":
+                cam_distortion[rec["token"]] = distortion[key]
         key_idx = list(frames)[::every]
         keyframes = set(key_idx)
         sample_of = {i: nt.token("sample", log, i) for i in key_idx}
@@ -109,9 +137,11 @@ class NuScenesExporter:
 
         nbytes = files = 0
         labels: dict[str, str] = {}  # instance token -> label
+        tracks: dict[str, str] = {}  # instance token -> track id
+        visibility: dict[str, str | None] = {}  # annotation token -> the box's visibility
         attr_names: set[str] = set()
         ego = ds.ego
-        for i in frames:
+        for k, i in enumerate(frames):
             fr = ds[i]
             is_key = i in keyframes
             if is_key:
@@ -119,11 +149,14 @@ class NuScenesExporter:
                                          "scene_token": scene_token, "prev": "", "next": ""})
                 for box in fr.boxes:
                     inst = nt.token("instance", box.track_id)
-                    labels[inst] = box.label
+                    labels[inst], tracks[inst] = box.label, str(box.track_id)
                     attr_names.update((box.attributes or {}).get("nuscenes_attributes", []))
-                    tables["sample_annotation"].append(nt.annotation(box, sample_of[i], inst, i))
+                    ann = nt.annotation(box, sample_of[i], inst, i)
+                    visibility[ann["token"]] = box.visibility
+                    tables["sample_annotation"].append(ann)
             folder = "samples" if is_key else "sweeps"
-            items, n = _write_files(fr, out, f"{folder}/{{channel}}/{log}__{{channel}}__", sensors, channel, rig, ego)
+            stem = f"data/{{channel}}/{k}" if is_t4 else f"{folder}/{{channel}}/{log}__{{channel}}__{{us}}"
+            items, n = _write_files(fr, root, stem, groups, sensors, channel, rig, ego)
             nbytes += n
             for name, rel, t_ns, T_wb, (w, h) in items:
                 if not np.isfinite(T_wb).all():
@@ -131,12 +164,13 @@ class NuScenesExporter:
                                       "narrow --frames")
                 pose_token = nt.token("ego_pose", name, i)
                 tables["ego_pose"].append({"token": pose_token, "timestamp": t_ns // 1000, **nt.pose_fields(T_wb)})
-                suffix = rel.rsplit(".", 1)[-1]
+                suffix = next(x for x in (".pcd.bin", ".pcd", ".jpg", ".png") if rel.endswith(x))[1:]
+                fileformat = suffix if is_t4 else ("pcd" if suffix in ("pcd.bin", "pcd") else suffix)
                 tables["sample_data"].append({
                     "token": nt.token("sample_data", name, i),
                     "sample_token": sample_of[i] if is_key else sample_for(i),
                     "ego_pose_token": pose_token, "calibrated_sensor_token": cs_token[name],
-                    "timestamp": t_ns // 1000, "fileformat": "pcd" if suffix in ("bin", "pcd") else suffix,
+                    "timestamp": t_ns // 1000, "fileformat": fileformat,
                     "is_key_frame": is_key, "height": h, "width": w, "filename": rel, "prev": "", "next": "",
                     "_channel": name})
                 files += 1
@@ -158,45 +192,95 @@ class NuScenesExporter:
         tables["attribute"] = [{"token": nt.token("attribute", a), "name": a, "description": ""}
                                for a in sorted(attr_names)]
         samples = tables["sample"]
-        day = datetime.fromtimestamp(ds[frames[0]].time_ns // 1_000_000_000, tz=UTC).strftime("%Y-%m-%d")
+        t0 = ds[frames[0]].time_ns
+        day = datetime.fromtimestamp(t0 // 1_000_000_000, tz=UTC).strftime("%Y-%m-%d")
         tables["log"] = [{"token": log_token, "logfile": log, "vehicle": "fusion", "date_captured": day,
                           "location": "unknown"}]
         tables["scene"] = [{"token": scene_token, "log_token": log_token, "nbr_samples": len(samples),
                             "first_sample_token": samples[0]["token"], "last_sample_token": samples[-1]["token"],
                             "name": log, "description": f"fusion export of {ds.url}"}]
         map_token = nt.token("map", log)
-        nbytes += nt.write_map_png(out / "maps" / f"{map_token}.png")
+        if not is_t4:
+            nbytes += nt.write_map_png(out / "maps" / f"{map_token}.png")
+            files += 1
         tables["map"] = [{"token": map_token, "log_tokens": [log_token], "category": "semantic_prior",
                           "filename": f"maps/{map_token}.png"}]
+        cams = {n: rig.sensor(n).camera for n in sensors["camera"]}
+        if is_t4:
+            t4.adapt(tables, dataset=log, distortion=cam_distortion, track_of=tracks, visibility_of=visibility,
+                     time_ns=t0)
+            nbytes += write_json(root / "status.json", t4.status(
+                store=ds.url, frames=list(frames), every=every, version=version, lidars=sensors["lidar"],
+                channel=groups[0][1] if groups else "", cameras=cams))
+            files += 1
         for name, rows in tables.items():
-            nbytes += write_json(out / version / f"{name}.json", rows)
-        return ExportResult(len(frames), files + len(tables) + 1, nbytes)
+            nbytes += write_json(table_dir / f"{name}.json", rows)
+        text, notes = readme(flavor, version, cams)
+        (root / "README.md").write_text(text)
+        nbytes += len(text.encode())
+        foreign = sorted(set(names) - nt.CATEGORIES)
+        if foreign and not is_t4:
+            notes += (f"categor{'ies' if len(foreign) > 1 else 'y'} {', '.join(foreign)}: not nuScenes names; "
+                      "nuscenes-devkit's renderers fail on them (map labels with --category-map)",)
+        return ExportResult(len(frames), files + len(tables) + 1, nbytes, notes)
+
+
+def readme(flavor: str, version: str, cams: dict[str, Any]) -> tuple[str, tuple[str, ...]]:
+    """The export's README.md (what the tables assume: a pinhole camera) and the notes for the user."""
+    shifts = {n: nt.pinhole_shift_px(c) for n, c in cams.items()}
+    distorted = {n: s for n, s in shifts.items() if s > 0.05}
+    lines = [f"# fusion export nuscenes --flavor {flavor}", "",
+             "Images are the recorded (distorted) images; nothing is rectified.", ""]
+    if flavor == "t4":
+        lines += ["`annotation/calibrated_sensor.json`: `camera_intrinsic` is the camera matrix K and "
+                  "`camera_distortion` its OpenCV coefficients (status.json names each camera's model); a "
+                  "consumer that projects with `camera_intrinsic` alone assumes a pinhole camera."]
+    else:
+        lines += [f"`{version}/calibrated_sensor.json`: `camera_intrinsic` is the camera matrix K of a "
+                  "**pinhole** camera: nuScenes has no distortion. Everything that projects into the "
+                  "images assumes that pinhole: `calibrated_sensor.camera_intrinsic` with the boxes of "
+                  "`sample_annotation` (nuscenes-devkit `get_sample_data`, `box_vis_level`, "
+                  "`render_sample_data`, `render_pointcloud_in_image`, `view_points`)."]
+    lines += [""]
+    for n in sorted(shifts):
+        lines.append(f"- {n.upper()}: {cams[n].distortion_model}, the pinhole K misplaces pixels by up to "
+                     f"{shifts[n]:.1f} px at the image border")
+    lost = ("the per-point time and the source LiDAR of points (one merged cloud in base_link), radar's "
+            "tangential velocity and states, the maps (map/: no Lanelet2 or point-cloud map), input_bag/"
+            if flavor == "t4" else
+            "lens distortion, the per-point time of LiDAR points, radar's tangential velocity and states, any map")
+    lines += ["", f"Lost: {lost}."]
+    notes = tuple(f"camera {n}: the images are distorted ({cams[n].distortion_model}); "
+                  f"{'camera_intrinsic' if flavor == 't4' else 'nuScenes'} assumes a pinhole, off by up to "
+                  f"{s:.1f} px at the border (README.md)" for n, s in sorted(distorted.items()))
+    return "\n".join(lines) + "\n", notes
 
 
 Item = tuple[str, str, int, np.ndarray, tuple[int, int]]  # sensor, file, time ns, T_world_base, (width, height)
+Group = tuple[str, str, list[str], dict[str, np.ndarray | None]]  # key, channel, LiDARs, T_points_sensor
 
 
-def _write_files(fr: Any, out: Path, stem: str, sensors: dict[str, list[str]], channel: dict[str, str], rig: Any,
-                 ego: Any) -> tuple[list[Item], int]:
-    """Write one frame's sensor files (``stem`` with ``{channel}`` + µs time + suffix); returns the
-    sample_data items and the bytes written."""
+def _write_files(fr: Any, out: Path, stem: str, groups: list[Group], sensors: dict[str, list[str]],
+                 channel: dict[str, str], rig: Any, ego: Any) -> tuple[list[Item], int]:
+    """Write one frame's sensor files (``stem`` with ``{channel}`` and ``{us}`` (time, µs) + suffix);
+    returns the sample_data items and the bytes written."""
     items: list[Item] = []
     nbytes = 0
 
     def put(name: str, t_ns: int, suffix: str, data: bytes) -> str:
         nonlocal nbytes
-        rel = stem.replace("{channel}", channel[name]) + f"{t_ns // 1000}{suffix}"
+        rel = stem.replace("{channel}", channel[name]).replace("{us}", str(t_ns // 1000)) + suffix
         (out / rel).parent.mkdir(parents=True, exist_ok=True)
         (out / rel).write_bytes(data)
         nbytes += len(data)
         return rel
 
     lidar_views, radar_views, cam_views = fr.views("lidar"), fr.views("radar"), fr.views("camera")
-    for name in sensors["lidar"]:
-        if name in lidar_views:
-            cloud = frame_cloud(fr, [name], {name: None})
+    for key, _, names, T_points in groups:
+        if any(n in lidar_views for n in names):
+            cloud = frame_cloud(fr, names, T_points)
             raw = np.column_stack([cloud.xyz, cloud.intensity, cloud.ring]).astype("<f4").tobytes()
-            items.append((name, put(name, fr.time_ns, ".pcd.bin", raw), fr.time_ns, fr.ego_pose, (0, 0)))
+            items.append((key, put(key, fr.time_ns, ".pcd.bin", raw), fr.time_ns, fr.ego_pose, (0, 0)))
     for name in sensors["radar"]:
         scan = radar_views.get(name)
         if scan is not None:

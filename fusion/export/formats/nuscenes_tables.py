@@ -28,6 +28,18 @@ VISIBILITY = [
 ]
 _VIS_TOKEN = {v["level"]: v["token"] for v in VISIBILITY}
 
+#: nuScenes' category names (detection and lidarseg); nuscenes-devkit's renderers colour boxes by
+#: these names and fail on any other.
+CATEGORIES = frozenset((
+    "noise", "animal", "human.pedestrian.adult", "human.pedestrian.child", "human.pedestrian.construction_worker",
+    "human.pedestrian.personal_mobility", "human.pedestrian.police_officer", "human.pedestrian.stroller",
+    "human.pedestrian.wheelchair", "movable_object.barrier", "movable_object.debris",
+    "movable_object.pushable_pullable", "movable_object.trafficcone", "static_object.bicycle_rack",
+    "vehicle.bicycle", "vehicle.bus.bendy", "vehicle.bus.rigid", "vehicle.car", "vehicle.construction",
+    "vehicle.emergency.ambulance", "vehicle.emergency.police", "vehicle.motorcycle", "vehicle.trailer",
+    "vehicle.truck", "flat.driveable_surface", "flat.other", "flat.sidewalk", "flat.terrain", "static.manmade",
+    "static.other", "static.vegetation", "vehicle.ego"))
+
 
 def token(kind: str, *key: object) -> str:
     """A stable 32-hex token for a record of ``kind`` named by ``key``."""
@@ -118,3 +130,18 @@ def write_map_png(path: Path) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(buf.tobytes())
     return len(buf)
+
+
+def pinhole_shift_px(cam: Any) -> float:
+    """How far (px) the pinhole ``K`` alone puts a ray from where the distorted image shows it: the
+    largest shift over the image's corners and edge midpoints (0 for ``none``). A consumer that
+    projects with ``camera_intrinsic`` only is off by up to this much in the recorded images."""
+    w, h = int(cam.width) - 1, int(cam.height) - 1
+    uv = np.array([[0, 0], [w, 0], [0, h], [w, h], [w / 2, 0], [w / 2, h], [0, h / 2], [w, h / 2]], float)
+    rays = cam.unproject(uv)
+    ok = np.isfinite(rays).all(axis=1) & (rays[:, 2] > 0)
+    if not ok.any():
+        return float("nan")
+    K = np.asarray(cam.K, float)
+    p = rays[ok] @ K.T
+    return float(np.max(np.linalg.norm(p[:, :2] / p[:, 2:3] - uv[ok], axis=1)))

@@ -40,7 +40,9 @@ from fusion.export.pcd import write_points
 from fusion.export.points import frame_cloud
 
 FRAMES = ("world", "ego", "sensor")
+#: fusion distortion model -> Segments.ai's model and coefficient names (segments.typing's Distortion)
 _SEGMENTS_DISTORTION = {"plumb_bob": ("brown-conrady", ("k1", "k2", "p1", "p2", "k3")),
+                        "rational_polynomial": ("brown-conrady", ("k1", "k2", "p1", "p2", "k3", "k4", "k5", "k6")),
                         "equidistant": ("fisheye", ("k1", "k2", "k3", "k4"))}
 
 
