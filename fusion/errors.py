@@ -108,6 +108,10 @@ class IncompleteStoreError(StoreError):
     """The store was not finalized (interrupted conversion)."""
 
 
+class MissingKeyframeError(StoreError):
+    """A video frame whose keyframe is not in the stream: it cannot be decoded (its bytes stay readable)."""
+
+
 class StoreCorruptError(StoreError):
     """A store's data or metadata is damaged: a chunk that fails its checksum or does not decode,
     a missing shard file, metadata that is not valid JSON, arrays that contradict each other

@@ -21,7 +21,8 @@ pytest.importorskip("av")
 import av
 
 import fusion
-from fusion.kinds.video import MissingKeyframeError, is_keyframe, nal_types
+from fusion.errors import MissingKeyframeError
+from fusion.kinds.video import is_keyframe, nal_types
 from fusion.readers import open_bags
 from fusion.readers.typesys import BUNDLED_MSG_DIR, types_from_msg_dirs
 from fusion.testing.kinds import NS, T0, typestore, write_mcap

@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from fusion.errors import StoreError
-from fusion.kinds.video import MissingKeyframeError, decode_frame, is_keyframe, is_video
+from fusion.errors import MissingKeyframeError, StoreError
+from fusion.kinds.video import decode_frame, is_keyframe, is_video
 from fusion.store import layout as lay
 from fusion.store.frame import MessageView
 from fusion.store.sink import StreamGroup

@@ -23,8 +23,6 @@ VIDEO_FORMATS = frozenset({"h264", "h265", "hevc", "vp9", "av1"})
 _CODEC = {"h264": "h264", "h265": "hevc", "hevc": "hevc", "vp9": "vp9", "av1": "av1"}
 
 
-class MissingKeyframeError(StoreError):
-    """A video frame whose keyframe is not in the stream: it cannot be decoded."""
 
 
 def is_video(fmt: str) -> bool:
