@@ -137,3 +137,23 @@ def test_cache_budget_evicts_least_recently_used() -> None:
     assert c.get(("a", 0)) is None and c.get(("a", 2)) is not None and c.nbytes == 80
     c.put(("a", 9), np.zeros(101, np.uint8))  # larger than the budget: not kept
     assert c.get(("a", 9)) is None
+
+
+def test_frame_load_is_one_batched_request(store: Path, uncached: dict[str, np.ndarray],
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """``Frame.load`` reads every sensor's columns and the IMU samples in one event-loop round trip
+    (the guard's ``sync``), then the views answer from memory with the same values."""
+    import fusion.store.guard as guard
+
+    ds = fusion.open(str(store))
+    _values([ds[0]])  # arrays opened, rig parsed
+    calls = []
+    real = guard.sync
+    monkeypatch.setattr(guard, "sync", lambda coro: calls.append(1) or real(coro))
+    frames = [ds[i].load() for i in (3, 17)]
+    assert len(calls) == 2  # one per frame
+    calls.clear()
+    got = _values(frames)
+    assert calls == []  # everything was read by load()
+    for k, v in got.items():
+        assert np.array_equal(v, uncached[k]), k

@@ -199,39 +199,63 @@ def stage_convert(
 
 
 def stage_read(store: str, repeats: int, **_: Any) -> dict[str, Any]:
+    """Random frames and sequential scans with every sensor: fusion vs plain zarr on the same bytes
+    (:mod:`fusion.bench.reads`), each measured on a freshly opened store (cold chunk cache)."""
     import fusion
+    from fusion.bench.reads import plain_reader
 
-    ds = fusion.open(store)
-    rng = np.random.default_rng(0)
-
-    def read_frame(i: int, decode: bool) -> int:
-        fr = ds[int(i)]
+    def read_frame(fr: Any, decode: bool) -> int:
         n = 0
         for lid in fr.lidar.values():
-            n += lid.xyz.nbytes
+            n += lid.xyz.nbytes + sum(v.nbytes for v in lid.fields.values())
         for rad in fr.radar.values():
-            n += rad.xyz.nbytes
+            n += rad.xyz.nbytes + sum(v.nbytes for v in rad.fields.values())
         for cam in fr.cameras.values():
-            n += cam.image.nbytes if decode else len(cam.data)
+            n += cam.image.nbytes if decode or not cam.compressed else len(cam.data)
+        if fr.imu is not None:
+            n += fr.imu.angular_velocity_radps.nbytes
         return n
 
-    random_ms, random_dec_ms = [], []
-    for i in rng.integers(0, len(ds), size=max(20, repeats * 10)):
+    ds = fusion.open(store)
+    frames = np.random.default_rng(0).integers(0, len(ds), size=max(20, repeats * 10))
+    random_ms, random_dec_ms, plain_random_ms = [], [], []
+    for i in frames:  # each random frame: fusion, fusion + JPEG decode, plain zarr (fresh opens)
+        ds = fusion.open(store)
         t0 = time.perf_counter()
-        read_frame(i, False)
+        read_frame(ds[int(i)].load(), False)  # one batched request for every sensor
         random_ms.append((time.perf_counter() - t0) * 1e3)
         t0 = time.perf_counter()
-        read_frame(i, True)
+        read_frame(ds[int(i)], True)
         random_dec_ms.append((time.perf_counter() - t0) * 1e3)
-    t0 = time.perf_counter()
-    nbytes = sum(read_frame(i, False) for i in range(len(ds)))
-    seq = time.perf_counter() - t0
+        plain = plain_reader(ds)
+        t0 = time.perf_counter()
+        plain(int(i))
+        plain_random_ms.append((time.perf_counter() - t0) * 1e3)
+    seq, seq_iter, plain_seq = [], [], []
+    nbytes = 0
+    for _round in range(max(1, repeats)):
+        ds = fusion.open(store)
+        t0 = time.perf_counter()
+        nbytes = sum(read_frame(ds[i].load(), False) for i in range(len(ds)))
+        seq.append(time.perf_counter() - t0)
+        ds = fusion.open(store)
+        t0 = time.perf_counter()
+        sum(read_frame(f, False) for f in ds.iter(prefetch=4))
+        seq_iter.append(time.perf_counter() - t0)
+        plain = plain_reader(fusion.open(store))
+        t0 = time.perf_counter()
+        sum(plain(i) for i in range(len(ds)))
+        plain_seq.append(time.perf_counter() - t0)
     return {
-        "seconds": [seq],
+        "seconds": [float(np.median(seq))],
         "frames": len(ds),
         "bytes": nbytes,
         "random_frame_ms": random_ms,
         "random_frame_decoded_ms": random_dec_ms,
+        "plain_zarr_random_frame_ms": plain_random_ms,
+        "sequential_s": seq,
+        "sequential_iter_s": seq_iter,
+        "plain_zarr_sequential_s": plain_seq,
     }
 
 

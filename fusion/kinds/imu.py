@@ -162,11 +162,24 @@ class ImuKind(KindBase):
         name = state.imu_stream
         if name is None or name not in state.streams:
             return None
+        requests, finish = self.frame_requests(state, frame)
+        return finish(read_many(requests))
+
+    def frame_requests(self, state: StoreState, frame: int) -> tuple[list[tuple[Any, slice]], Any]:
+        """The reads of :meth:`frame_view` and how to build it from their results (a frame's batched
+        read, :meth:`fusion.store.dataset.Frame.load`, joins them to the other sensors' reads)."""
+        name = state.imu_stream
+        if name is None or name not in state.streams:
+            return [], lambda _values: None
         stream = state.streams[name]
         a, b = (int(x) for x in state.imu_range[frame])
         names = ("stamp_ns", "angular_velocity_radps", "linear_acceleration_mps2", "orientation_xyzw")
-        cols = dict(zip(names, read_many([(stream.array(c), slice(a, b)) for c in names])))
-        return ImuSamples(stream=name, start=a, stop=b, time_ns=stream.time_ns[a:b].copy(), **cols)
+
+        def finish(values: list[Any]) -> ImuSamples:
+            return ImuSamples(stream=name, start=a, stop=b, time_ns=stream.time_ns[a:b].copy(),
+                              **dict(zip(names, values, strict=True)))
+
+        return [(stream.array(c), slice(a, b)) for c in names], finish
 
     def validate(self, stream: StreamState) -> list[str]:
         """Every sample column has one row per message."""

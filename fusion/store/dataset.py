@@ -20,7 +20,7 @@ import numpy as np
 
 from fusion import kinds
 from fusion.store.frame import MessageView, SensorInfo
-from fusion.store.state import StoreState, StoreStatus, open_state, store_status
+from fusion.store.state import StoreState, StoreStatus, open_state, read_many, store_status
 from fusion.store.streamview import StreamView
 
 __all__ = ["Dataset", "EgoTrajectory", "Frame", "StoreStatus", "StreamView", "open_dataset", "store_status"]
@@ -92,6 +92,33 @@ class Frame:
                 if kind.frame_attr == attr:
                     return self.views(kind.name)
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {attr!r}")
+
+    def load(self) -> Frame:
+        """Read every matched message's columns (all sensors) in one batched request — every array of
+        every sensor fetched concurrently — and the IMU samples; returns the frame itself. Views then
+        answer from memory (``frame.lidar[...]``, ``.cameras[...].data``, ...)."""
+        views: list[MessageView] = []
+        built: list[tuple[str, Any, int, int]] = []  # kinds whose view is built from reads (the IMU)
+        extra: list[tuple[Any, Any]] = []
+        cache: dict[str, Any] = self.__dict__.setdefault("_views", {})
+        for kind in kinds.all_kinds():
+            if kind.frame_attr is None:
+                continue
+            requests = getattr(kind, "frame_requests", None)
+            if requests is not None and kind.name not in cache:
+                reqs, finish = requests(self._state, self.index)
+                built.append((kind.name, finish, len(extra), len(extra) + len(reqs)))
+                extra.extend(reqs)
+                continue
+            found = self.views(kind.name)
+            views.extend(v for v in (found.values() if isinstance(found, dict) else ()) if isinstance(v, MessageView))
+        todo = [(v, name, arr, sel) for v in views for name, arr, sel in v.pending()]
+        values = read_many([*extra, *((arr, sel) for _, _, arr, sel in todo)])
+        for name, finish, a, b in built:
+            cache[name] = finish(values[a:b])
+        for (view, col, _, _), value in zip(todo, values[len(extra):], strict=True):
+            view.fill(col, value)
+        return self
 
     @property
     def boxes(self) -> list[Any]:
@@ -259,16 +286,8 @@ def _nearest(sorted_times: np.ndarray, t: int) -> int:
 
 
 def _loaded(state: StoreState, index: int) -> Frame:
-    """Frame ``index`` with every registered kind's view read (see :meth:`Dataset.iter`)."""
-    frame = Frame(state, index)
-    for kind in kinds.all_kinds():
-        if kind.frame_attr is None:
-            continue
-        views = frame.views(kind.name)
-        for view in views.values() if isinstance(views, dict) else ():
-            if isinstance(view, MessageView):
-                view.load()
-    return frame
+    """Frame ``index`` with every sensor read (:meth:`Frame.load`)."""
+    return Frame(state, index).load()
 
 
 def open_dataset(path_or_url: Any, *, allow_incomplete: bool = False, **storage_options: Any) -> Dataset:

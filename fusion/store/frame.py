@@ -8,6 +8,7 @@ caches them; the columns of a message are fetched concurrently (:func:`read_many
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -59,16 +60,23 @@ class MessageView:
                 cache[name] = values
         return cache[col]
 
-    def load(self) -> None:
-        """Read every column of this message not read yet, in one concurrent request (what a
-        prefetching iterator does ahead of use: :meth:`fusion.store.dataset.Dataset.iter`)."""
+    def pending(self) -> list[tuple[str, Any, slice]]:
+        """``(column, array, rows)`` of every column of this message not read yet (for a batched read)."""
         cache: dict[str, np.ndarray] = self.__dict__.setdefault("_cols", {})
-        names = [c for c in (*self.stream.point_columns(), *self.stream.message_arrays)
-                 if c not in cache and c in self.stream.columns]
-        if names:
-            a, b = self._rows
-            for name, values in zip(names, read_many([(self.stream.array(n), slice(a, b)) for n in names])):
-                cache[name] = values
+        a, b = self._rows
+        return [(c, self.stream.array(c), slice(a, b))
+                for c in (*self.stream.point_columns(), *self.stream.message_arrays)
+                if c not in cache and c in self.stream.columns]
+
+    def fill(self, col: str, values: np.ndarray) -> None:
+        """Keep ``values`` as column ``col`` of this message (read by a batched request)."""
+        self.__dict__.setdefault("_cols", {})[col] = values
+
+    def load(self) -> None:
+        """Read every column of this message not read yet, in one concurrent request."""
+        todo = self.pending()
+        for (name, _, _), values in zip(todo, read_many([(arr, sel) for _, arr, sel in todo]), strict=True):
+            self.fill(name, values)
 
     def _group_of(self, col: str) -> list[str]:
         return []

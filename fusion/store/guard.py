@@ -335,6 +335,17 @@ def _finish(plan: _Plan, fetched: dict[tuple[str, int], np.ndarray]) -> np.ndarr
     return assemble(parts, plan.chunks[0] * plan.grid.chunk_rows, plan.a, plan.b)
 
 
+def _runs(fetch: dict[tuple[str, int], tuple[zarr.Array, Grid, int]]) -> list[tuple[zarr.Array, Grid, int, int]]:
+    """The chunks to fetch as runs ``(array, grid, first, last)`` of consecutive chunks of one array."""
+    out: list[tuple[zarr.Array, Grid, int, int]] = []
+    for (path, c), (a, g, _) in sorted(fetch.items(), key=lambda kv: kv[0]):
+        if out and out[-1][1].path == path and out[-1][3] == c - 1:
+            out[-1] = (out[-1][0], g, out[-1][2], c)
+        else:
+            out.append((a, g, c, c))
+    return out
+
+
 def read(arr: zarr.Array, sel: Any = Ellipsis) -> np.ndarray:
     """``arr[sel]`` as a numpy array; any failure is one :class:`StoreCorruptError`.
 
@@ -384,27 +395,33 @@ def read_many(requests: list[tuple[zarr.Array, Any]]) -> list[np.ndarray]:
         return [read_uncached(arr, sel)]
     for arr, _ in requests:
         _expect(arr)
-    keys = list(fetch)
+    runs = _runs(fetch)  # consecutive missing chunks of one array: one zarr request each
 
     async def _all() -> list[Any]:
-        chunk_reads = (a.async_array.getitem(slice(*g.chunk_rows_of(c))) for a, g, c in fetch.values())
+        run_reads = (a.async_array.getitem(slice(g.chunk_rows_of(c0)[0], g.chunk_rows_of(c1)[1]))
+                     for a, g, c0, c1 in runs)
         direct_reads = (requests[i][0].async_array.getitem(requests[i][1]) for i in direct)
-        return list(await asyncio.gather(*chunk_reads, *direct_reads))
+        return list(await asyncio.gather(*run_reads, *direct_reads))
 
     try:
-        values = sync(_all()) if keys or direct else []
+        values = sync(_all()) if runs or direct else []
     except (FusionError, MemoryError):
         raise
     except Exception:  # find and name the failing read
         values = None
+    fetched: dict[tuple[str, int], np.ndarray] = {}
     if values is None:
-        fetched = {}
         for key, (a, g, c) in fetch.items():
             fetched[key] = read_uncached(a, slice(*g.chunk_rows_of(c)))
         direct_values = [read_uncached(*requests[i]) for i in direct]
     else:
-        fetched = {key: np.asarray(v) for key, v in zip(keys, values[: len(keys)], strict=True)}
-        direct_values = [np.asarray(v) for v in values[len(keys):]]
+        for (_a, g, c0, c1), v in zip(runs, values[: len(runs)], strict=True):
+            rows = np.asarray(v)
+            for c in range(c0, c1 + 1):
+                lo, hi = g.chunk_rows_of(c)
+                base = g.chunk_rows_of(c0)[0]
+                fetched[(g.path, c)] = rows[lo - base: hi - base]
+        direct_values = [np.asarray(v) for v in values[len(runs):]]
     for key, (a, _, _) in fetch.items():
         cache = _cache(a)
         assert cache is not None

@@ -1,0 +1,70 @@
+"""Dataset reads against plain zarr on the same store (``fusion bench`` stage ``read``).
+
+The baseline reads, for each frame, exactly the arrays :meth:`fusion.store.dataset.Frame.load`
+returns — every column of every matched message (LiDAR/radar ``xyz`` and per-point fields, a
+camera's stored bytes or raw image), the frame's IMU samples — with zarr's own API and the best access pattern zarr
+offers: all of a frame's slices requested concurrently in one event-loop round trip. The row
+ranges come from the store's frame table (read once, as ``fusion.open`` does). It checks nothing
+(no checksum manifest, no invariants) and motion-compensates nothing: it is the floor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import zarr
+from zarr.core.sync import sync
+
+
+def _array(root: zarr.Group, path: str) -> Any:
+    node = root[path]
+    assert isinstance(node, zarr.Array)
+    return node.async_array
+
+
+def plain_reader(ds: Any) -> Callable[[int], int]:
+    """A function reading frame ``i``'s bytes with plain zarr (returns the bytes read).
+
+    Args:
+        ds: The opened :class:`fusion.store.dataset.Dataset` (only its frame table is used).
+    """
+    st = ds.state
+    root = zarr.open_group(ds.url, mode="r", use_consolidated=True)
+    plans: list[tuple[Any, np.ndarray | None, bool]] = []  # (array, offsets, per-message)
+    names: list[str] = []
+    for name, s in st.streams.items():
+        if name not in st.matches:
+            continue
+        cols = [c for c in (*s.point_columns(), *s.message_arrays) if c in s.columns]  # what Frame.load reads
+        for col in cols:
+            per_message = col in s.message_arrays or s.offsets is None
+            plans.append((_array(root, f"streams/{name}/{col}"), None if per_message else s.offsets, per_message))
+            names.append(name)
+    imu = st.imu_stream
+    imu_arrays = []
+    if imu is not None and imu in st.streams:
+        imu_cols = ("stamp_ns", "angular_velocity_radps", "linear_acceleration_mps2", "orientation_xyzw")
+        imu_arrays = [_array(root, f"streams/{imu}/{c}") for c in imu_cols]
+    index = {n: st.matches[n][0] for n in names}
+    imu_range = st.imu_range
+
+    def read(i: int) -> int:
+        reqs = []
+        for (arr, off, per_message), name in zip(plans, names, strict=True):
+            m = int(index[name][i])
+            if m < 0:
+                continue
+            reqs.append(arr.getitem(slice(m, m + 1) if per_message or off is None
+                                    else slice(int(off[m]), int(off[m + 1]))))
+        a, b = (int(x) for x in imu_range[i])
+        reqs.extend(arr.getitem(slice(a, b)) for arr in imu_arrays)
+
+        async def _all() -> list[Any]:
+            return list(await asyncio.gather(*reqs))
+
+        return sum(np.asarray(v).nbytes for v in sync(_all()))
+
+    return read
