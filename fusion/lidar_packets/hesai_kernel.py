@@ -54,7 +54,7 @@ def packet_ns(pkt, lay, stamp, use_stamp):  # type: ignore[no-untyped-def]
 @njit(cache=True)
 def time_row(loop_sel, opstate, az_states, block, dist):  # type: ignore[no-untyped-def]
     """Row of the channel firing table for Pandar128E3X (2) and OT128 (3) (see ``HesaiModel``)."""
-    st = (az_states >> (14 - 2 * block)) & 3
+    st = (int(az_states) >> (14 - 2 * block)) & 3
     if loop_sel == 2:  # rows 2·state + near: hi-res states 0-3, standard (and energy saving) 4-5
         state = st if opstate == 0 else 4 + (st & 1)
         return 2 * state + (1 if dist <= 2.85 else 0)
