@@ -59,15 +59,6 @@ class AT128Correction:
     def n_channels(self) -> int:
         return int(self.azimuth.size)
 
-    def to_bytes(self, resolution: int = 1) -> bytes:
-        """The ``.dat`` bytes of this correction (values divided by ``resolution``), SHA-256 appended."""
-        m, c = self.frame_start.size, self.azimuth.size
-        head = bytes([0xEE, 0xFF, self.version[0], self.version[1], c, m, m, *([0] * 8), resolution])
-        body = b"".join(np.asarray(a // resolution, dt).tobytes() for a, dt in (
-            (self.frame_start, "<u4"), (self.frame_end, "<u4"), (self.azimuth, "<i4"), (self.elevation, "<i4"),
-            (self.azimuth_adjust[:, :180], "i1"), (self.elevation_adjust[:, :180], "i1")))
-        return head + body + hashlib.sha256(head + body).digest()
-
 
 def parse_at128_dat(buf: bytes, where: str = "AT128 correction") -> AT128Correction:
     """Parse the bytes of an AT128 ``.dat`` correction (format 1.5).
