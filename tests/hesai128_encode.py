@@ -154,7 +154,7 @@ def write_scan_bag(path: Path, messages: list[tuple[int, list[tuple[int, bytes]]
     """A rosbag2 (sqlite3) of ``pandar_msgs/msg/PandarScan``: ``messages`` = [(record ns, [(stamp ns,
     payload)])], each payload zero-padded into ``uint8[1500] data`` with its ``size``."""
     from rosbags.rosbag2 import StoragePlugin, Writer
-    from rosbags.typesys import Stores, get_typestore, get_types_from_msg
+    from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
     ts = get_typestore(Stores.LATEST)
     ts.register(get_types_from_msg("builtin_interfaces/Time stamp\nuint8[1500] data\nuint32 size",
