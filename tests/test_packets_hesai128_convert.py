@@ -65,6 +65,12 @@ def test_self_encoded_bag_converts(model: str, tmp_path: Path) -> None:
         cal = write_angle_csv(tmp_path / "Pandar128E3X.csv", *p128_calibration())
         rotations = 3  # 2.5 rotations from 90°: 3/4, one full, 3/4
     bag = write_scan_bag(tmp_path / "bag", msgs)
+    from fusion.readers.inspect import inspect_bags
+
+    (topic,) = inspect_bags(bag)["topics"].values()  # the model from the packets' header
+    assert topic["kind"] == "lidar" and topic["packets"]["model"] == model
+    assert topic["packets"]["return_mode"] == "strongest"
+    assert (".dat" in topic["packets"]["reads_as"]) == (model == "AT128")
     (tmp_path / "sensors.yaml").write_text(
         f"sensors:\n  top:\n    topic: /pandar_packets\n    kind: lidar\n    packets: {{calibration: {cal.name}}}\n")
     (tmp_path / "conv.yaml").write_text("sensors: sensors.yaml\n")
