@@ -9,8 +9,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hesai128_encode import (at128_dat, at128_packet, epoch, p128_calibration, p128_packet, write_angle_csv,
-                             write_scan_bag)
+from hesai128_encode import (
+    at128_dat,
+    at128_packet,
+    epoch,
+    p128_calibration,
+    p128_packet,
+    write_angle_csv,
+    write_scan_bag,
+)
 
 import fusion
 from fusion.store.validate import validate_store
