@@ -37,6 +37,8 @@ class HesaiDecoder(PacketDecoderBase):
                  max_range_m: float = 300.0, cut_angle_deg: float = 0.0,
                  dual_return_distance_threshold_m: float = 0.1, time_source: str = "packet",
                  return_mode: str = "auto") -> None:
+        if model.angle_model != "csv":
+            raise ConfigError(f"packets.model: {model.name} is decoded by its own angle model (make_hesai)")
         if calibration.n_channels < model.n_channels:
             raise ConfigError(f"packets.calibration: {model.name} has {model.n_channels} channels but the "
                               f"calibration holds {calibration.n_channels}; pass the sensor's angle-correction CSV")
