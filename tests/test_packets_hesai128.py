@@ -95,7 +95,8 @@ FIRING = [
 def test_p128_point_time(p128_csv: Path, model: str, opstate: int, states: int, ch: int, rng_m: float,
                          offset: int) -> None:
     """Point time = packet date + µs + block offset + the channel's firing offset (single return:
-    E3X 3148 − 55556·(1 − block) ns, OT128 43346 − 55556·(1 − block) ns)."""
+    E3X 3148 − 55556·(1 − block) ns, high resolution 3148 − 27778·(1 − block) ns (the manual);
+    OT128 43346 − 55556·(1 − block) ns)."""
     raw = np.zeros((2, 128), np.uint16)
     raw[:, ch] = round(rng_m / 0.004)
     pkt = p128_packet([1000, 1020], raw, np.full((2, 128), 9, np.uint8), secs=T0, usec=123_456,
@@ -103,7 +104,8 @@ def test_p128_point_time(p128_csv: Path, model: str, opstate: int, states: int, 
     out = _p128(model, p128_csv).decode(batch([pkt]))
     assert len(out) == 2
     base = T0 * 10**9 + 123_456_000
-    blk = [3148 - 55556, 3148] if model == "Pandar128E3X" else [43346 - 55556, 43346]
+    step = 27778 if opstate == 0 else 55556  # E3X block 1 starts half as early in high resolution
+    blk = [3148 - step, 3148] if model == "Pandar128E3X" else [43346 - 55556, 43346]
     assert out.time_ns[0] - base == blk[0] + offset
     if states == 0:  # block 1 in the same state
         assert out.time_ns[1] - base == blk[1] + offset
@@ -124,9 +126,9 @@ def test_p128_dual_return_and_masking(p128_csv: Path) -> None:
     np.testing.assert_allclose(r, [10, 20, 10, 10], atol=1e-4)
     c = dec.counts()  # (124 silent channels × 2 blocks of range 0; code 3 = 12 mm: below 0.1 m)
     assert c["multi_return_duplicates"] == 1 and c["empty_returns"] == 1 + 248 and c["out_of_range"] == 2
-    # dual: block offsets 3148 − 27778 and 3148 (two returns of one firing)
+    # dual: both blocks start at t0 + 3.148 µs (two returns of one firing share its time)
     base = T0 * 10**9
-    assert (out.time_ns[:2] - base).tolist() == [3148 - 27778 + 4436, 3148 + 4436]
+    assert (out.time_ns[:2] - base).tolist() == [3148 + 4436, 3148 + 4436]
     last = _p128("Pandar128E3X", p128_csv, return_mode="last").decode(batch([pkt]))
     assert set(last.return_index.tolist()) == {0} and last.channel.tolist() == [0, 1]
     e4 = _p128("Pandar128E4X", p128_csv)

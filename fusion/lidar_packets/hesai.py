@@ -58,6 +58,7 @@ class HesaiDecoder(PacketDecoderBase):
         self._off_sin = np.sin(self._az.astype(np.float64))
         self._off_cos = np.cos(self._az.astype(np.float64))
         self._layout = model.layout()
+        self._block_times = model.block_times()
         self._cut = float(np.float32(math.radians(cut_angle_deg % 360.0)))
         super().__init__(model.n_channels)
 
@@ -74,7 +75,7 @@ class HesaiDecoder(PacketDecoderBase):
             batch.data, batch.size, batch.stamp_ns, self.time_source == "stamp", WANT[self.return_mode],
             self.model.first_last_flipped, self._layout, self._block_rad,
             self._block_sin, self._block_cos, self._ecos, self._esin, self._az, self._off_sin, self._off_cos,
-            self.model.block_time_ns, self.model.channel_time_ns, np.float32(self.min_range_m),
+            self._block_times, self.model.channel_time_ns, np.float32(self.min_range_m),
             np.float32(self.max_range_m), np.float32(self.dual_threshold_m), self._cut, self._last_az,
             self._sweep_of, out.xyz, out.intensity, out.channel, out.return_index, out.time_ns, out.sweep,
             self.counters))

@@ -70,7 +70,8 @@ def decode_hesai(  # type: ignore[no-untyped-def]
     """Decode ``pk`` (n, N) uint8 packets into the ``out_*`` arrays; returns the points written.
 
     Point time: the packet's own clock (tail date + µs), or with ``use_stamp`` the packet
-    message's ``stamp`` (``stamps``, int64 ns), plus the block's and channel's firing offset.
+    message's ``stamp`` (``stamps``, int64 ns), plus the block's and channel's firing offset
+    (``blk_t`` (6, n_blocks): rows per number of returns, rows 3–5 in the high-resolution state).
     Per-channel sweep state (``last_az`` float64 rad, ``sweep_of`` int64) is carried across
     calls: a channel's sweep counter increments when its corrected azimuth crosses ``cut``.
     Output frame: x = r·cos(el)·sin(az), y = r·cos(el)·cos(az), z = r·sin(el) (the sensor's
@@ -105,6 +106,7 @@ def decode_hesai(  # type: ignore[no-untyped-def]
         pkt_ns = packet_ns(pkt, lay, stamps[p], use_stamp)
         opstate = int(pkt[tail + lay[15]]) if lay[15] >= 0 else 0
         az_states = _u16(pkt, tail + lay[16]) if lay[16] >= 0 else 0
+        hires = 3 if (loop_sel >= 2 and opstate == 0) else 0  # blk_t rows of the high-resolution state
         loop = 0
         if loop_sel == 1 and nret > 1 and lay[9] >= 0:
             loop = 0 if (pkt[tail + lay[9]] & 1) else 1
@@ -175,7 +177,7 @@ def decode_hesai(  # type: ignore[no-untyped-def]
                     out_ret[k] = r
                     if loop_sel >= 2:
                         lp = time_row(loop_sel, opstate, az_states, g + r, dist)
-                    out_t[k] = pkt_ns + blk_t[nret - 1, g + r] + ch_t[lp, c]
+                    out_t[k] = pkt_ns + blk_t[nret - 1 + hires, g + r] + ch_t[lp, c]
                     out_sw[k] = sweep_of[c]
                     k += 1
     return k

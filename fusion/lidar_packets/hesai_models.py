@@ -87,6 +87,8 @@ class HesaiModel:
             big-endian seconds since the epoch.
         angle_model: ``csv`` (elevation + azimuth offset per channel) or ``at128`` (the ``.dat``
             correction: mirror frames and fine adjustments, :mod:`.hesai_correction`).
+        block_time_hires_ns: (3, n_blocks) block offsets in the high-resolution operational state
+            (Pandar128E3X), None when they do not depend on it.
     """
 
     name: str
@@ -118,6 +120,12 @@ class HesaiModel:
     azimuth_bytes: int = 2
     time_format: int = 0
     angle_model: str = "csv"
+    block_time_hires_ns: I64 | None = None
+
+    def block_times(self) -> I64:
+        """(6, n_blocks): ``block_time_ns`` then the high-resolution state's (the same when none)."""
+        hi = self.block_time_hires_ns if self.block_time_hires_ns is not None else self.block_time_ns
+        return np.concatenate([self.block_time_ns, hi])
 
     @property
     def block_size(self) -> int:
@@ -194,9 +202,12 @@ _add(HesaiModel("PandarXT32M", 6, 32, 3, 12, 0, 4, 12 + 6 * 130, 10, 13, 19, -1,
 # µs 21). AT128E2X: 2 blocks of azimuth + fine azimuth (1/256 of 0.01°) × 128 4-byte units, CRC, tail
 # (µs 20, return mode 24, seconds since the epoch 27–31).
 _P128_TAIL = 12 + 2 * (2 + 128 * 3) + 4 + 17
+# Pandar128E3X block start (manual): single return, block 1 t0 + 3.148 − 55.556 µs (standard) or − 27.778 µs
+# (high resolution), block 2 t0 + 3.148 µs; dual return, both blocks t0 + 3.148 µs.
 _add(HesaiModel("Pandar128E3X", 2, 128, 2, 12, 0, 3, _P128_TAIL, 12, 15, 21, -1, 1900, 0, 9, 0.1, 230.0,
-                _blocks(2, lambda b, r: 3148 - _trunc_div(55556 * (2 - b - 1), r)), e3x_channel_times(), 2,
-                "Pandar128E3X.csv", protocol_major=1, opstate_at=11, azstate_at=9, first_last_flipped=True))
+                _blocks(2, lambda b, r: 3148 - (55556 * (1 - b) if r == 1 else 0)), e3x_channel_times(), 2,
+                "Pandar128E3X.csv", protocol_major=1, opstate_at=11, azstate_at=9, first_last_flipped=True,
+                block_time_hires_ns=_blocks(2, lambda b, r: 3148 - (27778 * (1 - b) if r == 1 else 0))))
 _add(HesaiModel("Pandar128E4X", 2, 128, 2, 12, 0, 3, _P128_TAIL, 12, 15, 21, -1, 1900, 0, 9, 0.1, 230.0,
                 _blocks(2, lambda b, r: 43346 - (55556 * (2 - b - 1) if r == 1 else 0)), e4x_channel_times(), 3,
                 "Pandar128E4X.csv", protocol_major=1, opstate_at=11, azstate_at=9, min_raw=4,
