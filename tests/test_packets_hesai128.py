@@ -131,6 +131,10 @@ def test_p128_dual_return_and_masking(p128_csv: Path) -> None:
     assert (out.time_ns[:2] - base).tolist() == [3148 + 4436, 3148 + 4436]
     last = _p128("Pandar128E3X", p128_csv, return_mode="last").decode(batch([pkt]))
     assert set(last.return_index.tolist()) == {0} and last.channel.tolist() == [0, 1]
+    # 0x3B (first, last) is stored last, first: ``first`` takes block 1
+    fl = p128_packet([500, 500], raw, refl, secs=T0, usec=0, mode=0x3B)
+    first = _p128("Pandar128E3X", p128_csv, return_mode="first").decode(batch([fl]))
+    assert set(first.return_index.tolist()) == {1} and first.channel.tolist() == [0, 1, 2]
     e4 = _p128("Pandar128E4X", p128_csv)
     e4.decode(batch([pkt]))
     assert e4.counts()["empty_returns"] == 1 + 248 + 2 and e4.counts()["out_of_range"] == 0  # code 3: no return
