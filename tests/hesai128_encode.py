@@ -112,12 +112,12 @@ class AT128Dat:
                 break
         else:
             raise ValueError("motor azimuth in no frame")
-        i, k = a // 51200, (a % 51200) / 51200.0
+        i, rest = divmod(a, 51200)
 
-        def adj(t: np.ndarray) -> np.ndarray:
-            t = t.astype(np.float64) * self.res
-            v = (1 - k) * t[:, i] + k * t[:, (i + 1) % 180]
-            return np.sign(v) * np.floor(np.abs(v) + 0.5)
+        def adj(t: np.ndarray) -> np.ndarray:  # linear interpolation, rounded half away from zero, exactly
+            t = t.astype(np.int64) * self.res
+            num = (51200 - rest) * t[:, i] + rest * t[:, (i + 1) % 180]
+            return np.sign(num) * ((2 * np.abs(num) + 51200) // (2 * 51200))
 
         az = (base - self.azimuth * self.res + 256 * adj(self.az_adj)) % full
         el = self.elevation * self.res + 256 * adj(self.el_adj)

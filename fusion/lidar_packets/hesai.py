@@ -114,8 +114,8 @@ class AT128Decoder(PacketDecoderBase):
         el = (correction.elevation[:n, None] + 256 * j[None, :]) * to_rad
         self._az_sin, self._az_cos = np.sin(az), np.cos(az)
         self._el_sin, self._el_cos = np.sin(el).astype(np.float32), np.cos(el).astype(np.float32)
-        self._az_adj = correction.azimuth_adjust[:n].astype(np.float32)
-        self._el_adj = correction.elevation_adjust[:n].astype(np.float32)
+        self._az_adj = np.ascontiguousarray(correction.azimuth_adjust[:n], np.int64)
+        self._el_adj = np.ascontiguousarray(correction.elevation_adjust[:n], np.int64)
         self._az_ch = correction.azimuth[:n].copy()
         self._layout = model.layout()
         self._cut = float(math.radians(cut_angle_deg % 360.0))

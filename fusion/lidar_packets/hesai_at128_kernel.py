@@ -16,9 +16,12 @@ RAD_PER_UNIT = 2.0 * math.pi / FULL
 
 
 @njit(cache=True)
-def _round_away(v):  # type: ignore[no-untyped-def]
-    """C ``round``: half away from zero."""
-    return math.floor(v + 0.5) if v >= 0 else -math.floor(-v + 0.5)
+def _adjust(t, c, i, l):  # type: ignore[no-untyped-def]
+    """Adjustment of channel ``c`` at ``l`` (1/25600°) past table entry ``i``: the linear interpolation
+    ``((STEP − l)·t[c, i] + l·t[c, i + 1]) / STEP`` rounded half away from zero, exactly (integers)."""
+    num = (STEP - l) * t[c, i] + l * t[c, i + 1]
+    q = (2 * abs(num) + STEP) // (2 * STEP)
+    return q if num >= 0 else -q
 
 
 @njit(cache=True)
@@ -39,7 +42,7 @@ def decode_at128(  # type: ignore[no-untyped-def]
         out_ch, out_ret, out_t, out_sw, counters):
     """Decode ``pk`` (n, N) uint8 AT128 packets into the ``out_*`` arrays; returns the points written.
 
-    ``az_adj``/``el_adj`` (C, 181) float32: the correction's fine adjustments (0.01°);
+    ``az_adj``/``el_adj`` (C, 181) int64: the correction's fine adjustments (0.01°);
     ``az_sin``/``az_cos`` (C, 512) float64: sin/cos of ``−azimuth[c] + 256·(j − 256)``;
     ``el_sin``/``el_cos`` (C, 512) float32: sin/cos of ``elevation[c] + 256·(j − 256)`` (j = the
     rounded adjustment + 256). Per point: the azimuth/elevation of the module docstring of
@@ -87,11 +90,10 @@ def decode_at128(  # type: ignore[no-untyped-def]
             sb = math.sin(base_rad)
             cb = math.cos(base_rad)
             ti = a // STEP
-            kk = np.float32(a - ti * STEP) / np.float32(STEP)
-            kk1 = np.float32(1.0) - kk
+            tl = a - ti * STEP
             for c in range(n_ch):
-                ja = min(max(_round_away(kk1 * az_adj[c, ti] + kk * az_adj[c, ti + 1]) + 256, 0), 511)
-                je = min(max(_round_away(kk1 * el_adj[c, ti] + kk * el_adj[c, ti + 1]) + 256, 0), 511)
+                ja = min(max(_adjust(az_adj, c, ti, tl) + 256, 0), 511)
+                je = min(max(_adjust(el_adj, c, ti, tl) + 256, 0), 511)
                 az_units = (base - az_ch[c] + 256 * (ja - 256)) % FULL
                 az = float(az_units) * RAD_PER_UNIT
                 if np.isnan(last_az[c]):

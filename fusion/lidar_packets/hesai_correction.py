@@ -14,7 +14,9 @@ frame ``f`` with ``start[f] ≤ a < end[f]`` (wrapping at 360°). Channel ``c`` 
 * elevation ``elevation[c] + 256·adj_el(c, a)``,
 
 where ``adj(c, a)`` interpolates the channel's 2° table linearly and rounds to 0.01° (half away from
-zero). The sensor frame is Hesai's: ``x = r·cos(el)·sin(az)``, ``y = r·cos(el)·cos(az)``.
+zero, in exact integer arithmetic; a single-precision interpolation, as tier4/nebula's, can land on
+the other side of a tie and differ by 0.01°). The sensor frame is Hesai's:
+``x = r·cos(el)·sin(az)``, ``y = r·cos(el)·cos(az)``.
 """
 
 from __future__ import annotations
