@@ -177,14 +177,15 @@ def _at128_frames(n_frames: int, step_deg: float = 0.5, mode: int = 0x37, seed: 
 
 def test_at128_roundtrip_and_frames(at128_file: Path) -> None:
     """Mirror-frame model: azimuth 2·(a − start) − azimuth[c] + fine adjustment, elevation +
-    adjustment; measured max error 2.5e-5 m at up to 160 m. One sweep per mirror frame."""
+    adjustment; measured max error 2.5e-5 m (≤ 2.8e-5 m over other seeds) at up to 160 m. One sweep per
+    mirror frame."""
     pkts, truth, times = _at128_frames(3)
     dec = make_hesai("AT128", at128_file, min_range_m=0.0, max_range_m=1000.0)
     assert isinstance(dec, AT128Decoder)
     out = dec.decode(batch(pkts))
     assert len(out) == truth.shape[0] * 128
     err = np.abs(out.xyz.astype(np.float64) - truth.reshape(-1, 3)).max()
-    assert err < 1e-4  # measured 2.5e-5 m
+    assert err < 1e-4  # measured 2.5e-5 m (2.8e-5 m over 6 seeds)
     az = np.degrees(np.arctan2(out.xyz[:, 0], out.xyz[:, 1])) % 360
     assert az.min() > 20 and az.max() < 160  # the 120° field of view
     sweeps = np.unique(out.sweep)
@@ -207,7 +208,7 @@ def test_at128_roundtrip_property(seed: int, cal_seed: int, step: float) -> None
                        max_range_m=1000.0)
     out = dec.decode(batch(pkts))
     assert len(out) == truth.shape[0] * 128
-    assert np.abs(out.xyz.astype(np.float64) - truth.reshape(-1, 3)).max() < 1e-4  # measured ≤ 2.5e-5 m
+    assert np.abs(out.xyz.astype(np.float64) - truth.reshape(-1, 3)).max() < 1e-4  # measured ≤ 2.8e-5 m
 
 
 def test_at128_dual_and_return_mode(at128_file: Path) -> None:
