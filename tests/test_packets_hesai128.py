@@ -242,3 +242,31 @@ def test_at128_correction_file(at128_file: Path, tmp_path: Path) -> None:
         load_at128_dat(tmp_path / "AT128.csv")
     with pytest.raises(ConfigError, match="does not exist"):
         load_at128_dat(tmp_path / "none.dat")
+
+
+@settings(max_examples=10, deadline=None)
+@given(cuts=st.lists(st.integers(1, 479), max_size=8))
+def test_at128_sweeps_do_not_depend_on_message_boundaries(at128_file: Path, cuts: list[int]) -> None:
+    """4 mirror frames split into messages anywhere: the same complete sweeps (one per frame), each
+    holding exactly the points of its frame."""
+    import itertools
+
+    from fusion.lidar_packets.sweep import SweepAssembler
+
+    pkts, _, _ = _at128_frames(4, step_deg=0.25)  # 120 packets per frame
+    full = batch(pkts)
+    dec = make_hesai("AT128", at128_file, min_range_m=0.0, max_range_m=1000.0)
+    asm = SweepAssembler(dec)
+    out: dict[int, np.ndarray] = {}
+    bounds = [0, *sorted(set(cuts)), len(pkts)]
+    for a, b in itertools.pairwise(bounds):
+        part = PacketBatch(full.data[a:b], full.size[a:b], full.stamp_ns[a:b], 0, "")
+        for s in asm.feed(part):
+            out[s.sweep_id] = np.sort(s.points.time_ns)
+    for s in asm.flush():
+        out[s.sweep_id] = np.sort(s.points.time_ns)
+    assert len(out) == 4
+    for i, t in enumerate(sorted(out)):  # frame i: packets 120·i … 120·i + 119 (500 µs apart)
+        assert len(out[t]) == 120 * 2 * 128
+        frame = (out[t] - T0 * 10**9 + 200_000) // 1000 // 60_000  # (+200 µs: block offsets ≥ −93 µs)
+        assert set(frame.tolist()) == {i}
