@@ -1,4 +1,4 @@
-"""Self-encoded Pandar128E3X and AT128 ``PandarScan`` bags end to end: ``fusion convert`` +
+"""Self-encoded Pandar128E3X, OT128 and AT128 ``PandarScan`` bags end to end: ``fusion convert`` +
 ``fusion validate`` + ``fusion.open`` (no recorded bag of these sensors is available)."""
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def _at128_messages() -> tuple[list, int]:
     return msgs, 240 * 256
 
 
-@pytest.mark.parametrize("model", ["Pandar128E3X", "AT128"])
+@pytest.mark.parametrize("model", ["Pandar128E3X", "AT128", "OT128"])
 def test_self_encoded_bag_converts(model: str, tmp_path: Path) -> None:
     if model == "AT128":
         msgs, n_points = _at128_messages()
@@ -69,17 +69,18 @@ def test_self_encoded_bag_converts(model: str, tmp_path: Path) -> None:
         rotations = 4
     else:
         msgs, n_points = _p128_messages()
-        cal = write_angle_csv(tmp_path / "Pandar128E3X.csv", *p128_calibration())
+        cal = write_angle_csv(tmp_path / "Pandar128.csv", *p128_calibration())
         rotations = 3  # 2.5 rotations from 90°: 3/4, one full, 3/4
     bag = write_scan_bag(tmp_path / "bag", msgs)
     from fusion.readers.inspect import inspect_bags
 
     (topic,) = inspect_bags(bag)["topics"].values()  # the model from the packets' header
-    assert topic["kind"] == "lidar" and topic["packets"]["model"] == model
+    assert topic["kind"] == "lidar" and topic["packets"]["model"] == ("Pandar128E3X" if model == "OT128" else model)
     assert topic["packets"]["return_mode"] == "strongest"
     assert (".dat" in topic["packets"]["reads_as"]) == (model == "AT128")
-    (tmp_path / "sensors.yaml").write_text(
-        f"sensors:\n  top:\n    topic: /pandar_packets\n    kind: lidar\n    packets: {{calibration: {cal.name}}}\n")
+    named = ", model: OT128" if model == "OT128" else ""  # an OT128 sends the E3X's packets: named in the map
+    (tmp_path / "sensors.yaml").write_text(f"sensors:\n  top:\n    topic: /pandar_packets\n    kind: lidar\n"
+                                           f"    packets: {{calibration: {cal.name}{named}}}\n")
     (tmp_path / "conv.yaml").write_text("sensors: sensors.yaml\n")
     store = tmp_path / "out.zarr"
     res = subprocess.run([*FUSION, "convert", str(bag), "-o", str(store), "--config", str(tmp_path / "conv.yaml"),
@@ -89,6 +90,7 @@ def test_self_encoded_bag_converts(model: str, tmp_path: Path) -> None:
     assert val.returncode == 0, val.stdout + val.stderr
     assert validate_store(str(store)).ok
     ds = fusion.open(str(store))
+    assert ds.report["lidar_packets"]["/pandar_packets"]["model"] == ("Pandar128E4X" if model == "OT128" else model)
     s = ds.stream("top")
     assert s.kind == "lidar" and len(s) == rotations
     pts = [ds.stream("top")[i] for i in range(len(s))]
