@@ -80,7 +80,8 @@ def _packets() -> None:
 
     from fusion.lidar_packets.calibration import HesaiCalibration
     from fusion.lidar_packets.decoded import DecodedPoints
-    from fusion.lidar_packets.hesai import HesaiDecoder
+    from fusion.lidar_packets.hesai import AT128Decoder, HesaiDecoder
+    from fusion.lidar_packets.hesai_correction import AT128Correction
     from fusion.lidar_packets.hesai_models import MODELS
     from fusion.lidar_packets.kernels_common import group_by_sweep
     from fusion.lidar_packets.payload import split_packets
@@ -96,6 +97,10 @@ def _packets() -> None:
     m = MODELS["PandarXT32"]
     hes = HesaiDecoder(m, HesaiCalibration(np.zeros(m.n_channels, np.float32), np.zeros(m.n_channels, np.float32)))
     hes.decode(split_packets(scan(1500, True), "pandar_msgs/msg/PandarScan", ros1=False))
+    z = np.zeros(128, np.int64)
+    at = AT128Decoder(MODELS["AT128"], AT128Correction(np.array([0], np.int64), np.array([0], np.int64), z, z,
+                                                       np.zeros((128, 181), np.int64), np.zeros((128, 181), np.int64)))
+    at.decode(split_packets(scan(1500, True), "pandar_msgs/msg/PandarScan", ros1=False))
     p = DecodedPoints.empty(4)
     group_by_sweep(np.arange(4, dtype=np.int64), 0, 2, p.xyz, p.intensity, p.channel, p.return_index, p.time_ns)
 

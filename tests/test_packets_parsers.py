@@ -17,7 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fusion.lidar_packets.calibration import HesaiCalibration, velodyne_from_angles
-from fusion.lidar_packets.hesai import HesaiDecoder
+from fusion.lidar_packets.hesai import AT128Decoder, HesaiDecoder
+from fusion.lidar_packets.hesai_correction import AT128Correction
 from fusion.lidar_packets.hesai_models import MODELS
 from fusion.lidar_packets.payload import PacketBatch, PacketPayloadError, split_packets
 from fusion.lidar_packets.sweep import SweepAssembler
@@ -94,9 +95,17 @@ def test_velodyne_garbage_packets(packets: list[bytes], model: str) -> None:
        st.booleans())
 def test_hesai_garbage_packets(packets: list[bytes], model: str, valid_header: bool) -> None:
     m = MODELS[model]
-    cal = HesaiCalibration(np.linspace(-0.3, 0.3, m.n_channels).astype(np.float32),
-                           np.zeros(m.n_channels, np.float32))
-    dec = HesaiDecoder(m, cal)
+    dec: HesaiDecoder | AT128Decoder
+    if m.angle_model == "at128":  # three 120° mirror frames, flat channel angles
+        u = 120 * 25600
+        z = np.zeros(m.n_channels, np.int64)
+        dec = AT128Decoder(m, AT128Correction(np.array([0, u, 2 * u]), np.array([u, 2 * u, 0]), z, z,
+                                              np.zeros((m.n_channels, 181), np.int64),
+                                              np.zeros((m.n_channels, 181), np.int64)))
+    else:
+        cal = HesaiCalibration(np.linspace(-0.3, 0.3, m.n_channels).astype(np.float32),
+                               np.zeros(m.n_channels, np.float32))
+        dec = HesaiDecoder(m, cal)
     data = np.zeros((len(packets), 1500), np.uint8)
     for i, p in enumerate(packets):
         data[i, : len(p)] = np.frombuffer(p, np.uint8)

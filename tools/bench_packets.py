@@ -10,6 +10,10 @@ All times are CPU time of this process (``time.process_time``): the machine may 
 3. **records**: ``BagSource.decode`` of every message: kernel + sweep assembly + the
    ``PointCloud`` records the pipeline spools (what ``fusion convert`` pays per message).
 
+Pandar128E3X and AT128 have no recorded bag: ``--synthetic`` adds their kernel figure on packets
+encoded by the tests' encoder (``tests/hesai128_encode.py``: 10 Hz, every return 5–150 m, single
+return), decoded in batches of 300 packets as a scan message holds.
+
 Points/s counts decoded (kept) points; returns/s counts every measurement slot the kernel read
 (empty and filtered ones included). The numba kernels are serial: one core.
 
@@ -97,13 +101,66 @@ def bench_case(root: Path, case: str, repeat: int) -> dict[str, Any]:
             "raw_floor_Mpts_per_s": pts / t_raw / 1e6}
 
 
+def bench_synthetic(model: str, repeat: int, tmp: Path) -> dict[str, Any]:
+    """Kernel points/s on 3000 self-encoded packets of ``model`` (Pandar128E3X or AT128)."""
+    import numpy as np
+    from hesai128_encode import at128_dat, at128_packet, epoch, p128_calibration, p128_packet, write_angle_csv
+
+    from fusion.lidar_packets.hesai import make_hesai
+    from fusion.lidar_packets.payload import PacketBatch
+
+    rng = np.random.default_rng(0)
+    t0 = epoch(2025, 1, 1)
+    pkts = []
+    for p in range(3000):
+        raw = rng.integers(1250, 37_500, (2, 128)).astype(np.uint16)
+        refl = rng.integers(0, 256, (2, 128)).astype(np.uint8)
+        if model == "AT128":
+            a = [(25 + 15) * 25600 + (p * 2 + b) * 1280 for b in range(2)]  # 0.05° of motor per block
+            pkts.append(at128_packet([x % (360 * 25600) for x in a], raw, refl, secs=t0, usec=p * 50))
+        else:
+            pkts.append(p128_packet([(p * 20 + b * 10) % 36000 for b in range(2)], raw, refl, secs=t0, usec=p * 28))
+    if model == "AT128":
+        cal = tmp / "AT128.dat"
+        cal.write_bytes(at128_dat().to_bytes())
+    else:
+        cal = write_angle_csv(tmp / "Pandar128E3X.csv", *p128_calibration())
+    dec = make_hesai(model, cal)
+    batches = []
+    for i in range(0, len(pkts), 300):
+        chunk = pkts[i:i + 300]
+        data = np.zeros((len(chunk), 1500), np.uint8)
+        for j, b in enumerate(chunk):
+            data[j, :len(b)] = np.frombuffer(b, np.uint8)
+        n = len(chunk)
+        batches.append(PacketBatch(data, np.array([len(b) for b in chunk], np.int64), np.zeros(n, np.int64), 0, ""))
+
+    def kernel() -> int:
+        dec.reset()
+        return sum(len(dec.decode(b)) for b in batches)
+
+    t_k, pts = _best(kernel, repeat)
+    return {"case": f"synthetic/{model}", "points": pts, "kernel_s": t_k, "kernel_Mpts_per_s": pts / t_k / 1e6}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", default=str(REPO.parent / "shared/data/real/lidar_packets"))
     ap.add_argument("--repeat", type=int, default=10)
     ap.add_argument("--json", default=None)
+    ap.add_argument("--synthetic", action="store_true", help="also Pandar128E3X / AT128 on self-encoded packets")
+    ap.add_argument("--only-synthetic", action="store_true", help="only the self-encoded Pandar128E3X / AT128")
     args = ap.parse_args()
     root = Path(args.data)
+    if args.synthetic or args.only_synthetic:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            for model in ("Pandar128E3X", "AT128"):
+                r = bench_synthetic(model, args.repeat, Path(tmp))
+                print(f"{r['case']:<24}{r['points']:>9} points   kernel {r['kernel_Mpts_per_s']:.1f} M points/s")
+        if args.only_synthetic:
+            return
     rows = [bench_case(root, c, args.repeat) for c in CASES]
     head = f"{'bag':<16}{'points':>9}{'raw floor':>12}{'kernel':>12}{'returns':>12}{'records':>12}"
     print(head + "   (M points/s, 1 core)")

@@ -2,7 +2,8 @@
 
 A packet topic (``velodyne_msgs/VelodyneScan``, ``pandar_msgs/PandarScan``) is read by the
 ``lidar`` stream kind: :class:`~fusion.lidar_packets.topic.PacketStreams` decodes each message's
-packets with the vendor's numba kernel (:mod:`.velodyne_kernel`, :mod:`.hesai_kernel`), cuts
+packets with the vendor's numba kernel (:mod:`.velodyne_kernel`, :mod:`.hesai_kernel`,
+:mod:`.hesai_at128_kernel`), cuts
 rotations at the cut angle per channel (:mod:`.sweep`) and returns a
 :class:`~fusion.readers.records.PointCloud` with absolute per-point time, so everything after
 decoding (deskew, frames, store) is the PointCloud2 LiDAR path. See ``docs/READERS.md``.

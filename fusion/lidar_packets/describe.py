@@ -42,5 +42,9 @@ def describe_packets(raw: RawMessage, layout: tuple[int | None, bool] | None = N
     how = "decoded by fusion's numba decoder into LiDAR sweeps with per-point time (cut at 0°), stored as lidar"
     cal = ("needs packets.calibration (the sensor's angle file)" if needs_calibration
            else "nominal angles unless packets.calibration is given")
+    if model == "AT128":
+        cal = "needs packets.calibration (the AT128's .dat angle-correction file)"
+    elif model == "Pandar128E3X":
+        cal += "; an OT128 sends the same packets: set packets.model: OT128 for one"
     out["reads_as"] = f"packets of {what}, {mode or 'unknown'} return: {how}; {cal}"
     return out

@@ -1,4 +1,5 @@
-"""Numba kernel decoding Hesai packets into points (one call per scan message)."""
+"""Numba kernel decoding Hesai packets into points (one call per scan message): every model whose
+angles are an elevation and an azimuth offset per channel (AT128: :mod:`.hesai_at128_kernel`)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,35 @@ def _n_returns(mode: int) -> int:
 
 
 @njit(cache=True)
+def packet_ns(pkt, lay, stamp, use_stamp):  # type: ignore[no-untyped-def]
+    """Absolute time of the packet, ns: its tail date + µs, or ``stamp`` with ``use_stamp``."""
+    if use_stamp:
+        return stamp
+    tail = lay[5]
+    dt = tail + lay[7]
+    if lay[19] == 1:  # zero byte + 40-bit big-endian seconds since the epoch (AT128)
+        secs = 0
+        for i in range(1, 6):
+            secs = (secs << 8) | int(pkt[dt + i])
+    else:
+        days = days_from_civil(int(pkt[dt]) + lay[10], int(pkt[dt + 1]), int(pkt[dt + 2]))
+        secs = days * 86400 + int(pkt[dt + 3]) * 3600 + int(pkt[dt + 4]) * 60 + int(pkt[dt + 5])
+    ts = tail + lay[8]
+    usec = int(pkt[ts]) | (int(pkt[ts + 1]) << 8) | (int(pkt[ts + 2]) << 16) | (int(pkt[ts + 3]) << 24)
+    return secs * 1_000_000_000 + usec * 1000
+
+
+@njit(cache=True)
+def time_row(loop_sel, opstate, az_states, block, dist):  # type: ignore[no-untyped-def]
+    """Row of the channel firing table for Pandar128E3X (2) and OT128 (3) (see ``HesaiModel``)."""
+    st = (int(az_states) >> (14 - 2 * block)) & 3
+    if loop_sel == 2:  # rows 2·state + near: hi-res states 0-3, standard (and energy saving) 4-5
+        state = st if opstate == 0 else 4 + (st & 1)
+        return 2 * state + (1 if dist <= 2.85 else 0)
+    return 0 if opstate != 0 else 1 + (st & 1)
+
+
+@njit(cache=True)
 def decode_hesai(  # type: ignore[no-untyped-def]
         pk, sizes, stamps, use_stamp, want, flipped, lay, block_rad, block_sin, block_cos, elev_cos, elev_sin,
         az_off, off_sin, off_cos, blk_t, ch_t,
@@ -40,7 +70,8 @@ def decode_hesai(  # type: ignore[no-untyped-def]
     """Decode ``pk`` (n, N) uint8 packets into the ``out_*`` arrays; returns the points written.
 
     Point time: the packet's own clock (tail date + µs), or with ``use_stamp`` the packet
-    message's ``stamp`` (``stamps``, int64 ns), plus the block's and channel's firing offset.
+    message's ``stamp`` (``stamps``, int64 ns), plus the block's and channel's firing offset
+    (``blk_t`` (6, n_blocks): rows per number of returns, rows 3–5 in the high-resolution state).
     Per-channel sweep state (``last_az`` float64 rad, ``sweep_of`` int64) is carried across
     calls: a channel's sweep counter increments when its corrected azimuth crosses ``cut``.
     Output frame: x = r·cos(el)·sin(az), y = r·cos(el)·cos(az), z = r·sin(el) (the sensor's
@@ -54,6 +85,7 @@ def decode_hesai(  # type: ignore[no-untyped-def]
     tail = lay[5]
     min_size = lay[13]
     loop_sel = lay[14]
+    min_raw = lay[17]
     bsz = prefix + 2 + n_ch * usz
     k = 0
     for p in range(pk.shape[0]):
@@ -71,12 +103,10 @@ def decode_hesai(  # type: ignore[no-untyped-def]
             counters[5] += 1  # the packet's return mode does not hold the wanted return
             continue
         unit = lay[11] / 1000.0 if lay[11] > 0 else pkt[lay[12]] / 1000.0
-        dt = tail + lay[7]
-        days = days_from_civil(int(pkt[dt]) + lay[10], int(pkt[dt + 1]), int(pkt[dt + 2]))
-        secs = days * 86400 + int(pkt[dt + 3]) * 3600 + int(pkt[dt + 4]) * 60 + int(pkt[dt + 5])
-        ts = tail + lay[8]
-        usec = int(pkt[ts]) | (int(pkt[ts + 1]) << 8) | (int(pkt[ts + 2]) << 16) | (int(pkt[ts + 3]) << 24)
-        pkt_ns = stamps[p] if use_stamp else secs * 1_000_000_000 + usec * 1000
+        pkt_ns = packet_ns(pkt, lay, stamps[p], use_stamp)
+        opstate = int(pkt[tail + lay[15]]) if lay[15] >= 0 else 0
+        az_states = _u16(pkt, tail + lay[16]) if lay[16] >= 0 else 0
+        hires = 3 if (loop_sel >= 2 and opstate == 0) else 0  # blk_t rows of the high-resolution state
         loop = 0
         if loop_sel == 1 and nret > 1 and lay[9] >= 0:
             loop = 0 if (pkt[tail + lay[9]] & 1) else 1
@@ -116,7 +146,7 @@ def decode_hesai(  # type: ignore[no-untyped-def]
                         continue
                     u = b0 + prefix + 2 + c * usz + (r * bsz)
                     raw = _u16(pkt, u)
-                    if raw == 0:
+                    if raw < min_raw:  # 0 (and OT128's codes 1-3): no return
                         counters[2] += 1
                         continue
                     dist = np.float32(raw * unit)
@@ -145,7 +175,9 @@ def decode_hesai(  # type: ignore[no-untyped-def]
                     out_i[k] = pkt[u + 2]
                     out_ch[k] = c
                     out_ret[k] = r
-                    out_t[k] = pkt_ns + blk_t[nret - 1, g + r] + ch_t[lp, c]
+                    if loop_sel >= 2:
+                        lp = time_row(loop_sel, opstate, az_states, g + r, dist)
+                    out_t[k] = pkt_ns + blk_t[nret - 1 + hires, g + r] + ch_t[lp, c]
                     out_sw[k] = sweep_of[c]
                     k += 1
     return k

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from fusion.lidar_packets.hesai128_timing import AT128_CHANNEL_NS, e3x_channel_times, e4x_channel_times
+
 I64 = npt.NDArray[np.int64]
 
 # Per-channel firing offsets (ns, relative to the block) as published in the user manuals.
@@ -70,8 +72,23 @@ class HesaiModel:
         min_range_m, max_range_m: The sensor's own valid range.
         block_time_ns: (3, n_blocks) firing offset of each block per number of returns - 1.
         channel_time_ns: (2, n_channels) firing offset of each channel (two loops for QT128).
-        loop_select: 0 = always loop 0; 1 = QT128 (single: by block parity; multi: tail flag).
-        default_calibration: File name of the usual angle-correction CSV.
+        loop_select: Row of ``channel_time_ns``: 0 = always row 0; 1 = QT128 (single: by block
+            parity; multi: tail flag); 2 = Pandar128E3X (operational state, the block's azimuth
+            state, near field ≤ 2.85 m); 3 = OT128 (operational state, azimuth state).
+        default_calibration: File name of the usual angle-correction file.
+        protocol_major: Header byte 2 (UDP protocol major version) the model's packets carry,
+            0 when it does not tell the model apart.
+        opstate_at, azstate_at: Tail offsets of the operational state (byte) and the azimuth
+            states (uint16, 2 bits per block from the top), -1 when absent.
+        min_raw: Raw distances below this are no-return codes (OT128: 0–3), not ranges.
+        first_last_flipped: The 0x3B (first, last) mode orders its blocks last, first.
+        azimuth_bytes: Bytes of the block azimuth (3: AT128's azimuth + fine azimuth).
+        time_format: Tail date: 0 = year/month/day/h/m/s bytes, 1 = AT128's zero byte + 40-bit
+            big-endian seconds since the epoch.
+        angle_model: ``csv`` (elevation + azimuth offset per channel) or ``at128`` (the ``.dat``
+            correction: mirror frames and fine adjustments, :mod:`.hesai_correction`).
+        block_time_hires_ns: (3, n_blocks) block offsets in the high-resolution operational state
+            (Pandar128E3X), None when they do not depend on it.
     """
 
     name: str
@@ -95,22 +112,37 @@ class HesaiModel:
     channel_time_ns: I64
     loop_select: int
     default_calibration: str
+    protocol_major: int = 0
+    opstate_at: int = -1
+    azstate_at: int = -1
+    min_raw: int = 1
+    first_last_flipped: bool = False
+    azimuth_bytes: int = 2
+    time_format: int = 0
+    angle_model: str = "csv"
+    block_time_hires_ns: I64 | None = None
+
+    def block_times(self) -> I64:
+        """(6, n_blocks): ``block_time_ns`` then the high-resolution state's (the same when none)."""
+        hi = self.block_time_hires_ns if self.block_time_hires_ns is not None else self.block_time_ns
+        return np.concatenate([self.block_time_ns, hi])
 
     @property
     def block_size(self) -> int:
-        return self.block_prefix + 2 + self.n_channels * self.unit_size
+        return self.block_prefix + self.azimuth_bytes + self.n_channels * self.unit_size
 
     @property
     def min_packet_size(self) -> int:
         return self.tail_offset + max(self.return_mode_at + 1, self.datetime_at + 6, self.timestamp_at + 4,
-                                      self.mode_flag_at + 1)
+                                      self.mode_flag_at + 1, self.opstate_at + 1, self.azstate_at + 2)
 
     def layout(self) -> I64:
         """Integer layout vector handed to the numba kernel."""
         return np.array([self.n_blocks, self.n_channels, self.header_len, self.block_prefix,
                          self.unit_size, self.tail_offset, self.return_mode_at, self.datetime_at,
                          self.timestamp_at, self.mode_flag_at, self.year_offset, self.dis_unit_mm,
-                         self.dis_unit_at, self.min_packet_size, self.loop_select], np.int64)
+                         self.dis_unit_at, self.min_packet_size, self.loop_select, self.opstate_at,
+                         self.azstate_at, self.min_raw, self.azimuth_bytes, self.time_format], np.int64)
 
 
 def _blocks(n_blocks: int, fn: object) -> I64:
@@ -154,19 +186,43 @@ _add(HesaiModel("PandarQT64", 4, 64, 2, 12, 0, 4, 12 + 4 * 258, 16, 18, 12, -1, 
                 "PandarQT64.csv"))
 _add(HesaiModel("PandarQT128", 2, 128, 2, 12, 0, 4, 12 + 2 * 514 + 4 + 17, 12, 15, 21, 5, 1900, 0, 9, 0.05,
                 50.0, _blocks(2, lambda b, r: 9000 + _trunc_div(111110 * (2 - b - 1), r)),
-                _chan(_QT128_LOOP1, _QT128_LOOP2), 1, "PandarQT128.csv"))
+                _chan(_QT128_LOOP1, _QT128_LOOP2), 1, "PandarQT128.csv", protocol_major=3))
 _add(HesaiModel("PandarXT16", 8, 16, 2, 12, 0, 4, 12 + 8 * 66, 10, 13, 19, -1, 1900, 0, 9, 0.05, 120.0,
-                _blocks(8, _xt_block(8)), _chan([368 + 3024 * c for c in range(16)]), 0, "PandarXT16.csv"))
+                _blocks(8, _xt_block(8)), _chan([368 + 3024 * c for c in range(16)]), 0, "PandarXT16.csv",
+                first_last_flipped=True))
 _add(HesaiModel("PandarXT32", 8, 32, 2, 12, 0, 4, 12 + 8 * 130, 10, 13, 19, -1, 1900, 0, 9, 0.05, 120.0,
-                _blocks(8, _xt_block(8)), _chan([368 + 1512 * c for c in range(32)]), 0, "PandarXT32.csv"))
+                _blocks(8, _xt_block(8)), _chan([368 + 1512 * c for c in range(32)]), 0, "PandarXT32.csv",
+                first_last_flipped=True))
 _add(HesaiModel("PandarXT32M", 6, 32, 3, 12, 0, 4, 12 + 6 * 130, 10, 13, 19, -1, 1900, 0, 9, 0.5, 300.0,
                 _blocks(6, lambda b, r: 5632 - 50000 * (_trunc_div(7 - b, r) if r < 3 else _trunc_div(5 - b, 3))),
-                _chan([368 + 2888 * (c % 16) for c in range(32)]), 0, "PandarXT32M.csv"))
+                _chan([368 + 2888 * (c % 16) for c in range(32)]), 0, "PandarXT32M.csv",
+                first_last_flipped=True))
+# Pandar128E3X / OT128 (Pandar128E4X): 2 blocks × 128 channels of 3-byte units, CRC, 17 bytes of
+# functional safety, then the tail (azimuth states at 9, operational state 11, return mode 12, date 15,
+# µs 21). AT128E2X: 2 blocks of azimuth + fine azimuth (1/256 of 0.01°) × 128 4-byte units, CRC, tail
+# (µs 20, return mode 24, seconds since the epoch 27–31).
+_P128_TAIL = 12 + 2 * (2 + 128 * 3) + 4 + 17
+# Pandar128E3X block start (manual): single return, block 1 t0 + 3.148 − 55.556 µs (standard) or − 27.778 µs
+# (high resolution), block 2 t0 + 3.148 µs; dual return, both blocks t0 + 3.148 µs.
+_add(HesaiModel("Pandar128E3X", 2, 128, 2, 12, 0, 3, _P128_TAIL, 12, 15, 21, -1, 1900, 0, 9, 0.1, 230.0,
+                _blocks(2, lambda b, r: 3148 - (55556 * (1 - b) if r == 1 else 0)), e3x_channel_times(), 2,
+                "Pandar128E3X.csv", protocol_major=1, opstate_at=11, azstate_at=9, first_last_flipped=True,
+                block_time_hires_ns=_blocks(2, lambda b, r: 3148 - (27778 * (1 - b) if r == 1 else 0))))
+_add(HesaiModel("Pandar128E4X", 2, 128, 2, 12, 0, 3, _P128_TAIL, 12, 15, 21, -1, 1900, 0, 9, 0.1, 230.0,
+                _blocks(2, lambda b, r: 43346 - (55556 * (2 - b - 1) if r == 1 else 0)), e4x_channel_times(), 3,
+                "Pandar128E4X.csv", protocol_major=1, opstate_at=11, azstate_at=9, min_raw=4,
+                first_last_flipped=True))
+_add(HesaiModel("AT128", 2, 128, 2, 12, 0, 4, 12 + 2 * (3 + 128 * 4) + 4, 24, 26, 20, -1, 0, 0, 9, 1.0, 180.0,
+                _blocks(2, lambda b, r: -9249 - 41666 * ((2 - b) if r == 1 else 1)), _chan(AT128_CHANNEL_NS), 0,
+                "PandarAT128.dat", protocol_major=4, azimuth_bytes=3, time_format=1, angle_model="at128"))
 
 ALIASES = {"40p": "Pandar40P", "pandar40": "Pandar40P", "pandar40p": "Pandar40P", "pandar40m": "Pandar40P",
            "64": "Pandar64", "pandar64": "Pandar64", "qt64": "PandarQT64", "pandarqt64": "PandarQT64",
            "qt128": "PandarQT128", "pandarqt128": "PandarQT128", "xt16": "PandarXT16", "pandarxt16": "PandarXT16",
-           "xt32": "PandarXT32", "pandarxt32": "PandarXT32", "xt32m": "PandarXT32M", "pandarxt32m": "PandarXT32M"}
+           "xt32": "PandarXT32", "pandarxt32": "PandarXT32", "xt32m": "PandarXT32M", "pandarxt32m": "PandarXT32M",
+           "pandar128": "Pandar128E3X", "128e3x": "Pandar128E3X", "pandar128e3x": "Pandar128E3X",
+           "ot128": "Pandar128E4X", "pandarot128": "Pandar128E4X", "128e4x": "Pandar128E4X",
+           "pandar128e4x": "Pandar128E4X", "at128": "AT128", "pandarat128": "AT128", "at128e2x": "AT128"}
 
 
 def find_model(name: str) -> HesaiModel | None:
@@ -186,8 +242,9 @@ def sniff_model(packet: np.ndarray, size: int) -> HesaiModel | None:
         return None
     if packet[2] == 64 and packet[3] == 6:  # Header8B: laser_num, block_num
         return MODELS["Pandar64"]
-    lasers, blocks = int(packet[6]), int(packet[7])
-    for m in MODELS.values():
-        if m.header_len == 12 and m.n_channels == lasers and m.n_blocks == blocks:
+    lasers, blocks, major = int(packet[6]), int(packet[7]), int(packet[2])
+    for m in MODELS.values():  # Pandar128E3X before OT128: their packets look alike (set packets.model)
+        if (m.header_len == 12 and m.n_channels == lasers and m.n_blocks == blocks
+                and m.protocol_major in (0, major)):
             return m
     return None

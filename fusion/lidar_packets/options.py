@@ -22,7 +22,7 @@ class PacketOptions:
     Attributes:
         vendor: ``velodyne`` or ``hesai`` (default: from the message type).
         model: Sensor model (default: from the packets: Velodyne factory byte, Hesai header).
-        calibration: Calibration file (Velodyne YAML, Hesai CSV); relative paths are resolved
+        calibration: Calibration file (Velodyne YAML, Hesai CSV, AT128 ``.dat``); relative paths are resolved
             against the sensor map's folder. Default: the model's nominal angles (VLP-16, HDL-32E).
         return_mode: ``auto``: every return the packets hold (multi-return duplicates removed);
             ``first``, ``last`` or ``strongest``: only that return (packets whose mode does not

@@ -77,8 +77,8 @@ def discover(paths: Sequence[Path], msg_dirs: Sequence[Path] = ()) -> Discovery:
         if pk.get("model"):  # raw LiDAR packets: what the packets say, the calibration to fill in
             entry["packets"] = {"vendor": pk["vendor"], "model": pk["model"], "calibration": None}
             note.append(f"raw packets ({pk.get('return_mode') or 'unknown'} return): set packets.calibration to "
-                        "the sensor's angle file (Velodyne YAML / Hesai CSV; VLP-16 and HDL-32E may leave it "
-                        "null for nominal angles); keys: docs/READERS.md, Raw LiDAR packets")
+                        "the sensor's angle file (Velodyne YAML / Hesai CSV / AT128 .dat; VLP-16 and HDL-32E may "
+                        "leave it null for nominal angles); keys: docs/READERS.md, Raw LiDAR packets")
         if entry["kind"] == "image":
             note.append("not a camera (no CameraInfo, no optical frame; a LiDAR panorama or depth image): stored "
                         "at full rate, not matched to frames, not projected; write kind: camera if it is one")
