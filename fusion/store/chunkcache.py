@@ -4,8 +4,10 @@ A frame's rows of a per-point or per-image column lie inside one or two inner ch
 65 536-row chunk holds 1–3 sweeps; camera bytes: a 1 MiB chunk holds several JPEGs; IMU: one
 1 024-row chunk holds many frames' samples). zarr decodes the whole inner chunk for any slice of
 it, so reading frame after frame decoded the same chunk 2–10 times. :class:`ChunkCache` keeps the
-most recently used decoded chunks of one opened store (least recently used evicted beyond a byte
-budget) and assembles each row slice from them; chunks not cached are fetched concurrently in
+decoded chunks a read ended inside — the ones the next frame starts in; a chunk read up to its
+end is not kept (and dropped when an earlier read kept it), so a scan holds about one chunk per
+column — within a byte budget (least recently used evicted beyond it, 32 MiB by default), and
+assembles each row slice from them; chunks not cached are fetched concurrently in
 one event-loop round trip (:func:`fusion.store.guard.read_many`).
 
 Only reads of a contiguous row range of an array chunked along axis 0 go through the cache (what
@@ -23,7 +25,7 @@ from typing import Any
 import numpy as np
 
 #: Default budget of decoded chunks per opened store (``fusion.open(..., cache_mb=...)``).
-DEFAULT_CACHE_MB = 256
+DEFAULT_CACHE_MB = 32
 
 
 def row_range(sel: Any, n: int) -> tuple[int, int] | None:
@@ -78,6 +80,13 @@ class ChunkCache:
             while self._bytes > self.budget and self._items:
                 _, evicted = self._items.popitem(last=False)
                 self._bytes -= evicted.nbytes
+
+    def drop(self, key: tuple[str, int]) -> None:
+        """Forget ``key`` (no error when it is not held)."""
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self._bytes -= old.nbytes
 
     @property
     def nbytes(self) -> int:

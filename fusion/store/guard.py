@@ -422,14 +422,25 @@ def read_many(requests: list[tuple[zarr.Array, Any]]) -> list[np.ndarray]:
                 base = g.chunk_rows_of(c0)[0]
                 fetched[(g.path, c)] = rows[lo - base: hi - base]
         direct_values = [np.asarray(v) for v in values[len(runs):]]
+    # Kept: the chunk a read ends inside (the next frame starts there). A chunk read up to its end
+    # is not read again by a scan: it is not kept, and dropped if an earlier read kept it.
+    tails = {(p.grid.path, p.chunks[-1]) for p in plans if p is not None
+             and p.b < p.grid.chunk_rows_of(p.chunks[-1])[1]}
     for key, (a, _, _) in fetch.items():
-        cache = _cache(a)
-        assert cache is not None
-        cache.put(key, fetched[key])
+        if key in tails:
+            cache = _cache(a)
+            assert cache is not None
+            cache.put(key, fetched[key])
     out: list[np.ndarray] = []
     it = iter(direct_values)
     for p in plans:
         out.append(next(it) if p is None else _finish(p, fetched))
+        if p is not None:
+            cache = _cache(p.arr)
+            assert cache is not None
+            for c in p.chunks:
+                if (p.grid.path, c) not in tails:
+                    cache.drop((p.grid.path, c))
     return out
 
 
