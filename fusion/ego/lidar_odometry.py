@@ -32,7 +32,7 @@ from fusion.ego.inputs import F64, I64
 from fusion.errors import FusionError
 
 
-class LidarOdometryUnavailable(FusionError):
+class LidarOdometryUnavailableError(FusionError):
     """The optional LiDAR odometry library (kiss-icp) is not installed."""
 
 
@@ -101,7 +101,7 @@ def _kiss() -> tuple[object, object, object]:
         from kiss_icp.pybind import kiss_icp_pybind
         from kiss_icp.registration import Registration
     except ImportError as exc:
-        raise LidarOdometryUnavailable(
+        raise LidarOdometryUnavailableError(
             "LiDAR odometry needs kiss-icp, which is not installed: pip install 'fusion[lidar-odometry]' "
             f"(or bash tools/install.sh --extras) [{exc}]") from None
     return VoxelHashMap, Registration, kiss_icp_pybind
@@ -133,7 +133,7 @@ def run(sweeps: Iterable[LidarSweep], params: LidarOdometryParams | None = None,
             that interval from an IMU (``lidar+imu``), or None.
 
     Raises:
-        LidarOdometryUnavailable: kiss-icp is not installed.
+        LidarOdometryUnavailableError: kiss-icp is not installed.
     """
     p = params or LidarOdometryParams()
     VoxelHashMap, Registration, kp = _kiss()

@@ -8,7 +8,6 @@ so all formats carry identical payloads and identical record times.
 from __future__ import annotations
 
 import dataclasses
-
 import json
 import shutil
 import time

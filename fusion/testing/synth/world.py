@@ -1,8 +1,9 @@
 """The synthetic world: ground plane z = 0, static boxes and constant-velocity boxes.
 
 Object ids: -1 ground, ``0 .. n_static-1`` static boxes, ``n_static ..`` moving
-boxes; with ``world: urban`` also buildings (-3) and poles (-4), see :mod:`.urban`. Every box stands on the ground (center z = h/2), has a constant yaw
-(rotation about world +z) and a constant world velocity (zero for static ones):
+boxes; with ``world: urban`` also buildings (-3) and poles (-4), see :mod:`.urban`.
+Every box stands on the ground (center z = h/2), has a constant yaw (rotation
+about world +z) and a constant world velocity (zero for static ones):
 ``center(t) = center_ref + velocity * (t - ref_time_ns) * 1e-9``.
 """
 
