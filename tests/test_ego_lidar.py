@@ -63,6 +63,7 @@ def test_lidar_odometry_through_the_bag(urban: tuple[Path, Any], tmp_path: Path,
     assert len(q) >= 60 and (np.diff(q) >= -1e-6).all()  # grows with the distance travelled
     e, rng = _deskew_errors(ds, truth, min_frames=60)
     near = rng <= 20.0
+    print("MEASURED", source, drift, yaw, np.percentile(e[near], 99), np.percentile(e, 99), res.ego["lidar"], res.ego["estimator_s"])
     assert np.percentile(e[near], 99) <= 0.03  # issue target 3 cm; measured TODO
 
 
@@ -100,5 +101,6 @@ def test_sixty_second_drive_lidar_imu(tmp_path: Path) -> None:
             return M[:, :3, 3], matrix_to_quat_xyzw(M[:, :3, :3])
 
     drift, yaw = _drift(track.translation_m, track.rotation_xyzw, track.times_ns, _Truth())
+    print("MEASURED60", drift, yaw)
     assert drift <= 0.01  # issue target; measured TODO
     assert yaw <= 0.5  # issue target; measured TODO
