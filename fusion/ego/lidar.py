@@ -65,7 +65,8 @@ def track_from_odometry(lo: LidarOdometry, T_base_lidar: F64, R_level: F64 | Non
 
     ``smooth``: a Savitzky–Golay cubic over :data:`SMOOTH_WINDOW` sweeps on the positions and the
     (sign-continuous) quaternions takes out the per-sweep registration jitter that deskew would
-    otherwise inherit (p99 at ≤ 20 m 3–8 cm per sweep → 3.2 cm overall on the synthetic drive; window 11 was no better)."""
+    otherwise inherit (p99 at ≤ 20 m: 3–8 cm per sweep → 3.2 cm overall on the synthetic drive;
+    a window of 11 was no better)."""
     T_lb = se3.inv(T_base_lidar)
     T_wb = lo.T_world_lidar @ T_lb
     A = se3.inv(T_wb[0])
