@@ -59,8 +59,8 @@ def _level(imu: ImuInput, t0: int) -> F64:
 
 
 def track_from_odometry(lo: LidarOdometry, T_base_lidar: F64, R_level: F64 | None = None,
-                        smooth: bool = True) -> tuple[F64, ...]:
-    """Base-link trajectory of the LiDAR poses: (translation (K, 3), quaternion x, y, z, w (K, 4),
+                        smooth: bool = True) -> tuple[Any, ...]:
+    """Base-link trajectory of the LiDAR poses: (times (M,), translation (M, 3), quaternion x, y, z, w (K, 4),
     base velocity (K, 3), base angular velocity (K, 3), position σ (K,), yaw σ (K,)).
 
     ``smooth``: a Savitzky–Golay cubic over :data:`SMOOTH_WINDOW` sweeps on the positions and the
@@ -68,8 +68,9 @@ def track_from_odometry(lo: LidarOdometry, T_base_lidar: F64, R_level: F64 | Non
     otherwise inherit (p99 at ≤ 20 m: 3–8 cm per sweep → 3.2 cm overall on the synthetic drive;
     a window of 11 was no better)."""
     T_lb = se3.inv(T_base_lidar)
-    T_wb = lo.T_world_lidar @ T_lb
-    A = se3.inv(T_wb[0])
+    T_wl, times = extend(lo)
+    T_wb = T_wl @ T_lb
+    A = se3.inv(T_wb[1])  # world = the first sweep's base_link pose
     if R_level is not None:
         L = np.eye(4)
         L[:3, :3] = R_level
@@ -85,18 +86,59 @@ def track_from_odometry(lo: LidarOdometry, T_base_lidar: F64, R_level: F64 | Non
         q = savgol_filter(q, SMOOTH_WINDOW, 3, axis=0)
         T_wb[:, :3, :3] = Rotation.from_quat(q / np.linalg.norm(q, axis=1, keepdims=True)).as_matrix()
     t = T_wb[:, :3, 3]
-    s = (lo.times_ns - lo.times_ns[0]).astype(np.float64) * 1e-9
+    s = (times - times[0]).astype(np.float64) * 1e-9
     v_w = np.gradient(t, s, axis=0) if len(s) > 1 else np.zeros_like(t)
     v_b = np.einsum("nji,nj->ni", T_wb[:, :3, :3], v_w)
     rv = Rotation.from_matrix(np.einsum("nji,njk->nik", T_wb[:-1, :3, :3], T_wb[1:, :3, :3])).as_rotvec()
     w = rv / np.maximum(np.diff(s), 1e-9)[:, None] if len(s) > 1 else np.zeros((0, 3))
     w_b = np.vstack([w[:1], 0.5 * (w[1:] + w[:-1]), w[-1:]]) if len(w) else np.zeros((len(s), 3))
     step = np.concatenate([[0.0], np.linalg.norm(np.diff(t, axis=0), axis=1)])
-    res = np.nan_to_num(lo.residual_m, nan=float(np.nanmedian(lo.residual_m)) if len(lo.residual_m) > 1 else 0.0)
+    fill = float(np.nanmedian(lo.residual_m)) if np.isfinite(lo.residual_m).any() else 0.0
+    res = np.nan_to_num(np.concatenate([lo.residual_m[:1], lo.residual_m, lo.residual_m[-1:]]), nan=fill)
     weight = res / max(float(np.median(res)), 1e-6) if len(res) else res
     pos_sigma = np.cumsum(DRIFT_FRACTION * step * weight)
     yaw_sigma = np.sqrt(np.cumsum(YAW_WALK_RAD**2 * step * weight))
-    return t, matrix_to_quat_xyzw(T_wb[:, :3, :3]), v_b, w_b, pos_sigma, yaw_sigma
+    # SUBSTEPS poses per sweep interval (SE(3) geodesic): a sweep-rate trajectory has gaps of just over
+    # 100 ms (frames.max_gap_ms), which deskew never bridges
+    td, Td = _densify(times, T_wb)
+    col = lambda a: np.stack([np.interp(td, times, a[:, i]) for i in range(a.shape[1])], axis=1)  # noqa: E731
+    return (td, Td[:, :3, 3], matrix_to_quat_xyzw(Td[:, :3, :3]), col(v_b), col(w_b), np.interp(td, times, pos_sigma),
+            np.interp(td, times, yaw_sigma))
+
+
+SUBSTEPS = 4
+"""Poses per sweep interval in the ``lidar`` trajectory (25 ms apart at 10 Hz)."""
+
+
+def _densify(times: I64, T: F64) -> tuple[I64, F64]:
+    """(times (SUBSTEPS·(K−1)+1,), T (…, 4, 4)): ``SUBSTEPS`` geodesic steps between consecutive poses."""
+    out_t: list[int] = []
+    out_T: list[F64] = []
+    for k in range(len(times) - 1):
+        xi = se3.log(se3.inv(T[k]) @ T[k + 1])
+        for j in range(SUBSTEPS):
+            out_t.append(int(times[k] + (times[k + 1] - times[k]) * j // SUBSTEPS))
+            out_T.append(T[k] @ se3.exp(xi * j / SUBSTEPS))
+    out_t.append(int(times[-1]))
+    out_T.append(T[-1])
+    return np.asarray(out_t, np.int64), np.asarray(out_T)
+
+
+def extend(lo: LidarOdometry) -> tuple[F64, I64]:
+    """The sweep poses plus one before the first and one after the last (each sweep's constant twist
+    to the first / last point time), so deskew covers the first and the last sweep entirely.
+
+    Returns:
+        (T_world_lidar (K + 2, 4, 4), times_ns (K + 2,)).
+    """
+    a, b = lo.span_ns
+    t0, t1 = int(lo.times_ns[0]), int(lo.times_ns[-1])
+    a, b = min(a, t0 - 1), max(b, t1 + 1)
+    k1 = min(1, len(lo.twist) - 1)  # the first sweep's twist has no translation yet
+    first = lo.T_world_lidar[0] @ se3.exp(lo.twist[k1] * (a - t0) * 1e-9)
+    last = lo.T_world_lidar[-1] @ se3.exp(lo.twist[-1] * (b - t1) * 1e-9)
+    return (np.concatenate([first[None], lo.T_world_lidar, last[None]]),
+            np.concatenate([[a], lo.times_ns, [b]]).astype(np.int64))
 
 
 SMOOTH_WINDOW = 7
@@ -156,8 +198,7 @@ class LidarSource:
         if len(lo.times_ns) < 2:
             raise LidarOdometryUnavailableError(f"{lid.topic}: fewer than 2 usable sweeps for LiDAR odometry")
         level = _level(imu, int(lo.times_ns[0])) if imu is not None else None
-        t, q, v, w, ps, ys = track_from_odometry(lo, T_bl, level, smooth=not (imu is not None and FUSE_IMU))
-        times = lo.times_ns
+        times, t, q, v, w, ps, ys = track_from_odometry(lo, T_bl, level, smooth=not (imu is not None and FUSE_IMU))
         if imu is not None and FUSE_IMU:
             times, t, q, v, w, ps, ys = _fuse(imu, times, t, ps, ys)
         inputs_used = (lid.topic,) + ((inputs.imu_topic,) if imu is not None else ())

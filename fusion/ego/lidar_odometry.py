@@ -85,6 +85,7 @@ class LidarOdometry:
         fitness: (K,) fraction of the sweep's points within the correspondence threshold of the
             previous sweep (NaN for the first).
         points: (K,) number of downsampled points registered.
+        span_ns: (2,) first and last point time of all sweeps (the trajectory is extended to it).
     """
 
     times_ns: I64
@@ -93,6 +94,7 @@ class LidarOdometry:
     residual_m: F64
     fitness: F64
     points: I64
+    span_ns: tuple[int, int] = (0, 0)
 
 
 def _kiss() -> tuple[object, object, object]:
@@ -150,6 +152,7 @@ def run(sweeps: Iterable[LidarSweep], params: LidarOdometryParams | None = None,
     npts: list[int] = []
     twist = np.zeros(6)
     prev_tree: cKDTree | None = None
+    span = [np.iinfo(np.int64).max, np.iinfo(np.int64).min]
     for sw in sweeps:
         xyz = np.asarray(sw.xyz, np.float64)
         r = np.linalg.norm(xyz, axis=1)
@@ -158,6 +161,7 @@ def run(sweeps: Iterable[LidarSweep], params: LidarOdometryParams | None = None,
         if len(xyz) < 100:
             continue
         t_ref = int(tp.min() + (tp.max() - tp.min()) // 2)
+        span = [min(span[0], int(tp.min())), max(span[1], int(tp.max()))]
         dt_s = (tp - t_ref).astype(np.float64) * 1e-9
         if gyro_rate is not None:
             twist = np.concatenate([twist[:3], gyro_rate(int(tp.min()), int(tp.max()))])
@@ -200,4 +204,4 @@ def run(sweeps: Iterable[LidarSweep], params: LidarOdometryParams | None = None,
         npts.append(len(source))
     return LidarOdometry(np.asarray(times, np.int64), np.asarray(poses).reshape(-1, 4, 4),
                          np.asarray(twists).reshape(-1, 6), np.asarray(resid), np.asarray(fit),
-                         np.asarray(npts, np.int64))
+                         np.asarray(npts, np.int64), (span[0], span[1]))
