@@ -63,7 +63,8 @@ def track_from_odometry(lo: LidarOdometry, T_base_lidar: F64, R_level: F64 | Non
     """Base-link trajectory of the LiDAR poses: (times (M,), translation (M, 3), quaternion x, y, z, w (K, 4),
     base velocity (K, 3), base angular velocity (K, 3), position σ (K,), yaw σ (K,)).
 
-    ``smooth``: a Savitzky–Golay cubic over :data:`SMOOTH_WINDOW` sweeps on the positions and the
+    ``smooth`` (the track is the output, not a filter's measurements): :data:`SUBSTEPS` poses per
+    sweep interval, and a Savitzky–Golay cubic over :data:`SMOOTH_WINDOW` sweeps on the positions and the
     (sign-continuous) quaternions takes out the per-sweep registration jitter that deskew would
     otherwise inherit (p99 at ≤ 20 m: 3–8 cm per sweep → 3.2 cm overall on the synthetic drive;
     a window of 11 was no better)."""
@@ -100,7 +101,7 @@ def track_from_odometry(lo: LidarOdometry, T_base_lidar: F64, R_level: F64 | Non
     yaw_sigma = np.sqrt(np.cumsum(YAW_WALK_RAD**2 * step * weight))
     # SUBSTEPS poses per sweep interval (SE(3) geodesic): a sweep-rate trajectory has gaps of just over
     # 100 ms (frames.max_gap_ms), which deskew never bridges
-    td, Td = _densify(times, T_wb)
+    td, Td = _densify(times, T_wb) if smooth else (times, T_wb)
     col = lambda a: np.stack([np.interp(td, times, a[:, i]) for i in range(a.shape[1])], axis=1)  # noqa: E731
     return (td, Td[:, :3, 3], matrix_to_quat_xyzw(Td[:, :3, :3]), col(v_b), col(w_b), np.interp(td, times, pos_sigma),
             np.interp(td, times, yaw_sigma))
