@@ -125,13 +125,14 @@ def test_auto_prefers_the_recorded_odometry_then_estimates(log: tuple[Path, Any]
     assert res.ego["source"] == "imu"
 
 
-def test_missing_inputs_and_lidar_are_config_errors(log: tuple[Path, Any], tmp_path: Path) -> None:
+def test_missing_inputs_are_config_errors(log: tuple[Path, Any], tmp_path: Path) -> None:
     bag, _ = log
     with pytest.raises(ConfigError, match=r"ego\.source imu\+gnss: the log has no GNSS fixes"):
         convert([bag], str(tmp_path / "x.zarr"), ConvertConfig(ego=EgoConfig(source="imu+gnss"),
                                                               exclude_topics=(GNSS,)))
-    with pytest.raises(ConfigError, match="LiDAR odometry is not implemented yet"):
-        convert([bag], str(tmp_path / "y.zarr"), ConvertConfig(ego=EgoConfig(source="lidar")))
+    with pytest.raises(ConfigError, match=r"ego\.source lidar\+imu: the log has no IMU"):
+        convert([bag], str(tmp_path / "y.zarr"), ConvertConfig(ego=EgoConfig(source="lidar+imu"),
+                                                              exclude_topics=("/imu/data",)))
     assert not (tmp_path / "x.zarr").exists() and not (tmp_path / "y.zarr").exists()
 
 

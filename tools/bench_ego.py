@@ -5,7 +5,10 @@ real: ../shared/data/real/husky_imu_odom_gps.bag (IMU 30 Hz, wheels 10 Hz, GNSS 
 present, through ``fusion convert`` (the report's ``ego.estimator_s``). A conversion whose log has a
 recorded trajectory (``ego.source: auto``) never runs the estimator.
 
-Usage: PYTHONPATH=. python tools/bench_ego.py [--minutes 1 5] [--repeat 2]
+LiDAR odometry (``lidar``, ``lidar+imu``): the urban world's sweeps (64 x 512 points at 10 Hz,
+``--lidar-seconds``), simulated first, then registered.
+
+Usage: PYTHONPATH=. python tools/bench_ego.py [--minutes 1 5] [--repeat 2] [--lidar-seconds 20]
 """
 
 from __future__ import annotations
@@ -38,6 +41,37 @@ def _synthetic(minutes: float, repeat: int) -> None:
               f"({len(est.times_ns)} poses)")
 
 
+def _lidar(seconds: float) -> None:
+    """LiDAR odometry cost on the urban world (64 x 512 points, 10 Hz; sweeps simulated beforehand)."""
+    import dataclasses
+
+    from fusion.ego.lidar import LIDAR, LIDAR_IMU
+    from fusion.ego.lidar_odometry import LidarSweep
+    from fusion.ego.sources import EgoInputs, LidarInput
+    from fusion.testing.synth import rig as rigdef
+    from fusion.testing.synth.lidar import beam_directions, simulate_sweep
+    from fusion.testing.synth.trajectory import AnalyticTrajectory, TrajectoryParams
+    from fusion.testing.synth.urban import make_structures
+    from fusion.testing.synth.world import make_world
+
+    start = 1_700_000_000_000_000_000
+    traj = AnalyticTrajectory(TrajectoryParams.make(start, 10.0, 30.0, np.random.default_rng([0, 2])))
+    world = dataclasses.replace(make_world(start, seconds, 10.0, 12, 4, np.random.default_rng([0, 1])),
+                                structures=make_structures(10.0 * seconds, np.random.default_rng([0, 8])))
+    T_bl = rigdef.SENSORS["lidar_top"].T_base_sensor
+    dirs = beam_directions(64, 512)
+    sweeps = [simulate_sweep(traj, world, T_bl, start + k * 100_000_000, 100_000_000, dirs, 100.0)
+              for k in range(int(seconds * 10))]
+    imu, _, _ = estimator_inputs(ego_log(seed=0, duration_s=seconds))
+    lid = LidarInput(lambda: (LidarSweep(s.xyz_lidar.astype(np.float64), s.time_ns) for s in sweeps), T_bl, "/lidar")
+    for src in (LIDAR, LIDAR_IMU):
+        t0 = time.perf_counter()
+        src.build(EgoInputs(imu=imu, lidar=lid))
+        dt = time.perf_counter() - t0
+        print(f"synthetic {seconds:g} s {src.name:14s} {dt:6.2f} s = {dt * 60 / seconds:5.1f} s per minute of log "
+              f"(64 x 512 points, 10 Hz)")
+
+
 def _husky() -> None:
     from fusion.pipeline.config import ConvertConfig, EgoConfig
     from fusion.pipeline.convert import convert
@@ -62,9 +96,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--minutes", type=float, nargs="+", default=[1.0, 5.0])
     ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--lidar-seconds", type=float, default=20.0, help="LiDAR odometry log length (0: skip)")
     args = ap.parse_args()
     for m in args.minutes:
         _synthetic(m, args.repeat)
+    if args.lidar_seconds > 0:
+        _lidar(args.lidar_seconds)
     _husky()
 
 

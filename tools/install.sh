@@ -4,6 +4,7 @@
 # .venv/install.log (named in any error). Usage: bash tools/install.sh [--fresh] [--verbose] [--extras]
 #   --fresh    recreate .venv        --verbose  show pip's output as well
 #   --extras   also the heavy optional parts: rerun-sdk for `fusion export rerun` (≈ 0.7 GB; CI installs it)
+#              and kiss-icp for `ego.source: lidar` (LiDAR odometry, 0.5 MB)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,7 +13,7 @@ for arg in "$@"; do
   case "$arg" in
     --fresh) FRESH=1 ;;
     --verbose) VERBOSE=1 ;;
-    --extras) EXTRAS="test,ouster,rerun" ;;
+    --extras) EXTRAS="test,ouster,rerun,lidar-odometry" ;;
     *) echo "error: unknown option $arg (use --fresh, --verbose, --extras)" >&2; exit 2 ;;
   esac
 done

@@ -75,6 +75,8 @@ Example:
 @click.option("--extra-camera-rate", default=12.0, show_default=True, type=float, help="Rate of the extra cameras, Hz.")
 @click.option("--static-boxes", default=12, show_default=True, type=int)
 @click.option("--moving-objects", default=4, show_default=True, type=int)
+@click.option("--world", "world", default="boxes", show_default=True, type=click.Choice(["boxes", "urban"]),
+              help="urban: also buildings and poles along the drive (LiDAR odometry is well-posed there).")
 @click.option(
     "--latency",
     nargs=2,
@@ -124,6 +126,7 @@ def synth(
     extra_camera_rate: float,
     static_boxes: int,
     moving_objects: int,
+    world: str,
     latency: tuple[int, int],
     clock_offsets: tuple[str, ...],
     drop_rate: float,
@@ -203,6 +206,7 @@ def _synth_config(**opt: Any) -> Any:
         extra_camera_rate_hz=opt["extra_camera_rate"],
         n_static_boxes=opt["static_boxes"],
         n_moving_objects=opt["moving_objects"],
+        world=opt.get("world", "boxes"),
         latency_ns=opt["latency"],
         clock_offsets_ns=_parse_offsets(opt["clock_offsets"]),
         faults=faults,

@@ -11,8 +11,9 @@ trajectory when there is one, else the inertial estimate from everything the log
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from fusion.ego.inputs import F64, I64, EstimatorParams, GnssInput, ImuInput, WheelInput
 from fusion.errors import ConfigError
@@ -55,6 +56,24 @@ class RecordedInput:
 
 
 @dataclass(frozen=True)
+class LidarInput:
+    """The sweeps of one LiDAR for LiDAR odometry.
+
+    Attributes:
+        sweeps: called once, yields :class:`fusion.ego.lidar_odometry.LidarSweep` in time order
+            (points in the LiDAR frame, per-point times on the common clock).
+        T_base_lidar: (4, 4) the LiDAR mount.
+        topic: where the sweeps come from.
+        mount_known: False when the rig has no mount (identity used).
+    """
+
+    sweeps: Callable[[], Iterator[Any]]
+    T_base_lidar: F64
+    topic: str
+    mount_known: bool = True
+
+
+@dataclass(frozen=True)
 class EgoInputs:
     """Everything a source may use; None where the log (or the selection) has none."""
 
@@ -68,6 +87,7 @@ class EgoInputs:
     gnss_topic: str = ""
     twist: WheelInput | None = None
     twist_topic: str = ""
+    lidar: LidarInput | None = None
 
     @property
     def wheel(self) -> WheelInput | None:
@@ -102,6 +122,8 @@ class EgoTrack:
         translation: False when only rotation is estimated (IMU only: translation held at 0).
         notes: initialisation and fallbacks (report).
         origin: ENU origin (lat deg, lon deg, alt m) when ``parent`` is ENU.
+        quality: per-sweep registration quality of LiDAR odometry (``times_ns``, ``residual_m``,
+            ``fitness``), or None.
     """
 
     times_ns: I64
@@ -118,6 +140,7 @@ class EgoTrack:
     translation: bool = True
     notes: tuple[str, ...] = ()
     origin: tuple[float, float, float] | None = None
+    quality: dict[str, Any] | None = None
 
 
 class EgoSource(Protocol):

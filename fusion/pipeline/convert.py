@@ -259,7 +259,8 @@ def convert(
             if spool is not None:
                 spool.finish()
             rig = resolve_rig(first, selected, cfg, report)
-            plan = make_plan(first, selected, rig, cfg, report)
+            plan = make_plan(first, selected, rig, cfg, report, read_topic=lambda topic: (
+                source.decode(raw, options=selected.decode_options) for raw in source.messages([topic])))
             prewritten = early.settle(plan.tables, report, first.truncated)
             ex = StreamPass(source, selected, rig, cfg, plan, writer, report, prewritten=prewritten)
             ex.open_streams()

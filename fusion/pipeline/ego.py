@@ -10,6 +10,7 @@ frames use, with ``report.extra["ego"]`` saying which source, from which topics,
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -17,12 +18,13 @@ import numpy as np
 from calibration import Rig
 from fusion.ego.geo import fixes_to_enu
 from fusion.ego.inputs import EstimatorParams, GnssInput, ImuInput, WheelInput
-from fusion.ego.sources import EgoInputs, RecordedInput, choose
+from fusion.ego.lidar_odometry import LidarSweep
+from fusion.ego.sources import EgoInputs, LidarInput, RecordedInput, choose
 from fusion.pipeline.config import ConvertConfig
 from fusion.pipeline.report import ReportBuilder
 from fusion.pipeline.scan import Scan
 from fusion.pipeline.sensors import SelectedSensors
-from fusion.pipeline.streams import EgoTable, ImuTable, SampleTable
+from fusion.pipeline.streams import EgoTable, ImuTable, MessageTable, SampleTable
 
 
 def _recorded(ego: EgoTable, scan: Scan, selected: SelectedSensors) -> RecordedInput | None:
@@ -59,8 +61,38 @@ def _twist(samples: list[SampleTable], selected: SelectedSensors) -> tuple[Wheel
     return WheelInput(table.times_ns, c["linear_velocity_mps"], c["angular_velocity_radps"]), table.topic
 
 
+def lidar_input(cfg: ConvertConfig, selected: SelectedSensors, rig: Rig, tables: dict[str, MessageTable],
+                read_topic: Any) -> LidarInput | None:
+    """The first LiDAR's sweeps for LiDAR odometry (only when ``ego.source`` asks for it): read again
+    from the bag, per-point times moved to the common clock with the sensor's offset."""
+    if "lidar" not in str(cfg.ego.source) or read_topic is None:
+        return None
+    name = next((n for n, s in selected.sensors.items() if s.kind == "lidar" and n in tables), None)
+    if name is None:
+        return None
+    tab = tables[name]
+    known = name in rig
+    T = rig.sensor(name).T_base_sensor.matrix if known else np.eye(4)
+
+    def sweeps() -> Iterator[LidarSweep]:
+        off = np.int64(tab.offset_ns)
+        for rec in read_topic(tab.topic):
+            xyz = getattr(rec, "xyz", None)
+            pt = getattr(rec, "point_time_ns", None)
+            if xyz is None or len(xyz) == 0:
+                continue
+            i = rec.meta.index
+            common = int(tab.common_ns[i]) if i < len(tab.common_ns) else 0
+            times = np.full(len(xyz), common, np.int64) if pt is None else np.asarray(pt, np.int64) + off
+            ok = np.isfinite(xyz).all(axis=1)
+            yield LidarSweep(np.asarray(xyz[ok], np.float64), times[ok])
+
+    return LidarInput(sweeps, T, tab.topic, known)
+
+
 def build_ego_source(cfg: ConvertConfig, scan: Scan, selected: SelectedSensors, rig: Rig, recorded: EgoTable,
-                     imu: ImuTable | None, samples: list[SampleTable], report: ReportBuilder) -> EgoTable:
+                     imu: ImuTable | None, samples: list[SampleTable], report: ReportBuilder,
+                     lidar: LidarInput | None = None) -> EgoTable:
     """The ego trajectory ``ego.source`` asks for (see module docstring).
 
     Raises:
@@ -76,7 +108,7 @@ def build_ego_source(cfg: ConvertConfig, scan: Scan, selected: SelectedSensors, 
     gnss, gnss_topic, antenna_known = _gnss(samples, selected, rig, params)
     twist, twist_topic = _twist(samples, selected)
     inputs = EgoInputs(_recorded(recorded, scan, selected), imu_in, gnss, params, mount_known, antenna_known,
-                       imu.topic if imu is not None else "", gnss_topic, twist, twist_topic)
+                       imu.topic if imu is not None else "", gnss_topic, twist, twist_topic, lidar)
     source, why = choose(e.source, inputs)
     info: dict[str, Any] = {"source": "none", "choice": why, "inputs": [], "expected_accuracy": "no trajectory",
                             "notes": [], "estimator_s": 0.0}
@@ -92,6 +124,15 @@ def build_ego_source(cfg: ConvertConfig, scan: Scan, selected: SelectedSensors, 
     info.update(source=track.source, inputs=list(track.inputs), expected_accuracy=track.expected_accuracy,
                 notes=list(track.notes), estimator_s=round(time.perf_counter() - t0, 3),
                 translation=track.translation)
+    if track.quality is not None:  # LiDAR odometry: registration residual and fitness per sweep
+        res, fit = np.asarray(track.quality["residual_m"]), np.asarray(track.quality["fitness"])
+        info["lidar"] = {"sweeps": len(res), "residual_m_p50": round(float(np.nanmedian(res)), 4),
+                         "residual_m_max": round(float(np.nanmax(res)), 4),
+                         "fitness_min": round(float(np.nanmin(fit)), 3),
+                         "low_fitness_sweeps": int((fit < 0.5).sum())}
+        if (fit < 0.5).any():
+            report.warn(f"ego.source {track.source}: {int((fit < 0.5).sum())} sweep(s) registered with fitness < 0.5 "
+                        "(degenerate or changing scene): the trajectory may drift there")
     if track.origin is not None:
         info["enu_origin"] = {"latitude_deg": track.origin[0], "longitude_deg": track.origin[1],
                               "altitude_m": track.origin[2]}

@@ -19,7 +19,7 @@ from fusion import kinds
 from fusion.errors import ConfigError, SyncError
 from fusion.pipeline.clocks import apply_to_table, decide_offsets, stream_clocks, warn_unmatched
 from fusion.pipeline.config import ConvertConfig
-from fusion.pipeline.ego import build_ego_source
+from fusion.pipeline.ego import build_ego_source, lidar_input
 from fusion.pipeline.report import REASON_TOO_FEW_POSES, REASON_ZERO_STAMP, ReportBuilder
 from fusion.pipeline.scan import Scan
 from fusion.pipeline.sensors import SelectedSensors
@@ -327,9 +327,14 @@ def build_samples(scan: Scan, name: str, topic: str, offset_ns: int, report: Rep
 
 
 def make_plan(
-    scan: Scan, selected: SelectedSensors, rig: Rig, cfg: ConvertConfig, report: ReportBuilder
+    scan: Scan, selected: SelectedSensors, rig: Rig, cfg: ConvertConfig, report: ReportBuilder,
+    read_topic: Any = None,
 ) -> ConversionPlan:
-    """Build clock tables, the ego/IMU streams and the frame plan from the pass-1 scan."""
+    """Build clock tables, the ego/IMU streams and the frame plan from the pass-1 scan.
+
+    ``read_topic(topic) -> iterator of decoded records``: reads a LiDAR topic again for LiDAR
+    odometry (``ego.source`` with ``lidar``), or None.
+    """
     reference = _reference(cfg, selected, scan, report)
     tables = _tables(scan, selected, rig, report)
     offsets = _clock_offsets(cfg, scan, selected, rig, tables, reference, report)
@@ -342,7 +347,8 @@ def make_plan(
     samples = [t for c in selected.continuous
                if (t := build_samples(scan, c.name, c.topic, offsets.get(c.name, selected.offset_ns(rig, c.name)),
                                       report)) is not None]
-    ego = build_ego_source(cfg, scan, selected, rig, ego, imu, samples, report)
+    lidar = lidar_input(cfg, selected, rig, tables, read_topic)
+    ego = build_ego_source(cfg, scan, selected, rig, ego, imu, samples, report, lidar)
     spec = FrameSpec(
         reference=reference,
         reference_time=cfg.frames.reference_time,

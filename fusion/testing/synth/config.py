@@ -15,6 +15,7 @@ from typing import Any
 
 from fusion.errors import ConfigError
 
+WORLDS: tuple[str, ...] = ("boxes", "urban")
 LIDAR_TIME_CONVENTIONS: tuple[str, ...] = ("ouster_t", "velodyne_time", "hesai_timestamp")
 FAULT_KINDS: tuple[str, ...] = ("", "drop", "duplicate", "zero_stamp", "out_of_order", "corrupt", "gap")
 """Fault names used in the truth message table ("" = message unaffected)."""
@@ -24,7 +25,7 @@ MAX_EXTRA_CAMERAS = 4
 EXTRA_CAMERA_NAMES: tuple[str, ...] = ("camera_right", "camera_rear", "camera_front_left", "camera_front_right")
 BASE_CLOCKS: tuple[str, ...] = ("lidar_top", "camera_front", "camera_left", "radar_front", "imu", "odom")
 _OMIT_WHEN_DEFAULT: tuple[str, ...] = ("extra_cameras", "extra_camera_rate_hz", "lidar_publish", "sensor_latency_ns",
-                                        "sensor_noise", "odometry")
+                                        "sensor_noise", "odometry", "world")
 """Fields left out of :meth:`SynthConfig.to_dict` at their default (default logs' truth.json is unchanged)."""
 
 DEFAULT_START_TIME_NS = 1_700_000_000_000_000_000
@@ -185,6 +186,9 @@ class SynthConfig:
             :mod:`fusion.testing.synth.inertial`).
         odometry: False: no ``/odom`` and no ``/tf`` (a log without a recorded trajectory).
         n_static_boxes, n_moving_objects: world content.
+        world: ``boxes`` (the default: ground plane and boxes) or ``urban`` (also buildings with
+            façades at many orientations and poles along the drive, where LiDAR odometry is
+            well-posed; see :mod:`fusion.testing.synth.urban`).
         start_time_ns: true time of the log start, int64 ns.
     """
 
@@ -217,6 +221,7 @@ class SynthConfig:
     odometry: bool = True
     n_static_boxes: int = 12
     n_moving_objects: int = 4
+    world: str = "boxes"
     start_time_ns: int = DEFAULT_START_TIME_NS
 
     def __post_init__(self) -> None:
@@ -268,6 +273,8 @@ class SynthConfig:
             raise ConfigError(f"sensor_noise must be a SensorNoise or None, got {type(self.sensor_noise).__name__}")
         if not isinstance(self.faults, Faults):
             raise ConfigError(f"faults must be a Faults instance, got {type(self.faults).__name__}")
+        if self.world not in WORLDS:
+            raise ConfigError(f"world must be one of {list(WORLDS)}, got {self.world!r}")
         for name in ("n_static_boxes", "n_moving_objects"):
             value = getattr(self, name)
             if isinstance(value, bool) or int(value) != value or value < 0:

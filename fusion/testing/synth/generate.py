@@ -7,6 +7,7 @@ so all formats carry identical payloads and identical record times.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import time
@@ -30,6 +31,7 @@ from fusion.testing.synth.schedule import FAULT_CODE, TopicTable, build_schedule
 from fusion.testing.synth.trajectory import AnalyticTrajectory, TrajectoryParams
 from fusion.testing.synth.truth import FORMAT_VERSION, TRUTH_JSON, TRUTH_NPZ
 from fusion.testing.synth.truth_io import truth_arrays, write_npz
+from fusion.testing.synth.urban import make_structures
 from fusion.testing.synth.world import add_follower, make_world
 
 FORMATS: dict[str, str] = {"bag": "synth.bag", "db3": "synth_db3", "mcap": "synth_mcap"}
@@ -135,6 +137,9 @@ def generate(cfg: SynthConfig, out_dir: str | Path, formats: Sequence[str] = ("b
     traj = AnalyticTrajectory(params)
     world = make_world(cfg.start_time_ns, cfg.duration_s, cfg.speed_mps, cfg.n_static_boxes, cfg.n_moving_objects,
                        np.random.default_rng([cfg.seed, 1]))
+    if cfg.world == "urban":  # buildings and poles (own random stream: the boxes stay as they were)
+        world = dataclasses.replace(world, structures=make_structures(
+            cfg.speed_mps * cfg.duration_s, np.random.default_rng([cfg.seed, 8])))
     if cfg.extra_cameras >= 2:  # camera_rear: a vehicle following in the ego lane (own random stream)
         world = add_follower(world, cfg.speed_mps, np.random.default_rng([cfg.seed, 6]))
     true_times = {t: _unique_by_seq(tab) for t, tab in tables.items()}

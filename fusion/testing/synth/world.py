@@ -1,8 +1,9 @@
 """The synthetic world: ground plane z = 0, static boxes and constant-velocity boxes.
 
 Object ids: -1 ground, ``0 .. n_static-1`` static boxes, ``n_static ..`` moving
-boxes. Every box stands on the ground (center z = h/2), has a constant yaw
-(rotation about world +z) and a constant world velocity (zero for static ones):
+boxes; with ``world: urban`` also buildings (-3) and poles (-4), see :mod:`.urban`.
+Every box stands on the ground (center z = h/2), has a constant yaw (rotation
+about world +z) and a constant world velocity (zero for static ones):
 ``center(t) = center_ref + velocity * (t - ref_time_ns) * 1e-9``.
 """
 
@@ -13,6 +14,8 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+
+from fusion.testing.synth.urban import BUILDING_ID, POLE_ID, Structures, intersect_pole
 
 F64 = NDArray[np.float64]
 GROUND_ID = -1
@@ -30,6 +33,7 @@ class World:
         yaws: (M,) yaw of the box x axis in odom, rad.
         velocities: (M, 3) constant world velocity, m/s (zeros for static boxes).
         n_static: number of static boxes (ids ``0 .. n_static-1``).
+        structures: buildings and poles (``world: urban``), or None.
     """
 
     ref_time_ns: int
@@ -38,6 +42,7 @@ class World:
     yaws: F64
     velocities: F64
     n_static: int
+    structures: Structures | None = None
 
     @property
     def n_boxes(self) -> int:
@@ -51,16 +56,20 @@ class World:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-compatible dict."""
-        return {"ref_time_ns": int(self.ref_time_ns), "centers": self.centers.tolist(),
-                "sizes": self.sizes.tolist(), "yaws": self.yaws.tolist(),
-                "velocities": self.velocities.tolist(), "n_static": int(self.n_static)}
+        d = {"ref_time_ns": int(self.ref_time_ns), "centers": self.centers.tolist(),
+             "sizes": self.sizes.tolist(), "yaws": self.yaws.tolist(),
+             "velocities": self.velocities.tolist(), "n_static": int(self.n_static)}
+        if self.structures is not None:
+            d["structures"] = self.structures.to_dict()
+        return d
 
     @staticmethod
     def from_dict(d: dict[str, Any]) -> World:
         """Inverse of :meth:`to_dict`."""
         return World(int(d["ref_time_ns"]), np.asarray(d["centers"], float).reshape(-1, 3),
                      np.asarray(d["sizes"], float).reshape(-1, 3), np.asarray(d["yaws"], float),
-                     np.asarray(d["velocities"], float).reshape(-1, 3), int(d["n_static"]))
+                     np.asarray(d["velocities"], float).reshape(-1, 3), int(d["n_static"]),
+                     Structures.from_dict(d["structures"]) if d.get("structures") else None)
 
 
 def make_world(start_ns: int, duration_s: float, speed_mps: float, n_static: int, n_moving: int,
@@ -122,7 +131,7 @@ def add_follower(world: World, speed_mps: float, rng: np.random.Generator) -> Wo
     yaw = rng.uniform(-0.004, 0.004)
     vel = np.array([speed_mps * np.cos(yaw), speed_mps * np.sin(yaw), 0.0])
     return World(world.ref_time_ns, np.vstack([world.centers, center]), np.vstack([world.sizes, size]),
-                 np.append(world.yaws, yaw), np.vstack([world.velocities, vel]), world.n_static)
+                 np.append(world.yaws, yaw), np.vstack([world.velocities, vel]), world.n_static, world.structures)
 
 
 def intersect_box(origins: F64, dirs: F64, center: F64, half: F64, yaw: float) -> tuple[F64, NDArray[np.int8]]:
@@ -201,7 +210,8 @@ def raycast(world: World, origins: F64, dirs: F64, times_ns: ArrayLike, max_t: f
         max_t: maximum range, m.
 
     Returns:
-        range (G*B,) m (inf for no hit), object id (G*B,) (-1 ground, box ids, -2 none),
+        range (G*B,) m (inf for no hit), object id (G*B,) (-1 ground, box ids, -3 building,
+        -4 pole, -2 none),
         face (G*B,) int8 (box face 0..5, -1 ground or none); rays in group-major order.
     """
     G, B, _ = dirs.shape
@@ -233,6 +243,41 @@ def raycast(world: World, origins: F64, dirs: F64, times_ns: ArrayLike, max_t: f
         sel = t < best[cand]
         hit = cand[sel]
         best[hit], ids[hit], faces[hit] = t[sel], m, face[sel]
+    if world.structures is not None:
+        _cast_structures(world.structures, origins, o_rays, flat, group_az, group_dev, B, max_t, best, ids, faces)
     far = best > max_t
     best[far], ids[far], faces[far] = np.inf, NO_HIT, -1
     return best, ids, faces
+
+
+def _cast_structures(st: Structures, origins: F64, o_rays: F64, flat: F64, group_az: F64, group_dev: F64, B: int,
+                     max_t: float, best: F64, ids: NDArray[np.int64], faces: NDArray[np.int8]) -> None:
+    """Update ``best`` / ``ids`` / ``faces`` in place with the buildings and poles within range."""
+    lo, hi = origins.min(axis=0), origins.max(axis=0)
+    for m in range(len(st.yaws)):
+        half = st.sizes[m] / 2
+        reach = max_t + float(np.hypot(half[0], half[1]))
+        if np.any(st.centers[m, :2] < lo[:2] - reach) or np.any(st.centers[m, :2] > hi[:2] + reach):
+            continue
+        groups = np.flatnonzero(azimuth_candidates(origins, group_az, group_dev, st.centers[m], half))
+        if groups.size == 0:
+            continue
+        cand = (groups[:, None] * B + np.arange(B)[None, :]).ravel()
+        t, face = intersect_box(o_rays[cand], flat[cand], st.centers[m], half, float(st.yaws[m]))
+        sel = t < best[cand]
+        hit = cand[sel]
+        best[hit], ids[hit], faces[hit] = t[sel], BUILDING_ID, face[sel]
+    for pole in st.poles:
+        reach = max_t + pole[2]
+        if np.any(pole[:2] < lo[:2] - reach) or np.any(pole[:2] > hi[:2] + reach):
+            continue
+        center = np.array([pole[0], pole[1], pole[3] / 2])
+        half = np.array([pole[2], pole[2], pole[3] / 2])
+        groups = np.flatnonzero(azimuth_candidates(origins, group_az, group_dev, center, half))
+        if groups.size == 0:
+            continue
+        cand = (groups[:, None] * B + np.arange(B)[None, :]).ravel()
+        t = intersect_pole(o_rays[cand], flat[cand], pole)
+        sel = t < best[cand]
+        hit = cand[sel]
+        best[hit], ids[hit], faces[hit] = t[sel], POLE_ID, -1
