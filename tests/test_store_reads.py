@@ -92,7 +92,8 @@ def test_sequential_scan_decodes_each_chunk_once(store: Path, monkeypatch: pytes
     _values(ds)
     assert len(fetched) == len(set(fetched)) > 0
     xyz = ds.state.streams["lidar_top"].array("xyz")
-    assert sum(1 for path, _ in fetched if path.endswith("lidar_top/xyz")) == -(-int(xyz.shape[0]) // int(xyz.chunks[0]))
+    chunks = -(-int(xyz.shape[0]) // int(xyz.chunks[0]))
+    assert sum(1 for path, _ in fetched if path.endswith("lidar_top/xyz")) == chunks
     assert cache.nbytes <= cache.budget
 
 
