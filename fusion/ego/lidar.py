@@ -66,7 +66,8 @@ def track_from_odometry(lo: LidarOdometry, T_base_lidar: F64, R_level: F64 | Non
     ``smooth`` (the track is the output, not a filter's measurements): :data:`SUBSTEPS` poses per
     sweep interval, and a Savitzky–Golay cubic over :data:`SMOOTH_WINDOW` sweeps on the positions and the
     (sign-continuous) quaternions takes out the per-sweep registration jitter that deskew would
-    otherwise inherit (p99 at ≤ 20 m: 3–8 cm per sweep → 3.2 cm overall on the synthetic drive;
+    otherwise inherit (p99 at ≤ 20 m: 3–8 cm per sweep → 3.05 cm overall on the synthetic drive, with the poses
+    densified on a C² spline;
     a window of 11 was no better)."""
     T_lb = se3.inv(T_base_lidar)
     T_wl, times = extend(lo) if EXTEND else (lo.T_world_lidar, lo.times_ns)
@@ -115,17 +116,22 @@ SUBSTEPS = 4
 
 
 def _densify(times: I64, T: F64) -> tuple[I64, F64]:
-    """(times (SUBSTEPS·(K−1)+1,), T (…, 4, 4)): ``SUBSTEPS`` geodesic steps between consecutive poses."""
-    out_t: list[int] = []
-    out_T: list[F64] = []
-    for k in range(len(times) - 1):
-        xi = se3.log(se3.inv(T[k]) @ T[k + 1])
-        for j in range(SUBSTEPS):
-            out_t.append(int(times[k] + (times[k + 1] - times[k]) * j // SUBSTEPS))
-            out_T.append(T[k] @ se3.exp(xi * j / SUBSTEPS))
-    out_t.append(int(times[-1]))
-    out_T.append(T[-1])
-    return np.asarray(out_t, np.int64), np.asarray(out_T)
+    """(times (SUBSTEPS·(K−1)+1,), T (…, 4, 4)): ``SUBSTEPS`` poses per sweep interval on a C² spline
+    through the sweep poses (cubic on the positions, scipy's ``RotationSpline`` on the rotations),
+    so that deskew sees a smoothly varying velocity instead of one constant twist per interval."""
+    from scipy.interpolate import CubicSpline
+    from scipy.spatial.transform import RotationSpline
+
+    if len(times) < 3:
+        return times, T
+    out_t = np.concatenate([times[k] + (times[k + 1] - times[k]) * np.arange(SUBSTEPS) // SUBSTEPS
+                            for k in range(len(times) - 1)] + [times[-1:]]).astype(np.int64)
+    s = (times - times[0]).astype(np.float64) * 1e-9
+    so = (out_t - times[0]).astype(np.float64) * 1e-9
+    out = np.repeat(np.eye(4)[None], len(out_t), axis=0)
+    out[:, :3, 3] = CubicSpline(s, T[:, :3, 3], axis=0)(so)
+    out[:, :3, :3] = RotationSpline(s, Rotation.from_matrix(T[:, :3, :3]))(so).as_matrix()
+    return out_t, out
 
 
 def extend(lo: LidarOdometry) -> tuple[F64, I64]:
