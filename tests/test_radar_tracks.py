@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 import pytest
+from test_kinds_conformance import radar_tracks
 
 import fusion
 from fusion.testing.kinds import NS, T0, header, typestore, write_mcap
-from tests.test_kinds_conformance import radar_tracks
 
 M = 20
 
