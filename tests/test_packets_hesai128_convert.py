@@ -27,15 +27,14 @@ FUSION = [sys.executable, "-m", "fusion"]
 T0 = epoch(2025, 3, 1, 12, 0, 0)
 
 
-def _p128_messages() -> tuple[list, int]:
-    """2.5 rotations at 10 Hz from 90°, 2° per block (90 packets per rotation), a 20 m sphere; 9 packets
-    per message. (A log starting exactly at the cut angle makes a sliver sweep with the same first-point
-    stamp as the next one, which the conversion skips as ``duplicate_stamp``: not what is tested here.)"""
+def _p128_messages(start_cdeg: int = 9000) -> tuple[list, int]:
+    """2.5 rotations at 10 Hz from ``start_cdeg`` (0.01°), 2° per block (90 packets per rotation), a 20 m
+    sphere; 9 packets per message."""
     raw = np.full((2, 128), 5000, np.uint16)
     refl = np.full((2, 128), 80, np.uint8)
     pkts = []
     for p in range(225):
-        az = [(9000 + 400 * p) % 36000, (9000 + 400 * p + 200) % 36000]
+        az = [(start_cdeg + 400 * p) % 36000, (start_cdeg + 400 * p + 200) % 36000]
         usec = round(p * 100_000 / 90)
         t_ns = T0 * 10**9 + usec * 1000
         pkts.append((t_ns, p128_packet(az, raw, refl, secs=T0, usec=usec)))
@@ -100,3 +99,28 @@ def test_self_encoded_bag_converts(model: str, tmp_path: Path) -> None:
         r = np.linalg.norm(p.xyz, axis=1)
         np.testing.assert_allclose(r, 20.0, atol=1e-4)  # the 20 m sphere
         assert np.all(np.diff(np.sort(p.time_ns)) >= 0) and np.ptp(p.time_ns) < 110_000_000
+
+
+def test_log_starting_at_the_cut_angle_loses_nothing(tmp_path: Path) -> None:
+    """Packets from exactly the cut angle (0°): the first sweep is a sliver (the channels whose azimuth
+    correction puts them just before the cut) whose first point shares the first full sweep's time. It
+    is stored but makes no frame; the full sweep is not taken for a duplicate (it was skipped as
+    ``duplicate_stamp`` before: ≈ 23 000 points lost)."""
+    msgs, n_points = _p128_messages(start_cdeg=0)
+    cal = write_angle_csv(tmp_path / "Pandar128.csv", *p128_calibration())
+    bag = write_scan_bag(tmp_path / "bag", msgs)
+    (tmp_path / "sensors.yaml").write_text(f"sensors:\n  top:\n    topic: /pandar_packets\n    kind: lidar\n"
+                                           f"    packets: {{calibration: {cal.name}}}\n")
+    (tmp_path / "conv.yaml").write_text("sensors: sensors.yaml\n")
+    store = tmp_path / "out.zarr"
+    res = subprocess.run([*FUSION, "convert", str(bag), "-o", str(store), "--config", str(tmp_path / "conv.yaml")],
+                         capture_output=True, text=True, timeout=900)
+    assert res.returncode == 0, res.stderr
+    ds = fusion.open(str(store))
+    topic = ds.report["topics"]["/pandar_packets"]
+    assert not topic["skipped"], topic
+    s = ds.stream("top")
+    assert sum(len(s[i].xyz) for i in range(len(s))) == n_points  # every encoded return stored once
+    spans = [np.ptp(s[i].time_ns) for i in range(len(s))]
+    assert spans[0] < 0.5 * np.median(spans)  # the sliver
+    assert len(s) == 4 and len(ds) == 2  # sliver, two full rotations, the last half: the full ones are frames

@@ -267,6 +267,8 @@ def _tables(scan: Scan, selected: SelectedSensors, rig: Rig, report: ReportBuild
                 "one (the sensor does not update them); aligning this stream by bag record time (off by the "
                 "transport latency)"
             )
+        if kinds.get(sel.kind).has_sweeps:
+            _short_first_sweep(tab, c.sweep, name, report)
         tab.mark_unusable()
         if kinds.get(sel.kind).has_sweeps:
             m = len(st)
@@ -281,6 +283,26 @@ def _tables(scan: Scan, selected: SelectedSensors, rig: Rig, report: ReportBuild
             _short_last_sweep(tab, name, report)
         tables[name] = tab
     return tables
+
+
+def _short_first_sweep(tab: MessageTable, sweeps: dict[int, tuple[int, int]], name: str,
+                       report: ReportBuilder) -> None:
+    """A first sweep spanning less than half the median sweep (the sliver a raw-packet log starts in
+    when its first packets lie just before the cut angle) is stored but neither defines nor joins a
+    frame — excluded before the stamp filter (its first point can share the next sweep's first-point
+    time, which would mark the full sweep a duplicate)."""
+    if len(sweeps) < 3:
+        return
+    first = min(sweeps)
+    spans = np.array([hi - lo for lo, hi in sweeps.values()], dtype=np.float64)
+    median = float(np.median(spans))
+    lo, hi = sweeps[first]
+    if hi - lo < 0.5 * median:
+        if tab.carried is None:
+            tab.carried = np.zeros(len(tab.stamp_ns), dtype=bool)
+        tab.carried[first] = True  # no row of its own in the frame plan, like a carried-over message
+        report.warn(f"{name}: its first sweep spans {(hi - lo) / 1e6:.2f} ms (< half the median {median / 1e6:.1f} "
+                    "ms): stored (ds.stream), not matched to frames")
 
 
 def _short_last_sweep(tab: MessageTable, name: str, report: ReportBuilder) -> None:

@@ -36,8 +36,9 @@ class MessageTable:
             decodes the per-point time field of LiDAR messages); -1 when unknown.
         points: (M,) points per message (LiDAR/radar) for pre-sizing the store.
         stamp_source: ``header`` or ``record`` (the stream had no usable header stamps).
-        carried: (M,) True for messages carried over into a later record (no row of their own:
-            never matched, not judged by the stamp filter); None: none.
+        carried: (M,) True for messages carried over into a later record (no row of their own) and
+            for a first sweep that is only a sliver of a rotation: never matched, not judged by the
+            stamp filter; None: none.
     """
 
     name: str
