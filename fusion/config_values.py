@@ -9,6 +9,7 @@ numbers are ints or floats, never booleans or strings, finite and inside the sta
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Collection, Mapping
 from typing import Any, TypeVar
 
@@ -128,6 +129,24 @@ def read_optional_str(value: object, key: str) -> str | None:
     if not isinstance(value, str) or not value:
         raise fail(key, "a non-empty string or null", value)
     return value
+
+
+#: Longest name (topic, frame, field) a document may give.
+MAX_NAME = 1000
+
+
+def read_name(value: object, key: str) -> str:
+    """A non-empty string of at most :data:`MAX_NAME` characters (a topic, frame or field name)."""
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_NAME:
+        raise fail(key, f"a non-empty string of at most {MAX_NAME} characters", value)
+    return value
+
+
+def read_factor(value: object, key: str) -> float:
+    """A finite, non-zero number (a scale factor)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value == 0:
+        raise fail(key, "a finite non-zero number", value)
+    return float(value)
 
 
 def choice(options: tuple[T, ...]) -> Callable[[object, str], T]:

@@ -166,16 +166,17 @@ def test_ros1_record_header_missing_a_field_is_damage(shared_data: Path, tmp_pat
 
 
 @pytest.mark.parametrize(("path", "value", "says"), [
-    (("radar_fields", "extras"), 0, "radar_fields.extras must be a list of field names, got 0"),  # fuzz seed 4
-    (("radar_fields", "extras"), [1, 2], "radar_fields.extras must be a list of field names"),
-    (("radar_fields", "doppler_scale"), "fast", "doppler_scale must be a finite non-zero number, got 'fast'"),
-    (("radar_fields", "doppler_scale"), float("nan"), "doppler_scale must be a finite non-zero number"),
-    (("radar_fields", "doppler"), ["v"], "radar_fields.doppler must be a non-empty string"),
-    (("topic",), 7, "topic must be a non-empty string"),
-    (("topics",), "/radar", "topics must be a non-empty list of topic names"),
-    (("frame_id",), {"a": 1}, "frame_id must be a non-empty string"),
-    (("info_topic",), True, "info_topic must be a non-empty string"),
-    (("child_frame",), "x" * 1001, "child_frame must be a non-empty string (at most 1000 characters)"),
+    (("radar_fields", "extras"), 0, "radar_fields.extras: expected a list of names, got 0"),  # fuzz seed 4
+    (("radar_fields", "extras"), [1, 2], "radar_fields.extras[0]: expected a non-empty string, got 1"),
+    (("radar_fields", "doppler_scale"), "fast", "doppler_scale: expected a finite non-zero number, got 'fast'"),
+    (("radar_fields", "doppler_scale"), float("nan"), "doppler_scale: expected a finite non-zero number, got nan"),
+    (("radar_fields", "doppler"), ["v"],
+     "radar_fields.doppler: expected a non-empty string of at most 1000 characters, got a list [v]"),
+    (("topic",), 7, "topic: expected a non-empty string of at most 1000 characters, got 7"),
+    (("topics",), "/radar", "topics: expected a list of names, got '/radar'"),
+    (("frame_id",), {"a": 1}, "frame_id: expected a non-empty string of at most 1000 characters, got a mapping {a: 1}"),
+    (("info_topic",), True, "info_topic: expected a non-empty string of at most 1000 characters, got true"),
+    (("child_frame",), "x" * 1001, "child_frame: expected a non-empty string of at most 1000 characters, got 'xxx"),
 ])
 def test_hostile_sensor_map_values_are_one_config_error(tmp_path: Path, path: tuple[str, ...], value: object,
                                                         says: str) -> None:

@@ -193,7 +193,7 @@ def test_bad_detections_blocks_are_one_config_error(tmp_path: Path) -> None:
                                                      "stamp": {"field": "t", "unit": "fortnight"}}},
         "unknown key(s) colour": {"topic": "/a", "kind": "radar",
                                   "detections": {"array": "o", "x": "a", "y": "b", "colour": "red"}},
-        "velocity_scale must be a finite non-zero number": {
+        "velocity_scale: expected a finite non-zero number, got 0": {
             "topic": "/a", "kind": "radar", "detections": {"array": "o", "x": "a", "y": "b", "velocity_scale": 0}},
     }
     for i, (message, spec) in enumerate(cases.items()):

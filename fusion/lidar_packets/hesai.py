@@ -28,10 +28,41 @@ def _block_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return rad, np.sin(rad.astype(np.float64)), np.cos(rad.astype(np.float64))
 
 
-class HesaiDecoder(PacketDecoderBase):
-    """Stateful decoder for one Hesai topic (sweep state carried between messages)."""
+class _HesaiBase(PacketDecoderBase):
+    """What every Hesai decoder shares: the model, range limits, return selection, ring numbering."""
 
     vendor = "hesai"
+
+    def __init__(self, model: HesaiModel, elevation: np.ndarray, *, min_range_m: float, max_range_m: float,
+                 dual_return_distance_threshold_m: float, time_source: str, return_mode: str) -> None:
+        self.model = model
+        # the sensor's own limits bound the configured ones
+        self.min_range_m = max(float(min_range_m), model.min_range_m)
+        self.max_range_m = min(float(max_range_m), model.max_range_m)
+        self.dual_threshold_m = float(dual_return_distance_threshold_m)
+        self.time_source = time_source
+        self.return_mode = return_mode
+        self._elevation = np.asarray(elevation[: model.n_channels])
+        super().__init__(model.n_channels)
+
+    @property
+    def model_name(self) -> str:
+        return self.model.name
+
+    @property
+    def points_per_packet(self) -> int:
+        return self.model.n_blocks * self.model.n_channels
+
+    def ring(self, channel: np.ndarray) -> np.ndarray:
+        """Ring = rank of the channel's elevation (0 = lowest)."""
+        order = np.argsort(self._elevation, kind="stable")
+        rank = np.empty(order.size, np.uint16)
+        rank[order] = np.arange(order.size, dtype=np.uint16)
+        return rank[channel]
+
+
+class HesaiDecoder(_HesaiBase):
+    """Stateful decoder for one Hesai topic (sweep state carried between messages)."""
 
     def __init__(self, model: HesaiModel, calibration: HesaiCalibration, *, min_range_m: float = 0.3,
                  max_range_m: float = 300.0, cut_angle_deg: float = 0.0,
@@ -42,14 +73,10 @@ class HesaiDecoder(PacketDecoderBase):
         if calibration.n_channels < model.n_channels:
             raise ConfigError(f"packets.calibration: {model.name} has {model.n_channels} channels but the "
                               f"calibration holds {calibration.n_channels}; pass the sensor's angle-correction CSV")
-        self.model = model
+        super().__init__(model, calibration.elevation_rad, min_range_m=min_range_m, max_range_m=max_range_m,
+                         dual_return_distance_threshold_m=dual_return_distance_threshold_m,
+                         time_source=time_source, return_mode=return_mode)
         self.cal = calibration
-        # the sensor's own limits bound the configured ones
-        self.min_range_m = max(float(min_range_m), model.min_range_m)
-        self.max_range_m = min(float(max_range_m), model.max_range_m)
-        self.dual_threshold_m = float(dual_return_distance_threshold_m)
-        self.time_source = time_source
-        self.return_mode = return_mode
         self._block_rad, self._block_sin, self._block_cos = _block_tables()
         el = calibration.elevation_rad[: model.n_channels]
         self._ecos = np.cos(el).astype(np.float32)
@@ -60,15 +87,6 @@ class HesaiDecoder(PacketDecoderBase):
         self._layout = model.layout()
         self._block_times = model.block_times()
         self._cut = float(np.float32(math.radians(cut_angle_deg % 360.0)))
-        super().__init__(model.n_channels)
-
-    @property
-    def model_name(self) -> str:
-        return self.model.name
-
-    @property
-    def points_per_packet(self) -> int:
-        return self.model.n_blocks * self.model.n_channels
 
     def _run(self, batch: PacketBatch, out: DecodedPoints) -> int:
         return int(decode_hesai(
@@ -80,18 +98,9 @@ class HesaiDecoder(PacketDecoderBase):
             self._sweep_of, out.xyz, out.intensity, out.channel, out.return_index, out.time_ns, out.sweep,
             self.counters))
 
-    def ring(self, channel: np.ndarray) -> np.ndarray:
-        """Ring = rank of the channel's elevation (0 = lowest)."""
-        order = np.argsort(self.cal.elevation_rad[: self.model.n_channels], kind="stable")
-        rank = np.empty(order.size, np.uint16)
-        rank[order] = np.arange(order.size, dtype=np.uint16)
-        return rank[channel]
 
-
-class AT128Decoder(PacketDecoderBase):
+class AT128Decoder(_HesaiBase):
     """Stateful AT128E2X decoder: one sweep = one mirror frame (≈ 120° of motor rotation, 10 Hz)."""
-
-    vendor = "hesai"
 
     def __init__(self, model: HesaiModel, correction: AT128Correction, *, min_range_m: float = 0.3,
                  max_range_m: float = 300.0, cut_angle_deg: float = 0.0,
@@ -100,13 +109,10 @@ class AT128Decoder(PacketDecoderBase):
         if correction.n_channels < model.n_channels:
             raise ConfigError(f"packets.calibration: {model.name} has {model.n_channels} channels but the "
                               f"correction holds {correction.n_channels}")
-        self.model = model
+        super().__init__(model, correction.elevation, min_range_m=min_range_m, max_range_m=max_range_m,
+                         dual_return_distance_threshold_m=dual_return_distance_threshold_m,
+                         time_source=time_source, return_mode=return_mode)
         self.cor = correction
-        self.min_range_m = max(float(min_range_m), model.min_range_m)
-        self.max_range_m = min(float(max_range_m), model.max_range_m)
-        self.dual_threshold_m = float(dual_return_distance_threshold_m)
-        self.time_source = time_source
-        self.return_mode = return_mode
         n = model.n_channels
         j = np.arange(512) - 256  # rounded adjustment (0.01°) + 256
         to_rad = 2.0 * math.pi / FULL
@@ -119,15 +125,6 @@ class AT128Decoder(PacketDecoderBase):
         self._az_ch = correction.azimuth[:n].copy()
         self._layout = model.layout()
         self._cut = float(math.radians(cut_angle_deg % 360.0))
-        super().__init__(n)
-
-    @property
-    def model_name(self) -> str:
-        return self.model.name
-
-    @property
-    def points_per_packet(self) -> int:
-        return self.model.n_blocks * self.model.n_channels
 
     def _run(self, batch: PacketBatch, out: DecodedPoints) -> int:
         c = self.cor
@@ -138,13 +135,6 @@ class AT128Decoder(PacketDecoderBase):
             np.float32(self.min_range_m), np.float32(self.max_range_m), np.float32(self.dual_threshold_m),
             self._cut, self._last_az, self._sweep_of, out.xyz, out.intensity, out.channel, out.return_index,
             out.time_ns, out.sweep, self.counters))
-
-    def ring(self, channel: np.ndarray) -> np.ndarray:
-        """Ring = rank of the channel's elevation (0 = lowest)."""
-        order = np.argsort(self.cor.elevation[: self.model.n_channels], kind="stable")
-        rank = np.empty(order.size, np.uint16)
-        rank[order] = np.arange(order.size, dtype=np.uint16)
-        return rank[channel]
 
 
 def make_hesai(model_name: str, calibration: str | Path | None, **kw: Any) -> HesaiDecoder | AT128Decoder:

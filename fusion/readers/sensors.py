@@ -7,7 +7,6 @@ odometry-like topic is the ``ego`` sensor. See ``docs/READERS.md`` for the YAML 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -17,6 +16,7 @@ import numpy as np
 import yaml
 
 from calibration.sources.yaml_errors import yaml_error_line
+from fusion.config_values import read_factor, read_name, read_names
 from fusion.errors import ConfigError
 from fusion.lidar_packets.options import PacketOptions, packet_options
 from fusion.readers.records import SensorKind
@@ -172,62 +172,41 @@ def _spec_from_yaml(name: str, raw: Any, where: str, base_dir: Path | None = Non
         )
     at = f"{where}: sensors.{name}"
     if "topics" in raw:
-        topics = raw["topics"]
-        if not isinstance(topics, list) or not topics or not all(_is_text(t) for t in topics):
-            raise ConfigError(f"{at}.topics must be a non-empty list of topic names, got {_show(topics)}")
+        topics = read_names(raw["topics"], f"{at}.topics")
+        if not topics:
+            raise ConfigError(f"{at}.topics: expected a non-empty list of topic names, got an empty list")
     elif "topic" in raw:
-        topics = [_text(raw, "topic", at)]
+        topics = (read_name(raw["topic"], f"{at}.topic"),)
     else:
         raise ConfigError(f"{at}.topic is required")
     kind = _kind_name(raw.get("kind", "other"), f"{at}.kind")
     rf = raw.get("radar_fields") or {}
     if not isinstance(rf, dict) or set(rf) - {"doppler", "extras", "doppler_scale"}:
         raise ConfigError(f"{at}.radar_fields takes doppler, extras, doppler_scale")
-    extras = rf.get("extras", [])
-    if not isinstance(extras, list) or not all(_is_text(e) for e in extras):
-        raise ConfigError(f"{at}.radar_fields.extras must be a list of field names, got {_show(extras)}")
-    scale = rf.get("doppler_scale", 1.0)
-    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not math.isfinite(scale) or scale == 0:
-        raise ConfigError(f"{at}.radar_fields.doppler_scale must be a finite non-zero number, got {_show(scale)}")
-    stamp_source = _text(raw, "stamp_source", at, "header")
+    stamp_source = _optional_name(raw, "stamp_source", at) or "header"
     if stamp_source not in ("header", "record") and not stamp_source.startswith("topic:"):
         raise ConfigError(f"{at}.stamp_source must be header, record or topic:<trigger topic>")
-    info_topic = _text(raw, "info_topic", at, "") or None
     return SensorSpec(
         name=name,
         kind=kind,
-        topics=tuple(topics),
-        frame_id=_text(raw, "frame_id", at, "").lstrip("/"),
-        info_topic=info_topic,
-        radar_fields=RadarFieldMap(_text(rf, "doppler", f"{at}.radar_fields", "") or None, tuple(extras),
-                                   float(scale)),
-        time_convention=_text(raw, "time_convention", at, "") or None,
+        topics=topics,
+        frame_id=(_optional_name(raw, "frame_id", at) or "").lstrip("/"),
+        info_topic=_optional_name(raw, "info_topic", at),
+        radar_fields=RadarFieldMap(_optional_name(rf, "doppler", f"{at}.radar_fields"),
+                                   read_names(rf.get("extras"), f"{at}.radar_fields.extras"),
+                                   read_factor(rf.get("doppler_scale", 1.0), f"{at}.radar_fields.doppler_scale")),
+        time_convention=_optional_name(raw, "time_convention", at),
         stamp_source=stamp_source,
-        child_frame=_text(raw, "child_frame", at, ""),
+        child_frame=_optional_name(raw, "child_frame", at) or "",
         packets=packet_options(raw["packets"], at, base_dir) if "packets" in raw else None,
         detections=_detections(raw, kind, at),
     )
 
 
-def _is_text(value: Any) -> bool:
-    return isinstance(value, str) and 0 < len(value) <= 1000
-
-
-def _show(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _text(raw: dict[str, Any], key: str, at: str, default: str | None = None) -> str:
-    """A string value of ``raw[key]`` (``default`` when absent; required when ``default`` is None)."""
-    if key not in raw or raw[key] is None:
-        if default is None:
-            raise ConfigError(f"{at}.{key} is required")
-        return default
-    value = raw[key]
-    if not _is_text(value):
-        raise ConfigError(f"{at}.{key} must be a non-empty string (at most 1000 characters), got {_show(value)}")
-    return str(value)
+def _optional_name(raw: dict[str, Any], key: str, at: str) -> str | None:
+    """``raw[key]`` as a name (:func:`fusion.config_values.read_name`), None when absent or null."""
+    value = raw.get(key)
+    return None if value is None else read_name(value, f"{at}.{key}")
 
 
 def _detections(raw: dict[str, Any], kind: str, where: str) -> VendorRadarMap | None:

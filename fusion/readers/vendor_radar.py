@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from fusion.config_values import read_factor, read_name, read_names
 from fusion.errors import ConfigError, DecodeError
 from fusion.readers.radar import polar_to_xyz
 from fusion.readers.records import MessageMeta, RadarDetections
@@ -84,9 +85,7 @@ def _name(raw: Mapping[str, Any], key: str, where: str, *, required: bool = Fals
         if required:
             raise ConfigError(f"{where}.{key} is required")
         return None
-    if not isinstance(value, str) or not value or len(value) > 200:
-        raise ConfigError(f"{where}.{key} must be a field name (a non-empty string), got {value!r}")
-    return value
+    return read_name(value, f"{where}.{key}")
 
 
 def parse_vendor_radar(raw: Any, where: str) -> VendorRadarMap:
@@ -111,12 +110,8 @@ def parse_vendor_radar(raw: Any, where: str) -> VendorRadarMap:
     unit = raw.get("angle_unit", "rad")
     if unit not in ("rad", "deg"):
         raise ConfigError(f"{where}.angle_unit must be rad or deg, got {unit!r}")
-    scale = raw.get("velocity_scale", 1.0)
-    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not np.isfinite(scale) or scale == 0:
-        raise ConfigError(f"{where}.velocity_scale must be a finite non-zero number, got {scale!r}")
-    extras = raw.get("extras", ()) or ()
-    if not isinstance(extras, (list, tuple)) or not all(isinstance(e, str) and e for e in extras):
-        raise ConfigError(f"{where}.extras must be a list of field names, got {extras!r}")
+    scale = read_factor(raw.get("velocity_scale", 1.0), f"{where}.velocity_scale")
+    extras = read_names(raw.get("extras"), f"{where}.extras")
     stamp = raw.get("stamp")
     stamp_field, stamp_unit = None, "ns"
     if stamp is not None:
@@ -128,8 +123,8 @@ def parse_vendor_radar(raw: Any, where: str) -> VendorRadarMap:
             raise ConfigError(f"{where}.stamp.unit must be one of {', '.join(STAMP_UNITS)}, got {stamp_unit!r}")
     return VendorRadarMap(array=array, position=position, polar=polar,
                           angle_scale=np.pi / 180.0 if unit == "deg" else 1.0,
-                          radial_velocity=_name(raw, "radial_velocity", where), velocity_scale=float(scale),
-                          rcs=_name(raw, "rcs", where), extras=tuple(extras), stamp_field=stamp_field,
+                          radial_velocity=_name(raw, "radial_velocity", where), velocity_scale=scale,
+                          rcs=_name(raw, "rcs", where), extras=extras, stamp_field=stamp_field,
                           stamp_unit=stamp_unit, scan_counter=_name(raw, "scan_counter", where))
 
 

@@ -52,18 +52,13 @@ class ChunkCache:
         self._items: OrderedDict[tuple[str, int], np.ndarray] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
-        self.hits = 0
-        self.misses = 0
 
     def get(self, key: tuple[str, int]) -> np.ndarray | None:
         """The cached chunk (marked most recently used), or ``None``."""
         with self._lock:
             chunk = self._items.get(key)
-            if chunk is None:
-                self.misses += 1
-                return None
-            self._items.move_to_end(key)
-            self.hits += 1
+            if chunk is not None:
+                self._items.move_to_end(key)
             return chunk
 
     def put(self, key: tuple[str, int], chunk: np.ndarray) -> None:

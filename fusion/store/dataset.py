@@ -203,12 +203,12 @@ class Dataset:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fusion-read") as pool:
             ahead: deque[Future[Frame]] = deque()
             for i in itertools.islice(frames, prefetch):
-                ahead.append(pool.submit(_loaded, state, i))
+                ahead.append(pool.submit(Frame(state, i).load))
             while ahead:
                 frame = ahead.popleft().result()
                 nxt = next(frames, None)
                 if nxt is not None:
-                    ahead.append(pool.submit(_loaded, state, nxt))
+                    ahead.append(pool.submit(Frame(state, nxt).load))
                 yield frame
 
     def __repr__(self) -> str:
@@ -283,11 +283,6 @@ def _nearest(sorted_times: np.ndarray, t: int) -> int:
     if k >= sorted_times.size:
         return int(sorted_times.size - 1)
     return k - 1 if t - int(sorted_times[k - 1]) <= int(sorted_times[k]) - t else k
-
-
-def _loaded(state: StoreState, index: int) -> Frame:
-    """Frame ``index`` with every sensor read (:meth:`Frame.load`)."""
-    return Frame(state, index).load()
 
 
 def open_dataset(path_or_url: Any, *, allow_incomplete: bool = False, **storage_options: Any) -> Dataset:

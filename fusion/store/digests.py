@@ -117,6 +117,11 @@ def _arrays(root: zarr.Group) -> Iterator[zarr.Array]:
             yield node
 
 
+def _objects(arr: zarr.Array) -> int:
+    """Stored objects (shards, or chunks of an unsharded array) inside the array's length."""
+    return -(-int(arr.shape[0]) // int((arr.shards or arr.chunks)[0]))
+
+
 def _key(arr: zarr.Array, obj: int) -> str:
     return f"{arr.path}/{arr.metadata.encode_chunk_key((obj, *([0] * (len(arr.shape) - 1))))}"
 
@@ -141,9 +146,8 @@ def build(root: zarr.Group, captured: Mapping[str, np.ndarray]) -> dict[str, dic
         if per is None:
             continue
         sharded = arr.shards is not None
-        objects = -(-int(arr.shape[0]) // int((arr.shards or arr.chunks)[0]))
-        rows = np.zeros((objects, 1 + per if sharded else 1), dtype=np.uint32)
-        for obj in range(objects):
+        rows = np.zeros((_objects(arr), 1 + per if sharded else 1), dtype=np.uint32)
+        for obj in range(rows.shape[0]):
             row = captured.get(_key(arr, obj))
             if row is None:
                 missing.append(_key(arr, obj))
@@ -201,10 +205,8 @@ def problems(entries: Sequence[tuple[str, zarr.Array]], fusion_format: str) -> l
                            f"{fusion_format} store has one): its metadata was replaced")
             continue
         m = decode(value)
-        obj_rows = int((arr.shards or arr.chunks)[0])
-        objects = -(-int(arr.shape[0]) // obj_rows)
-        k = 1 + per if arr.shards is not None else 1
-        if m is None or m.shape != (objects, k):
-            shape = "malformed" if m is None else f"of shape {m.shape}, expected {(objects, k)}"
+        expected = (_objects(arr), 1 + per if arr.shards is not None else 1)
+        if m is None or m.shape != expected:
+            shape = "malformed" if m is None else f"of shape {m.shape}, expected {expected}"
             out.append(f"{path}: chunk manifest {shape} (attribute {ATTR}): its metadata was replaced")
     return out

@@ -61,7 +61,8 @@ class MessageView:
         return cache[col]
 
     def pending(self) -> list[tuple[str, Any, slice]]:
-        """``(column, array, rows)`` of every column of this message not read yet (for a batched read)."""
+        """``(column, array, rows)`` of every column of this message not read yet (for a frame's batched
+        read, :meth:`fusion.store.dataset.Frame.load`)."""
         cache: dict[str, np.ndarray] = self.__dict__.setdefault("_cols", {})
         a, b = self._rows
         return [(c, self.stream.array(c), slice(a, b))
@@ -71,12 +72,6 @@ class MessageView:
     def fill(self, col: str, values: np.ndarray) -> None:
         """Keep ``values`` as column ``col`` of this message (read by a batched request)."""
         self.__dict__.setdefault("_cols", {})[col] = values
-
-    def load(self) -> None:
-        """Read every column of this message not read yet, in one concurrent request."""
-        todo = self.pending()
-        for (name, _, _), values in zip(todo, read_many([(arr, sel) for _, arr, sel in todo]), strict=True):
-            self.fill(name, values)
 
     def _group_of(self, col: str) -> list[str]:
         return []

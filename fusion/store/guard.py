@@ -393,9 +393,7 @@ def read_many(requests: list[tuple[zarr.Array, Any]]) -> list[np.ndarray]:
     if not fetch and len(direct) == 1:
         arr, sel = requests[direct[0]]
         return [read_uncached(arr, sel)]
-    for arr, _ in requests:
-        _expect(arr)
-    runs = _runs(fetch)  # consecutive missing chunks of one array: one zarr request each
+    runs = _runs(fetch)  # consecutive missing chunks of one array: one zarr request each (arrays registered by _plan)
 
     async def _all() -> list[Any]:
         run_reads = (a.async_array.getitem(slice(g.chunk_rows_of(c0)[0], g.chunk_rows_of(c1)[1]))
