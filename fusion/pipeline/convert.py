@@ -140,9 +140,19 @@ def _interrupted(exc: BaseException) -> bool:
 
 
 def _discard(writer: StoreWriter) -> None:
-    """Remove the store a failed conversion created (the original error is what matters)."""
-    with contextlib.suppress(Exception):
-        writer.location.remove()
+    """Remove the store a failed conversion created (the original error is what matters).
+
+    Retried a few times: a write that was in flight when the conversion failed (a full disk fails
+    several at once) can land while the folder is being removed ("Directory not empty")."""
+    for attempt in range(5):
+        try:
+            loc = writer.location
+            loc.remove()
+            if not (loc.path.exists() if loc.kind == "local" else loc.exists()):
+                return
+        except Exception:  # the conversion's own error is reported, not this one
+            pass
+        time.sleep(0.05 * (attempt + 1))
 
 
 @contextlib.contextmanager
