@@ -8,7 +8,7 @@ decoded chunks a read ended inside — the ones the next frame starts in; a chun
 end is not kept (and dropped when an earlier read kept it), so a scan holds about one chunk per
 column — within a byte budget (least recently used evicted beyond it, 32 MiB by default), and
 assembles each row slice from them; chunks not cached are fetched concurrently in
-one event-loop round trip (:func:`fusion.store.guard.read_many`).
+one event-loop round trip (:func:`fusion.store.reading.read_many`).
 
 Only reads of a contiguous row range of an array chunked along axis 0 go through the cache (what
 every frame read is); anything else reads as before. A store being validated gets no cache

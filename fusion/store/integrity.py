@@ -22,7 +22,8 @@ from zarr.buffer import default_buffer_prototype
 
 from fusion.errors import StoreCorruptError
 from fusion.store._zarr_compat import sync
-from fusion.store.guard import ADVICE, Grid, GuardedStore, grid_of, read
+from fusion.store.guard import ADVICE, Grid, GuardedStore, grid_of
+from fusion.store.reading import read
 
 #: At most this many problems are listed per array (then a count of the rest).
 MAX_PER_ARRAY = 5

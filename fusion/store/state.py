@@ -21,8 +21,9 @@ from fusion import kinds
 from fusion.errors import FormatVersionError, IncompleteStoreError, StoreCorruptError, StoreError
 from fusion.store import layout as lay
 from fusion.store.chunkcache import DEFAULT_CACHE_MB, ChunkCache
-from fusion.store.guard import ADVICE, GuardedStore, guard, guarded, read, read_many
+from fusion.store.guard import ADVICE, GuardedStore, guard
 from fusion.store.location import StoreLocation, resolve
+from fusion.store.reading import guarded, read, read_many
 
 __all__ = ["StoreState", "StoreStatus", "StreamState", "check_root", "open_root", "open_state", "read_many",
            "store_status"]
