@@ -16,56 +16,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
-import psutil
-
+from fusion.bench.dask_each import SMALL, make_logs, run_once
 from fusion.testing.synth import SynthConfig
-
-SMALL: dict[str, Any] = {"duration_s": 1.0, "lidar_beams": 16, "lidar_columns": 256, "image_width": 160,
-                         "image_height": 120}  # fmt: skip
-
-
-def make_logs(folder: Path, n: int, **size: Any) -> tuple[list[str], str]:
-    """N generated logs (seeds 0..N-1, ``SMALL`` overridden by ``size``) and the rig file of the first."""
-    from calibration import save_rig
-    from fusion.testing.synth import generate, load_truth
-
-    bags, rig = [], folder / "rig.yaml"
-    for i in range(n):
-        out = generate(SynthConfig(**{**SMALL, **size}, seed=i), folder / f"log{i}", formats=("mcap",))
-        bags.append(str(out.bags["mcap"]))
-        if i == 0:
-            save_rig(load_truth(out.truth_path).rig(), rig)
-    return bags, str(rig)
-
-
-def run_once(bags: list[str], rig: str, out: Path, dask: str | None, workers: int) -> dict[str, Any]:
-    """One ``fusion convert --each`` process: wall s, CPU s of its whole tree, per-log conversion s."""
-    cmd = [sys.executable, "-m", "fusion", "convert", *bags, "--each", "-o", str(out), "--rig", rig,
-           "--overwrite", "--json"]  # fmt: skip
-    if dask is not None:
-        cmd += ["--dask", dask, "--workers", str(workers)]
-    before_children = {p.pid for p in psutil.Process().children(recursive=True)}
-    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    t0 = time.perf_counter()
-    res = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
-    wall = time.perf_counter() - t0
-    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if res.returncode != 0:
-        raise SystemExit(f"error: {' '.join(cmd[:4])} ... failed: {res.stderr.strip()[-400:]}")
-    rows = json.loads(res.stdout)
-    time.sleep(0.2)
-    left = [p.pid for p in psutil.Process().children(recursive=True) if p.pid not in before_children]
-    cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
-    return {"wall_s": wall, "cpu_s": cpu, "log_s": [r["seconds"] for r in rows], "leftover_pids": left}
 
 
 def main(argv: list[str] | None = None) -> int:

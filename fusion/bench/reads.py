@@ -68,3 +68,54 @@ def plain_reader(ds: Any) -> Callable[[int], int]:
         return sum(np.asarray(v).nbytes for v in sync(_all()))
 
     return read
+
+
+def _loader_worker(store: str, batches: list[tuple[int, int]], ready: Any, go: Any, out: Any) -> None:
+    """One DataLoader-like worker process: open the store, then read its batches of frames after ``go``."""
+    import time
+
+    import fusion
+
+    ds = fusion.open(store)
+    ds[0].load()  # arrays opened, rig parsed (a DataLoader worker's first item pays this)
+    ready.set()
+    go.wait()
+    t0 = time.perf_counter()
+    n = 0
+    for a, b in batches:
+        for i in range(a, b):
+            ds[i].load()
+            n += 1
+    out.put((n, time.perf_counter() - t0))
+
+
+def loader_scaling(store: str, processes: int, batch: int = 8) -> dict[str, Any]:
+    """Frames/s of ``processes`` worker processes reading every frame once, as a DataLoader does.
+
+    The frames are cut into batches of ``batch`` consecutive frames dealt round-robin to the workers
+    (``torch.utils.data.DataLoader(ds, batch_size=batch, num_workers=N)``'s order; each worker opens
+    the store itself, as a pickled :class:`~fusion.store.dataset.Dataset` does). Timed from a common
+    start once every worker has opened the store; the aggregate rate is all frames ÷ the slowest worker.
+    """
+    import multiprocessing
+
+    import fusion
+
+    n = len(fusion.open(store))
+    cuts = [(a, min(n, a + batch)) for a in range(0, n, batch)]
+    ctx = multiprocessing.get_context("spawn")
+    go, out = ctx.Event(), ctx.Queue()
+    readies = [ctx.Event() for _ in range(processes)]
+    procs = [ctx.Process(target=_loader_worker, args=(store, cuts[k::processes], readies[k], go, out))
+             for k in range(processes)]
+    for p in procs:
+        p.start()
+    for r in readies:
+        r.wait(timeout=120)
+    go.set()
+    results = [out.get(timeout=600) for _ in procs]
+    for p in procs:
+        p.join()
+    frames = sum(r[0] for r in results)
+    slowest = max(r[1] for r in results)
+    return {"processes": processes, "frames": frames, "seconds": slowest, "frames_per_s": frames / slowest}

@@ -9,6 +9,7 @@ Stages (results and reading guide: README.md, section Performance):
   write_direct (d2) the same arrays through fusion's shard encoder (the converter's write path)
   convert  (e)  end-to-end ``fusion convert``
   read     (f)  dataset reads: random frames with all sensors, and a sequential scan
+  read_loaders  the sequential read over 1, 2, ... DataLoader-like worker processes
   export        one exporter on one store (``fusion bench --stage export``, fusion/bench/export.py)
 The I/O floor (a2) is raw + the faster of write and write_direct.
 """
@@ -177,14 +178,19 @@ def stage_write_direct(store: str, repeats: int, scratch: str, **_: Any) -> dict
 
 
 def stage_convert(
-    bag: str, repeats: int, scratch: str, rig: str | None = None, warmup: bool = False, **_: Any
+    bag: str, repeats: int, scratch: str, rig: str | None = None, warmup: bool = False,
+    spool_memory_mb: float | None = None, **_: Any
 ) -> dict[str, Any]:
     """(e) ``convert`` timed ``repeats`` times; with ``warmup``, after one untimed first conversion
-    (its time is returned as ``cold_seconds``)."""
+    (its time is returned as ``cold_seconds``); ``spool_memory_mb`` overrides ``store.spool_memory_mb``."""
+    from dataclasses import replace
+
     from fusion.pipeline.config import ConvertConfig
     from fusion.pipeline.convert import convert
 
     cfg = ConvertConfig(rig=rig)
+    if spool_memory_mb is not None:
+        cfg = replace(cfg, store=replace(cfg.store, spool_memory_mb=spool_memory_mb))
 
     def run() -> dict[str, Any]:
         res = convert([bag], scratch, cfg, overwrite=True)
@@ -259,6 +265,17 @@ def stage_read(store: str, repeats: int, **_: Any) -> dict[str, Any]:
     }
 
 
+def stage_read_loaders(store: str, repeats: int, processes: str = "1,2", **_: Any) -> dict[str, Any]:
+    """Frames/s of 1, 2, ... DataLoader-like worker processes (:func:`fusion.bench.reads.loader_scaling`),
+    interleaved ``repeats`` times."""
+    from fusion.bench.reads import loader_scaling
+
+    counts = [int(c) for c in processes.split(",")]
+    runs = [loader_scaling(store, n) for _ in range(max(1, repeats)) for n in counts]
+    best = {n: float(np.median([r["frames_per_s"] for r in runs if r["processes"] == n])) for n in counts}
+    return {"seconds": [r["seconds"] for r in runs], "runs": runs, "frames_per_s": {str(k): v for k, v in best.items()}}
+
+
 def stage_export(**kwargs: Any) -> dict[str, Any]:
     """One exporter on one store (:func:`fusion.bench.export.stage_export`)."""
     from fusion.bench.export import stage_export as run
@@ -274,6 +291,7 @@ STAGES: dict[str, Callable[..., dict[str, Any]]] = {
     "write_direct": stage_write_direct,
     "convert": stage_convert,
     "read": stage_read,
+    "read_loaders": stage_read_loaders,
     "export": stage_export,
 }
 

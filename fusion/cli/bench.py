@@ -16,6 +16,7 @@ Examples:
   fusion bench --preset large --repeats 5 --json bench.json --markdown bench.md
   fusion bench --preset tiny --repeats 1 --no-memory   # a quick smoke run
   fusion bench --stage export --json export.json       # every exporter on a 5 s and a 20 s log
+  fusion bench --stage throughput --json tp.json       # reads vs plain zarr, RSS 1x/4x, Dask --each, start-up
 """,
 )
 @click.option("--preset", type=click.Choice(["default", "large", "vga", "tiny"]), default="default", show_default=True)
@@ -25,9 +26,11 @@ Examples:
 @click.option("--json", "json_out", type=click.Path(path_type=Path), default=None, help="Write the results as JSON.")
 @click.option("--markdown", "md_out", type=click.Path(path_type=Path), default=None, help="Write the markdown table.")
 @click.option("--no-memory", is_flag=True, help="Skip the 4x-longer-log memory comparison.")
-@click.option("--stage", type=click.Choice(["all", "export"]), default="all", show_default=True,
+@click.option("--stage", type=click.Choice(["all", "export", "throughput"]), default="all", show_default=True,
               help="all: stages (a)-(f); export: convert + every exporter on a 1x and a 4x log "
-              "(frames/s, MB/s, peak RSS; presets default = 5 s, tiny = 1 s).")
+              "(frames/s, MB/s, peak RSS; presets default = 5 s, tiny = 1 s); throughput: reads vs plain "
+              "zarr (random, sequential, 1 and 2 loader processes), peak RSS of a 1x and a 4x log, 8 logs "
+              "--each serial vs --dask local, start-up vs a naive script (--preset tiny: a smoke run).")
 def bench(
     stage: str,
     preset: str,
@@ -54,6 +57,15 @@ def bench(
                                  f"{' or '.join(EXPORT_PRESETS)}")
         res = run_export_bench(preset, workdir=workdir)
         table = export_markdown(res)
+    elif stage == "throughput":
+        import tempfile
+
+        from fusion.bench.throughput import markdown as tp_markdown
+        from fusion.bench.throughput import run_throughput_bench
+
+        work = workdir or Path(tempfile.mkdtemp(prefix="fusion-bench-"))
+        res = run_throughput_bench(work, repeats=repeats, quick=preset == "tiny")
+        table = tp_markdown(res)
     else:
         res = run_bench(preset, repeats=repeats, workdir=workdir, memory=not no_memory)
         table = markdown(res)

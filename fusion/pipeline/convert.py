@@ -62,6 +62,7 @@ class ConvertResult:
             source (``bag tf`` / ``rig file`` / ``identity``), stored, skipped, main skip reason.
         reference: The frame reference and why it was chosen.
         ego: The ego source (``source``, ``choice``, ``inputs``, ``expected_accuracy``, ``notes``).
+        cpu_seconds: CPU time of the conversion, every thread of this process (s).
     """
 
     store: str
@@ -77,6 +78,7 @@ class ConvertResult:
     sensors: dict[str, dict[str, Any]] = field(default_factory=dict)
     reference: str = ""
     ego: dict[str, Any] = field(default_factory=dict)
+    cpu_seconds: float = 0.0
 
     @property
     def mb_per_s(self) -> float:
@@ -241,7 +243,7 @@ def convert(
     Returns:
         The :class:`ConvertResult` summary.
     """
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     paths = [Path(b) for b in bags]
     report = ReportBuilder()
     report.config = cfg.to_dict()
@@ -312,6 +314,7 @@ def convert(
         sensors=sensor_summary(selected, rig, plan, report),
         reference=report.reference_choice or str(plan.reference),
         ego=dict(report.extra.get("ego", {})),
+        cpu_seconds=time.process_time() - cpu0,
     )
 
 
