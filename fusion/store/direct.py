@@ -22,6 +22,7 @@ its :class:`~fusion.errors.StoreCorruptError`. Arrays whose codecs are not the o
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,7 +44,7 @@ class DirectReader:
     """Reads inner chunks of a complete local store's sharded columns from their files.
 
     One per opened store (held by its :class:`~fusion.store.guard.GuardedStore`); thread-safe
-    (``pread`` has no file position; the index and layout caches are filled idempotently).
+    (``pread`` has no file position; a shard's index is loaded and checked under a lock, once).
     """
 
     def __init__(self, guard: GuardedStore, root: Path) -> None:
@@ -51,6 +52,7 @@ class DirectReader:
         self._root = root
         self._layouts: dict[str, ShardLayout | None] = {}
         self._index: dict[str, np.ndarray] = {}  # shard key -> (chunks, 2) uint64 (offset, nbytes)
+        self._lock = threading.Lock()  # first read of a shard's index (the guard's index cache is shared)
 
     def layout(self, arr: zarr.Array) -> ShardLayout | None:
         """The shard layout of ``arr`` when it is read directly (cached), else ``None``."""
@@ -97,6 +99,10 @@ class DirectReader:
         entries = self._index.get(key)
         if entries is not None:
             return entries
+        with self._lock:
+            return self._load_entries(fd, grid, shard, key)
+
+    def _load_entries(self, fd: int, grid: Grid, shard: int, key: str) -> np.ndarray | None:
         n = grid.index_nbytes
         size = os.fstat(fd).st_size
         if size < n:
