@@ -198,7 +198,7 @@ def test_to_dict_is_the_report_form() -> None:
         "clock": {"estimate": (), "apply": False, "auto_apply": True, "domain_threshold_s": 1.0,
                   "max_uncertainty_fraction": 0.25},
         "store": {"keep_raw_points": False, "spool": True, "spool_dir": None, "spool_max_gb": None,
-                  "spool_memory_mb": 256.0},
+                  "spool_memory_mb": 32.0},
         "include_topics": (), "exclude_topics": (), "msg_dirs": (),
         "source_path": str(REPO / "configs" / "synthetic.yaml"),
     }  # fmt: skip

@@ -192,7 +192,7 @@ def test_with_without_and_abandoned_spool_convert_identically(tmp_path: Path, fm
     spool_dir = tmp_path / "spool"
     stores = {}
     for label, store_cfg in {
-        "spool": StoreConfig(spool_dir=str(spool_dir)),  # all in memory (256 MiB)
+        "spool": StoreConfig(spool_dir=str(spool_dir), spool_memory_mb=256),  # all in memory
         "disk": StoreConfig(spool_dir=str(spool_dir), spool_memory_mb=0),
         "both": StoreConfig(spool_dir=str(spool_dir), spool_memory_mb=IN_FLIGHT_BYTES / 2**20 + 0.8),  # 0.8 MiB kept
         "off": StoreConfig(spool=False),

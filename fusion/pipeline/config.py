@@ -34,7 +34,7 @@ Example (``configs/synthetic.yaml``)::
       keep_raw_points: false            # also store the raw (not deskewed) xyz
       spool: true                       # keep decoded LiDAR/radar on disk between the passes
       spool_dir: null                   # folder of the spool file (default: TMPDIR)
-      spool_memory_mb: 256              # memory of the spool: the first messages stay in memory
+      spool_memory_mb: 32               # memory of the spool (writes in flight; above 32, the first messages stay in memory)
 """
 
 from __future__ import annotations
@@ -124,7 +124,7 @@ class StoreConfig:
     spool: bool = True
     spool_dir: str | None = None
     spool_max_gb: float | None = None
-    spool_memory_mb: float = 256.0
+    spool_memory_mb: float = 32.0
 
 
 @dataclass(frozen=True)
