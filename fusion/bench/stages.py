@@ -204,6 +204,10 @@ def stage_convert(
     return {**_times(run, repeats), "cold_seconds": cold}
 
 
+#: Time a simulated training step takes per frame outside Python (the read stage's overlap test), s.
+CONSUMER_S = 0.003
+
+
 def stage_read(store: str, repeats: int, **_: Any) -> dict[str, Any]:
     """Random frames and sequential scans with every sensor: fusion vs plain zarr on the same bytes
     (:mod:`fusion.bench.reads`), each measured on a freshly opened store (cold chunk cache)."""
@@ -237,7 +241,7 @@ def stage_read(store: str, repeats: int, **_: Any) -> dict[str, Any]:
         t0 = time.perf_counter()
         plain(int(i))
         plain_random_ms.append((time.perf_counter() - t0) * 1e3)
-    seq, seq_iter, plain_seq = [], [], []
+    seq, seq_iter, plain_seq, busy_loop, busy_iter = [], [], [], [], []
     nbytes = 0
     for _round in range(max(1, repeats)):
         ds = fusion.open(store)
@@ -252,6 +256,20 @@ def stage_read(store: str, repeats: int, **_: Any) -> dict[str, Any]:
         t0 = time.perf_counter()
         sum(plain(i) for i in range(len(ds)))
         plain_seq.append(time.perf_counter() - t0)
+        # a consumer that spends CONSUMER_S per frame outside Python (a training step on a GPU):
+        # a plain loop adds it to every read, ds.iter's reading thread overlaps it
+        ds = fusion.open(store)
+        t0 = time.perf_counter()
+        for i in range(len(ds)):
+            read_frame(ds[i].load(), False)
+            time.sleep(CONSUMER_S)
+        busy_loop.append(time.perf_counter() - t0)
+        ds = fusion.open(store)
+        t0 = time.perf_counter()
+        for f in ds.iter(prefetch=4):
+            read_frame(f, False)
+            time.sleep(CONSUMER_S)
+        busy_iter.append(time.perf_counter() - t0)
     return {
         "seconds": [float(np.median(seq))],
         "frames": len(ds),
@@ -262,6 +280,9 @@ def stage_read(store: str, repeats: int, **_: Any) -> dict[str, Any]:
         "sequential_s": seq,
         "sequential_iter_s": seq_iter,
         "plain_zarr_sequential_s": plain_seq,
+        "consumer_ms": CONSUMER_S * 1e3,
+        "with_consumer_loop_s": busy_loop,
+        "with_consumer_iter_s": busy_iter,
     }
 
 

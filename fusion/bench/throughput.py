@@ -68,6 +68,9 @@ def run_reads(work: Path, repeats: int, preset: Preset = READS_PRESET) -> dict[s
         "sequential_frames_per_s": n / _med(rd["sequential_s"]),
         "sequential_iter_frames_per_s": n / _med(rd["sequential_iter_s"]),
         "plain_zarr_sequential_frames_per_s": n / _med(rd["plain_zarr_sequential_s"]),
+        "consumer_ms": rd["consumer_ms"],
+        "with_consumer_loop_frames_per_s": n / _med(rd["with_consumer_loop_s"]),
+        "with_consumer_iter_frames_per_s": n / _med(rd["with_consumer_iter_s"]),
         "loader_frames_per_s": fps,
         "loader_scaling_2": fps["2"] / fps["1"],
         "raw": {"read": rd, "loaders": loaders},
@@ -144,6 +147,9 @@ def markdown(res: dict[str, Any]) -> str:
              f"{r['plain_zarr_sequential_frames_per_s']:.0f} | "
              f"{r['sequential_frames_per_s'] / r['plain_zarr_sequential_frames_per_s']:.2f}× |",
              f"| sequential scan, `ds.iter()` (frames/s) | {r['sequential_iter_frames_per_s']:.0f} | | |",
+             f"| with a {r['consumer_ms']:g} ms consumer: loop / `ds.iter()` (frames/s) | "
+             f"{r['with_consumer_loop_frames_per_s']:.0f} / {r['with_consumer_iter_frames_per_s']:.0f} | | "
+             f"{r['with_consumer_iter_frames_per_s'] / r['with_consumer_loop_frames_per_s']:.2f}× |",
              f"| 1 / 2 loader processes (frames/s) | {r['loader_frames_per_s']['1']:.0f} / "
              f"{r['loader_frames_per_s']['2']:.0f} | | {r['loader_scaling_2']:.2f}× |",
              "", f"Memory: peak RSS {m['rss_1x_mb']:.0f} MB ({m['duration_s']:g} s log) vs {m['rss_4x_mb']:.0f} MB "
