@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -32,10 +33,19 @@ def make_logs(folder: Path, n: int, **size: Any) -> tuple[list[str], str]:
 
     bags, rig = [], folder / "rig.yaml"
     for i in range(n):
-        out = generate(SynthConfig(**{**SMALL, **size}, seed=i), folder / f"log{i}", formats=("mcap",))
+        cfg = SynthConfig(**{**SMALL, **size}, seed=i)
+        stamp = folder / f"log{i}.json"  # written last: the log is complete and made from this config
+        if stamp.exists() and rig.exists():
+            saved = json.loads(stamp.read_text())
+            if saved.get("config") == repr(cfg) and Path(saved["bag"]).exists():
+                bags.append(saved["bag"])
+                continue
+        shutil.rmtree(folder / f"log{i}", ignore_errors=True)  # a log left unfinished by a stopped run
+        out = generate(cfg, folder / f"log{i}", formats=("mcap",))
         bags.append(str(out.bags["mcap"]))
         if i == 0:
             save_rig(load_truth(out.truth_path).rig(), rig)
+        stamp.write_text(json.dumps({"config": repr(cfg), "bag": bags[-1]}))
     return bags, str(rig)
 
 
