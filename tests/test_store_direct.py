@@ -1,7 +1,7 @@
 """Direct chunk reads (``fusion.store.direct``): a complete local store's shards read from their files.
 
-Every chunk read directly equals zarr's decoding of the same rows; damage is still named (the chunk
-is read again through zarr's guarded path); stores of other kinds and incomplete stores read
+Every chunk read directly (local folder, uncompressed zip) equals zarr's decoding of the same rows;
+damage is still named (the chunk is read again through zarr's guarded path); incomplete stores read
 through zarr.
 """
 
@@ -48,6 +48,12 @@ def _guarded(ds: Any) -> GuardedStore:
     return store
 
 
+def _array(ds: Any, path: str) -> zarr.Array:
+    arr = ds.state.root[path]
+    assert isinstance(arr, zarr.Array)
+    return arr
+
+
 def _stream_arrays(store: Path) -> list[str]:
     root = zarr.open_group(str(store), mode="r")
     out = []
@@ -64,7 +70,7 @@ def test_every_stream_chunk_reads_directly_and_equals_zarr(store: Path) -> None:
     paths = _stream_arrays(store)
     assert len(paths) >= 20  # LiDAR, radar, cameras, IMU columns (measured 31)
     for path in paths:
-        arr = ds.state.root[path]
+        arr = _array(ds, path)
         guard.expect(arr)
         g = grid_of(arr)
         assert g is not None and g.rows > 0, path
@@ -84,7 +90,7 @@ def test_any_row_range_equals_zarr(store: Path, a: int, span: int) -> None:
     from fusion.store.reading import read_many
 
     ds = fusion.open(str(store))
-    arr = ds.state.root[XYZ]
+    arr = _array(ds, XYZ)
     n = int(arr.shape[0])
     a %= n
     b = min(n, a + span)
@@ -110,7 +116,7 @@ def test_a_flipped_byte_is_named_not_decoded(store: Path, tmp_path: Path) -> Non
     raw[off + size // 2] ^= 0x5A
     f.write_bytes(bytes(raw))
     ds = fusion.open(str(d))
-    arr = ds.state.root[XYZ]
+    arr = _array(ds, XYZ)
     g = grid_of(arr)
     assert g is not None
     guard = _guarded(ds)
@@ -129,7 +135,7 @@ def test_a_value_rewritten_with_valid_checksums_is_refused(store: Path, tmp_path
     w = zarr.open_array(str(d / col), mode="r+")
     w[5] = int(w[5]) + 1000
     ds = fusion.open(str(d))
-    arr = ds.state.root[col]
+    arr = _array(ds, col)
     g = grid_of(arr)
     guard = _guarded(ds)
     guard.expect(arr)  # registered (grid, manifest) as every read does first
@@ -139,14 +145,26 @@ def test_a_value_rewritten_with_valid_checksums_is_refused(store: Path, tmp_path
         ds[0].load()
 
 
-def test_zip_and_incomplete_stores_read_through_zarr(made: tuple[Path, Any, Path], store: Path,
+def test_zip_reads_directly_and_incomplete_stores_through_zarr(made: tuple[Path, Any, Path], store: Path,
                                                      tmp_path: Path) -> None:
     _, bag, rig = made
     zipped = tmp_path / "s.zip"
     convert([bag], str(zipped), ConvertConfig(rig=str(rig)))
     dz = fusion.open(str(zipped))
-    assert _guarded(dz).direct is None
     ds = fusion.open(str(store))
+    assert _guarded(dz).direct is not None  # an uncompressed zip: members are byte runs of the file
+    for path in _stream_arrays(store):  # every chunk read from the zip file equals zarr's decoding
+        arr = _array(dz, path)
+        _guarded(dz).expect(arr)
+        g = grid_of(arr)
+        assert g is not None
+        n = -(-g.rows // g.chunk_rows)
+        got = _guarded(dz).direct.read_chunks(arr, g, list(range(n)))  # type: ignore[union-attr]
+        assert sorted(got) == list(range(n)), path
+        truth = np.asarray(zarr.open_group(str(store), mode="r")[path][...])
+        for c, value in got.items():
+            lo, hi = g.chunk_rows_of(c)
+            assert np.array_equal(value[: hi - lo], truth[lo:hi]), (path, c)
     assert np.array_equal(dz[3].load().lidar["lidar_top"].xyz, ds[3].load().lidar["lidar_top"].xyz)
     d = tmp_path / "inc.zarr"
     shutil.copytree(store, d)
@@ -154,7 +172,7 @@ def test_zip_and_incomplete_stores_read_through_zarr(made: tuple[Path, Any, Path
     root.attrs["complete"] = False
     zarr.consolidate_metadata(str(d))
     di = fusion.open(str(d), allow_incomplete=True)
-    arr = di.state.root[XYZ]
+    arr = _array(di, XYZ)
     g = grid_of(arr)
     guard = _guarded(di)
     assert g is not None and guard.direct is not None and not guard.strict

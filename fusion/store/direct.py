@@ -1,13 +1,14 @@
-"""Direct chunk reads: inner chunks of fusion's own sharded columns read from a local store's files.
+"""Direct chunk reads: inner chunks of fusion's own sharded columns read from the store's files.
 
 zarr's read path sends every request through its event-loop thread (a thread hop and a socket
 wake-up per call, then per-chunk asyncio tasks and buffer classes with the GIL held); for the
 few small slices of one frame that orchestration cost more than decoding the bytes (profiled on
 a sequential scan: 60 % of the time was spent waiting on the loop). fusion wrote these shards
-itself (:mod:`fusion.store.shards`), so for a **complete, local** store it reads them the way it
-writes them: the shard index with one ``pread`` of the object's tail, each inner chunk with one
-``pread`` of its byte range, and the chunk decoded in the calling thread by the same numcodecs
-compressor zarr's codec wraps (it releases the GIL, so prefetching threads decode in parallel).
+itself (:mod:`fusion.store.shards`), so for a **complete** store in a local folder or an
+uncompressed zip file it reads them the way it writes them: the shard index with one ``pread``
+of the object's tail, each inner chunk with one ``pread`` of its byte range, and the chunk
+decoded in the calling thread by the same numcodecs compressor zarr's codec wraps (it releases
+the GIL, so prefetching threads decode in parallel).
 
 Every check of the zarr path is kept: the shard index is verified (CRC32C, absent inner chunks,
 the format 1.2 manifest) by :class:`~fusion.store.guard.GuardedStore`, and each inner chunk's
@@ -16,13 +17,14 @@ missing or short file, a checksum that differs, a chunk that does not decode to 
 not an error here: the chunk is read again through zarr, whose guarded path names the damage in
 its :class:`~fusion.errors.StoreCorruptError`. Arrays whose codecs are not the ones
 :func:`~fusion.store.shards.shard_layout` reproduces, incomplete stores and other store types
-(zip, S3, memory) always read through zarr.
+(S3, memory, compressed zip members) always read through zarr.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +34,7 @@ import zarr
 from zarr.storage import LocalStore
 
 from fusion.store.shards import ShardLayout, shard_layout
+from fusion.store.zipread import StoredZipStore
 
 if TYPE_CHECKING:
     from fusion.store.guard import Grid, GuardedStore
@@ -40,16 +43,54 @@ if TYPE_CHECKING:
 _MISSING = 2**64 - 1
 
 
+@dataclass(frozen=True)
+class _Object:
+    """A stored object as a byte run of an open file: ``fd``, its first byte ``base``, ``size``."""
+
+    fd: int
+    base: int
+    size: int
+    owned: bool  # opened for this read (closed after it)
+
+    def pread(self, n: int, offset: int) -> bytes:
+        return os.pread(self.fd, n, self.base + offset)
+
+
+class _Folder:
+    """Objects of a local directory store: one file each."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = str(root)
+
+    def open(self, key: str) -> _Object | None:
+        try:
+            fd = os.open(os.path.join(self.root, key), os.O_RDONLY)
+        except OSError:
+            return None
+        return _Object(fd, 0, os.fstat(fd).st_size, True)
+
+
+class _StoredZip:
+    """Objects of an uncompressed zip store: byte runs of the one zip file (its own descriptor)."""
+
+    def __init__(self, store: StoredZipStore) -> None:
+        self.store = store
+
+    def open(self, key: str) -> _Object | None:
+        found = self.store.member(key)
+        return None if found is None else _Object(found[0], found[1], found[2], False)
+
+
 class DirectReader:
-    """Reads inner chunks of a complete local store's sharded columns from their files.
+    """Reads inner chunks of a complete local or zip store's sharded columns from their files.
 
     One per opened store (held by its :class:`~fusion.store.guard.GuardedStore`); thread-safe
     (``pread`` has no file position; a shard's index is loaded and checked under a lock, once).
     """
 
-    def __init__(self, guard: GuardedStore, root: Path) -> None:
+    def __init__(self, guard: GuardedStore, files: _Folder | _StoredZip) -> None:
         self._guard = guard
-        self._root = str(root)
+        self._files = files
         self._layouts: dict[str, ShardLayout | None] = {}
         self._index: dict[str, np.ndarray] = {}  # shard key -> (chunks, 2) uint64 (offset, nbytes)
         self._lock = threading.Lock()  # first read of a shard's index (the guard's index cache is shared)
@@ -72,42 +113,41 @@ class DirectReader:
             return {}
         out: dict[int, np.ndarray] = {}
         per_shard = lay.chunks_per_shard
-        fds: dict[int, int] = {}
+        objects: dict[int, _Object | None] = {}
         try:
             for c in chunks:
                 shard, i = divmod(c, per_shard)
                 key = lay.key(shard)
-                fd = fds.get(shard)
-                if fd is None:
-                    try:
-                        fd = fds[shard] = os.open(os.path.join(self._root, key), os.O_RDONLY)
-                    except OSError:
-                        continue
-                entries = self._entries(fd, grid, shard, key)
+                if shard not in objects:
+                    objects[shard] = self._files.open(key)
+                obj = objects[shard]
+                if obj is None:
+                    continue
+                entries = self._entries(obj, grid, shard, key)
                 if entries is None or i >= len(entries):
                     continue
-                value = self._chunk(fd, lay, grid, shard, key, i, entries[i])
+                value = self._chunk(obj, lay, grid, shard, i, entries[i])
                 if value is not None:
                     out[c] = value
         finally:
-            for fd in fds.values():
-                os.close(fd)
+            for obj in objects.values():
+                if obj is not None and obj.owned:
+                    os.close(obj.fd)
         return out
 
-    def _entries(self, fd: int, grid: Grid, shard: int, key: str) -> np.ndarray | None:
+    def _entries(self, obj: _Object, grid: Grid, shard: int, key: str) -> np.ndarray | None:
         """The verified index of shard ``key``: (chunks, 2) uint64 ``(offset, nbytes)``."""
         entries = self._index.get(key)
         if entries is not None:
             return entries
         with self._lock:
-            return self._load_entries(fd, grid, shard, key)
+            return self._load_entries(obj, grid, shard, key)
 
-    def _load_entries(self, fd: int, grid: Grid, shard: int, key: str) -> np.ndarray | None:
-        n = grid.index_nbytes
-        size = os.fstat(fd).st_size
+    def _load_entries(self, obj: _Object, grid: Grid, shard: int, key: str) -> np.ndarray | None:
+        n, size = grid.index_nbytes, obj.size
         if size < n:
             return None
-        raw = np.frombuffer(os.pread(fd, n, size - n), dtype=np.uint8)
+        raw = np.frombuffer(obj.pread(n, size - n), dtype=np.uint8)
         if raw.size != n:
             return None
         self._guard.check_index(grid, shard, key, raw)  # raises StoreCorruptError naming the damage
@@ -118,13 +158,13 @@ class DirectReader:
         self._index[key] = entries
         return entries
 
-    def _chunk(self, fd: int, lay: ShardLayout, grid: Grid, shard: int, key: str, i: int,
+    def _chunk(self, obj: _Object, lay: ShardLayout, grid: Grid, shard: int, i: int,
                entry: np.ndarray) -> np.ndarray | None:
         """Inner chunk ``i`` of a shard, decoded and checked (None: read it through zarr)."""
         offset, nbytes = int(entry[0]), int(entry[1])
         if offset == _MISSING or nbytes < 4:
             return None
-        raw = os.pread(fd, nbytes, offset)
+        raw = obj.pread(nbytes, offset)
         if len(raw) != nbytes:
             return None
         payload = np.frombuffer(raw, dtype=np.uint8, count=nbytes - 4)
@@ -143,7 +183,9 @@ class DirectReader:
 
 
 def direct_reader(guard: GuardedStore, store: Any) -> DirectReader | None:
-    """A :class:`DirectReader` for a read-only local directory store, else ``None``."""
+    """A :class:`DirectReader` for a local directory or an uncompressed zip store, else ``None``."""
     if isinstance(store, LocalStore):
-        return DirectReader(guard, Path(store.root))
+        return DirectReader(guard, _Folder(Path(store.root)))
+    if isinstance(store, StoredZipStore):
+        return DirectReader(guard, _StoredZip(store))
     return None

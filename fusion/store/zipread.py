@@ -52,6 +52,14 @@ class StoredZipStore(ZipStore):
             self._fd = os.open(self.path, os.O_RDONLY)
         return self._spans
 
+    def member(self, key: str) -> tuple[int, int, int] | None:
+        """``(fd, first byte, size)`` of the stored member ``key`` in the zip file (None: absent or
+        compressed). The descriptor belongs to this store (read with ``os.pread``; not to be closed)."""
+        span = self._index().get(key)
+        if span is None or self._fd is None:
+            return None
+        return self._fd, span[0], span[1]
+
     def _pread(self, span: tuple[int, int], byte_range: ByteRequest | None) -> bytes:
         start, size = span
         if byte_range is None:
