@@ -35,6 +35,7 @@ from fusion.pipeline.report import ReportBuilder
 from fusion.pipeline.rigs import check_rig_file, resolve_rig
 from fusion.pipeline.scan import scan
 from fusion.pipeline.sensors import select_sensors
+from fusion.pipeline.split import SplitSpec, run_split
 from fusion.pipeline.spool import Spool
 from fusion.pipeline.streams import EgoTable
 from fusion.pipeline.summary import check_stored, sensor_summary
@@ -199,6 +200,18 @@ def _report_spool(spool: Spool | None, report: ReportBuilder) -> None:
     }
 
 
+def _unsplittable(source: Any, ex: StreamPass, truncated: str | None) -> str | None:
+    """Why this log's pass 2 cannot be split into parts (None: it can)."""
+    if truncated:
+        return "the bag is damaged (pass 2 stops at the damage)"
+    packet_topics = getattr(source, "_packet_topics", None)
+    topics = [t.topic for t in ex.pass2_tables().values()]
+    if packet_topics is not None and (raw := sorted(packet_topics(topics))):
+        return (f"raw LiDAR packet topic(s) {', '.join(raw)}: a sweep is assembled from the packets of several "
+                "messages, so a part could not start mid-log")
+    return None
+
+
 def _report_packets(source: Any, report: ReportBuilder) -> None:
     """Raw LiDAR packet topics: decoder counters (empty returns, bad packets, ...) in the report."""
     packets = getattr(getattr(source, "decoder", None), "packets", None)
@@ -223,6 +236,8 @@ def convert(
     storage_options: dict[str, Any] | None = None,
     progress: Callable[[int, int], None] | None = None,
     sink: FrameSink | None = None,
+    split: SplitSpec | None = None,
+    say: Callable[[str], None] | None = None,
 ) -> ConvertResult:
     """Convert one log (one or several bag files read as one) into a store.
 
@@ -237,6 +252,8 @@ def convert(
             once pass 1 knows what pass 2 reads).
         sink: Write into this :class:`~fusion.store.sink.FrameSink` instead of a store at ``out``
             (e.g. a :class:`~fusion.store.memory.MemorySink`; ``out`` then only names the result).
+        split: Run pass 2 in parts by time (:mod:`fusion.pipeline.split`); the store is the same.
+        say: Called with a line per part of a split conversion (which parts ran, where).
 
     Returns:
         The :class:`ConvertResult` summary.
@@ -254,7 +271,7 @@ def convert(
         check_rig_file(cfg)
         fp = fingerprint(paths, cfg)
         writer = sink if sink is not None else _open_writer(out, fp, overwrite, resume, storage_options)
-        spool = _open_spool(cfg)
+        spool = _open_spool(cfg) if split is None else None  # a split's parts read the bag
         try:
             done, total = 0, total_bytes
 
@@ -264,22 +281,33 @@ def convert(
                 if progress is not None:
                     progress(done, total)
 
-            early = EarlyStreams(source, selected, writer)
+            early = EarlyStreams(source, selected, writer) if split is None else None
             first = scan(source, selected, report, early=early, tick=tick, spool=spool)
             if spool is not None:
                 spool.finish()
             rig = resolve_rig(first, selected, cfg, report)
             plan = make_plan(first, selected, rig, cfg, report, read_topic=lambda topic: (
                 source.decode(raw, options=selected.decode_options) for raw in source.messages([topic])))
-            prewritten = early.settle(plan.tables, report, first.truncated)
+            prewritten = early.settle(plan.tables, report, first.truncated) if early is not None else {}
             ex = StreamPass(source, selected, rig, cfg, plan, writer, report, prewritten=prewritten)
             ex.open_streams()
             total = done + sum(first.topic_bytes.get(t.topic, 0) for t in ex.pass2_tables().values())
-            ex.run(tick, spool=spool, truncated=first.truncated)
+            if split is not None and (why := _unsplittable(source, ex, first.truncated)) is None:
+                report.extra["split"] = run_split(ex, paths, [str(d) for d in msg_dirs if d is not None], out, split,
+                                                  report, say)
+            else:
+                if split is not None:
+                    report.extra["split"] = {"parts": 1, "reason": why}
+                    if say is not None:
+                        say(f"not split: {why}")
+                ex.run(tick, spool=spool, truncated=first.truncated)
             if first.truncated:
                 report.skip_rest_unread(first.truncated)
             check_stored(selected, report)
-            _report_spool(spool, report)
+            if split is None:
+                _report_spool(spool, report)
+            else:
+                report.extra["spool"] = {"used": False, "reason": "split conversion (its parts read the bag)"}
             _report_packets(source, report)
             _write_tables(writer, rig, plan, ex, report)
             writer.finalize()
