@@ -162,7 +162,7 @@ def read_calls(fh: IO[bytes]) -> Iterator[tuple[str, str, tuple[Any, ...], dict[
     """The calls of a call log, in order."""
     while True:
         try:
-            yield pickle.load(fh)  # noqa: S301 - our own part's file, written moments ago
+            yield pickle.load(fh)  # our own part's file, written moments ago
         except EOFError:
             return
 

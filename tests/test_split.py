@@ -1,0 +1,215 @@
+"""Split-by-time conversion of one log (``fusion convert --split``): the parts, joined, are the
+single-process store — every array (shape, dtype, chunks, shards, values), every attribute
+(the chunk manifests included) and every chunk file byte for byte; the report differs only in
+its ``split`` record and ``spool`` (a split's parts read the bag instead of a spool), and in
+the ego estimator's wall time (it differs between any two runs)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import zarr
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from synthlog import make_log
+
+from fusion.errors import ConfigError
+from fusion.pipeline import split as split_mod
+from fusion.pipeline.config import load_config
+from fusion.pipeline.convert import convert
+from fusion.pipeline.split import SplitSpec, windows
+from fusion.pipeline.streams import MessageTable
+
+REPO = Path(__file__).resolve().parents[1]
+FUSION = [sys.executable, "-m", "fusion"]
+ENV = {**os.environ, "PYTHONPATH": str(REPO)}
+#: Report keys a split legitimately changes (everything else must be equal).
+SPLIT_ONLY = ("split", "spool")
+#: Wall times in the report (differ between any two runs): (section, key).
+WALL_TIMES = (("ego", "estimator_s"),)
+
+
+@pytest.fixture(scope="module")
+def log(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    """A 2 s generated log (LiDAR, two cameras, radar, IMU, odometry) and its single-process store."""
+    base = tmp_path_factory.mktemp("split")
+    bags, _, rig = make_log(base, ("mcap",))
+    cfg = replace(load_config(None), rig=str(rig))
+    single = base / "single.zarr"
+    convert([bags["mcap"]], str(single), cfg)
+    return bags["mcap"], rig, single
+
+
+def _nodes(group: zarr.Group, path: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, node in group.members():
+        out[f"{path}/{name}"] = node
+        if isinstance(node, zarr.Group):
+            out.update(_nodes(node, f"{path}/{name}"))
+    return out
+
+
+def report_of(store: Path) -> dict[str, Any]:
+    return json.loads(bytes(zarr.open_group(str(store), mode="r")["report"][...]).decode())
+
+
+def _comparable(report: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in report.items() if k not in SPLIT_ONLY}
+    for section, key in WALL_TIMES:
+        if isinstance(out.get(section), dict):
+            out[section] = {k: v for k, v in out[section].items() if k != key}
+    return out
+
+
+def assert_same_store(a: Path, b: Path) -> None:
+    """Every node, array and attribute equal; the report equal but for :data:`SPLIT_ONLY`; chunk files identical."""
+    ga, gb = zarr.open_group(str(a), mode="r"), zarr.open_group(str(b), mode="r")
+    assert dict(ga.attrs) == dict(gb.attrs)
+    na, nb = _nodes(ga), _nodes(gb)
+    assert sorted(na) == sorted(nb)
+    for path, x in na.items():
+        y = nb[path]
+        assert type(x) is type(y), path
+        if path == "/report":
+            continue
+        assert dict(x.attrs) == dict(y.attrs), path  # arrays: their chunk manifest (fusion_crc32c) too
+        if isinstance(x, zarr.Array):
+            assert (x.shape, x.dtype, x.chunks, x.shards) == (y.shape, y.dtype, y.chunks, y.shards), path
+            u, v = x[...], y[...]
+            assert np.array_equal(u, v, equal_nan=u.dtype.kind in "fc"), path
+    assert _comparable(report_of(a)) == _comparable(report_of(b))
+    for f in a.rglob("*"):  # every chunk/shard object byte-identical (zarr.json: key order may differ)
+        rel = f.relative_to(a)
+        if f.is_file() and f.name != "zarr.json" and rel.parts[0] != "report":
+            assert f.read_bytes() == (b / rel).read_bytes(), rel
+
+
+def _leftovers(folder: Path) -> list[Path]:
+    return [p for p in folder.iterdir() if ".parts-" in p.name]
+
+
+def test_three_parts_equal_the_single_process_store(log: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    bag, rig, single = log
+    cfg = replace(load_config(None), rig=str(rig))
+    lines: list[str] = []
+    res = convert([bag], str(tmp_path / "split.zarr"), cfg, split=SplitSpec(parts=3), say=lines.append)
+    assert_same_store(single, tmp_path / "split.zarr")
+    rec = report_of(tmp_path / "split.zarr")["split"]
+    assert rec["parts"] == 3 and len(lines) == 3 and lines[0].startswith("part 1/3")
+    w = rec["windows_record_ns"]
+    assert all(w[i][1] == w[i + 1][0] for i in range(2))  # contiguous windows
+    pass2 = sum(v for k, v in res.counts.items() if k not in ("imu", "ego"))  # LiDAR, radar, 2 cameras
+    assert sum(rec["messages"]) == pass2 == 100 and min(rec["messages"]) > 0
+    assert _leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize(("above_s", "parts"), [(0.8, 3), (10.0, 1)])
+def test_split_above_s(log: tuple[Path, Path, Path], tmp_path: Path, above_s: float, parts: int) -> None:
+    """A 1.94 s log: above 0.8 s it is split in ceil(1.94 / 0.8) = 3 parts; below 10 s it is one part."""
+    bag, rig, single = log
+    cfg = replace(load_config(None), rig=str(rig))
+    convert([bag], str(tmp_path / "s.zarr"), cfg, split=SplitSpec(above_s=above_s))
+    assert report_of(tmp_path / "s.zarr")["split"]["parts"] == parts
+    assert_same_store(single, tmp_path / "s.zarr")
+
+
+def test_cli_split_on_a_local_dask_cluster(log: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    bag, rig, single = log
+    out = tmp_path / "dask.zarr"
+    res = subprocess.run([*FUSION, "convert", str(bag), "-o", str(out), "--rig", str(rig), "--split", "2",
+                          "--dask", "local", "--workers", "2"], capture_output=True, text=True, env=ENV,
+                         timeout=300)  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    assert "part 1/2" in res.stderr and "part 2/2" in res.stderr
+    assert_same_store(single, out)
+    assert _leftovers(tmp_path) == []
+
+
+def test_cli_split_serial_json(log: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    bag, rig, single = log
+    out = tmp_path / "serial.zarr"
+    res = subprocess.run([*FUSION, "convert", str(bag), "-o", str(out), "--rig", str(rig), "--split", "3", "--json"],
+                         capture_output=True, text=True, env=ENV, timeout=300)  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["frames"] == 20
+    assert_same_store(single, out)
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--split", "0"], "error: --split: expected a number of parts >= 1, got 0"),
+        (["--split-above-s", "0"], "error: --split-above-s: expected seconds > 0, got 0.0"),
+        (["--split", "2", "--split-above-s", "5"], "error: --split and --split-above-s: give one of them"),
+        (["--dask", "local"], "--dask fans out over several logs or parts: use it with --each or --split"),
+    ],
+)
+def test_cli_bad_split_options(log: tuple[Path, Path, Path], tmp_path: Path, args: list[str], says: str) -> None:
+    bag, _, _ = log
+    out = tmp_path / "bad.zarr"
+    res = subprocess.run([*FUSION, "convert", str(bag), "-o", str(out), *args], capture_output=True, text=True,
+                         env=ENV, timeout=120)  # fmt: skip
+    assert res.returncode == 2
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and says in lines[0], res.stderr
+    assert not out.exists() and _leftovers(tmp_path) == []
+
+
+def test_a_failed_part_leaves_nothing(log: tuple[Path, Path, Path], tmp_path: Path,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A part that fails after writing its file: the error is the conversion's; no store, no part folder."""
+    bag, rig, _ = log
+    real = split_mod.run_part
+
+    def failing(task: split_mod.PartTask, common: split_mod.PartCommon) -> split_mod.PartResult:
+        out = real(task, common)
+        if task.index == 1:
+            raise ConfigError("part 2 failed on purpose")
+        return out
+
+    monkeypatch.setattr(split_mod, "run_part", failing)
+    cfg = replace(load_config(None), rig=str(rig))
+    with pytest.raises(ConfigError, match="on purpose"):
+        convert([bag], str(tmp_path / "f.zarr"), cfg, split=SplitSpec(parts=3))
+    assert not (tmp_path / "f.zarr").exists() and _leftovers(tmp_path) == []
+
+
+def _table(topic: str, record_ns: list[int]) -> MessageTable:
+    r = np.asarray(record_ns, np.int64)
+    return MessageTable(topic, topic, "lidar", r, r)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 10**10), max_size=40), min_size=1, max_size=4), st.integers(1, 6))
+def test_windows_partition_every_topic_in_order(records: list[list[int]], count: int) -> None:
+    """Every topic index is owned by exactly one part, the parts' ranges follow each other (record
+    times need not be monotonic: ownership follows the running maximum)."""
+    tables = {f"t{i}": _table(f"/t{i}", r) for i, r in enumerate(records)}
+    wins = windows(tables, count)
+    assert len(wins) == (count if any(records) else 1)
+    for tab in tables.values():
+        ranges = [owned[tab.topic] for _, _, owned in wins]
+        assert ranges[0][0] == 0 and ranges[-1][1] == len(tab.record_ns)
+        assert all(a[1] == b[0] for a, b in itertools.pairwise(ranges))
+        assert all(lo <= hi for lo, hi in ranges)
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize("name", ["sick_rms1xxx_radar_lms1xx_lidar2d.bag", "rio_ti_mmwave_radar_imu.bag"])
+def test_real_bag_split_equals_single(shared_data: Path, tmp_path: Path, name: str) -> None:
+    """Real bags: LiDAR + radar + radar tracks with /tf (SICK, 1.9 s); a trigger-timed radar over 40 s (rio)."""
+    bag = shared_data / "real" / name
+    cfg = load_config(None)
+    convert([bag], str(tmp_path / "single.zarr"), cfg)
+    convert([bag], str(tmp_path / "split.zarr"), cfg, split=SplitSpec(parts=3))
+    assert report_of(tmp_path / "split.zarr")["split"]["parts"] == 3
+    assert_same_store(tmp_path / "single.zarr", tmp_path / "split.zarr")
