@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import replace
@@ -62,15 +63,15 @@ def report_of(store: Path) -> dict[str, Any]:
     return json.loads(bytes(zarr.open_group(str(store), mode="r")["report"][...]).decode())
 
 
-def _comparable(report: dict[str, Any]) -> dict[str, Any]:
-    out = {k: v for k, v in report.items() if k not in SPLIT_ONLY}
+def _comparable(report: dict[str, Any], ignore: tuple[str, ...] = ()) -> dict[str, Any]:
+    out = {k: v for k, v in report.items() if k not in SPLIT_ONLY + ignore}
     for section, key in WALL_TIMES:
         if isinstance(out.get(section), dict):
             out[section] = {k: v for k, v in out[section].items() if k != key}
     return out
 
 
-def assert_same_store(a: Path, b: Path) -> None:
+def assert_same_store(a: Path, b: Path, ignore: tuple[str, ...] = ()) -> None:
     """Every node, array and attribute equal; the report equal but for :data:`SPLIT_ONLY`; chunk files identical."""
     ga, gb = zarr.open_group(str(a), mode="r"), zarr.open_group(str(b), mode="r")
     assert dict(ga.attrs) == dict(gb.attrs)
@@ -86,7 +87,7 @@ def assert_same_store(a: Path, b: Path) -> None:
             assert (x.shape, x.dtype, x.chunks, x.shards) == (y.shape, y.dtype, y.chunks, y.shards), path
             u, v = x[...], y[...]
             assert np.array_equal(u, v, equal_nan=u.dtype.kind in "fc"), path
-    assert _comparable(report_of(a)) == _comparable(report_of(b))
+    assert _comparable(report_of(a), ignore) == _comparable(report_of(b), ignore)
     for f in a.rglob("*"):  # every chunk/shard object byte-identical (zarr.json: key order may differ)
         rel = f.relative_to(a)
         if f.is_file() and f.name != "zarr.json" and rel.parts[0] != "report":
@@ -213,3 +214,48 @@ def test_real_bag_split_equals_single(shared_data: Path, tmp_path: Path, name: s
     convert([bag], str(tmp_path / "split.zarr"), cfg, split=SplitSpec(parts=3))
     assert report_of(tmp_path / "split.zarr")["split"]["parts"] == 3
     assert_same_store(tmp_path / "single.zarr", tmp_path / "split.zarr")
+
+
+def test_raw_packet_log_is_not_split(tmp_path: Path) -> None:
+    """Raw LiDAR packets (a self-encoded Pandar128 bag): a sweep is assembled across messages, so the
+    log converts in one piece (said in the report and by ``say``) and the store is the usual one."""
+    from hesai128_encode import epoch, p128_calibration, p128_packet, write_angle_csv, write_scan_bag
+
+    t0 = epoch(2025, 3, 1, 12, 0, 0)
+
+    raw, refl = np.full((2, 128), 5000, np.uint16), np.full((2, 128), 80, np.uint8)
+    pkts = []
+    for p in range(225):  # 2.5 rotations at 10 Hz, 2° per block
+        az = [(9000 + 400 * p) % 36000, (9000 + 400 * p + 200) % 36000]
+        usec = round(p * 100_000 / 90)
+        pkts.append((t0 * 10**9 + usec * 1000, p128_packet(az, raw, refl, secs=t0, usec=usec)))
+    bag = write_scan_bag(tmp_path / "bag", [(pkts[i][0] + 1_000_000, pkts[i:i + 9]) for i in range(0, 225, 9)])
+    cal = write_angle_csv(tmp_path / "Pandar128.csv", *p128_calibration())
+    (tmp_path / "sensors.yaml").write_text(f"sensors:\n  top:\n    topic: /pandar_packets\n    kind: lidar\n"
+                                           f"    packets: {{calibration: {cal.name}}}\n")
+    (tmp_path / "conv.yaml").write_text("sensors: sensors.yaml\n")
+    cfg = load_config(tmp_path / "conv.yaml")
+    convert([bag], str(tmp_path / "single.zarr"), cfg)
+    lines: list[str] = []
+    convert([bag], str(tmp_path / "split.zarr"), cfg, split=SplitSpec(parts=2), say=lines.append)
+    rec = report_of(tmp_path / "split.zarr")["split"]
+    assert rec["parts"] == 1 and rec["reason"].startswith("/pandar_packets (raw LiDAR packets")
+    assert lines == [f"not split: {rec['reason']}"]
+    assert_same_store(tmp_path / "single.zarr", tmp_path / "split.zarr")
+
+
+def test_each_with_split(log: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    """``--each --split-above-s``: every log longer than S is split; each store equals its single conversion."""
+    bag, rig, single = log
+    other = tmp_path / "copy" / bag.name
+    other.parent.mkdir()
+    shutil.copytree(bag, other)
+    out = tmp_path / "stores"
+    res = subprocess.run([*FUSION, "convert", str(bag), str(other), "--each", "-o", str(out), "--rig", str(rig),
+                          "--split-above-s", "1"], capture_output=True, text=True, env=ENV, timeout=300)  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    stores = sorted(out.iterdir())
+    assert len(stores) == 2 and res.stderr.count("part 2/2") == 2
+    for store in stores:
+        assert report_of(store)["split"]["parts"] == 2
+        assert_same_store(single, store, ignore=("inputs",))  # the copy's report names its own path

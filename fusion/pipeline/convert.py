@@ -34,7 +34,7 @@ from fusion.pipeline.plan import ConversionPlan, check_reference, make_plan
 from fusion.pipeline.report import ReportBuilder
 from fusion.pipeline.rigs import check_rig_file, resolve_rig
 from fusion.pipeline.scan import scan
-from fusion.pipeline.sensors import select_sensors
+from fusion.pipeline.sensors import SelectedSensors, select_sensors
 from fusion.pipeline.split import SplitSpec, run_split
 from fusion.pipeline.spool import Spool
 from fusion.pipeline.streams import EgoTable
@@ -200,16 +200,25 @@ def _report_spool(spool: Spool | None, report: ReportBuilder) -> None:
     }
 
 
-def _unsplittable(source: Any, ex: StreamPass, truncated: str | None) -> str | None:
-    """Why this log's pass 2 cannot be split into parts (None: it can)."""
-    if truncated:
-        return "the bag is damaged (pass 2 stops at the damage)"
-    packet_topics = getattr(source, "_packet_topics", None)
-    topics = [t.topic for t in ex.pass2_tables().values()]
-    if packet_topics is not None and (raw := sorted(packet_topics(topics))):
-        return (f"raw LiDAR packet topic(s) {', '.join(raw)}: a sweep is assembled from the packets of several "
-                "messages, so a part could not start mid-log")
-    return None
+def _stateful_topics(source: Any, selected: SelectedSensors) -> str | None:
+    """Why this log's pass 2 cannot be split into parts (None: it can), known before pass 1.
+
+    A part starts decoding mid-log, so a topic whose decoder carries state from one message to the
+    next cannot be split: raw LiDAR packets assembled into sweeps, a vendor radar whose scans span
+    messages (``scan_counter``). Such a log converts in one piece, exactly as without a split.
+    """
+    from fusion.lidar_packets.payload import PACKET_LAYOUTS
+    from fusion.readers.packets import PACKET_TYPES
+
+    stateful = []
+    for sel in selected.sensors.values():
+        info = source.topics.get(sel.topic)
+        if info is not None and (info.msgtype in PACKET_LAYOUTS or info.msgtype in PACKET_TYPES):
+            stateful.append(f"{sel.topic} (raw LiDAR packets: a sweep is assembled from several messages)")
+        vendor = getattr(selected.decode_options.get(sel.topic), "vendor_radar", None)
+        if getattr(vendor, "scan_counter", None) is not None:
+            stateful.append(f"{sel.topic} (a radar scan spans several messages: scan_counter)")
+    return f"{'; '.join(stateful)}: a part could not start mid-log" if stateful else None
 
 
 def _report_packets(source: Any, report: ReportBuilder) -> None:
@@ -270,6 +279,10 @@ def convert(
         check_reference(cfg, selected)
         check_rig_file(cfg)
         fp = fingerprint(paths, cfg)
+        if split is not None and (why := _stateful_topics(source, selected)) is not None:
+            split, report.extra["split"] = None, {"parts": 1, "reason": why}
+            if say is not None:
+                say(f"not split: {why}")
         writer = sink if sink is not None else _open_writer(out, fp, overwrite, resume, storage_options)
         spool = _open_spool(cfg) if split is None else None  # a split's parts read the bag
         try:
@@ -292,19 +305,19 @@ def convert(
             ex = StreamPass(source, selected, rig, cfg, plan, writer, report, prewritten=prewritten)
             ex.open_streams()
             total = done + sum(first.topic_bytes.get(t.topic, 0) for t in ex.pass2_tables().values())
-            if split is not None and (why := _unsplittable(source, ex, first.truncated)) is None:
+            if split is not None and not first.truncated:
                 report.extra["split"] = run_split(ex, paths, [str(d) for d in msg_dirs if d is not None], out, split,
                                                   report, say)
             else:
-                if split is not None:
-                    report.extra["split"] = {"parts": 1, "reason": why}
+                if split is not None:  # pass 2 of a damaged bag stops at the damage: one piece
+                    report.extra["split"] = {"parts": 1, "reason": "the bag is damaged"}
                     if say is not None:
-                        say(f"not split: {why}")
+                        say("not split: the bag is damaged")
                 ex.run(tick, spool=spool, truncated=first.truncated)
             if first.truncated:
                 report.skip_rest_unread(first.truncated)
             check_stored(selected, report)
-            if split is None:
+            if spool is not None or split is None:
                 _report_spool(spool, report)
             else:
                 report.extra["spool"] = {"used": False, "reason": "split conversion (its parts read the bag)"}
