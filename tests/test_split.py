@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -259,3 +260,77 @@ def test_each_with_split(log: tuple[Path, Path, Path], tmp_path: Path) -> None:
     for store in stores:
         assert report_of(store)["split"]["parts"] == 2
         assert_same_store(single, store, ignore=("inputs",))  # the copy's report names its own path
+
+
+def test_local_cluster_leaves_no_process(log: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    """``--split --dask local`` in its own process group: afterwards no worker, forkserver or tracker remains."""
+    from test_dask_each import run_group
+
+    bag, rig, single = log
+    out = tmp_path / "d.zarr"
+    code, _, err = run_group(["convert", str(bag), "-o", str(out), "--rig", str(rig), "--split", "3", "--dask",
+                              "local", "--workers", "2"])  # fmt: skip
+    assert code == 0, err
+    assert_same_store(single, out)
+
+
+@pytest.mark.slow
+def test_ctrl_c_keeps_the_store_for_resume_and_no_part_files(tmp_path: Path) -> None:
+    """Ctrl-C while the parts run: every process stops, the incomplete store is kept (no part folder), and
+    ``--resume --split`` finishes it into the single-process store."""
+    from test_dask_each import run_group
+
+    bags, _, rig = make_log(tmp_path / "long", ("mcap",), duration_s=12.0)
+    bag = bags["mcap"]
+    out = tmp_path / "c.zarr"
+    args = ["convert", str(bag), "-o", str(out), "--rig", str(rig), "--split", "4", "--dask", "local", "--workers",
+            "2"]  # fmt: skip
+    code, _, err = run_group(args, interrupt_when=5)
+    assert code != 0 and "interrupted:" in err and "--resume" in err, err
+    assert out.exists() and _leftovers(tmp_path) == []
+    code, _, err = run_group([*args, "--resume"])
+    assert code == 0, err
+    single = tmp_path / "single.zarr"
+    convert([bag], str(single), replace(load_config(None), rig=str(rig)))
+    assert_same_store(single, out)
+
+
+@pytest.mark.slow
+def test_parts_on_a_running_scheduler(log: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    """``--split 2 --dask tcp://…``: the parts run on a scheduler's workers (sharing this file system)."""
+    bag, rig, single = log
+    py = [sys.executable, "-m"]
+    common: dict[str, Any] = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": ENV}
+    sched_file = tmp_path / "scheduler.json"
+    scheduler = subprocess.Popen([*py, "distributed.cli.dask_scheduler", "--no-dashboard", "--host", "127.0.0.1",
+                                  "--port", "0", "--scheduler-file", str(sched_file)], **common)  # fmt: skip
+    workers: list[subprocess.Popen[bytes]] = []
+    try:
+        deadline = time.monotonic() + 120
+        while not sched_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(0.3)
+        address = json.loads(sched_file.read_text())["address"]
+        workers = [subprocess.Popen([*py, "distributed.cli.dask_worker", address, "--nthreads", "1", "--no-nanny",
+                                     "--no-dashboard"], **common) for _ in range(2)]  # fmt: skip
+        from distributed import Client
+
+        with Client(address, timeout=120) as client:
+            client.wait_for_workers(2, timeout=120)
+        out = tmp_path / "tcp.zarr"
+        res = subprocess.run([*FUSION, "convert", str(bag), "-o", str(out), "--rig", str(rig), "--split", "2",
+                              "--dask", address], capture_output=True, text=True, env=ENV, timeout=300)  # fmt: skip
+        assert res.returncode == 0, res.stderr
+        assert "part 2/2" in res.stderr
+        assert_same_store(single, out)
+        assert scheduler.poll() is None and all(w.poll() is None for w in workers)  # the cluster outlives it
+    finally:
+        for group in (workers, [scheduler]):
+            for p in group:
+                p.terminate()
+            for p in group:
+                try:
+                    p.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait(timeout=30)
