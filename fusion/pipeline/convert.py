@@ -294,14 +294,14 @@ def convert(
                 if progress is not None:
                     progress(done, total)
 
-            early = EarlyStreams(source, selected, writer) if split is None else None
+            early = EarlyStreams(source, selected, writer)  # a split too: the driver writes the store
             first = scan(source, selected, report, early=early, tick=tick, spool=spool)
             if spool is not None:
                 spool.finish()
             rig = resolve_rig(first, selected, cfg, report)
             plan = make_plan(first, selected, rig, cfg, report, read_topic=lambda topic: (
                 source.decode(raw, options=selected.decode_options) for raw in source.messages([topic])))
-            prewritten = early.settle(plan.tables, report, first.truncated) if early is not None else {}
+            prewritten = early.settle(plan.tables, report, first.truncated)
             ex = StreamPass(source, selected, rig, cfg, plan, writer, report, prewritten=prewritten)
             ex.open_streams()
             total = done + sum(first.topic_bytes.get(t.topic, 0) for t in ex.pass2_tables().values())
