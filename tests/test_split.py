@@ -352,3 +352,27 @@ def test_camera_written_again_in_pass_2_is_split_too(tmp_path: Path) -> None:
     assert rep["split"]["parts"] == 3 and sum(rep["split"]["messages"]) == 28  # 30 − 2 corrupt, all in parts
     assert [s["index"] for s in rep["skipped"]] == [5, 21]
     assert_same_store(tmp_path / "single.zarr", tmp_path / "split.zarr")
+
+
+def _from_start_equals_filtered(bag: Path) -> int:
+    """``messages_from(topics, t)`` = the messages recorded at or after ``t`` (same topics, times, bytes)."""
+    from fusion.readers import open_bags
+
+    with open_bags([bag]) as src:
+        topics = sorted(src.topics)
+        every = [(m.topic, m.record_time_ns, bytes(m.data)) for m in src.messages(topics)]
+        times = sorted({t for _, t, _ in every})
+        start = times[len(times) // 2]
+        got = [(m.topic, m.record_time_ns, bytes(m.data)) for m in src.messages_from(topics, start)]
+    want = [m for m in every if m[1] >= start]
+    assert sorted(got) == sorted(want) and [g[1] for g in got] == sorted(g[1] for g in got)
+    return len(got)
+
+
+def test_reading_from_a_window_start(log: tuple[Path, Path, Path]) -> None:
+    assert _from_start_equals_filtered(log[0]) > 100  # MCAP (rosbag2)
+
+
+@pytest.mark.shared
+def test_reading_from_a_window_start_ros1(shared_data: Path) -> None:
+    assert _from_start_equals_filtered(shared_data / "real" / "sick_rms1xxx_radar_lms1xx_lidar2d.bag") > 100

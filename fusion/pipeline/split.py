@@ -80,6 +80,7 @@ class PartTask:
     stop_ns: int
     owned: dict[str, tuple[int, int]]
     log_path: str
+    read_from_ns: int | None = None  # ask the reader for messages from here on (None: from the start)
 
 
 @dataclass(frozen=True)
@@ -153,7 +154,7 @@ def run_part(task: PartTask, common: PartCommon) -> PartResult:
             open(task.log_path, "wb") as fh:  # fmt: skip
         log = CallLog(fh)
         ex = WindowPass(source, common.selected, common.rig, common.cfg, common.plan, RecordingSink(log), report,
-                        prewritten=prewritten, owned=task.owned)  # fmt: skip
+                        prewritten=prewritten, owned=task.owned, start_ns=task.read_from_ns)  # fmt: skip
         ex.open_streams()
         ex.run()
     names = ex.pass2_tables()
@@ -214,8 +215,10 @@ def run_split(
     wins = windows(tables, spec.count(span))
     folder = part_folder(out, spec)
     try:
-        tasks = [PartTask(p, lo, hi, owned, str(folder / f"part-{p:04d}.calls")) for p, (lo, hi, owned) in
-                 enumerate(wins)]  # fmt: skip
+        # with every topic in record order (as the reader yields them), a part may start reading at its window
+        ordered = all(bool(np.all(np.diff(t.record_ns) >= 0)) for t in tables.values())
+        tasks = [PartTask(p, lo, hi, owned, str(folder / f"part-{p:04d}.calls"), lo if p and ordered else None)
+                 for p, (lo, hi, owned) in enumerate(wins)]  # fmt: skip
         tallies = {t: (v.msgtype, v.sensor, v.kind, v.in_bag) for t, v in report.topics.items()}
         common = PartCommon(tuple(str(p) for p in paths), tuple(msg_dirs), ex.cfg, ex.selected, ex.rig, ex.plan,
                             tuple(ex.prewritten), tallies)  # fmt: skip

@@ -2,27 +2,49 @@
 
 :class:`WindowPass` is :class:`~fusion.pipeline.execute.StreamPass` restricted to the topic
 indices a part owns (:func:`fusion.pipeline.split.windows`). It reads its topics from the bag in
-record order, keeping the global topic indices the plan's tables use: messages before its window
-are only counted (never decoded), and reading stops as soon as every topic is past its window.
+record order, keeping the global topic indices the plan's tables use. With ``start_ns`` it asks the
+reader for the messages from its window's start on (:meth:`RosBagSource.messages_from`: MCAP, ROS 1
+and SQLite skip what lies before) and numbers them from each topic's first owned index, checking
+every record time against pass 1's; without it, messages before its window are only counted (never
+decoded). Reading stops as soon as every topic is past its window.
 Every message it owns goes through the same ``_arrive`` / decode / ``_put`` path as a
 single-process pass 2, so skips, stamps and compensation are decided identically.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
-from fusion.errors import CarriedOverError, DecodeError, TruncatedBagError
+from fusion.errors import BagError, CarriedOverError, DecodeError, TruncatedBagError
 from fusion.pipeline.execute import StreamPass
 from fusion.pipeline.report import REASON_DECODE
+from fusion.readers.source import RawMessage
 
 
 class WindowPass(StreamPass):
     """Pass 2 of the messages ``owned`` (topic -> topic indices ``[lo, hi)``); otherwise as :class:`StreamPass`."""
 
-    def __init__(self, *args: Any, owned: dict[str, tuple[int, int]], **kwargs: Any) -> None:
+    def __init__(self, *args: Any, owned: dict[str, tuple[int, int]], start_ns: int | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.owned = owned
+        self.start_ns = start_ns
+
+    def _messages(self, topics: list[str]) -> Iterator[RawMessage]:
+        """This part's topics in record order with their global topic indices (see module docstring)."""
+        from_start = getattr(self.source, "messages_from", None)
+        if self.start_ns is None or from_start is None:
+            yield from self.source.messages(topics)
+            return
+        record = {tab.topic: tab.record_ns for tab in self.plan.tables.values()}
+        for raw in from_start(topics, self.start_ns):
+            i = self.owned[raw.topic][0] + raw.index
+            if i >= len(record[raw.topic]) or int(record[raw.topic][i]) != raw.record_time_ns:
+                raise BagError(f"{raw.path}: topic {raw.topic}: message {i} read from record time {self.start_ns} "
+                                "is not the one pass 1 read; convert without --split and report the bag")
+            yield replace(raw, index=i)
 
     def run(self, *_: Any, **__: Any) -> None:  # type: ignore[override]
         """Decode and write every owned message of this pass's topics (no spool: a part reads the bag)."""
@@ -34,7 +56,7 @@ class WindowPass(StreamPass):
             return
         topics = sorted(todo)
         try:
-            for raw in self.source.messages(topics):
+            for raw in self._messages(topics):
                 lo, hi = self.owned[raw.topic]
                 i = raw.index
                 if i < lo:
