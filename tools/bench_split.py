@@ -71,7 +71,7 @@ def main() -> None:
         store = out / (name.replace(" ", "_") + ".zarr")
         r = run([*base, "-o", str(store), *extra])
         rec = report_of(store).get("split", {})
-        r.update({k: rec[k] for k in ("parts_wall_seconds", "join_seconds", "part_seconds") if k in rec})
+        r.update({k: rec[k] for k in ("wall_seconds", "join_seconds", "part_seconds") if k in rec})
         r.pop("stderr")
         rows[name] = r
         print(name, r, flush=True)

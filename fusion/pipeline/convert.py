@@ -34,11 +34,12 @@ from fusion.pipeline.plan import ConversionPlan, check_reference, make_plan
 from fusion.pipeline.report import ReportBuilder
 from fusion.pipeline.rigs import check_rig_file, resolve_rig
 from fusion.pipeline.scan import scan
-from fusion.pipeline.sensors import SelectedSensors, select_sensors
+from fusion.pipeline.sensors import select_sensors
 from fusion.pipeline.split import SplitSpec, run_split
 from fusion.pipeline.spool import Spool
 from fusion.pipeline.streams import EgoTable
 from fusion.pipeline.summary import check_stored, sensor_summary
+from fusion.pipeline.window import stateful_topics
 from fusion.readers import open_bags
 from fusion.store.sink import EgoColumns, FrameSink, FrameTable, RootAttrs, SensorMatches
 from fusion.store.writer import StoreWriter
@@ -200,27 +201,6 @@ def _report_spool(spool: Spool | None, report: ReportBuilder) -> None:
     }
 
 
-def _stateful_topics(source: Any, selected: SelectedSensors) -> str | None:
-    """Why this log's pass 2 cannot be split into parts (None: it can), known before pass 1.
-
-    A part starts decoding mid-log, so a topic whose decoder carries state from one message to the
-    next cannot be split: raw LiDAR packets assembled into sweeps, a vendor radar whose scans span
-    messages (``scan_counter``). Such a log converts in one piece, exactly as without a split.
-    """
-    from fusion.lidar_packets.payload import PACKET_LAYOUTS
-    from fusion.readers.packets import PACKET_TYPES
-
-    stateful = []
-    for sel in selected.sensors.values():
-        info = source.topics.get(sel.topic)
-        if info is not None and (info.msgtype in PACKET_LAYOUTS or info.msgtype in PACKET_TYPES):
-            stateful.append(f"{sel.topic} (raw LiDAR packets: a sweep is assembled from several messages)")
-        vendor = getattr(selected.decode_options.get(sel.topic), "vendor_radar", None)
-        if getattr(vendor, "scan_counter", None) is not None:
-            stateful.append(f"{sel.topic} (a radar scan spans several messages: scan_counter)")
-    return f"{'; '.join(stateful)}: a part could not start mid-log" if stateful else None
-
-
 def _report_packets(source: Any, report: ReportBuilder) -> None:
     """Raw LiDAR packet topics: decoder counters (empty returns, bad packets, ...) in the report."""
     packets = getattr(getattr(source, "decoder", None), "packets", None)
@@ -279,7 +259,7 @@ def convert(
         check_reference(cfg, selected)
         check_rig_file(cfg)
         fp = fingerprint(paths, cfg)
-        if split is not None and (why := _stateful_topics(source, selected)) is not None:
+        if split is not None and (why := stateful_topics(source, selected)) is not None:
             split, report.extra["split"] = None, {"parts": 1, "reason": why}
             if say is not None:
                 say(f"not split: {why}")

@@ -2,19 +2,20 @@
 
 The driver (:func:`fusion.pipeline.convert.convert` with ``split=``) runs pass 1 and the plan once,
 exactly as a single-process conversion does (clock offsets, ego trajectory and frames are the
-log's, never re-estimated by a part). It then cuts the log into K contiguous windows of record
-time; each message of a pass-2 stream (LiDAR, radar, cameras, ...) belongs to exactly one part,
-by its topic index: part ``p`` owns the indices ``[lo, hi)`` of each topic whose running-maximum
-record time falls in its window, so the parts' messages, concatenated, are each stream's messages
-in the single-process order.
+log's, never re-estimated by a part), and writes the cameras in pass 1 as usual (they need no
+compute, only compression, which the driver's shard pool does either way). It then cuts the log
+into K contiguous windows of record time; each message of a pass-2 stream (LiDAR, radar, a camera
+written again in pass 2, ...) belongs to exactly one part, by its topic index: part ``p`` owns the
+indices ``[lo, hi)`` of each topic whose running-maximum record time falls in its window, so the
+parts' messages, concatenated, are each stream's messages in the single-process order.
 
 Each part (:func:`run_part`, on the :mod:`~fusion.pipeline.executor`: serial, a local Dask
-cluster or a scheduler) opens the log, reads its topics from the start (only the messages it owns
-are decoded; it stops after its window), runs pass 2 on them with the shipped plan, and records
-its writers' calls in a call log (:mod:`fusion.pipeline.parts`). The driver replays the call logs
-in order on the final store's writers (the same writers a single-process conversion uses), maps
-the stored rows for the frame table, merges the parts' report entries, writes the tables and
-finalizes. The part folder is removed in every case.
+cluster or a scheduler) opens the log, reads its topics from its window's start
+(:mod:`fusion.pipeline.window`), runs pass 2 on the messages it owns with the shipped plan, and
+records its writers' calls in a call log (:mod:`fusion.pipeline.parts`). The driver replays the
+call logs in part order on the final store's writers (the same writers a single-process
+conversion uses) while later parts still run, maps the stored rows for the frame table, merges
+the parts' report entries, writes the tables and finalizes. The part folder is removed in every case.
 """
 
 from __future__ import annotations
@@ -175,18 +176,41 @@ def part_folder(out: str, spec: SplitSpec) -> Path:
     return Path(tempfile.mkdtemp(prefix=f".{Path(out.rstrip('/')).name}.parts-", dir=base))
 
 
-def join_parts(ex: StreamPass, results: list[PartResult], folder: Path, report: ReportBuilder) -> None:
-    """Replay every part's call log in order on ``ex``'s writers; rows, report entries and LiDAR stats merged."""
-    from fusion.pipeline.parts import replay
+class Joiner:
+    """Replays finished parts on ``ex``'s writers in part order, each as soon as every earlier part is in.
 
-    offset = dict.fromkeys(ex.next_row, 0)
-    for res in sorted(results, key=lambda r: r.index):
-        with open(folder / f"part-{res.index:04d}.calls", "rb") as fh:
+    Stored rows are mapped to store rows (offset by the earlier parts' rows), the parts' report
+    entries and LiDAR counters merged; a part's call log is removed once replayed.
+    """
+
+    def __init__(self, ex: StreamPass, folder: Path, report: ReportBuilder) -> None:
+        self.ex, self.folder, self.report = ex, folder, report
+        self.offset = dict.fromkeys(ex.next_row, 0)
+        self.waiting: dict[int, PartResult] = {}
+        self.done: list[PartResult] = []
+        self.seconds = 0.0
+
+    def add(self, res: PartResult) -> None:
+        """Part ``res.index`` finished: replay it and every waiting part that now follows in order."""
+        self.waiting[res.index] = res
+        while (nxt := self.waiting.pop(len(self.done), None)) is not None:
+            t0 = time.perf_counter()
+            self._replay(nxt)
+            self.seconds += time.perf_counter() - t0
+            self.done.append(nxt)
+
+    def _replay(self, res: PartResult) -> None:
+        from fusion.pipeline.parts import replay
+
+        ex, report = self.ex, self.report
+        path = self.folder / f"part-{res.index:04d}.calls"
+        with open(path, "rb") as fh:
             replay(fh, ex.streams)
+        path.unlink()
         for name, rows in res.rows.items():
             mine = rows >= 0
-            ex.rows[name][mine] = rows[mine] + offset[name]
-            offset[name] += res.counts.get(name, 0)
+            ex.rows[name][mine] = rows[mine] + self.offset[name]
+            self.offset[name] += res.counts.get(name, 0)
         for topic, tally in res.topics.items():
             mine_t = report.topics[topic]
             mine_t.stored += tally.stored
@@ -199,15 +223,19 @@ def join_parts(ex: StreamPass, results: list[PartResult], folder: Path, report: 
         for name, stats in res.lidar_stats.items():
             for key, value in stats.items():
                 setattr(ex.lidar_stats[name], key, getattr(ex.lidar_stats[name], key) + value)
-    ex.next_row.update(offset)
+        ex.next_row.update(self.offset)
 
 
 def run_split(
     ex: StreamPass, paths: list[Path], msg_dirs: list[str], out: str, spec: SplitSpec, report: ReportBuilder,
     say: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Pass 2 of ``ex`` in parts (see module docstring); returns the report's ``split`` record."""
-    from fusion.pipeline.executor import SerialExecutor, run_all
+    """Pass 2 of ``ex`` in parts (see module docstring); returns the report's ``split`` record.
+
+    The parts are joined in order while later ones still run (the join of part ``p`` starts once
+    parts ``0..p`` are done); the first failed part's error is raised.
+    """
+    from fusion.pipeline.executor import SerialExecutor
 
     tables = ex.pass2_tables()
     rec = [t.record_ns for t in tables.values() if len(t.record_ns)]
@@ -223,30 +251,26 @@ def run_split(
         common = PartCommon(tuple(str(p) for p in paths), tuple(msg_dirs), ex.cfg, ex.selected, ex.rig, ex.plan,
                             tuple(ex.prewritten), tallies)  # fmt: skip
         executor = spec.executor if spec.executor is not None else SerialExecutor()
+        join = Joiner(ex, folder, report)
         t0 = time.perf_counter()
-        results = run_all(executor, run_part, tasks, common)
-        parts_s = time.perf_counter() - t0
-        for res in results:
+        for _, res in executor.map_unordered(run_part, tasks, common):
             if isinstance(res, BaseException):
                 raise res
-        done = [r for r in results if isinstance(r, PartResult)]
-        if say is not None:
-            for r in done:
-                t = tasks[r.index]
-                say(f"part {r.index + 1}/{len(tasks)}: record time {_s(t.start_ns)}–{_s(t.stop_ns)}, "
-                    f"{sum(r.counts.values())} messages, {r.seconds:.2f} s on {r.host}")
-        t1 = time.perf_counter()
-        join_parts(ex, done, folder, report)
-        join_s = time.perf_counter() - t1
+            if say is not None:
+                t = tasks[res.index]
+                say(f"part {res.index + 1}/{len(tasks)}: record time {_s(t.start_ns)}–{_s(t.stop_ns)}, "
+                    f"{sum(res.counts.values())} messages, {res.seconds:.2f} s on {res.host}")
+            join.add(res)
+        wall = time.perf_counter() - t0
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     return {
         "parts": len(tasks),
         "windows_record_ns": [[t.start_ns, t.stop_ns] for t in tasks],
-        "messages": [sum(r.counts.values()) for r in sorted(done, key=lambda r: r.index)],
-        "part_seconds": [round(r.seconds, 3) for r in sorted(done, key=lambda r: r.index)],
-        "parts_wall_seconds": round(parts_s, 3),
-        "join_seconds": round(join_s, 3),
+        "messages": [sum(r.counts.values()) for r in join.done],
+        "part_seconds": [round(r.seconds, 3) for r in join.done],
+        "wall_seconds": round(wall, 3),
+        "join_seconds": round(join.seconds, 3),
     }
 
 

@@ -20,6 +20,7 @@ from typing import Any
 from fusion.errors import BagError, CarriedOverError, DecodeError, TruncatedBagError
 from fusion.pipeline.execute import StreamPass
 from fusion.pipeline.report import REASON_DECODE
+from fusion.pipeline.sensors import SelectedSensors
 from fusion.readers.source import RawMessage
 
 
@@ -85,3 +86,24 @@ class WindowPass(StreamPass):
                 hi = self.owned[topic][1]
                 for j in range(seen[name] + 1, hi):
                     self.report.skip(topic, j, int(self.plan.tables[name].record_ns[j]), "bag_truncated", str(exc))
+
+
+def stateful_topics(source: Any, selected: SelectedSensors) -> str | None:
+    """Why this log's pass 2 cannot be split into parts (None: it can), known before pass 1.
+
+    A part starts decoding mid-log, so a topic whose decoder carries state from one message to the
+    next cannot be split: raw LiDAR packets assembled into sweeps, a vendor radar whose scans span
+    messages (``scan_counter``). Such a log converts in one piece, exactly as without a split.
+    """
+    from fusion.lidar_packets.payload import PACKET_LAYOUTS
+    from fusion.readers.packets import PACKET_TYPES
+
+    stateful = []
+    for sel in selected.sensors.values():
+        info = source.topics.get(sel.topic)
+        if info is not None and (info.msgtype in PACKET_LAYOUTS or info.msgtype in PACKET_TYPES):
+            stateful.append(f"{sel.topic} (raw LiDAR packets: a sweep is assembled from several messages)")
+        vendor = getattr(selected.decode_options.get(sel.topic), "vendor_radar", None)
+        if getattr(vendor, "scan_counter", None) is not None:
+            stateful.append(f"{sel.topic} (a radar scan spans several messages: scan_counter)")
+    return f"{'; '.join(stateful)}: a part could not start mid-log" if stateful else None
