@@ -376,3 +376,18 @@ def test_reading_from_a_window_start(log: tuple[Path, Path, Path]) -> None:
 @pytest.mark.shared
 def test_reading_from_a_window_start_ros1(shared_data: Path) -> None:
     assert _from_start_equals_filtered(shared_data / "real" / "sick_rms1xxx_radar_lms1xx_lidar2d.bag") > 100
+
+
+def test_a_log_with_nothing_for_pass_2_is_not_split(tmp_path: Path) -> None:
+    """Only a camera (written in pass 1): there is nothing to split; said, and the store is the usual one."""
+    from test_early_cameras import PERIOD, T0, write_camera_bag
+
+    write_camera_bag(tmp_path / "bag", [T0 + i * PERIOD for i in range(10)])
+    cfg = load_config(None)
+    convert([tmp_path / "bag"], str(tmp_path / "single.zarr"), cfg)
+    lines: list[str] = []
+    convert([tmp_path / "bag"], str(tmp_path / "split.zarr"), cfg, split=SplitSpec(parts=3), say=lines.append)
+    reason = "no stream is left for pass 2 (cameras are written in pass 1)"
+    assert report_of(tmp_path / "split.zarr")["split"] == {"parts": 1, "reason": reason}
+    assert lines == [f"not split: {reason}"]
+    assert_same_store(tmp_path / "single.zarr", tmp_path / "split.zarr")

@@ -285,14 +285,16 @@ def convert(
             ex = StreamPass(source, selected, rig, cfg, plan, writer, report, prewritten=prewritten)
             ex.open_streams()
             total = done + sum(first.topic_bytes.get(t.topic, 0) for t in ex.pass2_tables().values())
-            if split is not None and not first.truncated:
+            why = ("the bag is damaged" if first.truncated else "" if ex.pass2_tables()
+                   else "no stream is left for pass 2 (cameras are written in pass 1)")
+            if split is not None and not why:
                 report.extra["split"] = run_split(ex, paths, [str(d) for d in msg_dirs if d is not None], out, split,
                                                   report, say)
             else:
-                if split is not None:  # pass 2 of a damaged bag stops at the damage: one piece
-                    report.extra["split"] = {"parts": 1, "reason": "the bag is damaged"}
+                if split is not None:  # one piece: pass 2 of a damaged bag stops at the damage
+                    report.extra["split"] = {"parts": 1, "reason": why}
                     if say is not None:
-                        say("not split: the bag is damaged")
+                        say(f"not split: {why}")
                 ex.run(tick, spool=spool, truncated=first.truncated)
             if first.truncated:
                 report.skip_rest_unread(first.truncated)
