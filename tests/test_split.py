@@ -391,3 +391,31 @@ def test_a_log_with_nothing_for_pass_2_is_not_split(tmp_path: Path) -> None:
     assert report_of(tmp_path / "split.zarr")["split"] == {"parts": 1, "reason": reason}
     assert lines == [f"not split: {reason}"]
     assert_same_store(tmp_path / "single.zarr", tmp_path / "split.zarr")
+
+
+def test_a_log_of_two_bag_files(log: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    """One log recorded as two rosbag2 files (cut at 0.9 s): split in 3 parts (a window crosses the
+    files) it equals its single-process store."""
+    from rosbags.highlevel import AnyReader
+    from rosbags.rosbag2 import StoragePlugin, Writer
+
+    bag, rig, _ = log
+    halves = [tmp_path / "first", tmp_path / "second"]
+    with AnyReader([bag]) as reader:
+        cut = reader.start_time + 900_000_000
+        writers = [Writer(h, version=8, storage_plugin=StoragePlugin.MCAP) for h in halves]
+        for w in writers:
+            w.open()
+        conns = [{c.id: w.add_connection(c.topic, c.msgtype, msgdef=c.msgdef.data, rihs01=c.digest)
+                  for c in reader.connections} for w in writers]  # fmt: skip
+        for c, t, data in reader.messages():
+            i = int(t >= cut)
+            writers[i].write(conns[i][c.id], t, data)
+        for w in writers:
+            w.close()
+    cfg = replace(load_config(None), rig=str(rig))
+    res = convert(halves, str(tmp_path / "single.zarr"), cfg)
+    assert res.counts["lidar_top"] == 20 and res.counts["radar_front"] == 26 and res.frames == 20  # the whole log
+    convert(halves, str(tmp_path / "split.zarr"), cfg, split=SplitSpec(parts=3))
+    assert report_of(tmp_path / "split.zarr")["split"]["parts"] == 3
+    assert_same_store(tmp_path / "single.zarr", tmp_path / "split.zarr")
