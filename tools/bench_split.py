@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -51,6 +52,7 @@ def main() -> None:
     ap.add_argument("--parts", type=int, default=2)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--logs", default=str(Path(tempfile.gettempdir()) / "fusion_bench_split"))
+    ap.add_argument("--rounds", type=int, default=1, help="rounds, each in a rotated mode order (medians reported)")
     ap.add_argument("--json", dest="json_out")
     a = ap.parse_args()
     from fusion.bench.runner import PRESETS, generate_log
@@ -66,15 +68,20 @@ def main() -> None:
                                                       str(a.workers)],
     }
     rows: dict[str, Any] = {"bag_bytes": sum(f.stat().st_size for f in Path(bag).rglob("*") if f.is_file()),
-                            "load_before": os.getloadavg()}  # fmt: skip
-    for name, extra in modes.items():
-        store = out / (name.replace(" ", "_") + ".zarr")
-        r = run([*base, "-o", str(store), *extra])
-        rec = report_of(store).get("split", {})
-        r.update({k: rec[k] for k in ("wall_seconds", "join_seconds", "part_seconds") if k in rec})
-        r.pop("stderr")
-        rows[name] = r
-        print(name, r, flush=True)
+                            "load_before": os.getloadavg(), "runs": []}  # fmt: skip
+    names = list(modes)
+    for r in range(a.rounds):
+        for name in names[r % len(names):] + names[: r % len(names)]:
+            store = out / (name.replace(" ", "_") + ".zarr")
+            res = run([*base, "-o", str(store), *modes[name]])
+            rec = report_of(store).get("split", {})
+            res.update({k: rec[k] for k in ("wall_seconds", "join_seconds", "part_seconds") if k in rec})
+            res.pop("stderr")
+            rows["runs"].append({"mode": name, "round": r, **res})
+            print(name, res, flush=True)
+    for name in names:
+        mine = [x for x in rows["runs"] if x["mode"] == name]
+        rows[name] = {k: statistics.median(x[k] for x in mine) for k in ("wall_s", "cpu_s")}
     rows["load_after"] = os.getloadavg()
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
     from test_split import assert_same_store
