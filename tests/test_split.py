@@ -419,3 +419,24 @@ def test_a_log_of_two_bag_files(log: tuple[Path, Path, Path], tmp_path: Path) ->
     convert(halves, str(tmp_path / "split.zarr"), cfg, split=SplitSpec(parts=3))
     assert report_of(tmp_path / "split.zarr")["split"]["parts"] == 3
     assert_same_store(tmp_path / "single.zarr", tmp_path / "split.zarr")
+
+
+def test_a_damaged_bag_is_not_split(log: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    """An MCAP cut at 60 %: pass 2 stops at the damage, so the log converts in one piece; the arrays are
+    the single conversion's (the report adds pass 2's own "bag truncated" warning: it read the bag,
+    not a spool)."""
+    bag, rig, _ = log
+    cut = tmp_path / "cut"
+    shutil.copytree(bag, cut)
+    (mcap,) = cut.glob("*.mcap")
+    mcap.write_bytes(mcap.read_bytes()[: mcap.stat().st_size * 6 // 10])
+    cfg = replace(load_config(None), rig=str(rig))
+    res = convert([cut], str(tmp_path / "single.zarr"), cfg)
+    assert 0 < res.counts["lidar_top"] < 20  # 12 measured: the part before the damage
+    lines: list[str] = []
+    convert([cut], str(tmp_path / "split.zarr"), cfg, split=SplitSpec(parts=3), say=lines.append)
+    assert lines == ["not split: the bag is damaged"]
+    assert report_of(tmp_path / "split.zarr")["split"] == {"parts": 1, "reason": "the bag is damaged"}
+    extra = set(report_of(tmp_path / "split.zarr")["warnings"]) - set(report_of(tmp_path / "single.zarr")["warnings"])
+    assert len(extra) == 1 and next(iter(extra)).startswith("bag truncated:")
+    assert_same_store(tmp_path / "single.zarr", tmp_path / "split.zarr", ignore=("warnings",))
