@@ -246,15 +246,22 @@ def test_raw_packet_log_is_not_split(tmp_path: Path) -> None:
 
 
 def test_each_with_split(log: tuple[Path, Path, Path], tmp_path: Path) -> None:
-    """``--each --split-above-s``: every log longer than S is split; each store equals its single conversion."""
+    """``--each --split-above-s``: every log longer than S is split; each store equals its single conversion;
+    a failing log is one error line and the others still convert (exit 2)."""
     bag, rig, single = log
     other = tmp_path / "copy" / bag.name
     other.parent.mkdir()
     shutil.copytree(bag, other)
+    empty = tmp_path / "empty.mcap"
+    empty.write_bytes(b"")
     out = tmp_path / "stores"
-    res = subprocess.run([*FUSION, "convert", str(bag), str(other), "--each", "-o", str(out), "--rig", str(rig),
-                          "--split-above-s", "1"], capture_output=True, text=True, env=ENV, timeout=300)  # fmt: skip
-    assert res.returncode == 0, res.stderr
+    res = subprocess.run([*FUSION, "convert", str(bag), str(empty), str(other), "--each", "-o", str(out), "--rig",
+                          str(rig), "--split-above-s", "1"], capture_output=True, text=True, env=ENV,
+                         timeout=300)  # fmt: skip
+    assert res.returncode == 2  # the empty log fails with its one error line; the others convert
+    errors = [line for line in res.stderr.splitlines() if line.startswith("error")]
+    assert len(errors) == 1 and str(empty) in errors[0], res.stderr
+    assert "2 of 3 log(s) converted" in res.stdout
     stores = sorted(out.iterdir())
     assert len(stores) == 2 and res.stderr.count("part 2/2") == 2
     for store in stores:
