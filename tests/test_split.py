@@ -447,3 +447,45 @@ def test_a_damaged_bag_is_not_split(log: tuple[Path, Path, Path], tmp_path: Path
     extra = set(report_of(tmp_path / "split.zarr")["warnings"]) - set(report_of(tmp_path / "single.zarr")["warnings"])
     assert len(extra) == 1 and next(iter(extra)).startswith("bag truncated:")
     assert_same_store(tmp_path / "single.zarr", tmp_path / "split.zarr", ignore=("warnings",))
+
+
+def test_call_log_records_what_pass_2_does_and_replays_it(tmp_path: Path) -> None:
+    """The part's camera writer (the real class on columns that keep nothing): calls made while the stream
+    opens are not recorded, a call made by another method (``append`` → ``append_payload``) is not
+    recorded twice, a call that raises leaves no trace; replayed on a MemorySink's writer it gives the
+    columns of the same calls made directly."""
+    from fusion.errors import StoreError
+    from fusion.kinds.camera import add_camera_stream
+    from fusion.pipeline.parts import CallLog, RecordingSink, read_calls, replay
+    from fusion.store.memory import MemorySink
+
+    blobs = [np.frombuffer(bytes([i]) * (i + 3), np.uint8) for i in range(5)]
+
+    def open_cam(sink: Any) -> Any:
+        w = add_camera_stream(sink, "cam", topic="/cam", frame_id="cam", compressed=True, expected_messages=4)
+        w.update_attrs({"opened": True})  # what a kind may do while opening: the driver does it too
+        return w
+
+    with open(tmp_path / "calls", "wb") as fh:
+        sink = RecordingSink(CallLog(fh))
+        w = open_cam(sink)
+        sink.start()
+        for i, blob in enumerate(blobs):
+            w.append(i, i + 1, i + 2, blob, format="jpeg")
+        with pytest.raises(StoreError):
+            w.append(9, 9, 9, np.zeros(3, np.float32), format="jpeg")  # not uint8: refused, not recorded
+    with open(tmp_path / "calls", "rb") as fh:
+        calls = list(read_calls(fh))
+    assert [c[:2] for c in calls] == [("cam", "append")] * 5
+    direct, replayed = MemorySink(), MemorySink()
+    wd = open_cam(direct)
+    for i, blob in enumerate(blobs):
+        wd.append(i, i + 1, i + 2, blob, format="jpeg")
+    wr = open_cam(replayed)
+    with open(tmp_path / "calls", "rb") as fh:
+        assert replay(fh, {"cam": wr}) == 5
+    wd.finalize()
+    wr.finalize()
+    a, b = direct.arrays(), replayed.arrays()
+    assert sorted(a) == sorted(b) and all(np.array_equal(a[k], b[k]) for k in a)
+    assert len(a["streams/cam/offsets"]) == 6

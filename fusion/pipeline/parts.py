@@ -100,7 +100,7 @@ def _recording_class(cls: type) -> type:
                 out = getattr(super(sub, self), method)(*args, **kwargs)  # type: ignore[arg-type]
             finally:
                 self._part_depth -= 1
-            if self._part_depth == 0:  # not a call made by another recorded method
+            if self._part_depth == 0 and self._part_log is not None:  # outermost, and pass 2 has begun
                 self._part_log.record(self._part_name, method, args, kwargs)
             return out
 
@@ -138,10 +138,19 @@ class RecordingSink:
         writer = factory(NullGroup(header.name))
         writer.__class__ = _recording_class(type(writer))
         writer._part_depth = 0
-        writer._part_log = self.log
+        writer._part_log = None  # calls made while the streams are opened are the driver's too
         writer._part_name = header.name
         self.streams[header.name] = writer
         return writer
+
+    def start(self) -> None:
+        """Pass 2 begins: record the calls on every stream's writer from now on.
+
+        What a kind does to its writer while opening the stream (``open_stream``), the driver's
+        ``open_streams`` does to the final store's writer as well: not recorded, never done twice.
+        """
+        for writer in self.streams.values():
+            writer._part_log = self.log
 
     def drop_stream(self, name: str) -> None:
         self.streams.pop(name, None)

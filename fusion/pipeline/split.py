@@ -154,9 +154,11 @@ def run_part(task: PartTask, common: PartCommon) -> PartResult:
     with _serial_kernels(), open_bags([Path(b) for b in common.bags], msg_dirs=list(common.msg_dirs)) as source, \
             open(task.log_path, "wb") as fh:  # fmt: skip
         log = CallLog(fh)
-        ex = WindowPass(source, common.selected, common.rig, common.cfg, common.plan, RecordingSink(log), report,
+        sink = RecordingSink(log)
+        ex = WindowPass(source, common.selected, common.rig, common.cfg, common.plan, sink, report,
                         prewritten=prewritten, owned=task.owned, start_ns=task.read_from_ns)  # fmt: skip
         ex.open_streams()
+        sink.start()
         ex.run()
     names = ex.pass2_tables()
     return PartResult(task.index, {n: ex.rows[n] for n in names}, dict(ex.next_row), report.topics, report.skipped,
