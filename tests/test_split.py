@@ -283,17 +283,30 @@ def test_local_cluster_leaves_no_process(log: tuple[Path, Path, Path], tmp_path:
 
 @pytest.mark.slow
 def test_ctrl_c_keeps_the_store_for_resume_and_no_part_files(tmp_path: Path) -> None:
-    """Ctrl-C while the parts run: every process stops, the incomplete store is kept (no part folder), and
-    ``--resume --split`` finishes it into the single-process store."""
-    from test_dask_each import run_group
+    """Ctrl-C (SIGINT to the process group) while the parts run — seen by their folder appearing —:
+    every process stops, the incomplete store is kept with no part folder, and ``--resume --split``
+    finishes it into the single-process store."""
+    import signal
 
-    bags, _, rig = make_log(tmp_path / "long", ("mcap",), duration_s=12.0)
+    from test_dask_each import _cluster_processes, _group, run_group
+
+    bags, _, rig = make_log(tmp_path / "long", ("mcap",), duration_s=8.0, lidar_beams=64, lidar_columns=1024)
     bag = bags["mcap"]
     out = tmp_path / "c.zarr"
     args = ["convert", str(bag), "-o", str(out), "--rig", str(rig), "--split", "4", "--dask", "local", "--workers",
             "2"]  # fmt: skip
-    code, _, err = run_group(args, interrupt_when=5)
-    assert code != 0 and "interrupted:" in err and "--resume" in err, err
+    proc = subprocess.Popen([*FUSION, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
+                            start_new_session=True)  # fmt: skip
+    deadline = time.monotonic() + 300
+    while not _leftovers(tmp_path) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=300)
+    deadline = time.monotonic() + 15
+    while _group(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _group(proc.pid) == [] and _cluster_processes(proc.pid) == []
+    assert proc.returncode != 0 and "interrupted:" in err and "--resume" in err, err
     assert out.exists() and _leftovers(tmp_path) == []
     code, _, err = run_group([*args, "--resume"])
     assert code == 0, err
