@@ -103,8 +103,11 @@ def test_three_parts_equal_the_single_process_store(log: tuple[Path, Path, Path]
     bag, rig, single = log
     cfg = replace(load_config(None), rig=str(rig))
     lines: list[str] = []
-    res = convert([bag], str(tmp_path / "split.zarr"), cfg, split=SplitSpec(parts=3), say=lines.append)
+    seen: list[tuple[int, int]] = []
+    res = convert([bag], str(tmp_path / "split.zarr"), cfg, split=SplitSpec(parts=3), say=lines.append,
+                  progress=lambda done, total: seen.append((done, total)))  # fmt: skip
     assert_same_store(single, tmp_path / "split.zarr")
+    assert seen[-1][0] == seen[-1][1] and seen[-4][0] < seen[-1][0]  # the parts' bytes count as they join
     rec = report_of(tmp_path / "split.zarr")["split"]
     assert rec["parts"] == 3 and len(lines) == 3 and lines[0].startswith("part 1/3")
     w = rec["windows_record_ns"]

@@ -289,7 +289,7 @@ def convert(
                    else "no stream is left for pass 2 (cameras are written in pass 1)")
             if split is not None and not why:
                 report.extra["split"] = run_split(ex, paths, [str(d) for d in msg_dirs if d is not None], out, split,
-                                                  report, say)
+                                                  report, say, tick)
             else:
                 if split is not None:  # one piece: pass 2 of a damaged bag stops at the damage
                     report.extra["split"] = {"parts": 1, "reason": why}

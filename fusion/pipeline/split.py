@@ -110,6 +110,7 @@ class PartResult:
     warnings: list[str]
     lidar_stats: dict[str, dict[str, int]]
     calls: int
+    nbytes: int  # serialized bytes of its messages
     seconds: float
     host: str = field(default_factory=lambda: os.uname().nodename)
 
@@ -162,7 +163,7 @@ def run_part(task: PartTask, common: PartCommon) -> PartResult:
         ex.run()
     names = ex.pass2_tables()
     return PartResult(task.index, {n: ex.rows[n] for n in names}, dict(ex.next_row), report.topics, report.skipped,
-                      report.warnings, {k: vars(v) for k, v in ex.lidar_stats.items()}, log.calls,
+                      report.warnings, {k: vars(v) for k, v in ex.lidar_stats.items()}, log.calls, ex.nbytes,
                       time.perf_counter() - t0)  # fmt: skip
 
 
@@ -231,8 +232,11 @@ class Joiner:
 def run_split(
     ex: StreamPass, paths: list[Path], msg_dirs: list[str], out: str, spec: SplitSpec, report: ReportBuilder,
     say: Callable[[str], None] | None = None,
+    tick: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     """Pass 2 of ``ex`` in parts (see module docstring); returns the report's ``split`` record.
+
+    ``say`` gets a line per finished part; ``tick`` the bytes of each part once it is joined (progress).
 
     The parts are joined in order while later ones still run (the join of part ``p`` starts once
     parts ``0..p`` are done); the first failed part's error is raised.
@@ -263,6 +267,8 @@ def run_split(
                 say(f"part {res.index + 1}/{len(tasks)}: record time {_s(t.start_ns)}–{_s(t.stop_ns)}, "
                     f"{sum(res.counts.values())} messages, {res.seconds:.2f} s on {res.host}")
             join.add(res)
+            if tick is not None:
+                tick(res.nbytes)
         wall = time.perf_counter() - t0
     finally:
         shutil.rmtree(folder, ignore_errors=True)

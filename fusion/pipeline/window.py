@@ -32,6 +32,10 @@ class WindowPass(StreamPass):
         super().__init__(*args, **kwargs)
         self.owned = owned
         self.start_ns = start_ns
+        self.nbytes = 0  # serialized bytes of the messages this part owns (the driver's progress)
+
+    def _count(self, n: int) -> None:
+        self.nbytes += n
 
     def _messages(self, topics: list[str]) -> Iterator[RawMessage]:
         """This part's topics in record order with their global topic indices (see module docstring)."""
@@ -68,7 +72,7 @@ class WindowPass(StreamPass):
                         break
                     continue
                 name = by_topic[raw.topic]
-                if not self._arrive(name, raw.topic, i, raw.record_time_ns, len(raw.data), seen, None):
+                if not self._arrive(name, raw.topic, i, raw.record_time_ns, len(raw.data), seen, self._count):
                     continue
                 try:
                     rec = self.source.decode(raw, options=self.selected.decode_options)
