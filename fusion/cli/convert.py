@@ -20,6 +20,8 @@ Examples:
   fusion convert drive.bag -o drive.zarr
   fusion convert drive_0.mcap drive_1.mcap -o drive.zarr --config configs/synthetic.yaml
   fusion convert logs/*.bag --each -o stores/ --dask local --workers 2
+  fusion convert long_drive.mcap -o drive.zarr --split 4 --dask local --workers 4
+  fusion convert logs/*.mcap --each -o stores/ --split-above-s 120 --dask tcp://10.0.0.5:8786
   fusion convert drive.bag -o s3://bucket/drive.zarr --storage-option endpoint_url=http://127.0.0.1:9000
 """,
 )
@@ -40,9 +42,17 @@ Examples:
 @click.option("--resume", is_flag=True, help="Finish an interrupted conversion of the same inputs (redone cleanly).")
 @click.option("--each", is_flag=True, help="Convert every bag into its own store under OUTPUT (many logs).")
 @click.option(
-    "--dask", "dask_address", default=None, help="With --each: 'local' (LocalCluster) or a scheduler address."
+    "--dask", "dask_address", default=None,
+    help="With --each or --split: 'local' (LocalCluster) or a scheduler address.",
 )
 @click.option("--workers", default=2, show_default=True, help="Workers of the local Dask cluster.")
+@click.option("--split", "split_parts", type=int, default=None,
+              help="Convert each log in N parts by time, in parallel with --dask (the same store).")
+@click.option("--split-above-s", "split_above_s", type=float, default=None,
+              help="Split a log longer than S seconds into parts of about S seconds.")
+@click.option("--split-dir", "split_dir", default=None,
+              help="Folder for the parts' temporary files (default: beside the output; with a remote "
+                   "scheduler, a folder all workers share).")
 @click.option(
     "-S", "--storage-option", "storage_opts", multiple=True, help="fsspec option KEY=VALUE for remote stores."
 )
@@ -62,14 +72,20 @@ def convert(
     each: bool,
     dask_address: str | None,
     workers: int,
+    split_parts: int | None,
+    split_above_s: float | None,
+    split_dir: str | None,
     storage_opts: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """Read, synchronize and write BAGS into a chunked, sharded Zarr v3 store.
 
-    All BAGS together form one log (split bags), unless --each is given.
+    All BAGS together form one log (split bags), unless --each is given. With --split or
+    --split-above-s a log's pass 2 runs in parts by time (serially, or on --dask), joined into
+    the store a single process writes.
     """
-    early = each and dask_address == "local"
+    splitting = split_parts is not None or split_above_s is not None
+    early = (each or splitting) and dask_address == "local"
     if early:  # the local cluster's warm process starts while the config is read
         from fusion.pipeline.executor import start_forkserver
 
@@ -77,14 +93,21 @@ def convert(
     try:
         cfg = _build_config(config_path, rig_path, include, exclude, reference, deskew, ego_source)
         options = _storage_options(storage_opts)
+        split = _split_spec(split_parts, split_above_s, split_dir) if splitting else None
     except BaseException:
         _stop_early(early)
         raise
+    if splitting:
+        from fusion.cli.split import convert_split
+
+        convert_split(bags, output, cfg, split, each=each, overwrite=overwrite, resume=resume, dask=dask_address,
+                      workers=workers, options=options, as_json=as_json)
+        return
     if each:
         _convert_each(bags, output, cfg, overwrite, resume, dask_address, workers, options, as_json)
         return
     if dask_address is not None:
-        raise click.UsageError("--dask fans out over several logs: use it together with --each")
+        raise click.UsageError("--dask fans out over several logs or parts: use it with --each or --split")
     from fusion.pipeline.convert import convert as run
 
     try:
@@ -133,6 +156,16 @@ def _build_config(
         cfg = replace(cfg, ego=replace(cfg.ego, source=parse_source(ego_source, "--ego-source")))
     validate_config(cfg, "command line")
     return cfg
+
+
+def _split_spec(parts: int | None, above_s: float | None, folder: str | None) -> Any:
+    """The split settings of the command line (a ``ConfigError`` for a bad value: one error line, exit 2)."""
+    from fusion.errors import ConfigError
+    from fusion.pipeline.split import SplitSpec
+
+    if parts is not None and above_s is not None:
+        raise ConfigError("--split and --split-above-s: give one of them (a number of parts, or a length in s)")
+    return SplitSpec(parts=parts, above_s=above_s, folder=folder)
 
 
 def _stop_early(early: bool) -> None:

@@ -35,9 +35,11 @@ from fusion.pipeline.report import ReportBuilder
 from fusion.pipeline.rigs import check_rig_file, resolve_rig
 from fusion.pipeline.scan import scan
 from fusion.pipeline.sensors import select_sensors
+from fusion.pipeline.split import SplitSpec, run_split
 from fusion.pipeline.spool import Spool
 from fusion.pipeline.streams import EgoTable
 from fusion.pipeline.summary import check_stored, sensor_summary
+from fusion.pipeline.window import stateful_topics
 from fusion.readers import open_bags
 from fusion.store.sink import EgoColumns, FrameSink, FrameTable, RootAttrs, SensorMatches
 from fusion.store.writer import StoreWriter
@@ -225,6 +227,8 @@ def convert(
     storage_options: dict[str, Any] | None = None,
     progress: Callable[[int, int], None] | None = None,
     sink: FrameSink | None = None,
+    split: SplitSpec | None = None,
+    say: Callable[[str], None] | None = None,
 ) -> ConvertResult:
     """Convert one log (one or several bag files read as one) into a store.
 
@@ -239,6 +243,8 @@ def convert(
             once pass 1 knows what pass 2 reads).
         sink: Write into this :class:`~fusion.store.sink.FrameSink` instead of a store at ``out``
             (e.g. a :class:`~fusion.store.memory.MemorySink`; ``out`` then only names the result).
+        split: Run pass 2 in parts by time (:mod:`fusion.pipeline.split`); the store is the same.
+        say: Called with a line per part of a split conversion (which parts ran, where).
 
     Returns:
         The :class:`ConvertResult` summary.
@@ -255,8 +261,12 @@ def convert(
         check_reference(cfg, selected)
         check_rig_file(cfg)
         fp = fingerprint(paths, cfg)
+        if split is not None and (why := stateful_topics(source, selected)) is not None:
+            split, report.extra["split"] = None, {"parts": 1, "reason": why}
+            if say is not None:
+                say(f"not split: {why}")
         writer = sink if sink is not None else _open_writer(out, fp, overwrite, resume, storage_options)
-        spool = _open_spool(cfg)
+        spool = _open_spool(cfg) if split is None else None  # a split's parts read the bag
         try:
             done, total = 0, total_bytes
 
@@ -266,7 +276,7 @@ def convert(
                 if progress is not None:
                     progress(done, total)
 
-            early = EarlyStreams(source, selected, writer)
+            early = EarlyStreams(source, selected, writer)  # a split too: the driver writes the store
             first = scan(source, selected, report, early=early, tick=tick, spool=spool)
             if spool is not None:
                 spool.finish()
@@ -277,11 +287,24 @@ def convert(
             ex = StreamPass(source, selected, rig, cfg, plan, writer, report, prewritten=prewritten)
             ex.open_streams()
             total = done + sum(first.topic_bytes.get(t.topic, 0) for t in ex.pass2_tables().values())
-            ex.run(tick, spool=spool, truncated=first.truncated)
+            why = ("the bag is damaged" if first.truncated else "" if ex.pass2_tables()
+                   else "no stream is left for pass 2 (cameras are written in pass 1)")
+            if split is not None and not why:
+                report.extra["split"] = run_split(ex, paths, [str(d) for d in msg_dirs if d is not None], out, split,
+                                                  report, say, tick)
+            else:
+                if split is not None:  # one piece: pass 2 of a damaged bag stops at the damage
+                    report.extra["split"] = {"parts": 1, "reason": why}
+                    if say is not None:
+                        say(f"not split: {why}")
+                ex.run(tick, spool=spool, truncated=first.truncated)
             if first.truncated:
                 report.skip_rest_unread(first.truncated)
             check_stored(selected, report)
-            _report_spool(spool, report)
+            if spool is not None or split is None:
+                _report_spool(spool, report)
+            else:
+                report.extra["spool"] = {"used": False, "reason": "split conversion (its parts read the bag)"}
             _report_packets(source, report)
             _write_tables(writer, rig, plan, ex, report)
             writer.finalize()

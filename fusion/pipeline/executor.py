@@ -1,9 +1,10 @@
 """Executors: run independent conversions serially or on a Dask cluster.
 
-One log converts in one process (a store has one writer per shard, so a single
-log is never split across processes). Many logs fan out, one task per log, on a
-Dask cluster: a local one started here (``LocalCluster``) or an existing
-scheduler (``tcp://host:8786``). The same command works for both.
+Many logs fan out, one task per log, on a Dask cluster: a local one started here
+(``LocalCluster``) or an existing scheduler (``tcp://host:8786``). The same command
+works for both. One long log can fan out too, as parts by time
+(:mod:`fusion.pipeline.split`): the parts run pass 2 on the executor, and the driver,
+the store's only writer, joins them.
 
 A local cluster's workers are forked from one *warm* process (the multiprocessing
 forkserver, preloaded with :mod:`fusion.pipeline.worker_preload`): fusion and distributed

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -187,15 +188,24 @@ def cdr_connections(reader: Any, unit: Path) -> list[Connection]:
     return cdr
 
 
-def backend_stream(reader: Any, conns: list[Connection]) -> Iterator[tuple[Connection, int, Any]]:
+def backend_stream(
+    reader: Any, conns: list[Connection], start: int | None = None
+) -> Iterator[tuple[Connection, int, Any]]:
     """rosbags' message stream; for rosbag2 directories, match files' topics by name and type only.
 
     rosbags also requires the QoS profiles in metadata.yaml to equal the database's,
     and silently yields nothing when they differ; fusion matches on (topic, type).
+    ``start``: only messages recorded at or after it (ns); rosbags' readers skip what lies
+    before it (MCAP chunks, ROS 1 chunks, SQLite rows), the others filter.
     """
     storage = getattr(reader, "storage", None)
     if isinstance(reader, ScanReader) or not isinstance(storage, DirectoryReader):
-        yield from reader.messages(connections=conns)
+        if start is None:
+            yield from reader.messages(connections=conns)
+        elif "start" in inspect.signature(reader.messages).parameters:
+            yield from reader.messages(connections=conns, start=start)
+        else:
+            yield from ((c, t, d) for c, t, d in reader.messages(connections=conns) if t >= start)
         return
     by_key = {(c.topic, c.msgtype): c for c in conns}
     per_message = storage.metadata.compression_mode == "message"
@@ -203,5 +213,5 @@ def backend_stream(reader: Any, conns: list[Connection]) -> Iterator[tuple[Conne
         sconns = [x for x in st.connections if (x.topic, x.msgtype) in by_key]
         if not sconns:
             continue
-        for sc, t, data in st.messages(sconns):
+        for sc, t, data in (st.messages(sconns) if start is None else st.messages(sconns, start=start)):
             yield by_key[sc.topic, sc.msgtype], t, (zstd_decompress(data) if per_message else data)

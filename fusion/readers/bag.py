@@ -231,11 +231,12 @@ class RosBagSource:
             )
         return [[c for c in conns if c.topic in wanted] for conns in self._conns]
 
-    def _reader_stream(self, i: int, conns: list[Connection]) -> Iterator[tuple[Connection, int, Any]]:
+    def _reader_stream(self, i: int, conns: list[Connection], start: int | None = None
+                       ) -> Iterator[tuple[Connection, int, Any]]:
         reader, unit = self._readers[i], self._units[i]
         n, last = 0, None
         try:
-            for conn, t, data in backend_stream(reader, conns):
+            for conn, t, data in backend_stream(reader, conns, start):
                 n += 1
                 last = t
                 yield conn, t, data
@@ -247,6 +248,25 @@ class RosBagSource:
         packets = self._packet_topics(topics)
         gen = self._message_gen(topics)
         return self.packets.wrap(gen, packets) if packets else gen
+
+    def messages_from(self, topics: Iterable[str], start_ns: int) -> Iterator[RawMessage]:
+        """The messages of ``topics`` recorded at or after ``start_ns``, in record order, without reading
+        what lies before where the format allows (a part of a split conversion: :mod:`fusion.pipeline.window`).
+
+        ``index`` counts per topic from the first message yielded (the caller knows the offset);
+        raw packet topics are not grouped into sweeps. No check against the bag's index counts.
+        """
+        selected = self._select(topics)
+        streams = [self._reader_stream(i, conns, start_ns) for i, conns in enumerate(selected) if conns]
+        if not streams:
+            return
+        merged = streams[0] if len(streams) == 1 else heapq.merge(*streams, key=lambda x: x[1])
+        counters: dict[str, int] = {}
+        unit_of = {id(c): self._units[i] for i, conns in enumerate(selected) for c in conns}
+        for conn, t, data in merged:
+            idx = counters.get(conn.topic, 0)
+            counters[conn.topic] = idx + 1
+            yield RawMessage(conn.topic, idx, t, conn.msgtype, data, self.ros1, unit_of.get(id(conn), self._units[0]))
 
     def raw_messages(self, topics: Iterable[str] | None = None) -> Iterator[RawMessage]:
         """:meth:`messages` without grouping packets into sweeps (every message as recorded)."""
