@@ -34,7 +34,7 @@ Example (``configs/synthetic.yaml``)::
       keep_raw_points: false            # also store the raw (not deskewed) xyz
       spool: true                       # keep decoded LiDAR/radar on disk between the passes
       spool_dir: null                   # folder of the spool file (default: TMPDIR)
-      spool_memory_mb: 32               # memory of the spool (writes in flight; above 32, the first messages stay in memory)
+      spool_memory_mb: 32               # spool memory, MiB (32: writes in flight; more: first messages kept)
 """
 
 from __future__ import annotations
