@@ -70,7 +70,7 @@ def plain_reader(ds: Any) -> Callable[[int], int]:
     return read
 
 
-def _loader_worker(store: str, batches: list[tuple[int, int]], ready: Any, go: Any, out: Any) -> None:
+def _loader_worker(store: str, batches: list[tuple[int, int]], passes: int, ready: Any, go: Any, out: Any) -> None:
     """One DataLoader-like worker process: open the store, then read its batches of frames after ``go``."""
     import time
 
@@ -82,15 +82,17 @@ def _loader_worker(store: str, batches: list[tuple[int, int]], ready: Any, go: A
     go.wait()
     t0 = time.perf_counter()
     n = 0
-    for a, b in batches:
-        for i in range(a, b):
-            ds[i].load()
-            n += 1
+    for _ in range(passes):
+        for a, b in batches:
+            for i in range(a, b):
+                ds[i].load()
+                n += 1
     out.put((n, time.perf_counter() - t0))
 
 
-def loader_scaling(store: str, processes: int, batch: int = 8) -> dict[str, Any]:
-    """Frames/s of ``processes`` worker processes reading every frame once, as a DataLoader does.
+def loader_scaling(store: str, processes: int, batch: int = 8, passes: int = 3) -> dict[str, Any]:
+    """Frames/s of ``processes`` worker processes reading every frame ``passes`` times (epochs), as a
+    DataLoader does.
 
     The frames are cut into batches of ``batch`` consecutive frames dealt round-robin to the workers
     (``torch.utils.data.DataLoader(ds, batch_size=batch, num_workers=N)``'s order; each worker opens
@@ -106,7 +108,7 @@ def loader_scaling(store: str, processes: int, batch: int = 8) -> dict[str, Any]
     ctx = multiprocessing.get_context("spawn")
     go, out = ctx.Event(), ctx.Queue()
     readies = [ctx.Event() for _ in range(processes)]
-    procs = [ctx.Process(target=_loader_worker, args=(store, cuts[k::processes], readies[k], go, out))
+    procs = [ctx.Process(target=_loader_worker, args=(store, cuts[k::processes], passes, readies[k], go, out))
              for k in range(processes)]
     for p in procs:
         p.start()

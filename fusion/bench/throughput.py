@@ -64,6 +64,7 @@ def run_reads(work: Path, repeats: int, preset: Preset = READS_PRESET) -> dict[s
         "bytes_per_frame": rd["bytes"] / max(n, 1),
         "random_frame_ms": _med(rd["random_frame_ms"]),
         "plain_zarr_random_frame_ms": _med(rd["plain_zarr_random_frame_ms"]),
+        "first_frame_of_open_ms": _med(rd["first_frame_of_open_ms"]),
         "random_vs_plain": _med(rd["random_frame_ms"]) / _med(rd["plain_zarr_random_frame_ms"]),
         "sequential_frames_per_s": n / _med(rd["sequential_s"]),
         "sequential_iter_frames_per_s": n / _med(rd["sequential_iter_s"]),
@@ -143,6 +144,7 @@ def markdown(res: dict[str, Any]) -> str:
              "| reads | fusion | plain zarr | ratio |", "|---|---:|---:|---:|",
              f"| random frame, all sensors (ms, median) | {r['random_frame_ms']:.2f} | "
              f"{r['plain_zarr_random_frame_ms']:.2f} | {r['random_vs_plain']:.2f}× |",
+             f"| first frame of a freshly opened store (ms) | {r['first_frame_of_open_ms']:.2f} | | |",
              f"| sequential scan, `load()` (frames/s) | {r['sequential_frames_per_s']:.0f} | "
              f"{r['plain_zarr_sequential_frames_per_s']:.0f} | "
              f"{r['sequential_frames_per_s'] / r['plain_zarr_sequential_frames_per_s']:.2f}× |",
