@@ -10,6 +10,7 @@ Stages (results and reading guide: README.md, section Performance):
   convert  (e)  end-to-end ``fusion convert``
   read     (f)  dataset reads: random frames with all sensors, and a sequential scan
   export        one exporter on one store (``fusion bench --stage export``, fusion/bench/export.py)
+  startup       fresh ``fusion`` processes vs a naive converter (fusion/bench/startup.py)
 The I/O floor (a2) is raw + the faster of write and write_direct.
 """
 
@@ -24,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from fusion.bench.startup import stage_startup
 
 
 def _times(fn: Callable[[], dict[str, Any]], repeats: int) -> dict[str, Any]:
@@ -275,6 +278,7 @@ STAGES: dict[str, Callable[..., dict[str, Any]]] = {
     "convert": stage_convert,
     "read": stage_read,
     "export": stage_export,
+    "startup": stage_startup,
 }
 
 

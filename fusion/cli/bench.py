@@ -16,6 +16,7 @@ Examples:
   fusion bench --preset large --repeats 5 --json bench.json --markdown bench.md
   fusion bench --preset tiny --repeats 1 --no-memory   # a quick smoke run
   fusion bench --stage export --json export.json       # every exporter on a 5 s and a 20 s log
+  fusion bench --stage startup --repeats 5             # fresh `fusion` processes vs a naive converter, 10 s log
 """,
 )
 @click.option("--preset", type=click.Choice(["default", "large", "vga", "tiny"]), default="default", show_default=True)
@@ -25,10 +26,14 @@ Examples:
 @click.option("--json", "json_out", type=click.Path(path_type=Path), default=None, help="Write the results as JSON.")
 @click.option("--markdown", "md_out", type=click.Path(path_type=Path), default=None, help="Write the markdown table.")
 @click.option("--no-memory", is_flag=True, help="Skip the 4x-longer-log memory comparison.")
-@click.option("--stage", type=click.Choice(["all", "export"]), default="all", show_default=True,
+@click.option("--stage", type=click.Choice(["all", "export", "startup"]), default="all", show_default=True,
               help="all: stages (a)-(f); export: convert + every exporter on a 1x and a 4x log "
-              "(frames/s, MB/s, peak RSS; presets default = 5 s, tiny = 1 s).")
+              "(frames/s, MB/s, peak RSS; presets default = 5 s, tiny = 1 s); startup: wall and CPU time of "
+              "fresh `fusion convert`, `fusion --help`, ... processes vs tools/naive_convert.py on a 10 s log "
+              "(preset tiny unless --preset is given).")
+@click.pass_context
 def bench(
+    ctx: click.Context,
     stage: str,
     preset: str,
     large: bool,
@@ -54,6 +59,13 @@ def bench(
                                  f"{' or '.join(EXPORT_PRESETS)}")
         res = run_export_bench(preset, workdir=workdir)
         table = export_markdown(res)
+    elif stage == "startup":
+        from fusion.bench.startup import markdown as startup_markdown
+        from fusion.bench.startup import run_startup_bench
+
+        given = ctx.get_parameter_source("preset") != click.core.ParameterSource.DEFAULT or large
+        res = run_startup_bench(preset if given else "tiny", rounds=repeats, workdir=workdir)
+        table = startup_markdown(res)
     else:
         res = run_bench(preset, repeats=repeats, workdir=workdir, memory=not no_memory)
         table = markdown(res)
