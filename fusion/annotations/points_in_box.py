@@ -17,7 +17,8 @@ Without times/velocities every box is static (the same as ``dt_s = 0``).
 
 The kernel runs in parallel over fixed point chunks; each chunk accumulates into its own row
 of a pre-allocated counts array, so no thread shares a counter and nothing is allocated inside
-the per-point loop.
+the per-point loop. The thread count of a call is :func:`fusion.kernel_policy.kernel_threads`'
+(1 below the measured crossover or when the other cores are busy).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from calibration.rotation import quat_xyzw_to_matrix
 from fusion.annotations.model import Cuboid
+from fusion.kernel_policy import threads_for
 
 _N_CHUNKS = 64
 
@@ -168,7 +170,8 @@ def points_in_boxes(
     counts = np.zeros((_N_CHUNKS, c.shape[0]), dtype=np.int64)
     first = np.empty(pts.shape[0], dtype=np.int32)
     if c.shape[0] and pts.shape[0]:
-        _points_in_boxes_kernel(pts, dt, timed, c, vel, R_T, half, radius2, counts, first)
+        with threads_for(pts.shape[0] * c.shape[0]):  # 1 thread unless large and the cores are free
+            _points_in_boxes_kernel(pts, dt, timed, c, vel, R_T, half, radius2, counts, first)
     else:
         first.fill(-1)
     return counts.sum(axis=0), (first if return_mask else None)
