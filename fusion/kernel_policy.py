@@ -71,6 +71,11 @@ def free_cores() -> int:
     return max(1, min(cpus, int(cpus - others_running() + FREE_CORE)))
 
 
+def _serial_depth() -> int:
+    depth: int = getattr(_local, "serial", 0)
+    return depth
+
+
 def kernel_threads(n_items: int, min_items: int = PARALLEL_MIN_ITEMS, max_threads: int | None = None) -> int:
     """Threads for a ``parallel=True`` kernel over ``n_items`` work items.
 
@@ -83,7 +88,7 @@ def kernel_threads(n_items: int, min_items: int = PARALLEL_MIN_ITEMS, max_thread
         1 below ``min_items``, inside :func:`serial_kernels` or when only one core is free; else the
         free cores, at most ``max_threads``.
     """
-    if n_items < min_items or getattr(_local, "serial", 0):
+    if n_items < min_items or _serial_depth():
         return 1
     if max_threads is None:
         import numba
@@ -95,7 +100,7 @@ def kernel_threads(n_items: int, min_items: int = PARALLEL_MIN_ITEMS, max_thread
 @contextlib.contextmanager
 def serial_kernels() -> Iterator[None]:
     """Within the block, :func:`kernel_threads` answers 1 on this thread (nests; imports nothing)."""
-    _local.serial = getattr(_local, "serial", 0) + 1
+    _local.serial = _serial_depth() + 1
     try:
         yield
     finally:
