@@ -20,7 +20,8 @@ from fusion.cli.main import COMMANDS
 from fusion.sync.clock import _lower_hull, _lower_hull_py, estimate_clock_offset, lower_hull
 
 REPO = Path(__file__).resolve().parents[1]
-HEAVY = ("numba", "zarr", "scipy", "distributed", "dask", "cv2", "av", "rerun", "kiss_icp", "mcap", "rosbags", "numpy")
+HEAVY = ("numba", "zarr", "scipy", "distributed", "dask", "cv2", "av", "rerun", "kiss_icp", "mcap", "rosbags", "numpy",
+         "rich")
 
 
 def _modules_after(args: list[str]) -> set[str]:
