@@ -1,8 +1,8 @@
 """numba's parallel kernels with 1 vs N threads over a range of sizes, idle and with the other cores busy.
 
 The parallel kernel is :func:`fusion.annotations.points_in_box.points_in_boxes` (``prange`` over point
-chunks; every other kernel is serial). For each size (points x boxes) it reports the best of
-``--repeat`` calls with 1 thread and with every thread; ``--load`` starts one busy-loop process per
+chunks; every other kernel is serial). For each size (points x boxes) it reports the best and the
+median of ``--repeat`` calls with 1 thread and with every thread; ``--load`` starts one busy-loop process per
 other core for the run (the "under load" case of issue 23). The crossover ``PARALLEL_MIN_ITEMS`` of
 :mod:`fusion.kernel_policy` comes from this table.
 
@@ -44,13 +44,14 @@ def _scene(n: int, b: int) -> tuple[np.ndarray, ...]:
     return pts, centers, sizes, q
 
 
-def best_ms(fn, repeat: int) -> float:  # type: ignore[no-untyped-def]
+def best_ms(fn, repeat: int) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    """(min, median) wall time of ``repeat`` calls, ms."""
     ts = []
     for _ in range(repeat):
         t0 = time.perf_counter()
         fn()
         ts.append(time.perf_counter() - t0)
-    return float(min(ts) * 1e3)
+    return float(min(ts) * 1e3), float(np.median(ts) * 1e3)
 
 
 def main() -> None:
@@ -76,13 +77,14 @@ def main() -> None:
             row = {"points": n, "boxes": BOXES, "items": n * BOXES, "load": os.getloadavg()[0]}
             for nt in (1, nmax):
                 numba.set_num_threads(nt)
-                row[f"ms_{nt}_threads"] = best_ms(lambda: points_in_boxes(*scene), args.repeat)  # noqa: B023
+                row[f"ms_{nt}_threads"], row[f"median_ms_{nt}_threads"] = best_ms(
+                    lambda: points_in_boxes(*scene), args.repeat)  # noqa: B023
             numba.set_num_threads(nmax)
             if args.policy:
                 def policy() -> None:
                     with threads_for(n * BOXES):  # noqa: B023
                         points_in_boxes(*scene)  # noqa: B023
-                row["ms_policy"] = best_ms(policy, args.repeat)
+                row["ms_policy"], row["median_ms_policy"] = best_ms(policy, args.repeat)
                 with threads_for(n * BOXES) as chosen:
                     row["policy_threads"] = chosen
             rows.append(row)
