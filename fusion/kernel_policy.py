@@ -10,10 +10,10 @@ kernel threads"; ``tools/bench_threads.py``):
   (:func:`numba_loaded`); once one has, the kernel is always the faster choice.
 * **Threads of a** ``parallel=True`` **kernel** pay only when every thread gets a core: with the
   other core busy, a 2-thread kernel waits for its descheduled worker (a 131 k-point deskew took
-  15.2 ms with 2 threads vs 0.50 ms with 1 under load). :func:`kernel_threads` gives 1 thread below
-  the measured crossover, when the cores are not free (load average, CPU affinity) or inside
-  :func:`serial_kernels` (a conversion, whose shard pool keeps the other cores busy); else every
-  core numba may use.
+  15.2 ms with 2 threads vs 0.50 ms with 1 under load, before the deskew kernels were made
+  serial). :func:`kernel_threads` gives 1 thread below the measured crossover, when no other core
+  is free (other runnable threads, CPU affinity) or inside :func:`serial_kernels` (a conversion,
+  whose shard pool keeps the other cores busy); else the free cores.
 """
 
 from __future__ import annotations
@@ -24,11 +24,12 @@ import sys
 import threading
 from collections.abc import Iterator
 
-#: Points of :func:`fusion.annotations.points_in_box.points_in_boxes` (x boxes) from which 2 threads beat 1
-#: on an idle core pair (tools/bench_threads.py: 1 thread faster up to 32 k point-boxes, 2 threads from
-#: 128 k; the 2-thread gain is 1.5–1.8x from 1 M).
-PARALLEL_MIN_ITEMS = 131_072
-#: A core counts as free while the 1-minute load average leaves at least this much of it idle.
+#: Work items (points x boxes of :func:`fusion.annotations.points_in_box.points_in_boxes`) from which 2
+#: threads beat 1 (tools/bench_threads.py, best of 30 with the other core mostly free: equal at 16 k
+#: items, 0.16 vs 0.11 ms at 64 k, 1.7-2.0x faster from 256 k). With another process running, the
+#: medians of 2 threads were 0.4-4x those of 1 thread at every size: :func:`free_cores` decides that.
+PARALLEL_MIN_ITEMS = 65_536
+#: A core counts as free while the other runnable threads leave at least this much of it idle.
 FREE_CORE = 0.5
 
 _local = threading.local()
@@ -108,12 +109,13 @@ def serial_kernels() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def threads_for(n_items: int, min_items: int = PARALLEL_MIN_ITEMS) -> Iterator[int]:
-    """Run the block's parallel kernels with :func:`kernel_threads` threads (restored after; numba's
-    thread count is per calling thread). Yields the count."""
+def threads_for(n_items: int, min_items: int = PARALLEL_MIN_ITEMS, threads: int | None = None) -> Iterator[int]:
+    """Run the block's parallel kernels with :func:`kernel_threads` threads, or ``threads`` when given
+    (restored after; numba's thread count is per calling thread). Yields the count."""
     import numba
 
-    n = kernel_threads(n_items, min_items)
+    top = int(numba.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]
+    n = kernel_threads(n_items, min_items, top) if threads is None else max(1, min(threads, top))
     before = numba.get_num_threads()
     if n != before:
         numba.set_num_threads(n)

@@ -115,6 +115,7 @@ def points_in_boxes(
     dt_s: ArrayLike | None = None,
     velocities_mps: ArrayLike | None = None,
     return_mask: bool = False,
+    threads: int | None = None,
 ) -> tuple[NDArray[np.int64], NDArray[np.int32] | None]:
     """Count points inside each oriented box, each point tested against the box at its own time.
 
@@ -132,6 +133,8 @@ def points_in_boxes(
             inside. ``None``: all 0 (every point at the box time).
         velocities_mps: (B, 3) box velocities in the points' frame, m/s. ``None``: all 0 (static).
         return_mask: Also return, per point, the index of the first box containing it (-1: none).
+        threads: Kernel threads; ``None``: :func:`fusion.kernel_policy.kernel_threads` of points x boxes
+            (1 below the measured crossover or when the other cores are busy).
 
     Returns:
         ``(counts (B,) int64, first_box (N,) int32 or None)``.
@@ -170,7 +173,7 @@ def points_in_boxes(
     counts = np.zeros((_N_CHUNKS, c.shape[0]), dtype=np.int64)
     first = np.empty(pts.shape[0], dtype=np.int32)
     if c.shape[0] and pts.shape[0]:
-        with threads_for(pts.shape[0] * c.shape[0]):  # 1 thread unless large and the cores are free
+        with threads_for(pts.shape[0] * c.shape[0], threads=threads):  # 1 unless large and the cores are free
             _points_in_boxes_kernel(pts, dt, timed, c, vel, R_T, half, radius2, counts, first)
     else:
         first.fill(-1)
