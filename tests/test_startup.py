@@ -4,6 +4,7 @@ converter it compares with, and the kernel policy (Python lower hull, thread cou
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -109,6 +110,20 @@ def test_threads_for_restores_numba_threads() -> None:
     with kp.threads_for(1):
         assert numba.get_num_threads() == 1
     assert numba.get_num_threads() == before
+
+
+def test_child_env_drops_what_the_cli_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    import fusion.cli.main as cli_main
+
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    monkeypatch.setattr(cli_main, "SET_BY_CLI", [])
+    cli_main.single_threaded_blas()
+    assert os.environ["OPENBLAS_NUM_THREADS"] == "1" and cli_main.SET_BY_CLI == ["OPENBLAS_NUM_THREADS"]
+    assert "OPENBLAS_NUM_THREADS" not in child_env()  # the naive script does not get it for free
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "4")  # the user's own value is kept everywhere
+    monkeypatch.setattr(cli_main, "SET_BY_CLI", [])
+    cli_main.single_threaded_blas()
+    assert os.environ["OPENBLAS_NUM_THREADS"] == "4" and child_env()["OPENBLAS_NUM_THREADS"] == "4"
 
 
 def test_time_process_measures_the_child_alone() -> None:

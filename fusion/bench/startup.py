@@ -39,9 +39,14 @@ NAIVE_SCRIPT = Path(__file__).resolve().parents[2] / "tools" / "naive_convert.py
 
 def child_env() -> dict[str, str]:
     """The environment of the timed processes: this one's, with bytecode caching on (as an installed
-    package runs; a shell may turn it off, then every process compiles fusion's sources again)."""
+    package runs; a shell may turn it off, then every process compiles fusion's sources again) and
+    without what fusion's CLI set in this process (``OPENBLAS_NUM_THREADS``: the naive script would
+    get it for free; a ``fusion`` child sets it again itself)."""
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     env.pop("PYTHONDONTWRITEBYTECODE", None)
+    cli = sys.modules.get("fusion.cli.main")
+    for name in getattr(cli, "SET_BY_CLI", ()):
+        env.pop(name, None)
     return env
 
 
@@ -111,6 +116,8 @@ def run_startup_bench(preset_name: str = "tiny", duration_s: float = 10.0, round
     LiDAR at 10 Hz, 2 cameras 320 x 240, radar, IMU, odometry); JSON-friendly results."""
     from fusion.bench.runner import PRESETS, generate_log
 
+    if preset_name not in PRESETS:
+        raise BenchmarkError(f"--stage startup: unknown preset {preset_name}; use one of {', '.join(PRESETS)}")
     work = workdir or Path(tempfile.mkdtemp(prefix="fusion-bench-startup-"))
     work = work / preset_name
     work.mkdir(parents=True, exist_ok=True)

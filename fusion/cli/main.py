@@ -119,12 +119,16 @@ def _quiet_shutdown() -> None:
 #: 3x3 to 15x15 (poses, the ego filter), where threads do not pay; starting the pools of numpy's and
 #: scipy's OpenBLAS cost each ``fusion`` process ≈ 0.1 CPU-s (measured: issue 23, docs/ARCHITECTURE.md).
 BLAS_THREADS_ENV = ("OPENBLAS_NUM_THREADS",)
+#: The variables :func:`single_threaded_blas` set in this process (not the user's).
+SET_BY_CLI: list[str] = []
 
 
 def single_threaded_blas() -> None:
     """Size BLAS to one thread (``OPENBLAS_NUM_THREADS=1``) unless set; before numpy is imported."""
     for name in BLAS_THREADS_ENV:
-        os.environ.setdefault(name, "1")
+        if name not in os.environ:
+            os.environ[name] = "1"
+            SET_BY_CLI.append(name)
 
 
 def main(argv: list[str] | None = None) -> Any:
