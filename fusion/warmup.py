@@ -77,10 +77,10 @@ def _deskew_per_point() -> None:
 def _clock_hull() -> None:
     """The clock fit's lower-hull kernel: a short log's fits run in Python
     (:func:`fusion.sync.clock.lower_hull`), so the conversion above may not have compiled it."""
-    from fusion.sync.clock import _lower_hull
+    from fusion.sync.kernels_clock import lower_hull_kernel
 
     x = np.arange(4, dtype=np.float64)
-    _lower_hull(x, x * x, np.empty(4, np.int64))
+    lower_hull_kernel(x, x * x, np.empty(4, np.int64))
 
 
 def _packets() -> None:

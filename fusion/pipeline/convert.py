@@ -182,7 +182,7 @@ def _report_spool(spool: Spool | None, report: ReportBuilder) -> None:
 
 def _report_packets(source: Any, report: ReportBuilder) -> None:
     """Raw LiDAR packet topics: decoder counters (empty returns, bad packets, ...) in the report."""
-    packets = getattr(getattr(source, "decoder", None), "packets", None)
+    packets = getattr(getattr(source, "decoder", None), "packets_seen", None)
     summary = packets.summary() if packets is not None else {}
     if summary:
         report.extra["lidar_packets"] = summary

@@ -16,7 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
 from numpy.typing import ArrayLike, NDArray
 
 from fusion.errors import SyncError
@@ -29,26 +28,9 @@ N_BLOCKS = 10
 PY_HULL_MAX = 100_000
 
 
-@njit(cache=True)
-def _lower_hull(x, y, hull):  # type: ignore[no-untyped-def]
-    """Monotone-chain lower hull of points sorted by (x, y); writes vertex indices, returns count."""
-    h = 0
-    for i in range(x.shape[0]):
-        while h >= 2:
-            a = hull[h - 2]
-            b = hull[h - 1]
-            cross = (x[b] - x[a]) * (y[i] - y[a]) - (y[b] - y[a]) * (x[i] - x[a])
-            if cross <= 0.0:
-                h -= 1
-            else:
-                break
-        hull[h] = i
-        h += 1
-    return h
-
-
 def _lower_hull_py(x: NDArray[np.float64], y: NDArray[np.float64], hull: NDArray[np.int64]) -> int:
-    """:func:`_lower_hull` in Python: the same steps and float64 arithmetic, so the same vertices."""
+    """:func:`fusion.sync.kernels_clock.lower_hull_kernel` in Python: the same steps and float64
+    arithmetic, so the same vertices."""
     xs, ys = x.tolist(), y.tolist()
     out: list[int] = []
     for i in range(len(xs)):
@@ -72,7 +54,9 @@ def lower_hull(x: NDArray[np.float64], y: NDArray[np.float64], hull: NDArray[np.
     """
     if x.shape[0] <= PY_HULL_MAX and not numba_loaded():
         return _lower_hull_py(x, y, hull)
-    return int(_lower_hull(x, y, hull))
+    from fusion.sync.kernels_clock import lower_hull_kernel  # numba: imported when a kernel runs
+
+    return int(lower_hull_kernel(x, y, hull))
 
 
 @dataclass(frozen=True)
