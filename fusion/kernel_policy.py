@@ -24,10 +24,10 @@ import sys
 import threading
 from collections.abc import Iterator
 
-#: Work items (points x boxes of :func:`fusion.annotations.points_in_box.points_in_boxes`) from which 2
-#: threads beat 1 (tools/bench_threads.py, best of 30 with the other core mostly free: equal at 16 k
-#: items, 0.16 vs 0.11 ms at 64 k, 1.7-2.0x faster from 256 k). With another process running, the
-#: medians of 2 threads were 0.4-4x those of 1 thread at every size: :func:`free_cores` decides that.
+#: Work items (points x boxes of :func:`fusion.annotations.points_in_box.points_in_boxes`) from which
+#: 2 threads are used on free cores (tools/bench_threads.py, idle, best / median of 30: 2 threads faster
+#: from 16 k items, 0.27 vs 0.20 ms at 64 k, 1.3-2.4x from 256 k). With another thread runnable, the
+#: median of 2 threads reached 2x that of 1 (4x with other jobs running): :func:`free_cores` decides that.
 PARALLEL_MIN_ITEMS = 65_536
 #: A core counts as free while the other runnable threads leave at least this much of it idle.
 FREE_CORE = 0.5
@@ -49,10 +49,24 @@ def usable_cpus() -> int:
         return os.cpu_count() or 1
 
 
+def _own_running() -> int:
+    """Threads of this process in state R (running or runnable): this one, and numba's OpenMP
+    workers, which spin for a while after a parallel region (Linux ``/proc/self/task``; else 1)."""
+    n = 0
+    try:
+        for tid in os.listdir("/proc/self/task"):
+            with open(f"/proc/self/task/{tid}/stat") as f:
+                n += f.read().rsplit(")", 1)[1].split()[0] == "R"
+    except (OSError, IndexError):  # pragma: no cover - not Linux, or a thread ended meanwhile
+        return 1
+    return max(n, 1)
+
+
 def others_running() -> float:
     """Runnable threads of other processes: the larger of the instantaneous count (Linux
-    ``/proc/loadavg``'s running entities, less this reading thread) and the 1-minute load average
-    less one (this process, when it has been busy that long). Elsewhere the load average itself."""
+    ``/proc/loadavg``'s running entities less this process's own running threads) and the 1-minute
+    load average less one (this process, when it has been busy that long). Elsewhere the load
+    average itself."""
     try:
         load1 = os.getloadavg()[0]
     except (AttributeError, OSError):  # pragma: no cover - no load average on this OS
@@ -62,7 +76,7 @@ def others_running() -> float:
             running = int(f.read().split()[3].split("/")[0])
     except (OSError, ValueError, IndexError):  # pragma: no cover - not Linux
         return load1
-    return max(float(running - 1), load1 - 1.0)
+    return max(float(running - _own_running()), load1 - 1.0)
 
 
 def free_cores() -> int:
