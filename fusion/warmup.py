@@ -3,6 +3,7 @@
 :func:`warmup` converts a tiny generated log (0.6 s, a small organized LiDAR, two small cameras,
 radar, IMU, odometry) with the demo's settings in a temporary folder, then deskews one
 unorganized sweep through the per-point kernel (logs whose LiDAR gives every point its own time),
+runs the clock fit's lower-hull kernel (short logs fit their clocks in Python),
 decodes a few raw Velodyne and Hesai packets (logs that record LiDAR packets) and runs the ego
 estimator on 2 s of synthetic IMU, wheel odometry and GNSS.
 Every kernel is ``cache=True``, so what it compiles is written to numba's cache (next to the
@@ -73,6 +74,15 @@ def _deskew_per_point() -> None:
     deskew_sweep(xyz, pt, i64(0), i64(1), i64(0), i64(7000), times, traj_t, traj_q, R, t, i64(10**9), 0, out)
 
 
+def _clock_hull() -> None:
+    """The clock fit's lower-hull kernel: a short log's fits run in Python
+    (:func:`fusion.sync.clock.lower_hull`), so the conversion above may not have compiled it."""
+    from fusion.sync.kernels_clock import lower_hull_kernel
+
+    x = np.arange(4, dtype=np.float64)
+    lower_hull_kernel(x, x * x, np.empty(4, np.int64))
+
+
 def _packets() -> None:
     """The raw LiDAR packet kernels (:mod:`fusion.lidar_packets`), with the argument types of a real
     decode: packets as the read-only strided view of a serialized scan message."""
@@ -133,6 +143,7 @@ def warmup() -> WarmupResult:
     with tempfile.TemporaryDirectory(prefix="fusion-warmup-") as tmp:
         _convert_tiny(Path(tmp))
     _deskew_per_point()
+    _clock_hull()
     _packets()
     _ego_estimator()
     return WarmupResult(time.perf_counter() - t0, os.environ.get("NUMBA_CACHE_DIR") or None)

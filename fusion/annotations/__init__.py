@@ -6,9 +6,30 @@ Heavy modules (numba kernels, rosbags, jsonschema) load on first use of their mo
 
 from __future__ import annotations
 
-from fusion.annotations.annotation_set import AnnotationSet, CoordinateSystem, FrameTransform, Issue
-from fusion.annotations.codec import AnnotationCodec, get_codec
-from fusion.annotations.model import Cuboid, to_base, to_sensor
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from fusion.annotations.annotation_set import AnnotationSet, CoordinateSystem, FrameTransform, Issue
+    from fusion.annotations.codec import AnnotationCodec, get_codec
+    from fusion.annotations.model import Cuboid, to_base, to_sensor
+
+#: public name -> module; imported on first use (the codec registry, ``fusion annotate --help``, needs no numpy)
+_LAZY = {
+    "AnnotationSet": "annotation_set", "CoordinateSystem": "annotation_set", "FrameTransform": "annotation_set",
+    "Issue": "annotation_set", "AnnotationCodec": "codec", "get_codec": "codec", "Cuboid": "model",
+    "to_base": "model", "to_sensor": "model",
+}  # fmt: skip
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'fusion.annotations' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"fusion.annotations.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "AnnotationCodec",

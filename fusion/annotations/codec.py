@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from fusion.annotations.annotation_set import AnnotationSet
 from fusion.errors import AnnotationError
+
+if TYPE_CHECKING:  # imports numpy: the registry (``fusion annotate --help``) does not need it
+    from fusion.annotations.annotation_set import AnnotationSet
 
 #: format name -> (module, class) of its codec; imported lazily.
 CODECS: dict[str, tuple[str, str]] = {

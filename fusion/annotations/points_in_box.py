@@ -17,7 +17,8 @@ Without times/velocities every box is static (the same as ``dt_s = 0``).
 
 The kernel runs in parallel over fixed point chunks; each chunk accumulates into its own row
 of a pre-allocated counts array, so no thread shares a counter and nothing is allocated inside
-the per-point loop.
+the per-point loop. The thread count of a call is :func:`fusion.kernel_policy.kernel_threads`'
+(1 below the measured crossover or when the other cores are busy).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from calibration.rotation import quat_xyzw_to_matrix
 from fusion.annotations.model import Cuboid
+from fusion.kernel_policy import threads_for
 
 _N_CHUNKS = 64
 
@@ -113,6 +115,7 @@ def points_in_boxes(
     dt_s: ArrayLike | None = None,
     velocities_mps: ArrayLike | None = None,
     return_mask: bool = False,
+    threads: int | None = None,
 ) -> tuple[NDArray[np.int64], NDArray[np.int32] | None]:
     """Count points inside each oriented box, each point tested against the box at its own time.
 
@@ -130,6 +133,8 @@ def points_in_boxes(
             inside. ``None``: all 0 (every point at the box time).
         velocities_mps: (B, 3) box velocities in the points' frame, m/s. ``None``: all 0 (static).
         return_mask: Also return, per point, the index of the first box containing it (-1: none).
+        threads: Kernel threads; ``None``: :func:`fusion.kernel_policy.kernel_threads` of points x boxes
+            (1 below the measured crossover or when the other cores are busy).
 
     Returns:
         ``(counts (B,) int64, first_box (N,) int32 or None)``.
@@ -168,7 +173,8 @@ def points_in_boxes(
     counts = np.zeros((_N_CHUNKS, c.shape[0]), dtype=np.int64)
     first = np.empty(pts.shape[0], dtype=np.int32)
     if c.shape[0] and pts.shape[0]:
-        _points_in_boxes_kernel(pts, dt, timed, c, vel, R_T, half, radius2, counts, first)
+        with threads_for(pts.shape[0] * c.shape[0], threads=threads):  # 1 unless large and the cores are free
+            _points_in_boxes_kernel(pts, dt, timed, c, vel, R_T, half, radius2, counts, first)
     else:
         first.fill(-1)
     return counts.sum(axis=0), (first if return_mask else None)

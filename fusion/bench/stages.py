@@ -11,6 +11,7 @@ Stages (results and reading guide: README.md, section Performance):
   read     (f)  dataset reads: random frames with all sensors, and a sequential scan
   read_loaders  the sequential read over 1, 2, ... DataLoader-like worker processes
   export        one exporter on one store (``fusion bench --stage export``, fusion/bench/export.py)
+  startup       fresh ``fusion`` processes vs a naive converter (fusion/bench/startup.py)
 The I/O floor (a2) is raw + the faster of write and write_direct.
 """
 
@@ -25,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from fusion.bench.startup import stage_startup
 
 
 def _times(fn: Callable[[], dict[str, Any]], repeats: int) -> dict[str, Any]:
@@ -337,6 +340,7 @@ STAGES: dict[str, Callable[..., dict[str, Any]]] = {
     "read": stage_read,
     "read_loaders": stage_read_loaders,
     "export": stage_export,
+    "startup": stage_startup,
 }
 
 

@@ -124,15 +124,11 @@ def run_throughput_bench(work: Path, *, repeats: int = 3, logs: int = 8, log_s: 
     res["many_logs"] = run_many_logs(work, 2 if quick else logs, 1.0 if quick else log_s, 1 if quick else 2,
                                      full_size=not quick) if many_logs else None
     res["startup"] = None
-    if not startup:
-        pass
-    else:
-        try:
-            from fusion.bench.startup import run_startup_bench
-        except ImportError:  # pragma: no cover - the start-up stage lands separately
-            pass
-        else:
-            res["startup"] = run_startup_bench(work, rounds=2 if quick else 5, duration_s=1.0 if quick else 10.0)
+    if startup:
+        from fusion.bench.startup import run_startup_bench
+
+        res["startup"] = run_startup_bench("tiny", duration_s=1.0 if quick else 10.0, rounds=2 if quick else 5,
+                                           workdir=work)
     res["load_after"] = os.getloadavg()[0]
     return res
 
@@ -163,5 +159,7 @@ def markdown(res: dict[str, Any]) -> str:
              f"{res['cores']} cores {d['ceiling_2_cores']:.2f}×); processes left: {d['leftover']}."]
     s = res.get("startup")
     if s:
-        lines += ["", "Start-up: " + ", ".join(f"{k} {v:.3g}" for k, v in s.get("summary", {}).items())]
+        from fusion.bench.startup import markdown as startup_markdown
+
+        lines += ["", "Start-up (`fusion bench --stage startup`):", "", startup_markdown(s)]
     return "\n".join(lines) + "\n"

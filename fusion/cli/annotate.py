@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-import numpy as np
 
 from fusion.annotations.codec import CODECS
 
@@ -53,6 +52,8 @@ def import_cmd(store: str, file: Path, fmt: str | None, max_extrapolation_ms: fl
     if camera is not None:
         options["camera"] = camera
     if kitti_times is not None:
+        import numpy as np
+
         options["frame_times_ns"] = np.loadtxt(kitti_times, dtype=np.int64, ndmin=1)
     if topics:
         options["topics"] = list(topics)

@@ -16,6 +16,7 @@ Examples:
   fusion bench --preset large --repeats 5 --json bench.json --markdown bench.md
   fusion bench --preset tiny --repeats 1 --no-memory   # a quick smoke run
   fusion bench --stage export --json export.json       # every exporter on a 5 s and a 20 s log
+  fusion bench --stage startup --repeats 5             # fresh `fusion` processes vs a naive converter, 10 s log
   fusion bench --stage throughput --json tp.json       # reads vs plain zarr, RSS 1x/4x, Dask --each, start-up
 """,
 )
@@ -26,12 +27,17 @@ Examples:
 @click.option("--json", "json_out", type=click.Path(path_type=Path), default=None, help="Write the results as JSON.")
 @click.option("--markdown", "md_out", type=click.Path(path_type=Path), default=None, help="Write the markdown table.")
 @click.option("--no-memory", is_flag=True, help="Skip the 4x-longer-log memory comparison.")
-@click.option("--stage", type=click.Choice(["all", "export", "throughput"]), default="all", show_default=True,
+@click.option("--stage", type=click.Choice(["all", "export", "startup", "throughput"]), default="all",
+              show_default=True,
               help="all: stages (a)-(f); export: convert + every exporter on a 1x and a 4x log "
-              "(frames/s, MB/s, peak RSS; presets default = 5 s, tiny = 1 s); throughput: reads vs plain "
-              "zarr (random, sequential, 1 and 2 loader processes), peak RSS of a 1x and a 4x log, 8 logs "
-              "--each serial vs --dask local, start-up vs a naive script (--preset tiny: a smoke run).")
+              "(frames/s, MB/s, peak RSS; presets default = 5 s, tiny = 1 s); startup: wall and CPU time of "
+              "fresh `fusion convert`, `fusion --help`, ... processes vs tools/naive_convert.py on a 10 s log "
+              "(preset tiny unless --preset is given); throughput: reads vs plain zarr (random, sequential, 1 "
+              "and 2 loader processes), peak RSS of a 10 s and a 40 s log, 8 logs --each serial vs --dask "
+              "local, and the startup stage, in one run (--preset tiny: a smoke run).")
+@click.pass_context
 def bench(
+    ctx: click.Context,
     stage: str,
     preset: str,
     large: bool,
@@ -66,6 +72,13 @@ def bench(
         work = workdir or Path(tempfile.mkdtemp(prefix="fusion-bench-"))
         res = run_throughput_bench(work, repeats=repeats, quick=preset == "tiny")
         table = tp_markdown(res)
+    elif stage == "startup":
+        from fusion.bench.startup import markdown as startup_markdown
+        from fusion.bench.startup import run_startup_bench
+
+        given = ctx.get_parameter_source("preset") != click.core.ParameterSource.DEFAULT or large
+        res = run_startup_bench(preset if given else "tiny", rounds=repeats, workdir=workdir)
+        table = startup_markdown(res)
     else:
         res = run_bench(preset, repeats=repeats, workdir=workdir, memory=not no_memory)
         table = markdown(res)

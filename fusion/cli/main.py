@@ -115,9 +115,27 @@ def _quiet_shutdown() -> None:
     sys.unraisablehook = lambda _unraisable: None
 
 
+#: OpenBLAS's thread pool for every CLI process unless the user sized it: the CLI's matrices are
+#: 3x3 to 15x15 (poses, the ego filter), where threads do not pay; starting the pools of numpy's and
+#: scipy's OpenBLAS cost each ``fusion`` process ≈ 0.1 CPU-s (measured: issue 23, docs/ARCHITECTURE.md).
+BLAS_THREADS_ENV = ("OPENBLAS_NUM_THREADS",)
+#: The variables :func:`single_threaded_blas` set in this process (not the user's).
+SET_BY_CLI: list[str] = []
+
+
+def single_threaded_blas() -> None:
+    """Size BLAS to one thread (``OPENBLAS_NUM_THREADS=1``) unless set; before numpy is imported."""
+    for name in BLAS_THREADS_ENV:
+        if name not in os.environ:
+            os.environ[name] = "1"
+            SET_BY_CLI.append(name)
+
+
 def main(argv: list[str] | None = None) -> Any:
     """Entry point: run the CLI, turning deliberate errors into one line."""
     args = list(sys.argv[1:] if argv is None else argv)
+    if "numpy" not in sys.modules:  # imported already (the CLI called from Python): too late, and not ours
+        single_threaded_blas()
     try:
         return cli.main(args=args, standalone_mode=False)
     except click.exceptions.Abort as exc:  # click turns Ctrl-C inside a command into Abort

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
-
-from rich.console import Console
+from typing import TYPE_CHECKING, Any
 
 from fusion.cli.tables import Column, fit_table
+
+if TYPE_CHECKING:  # rich is imported when something is printed: a subcommand's --help does not pay for it
+    from rich.console import Console
 
 #: Width of a console that is not a terminal (a log, a pipe): tables are printed whole, never cut.
 UNLIMITED_WIDTH = 1000
@@ -16,6 +17,8 @@ UNLIMITED_WIDTH = 1000
 
 def console(stderr: bool = False) -> Console:
     """A rich console: colour and the terminal's width on a TTY; elsewhere no colour and no width limit."""
+    from rich.console import Console
+
     con = Console(stderr=stderr, highlight=False, soft_wrap=True)
     if not con.is_terminal:
         con.width = UNLIMITED_WIDTH

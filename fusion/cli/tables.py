@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.table import Table
+if TYPE_CHECKING:  # rich is imported when a table is drawn: a subcommand's --help does not pay for it
+    from rich.table import Table
 
 #: Shortest an elided cell becomes (characters, with the ellipsis).
 MIN_ELIDED = 8
@@ -109,6 +110,8 @@ def fit_table(
     """
     limit = int(con.width) if getattr(con, "is_terminal", False) else None
     widths = fitted_widths(columns, rows, limit)
+    from rich.table import Table
+
     table = Table(title=title, show_edge=False)
     for c, w in zip(columns, widths, strict=True):
         # headers may wrap at spaces; cells were cut to ``w`` already, so they never wrap

@@ -25,7 +25,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.spatial import cKDTree
 
 from fusion.ego import se3
 from fusion.ego.inputs import F64, I64
@@ -137,6 +136,8 @@ def run(sweeps: Iterable[LidarSweep], params: LidarOdometryParams | None = None,
     Raises:
         LidarOdometryUnavailableError: kiss-icp is not installed.
     """
+    from scipy.spatial import cKDTree  # here: scipy.spatial costs every conversion ≈ 0.2 s of start-up
+
     p = params or LidarOdometryParams()
     VoxelHashMap, Registration, kp = _kiss()
     vmap = VoxelHashMap(p.voxel_size_m, p.max_range_m, p.max_points_per_voxel)  # type: ignore[operator]

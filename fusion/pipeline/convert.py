@@ -12,17 +12,17 @@ created.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import hashlib
 import json
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from fusion.errors import StoreError
+from fusion.kernel_policy import serial_kernels
 from fusion.pipeline.config import ConvertConfig
 from fusion.pipeline.early import EarlyStreams
 from fusion.pipeline.execute import StreamPass
@@ -155,25 +155,6 @@ def _discard(writer: StoreWriter) -> None:
         time.sleep(0.05 * (attempt + 1))
 
 
-@contextlib.contextmanager
-def _serial_kernels() -> Iterator[None]:
-    """Run numba's parallel kernels on the converting thread alone while converting.
-
-    The shard pool keeps the other cores busy compressing; a ``prange`` kernel then waits for
-    its descheduled workers. Measured here (2 cores, default bench log): a 40 k-point deskew
-    took 1.3 ms inside a conversion with all threads and 0.2 ms alone; the whole conversion
-    ran 0.2 s faster with one kernel thread. ``set_num_threads`` is per calling thread.
-    """
-    import numba
-
-    before = numba.get_num_threads()
-    numba.set_num_threads(1)
-    try:
-        yield
-    finally:
-        numba.set_num_threads(before)
-
-
 def _open_spool(cfg: ConvertConfig) -> Spool | None:
     """The spool of this conversion (None when ``store.spool`` is off)."""
     st = cfg.store
@@ -201,7 +182,7 @@ def _report_spool(spool: Spool | None, report: ReportBuilder) -> None:
 
 def _report_packets(source: Any, report: ReportBuilder) -> None:
     """Raw LiDAR packet topics: decoder counters (empty returns, bad packets, ...) in the report."""
-    packets = getattr(getattr(source, "decoder", None), "packets", None)
+    packets = getattr(getattr(source, "decoder", None), "packets_seen", None)
     summary = packets.summary() if packets is not None else {}
     if summary:
         report.extra["lidar_packets"] = summary
@@ -252,7 +233,7 @@ def convert(
     total_bytes = _bag_bytes(paths)
     report.inputs = [{"path": str(p), "bytes": _bag_bytes([p])} for p in paths]
     msg_dirs = [cfg.resolve(d) for d in cfg.msg_dirs]
-    with _serial_kernels(), open_bags(paths, msg_dirs=[d for d in msg_dirs if d is not None]) as source:
+    with serial_kernels(), open_bags(paths, msg_dirs=[d for d in msg_dirs if d is not None]) as source:
         selected = select_sensors(source, cfg, report)
         check_reference(cfg, selected)
         check_rig_file(cfg)

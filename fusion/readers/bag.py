@@ -331,8 +331,10 @@ class RosBagSource:
 
     def _packet_last(self, raw: RawMessage) -> None:
         """Raw LiDAR packets: tell the sweep assembler which message is the topic's last (it flushes)."""
+        if raw.msgtype not in VENDOR_OF_TYPE:
+            return
         last = self.decoder.packets.last_index
-        if raw.topic not in last and raw.msgtype in VENDOR_OF_TYPE:
+        if raw.topic not in last:
             info = self.topics.get(raw.topic)
             last[raw.topic] = info.count - 1 if info is not None else -1
 
@@ -342,7 +344,8 @@ class RosBagSource:
         (:mod:`fusion.lidar_packets.topic`), or the radar scan a vendor radar log ends in when its last
         message started it (:class:`fusion.readers.vendor_radar.ScanJoiner`), index = the topic's
         message count; else None."""
-        tail = self.decoder.packets.take_trailing(topic)
+        packets = self.decoder.packets_seen
+        tail = packets.take_trailing(topic) if packets is not None else None
         return tail if tail is not None else self.decoder.radar_scans.take_trailing(topic)
 
     def stamps(self, topics: Iterable[str], *, keep_partial: bool = False) -> dict[str, tuple[I64, I64]]:

@@ -17,7 +17,7 @@ type, record time, file, topic and index.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fusion.errors import ConfigError, DecodeError, MessageTypeError
 from fusion.lidar_packets.payload import PACKET_LAYOUTS, packet_layout
@@ -31,6 +31,9 @@ from fusion.readers.records import PointCloud, Record
 from fusion.readers.source import DecodeOptions, OptionsArg, RawMessage
 from fusion.readers.stamps import stamp_of_message
 from fusion.readers.typesys import RADAR_SCAN, TypeRegistry, standard_radar_scan
+
+if TYPE_CHECKING:
+    from fusion.lidar_packets.topic import PacketStreams
 
 
 def _cannot_deserialize(raw: RawMessage, detail: str) -> DecodeError:
@@ -59,10 +62,7 @@ class MessageDecoder:
         motion = standard_motion_types(registry.store, ros1=ros1) - missing
         #: msgtype -> raw decoder of the Imu/Odometry types read from their bytes.
         self.motion_fast = {t: RAW_DECODERS[t] for t in motion}
-        #: raw LiDAR packet topics (VelodyneScan, PandarScan): stateful sweep assembly per topic
-        from fusion.lidar_packets.topic import PacketStreams  # imports the reader records: not at module level
-
-        self.packets = PacketStreams()
+        self._packets: PacketStreams | None = None  # made by the first raw packet message (see packets)
         #: vendor radar topics whose scans span several messages (sensor map ``scan_counter``)
         from fusion.readers.vendor_radar import ScanJoiner
 
@@ -70,6 +70,21 @@ class MessageDecoder:
         #: scan type -> its packets' layout as this log defines it (fixed or ``uint8[]`` data, ``size``)
         self.packet_layouts = {t: packet_layout(registry.store.fielddefs, t)
                                for t in PACKET_LAYOUTS if t not in missing}
+
+    @property
+    def packets(self) -> PacketStreams:
+        """Raw LiDAR packet topics (VelodyneScan, PandarScan): stateful sweep assembly per topic, made on
+        first use (:mod:`fusion.lidar_packets` imports numba: a log without packets does not pay for it)."""
+        if self._packets is None:
+            from fusion.lidar_packets.topic import PacketStreams  # imports the reader records: not at module level
+
+            self._packets = PacketStreams()
+        return self._packets
+
+    @property
+    def packets_seen(self) -> PacketStreams | None:
+        """:attr:`packets` when a packet message made it, else None (nothing to report or flush)."""
+        return self._packets
 
     def _packet_sweep(self, raw: RawMessage, opts: DecodeOptions | None) -> Record:
         """The sweep(s) a raw packet message completes (:mod:`fusion.lidar_packets`), read from its bytes."""

@@ -13,7 +13,6 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from calibration.interpolate import interpolate_poses
 from calibration.se3 import pose_matrix
 from fusion.errors import StoreError
 
@@ -44,6 +43,8 @@ def ego_poses(
     q_ns = np.atleast_1d(np.asarray(query_ns, dtype=np.int64))
     t = ego["time_ns"]
     if t.size:
+        from calibration.interpolate import interpolate_poses  # numba: imported when a pose is interpolated
+
         trans, rot, inside = interpolate_poses(
             t, ego["translation_m"], ego["rotation_xyzw"], q_ns, max_gap_ns,
             max_extrapolation_ns=max_extrapolation_ns,

@@ -16,31 +16,47 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
 from numpy.typing import ArrayLike, NDArray
 
 from fusion.errors import SyncError
+from fusion.kernel_policy import numba_loaded
 
 #: Blocks used for the uncertainty estimate.
 N_BLOCKS = 10
+#: Most samples whose lower hull is found in Python while no numba kernel is loaded in the process
+#: (Python: ≈ 0.6 µs a sample, 60 ms for 100 k; the first kernel of a process: ≈ 0.3–0.5 CPU-s).
+PY_HULL_MAX = 100_000
 
 
-@njit(cache=True)
-def _lower_hull(x, y, hull):  # type: ignore[no-untyped-def]
-    """Monotone-chain lower hull of points sorted by (x, y); writes vertex indices, returns count."""
-    h = 0
-    for i in range(x.shape[0]):
-        while h >= 2:
-            a = hull[h - 2]
-            b = hull[h - 1]
-            cross = (x[b] - x[a]) * (y[i] - y[a]) - (y[b] - y[a]) * (x[i] - x[a])
-            if cross <= 0.0:
-                h -= 1
+def _lower_hull_py(x: NDArray[np.float64], y: NDArray[np.float64], hull: NDArray[np.int64]) -> int:
+    """:func:`fusion.sync.kernels_clock.lower_hull_kernel` in Python: the same steps and float64
+    arithmetic, so the same vertices."""
+    xs, ys = x.tolist(), y.tolist()
+    out: list[int] = []
+    for i in range(len(xs)):
+        xi, yi = xs[i], ys[i]
+        while len(out) >= 2:
+            a, b = out[-2], out[-1]
+            if (xs[b] - xs[a]) * (yi - ys[a]) - (ys[b] - ys[a]) * (xi - xs[a]) <= 0.0:
+                out.pop()
             else:
                 break
-        hull[h] = i
-        h += 1
-    return h
+        out.append(i)
+    hull[: len(out)] = out
+    return len(out)
+
+
+def lower_hull(x: NDArray[np.float64], y: NDArray[np.float64], hull: NDArray[np.int64]) -> int:
+    """Lower hull of points sorted by (x, y) into ``hull`` (vertex indices); returns the count.
+
+    In Python up to :data:`PY_HULL_MAX` samples while the process has loaded no numba kernel
+    (``fusion inspect`` of a short log then loads none), else the kernel.
+    """
+    if x.shape[0] <= PY_HULL_MAX and not numba_loaded():
+        return _lower_hull_py(x, y, hull)
+    from fusion.sync.kernels_clock import lower_hull_kernel  # numba: imported when a kernel runs
+
+    return int(lower_hull_kernel(x, y, hull))
 
 
 @dataclass(frozen=True)
@@ -100,7 +116,7 @@ def estimate_clock_offset(stamp_ns: ArrayLike, record_ns: ArrayLike, fit_drift: 
     order = np.lexsort((y, x))
     xs, ys = x[order], y[order]
     hull = np.empty(xs.size, dtype=np.int64)
-    h = _lower_hull(xs, ys, hull)
+    h = lower_hull(xs, ys, hull)
     hull = hull[:h]
     xm = float(x.mean())
     hx = xs[hull]

@@ -12,10 +12,12 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from fusion.errors import ExportError
-from fusion.export.common import ExportResult, OptionSpec, Selection
+
+if TYPE_CHECKING:  # fusion.export.common imports numpy: `fusion export --help` does not need it
+    from fusion.export.common import ExportResult, OptionSpec, Selection
 
 #: format name -> (module, class) of its exporter; imported lazily.
 EXPORTERS: dict[str, tuple[str, str]] = {
