@@ -142,7 +142,7 @@ def windows(tables: dict[str, Any], count: int) -> list[tuple[int, int, dict[str
 
 def run_part(task: PartTask, common: PartCommon) -> PartResult:
     """Pass 2 of one part (in a worker): its messages decoded, compensated and recorded in its call log."""
-    from fusion.pipeline.convert import _serial_kernels
+    from fusion.kernel_policy import serial_kernels
     from fusion.pipeline.parts import CallLog, RecordingSink
     from fusion.pipeline.window import WindowPass
     from fusion.readers import open_bags
@@ -152,7 +152,7 @@ def run_part(task: PartTask, common: PartCommon) -> PartResult:
     for topic, (msgtype, sensor, kind, in_bag) in common.tallies.items():
         report.topic(topic, msgtype, sensor, kind, in_bag)
     prewritten = {name: np.zeros(0, np.int64) for name in common.prewritten}
-    with _serial_kernels(), open_bags([Path(b) for b in common.bags], msg_dirs=list(common.msg_dirs)) as source, \
+    with serial_kernels(), open_bags([Path(b) for b in common.bags], msg_dirs=list(common.msg_dirs)) as source, \
             open(task.log_path, "wb") as fh:  # fmt: skip
         log = CallLog(fh)
         sink = RecordingSink(log)
