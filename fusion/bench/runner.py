@@ -52,7 +52,7 @@ def generate_log(preset: Preset, out: Path, *, duration_s: float | None = None, 
     from calibration import save_rig
     from fusion.testing.synth import SynthConfig, generate, load_truth
 
-    dur = preset.duration_s if duration_s is None else duration_s
+    dur = float(preset.duration_s if duration_s is None else duration_s)  # 10 and 10.0: the same log
     cams = f"_{2 + preset.extra_cameras}cam" if preset.extra_cameras else ""
     folder = out / f"log_{preset.beams}x{preset.columns}{cams}_{dur:g}s"
     rig = folder / "rig.yaml"
