@@ -159,8 +159,7 @@ class ImuKind(KindBase):
 
     def frame_view(self, state: StoreState, frame: int) -> ImuSamples | None:
         """The IMU samples since the previous frame (None when the store has no IMU)."""
-        name = state.imu_stream
-        if name is None or name not in state.streams:
+        if _imu_stream(state) is None:
             return None
         requests, finish = self.frame_requests(state, frame)
         return finish(read_many(requests))
@@ -168,8 +167,8 @@ class ImuKind(KindBase):
     def frame_requests(self, state: StoreState, frame: int) -> tuple[list[tuple[Any, slice]], Any]:
         """The reads of :meth:`frame_view` and how to build it from their results (a frame's batched
         read, :meth:`fusion.store.dataset.Frame.load`, joins them to the other sensors' reads)."""
-        name = state.imu_stream
-        if name is None or name not in state.streams:
+        name = _imu_stream(state)
+        if name is None:
             return [], lambda _values: None
         stream = state.streams[name]
         a, b = (int(x) for x in state.imu_range[frame])
@@ -192,4 +191,13 @@ class ImuKind(KindBase):
 
 
 KIND = ImuKind()
+def _imu_stream(state: StoreState) -> str | None:
+    """The stream ``imu_range`` indexes when it is an IMU stream (stores of an earlier release named a
+    GNSS-only log's GNSS stream there), else None."""
+    name = state.imu_stream
+    if name is None or name not in state.streams or state.streams[name].kind not in ("", KIND.name):
+        return None
+    return name
+
+
 __all__ = ["KIND", "ImuSamples", "ImuWriter", "add_imu_stream"]

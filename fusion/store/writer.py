@@ -198,14 +198,15 @@ class StoreWriter:
         """Write the frame table (F,) and per-sensor ``(index, dt_ns, valid)`` matches.
 
         ``frames.imu_stream`` names the stream ``imu_range`` indexes (default: the only stream of a
-        continuous kind).
+        continuous kind that frames slice, i.e. with a frame view: an IMU, never a GNSS stream).
         """
         self._check_open()
         imu_stream = frames.imu_stream
         if imu_stream is None:
             from fusion import kinds
 
-            cont = [n for n, k in self.kinds.items() if k in kinds.KINDS and kinds.get(k).role is kinds.Role.CONTINUOUS]
+            cont = [n for n, k in self.kinds.items() if k in kinds.KINDS and kinds.get(k).role is kinds.Role.CONTINUOUS
+                    and kinds.get(k).frame_attr is not None]
             imu_stream = cont[0] if len(cont) == 1 else None
         sensors = {k: (m.index, m.dt_ns, m.valid) for k, m in frames.sensors.items()}
         write_frames_group(self.root, frames.time_ns, frames.ego_T_world_base, frames.flags, frames.imu_range,
