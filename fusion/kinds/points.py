@@ -96,7 +96,9 @@ class PointView(MessageView):
             T_wb_f, T_wb_r = geo.ego_poses(ego, [self.frame_time_ns, self.ref_time_ns],
                                            max_extrapolation_ns=geo.READER_MAX_EXTRAPOLATION_NS)
         except StoreError as exc:
-            raise StoreError(f"streams/{self.name}[{self.message_index}]: {exc}") from exc
+            raise StoreError(f"streams/{self.name}[{self.message_index}]: {exc}; its points as stored (sensor frame "
+                             f"at the message's own time): ds.stream({self.name!r})[{self.message_index}].xyz, "
+                             "or reconvert with an ego source (--ego-source)") from exc
         return invert_transform(T_wb_f @ T_bs) @ (T_wb_r @ T_bs)
 
     @cached_property
