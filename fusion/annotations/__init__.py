@@ -6,8 +6,9 @@ Heavy modules (numba kernels, rosbags, jsonschema) load on first use of their mo
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from fusion._lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from fusion.annotations.annotation_set import AnnotationSet, CoordinateSystem, FrameTransform, Issue
@@ -16,19 +17,13 @@ if TYPE_CHECKING:
 
 #: public name -> module; imported on first use (the codec registry, ``fusion annotate --help``, needs no numpy)
 _LAZY = {
-    "AnnotationSet": "annotation_set", "CoordinateSystem": "annotation_set", "FrameTransform": "annotation_set",
-    "Issue": "annotation_set", "AnnotationCodec": "codec", "get_codec": "codec", "Cuboid": "model",
-    "to_base": "model", "to_sensor": "model",
+    "AnnotationSet": ".annotation_set", "CoordinateSystem": ".annotation_set", "FrameTransform": ".annotation_set",
+    "Issue": ".annotation_set", "AnnotationCodec": ".codec", "get_codec": ".codec", "Cuboid": ".model",
+    "to_base": ".model", "to_sensor": ".model",
 }  # fmt: skip
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'fusion.annotations' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"fusion.annotations.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 
 __all__ = [

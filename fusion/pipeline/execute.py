@@ -26,7 +26,7 @@ from fusion.pipeline.sensors import SelectedSensors
 from fusion.pipeline.spool import Spool
 from fusion.pipeline.streams import MessageTable
 from fusion.readers.records import Record
-from fusion.readers.source import BagSource
+from fusion.readers.source import BagSource, RawMessage
 from fusion.store.sink import FrameSink, SensorMatches
 from fusion.sync import interpolate_poses
 
@@ -172,15 +172,8 @@ class StreamPass:
                 i = raw.index
                 if not self._arrive(name, raw.topic, i, raw.record_time_ns, len(raw.data), seen, progress):
                     continue
-                try:
-                    rec = self.source.decode(raw, options=self.selected.decode_options)
-                except CarriedOverError:
-                    self.report.carried_over(raw.topic)
+                if not self._decode_put(name, raw):
                     continue
-                except DecodeError as exc:
-                    self.report.skip(raw.topic, i, raw.record_time_ns, REASON_DECODE, exc.reason)
-                    continue
-                self._put(name, raw.topic, i, raw.record_time_ns, rec)
                 take = getattr(self.source, "trailing_record", None)
                 tail = take(raw.topic) if take is not None else None
                 if tail is not None and tail.meta.index < len(self.plan.tables[name].stamp_ns):
@@ -188,6 +181,20 @@ class StreamPass:
         except TruncatedBagError as exc:
             self.report.warn(f"bag truncated: {exc}; every message before the damage was converted")
             self._unread(topics, by_topic, seen, str(exc))
+
+    def _decode_put(self, name: str, raw: RawMessage) -> bool:
+        """Decode one bag message and write it (False, and reported, when it carries over to a later
+        message or cannot be decoded)."""
+        try:
+            rec = self.source.decode(raw, options=self.selected.decode_options)
+        except CarriedOverError:
+            self.report.carried_over(raw.topic)
+            return False
+        except DecodeError as exc:
+            self.report.skip(raw.topic, raw.index, raw.record_time_ns, REASON_DECODE, exc.reason)
+            return False
+        self._put(name, raw.topic, raw.index, raw.record_time_ns, rec)
+        return True
 
     def _unread(self, topics: list[str], by_topic: dict[str, str], seen: dict[str, int], why: str) -> None:
         """Report every message of ``topics`` after the last one seen as never read, because ``why``."""

@@ -17,9 +17,8 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
-from fusion.errors import BagError, CarriedOverError, DecodeError, TruncatedBagError
+from fusion.errors import BagError, TruncatedBagError
 from fusion.pipeline.execute import StreamPass
-from fusion.pipeline.report import REASON_DECODE
 from fusion.pipeline.sensors import SelectedSensors
 from fusion.readers.source import RawMessage
 
@@ -72,17 +71,8 @@ class WindowPass(StreamPass):
                         break
                     continue
                 name = by_topic[raw.topic]
-                if not self._arrive(name, raw.topic, i, raw.record_time_ns, len(raw.data), seen, self._count):
-                    continue
-                try:
-                    rec = self.source.decode(raw, options=self.selected.decode_options)
-                except CarriedOverError:
-                    self.report.carried_over(raw.topic)
-                    continue
-                except DecodeError as exc:
-                    self.report.skip(raw.topic, i, raw.record_time_ns, REASON_DECODE, exc.reason)
-                    continue
-                self._put(name, raw.topic, i, raw.record_time_ns, rec)
+                if self._arrive(name, raw.topic, i, raw.record_time_ns, len(raw.data), seen, self._count):
+                    self._decode_put(name, raw)
         except TruncatedBagError as exc:  # the driver does not split a truncated log; kept for safety
             self.report.warn(f"bag truncated: {exc}; every message before the damage was converted")
             for topic in topics:

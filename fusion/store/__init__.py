@@ -15,8 +15,9 @@ Heavy modules are imported on first use of a name, so ``import fusion.store`` st
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from fusion._lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from fusion.kinds.camera import CameraFrame
@@ -71,8 +72,4 @@ _EXPORTS = {
 
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'fusion.store' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_getattr(__name__, _EXPORTS)

@@ -6,8 +6,9 @@ x, y, z, w, ``T_a_b`` maps frame-b coordinates into frame a. See ``docs/SYNC.md`
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from fusion._lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from fusion.sync.approximate_time import ApproximateTimeSynchronizer, approximate_time_sets
@@ -33,47 +34,41 @@ if TYPE_CHECKING:
 #: public name -> submodule; imported on first use (most of them import numba: ``fusion inspect`` and a
 #: subcommand's ``--help`` do not need it)
 _LAZY = {
-    "ApproximateTimeSynchronizer": "approximate_time",
-    "approximate_time_sets": "approximate_time",
-    "beam_crossing_fraction": "beam",
-    "beam_crossing_time_ns": "beam",
-    "camera_azimuth_rad": "beam",
-    "ClockFit": "clock",
-    "estimate_clock_offset": "clock",
-    "relative_offset_ns": "clock",
-    "DESKEW_MODES": "deskew",
-    "deskew_points": "deskew",
-    "deskew_points_reference": "deskew",
-    "undeskew_points": "deskew",
-    "FLAG_EGO_GAP_SWEEP": "frames",
-    "FLAG_EGO_GAP_TIME": "frames",
-    "FLAG_IMU_GAP": "frames",
-    "FramePlan": "frames",
-    "FrameSpec": "frames",
-    "SensorMatch": "frames",
-    "StreamTimes": "frames",
-    "interpolate_imu": "interpolate",
-    "interpolate_poses": "interpolate",
-    "lookup_poses": "interpolate",
-    "default_tolerance_ns": "matching",
-    "match_nearest": "matching",
-    "plan_frames": "plan",
-    "compensate_doppler": "radar",
-    "compensate_doppler_from_ego": "radar",
-    "sensor_velocity": "radar",
-    "FrameReference": "reference",
-    "to_base": "transforms",
-    "to_world": "transforms",
+    "ApproximateTimeSynchronizer": ".approximate_time",
+    "approximate_time_sets": ".approximate_time",
+    "beam_crossing_fraction": ".beam",
+    "beam_crossing_time_ns": ".beam",
+    "camera_azimuth_rad": ".beam",
+    "ClockFit": ".clock",
+    "estimate_clock_offset": ".clock",
+    "relative_offset_ns": ".clock",
+    "DESKEW_MODES": ".deskew",
+    "deskew_points": ".deskew",
+    "deskew_points_reference": ".deskew",
+    "undeskew_points": ".deskew",
+    "FLAG_EGO_GAP_SWEEP": ".frames",
+    "FLAG_EGO_GAP_TIME": ".frames",
+    "FLAG_IMU_GAP": ".frames",
+    "FramePlan": ".frames",
+    "FrameSpec": ".frames",
+    "SensorMatch": ".frames",
+    "StreamTimes": ".frames",
+    "interpolate_imu": ".interpolate",
+    "interpolate_poses": ".interpolate",
+    "lookup_poses": ".interpolate",
+    "default_tolerance_ns": ".matching",
+    "match_nearest": ".matching",
+    "plan_frames": ".plan",
+    "compensate_doppler": ".radar",
+    "compensate_doppler_from_ego": ".radar",
+    "sensor_velocity": ".radar",
+    "FrameReference": ".reference",
+    "to_base": ".transforms",
+    "to_world": ".transforms",
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'fusion.sync' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"fusion.sync.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 
 __all__ = [
