@@ -18,6 +18,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from daskcluster import running_scheduler
 from synthlog import make_log
 
 import fusion
@@ -132,48 +133,24 @@ def test_ctrl_c_stops_every_process_and_says_how_to_finish(logs: tuple[list[str]
 @pytest.mark.slow
 def test_the_same_command_on_a_running_scheduler(logs: tuple[list[str], str], tmp_path: Path) -> None:
     bags, rig = logs
-    sched_file = tmp_path / "scheduler.json"
-    py = [sys.executable, "-m"]
-    common = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": ENV}
-    scheduler = subprocess.Popen([*py, "distributed.cli.dask_scheduler", "--no-dashboard", "--host", "127.0.0.1",
-                                  "--port", "0", "--scheduler-file", str(sched_file)], **common)  # fmt: skip
-    workers: list[subprocess.Popen[bytes]] = []
-    try:
-        deadline = time.monotonic() + 120
-        while not sched_file.exists() and time.monotonic() < deadline:
-            time.sleep(0.2)
-        time.sleep(0.3)
-        address = json.loads(sched_file.read_text())["address"]
-        workers = [subprocess.Popen([*py, "distributed.cli.dask_worker", address, "--nthreads", "1", "--no-nanny",
-                                     "--no-dashboard"], **common) for _ in range(2)]  # fmt: skip
-        from distributed import Client
-
-        with Client(address, timeout=120) as client:
-            client.wait_for_workers(2, timeout=120)
+    with running_scheduler(tmp_path, ENV) as cluster:
         empty = tmp_path / "empty.mcap"
         empty.write_bytes(b"")
         code, out, _err = run_group(["convert", *bags[:2], str(empty), "--each", "-o", str(tmp_path / "stores"),
-                                    "--rig", rig, "--dask", address, "--json"])  # fmt: skip
+                                    "--rig", rig, "--dask", cluster.address, "--json"])  # fmt: skip
         assert code == 2
         rows = json.loads(out)
         assert [("error" in r) for r in rows] == [False, False, True]
         for r in rows[:2]:
             assert len(fusion.open(r["store"])) == 10
         assert "empty" in rows[2]["error"]
-        with Client(address, timeout=60) as client:  # the cluster outlives the command, its workers warm
+        from distributed import Client
+
+        with Client(cluster.address, timeout=60) as client:  # the cluster outlives the command, its workers warm
             warm = client.run(lambda: __import__("fusion.pipeline.worker_warm", fromlist=["_warm"])._warm)
         assert len(warm) == 2 and all(warm.values())
-        assert scheduler.poll() is None and all(w.poll() is None for w in workers)
-    finally:
-        for group in (workers, [scheduler]):  # workers first: they say goodbye to a live scheduler
-            for p in group:
-                p.terminate()
-            for p in group:
-                try:
-                    p.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait(timeout=30)
+        assert cluster.alive()
+
 
 
 def test_a_bad_option_before_the_cluster_leaves_no_process(logs: tuple[list[str], str], tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pytest
 import zarr
+from daskcluster import running_scheduler
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from synthlog import make_log
@@ -322,41 +323,15 @@ def test_ctrl_c_keeps_the_store_for_resume_and_no_part_files(tmp_path: Path) -> 
 def test_parts_on_a_running_scheduler(log: tuple[Path, Path, Path], tmp_path: Path) -> None:
     """``--split 2 --dask tcp://…``: the parts run on a scheduler's workers (sharing this file system)."""
     bag, rig, single = log
-    py = [sys.executable, "-m"]
-    common: dict[str, Any] = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": ENV}
-    sched_file = tmp_path / "scheduler.json"
-    scheduler = subprocess.Popen([*py, "distributed.cli.dask_scheduler", "--no-dashboard", "--host", "127.0.0.1",
-                                  "--port", "0", "--scheduler-file", str(sched_file)], **common)  # fmt: skip
-    workers: list[subprocess.Popen[bytes]] = []
-    try:
-        deadline = time.monotonic() + 120
-        while not sched_file.exists() and time.monotonic() < deadline:
-            time.sleep(0.2)
-        time.sleep(0.3)
-        address = json.loads(sched_file.read_text())["address"]
-        workers = [subprocess.Popen([*py, "distributed.cli.dask_worker", address, "--nthreads", "1", "--no-nanny",
-                                     "--no-dashboard"], **common) for _ in range(2)]  # fmt: skip
-        from distributed import Client
-
-        with Client(address, timeout=120) as client:
-            client.wait_for_workers(2, timeout=120)
+    with running_scheduler(tmp_path, ENV) as cluster:
         out = tmp_path / "tcp.zarr"
-        res = subprocess.run([*FUSION, "convert", str(bag), "-o", str(out), "--rig", str(rig), "--split", "2",
-                              "--dask", address], capture_output=True, text=True, env=ENV, timeout=300)  # fmt: skip
+        cmd = [*FUSION, "convert", str(bag), "-o", str(out), "--rig", str(rig), "--split", "2",
+               "--dask", cluster.address]
+        res = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=300)
         assert res.returncode == 0, res.stderr
         assert "part 2/2" in res.stderr
         assert_same_store(single, out)
-        assert scheduler.poll() is None and all(w.poll() is None for w in workers)  # the cluster outlives it
-    finally:
-        for group in (workers, [scheduler]):
-            for p in group:
-                p.terminate()
-            for p in group:
-                try:
-                    p.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait(timeout=30)
+        assert cluster.alive()  # the cluster outlives it
 
 
 def test_camera_written_again_in_pass_2_is_split_too(tmp_path: Path) -> None:

@@ -70,6 +70,29 @@ def plain_reader(ds: Any) -> Callable[[int], int]:
     return read
 
 
+def summarize_read(rd: dict[str, Any]) -> dict[str, float]:
+    """Medians and rates of a ``read`` stage result (:func:`fusion.bench.stages.stage_read`)."""
+    n = rd["frames"]
+
+    def med(key: str) -> float:
+        return float(np.median(rd[key]))
+
+    return {
+        "frames": n,
+        "bytes_per_frame": rd["bytes"] / max(n, 1),
+        "random_frame_ms": med("random_frame_ms"),
+        "plain_zarr_random_frame_ms": med("plain_zarr_random_frame_ms"),
+        "first_frame_of_open_ms": med("first_frame_of_open_ms"),
+        "random_vs_plain": med("random_frame_ms") / med("plain_zarr_random_frame_ms"),
+        "sequential_frames_per_s": n / med("sequential_s"),
+        "sequential_iter_frames_per_s": n / med("sequential_iter_s"),
+        "plain_zarr_sequential_frames_per_s": n / med("plain_zarr_sequential_s"),
+        "consumer_ms": rd["consumer_ms"],
+        "with_consumer_loop_frames_per_s": n / med("with_consumer_loop_s"),
+        "with_consumer_iter_frames_per_s": n / med("with_consumer_iter_s"),
+    }
+
+
 def _loader_worker(store: str, batches: list[tuple[int, int]], passes: int, ready: Any, go: Any, out: Any) -> None:
     """One DataLoader-like worker process: open the store, then read its batches of frames after ``go``."""
     import time

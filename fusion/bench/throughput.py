@@ -22,6 +22,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+from fusion.bench.reads import summarize_read
 from fusion.bench.runner import Preset, generate_log, run_stage
 
 #: The reads log: what a training loop reads (issue 23's frame: LiDAR, 2 JPEG cameras, radar, IMU).
@@ -57,21 +58,9 @@ def run_reads(work: Path, repeats: int, preset: Preset = READS_PRESET) -> dict[s
     store = reads_store(work, preset)
     rd = run_stage("read", store=store, repeats=repeats)
     loaders = run_stage("read_loaders", store=store, repeats=max(1, repeats - 1), processes="1,2")
-    n = rd["frames"]
     fps = loaders["frames_per_s"]
     return {
-        "frames": n,
-        "bytes_per_frame": rd["bytes"] / max(n, 1),
-        "random_frame_ms": _med(rd["random_frame_ms"]),
-        "plain_zarr_random_frame_ms": _med(rd["plain_zarr_random_frame_ms"]),
-        "first_frame_of_open_ms": _med(rd["first_frame_of_open_ms"]),
-        "random_vs_plain": _med(rd["random_frame_ms"]) / _med(rd["plain_zarr_random_frame_ms"]),
-        "sequential_frames_per_s": n / _med(rd["sequential_s"]),
-        "sequential_iter_frames_per_s": n / _med(rd["sequential_iter_s"]),
-        "plain_zarr_sequential_frames_per_s": n / _med(rd["plain_zarr_sequential_s"]),
-        "consumer_ms": rd["consumer_ms"],
-        "with_consumer_loop_frames_per_s": n / _med(rd["with_consumer_loop_s"]),
-        "with_consumer_iter_frames_per_s": n / _med(rd["with_consumer_iter_s"]),
+        **summarize_read(rd),
         "loader_frames_per_s": fps,
         "loader_scaling_2": fps["2"] / fps["1"],
         "raw": {"read": rd, "loaders": loaders},
