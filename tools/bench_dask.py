@@ -22,8 +22,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from fusion.bench.dask_each import SMALL, make_logs, run_once
-from fusion.testing.synth import SynthConfig
+from fusion.bench.dask_each import full_size, make_logs, run_once
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="fusion-bench-dask-") as tmp:
         size: dict[str, Any] = {"duration_s": args.duration, "lidar_columns": args.lidar_columns}
         if args.full_size:
-            size = {k: v for k, v in SynthConfig().__dict__.items() if k in SMALL} | {"duration_s": args.duration}
+            size = full_size() | {"duration_s": args.duration}
         bags, rig = make_logs(Path(tmp), max(counts), **size)
         load0 = os.getloadavg()
         for rnd in range(args.rounds):

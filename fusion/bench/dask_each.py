@@ -26,6 +26,11 @@ SMALL: dict[str, Any] = {"duration_s": 1.0, "lidar_beams": 16, "lidar_columns": 
                          "image_height": 120}  # fmt: skip
 
 
+def full_size() -> dict[str, Any]:
+    """The generator's default sensor sizes for :func:`make_logs` (64 × 1024 LiDAR, 1280 × 720 cameras)."""
+    return {k: v for k, v in SynthConfig().__dict__.items() if k in SMALL and k != "duration_s"}
+
+
 def make_logs(folder: Path, n: int, **size: Any) -> tuple[list[str], str]:
     """N generated logs (seeds 0..N-1, ``SMALL`` overridden by ``size``) and the rig file of the first."""
     from calibration import save_rig

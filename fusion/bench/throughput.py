@@ -81,17 +81,14 @@ def run_memory(work: Path, preset: Preset = MEMORY_PRESET) -> dict[str, Any]:
     return out
 
 
-def run_many_logs(work: Path, logs: int, log_s: float, rounds: int, full_size: bool = True) -> dict[str, Any]:
+def run_many_logs(work: Path, logs: int, log_s: float, rounds: int, full: bool = True) -> dict[str, Any]:
     """``--each`` serially vs ``--dask local --workers 2`` on ``logs`` generated logs (full-size: the
     generator's default sensors; else :data:`fusion.bench.dask_each.SMALL`'s)."""
-    from fusion.bench.dask_each import compare, log_seconds, make_logs
-    from fusion.testing.synth import SynthConfig
+    from fusion.bench.dask_each import compare, full_size, log_seconds, make_logs
 
     folder = work / f"many_{logs}x{log_s:g}s"
     folder.mkdir(parents=True, exist_ok=True)
-    size = {k: v for k, v in SynthConfig().__dict__.items()
-            if full_size and k in ("lidar_beams", "lidar_columns", "image_width", "image_height")}  # fmt: skip
-    bags, rig = make_logs(folder, logs, **size, duration_s=log_s)
+    bags, rig = make_logs(folder, logs, **(full_size() if full else {}), duration_s=log_s)
     res = compare(bags, rig, folder, workers=2, rounds=rounds)
     # the cores one serial conversion keeps busy (its CPU s ÷ its wall s): what two workers on two
     # cores can gain at most over the serial conversions, before the cluster's own cost
@@ -111,7 +108,7 @@ def run_throughput_bench(work: Path, *, repeats: int = 3, logs: int = 8, log_s: 
     res["reads"] = run_reads(work, repeats, QUICK_PRESET if quick else READS_PRESET)
     res["memory"] = run_memory(work, QUICK_PRESET if quick else MEMORY_PRESET)
     res["many_logs"] = run_many_logs(work, 2 if quick else logs, 1.0 if quick else log_s, 1 if quick else 3,
-                                     full_size=not quick) if many_logs else None
+                                     full=not quick) if many_logs else None
     res["startup"] = None
     if startup:
         from fusion.bench.startup import run_startup_bench

@@ -41,6 +41,8 @@ if TYPE_CHECKING:
 
 #: Index entry of a chunk absent from its shard.
 _MISSING = 2**64 - 1
+#: Shard indexes kept per opened store (oldest dropped beyond; a few MB at most).
+_INDEX_CACHE = 4096
 
 
 @dataclass(frozen=True)
@@ -156,6 +158,8 @@ class DirectReader:
         if present.size and int((present[:, 0] + present[:, 1]).max()) > size - n:
             return None
         self._index[key] = entries
+        if len(self._index) > _INDEX_CACHE:  # bounded like the guard's own index cache
+            self._index.pop(next(iter(self._index)))
         return entries
 
     def _chunk(self, obj: _Object, lay: ShardLayout, grid: Grid, shard: int, i: int,
