@@ -18,6 +18,7 @@ from hesai128_encode import (
     write_angle_csv,
     write_scan_bag,
 )
+from storecmp import assert_same_store
 
 import fusion
 from fusion.store.validate import validate_store
@@ -124,3 +125,25 @@ def test_log_starting_at_the_cut_angle_loses_nothing(tmp_path: Path) -> None:
     spans = [np.ptp(s[i].time_ns) for i in range(len(s))]
     assert spans[0] < 0.5 * np.median(spans)  # the sliver
     assert len(s) == 4 and len(ds) == 2  # sliver, two full rotations, the last half: the full ones are frames
+
+
+def test_without_spool_the_same_store(tmp_path: Path) -> None:
+    """``store.spool: false`` (pass 1 reads the packets for the plan, pass 2 decodes them again): the same
+    store as with the spool. A sweep's stamp is its first point's time — it was the header stamp of
+    the message that completed the sweep without the spool (second sweep 170 ms vs 74.39 ms)."""
+    msgs, _ = _p128_messages()
+    cal = write_angle_csv(tmp_path / "Pandar128.csv", *p128_calibration())
+    bag = write_scan_bag(tmp_path / "bag", msgs)
+    (tmp_path / "sensors.yaml").write_text(f"sensors:\n  top:\n    topic: /pandar_packets\n    kind: lidar\n"
+                                           f"    packets: {{calibration: {cal.name}}}\n")
+    for spool in ("true", "false"):
+        (tmp_path / f"{spool}.yaml").write_text(f"sensors: sensors.yaml\nstore:\n  spool: {spool}\n")
+        res = subprocess.run([*FUSION, "convert", str(bag), "-o", str(tmp_path / f"{spool}.zarr"), "--config",
+                              str(tmp_path / f"{spool}.yaml")], capture_output=True, text=True, timeout=900)
+        assert res.returncode == 0, res.stderr
+    assert_same_store(tmp_path / "true.zarr", tmp_path / "false.zarr", ignore=("config",),
+                      root_attrs=("input_fingerprint",))  # the configurations differ: only there
+    s = fusion.open(str(tmp_path / "false.zarr")).stream("top")
+    stamps = s.time_ns
+    firsts = [int(s[i].time_ns.min()) for i in range(len(s))]
+    assert list(stamps) == firsts

@@ -19,10 +19,10 @@ from typing import Any
 
 import numpy as np
 import pytest
-import zarr
 from daskcluster import running_scheduler
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from storecmp import assert_same_store, report_of
 from synthlog import make_log
 
 from fusion.errors import ConfigError
@@ -35,12 +35,6 @@ from fusion.pipeline.streams import MessageTable
 REPO = Path(__file__).resolve().parents[1]
 FUSION = [sys.executable, "-m", "fusion"]
 ENV = {**os.environ, "PYTHONPATH": str(REPO)}
-#: Report keys a split legitimately changes (everything else must be equal).
-SPLIT_ONLY = ("split", "spool")
-#: Wall times in the report (differ between any two runs): (section, key).
-WALL_TIMES = (("ego", "estimator_s"),)
-
-
 @pytest.fixture(scope="module")
 def log(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
     """A 2 s generated log (LiDAR, two cameras, radar, IMU, odometry) and its single-process store."""
@@ -50,50 +44,6 @@ def log(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
     single = base / "single.zarr"
     convert([bags["mcap"]], str(single), cfg)
     return bags["mcap"], rig, single
-
-
-def _nodes(group: zarr.Group, path: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name, node in group.members():
-        out[f"{path}/{name}"] = node
-        if isinstance(node, zarr.Group):
-            out.update(_nodes(node, f"{path}/{name}"))
-    return out
-
-
-def report_of(store: Path) -> dict[str, Any]:
-    return json.loads(bytes(zarr.open_group(str(store), mode="r")["report"][...]).decode())
-
-
-def _comparable(report: dict[str, Any], ignore: tuple[str, ...] = ()) -> dict[str, Any]:
-    out = {k: v for k, v in report.items() if k not in SPLIT_ONLY + ignore}
-    for section, key in WALL_TIMES:
-        if isinstance(out.get(section), dict):
-            out[section] = {k: v for k, v in out[section].items() if k != key}
-    return out
-
-
-def assert_same_store(a: Path, b: Path, ignore: tuple[str, ...] = ()) -> None:
-    """Every node, array and attribute equal; the report equal but for :data:`SPLIT_ONLY`; chunk files identical."""
-    ga, gb = zarr.open_group(str(a), mode="r"), zarr.open_group(str(b), mode="r")
-    assert dict(ga.attrs) == dict(gb.attrs)
-    na, nb = _nodes(ga), _nodes(gb)
-    assert sorted(na) == sorted(nb)
-    for path, x in na.items():
-        y = nb[path]
-        assert type(x) is type(y), path
-        if path == "/report":
-            continue
-        assert dict(x.attrs) == dict(y.attrs), path  # arrays: their chunk manifest (fusion_crc32c) too
-        if isinstance(x, zarr.Array):
-            assert (x.shape, x.dtype, x.chunks, x.shards) == (y.shape, y.dtype, y.chunks, y.shards), path
-            u, v = x[...], y[...]
-            assert np.array_equal(u, v, equal_nan=u.dtype.kind in "fc"), path
-    assert _comparable(report_of(a), ignore) == _comparable(report_of(b), ignore)
-    for f in a.rglob("*"):  # every chunk/shard object byte-identical (zarr.json: key order may differ)
-        rel = f.relative_to(a)
-        if f.is_file() and f.name != "zarr.json" and rel.parts[0] != "report":
-            assert f.read_bytes() == (b / rel).read_bytes(), rel
 
 
 def _leftovers(folder: Path) -> list[Path]:

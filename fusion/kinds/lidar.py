@@ -8,7 +8,8 @@ Also decoded into the same :class:`PointCloud` record: raw Ouster packets groupe
   (:mod:`fusion.readers.lidar_time`).
 - Pass 1: stamps and sweep bounds (first/last point time) for the plan; with the spool, the
   decoded sweep is kept for pass 2; without it, only the first cloud is decoded fully (its field
-  dtypes) and the others for their time fields.
+  dtypes) and the others for their time fields — except raw packets, always decoded whole (a
+  sweep's stamp is its first point's time, not the header stamp of the message that completed it).
 - Pass 2: deskewed to the sweep's reference time (:mod:`fusion.pipeline.compensate`).
 - Store: ``xyz (P, 3) float32`` (sensor frame at ``ref_time_ns``), ``time_offset_ns (P,) int32``,
   every other field, ``ref_time_ns (M,)``; optional ``xyz_raw``.
@@ -169,7 +170,7 @@ class _Scanner:
         if ctx.spool is not None and ctx.spool.active:
             ctx.spool_message(raw, self.sensor, KIND)
             return
-        if self.fields_known:  # after the first cloud: time bounds only
+        if self.fields_known and raw.msgtype not in PACKET_LAYOUTS:  # after the first cloud: time bounds only
             c.add(ctx.extractor.stamp(raw), raw.record_time_ns)
             try:
                 lo, hi, n = ctx.source.lidar_time_bounds(raw, options=ctx.options)
@@ -193,8 +194,9 @@ class _Scanner:
             return
         c.add(rec.meta.stamp_ns, raw.record_time_ns)
         c.add_sweep(raw.index, rec)
-        self.sensor.fields = {k: v.dtype for k, v in rec.fields.items() if getattr(v, "ndim", 0) == 1}
-        self.fields_known = True
+        if not self.fields_known:
+            self.sensor.fields = {k: v.dtype for k, v in rec.fields.items() if getattr(v, "ndim", 0) == 1}
+            self.fields_known = True
         self._trailing(raw)
 
     def _trailing(self, raw: RawMessage) -> None:
