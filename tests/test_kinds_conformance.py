@@ -316,6 +316,9 @@ def test_message_types_resolve_to_one_kind() -> None:
     """A type several kinds decode is resolved by topic or point fields, never ambiguously."""
     assert kinds.detect("sensor_msgs/msg/PointCloud2", "/points", ("x", "y", "z", "intensity")).name == "lidar"
     assert kinds.detect("sensor_msgs/msg/PointCloud2", "/radar", ("x", "y", "z", "doppler")).name == "radar"
+    tracks = ("x", "y", "z", "vx", "vy", "vz", "objLen", "objId")  # the SICK RMS driver's track cloud
+    assert kinds.detect("sensor_msgs/msg/PointCloud2", "/cloud_radar_track", tracks).name == "radar_tracks"
+    assert kinds.detect("sensor_msgs/msg/PointCloud2", "/points", ("x", "y", "z", "id")).name == "lidar"
     assert kinds.detect("tf2_msgs/msg/TFMessage", "/tf", ()).name == "tf"
     assert kinds.detect("tf2_msgs/msg/TFMessage", "/tf_static", ()).name == "tf_static"
     assert kinds.detect("sensor_msgs/msg/NavSatFix", "/fix", ()).name == "gnss"
@@ -325,7 +328,8 @@ def test_message_types_resolve_to_one_kind() -> None:
         for t in kind.msgtypes:
             by_type.setdefault(t, []).append(kind.name)
     shared = {t: ns for t, ns in by_type.items() if len(ns) > 1}
-    assert shared == {"sensor_msgs/msg/PointCloud2": ["lidar", "radar"], "sensor_msgs/msg/Image": ["camera", "image"],
+    assert shared == {"sensor_msgs/msg/PointCloud2": ["lidar", "radar", "radar_tracks"],
+                      "sensor_msgs/msg/Image": ["camera", "image"],
                       "sensor_msgs/msg/CompressedImage": ["camera", "image"],
                       "tf2_msgs/msg/TFMessage": ["tf", "tf_static"], "tf/msg/tfMessage": ["tf", "tf_static"]}
 

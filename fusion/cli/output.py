@@ -101,7 +101,7 @@ def _print_sensors(con: Any, result: Any) -> None:
 #: ``fusion.sync.domains`` clock domain -> the words of the summary's ``clock`` column.
 CLOCK_WORDS = {
     "common": "common", "offset": "another clock", "uptime": "uptime clock", "simulated": "simulated time",
-    "zero": "stamps all 0", "drift": "drifting", "unknown": "unknown",
+    "zero": "stamps all 0", "frozen": "stamps repeat", "drift": "drifting", "unknown": "unknown",
 }
 
 

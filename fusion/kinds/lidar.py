@@ -28,7 +28,7 @@ from fusion.errors import CarriedOverError, DecodeError, StoreError
 from fusion.kinds.base import KindBase, Role, StreamWriterLike, TopicScanner
 from fusion.kinds.points import PointStreamWriter, PointView
 from fusion.lidar_packets.payload import PACKET_LAYOUTS
-from fusion.readers.kinds import is_doppler_field
+from fusion.readers.kinds import is_doppler_field, track_id_field
 from fusion.readers.records import PointCloud
 from fusion.store import layout as lay
 from fusion.store.sink import Attrs, FrameSink, StreamGroup, StreamHeader
@@ -222,8 +222,11 @@ class LidarKind(KindBase):
     has_sweeps = True
 
     def claims(self, msgtype: str, topic: str, fields: Sequence[str]) -> bool:
-        """A PointCloud2 without a radial-velocity field (the other types are LiDAR only)."""
-        return not msgtype.endswith("PointCloud2") or not any(is_doppler_field(f) for f in fields)
+        """A PointCloud2 without a radial-velocity field and not of tracked objects (the other types
+        are LiDAR only)."""
+        if not msgtype.endswith("PointCloud2"):
+            return True
+        return not any(is_doppler_field(f) for f in fields) and track_id_field(fields) is None
 
     def decode(self, msg: Any, meta: MessageMeta, options: DecodeOptions) -> Record:
         from fusion.readers.decode import decode_lidar

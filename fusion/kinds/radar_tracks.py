@@ -1,5 +1,9 @@
 """Stream kind ``radar_tracks``: ``radar_msgs/RadarTracks`` — the objects a radar tracks.
 
+Also a ``sensor_msgs/PointCloud2`` of tracked objects, one point per track (a track-id field and a
+velocity vector ``vx``, ``vy``; the SICK RMS driver's ``cloud_radar_track``):
+:func:`fusion.readers.radar.decode_radar_track_cloud`.
+
 - Decode: per track its 16-byte uuid, position (m), velocity (m/s), acceleration (m/s²), size (m),
   classification and the four covariances (upper triangles, 6 values each) in the sensor frame
   (:func:`fusion.readers.radar.decode_radar_tracks`).
@@ -17,6 +21,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -24,6 +29,7 @@ import numpy as np
 from calibration.se3 import transform_points
 from fusion.errors import DecodeError
 from fusion.kinds.base import KindBase, Role, StreamWriterLike, TopicScanner
+from fusion.readers.kinds import track_id_field
 from fusion.readers.records import RadarTrackList
 from fusion.store import layout as lay
 from fusion.store.frame import MessageView
@@ -167,15 +173,21 @@ class RadarTracksKind(KindBase):
 
     name = "radar_tracks"
     role = Role.FRAME
-    msgtypes = ("radar_msgs/msg/RadarTracks",)
+    msgtypes = ("radar_msgs/msg/RadarTracks", "sensor_msgs/msg/PointCloud2")
     records = (RadarTrackList,)
     frame_attr = "radar_tracks"
     spooled = True
 
-    def decode(self, msg: Any, meta: MessageMeta, options: DecodeOptions) -> Record:
-        from fusion.readers.radar import decode_radar_tracks
+    def claims(self, msgtype: str, topic: str, fields: Sequence[str]) -> bool:
+        """A RadarTracks, or a PointCloud2 of tracked objects (a track-id field and ``vx``, ``vy``)."""
+        return msgtype != "sensor_msgs/msg/PointCloud2" or track_id_field(fields) is not None
 
-        return decode_radar_tracks(msg, meta)
+    def decode(self, msg: Any, meta: MessageMeta, options: DecodeOptions) -> Record:
+        from fusion.readers.radar import decode_radar_track_cloud, decode_radar_tracks
+
+        if hasattr(msg, "tracks"):
+            return decode_radar_tracks(msg, meta)
+        return decode_radar_track_cloud(msg, meta)
 
     def scanner(self, ctx: ScanContext, topic: str, sensor: SelectedSensor | None) -> TopicScanner:
         assert sensor is not None

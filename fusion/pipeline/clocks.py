@@ -49,7 +49,7 @@ def stream_clocks(
     out: dict[str, StreamClock] = {}
     for name, tab in tables.items():
         if tab.stamp_source == "record":
-            out[name] = StreamClock(np.zeros(len(tab.stamp_ns), np.int64), tab.record_ns)
+            out[name] = StreamClock(np.zeros(len(tab.stamp_ns), np.int64), tab.record_ns, frozen=tab.record_why)
             continue
         stamp = _on_common(tab.stamp_ns, tab.offset_ns)
         publish = None

@@ -23,6 +23,7 @@ from fusion.pipeline.ego import build_ego_source, lidar_input
 from fusion.pipeline.report import REASON_TOO_FEW_POSES, REASON_ZERO_STAMP, ReportBuilder
 from fusion.pipeline.scan import Scan
 from fusion.pipeline.sensors import SelectedSensors
+from fusion.pipeline.stamp_source import choose_stamp_source
 from fusion.pipeline.streams import EgoTable, ImuTable, MessageTable, SampleTable, finite_difference_twist
 from fusion.readers.sensors import effective_stamps
 from fusion.sync import (
@@ -89,12 +90,6 @@ def check_reference(cfg: ConvertConfig, selected: SelectedSensors) -> None:
     """
     if cfg.frames.reference is not None:  # the default is chosen from the scan (a rate for a log of continuous streams)
         _reference(cfg, selected)
-
-
-def _repeated_share(stamps: np.ndarray) -> float:
-    """Share of the non-zero stamps that repeat an earlier one."""
-    nz = stamps[stamps != 0]
-    return 1.0 - np.unique(nz).size / nz.size if nz.size else 0.0
 
 
 def _reference(cfg: ConvertConfig, selected: SelectedSensors, scan: Scan | None = None,
@@ -254,19 +249,7 @@ def _tables(scan: Scan, selected: SelectedSensors, rig: Rig, report: ReportBuild
                 f"{name} ({sel.topic}): stamps taken from trigger topic {sel.trigger_topic} "
                 "(the trigger message nearest before in record time)"
             )
-        if tab.stamp_source == "header" and len(tab.stamp_ns) and (tab.stamp_ns == 0).mean() > 0.5:
-            tab.stamp_source = "record"
-            report.warn(
-                f"{name} ({sel.topic}): {int((tab.stamp_ns == 0).sum())}/{len(st)} header stamps are 0; "
-                "aligning this stream by bag record time (off by the transport latency)"
-            )
-        elif tab.stamp_source == "header" and len(tab.stamp_ns) > 1 and _repeated_share(tab.stamp_ns) > 0.5:
-            tab.stamp_source = "record"
-            report.warn(
-                f"{name} ({sel.topic}): {_repeated_share(tab.stamp_ns):.0%} of its header stamps repeat an earlier "
-                "one (the sensor does not update them); aligning this stream by bag record time (off by the "
-                "transport latency)"
-            )
+        choose_stamp_source(tab, report)
         if kinds.get(sel.kind).has_sweeps:
             _short_first_sweep(tab, c.sweep, name, report)
         tab.mark_unusable()

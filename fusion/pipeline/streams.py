@@ -13,7 +13,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from fusion.sync.stamps import DUPLICATE, REASON_DUPLICATE, REASON_ZERO_STAMP, ZERO, filter_stamps
+from fusion.sync.stamps import (
+    DUPLICATE,
+    REASON_DUPLICATE,
+    REASON_REPUBLISHED,
+    REASON_ZERO_STAMP,
+    ZERO,
+    filter_stamps,
+)
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
@@ -36,9 +43,12 @@ class MessageTable:
             decodes the per-point time field of LiDAR messages); -1 when unknown.
         points: (M,) points per message (LiDAR/radar) for pre-sizing the store.
         stamp_source: ``header`` or ``record`` (the stream had no usable header stamps).
+        record_why: Why a stream with stamps (most not 0) is aligned by record time; None otherwise.
         carried: (M,) True for messages carried over into a later record (no row of their own) and
             for a first sweep that is only a sliver of a rotation: never matched, not judged by the
             stamp filter; None: none.
+        republished: Topic indices of messages a later one re-publishes complete with the same
+            stamp (:func:`fusion.sync.stamps.republished`): set aside before the stamp filter.
     """
 
     name: str
@@ -53,7 +63,9 @@ class MessageTable:
     sweep_end_ns: I64 | None = None
     points: I64 | None = None
     stamp_source: str = "header"
+    record_why: str | None = None
     carried: npt.NDArray[np.bool_] | None = None
+    republished: I64 | None = None
 
     @property
     def common_ns(self) -> I64:
@@ -63,9 +75,16 @@ class MessageTable:
 
     def mark_unusable(self) -> None:
         """Flag zero and duplicated stamps with the stamp filter (:mod:`fusion.sync.stamps`; the
-        first of equal stamps in record order stays usable), on the clock the stream is aligned by."""
+        first of equal stamps in record order stays usable), on the clock the stream is aligned by;
+        re-published messages (:attr:`republished`) are set aside first."""
         stamps = self.record_ns if self.stamp_source == "record" else self.stamp_ns
         rows = np.flatnonzero(~self.carried) if self.carried is not None else np.arange(len(stamps))
+        if self.republished is not None and self.republished.size:
+            rows = np.setdiff1d(rows, self.republished)
+            later = np.searchsorted(rows, self.republished)  # the burst's last message: the next row kept
+            for i, j in zip(self.republished.tolist(), later.tolist()):
+                self.reason[i] = (REASON_REPUBLISHED, f"re-published complete by message {int(rows[j])} "
+                                                      "(same header stamp)")
         verdict = filter_stamps(stamps[rows])  # a message carried over into a later record has no row
         self.usable = np.zeros(len(stamps), dtype=bool)
         self.usable[rows] = verdict.usable

@@ -18,9 +18,23 @@ DOPPLER_FIELDS: tuple[str, ...] = (
     "range_rate",
 )
 
+#: Field names of a track id: with a velocity vector (``vx``, ``vy``) they mark a PointCloud2 of
+#: tracked objects (the SICK RMS driver's ``cloud_radar_track``), stored as ``radar_tracks``.
+TRACK_ID_FIELDS: tuple[str, ...] = ("objid", "obj_id", "object_id", "objectid", "track_id", "trackid", "id")
+
+
 def is_doppler_field(name: str) -> bool:
     """True for a field name that carries radial velocity."""
     return name.lower() in DOPPLER_FIELDS
+
+
+def track_id_field(fields: Sequence[str]) -> str | None:
+    """The track-id field of a PointCloud2 of tracked objects (a :data:`TRACK_ID_FIELDS` name and
+    fields ``vx`` and ``vy``, any case), else None."""
+    lower = {f.lower(): f for f in fields}
+    if "vx" not in lower or "vy" not in lower:
+        return None
+    return next((lower[n] for n in TRACK_ID_FIELDS if n in lower), None)
 
 
 def detect_kind(msgtype: str, topic: str, fields: Sequence[str] = ()) -> str:

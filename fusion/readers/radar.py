@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from fusion.errors import DecodeError
-from fusion.readers.kinds import DOPPLER_FIELDS
+from fusion.readers.kinds import DOPPLER_FIELDS, track_id_field
 from fusion.readers.pointcloud import column, structured_points, xyz_of
 from fusion.readers.records import MessageMeta, RadarDetections, RadarTrackList
 from fusion.readers.source import RadarFieldMap, RawMessage
@@ -175,3 +175,54 @@ def decode_radar_tracks(msg: Any, meta: MessageMeta) -> RadarTrackList:
         cls[i] = t.classification
     f = vec.astype(np.float32)
     return RadarTrackList(meta, uuid, f[0], f[1], f[2], f[3], cls, cov[0], cov[1], cov[2], cov[3])
+
+
+#: Fields of a track cloud read into a :class:`RadarTrackList` (any case): quantity -> its 3 fields.
+TRACK_CLOUD_VECTORS: dict[str, tuple[str, str, str]] = {
+    "position": ("x", "y", "z"),
+    "velocity": ("vx", "vy", "vz"),
+    "acceleration": ("ax", "ay", "az"),
+    "size": ("length", "width", "height"),
+}
+#: Other names of a size component (the SICK RMS driver's ``objLen``).
+TRACK_CLOUD_SIZE_ALIASES = {"objlen": "length", "obj_len": "length"}
+
+
+def decode_radar_track_cloud(msg: Any, meta: MessageMeta) -> RadarTrackList:
+    """A PointCloud2 of tracked objects (:func:`fusion.readers.kinds.track_id_field`) → :class:`RadarTrackList`.
+
+    One point per track. ``uuid``: the track id rounded to an integer, as int64 little-endian in the
+    first 8 bytes (the rest 0). ``position``/``velocity``/``acceleration``/``size``: the fields of
+    :data:`TRACK_CLOUD_VECTORS` (a missing ``z``/``vz`` is 0, any other missing component NaN: not
+    reported); ``classification`` from a ``classification``/``class`` field, else 0; covariances NaN.
+
+    Raises:
+        DecodeError: No track-id field, or bytes that do not match the fields.
+    """
+    try:
+        pts = structured_points(msg)
+    except (ValueError, TypeError) as exc:
+        raise DecodeError(f"track cloud: {exc}", topic=meta.topic, index=meta.index) from None
+    names = tuple(pts.dtype.names or ())
+    id_field = track_id_field(names)
+    if id_field is None:
+        raise DecodeError("track cloud without a track-id field and vx, vy", topic=meta.topic, index=meta.index)
+    lower = {n.lower(): n for n in names}
+    for alias, name in TRACK_CLOUD_SIZE_ALIASES.items():
+        if alias in lower and name not in lower:
+            lower[name] = lower[alias]
+    n = len(pts)
+    vec = np.full((4, n, 3), np.nan, dtype=np.float32)
+    for j, comps in enumerate(TRACK_CLOUD_VECTORS.values()):
+        for k, comp in enumerate(comps):
+            if comp in lower:
+                vec[j, :, k] = column(pts, lower[comp]).reshape(n, -1)[:, 0]
+            elif comp in ("z", "vz"):
+                vec[j, :, k] = 0.0
+    ids = np.rint(column(pts, id_field).reshape(n, -1)[:, 0].astype(np.float64)).astype("<i8")
+    uuid = np.zeros((n, 16), dtype=np.uint8)
+    uuid[:, :8] = ids.view(np.uint8).reshape(n, 8)
+    cls_field = lower.get("classification", lower.get("class"))
+    cls = column(pts, cls_field).reshape(n, -1)[:, 0].astype(np.uint16) if cls_field else np.zeros(n, np.uint16)
+    cov = np.full((n, 6), np.nan, dtype=np.float32)
+    return RadarTrackList(meta, uuid, vec[0], vec[1], vec[2], vec[3], cls, cov, cov.copy(), cov.copy(), cov.copy())

@@ -18,6 +18,7 @@ from fusion.store.checks import open_problems, report_problems
 from fusion.store.guard import ADVICE
 from fusion.store.integrity import arrays, chunk_problems, metadata_problems
 from fusion.store.state import StoreState, check_root, open_root
+from fusion.sync.stamps import REASON_REPUBLISHED
 
 
 @dataclass(frozen=True)
@@ -42,14 +43,17 @@ class ValidationResult:
 
 #: Default largest share of a topic's messages that may be skipped before ``fusion validate`` objects.
 MAX_SKIPPED_SHARE = 0.5
+#: Skip reasons that lose no data (a scan re-published complete by a later message): not counted in that share.
+NOT_A_LOSS = (REASON_REPUBLISHED,)
 
 
 def _check_report(report: dict[str, Any], problems: list[str], max_skipped_share: float) -> None:
-    """A selected sensor that stored nothing, and topics whose skipped share exceeds ``max_skipped_share``."""
+    """A selected sensor that stored nothing, and topics whose skipped share (but for :data:`NOT_A_LOSS`)
+    exceeds ``max_skipped_share``."""
     for topic, t in sorted((report.get("topics") or {}).items()):
         in_bag, stored = int(t.get("in_bag", 0)), int(t.get("stored", 0))
         skipped: dict[str, int] = dict(t.get("skipped") or {})
-        n_skipped = sum(int(v) for v in skipped.values())
+        n_skipped = sum(int(v) for k, v in skipped.items() if k not in NOT_A_LOSS)
         main = max(sorted(skipped.items()), key=lambda kv: kv[1])[0] if skipped else None
         because = f"; main reason: {main} ({skipped[main]})" if main else ""
         who = f"sensor {t.get('sensor')} ({topic})" if t.get("sensor") else topic

@@ -14,6 +14,8 @@ Domains (``ClockDomain.domain``):
 * ``uptime``: stamps before 2001-09-09 (< 1e9 s) and after the first hour: a clock since boot;
 * ``simulated``: stamps within the first hour after epoch 0 (simulation time);
 * ``zero``: more than half the stamps are 0 (no usable clock: aligned by record time);
+* ``frozen``: most stamps repeat an earlier one, the sensor does not update them (aligned by record
+  time; :attr:`StreamClock.frozen` says so);
 * ``drift``: on the common clock at the log's middle but drifting more than ``drift_ppm``.
 
 The common clock is the record clock (the stream fits of the streams within ``threshold_ns`` of it),
@@ -52,11 +54,14 @@ class StreamClock:
         publish_ns: (M,) earliest possible publication on the stream's clock (``>= stamp``),
             or None for the stamp itself.
         period_ns: median stamp period, ns (0 when unknown).
+        frozen: Why the header stamps were set aside although most are not 0 (they repeat: the
+            sensor does not update them); the stream is aligned by record time. None: not so.
     """
 
     stamp_ns: I64
     record_ns: I64
     publish_ns: I64 | None = None
+    frozen: str | None = None
 
     @property
     def period_ns(self) -> int:
@@ -72,7 +77,7 @@ class ClockDomain:
 
     Attributes:
         stream: Stream (sensor) name.
-        domain: ``common``, ``offset``, ``uptime``, ``simulated``, ``zero``, ``drift``, ``unknown``.
+        domain: ``common``, ``offset``, ``uptime``, ``simulated``, ``zero``, ``frozen``, ``drift``, ``unknown``.
         offset_to_record_ns: ``record − publication`` of the support line (offset + minimum latency), ns.
         relative_ns: Add to the stamps to reach the common clock (vs ``relative_to``), ns.
         relative_to: The clock reference stream the relative offset was measured against.
@@ -192,7 +197,7 @@ def analyse_domains(
     fits: dict[str, _Fit | None] = {}
     zero: set[str] = set()
     for name, c in streams.items():
-        if c.stamp_ns.size and (c.stamp_ns == 0).mean() > 0.5:
+        if c.frozen is not None or (c.stamp_ns.size and (c.stamp_ns == 0).mean() > 0.5):
             zero.add(name)
             fits[name] = None
         else:
@@ -211,7 +216,7 @@ def analyse_domains(
         if name in zero:
             out[name] = ClockDomain(
                 name,
-                "zero",
+                "zero" if c.frozen is None else "frozen",
                 None,
                 None,
                 None,
@@ -219,7 +224,7 @@ def analyse_domains(
                 None,
                 period,
                 int(c.stamp_ns.size),
-                f"{int((c.stamp_ns == 0).sum())}/{c.stamp_ns.size} header stamps are 0",
+                c.frozen or f"{int((c.stamp_ns == 0).sum())}/{c.stamp_ns.size} header stamps are 0",
             )
             continue
         if f is None:

@@ -28,6 +28,8 @@ I64 = npt.NDArray[np.int64]
 # and in FramePlan.excluded_reference; documented in docs/FORMAT.md).
 REASON_ZERO_STAMP = "zero_stamp"
 REASON_DUPLICATE = "duplicate_stamp"
+#: A message a later one re-publishes complete with the same stamp (:func:`republished`).
+REASON_REPUBLISHED = "republished"
 
 #: Verdict codes of :class:`StampVerdict`: index = code, value = reason (None: kept).
 KEPT, ZERO, DUPLICATE = 0, 1, 2
@@ -120,3 +122,40 @@ class StampFilter:
     def first(self, stamp: int) -> int:
         """Index of the kept message with ``stamp``; -1 when none was offered (or ``stamp`` is 0)."""
         return self._first.get(int(stamp), -1)
+
+
+def republished(stamps: npt.ArrayLike, record_ns: npt.ArrayLike) -> I64:
+    """Messages that re-publish a scan a later message completes: bursts of one header stamp.
+
+    Some drivers publish a scan several times as they fill it (the SICK RMS driver's radar clouds:
+    message k of a burst holds the first k targets, the rest zero), all with the scan's header
+    stamp. Such a stream's stamps are sound — one per scan, in time order — and the last message
+    of each burst is the scan; the rule of :func:`filter_stamps` (the first of equal stamps) would
+    keep the emptiest one. A stream is taken for one of bursts when every repeated non-zero stamp
+    repeats the message right before it, the bursts' stamps increase strictly, and every burst
+    arrives (record time) within half the median spacing of the bursts' stamps.
+
+    Args:
+        stamps: (M,) int64 header stamps in record order.
+        record_ns: (M,) int64 bag record times.
+
+    Returns:
+        (R,) int64 topic indices of the messages re-published later (every message of a burst but
+        its last), increasing; empty when the stream has no such bursts.
+    """
+    s = np.asarray(stamps, dtype=np.int64).reshape(-1)
+    r = np.asarray(record_ns, dtype=np.int64).reshape(-1)
+    none = np.zeros(0, np.int64)
+    if s.size < 3:
+        return none
+    nz = s[s != 0]
+    same_as_next = (s[:-1] == s[1:]) & (s[:-1] != 0)
+    if not same_as_next.any() or np.unique(nz).size != nz.size - int(same_as_next.sum()):
+        return none  # no repeat, or a stamp repeats one that is not the message right before
+    last = np.flatnonzero(np.append(~same_as_next, True) & (s != 0))  # the last message of each burst
+    starts = np.flatnonzero(np.insert(~same_as_next, 0, True) & (s != 0))  # and its first
+    if last.size < 3 or np.any(np.diff(s[last]) <= 0):
+        return none
+    if float(np.max(r[last] - r[starts])) >= 0.5 * float(np.median(np.diff(s[last]))):
+        return none  # a burst as long as the stamps' spacing: a stamp the sensor does not update
+    return np.flatnonzero(same_as_next).astype(np.int64)
