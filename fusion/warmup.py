@@ -74,6 +74,12 @@ def _deskew_per_point() -> None:
     deskew_sweep(xyz, pt, i64(0), i64(1), i64(0), i64(7000), times, traj_t, traj_q, R, t, i64(10**9), 0, out)
 
 
+def load_numba_target() -> None:
+    """Load numba's CPU target (typing and lowering registries) with one tiny cached kernel: the fixed
+    cost of the first kernel a process runs, paid once in a process that forks others."""
+    _clock_hull()
+
+
 def _clock_hull() -> None:
     """The clock fit's lower-hull kernel: a short log's fits run in Python
     (:func:`fusion.sync.clock.lower_hull`), so the conversion above may not have compiled it."""

@@ -59,6 +59,21 @@ def test_inspect_of_a_short_log_imports_no_numba(tmp_path: Path) -> None:
     assert not {"scipy.linalg", "scipy.spatial", "scipy.sparse", "scipy.special"} & mods
 
 
+def test_dask_driver_imports_no_numba(tmp_path: Path) -> None:
+    """``--each --dask local``: the command reads the config (``ego.source``, ``deskew``), starts the
+    cluster and receives each log's result without loading numba or the conversion — the workers
+    convert, the driver's CPU would only compete with them (it imported both before)."""
+    from fusion.bench.runner import PRESETS, generate_log
+
+    bags = [generate_log(PRESETS["tiny"], tmp_path / name, duration_s=1.0) for name in ("a", "b")]
+    (tmp_path / "conv.yaml").write_text(f"rig: {bags[0][1]}\nego:\n  source: auto\ndeskew: frame\n")
+    mods = _modules_after(["convert", str(bags[0][0]), str(bags[1][0]), "--each", "-o", str(tmp_path / "out"),
+                           "--config", str(tmp_path / "conv.yaml"), "--dask", "local", "--workers", "1"])
+    assert "fusion.pipeline.result" in mods and "distributed" in mods  # it ran, with results
+    assert len(list((tmp_path / "out").glob("*.zarr"))) == 2
+    assert not {"numba", "fusion.pipeline.convert", "fusion.ego.estimator"} & mods
+
+
 @settings(deadline=None)  # the first example loads the kernel
 @given(st.lists(st.tuples(st.integers(0, 50), st.integers(-1000, 1000)), min_size=1, max_size=60))
 def test_lower_hull_python_equals_kernel(pts: list[tuple[int, int]]) -> None:

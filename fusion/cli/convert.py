@@ -136,7 +136,7 @@ def _build_config(
 
     from fusion.config_values import choice
     from fusion.pipeline.config import load_config, validate_config
-    from fusion.sync.deskew import DESKEW_MODES
+    from fusion.sync.deskew_mode import DESKEW_MODES
     from fusion.sync.reference import FrameReference
 
     cfg = load_config(config_path)

@@ -60,7 +60,7 @@ from fusion.config_values import (
 )
 from fusion.errors import ConfigError
 from fusion.sync.beam import LidarDirection
-from fusion.sync.deskew import DESKEW_MODES, DeskewMode
+from fusion.sync.deskew_mode import DESKEW_MODES, DeskewMode
 from fusion.sync.reference import POLICIES, REFERENCE_TIMES, FrameReference, Policy, ReferenceTime
 
 MAX_MS = 1e9

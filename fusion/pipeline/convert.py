@@ -17,7 +17,6 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ from fusion.pipeline.early import EarlyStreams
 from fusion.pipeline.execute import StreamPass
 from fusion.pipeline.plan import check_reference, make_plan
 from fusion.pipeline.report import ReportBuilder
+from fusion.pipeline.result import ConvertResult
 from fusion.pipeline.rigs import check_rig_file, resolve_rig
 from fusion.pipeline.scan import scan
 from fusion.pipeline.sensors import select_sensors
@@ -39,52 +39,6 @@ from fusion.pipeline.window import stateful_topics
 from fusion.readers import open_bags
 from fusion.store.sink import FrameSink
 from fusion.store.writer import StoreWriter
-
-
-@dataclass(frozen=True)
-class ConvertResult:
-    """What a conversion produced (also printed by the CLI).
-
-    Attributes:
-        store: Store URL.
-        frames: Number of frames.
-        counts: Stored messages per sensor.
-        skipped: Messages not stored (all listed in the report).
-        quality: Sync-quality summary.
-        seconds: Wall time.
-        bag_bytes: Size of the input bags.
-        duration_s: Span of the log (first to last frame), s.
-        warnings: Report warnings.
-        lidar: Deskew statistics per LiDAR.
-        sensors: Per sensor: kind, topics, stamp source, clock offset applied (ns), extrinsic
-            source (``bag tf`` / ``rig file`` / ``identity``), stored, skipped, main skip reason.
-        reference: The frame reference and why it was chosen.
-        ego: The ego source (``source``, ``choice``, ``inputs``, ``expected_accuracy``, ``notes``).
-        cpu_seconds: CPU time of the conversion, every thread of this process (s).
-    """
-
-    store: str
-    frames: int
-    counts: dict[str, int]
-    skipped: int
-    quality: dict[str, Any]
-    seconds: float
-    bag_bytes: int
-    duration_s: float
-    warnings: list[str] = field(default_factory=list)
-    lidar: dict[str, dict[str, int]] = field(default_factory=dict)
-    sensors: dict[str, dict[str, Any]] = field(default_factory=dict)
-    reference: str = ""
-    ego: dict[str, Any] = field(default_factory=dict)
-    cpu_seconds: float = 0.0
-
-    @property
-    def mb_per_s(self) -> float:
-        return self.bag_bytes / 1e6 / max(self.seconds, 1e-9)
-
-    @property
-    def realtime_factor(self) -> float:
-        return self.duration_s / max(self.seconds, 1e-9)
 
 
 def _bag_bytes(paths: Sequence[Path]) -> int:

@@ -8,7 +8,7 @@ the store's only writer, joins them.
 
 A local cluster's workers are forked from one *warm* process (the multiprocessing
 forkserver, preloaded with :mod:`fusion.pipeline.worker_preload`): fusion and distributed
-are imported and every numba kernel is loaded once, and every worker starts with all of
+are imported and numba's CPU target is loaded once, and every worker starts with all of
 it in memory instead of repeating fusion's start-up. The forkserver starts first, so its
 warm-up runs while this process imports distributed. Workers of an existing scheduler
 warm themselves (a :class:`FusionWorkerPlugin`, once per worker). Closing the executor

@@ -14,7 +14,8 @@ if TYPE_CHECKING:
     from fusion.sync.approximate_time import ApproximateTimeSynchronizer, approximate_time_sets
     from fusion.sync.beam import beam_crossing_fraction, beam_crossing_time_ns, camera_azimuth_rad
     from fusion.sync.clock import ClockFit, estimate_clock_offset, relative_offset_ns
-    from fusion.sync.deskew import DESKEW_MODES, deskew_points, deskew_points_reference, undeskew_points
+    from fusion.sync.deskew import deskew_points, deskew_points_reference, undeskew_points
+    from fusion.sync.deskew_mode import DESKEW_MODES
     from fusion.sync.frames import (
         FLAG_EGO_GAP_SWEEP,
         FLAG_EGO_GAP_TIME,
@@ -42,7 +43,7 @@ _LAZY = {
     "ClockFit": ".clock",
     "estimate_clock_offset": ".clock",
     "relative_offset_ns": ".clock",
-    "DESKEW_MODES": ".deskew",
+    "DESKEW_MODES": ".deskew_mode",
     "deskew_points": ".deskew",
     "deskew_points_reference": ".deskew",
     "undeskew_points": ".deskew",

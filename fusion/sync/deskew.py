@@ -13,8 +13,6 @@ Modes: ``"off"`` (copy), ``"frame"`` (to ``ref_time_ns``, the frame reference ti
 
 from __future__ import annotations
 
-from typing import Literal, get_args
-
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
@@ -23,11 +21,10 @@ from calibration.interpolate import check_rows as _rows
 from calibration.interpolate import check_times as _check_times
 from calibration.rotation import quat_xyzw_to_matrix, slerp_xyzw
 from fusion.errors import ExtrapolationError
+from fusion.sync.deskew_mode import DESKEW_MODES
 from fusion.sync.interpolate import lookup_poses
 from fusion.sync.kernels_deskew import apply_column_affines, column_affines, deskew_kernel, prepare_segments
 
-DeskewMode = Literal["off", "frame", "sweep_end"]
-DESKEW_MODES: tuple[DeskewMode, ...] = get_args(DeskewMode)
 F32 = NDArray[np.float32]
 I64 = NDArray[np.int64]
 F64 = NDArray[np.float64]
