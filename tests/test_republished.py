@@ -170,3 +170,20 @@ def test_real_sick_bag(tmp_path: Path) -> None:
     assert skipped == {"/cloud_radar_rawtarget": {"republished": 121}, "/cloud_radar_track": {"republished": 90}}
     frames_with_radar = sum(1 for f in ds if "radar" in f.radar)
     assert frames_with_radar == 18  # every scan in a frame (was 0: aligned by record time, 35 ms off the LiDAR)
+
+
+@pytest.mark.skipif(not SICK.exists(), reason="../shared/data not beside the repository")
+def test_warnings_name_what_the_log_has(tmp_path: Path) -> None:
+    """No trajectory: the warning names the costs for the sensors the log has and LiDAR odometry when
+    it has a LiDAR; a camera-only log's says nothing of LiDAR or radar. An IMU in the base frame
+    itself has the identity extrinsic exactly: no warning, ``base frame`` in the summary."""
+    data = SICK.parent
+    res = convert([SICK], str(tmp_path / "sick.zarr"), ConvertConfig())
+    (w,) = [w for w in res.warnings if w.startswith("no usable ego trajectory")]
+    assert "LiDAR is not deskewed" in w and "radar Doppler" in w and "ego.source: lidar" in w
+    res = convert([data / "fiducials_camera_jpeg.bag"], str(tmp_path / "cam.zarr"), ConvertConfig())
+    (w,) = [w for w in res.warnings if w.startswith("no usable ego trajectory")]
+    assert "LiDAR" not in w and "radar" not in w and "flagged" in w
+    res = convert([data / "rio_ti_mmwave_radar_imu.bag"], str(tmp_path / "rio.zarr"), ConvertConfig())
+    assert res.sensors["base"]["kind"] == "imu" and res.sensors["base"]["extrinsic"] == "base frame"
+    assert not [w for w in res.warnings if w.startswith("sensor base ")]

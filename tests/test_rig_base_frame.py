@@ -199,7 +199,7 @@ def test_real_sick_bag_radar_streams_share_a_frame(shared_data: Path, tmp_path: 
     rig = _stored_rig(store)
     assert rig.base_frame == "cloud"  # the root of its /tf-only tree (frame ids "/cloud", "/radar" in the bag)
     radar = [s for s in rig.sensors.values() if s.frame_id == "radar"]
-    assert len(radar) == 2 and {s.kind for s in radar} == {"radar", "lidar"}  # detections + tracks
+    assert len(radar) == 2 and {s.kind for s in radar} == {"radar", "radar_tracks"}  # detections + tracks
     assert all(s.T_base_sensor.allclose(cal.SE3.identity(), 1e-12) for s in radar)  # /tf cloud->radar: identity
     warnings = fusion.open(str(store)).report["warnings"]
     assert any("constant over the bag taken as static" in w for w in warnings)

@@ -90,6 +90,16 @@ def lidar_input(cfg: ConvertConfig, selected: SelectedSensors, rig: Rig, tables:
     return LidarInput(sweeps, T, tab.topic, known)
 
 
+def _no_trajectory(poses: int, topic: str, kinds: set[str]) -> str:
+    """The warning of a log without an ego trajectory: what it costs for the sensors it has, what to set."""
+    costs = [what for kind, what in (("lidar", "LiDAR is not deskewed"), ("radar", "radar Doppler is not compensated"))
+             if kind in kinds]
+    costs.append("frames have no ego pose and are flagged")
+    fix = "ego.source: lidar (LiDAR odometry) or ego.topic" if "lidar" in kinds else "ego.topic or ego.source"
+    return (f"no usable ego trajectory ({poses} pose(s) on {topic or 'no ego topic'}, no IMU to estimate one): "
+            f"{', '.join(costs)}; set {fix} in the config")
+
+
 def build_ego_source(cfg: ConvertConfig, scan: Scan, selected: SelectedSensors, rig: Rig, recorded: EgoTable,
                      imu: ImuTable | None, samples: list[SampleTable], report: ReportBuilder,
                      lidar: LidarInput | None = None) -> EgoTable:
@@ -114,10 +124,7 @@ def build_ego_source(cfg: ConvertConfig, scan: Scan, selected: SelectedSensors, 
                             "notes": [], "estimator_s": 0.0}
     report.extra["ego"] = info
     if source is None:
-        report.warn(
-            f"no usable ego trajectory ({len(recorded.times_ns)} pose(s) on {recorded.topic or 'no ego topic'}, "
-            "no IMU to estimate one): LiDAR is not deskewed, radar Doppler is not compensated and every frame is "
-            "flagged (set ego.topic or ego.source in the config)")
+        report.warn(_no_trajectory(len(recorded.times_ns), recorded.topic, {s.kind for s in selected.sensors.values()}))
         return recorded
     t0 = time.perf_counter()
     track = source.build(inputs)

@@ -93,7 +93,7 @@ class ReportBuilder:
     sensors: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
     extrinsic_sources: dict[str, str] = field(default_factory=dict)
-    """Sensor -> ``bag tf`` / ``rig file`` / ``identity`` (for the conversion summary, not stored)."""
+    """Sensor -> ``bag tf`` / ``rig file`` / ``base frame`` / ``identity`` (for the conversion summary, not stored)."""
     reference_choice: str = ""
     """The frame reference and why it was chosen (for the conversion summary, not stored)."""
 

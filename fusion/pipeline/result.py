@@ -23,7 +23,7 @@ class ConvertResult:
         warnings: Report warnings.
         lidar: Deskew statistics per LiDAR.
         sensors: Per sensor: kind, topics, stamp source, clock offset applied (ns), extrinsic
-            source (``bag tf`` / ``rig file`` / ``identity``), stored, skipped, main skip reason.
+            source (``bag tf`` / ``rig file`` / ``base frame`` / ``identity``), stored, skipped, main skip reason.
         reference: The frame reference and why it was chosen.
         ego: The ego source (``source``, ``choice``, ``inputs``, ``expected_accuracy``, ``notes``).
         cpu_seconds: CPU time of the conversion, every thread of this process (s).

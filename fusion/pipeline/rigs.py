@@ -168,12 +168,14 @@ def resolve_rig(scan: Scan, selected: SelectedSensors, cfg: ConvertConfig, repor
     wanted = list(selected.sensors.values()) + ([selected.imu] if selected.imu else []) + selected.continuous
     for sel in wanted:
         s = rig.sensors.get(sel.name) or _by_frame(rig, sel.frame_id)
-        report.extrinsic_sources[sel.name] = extrinsic_source(sel, s, file_rig)
-        if s is None:
+        in_base = s is None and bool(sel.frame_id) and sel.frame_id == rig.base_frame
+        report.extrinsic_sources[sel.name] = "base frame" if in_base else extrinsic_source(sel, s, file_rig)
+        if s is None and not in_base:
             report.warn(
                 f"sensor {sel.name} (frame {sel.frame_id or '?'}) has no calibration in the bag or rig file: "
                 "using an identity extrinsic (pass --rig with its T_base_sensor)"
             )
+        if s is None:  # identity: unknown (warned), or exact for a sensor in the base frame itself
             s = Sensor(
                 sel.name,
                 sel.kind,
@@ -202,7 +204,8 @@ def resolve_rig(scan: Scan, selected: SelectedSensors, cfg: ConvertConfig, repor
 
 
 def extrinsic_source(sel: SelectedSensor, sensor: Sensor | None, file_rig: Rig | None) -> str:
-    """Where a selected sensor's extrinsic comes from: ``rig file``, ``bag tf`` or ``identity``."""
+    """Where a selected sensor's extrinsic comes from: ``rig file``, ``bag tf`` or ``identity``
+    (``base frame``, a sensor in the base frame itself, is decided by the caller)."""
     if sensor is None:
         return "identity"
     if file_rig is not None and (sel.name in file_rig or _by_frame(file_rig, sensor.frame_id) is not None):

@@ -4,7 +4,7 @@
   messages fails the conversion with one line naming the sensor and the dominant reason its
   messages were skipped (a sensor the user does not want is excluded with ``--exclude-topic``).
 - :func:`sensor_summary`: per sensor, its topic(s), the clock offset applied, where its extrinsic
-  comes from (``bag tf`` / ``rig file`` / ``identity``), stored and skipped counts and the main
+  comes from (``bag tf`` / ``rig file`` / ``base frame`` / ``identity``), stored and skipped counts and the main
   skip reason; ``fusion convert`` prints it and ``--json`` gives it (:class:`ConvertResult`).
 """
 
