@@ -112,6 +112,7 @@ def test_a_failing_log_gives_its_error_line_and_the_others_convert(logs: tuple[l
     errors = [line for line in err.splitlines() if line.startswith("error")]
     assert len(errors) == 1 and str(empty) in errors[0] and "empty" in errors[0], err
     assert errors[0].count(str(empty)) == 1  # named once
+    assert err.strip() == errors[0]  # nothing else: no worker log with a traceback (distributed's "Compute Failed")
     assert "2 of 3 log(s) converted" in out
     stores = sorted((tmp_path / "stores").glob("*.zarr"))
     assert len(stores) == 2

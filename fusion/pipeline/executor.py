@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from fusion.errors import ConfigError
+from fusion.errors import ConfigError, FusionError
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -185,13 +185,14 @@ class DaskExecutor:
         from distributed import as_completed
 
         shared = self._client.scatter(common, broadcast=True, hash=False)
-        futures = self._client.map(fn, items, common=shared, pure=False)
+        futures = self._client.map(_guarded, items, fn=fn, common=shared, pure=False)
         index = {f.key: i for i, f in enumerate(futures)}
         try:
             for future in as_completed(futures):
                 i = index[future.key]
                 exc = future.exception()
-                yield i, (exc if exc is not None else future.result())
+                res = exc if exc is not None else future.result()
+                yield i, (res.exc if isinstance(res, _Failed) else res)
         finally:
             for future in futures:
                 future.release()
@@ -209,6 +210,23 @@ class DaskExecutor:
             finally:
                 if self._local:
                     stop_helpers()
+
+
+@dataclass(frozen=True)
+class _Failed:
+    """An expected failure of a task, returned instead of raised (see :func:`_guarded`)."""
+
+    exc: BaseException
+
+
+def _guarded(item: T, fn: Callable[[T, C], R], common: C) -> R | _Failed:
+    """``fn(item, common)`` in a worker; a :class:`FusionError` or ``OSError`` (bad input, a full disk)
+    comes back as a value: raised, Dask's worker would log it with a traceback on the command's stderr,
+    where the command prints its one ``error:`` line. Anything else (a bug) is raised and logged."""
+    try:
+        return fn(item, common)
+    except (FusionError, OSError) as exc:
+        return _Failed(exc)
 
 
 def make_executor(dask: str | None, workers: int) -> Executor:
