@@ -187,3 +187,16 @@ def test_warnings_name_what_the_log_has(tmp_path: Path) -> None:
     res = convert([data / "rio_ti_mmwave_radar_imu.bag"], str(tmp_path / "rio.zarr"), ConvertConfig())
     assert res.sensors["base"]["kind"] == "imu" and res.sensors["base"]["extrinsic"] == "base frame"
     assert not [w for w in res.warnings if w.startswith("sensor base ")]
+
+
+@pytest.mark.skipif(not SICK.exists(), reason="../shared/data not beside the repository")
+def test_inspect_counts_each_burst_once() -> None:
+    """``fusion inspect``: the bursts' topics at the scan rate (10 Hz, not 81 Hz) with ``republished`` counted."""
+    from fusion.readers.inspect import inspect_bags
+
+    topics = inspect_bags(SICK)["topics"]
+    raw, tracks = topics["/cloud_radar_rawtarget"], topics["/cloud_radar_track"]
+    assert raw["anomalies"]["republished"] == 121 and tracks["anomalies"]["republished"] == 90
+    assert raw["rate_hz"] == pytest.approx(10.0, abs=0.05) and tracks["rate_hz"] == pytest.approx(10.0, abs=0.05)
+    assert raw["anomalies"]["gaps"] == 0 and raw["anomalies"]["duplicated"] == 0
+    assert topics["/cloud"]["anomalies"]["republished"] == 0 and topics["/cloud"]["rate_hz"] > 49

@@ -63,21 +63,29 @@ def stamp_stats(
         ``time_source``, ``count``, ``first_stamp_ns`` / ``last_stamp_ns`` (min / max valid
         stamp), ``rate_hz``, ``period_ms`` (median interval), ``jitter_ms`` (std of the
         intervals), ``latency_ms`` {median, p99, min, max} of record − stamp, ``anomalies``
-        {zero, non_monotonic, duplicated, gaps, max_gap_ms}.
+        {zero, non_monotonic, duplicated, republished, gaps, max_gap_ms} (``republished``: messages a
+        later one re-publishes with the same stamp, :func:`fusion.sync.stamps.republished`; rate,
+        jitter and gaps count each such burst once).
     """
+    from fusion.sync.stamps import republished
+
     n = int(stamp_ns.shape[0])
     bad = np.zeros(n, dtype=bool)
     bad[np.asarray(corrupt, dtype=np.int64)] = True
     valid = (stamp_ns != 0) & ~bad
     use_header = bool(valid.any())
     zero = int(np.count_nonzero((stamp_ns == 0) & ~bad)) if (has_header or use_header) else 0
-    idx = np.flatnonzero(valid) if use_header else np.arange(n)
+    pre = republished(stamp_ns, record_ns) if use_header else np.zeros(0, np.int64)
+    timed = valid.copy()
+    timed[pre] = False  # a scan published in a burst of one stamp counts once (its last message)
+    idx = np.flatnonzero(timed) if use_header else np.arange(n)
     t = (stamp_ns if use_header else record_ns)[idx]
     out: dict[str, Any] = {"time_source": "header" if use_header else "record", "count": n}
     out["first_stamp_ns"] = int(t.min()) if t.size else None
     out["last_stamp_ns"] = int(t.max()) if t.size else None
     d = np.diff(t)
-    skipped = np.diff(idx) - 1
+    missing = np.cumsum(~valid)  # zero and corrupt stamps before each message, inclusive
+    skipped = missing[idx[1:]] - missing[idx[:-1]] if idx.size > 1 else np.zeros(0, np.int64)
     pos = d[(d > 0) & (skipped == 0)]
     period = float(np.median(pos)) if pos.size else 0.0
     span = float(t.max() - t.min()) if t.size > 1 else 0.0
@@ -89,6 +97,7 @@ def stamp_stats(
         "zero": zero,
         "non_monotonic": int(np.count_nonzero(d < 0)),
         "duplicated": int(np.count_nonzero(d == 0)),
+        "republished": int(pre.size),
         "gaps": int(np.count_nonzero(gaps)),
         "max_gap_ms": _ms(float(d[gaps].max())) if gaps.any() else None,
     }
