@@ -67,16 +67,22 @@ def run_reads(work: Path, repeats: int, preset: Preset = READS_PRESET) -> dict[s
     }
 
 
-def run_memory(work: Path, preset: Preset = MEMORY_PRESET) -> dict[str, Any]:
-    """Peak RSS of converting the preset's log and the same log 4× as long (one process each)."""
+def run_memory(work: Path, preset: Preset = MEMORY_PRESET, rounds: int = 5) -> dict[str, Any]:
+    """Peak RSS of converting the preset's log and the same log 4× as long (one process each, after an
+    untimed first conversion in it), alternated ``rounds`` times: medians. One run per size is not
+    enough — a single pair measured anywhere from 0.94× to 1.29× (glibc's heap and arenas)."""
     dur = preset.duration_s
-    out: dict[str, Any] = {"duration_s": dur}
-    for tag, factor in (("1x", 1), ("4x", 4)):
-        bag, rig = generate_log(preset, work, duration_s=dur * factor)
-        res = run_stage("convert", bag=str(bag), repeats=1, scratch=str(work / f"mem_{tag}.zarr"), rig=str(rig),
-                        warmup=True)
-        out[f"rss_{tag}_mb"] = res["peak_rss_mb"]
-        out[f"seconds_{tag}"] = _med(res["seconds"])
+    out: dict[str, Any] = {"duration_s": dur, "rounds": rounds}
+    logs = {tag: generate_log(preset, work, duration_s=dur * factor) for tag, factor in (("1x", 1), ("4x", 4))}
+    runs: dict[str, list[dict[str, Any]]] = {"1x": [], "4x": []}
+    for _ in range(max(1, rounds)):
+        for tag, (bag, rig) in logs.items():
+            runs[tag].append(run_stage("convert", bag=str(bag), repeats=1, scratch=str(work / f"mem_{tag}.zarr"),
+                                       rig=str(rig), warmup=True))
+    for tag, rs in runs.items():
+        out[f"rss_{tag}_mb"] = _med([r["peak_rss_mb"] for r in rs])
+        out[f"rss_{tag}_runs_mb"] = [r["peak_rss_mb"] for r in rs]
+        out[f"seconds_{tag}"] = _med([_med(r["seconds"]) for r in rs])
     out["ratio"] = out["rss_4x_mb"] / out["rss_1x_mb"]
     return out
 
@@ -106,7 +112,7 @@ def run_throughput_bench(work: Path, *, repeats: int = 3, logs: int = 8, log_s: 
     load0 = os.getloadavg()
     res: dict[str, Any] = {"cores": os.cpu_count(), "load_before": load0[0]}
     res["reads"] = run_reads(work, repeats, QUICK_PRESET if quick else READS_PRESET)
-    res["memory"] = run_memory(work, QUICK_PRESET if quick else MEMORY_PRESET)
+    res["memory"] = run_memory(work, QUICK_PRESET if quick else MEMORY_PRESET, 1 if quick else 5)
     res["many_logs"] = run_many_logs(work, 2 if quick else logs, 1.0 if quick else log_s, 1 if quick else 3,
                                      full=not quick) if many_logs else None
     res["startup"] = None
@@ -137,7 +143,9 @@ def markdown(res: dict[str, Any]) -> str:
              f"| 1 / 2 loader processes (frames/s) | {r['loader_frames_per_s']['1']:.0f} / "
              f"{r['loader_frames_per_s']['2']:.0f} | | {r['loader_scaling_2']:.2f}× |",
              "", f"Memory: peak RSS {m['rss_1x_mb']:.0f} MB ({m['duration_s']:g} s log) vs {m['rss_4x_mb']:.0f} MB "
-             f"(4×): {m['ratio']:.2f}×."]
+             f"(4×): {m['ratio']:.2f}× (medians of {m.get('rounds', 1)} alternating runs; every run: "
+             f"{', '.join(f'{v:.0f}' for v in m.get('rss_1x_runs_mb', []))} vs "
+             f"{', '.join(f'{v:.0f}' for v in m.get('rss_4x_runs_mb', []))} MB)."]
     if d:
         lines += ["", f"Many logs ({d['logs']} × {d['log_s']:g} s, 2 workers, {d['rounds']} rounds): medians serial "
                   f"{d['serial_wall_s']:.2f} s (CPU {d['serial_cpu_s']:.2f}) vs Dask {d['dask_wall_s']:.2f} s "
