@@ -87,6 +87,9 @@ def compare(bags: list[str], rig: str, work: Path, workers: int = 2, rounds: int
         ``serial_cores`` — the cores a serial conversion keeps busy (CPU ÷ wall of the conversions
         themselves), which bounds what two workers can gain on two cores.
     """
+    from fusion.bench.runner import warm_page_cache
+
+    warm_page_cache(bags)  # the first round would read the logs from disk, the others from memory
     runs = []
     for rnd in range(rounds):
         for mode, dask in (("serial", None), ("dask", "local")):

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from fusion.bench.runner import warm_page_cache
 from fusion.bench.startup import stage_startup
 
 
@@ -219,23 +220,6 @@ def _empty_cache(guard: Any) -> None:
         guard.cache = ChunkCache(guard.cache.budget)
 
 
-def _warm_page_cache(store: str) -> int:
-    """Read every file of a local store (or its zip) once, so that every timed read — fusion's and
-    plain zarr's — finds the same bytes in the OS page cache: the read paths are compared, not the
-    disk (a store written long before, or evicted by other work, made whichever reader came first
-    pay the disk: random frames measured 44 ms vs plain zarr's 19 ms that way). Returns the bytes read."""
-    from pathlib import Path
-
-    root = Path(store)
-    files = [root] if root.is_file() else [f for f in root.rglob("*") if f.is_file()]
-    total = 0
-    for f in files:
-        with open(f, "rb") as fh:
-            while chunk := fh.read(1 << 20):
-                total += len(chunk)
-    return total
-
-
 def stage_read(store: str, repeats: int, **_: Any) -> dict[str, Any]:
     """Random frames and sequential scans with every sensor: fusion vs plain zarr on the same bytes
     (:mod:`fusion.bench.reads`); scans on a freshly opened store, random frames with an empty chunk
@@ -243,7 +227,7 @@ def stage_read(store: str, repeats: int, **_: Any) -> dict[str, Any]:
     import fusion
     from fusion.bench.reads import plain_reader
 
-    _warm_page_cache(store)
+    warm_page_cache([store])  # the read paths are compared, not the disk
 
     def read_frame(fr: Any, decode: bool) -> int:
         n = 0
