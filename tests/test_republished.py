@@ -29,41 +29,52 @@ SICK = Path(__file__).resolve().parents[2] / "shared" / "data" / "real" / "sick_
 MS = 1_000_000
 
 
-def _bursts(sizes: list[int], period_ns: int, gap_ns: int) -> tuple[np.ndarray, np.ndarray, list[int]]:
-    """Stamps and record times of bursts (burst i: ``sizes[i]`` messages, stamp ``T0 + i * period``,
-    recorded ``gap_ns`` apart from 1 ms after the stamp) and the indices re-published later."""
-    stamps, records, pre = [], [], []
+def _bursts(sizes: list[int], period_ns: int, gap_ns: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[int]]:
+    """Stamps, record times and empty rows of bursts (burst i: ``sizes[i]`` messages, stamp ``T0 + i *
+    period``, recorded ``gap_ns`` apart from 1 ms after the stamp; message k of n has n - 1 - k rows at
+    0, a scan being filled) and the indices re-published later."""
+    stamps, records, empty, pre = [], [], [], []
     for i, n in enumerate(sizes):
         for k in range(n):
             if k < n - 1:
                 pre.append(len(stamps))
             stamps.append(T0 + i * period_ns)
             records.append(T0 + i * period_ns + MS + k * gap_ns)
-    return np.array(stamps, np.int64), np.array(records, np.int64), pre
+            empty.append(n - 1 - k)
+    return np.array(stamps, np.int64), np.array(records, np.int64), np.array(empty, np.int64), pre
 
 
 @given(sizes=st.lists(st.integers(1, 9), min_size=3, max_size=40), gap_us=st.integers(1, 4000))
 @settings(max_examples=200, deadline=None)
 def test_bursts_found_exactly(sizes: list[int], gap_us: int) -> None:
-    """Bursts shorter than half the scan period: every message but each burst's last is re-published."""
-    stamps, records, pre = _bursts(sizes, 100 * MS, gap_us * 1000)
-    assert republished(stamps, records).tolist() == (pre if any(n > 1 for n in sizes) else [])
+    """Bursts shorter than half the scan period, each scan being filled: every message but each
+    burst's last is re-published."""
+    stamps, records, empty, pre = _bursts(sizes, 100 * MS, gap_us * 1000)
+    assert republished(stamps, records, empty).tolist() == (pre if any(n > 1 for n in sizes) else [])
 
 
 def test_not_bursts() -> None:
     """A frozen stamp (bursts as long as the stamp spacing), a repeat that is not the message before,
-    decreasing burst stamps and too few bursts are no bursts."""
-    stamps, records, _ = _bursts([4] * 10, 100 * MS, 20 * MS)  # 4 messages over 60 ms of a 100 ms scan
-    assert republished(stamps, records).size == 0
+    decreasing burst stamps, too few bursts, a scan split into parts (no empty rows: keeping the last
+    part would drop the others) and unknown content are no bursts."""
+    stamps, records, empty, _ = _bursts([4] * 10, 100 * MS, 20 * MS)  # 4 messages over 60 ms of a 100 ms scan
+    assert republished(stamps, records, empty).size == 0
     s = np.array([1, 2, 1, 3, 4], np.int64) * 100 * MS + T0
-    assert republished(s, s + MS).size == 0
-    stamps, records, _ = _bursts([2] * 6, 100 * MS, MS)
-    assert republished(stamps[::-1].copy(), records).size == 0
-    stamps, records, _ = _bursts([3, 3], 100 * MS, MS)
-    assert republished(stamps, records).size == 0
-    stamps, records, pre = _bursts([1, 3, 1, 2], 100 * MS, MS)  # zero stamps in between are their own
+    assert republished(s, s + MS, np.zeros(5, np.int64)).size == 0
+    stamps, records, empty, _ = _bursts([2] * 6, 100 * MS, MS)
+    assert republished(stamps[::-1].copy(), records, empty[::-1].copy()).size == 0
+    stamps, records, empty, _ = _bursts([3, 3], 100 * MS, MS)
+    assert republished(stamps, records, empty).size == 0
+    stamps, records, empty, pre = _bursts([4] * 5, 100 * MS, MS)
+    assert republished(stamps, records, np.zeros_like(empty)).size == 0  # parts of a split scan
+    assert republished(stamps, records, None).size == 0
+    unknown = empty.copy()
+    unknown[3] = -1  # a burst's last message not decoded
+    assert republished(stamps, records, unknown).size == 0
+    assert republished(stamps, records, empty).tolist() == pre
+    stamps, records, empty, pre = _bursts([1, 3, 1, 2], 100 * MS, MS)  # zero stamps in between are their own
     stamps[0] = 0
-    assert republished(stamps, records).tolist() == pre
+    assert republished(stamps, records, empty).tolist() == pre
 
 
 def _cloud(store: Typestore, stamp: int, frame: str, names: tuple[str, ...], rows: np.ndarray) -> Any:
@@ -112,6 +123,10 @@ def burst_log(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
             part[: k + 1] = tracks[: k + 1]
             msgs.append(("/radar/tracks", "sensor_msgs/msg/PointCloud2", t + MS + k * 80_000,
                          _cloud(store, t, "radar", TRACKS, part)))
+        for k in range(3):  # a scan split into 3 parts of 4 targets with one stamp: not a scan being filled
+            part = np.column_stack([rng.uniform(1, 50, (4, 3)), rng.uniform(-5, 5, 4), rng.uniform(1, 40, 4)])
+            msgs.append(("/radar/parts", "sensor_msgs/msg/PointCloud2", t + 2 * MS + k * 80_000,
+                         _cloud(store, t, "radar3", RADAR, part)))
     for k in range(40):  # a stamp the sensor updates once a second
         t = T0 + k * 50 * MS + 7 * MS
         msgs.append(("/radar/frozen", "sensor_msgs/msg/PointCloud2", t + MS,
@@ -149,6 +164,23 @@ def test_bursts_and_tracks_end_to_end(burst_log: tuple[Path, dict[str, Any]], tm
     assert ds.report["clock"][frozen]["domain"] == "frozen"
     assert "repeat" in ds.report["clock"][frozen]["detail"]
     assert any("bursts of one header stamp" in w and "/radar/targets" in w for w in ds.report["warnings"])
+    parts = by_topic["/radar/parts"][0]  # split scans keep every part: nothing dropped (by record time)
+    assert len(ds.stream(parts)) == 60 and not topics["/radar/parts"]["skipped"]
+    assert ds.stream(parts).attrs["stamp_source"] == "record"
+
+
+def test_bursts_without_the_spool_the_same_store(burst_log: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
+    """Without the spool pass 1 decodes the radar scans and track lists for their empty rows too."""
+    from dataclasses import replace
+
+    from storecmp import assert_same_store
+
+    bag, _ = burst_log
+    cfg = ConvertConfig()
+    convert([bag], str(tmp_path / "spool.zarr"), cfg)
+    convert([bag], str(tmp_path / "nospool.zarr"), replace(cfg, store=replace(cfg.store, spool=False)))
+    assert_same_store(tmp_path / "spool.zarr", tmp_path / "nospool.zarr", ignore=("config",),
+                      root_attrs=("input_fingerprint",))
 
 
 @pytest.mark.skipif(not SICK.exists(), reason="../shared/data not beside the repository")
@@ -191,12 +223,12 @@ def test_warnings_name_what_the_log_has(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(not SICK.exists(), reason="../shared/data not beside the repository")
 def test_inspect_counts_each_burst_once() -> None:
-    """``fusion inspect``: the bursts' topics at the scan rate (10 Hz, not 81 Hz) with ``republished`` counted."""
+    """``fusion inspect``: the bursts' topics at the scan rate (10 Hz, not 81 Hz) with the bursts counted."""
     from fusion.readers.inspect import inspect_bags
 
     topics = inspect_bags(SICK)["topics"]
     raw, tracks = topics["/cloud_radar_rawtarget"], topics["/cloud_radar_track"]
-    assert raw["anomalies"]["republished"] == 121 and tracks["anomalies"]["republished"] == 90
+    assert raw["anomalies"]["bursts"] == 121 and tracks["anomalies"]["bursts"] == 90
     assert raw["rate_hz"] == pytest.approx(10.0, abs=0.05) and tracks["rate_hz"] == pytest.approx(10.0, abs=0.05)
     assert raw["anomalies"]["gaps"] == 0 and raw["anomalies"]["duplicated"] == 0
-    assert topics["/cloud"]["anomalies"]["republished"] == 0 and topics["/cloud"]["rate_hz"] > 49
+    assert topics["/cloud"]["anomalies"]["bursts"] == 0 and topics["/cloud"]["rate_hz"] > 49

@@ -2,8 +2,9 @@
 
 - Decode: positions (sensor frame, m), radial velocity (m/s, positive away), other fields
   (:mod:`fusion.readers.radar`; the sensor map's ``radar_fields`` names the Doppler field).
-- Pass 1: stamps; with the spool the decoded scan is kept for pass 2, without it only the first
-  scan is decoded (its field dtypes).
+- Pass 1: stamps and each scan's rows at (0, 0, 0) (a scan being filled,
+  :func:`fusion.sync.stamps.republished`); with the spool the decoded scan is kept for pass 2,
+  without it every scan is decoded for its field dtypes and those rows, then dropped.
 - Pass 2: radial velocity compensated for the sensor's own motion (:mod:`fusion.pipeline.compensate`).
 - Store: ``xyz (P, 3) float32``, ``radial_velocity_mps``, ``radial_velocity_comp_mps`` (P,) float32
   and the selected fields.
@@ -129,17 +130,17 @@ class _Scanner:
                 self.clocks.add(ctx.extractor.stamp(raw), raw.record_time_ns)
                 return  # pass 2 reports it (or counts it carried over into a joined scan)
             self.clocks.add(rec.meta.stamp_ns, raw.record_time_ns)
+            self.clocks.note_rows(raw.index, rec)
             tail = ctx.trailing(raw)
             if tail is not None:  # the scan a joined vendor log ends in: one more row
                 self.clocks.add(tail.meta.stamp_ns, raw.record_time_ns)
         else:
             self.clocks.add(ctx.extractor.stamp(raw), raw.record_time_ns)
-            if self.sensor.fields:
-                return
-            try:
+            try:  # decoded (a scan is small) for its fields and the rows a scan being filled leaves at 0
                 rec = ctx.decode(raw)
             except DecodeError:
                 return  # pass 2 reports it
+            self.clocks.note_rows(raw.index, rec)
         if not self.sensor.fields and isinstance(rec, RadarDetections):
             self.sensor.fields = {k: v.dtype for k, v in rec.fields.items() if getattr(v, "ndim", 0) == 1}
 

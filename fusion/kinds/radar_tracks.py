@@ -7,7 +7,7 @@ velocity vector ``vx``, ``vy``; the SICK RMS driver's ``cloud_radar_track``):
 - Decode: per track its 16-byte uuid, position (m), velocity (m/s), acceleration (m/s²), size (m),
   classification and the four covariances (upper triangles, 6 values each) in the sensor frame
   (:func:`fusion.readers.radar.decode_radar_tracks`).
-- Pass 1: stamps; with the spool the decoded message is kept for pass 2.
+- Pass 1: stamps and the rows at (0, 0, 0); with the spool the decoded message is kept for pass 2.
 - Plan: matched to frames like a radar scan (nearest message within the tolerance); never the
   default frame reference.
 - Pass 2: stored as the radar reported it: track states are estimates at the message time, so
@@ -155,7 +155,7 @@ def upper_to_full(upper: np.ndarray) -> np.ndarray:
 
 
 class _Scanner:
-    """Pass 1 of a track topic: stamps; the decoded message kept when the spool is active."""
+    """Pass 1 of a track topic: stamps and rows at (0, 0, 0); the decoded message kept when the spool is active."""
 
     def __init__(self, ctx: ScanContext, topic: str, sensor: SelectedSensor) -> None:
         self.ctx, self.sensor = ctx, sensor
@@ -166,6 +166,10 @@ class _Scanner:
             self.ctx.spool_message(raw, self.sensor, KIND)
             return
         self.clocks.add(self.ctx.extractor.stamp(raw), raw.record_time_ns)
+        try:  # decoded (tens of tracks) for the rows a list being filled leaves at 0
+            self.clocks.note_rows(raw.index, self.ctx.decode(raw))
+        except DecodeError:
+            return  # pass 2 reports it
 
 
 class RadarTracksKind(KindBase):

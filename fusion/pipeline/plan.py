@@ -231,6 +231,11 @@ def _tables(scan: Scan, selected: SelectedSensors, rig: Rig, report: ReportBuild
         st = np.asarray(c.stamp, dtype=np.int64)
         rt = np.asarray(c.record, dtype=np.int64)
         tab = MessageTable(name, sel.topic, sel.kind, st, rt, offset_ns=selected.offset_ns(rig, name))
+        if c.empty_rows:
+            tab.empty_rows = np.full(len(st), -1, dtype=np.int64)
+            for i, n in c.empty_rows.items():
+                if i < len(st):
+                    tab.empty_rows[i] = n
         if c.carried:
             tab.carried = np.zeros(len(st), dtype=bool)
             tab.carried[[i for i in c.carried if i < len(st)]] = True

@@ -41,11 +41,22 @@ class TopicClocks:
     sweep: dict[int, tuple[int, int]] = field(default_factory=dict)  # index -> (first, last) point time
     points: dict[int, int] = field(default_factory=dict)
     carried: set[int] = field(default_factory=set)  # messages carried over into a later record: no row
+    #: index -> rows at exactly (0, 0, 0) of a decoded radar scan or track list (a scan being filled:
+    #: :func:`fusion.sync.stamps.republished`); messages not decoded in pass 1 have none
+    empty_rows: dict[int, int] = field(default_factory=dict)
 
     def add(self, stamp_ns: int | None, record_ns: int) -> None:
         """Record one message's clocks (a stamp that cannot be read counts as 0)."""
         self.stamp.append(0 if stamp_ns is None else stamp_ns)
         self.record.append(record_ns)
+
+    def note_rows(self, index: int, rec: object) -> None:
+        """Record how many rows of a decoded radar scan / track list sit at exactly (0, 0, 0)."""
+        pos = getattr(rec, "position", None) if not isinstance(rec, PointCloud) else None
+        if pos is None and not isinstance(rec, PointCloud):
+            pos = getattr(rec, "xyz", None)
+        if pos is not None:
+            self.empty_rows[index] = int(np.count_nonzero(~np.asarray(pos).any(axis=1)))
 
     def add_sweep(self, index: int, rec: PointCloud) -> None:
         """Record a decoded sweep's first/last point time (the stamp without per-point time) and size."""
@@ -204,6 +215,7 @@ class ScanContext:
             spool.add(raw, None, f"decoded as {type(rec).__name__}, expected {sensor.kind}")
             return
         c.add(rec.meta.stamp_ns, raw.record_time_ns)
+        c.note_rows(raw.index, rec)
         if not sensor.fields:
             sensor.fields = dict(fields_of(rec))
         if kind.has_sweeps and isinstance(rec, PointCloud):

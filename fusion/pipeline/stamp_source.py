@@ -4,10 +4,10 @@ Decided per stream in the plan, from pass 1's stamps and record times, before th
 (:mod:`fusion.sync.stamps`) judges the messages:
 
 * most header stamps 0: the stream is aligned by bag record time (off by the transport latency);
-* bursts of one header stamp, one burst per scan (:func:`fusion.sync.stamps.republished`: a
-  driver re-publishing a scan as it fills it): the header stamps stay; every message of a burst
-  but its last is set aside as ``republished``. Only for kinds written after the plan (a camera's
-  payloads are written in pass 1 by the first-stamp rule);
+* bursts of one header stamp, one burst per scan, each earlier message with more rows at (0, 0, 0)
+  than the burst's last (:func:`fusion.sync.stamps.republished`: a driver re-publishing a scan as
+  it fills it): the header stamps stay; every message of a burst but its last is set aside as
+  ``republished``. Only for radar scans and track lists (pass 1 counts their empty rows);
 * otherwise most stamps repeating an earlier one (a stamp the sensor does not update): record time.
 
 Each decision is a warning of the report naming the sensor, its topic and the numbers.
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from fusion import kinds
 from fusion.pipeline.report import ReportBuilder
 from fusion.pipeline.streams import MessageTable
 from fusion.sync.stamps import republished
@@ -39,8 +38,8 @@ def choose_stamp_source(tab: MessageTable, report: ReportBuilder) -> None:
         report.warn(f"{label}: {int((st == 0).sum())}/{len(st)} header stamps are 0; aligning this stream by bag "
                     "record time (off by the transport latency)")
         return
-    if tab.carried is None and not kinds.get(tab.kind).early:
-        pre = republished(st, tab.record_ns)
+    if tab.carried is None and tab.empty_rows is not None:
+        pre = republished(st, tab.record_ns, tab.empty_rows)
         if pre.size:
             tab.republished = pre
             report.warn(f"{label}: its messages come in bursts of one header stamp, one burst per scan (a driver "

@@ -47,6 +47,8 @@ class MessageTable:
         carried: (M,) True for messages carried over into a later record (no row of their own) and
             for a first sweep that is only a sliver of a rotation: never matched, not judged by the
             stamp filter; None: none.
+        empty_rows: (M,) rows at (0, 0, 0) of each decoded radar scan / track list, -1 where not
+            known (:func:`fusion.sync.stamps.republished`); None: none known.
         republished: Topic indices of messages a later one re-publishes complete with the same
             stamp (:func:`fusion.sync.stamps.republished`): set aside before the stamp filter.
     """
@@ -65,6 +67,7 @@ class MessageTable:
     stamp_source: str = "header"
     record_why: str | None = None
     carried: npt.NDArray[np.bool_] | None = None
+    empty_rows: I64 | None = None
     republished: I64 | None = None
 
     @property

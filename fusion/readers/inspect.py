@@ -63,11 +63,11 @@ def stamp_stats(
         ``time_source``, ``count``, ``first_stamp_ns`` / ``last_stamp_ns`` (min / max valid
         stamp), ``rate_hz``, ``period_ms`` (median interval), ``jitter_ms`` (std of the
         intervals), ``latency_ms`` {median, p99, min, max} of record − stamp, ``anomalies``
-        {zero, non_monotonic, duplicated, republished, gaps, max_gap_ms} (``republished``: messages a
-        later one re-publishes with the same stamp, :func:`fusion.sync.stamps.republished`; rate,
-        jitter and gaps count each such burst once).
+        {zero, non_monotonic, duplicated, bursts, gaps, max_gap_ms} (``bursts``: messages that repeat
+        the stamp of the next one in a stream of one burst per stamp,
+        :func:`fusion.sync.stamps.stamp_bursts`; rate, jitter and gaps count each burst once).
     """
-    from fusion.sync.stamps import republished
+    from fusion.sync.stamps import stamp_bursts
 
     n = int(stamp_ns.shape[0])
     bad = np.zeros(n, dtype=bool)
@@ -75,9 +75,9 @@ def stamp_stats(
     valid = (stamp_ns != 0) & ~bad
     use_header = bool(valid.any())
     zero = int(np.count_nonzero((stamp_ns == 0) & ~bad)) if (has_header or use_header) else 0
-    pre = republished(stamp_ns, record_ns) if use_header else np.zeros(0, np.int64)
+    pre = stamp_bursts(stamp_ns, record_ns) if use_header else np.zeros(0, np.int64)
     timed = valid.copy()
-    timed[pre] = False  # a scan published in a burst of one stamp counts once (its last message)
+    timed[pre] = False  # a burst of one stamp counts once (its last message)
     idx = np.flatnonzero(timed) if use_header else np.arange(n)
     t = (stamp_ns if use_header else record_ns)[idx]
     out: dict[str, Any] = {"time_source": "header" if use_header else "record", "count": n}
@@ -97,7 +97,7 @@ def stamp_stats(
         "zero": zero,
         "non_monotonic": int(np.count_nonzero(d < 0)),
         "duplicated": int(np.count_nonzero(d == 0)),
-        "republished": int(pre.size),
+        "bursts": int(pre.size),
         "gaps": int(np.count_nonzero(gaps)),
         "max_gap_ms": _ms(float(d[gaps].max())) if gaps.any() else None,
     }

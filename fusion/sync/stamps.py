@@ -124,24 +124,20 @@ class StampFilter:
         return self._first.get(int(stamp), -1)
 
 
-def republished(stamps: npt.ArrayLike, record_ns: npt.ArrayLike) -> I64:
-    """Messages that re-publish a scan a later message completes: bursts of one header stamp.
-
-    Some drivers publish a scan several times as they fill it (the SICK RMS driver's radar clouds:
-    message k of a burst holds the first k targets, the rest zero), all with the scan's header
-    stamp. Such a stream's stamps are sound — one per scan, in time order — and the last message
-    of each burst is the scan; the rule of :func:`filter_stamps` (the first of equal stamps) would
-    keep the emptiest one. A stream is taken for one of bursts when every repeated non-zero stamp
-    repeats the message right before it, the bursts' stamps increase strictly, and every burst
-    arrives (record time) within half the median spacing of the bursts' stamps.
+def stamp_bursts(stamps: npt.ArrayLike, record_ns: npt.ArrayLike) -> I64:
+    """Messages that repeat the stamp of the message right after them, when a stream comes in bursts of
+    one stamp: every repeated non-zero stamp repeats the message right before, the bursts' stamps
+    increase strictly, and every burst arrives (record time) within half the median spacing of the
+    bursts' stamps (not a stamp the sensor stopped updating). Timing only: whether the burst is one
+    scan re-published as it fills, or a scan split into parts, takes the content (:func:`republished`).
 
     Args:
         stamps: (M,) int64 header stamps in record order.
         record_ns: (M,) int64 bag record times.
 
     Returns:
-        (R,) int64 topic indices of the messages re-published later (every message of a burst but
-        its last), increasing; empty when the stream has no such bursts.
+        (R,) int64 topic indices of every message of a burst but its last, increasing; empty when the
+        stream is not one of bursts.
     """
     s = np.asarray(stamps, dtype=np.int64).reshape(-1)
     r = np.asarray(record_ns, dtype=np.int64).reshape(-1)
@@ -159,3 +155,37 @@ def republished(stamps: npt.ArrayLike, record_ns: npt.ArrayLike) -> I64:
     if float(np.max(r[last] - r[starts])) >= 0.5 * float(np.median(np.diff(s[last]))):
         return none  # a burst as long as the stamps' spacing: a stamp the sensor does not update
     return np.flatnonzero(same_as_next).astype(np.int64)
+
+
+def republished(stamps: npt.ArrayLike, record_ns: npt.ArrayLike, empty_rows: npt.ArrayLike | None) -> I64:
+    """Messages that re-publish a scan a later message completes.
+
+    Some drivers publish a scan several times as they fill it (the SICK RMS driver's radar clouds:
+    message k of a burst holds the first k targets, the rest zero), all with the scan's header
+    stamp. Such a stream's stamps are sound — one per scan, in time order — and the last message
+    of each burst is the scan; the rule of :func:`filter_stamps` (the first of equal stamps) would
+    keep the emptiest one. A stream is taken for one when it comes in bursts (:func:`stamp_bursts`)
+    and every message of a burst but its last has more rows at (0, 0, 0) than the last (it is being
+    filled). A scan split into parts (parts without such rows) is not: keeping only its last part
+    would drop the others.
+
+    Args:
+        stamps: (M,) int64 header stamps in record order.
+        record_ns: (M,) int64 bag record times.
+        empty_rows: (M,) int64 rows at (0, 0, 0) of each message, -1 where unknown (not decoded);
+            None: unknown for every message (then nothing is taken for a re-publication).
+
+    Returns:
+        (R,) int64 topic indices of the messages re-published later (every message of a burst but
+        its last), increasing; empty when the stream has no such bursts.
+    """
+    pre = stamp_bursts(stamps, record_ns)
+    if not pre.size or empty_rows is None:
+        return np.zeros(0, np.int64)
+    s = np.asarray(stamps, dtype=np.int64).reshape(-1)
+    er = np.asarray(empty_rows, dtype=np.int64).reshape(-1)
+    last = np.setdiff1d(np.flatnonzero(s != 0), pre)  # the last message of each burst, and lone ones
+    final = last[np.searchsorted(last, pre)]  # the last message of each one's burst
+    if np.any(er[final] < 0) or np.any(er[pre] <= er[final]):
+        return np.zeros(0, np.int64)  # unknown content, or earlier messages that are not the scan being filled
+    return pre
