@@ -232,3 +232,17 @@ def test_inspect_counts_each_burst_once() -> None:
     assert raw["rate_hz"] == pytest.approx(10.0, abs=0.05) and tracks["rate_hz"] == pytest.approx(10.0, abs=0.05)
     assert raw["anomalies"]["gaps"] == 0 and raw["anomalies"]["duplicated"] == 0
     assert topics["/cloud"]["anomalies"]["bursts"] == 0 and topics["/cloud"]["rate_hz"] > 49
+
+
+def test_inspect_timing_without_header_stamps_and_around_a_zero_stamp() -> None:
+    """The burst-aware timing keeps the plain cases: a topic timed by record time has its 100 ms period,
+    and a zero stamp between two messages widens their allowed gap instead of making one."""
+    from fusion.readers.inspect import stamp_stats
+
+    rec = T0 + np.arange(10, dtype=np.int64) * 100 * MS
+    st = stamp_stats(np.zeros(10, np.int64), rec, has_header=False)
+    assert st["time_source"] == "record" and st["period_ms"] == pytest.approx(100.0) and st["jitter_ms"] == 0
+    stamps = rec - MS
+    stamps[4] = 0  # one stamp missing: 200 ms between messages 3 and 5 is no gap
+    st = stamp_stats(stamps, rec, has_header=True)
+    assert st["period_ms"] == pytest.approx(100.0) and st["anomalies"]["gaps"] == 0 and st["anomalies"]["zero"] == 1

@@ -27,7 +27,7 @@ from fusion.pipeline.report import REASON_DECODE, ReportBuilder
 from fusion.pipeline.sensors import SelectedSensor, SelectedSensors, fields_of
 from fusion.pipeline.spool import Spool
 from fusion.pipeline.streams import IMU_COLUMNS, POSE_COLUMNS, SampleColumns
-from fusion.readers.records import PointCloud, PoseSample, RadarDetections, Record, TransformBatch
+from fusion.readers.records import PointCloud, PoseSample, RadarDetections, RadarTrackList, Record, TransformBatch
 from fusion.readers.source import BagSource, DecodeOptions, RawMessage
 from fusion.readers.stamps import StampExtractor
 
@@ -52,9 +52,7 @@ class TopicClocks:
 
     def note_rows(self, index: int, rec: object) -> None:
         """Record how many rows of a decoded radar scan / track list sit at exactly (0, 0, 0)."""
-        pos = getattr(rec, "position", None) if not isinstance(rec, PointCloud) else None
-        if pos is None and not isinstance(rec, PointCloud):
-            pos = getattr(rec, "xyz", None)
+        pos = rec.xyz if isinstance(rec, RadarDetections) else rec.position if isinstance(rec, RadarTrackList) else None
         if pos is not None:
             self.empty_rows[index] = int(np.count_nonzero(~np.asarray(pos).any(axis=1)))
 

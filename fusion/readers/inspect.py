@@ -84,7 +84,7 @@ def stamp_stats(
     out["first_stamp_ns"] = int(t.min()) if t.size else None
     out["last_stamp_ns"] = int(t.max()) if t.size else None
     d = np.diff(t)
-    missing = np.cumsum(~valid)  # zero and corrupt stamps before each message, inclusive
+    missing = np.cumsum(~valid) if use_header else np.zeros(n, np.int64)  # zero/corrupt stamps up to each message
     skipped = missing[idx[1:]] - missing[idx[:-1]] if idx.size > 1 else np.zeros(0, np.int64)
     pos = d[(d > 0) & (skipped == 0)]
     period = float(np.median(pos)) if pos.size else 0.0

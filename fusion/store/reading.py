@@ -198,20 +198,20 @@ def read_many(requests: list[tuple[zarr.Array, Any]]) -> list[np.ndarray]:
     fetched: dict[tuple[str, int], np.ndarray] = _read_direct(fetch)
     for key in fetched:
         del fetch[key]
-    direct = [i for i, p in enumerate(plans) if p is None]
-    if not fetch and len(direct) == 1 and not fetched:
-        arr, sel = requests[direct[0]]
+    unplanned = [i for i, p in enumerate(plans) if p is None]  # not row ranges: read through zarr as asked
+    if not fetch and len(unplanned) == 1 and not fetched:
+        arr, sel = requests[unplanned[0]]
         return [read_uncached(arr, sel)]
     runs = _runs(fetch)  # consecutive missing chunks of one array: one zarr request each (arrays registered by _plan)
 
     async def _all() -> list[Any]:
         run_reads = (a.async_array.getitem(slice(g.chunk_rows_of(c0)[0], g.chunk_rows_of(c1)[1]))
                      for a, g, c0, c1 in runs)
-        direct_reads = (requests[i][0].async_array.getitem(requests[i][1]) for i in direct)
-        return list(await asyncio.gather(*run_reads, *direct_reads))
+        other_reads = (requests[i][0].async_array.getitem(requests[i][1]) for i in unplanned)
+        return list(await asyncio.gather(*run_reads, *other_reads))
 
     try:
-        values = sync(_all()) if runs or direct else []
+        values = sync(_all()) if runs or unplanned else []
     except (FusionError, MemoryError):
         raise
     except Exception:  # find and name the failing read
@@ -219,15 +219,15 @@ def read_many(requests: list[tuple[zarr.Array, Any]]) -> list[np.ndarray]:
     if values is None:
         for key, (a, g, c) in fetch.items():
             fetched[key] = read_uncached(a, slice(*g.chunk_rows_of(c)))
-        direct_values = [read_uncached(*requests[i]) for i in direct]
+        other_values = [read_uncached(*requests[i]) for i in unplanned]
     else:
         for (_a, g, c0, c1), v in zip(runs, values[: len(runs)], strict=True):
             rows = np.asarray(v)
+            base = g.chunk_rows_of(c0)[0]
             for c in range(c0, c1 + 1):
                 lo, hi = g.chunk_rows_of(c)
-                base = g.chunk_rows_of(c0)[0]
                 fetched[(g.path, c)] = rows[lo - base: hi - base]
-        direct_values = [np.asarray(v) for v in values[len(runs):]]
+        other_values = [np.asarray(v) for v in values[len(runs):]]
     # Kept: the chunk a read ends inside (the next frame starts there). A chunk read up to its end
     # is not read again by a scan: it is not kept, and dropped if an earlier read kept it.
     tails = {(p.grid.path, p.chunks[-1]) for p in plans if p is not None
@@ -238,7 +238,7 @@ def read_many(requests: list[tuple[zarr.Array, Any]]) -> list[np.ndarray]:
             assert cache is not None
             cache.put(key, fetched[key])
     out: list[np.ndarray] = []
-    it = iter(direct_values)
+    it = iter(other_values)
     for p in plans:
         out.append(next(it) if p is None else _finish(p, fetched))
         if p is not None:
